@@ -1,0 +1,657 @@
+//! The HTTP/1.1 server side of one connection: parse requests out of the
+//! bytes the socket read, dispatch them, keep responses in request order,
+//! and decide when the connection closes.
+//!
+//! Every function here follows the runtime's rule: state is examined and
+//! changed inside `with_core`, user callbacks run outside it.
+
+use std::collections::VecDeque;
+
+use crate::chunk::Chunk;
+use crate::http::exchange::{CloseReason, ExId, ExListeners};
+use crate::http::h1::{self, Decoded, Decoder};
+use crate::http::server::ServerListeners;
+use crate::http::{IncomingMessage, ServerResponse};
+use crate::net::{Cause, Proto, SockId, Socket};
+use crate::runtime::listeners::Listeners;
+use crate::runtime::{with_core, Core, Pending, HIGH_WATER_MARK};
+use crate::Error;
+
+/// At most this many requests wait for their responses on one connection
+/// before the server stops reading it (a pipelining flood is held off by the
+/// kernel's receive window, not by our memory).
+pub(crate) const MAX_PIPELINED: usize = 64;
+
+pub(crate) enum Reading {
+    /// Waiting for (the rest of) a request head.
+    Head,
+    /// Reading the body of `ConnState::body_ex`.
+    Body(Decoder),
+    /// The connection left HTTP through an upgrade: bytes are raw `data`.
+    Upgraded,
+    /// No more requests will be read (close requested, or a parse error).
+    Closed,
+}
+
+pub(crate) struct ServerConn {
+    pub(crate) server: (usize, u32),
+    pub(crate) reading: Reading,
+    /// Exchanges whose responses have not all been queued to the socket, in
+    /// request order; only the front one writes to the socket directly.
+    pub(crate) queue: VecDeque<ExId>,
+    /// Ended responses waiting for their last byte to reach the OS:
+    /// (exchange, socket `written` mark).
+    pub(crate) finishing: VecDeque<(ExId, u64)>,
+    /// The exchange whose request body is being read.
+    pub(crate) body_ex: Option<ExId>,
+    pub(crate) upgraded: Option<ExId>,
+    /// False once a request or response asked to close, or the server is
+    /// closing: no further requests are read.
+    pub(crate) keep_alive: bool,
+    /// The peer half-closed: answer what was asked, then close.
+    pub(crate) peer_ended: bool,
+    /// Close (shut down and linger) once `written` reaches this mark.
+    pub(crate) close_at: Option<u64>,
+}
+
+impl ServerConn {
+    pub(crate) fn new(server: (usize, u32)) -> ServerConn {
+        ServerConn {
+            server,
+            reading: Reading::Head,
+            queue: VecDeque::new(),
+            finishing: VecDeque::new(),
+            body_ex: None,
+            upgraded: None,
+            keep_alive: true,
+            peer_ended: false,
+            close_at: None,
+        }
+    }
+
+    /// Idle: between requests, nothing in flight.
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.reading, Reading::Head) && self.queue.is_empty() && self.finishing.is_empty()
+    }
+}
+
+/// What the parser found next in the input.
+enum Step<'a> {
+    /// Stop processing; keep the rest for later.
+    Stop,
+    /// Throw away the rest of the input.
+    DiscardAll,
+    /// Bytes consumed with nothing to tell anyone.
+    Skip(usize),
+    Request { ex: ExId, len: usize, kind: Kind, body_empty: bool },
+    Data { ex: ExId, len: usize, data: &'a [u8] },
+    End { ex: ExId, len: usize },
+    Raw,
+    Error(Error),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Normal,
+    Continue,
+    Expect417,
+    Upgrade,
+}
+
+fn conn_of<'c>(c: &'c mut Core, id: SockId) -> Option<&'c mut ServerConn> {
+    match c.socket(id) {
+        Some(s) => match &mut s.proto {
+            Proto::Server(conn) => Some(conn),
+            Proto::Raw => None,
+        },
+        None => None,
+    }
+}
+
+/// Parses and dispatches everything in `data`; returns the bytes consumed
+/// (the rest is held by the socket until it can go on).
+pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        let step = with_core(|c| next_step(c, id, &data[pos..])).unwrap_or(Step::DiscardAll);
+        match step {
+            Step::Stop => return pos,
+            Step::DiscardAll => return data.len(),
+            Step::Skip(n) => pos += n,
+            Step::Request { ex, len, kind, body_empty } => {
+                pos += len;
+                if kind == Kind::Upgrade {
+                    dispatch_upgrade(id, ex, &data[pos..]);
+                    return data.len();
+                }
+                dispatch_request(ex, kind);
+                if body_empty {
+                    emit_end(ex);
+                }
+            }
+            Step::Data { ex, len, data: chunk } => {
+                pos += len;
+                emit_data(ex, chunk);
+            }
+            Step::End { ex, len } => {
+                pos += len;
+                emit_end(ex);
+            }
+            Step::Raw => {
+                crate::net::emit_raw_data(id, &data[pos..]);
+                return data.len();
+            }
+            Step::Error(e) => {
+                client_error(id, e);
+                return data.len();
+            }
+        }
+    }
+}
+
+fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
+    let Core { sockets, servers, exchanges, .. } = c;
+    let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
+        return Step::DiscardAll;
+    };
+    if s.destroyed {
+        return Step::DiscardAll;
+    }
+    if s.paused {
+        return Step::Stop;
+    }
+    let backlog = s.backlog();
+    let Proto::Server(conn) = &mut s.proto else { return Step::Raw };
+    match &mut conn.reading {
+        Reading::Closed => Step::DiscardAll,
+        Reading::Upgraded => Step::Raw,
+        Reading::Head => {
+            if input.is_empty() {
+                return Step::Stop;
+            }
+            if backlog >= HIGH_WATER_MARK || conn.queue.len() >= MAX_PIPELINED {
+                log::trace!("socket {}: output backlog; reading stops", id.key);
+                s.input_blocked = true;
+                return Step::Stop;
+            }
+            let limits = servers.get(conn.server.0).map(|srv| srv.limits).unwrap_or_default();
+            let (ex_id, ex) = exchanges.insert();
+            ex.reset(id);
+            match h1::parse_request_head(input, &limits, &mut ex.parsed) {
+                Ok(Some(len)) => {
+                    ex.head.extend_from_slice(&input[..len]);
+                    let p = &ex.parsed;
+                    let kind = if p.upgrade {
+                        Kind::Upgrade
+                    } else if p.expect_other {
+                        Kind::Expect417
+                    } else if p.expect_continue {
+                        Kind::Continue
+                    } else {
+                        Kind::Normal
+                    };
+                    log::trace!("socket {}: request head, {len} bytes, body {:?}", id.key, p.body);
+                    if !p.keep_alive {
+                        conn.keep_alive = false;
+                    }
+                    let body_empty = matches!(p.body, h1::BodyKind::Empty);
+                    if kind == Kind::Upgrade {
+                        conn.reading = Reading::Upgraded;
+                        conn.upgraded = Some(ex_id);
+                        ex.req_complete = true;
+                        ex.req_done = true;
+                        ex.ended = true;
+                        ex.finished = true;
+                    } else {
+                        conn.queue.push_back(ex_id);
+                        if !body_empty {
+                            conn.reading = Reading::Body(Decoder::new(p.body));
+                            conn.body_ex = Some(ex_id);
+                        } else if !conn.keep_alive {
+                            conn.reading = Reading::Closed;
+                        }
+                    }
+                    Step::Request { ex: ex_id, len, kind, body_empty }
+                }
+                Ok(None) => {
+                    exchanges.remove(ex_id);
+                    Step::Stop
+                }
+                Err(e) => {
+                    exchanges.remove(ex_id);
+                    log::debug!("socket {}: bad request: {e}", id.key);
+                    Step::Error(Error::parse(e.status(), e.reason()))
+                }
+            }
+        }
+        Reading::Body(decoder) => {
+            let ex = conn.body_ex.expect("a body being read belongs to an exchange");
+            match decoder.decode(input) {
+                Err(e) => {
+                    log::debug!("socket {}: bad request body: {e}", id.key);
+                    Step::Error(Error::parse(400, e.reason()))
+                }
+                Ok((len, Decoded::Data(data))) => Step::Data { ex, len, data },
+                Ok((0, Decoded::NeedMore)) => Step::Stop,
+                Ok((len, Decoded::NeedMore)) => Step::Skip(len),
+                Ok((len, Decoded::Done)) => {
+                    if let Some(e) = exchanges.get_mut(ex) {
+                        let mut trailers = None;
+                        for (name, value) in decoder.trailers() {
+                            trailers.get_or_insert_with(h1::Headers::new).append_raw(name, value);
+                        }
+                        e.trailers = trailers;
+                    }
+                    conn.body_ex = None;
+                    conn.reading = if conn.keep_alive { Reading::Head } else { Reading::Closed };
+                    Step::End { ex, len }
+                }
+            }
+        }
+    }
+}
+
+fn server_key(ex: ExId) -> Option<(usize, u32)> {
+    with_core(|c| {
+        let sock = c.exchanges.get(ex)?.socket?;
+        conn_of(c, sock).map(|conn| conn.server)
+    })
+    .flatten()
+}
+
+fn dispatch_request(ex: ExId, kind: Kind) {
+    let (req, res) = (IncomingMessage { ex }, ServerResponse { ex });
+    let Some(server) = server_key(ex) else { return };
+    match kind {
+        Kind::Expect417 => {
+            res.write_head(417, &[]);
+            res.end(());
+        }
+        Kind::Continue => {
+            let handled = emit_server(server, |l| &mut l.check_continue, |f| f(req, res));
+            if !handled {
+                res.write_continue();
+                emit_server(server, |l| &mut l.request, |f| f(req, res));
+            }
+        }
+        Kind::Normal | Kind::Upgrade => {
+            emit_server(server, |l| &mut l.request, |f| f(req, res));
+        }
+    }
+}
+
+fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
+    let req = IncomingMessage { ex };
+    let Some(server) = server_key(ex) else { return };
+    let socket = Socket { id };
+    let handled = emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head));
+    if !handled {
+        log::debug!("socket {}: upgrade requested and no upgrade listener; destroying", id.key);
+        with_core(|c| c.destroy(id, Cause::Aborted));
+    }
+}
+
+/// Emits a server event; returns whether anyone listened.
+pub(crate) fn emit_server<F: ?Sized + 'static>(
+    server: (usize, u32),
+    field: fn(&mut ServerListeners) -> &mut Listeners<F>,
+    mut call: impl FnMut(&mut F),
+) -> bool {
+    let taken = with_core(|c| {
+        let srv = c.servers.get_mut(server.0).filter(|s| s.gen == server.1)?;
+        let l = field(&mut srv.listeners);
+        (!l.is_empty()).then(|| l.take())
+    })
+    .flatten();
+    let Some(mut taken) = taken else { return false };
+    for f in taken.iter_mut() {
+        call(f);
+    }
+    let leftover = with_core(move |c| match c.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
+        Some(srv) => {
+            field(&mut srv.listeners).restore(taken);
+            None
+        }
+        None => Some(taken),
+    })
+    .flatten();
+    drop(leftover);
+    true
+}
+
+/// Emits an exchange event; returns whether anyone listened.
+pub(crate) fn emit_ex<F: ?Sized + 'static>(
+    ex: ExId,
+    field: fn(&mut ExListeners) -> &mut Listeners<F>,
+    mut call: impl FnMut(&mut F),
+) -> bool {
+    let taken = with_core(|c| {
+        let e = c.exchanges.get_mut(ex)?;
+        let l = field(&mut e.listeners);
+        (!l.is_empty()).then(|| l.take())
+    })
+    .flatten();
+    let Some(mut taken) = taken else { return false };
+    for f in taken.iter_mut() {
+        call(f);
+    }
+    let leftover = with_core(move |c| match c.exchanges.get_mut(ex) {
+        Some(e) => {
+            field(&mut e.listeners).restore(taken);
+            None
+        }
+        None => Some(taken),
+    })
+    .flatten();
+    drop(leftover);
+    true
+}
+
+fn emit_data(ex: ExId, data: &[u8]) {
+    // With an encoding set, decode (keeping a split character for later).
+    let text = with_core(|c| {
+        let e = c.exchanges.get_mut(ex)?;
+        if e.listeners.data.is_empty() {
+            return Some(None);
+        }
+        let d = e.decoder.as_mut()?;
+        let mut s = String::new();
+        d.write(data, &mut s);
+        Some(Some(s))
+    })
+    .flatten();
+    match text {
+        Some(None) => {}
+        Some(Some(s)) => {
+            if !s.is_empty() {
+                emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
+            }
+        }
+        None => {
+            emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Bytes(data)));
+        }
+    }
+}
+
+fn emit_end(ex: ExId) {
+    // Flush a character the decoder still holds (Node's StringDecoder.end).
+    let tail = with_core(|c| {
+        let e = c.exchanges.get_mut(ex)?;
+        let d = e.decoder.as_mut()?;
+        let mut s = String::new();
+        d.end(&mut s);
+        (!s.is_empty()).then_some(s)
+    })
+    .flatten();
+    if let Some(s) = tail {
+        emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
+    }
+    let live = with_core(|c| match c.exchanges.get_mut(ex) {
+        Some(e) if !e.req_done => {
+            e.req_complete = true;
+            e.req_done = true;
+            true
+        }
+        _ => false,
+    })
+    .unwrap_or(false);
+    if live {
+        emit_ex(ex, |l| &mut l.end, |f| f());
+        with_core(|c| free_if_done(c, ex));
+    }
+}
+
+/// Frees an exchange whose request and response are both over.
+pub(crate) fn free_if_done(c: &mut Core, ex: ExId) {
+    let Some(e) = c.exchanges.get_mut(ex) else { return };
+    if !(e.req_done && e.finished) {
+        return;
+    }
+    let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
+    e.trailers = None;
+    let buf = std::mem::take(&mut e.pending_out);
+    c.exchanges.remove(ex);
+    c.give_buf(buf);
+    if let Some(l) = listeners {
+        c.bury(l);
+    }
+}
+
+/// A malformed request: `client_error` listeners decide; without one the
+/// server answers with the error's status and `Connection: close`, then
+/// closes (after a linger, so the answer is not lost to a reset).
+fn client_error(id: SockId, err: Error) {
+    let server = with_core(|c| {
+        let conn = conn_of(c, id)?;
+        conn.reading = Reading::Closed;
+        conn.keep_alive = false;
+        Some(conn.server)
+    })
+    .flatten();
+    let Some(server) = server else { return };
+    let socket = Socket { id };
+    if emit_server(server, |l| &mut l.client_error, |f| f(&err, socket)) {
+        return;
+    }
+    let status = err.status().unwrap_or(400);
+    with_core(|c| {
+        let Some(s) = c.socket(id) else { return };
+        let Proto::Server(conn) = &mut s.proto else { return };
+        if !conn.queue.is_empty() || s.backlog() > 0 {
+            // A response is under way: an error response can't be put in
+            // front of it or after it coherently. Node destroys too.
+            c.destroy(id, Cause::Aborted);
+            return;
+        }
+        let mut out = Vec::with_capacity(96);
+        h1::encode::write_status_line(&mut out, status, h1::encode::reason_phrase(status));
+        out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
+        c.queue_output(id, &out);
+        if let Some(s) = c.socket(id) {
+            let mark = s.queued_mark();
+            if let Proto::Server(conn) = &mut s.proto {
+                conn.close_at = Some(mark);
+            }
+        }
+    });
+}
+
+/// The peer half-closed after everything it sent was processed.
+pub(crate) fn on_eof(id: SockId) {
+    let upgraded = with_core(|c| {
+        let s = c.socket(id)?;
+        let Proto::Server(conn) = &mut s.proto else { return None };
+        match conn.reading {
+            Reading::Upgraded => return Some(true),
+            Reading::Body(_) => {
+                // The body was cut short: the request is aborted.
+                log::debug!("socket {}: peer closed mid-body", id.key);
+                c.destroy(id, Cause::Aborted);
+            }
+            _ => {
+                conn.peer_ended = true;
+                conn.keep_alive = false;
+                conn.reading = Reading::Closed;
+                if conn.queue.is_empty() {
+                    let mark = s.queued_mark();
+                    if let Proto::Server(conn) = &mut s.proto {
+                        conn.close_at = Some(mark);
+                    }
+                    c.dirty.push(id);
+                }
+                // Otherwise the last response's completion closes it.
+            }
+        }
+        Some(false)
+    })
+    .flatten();
+    if upgraded == Some(true) {
+        crate::net::raw_eof(id);
+    }
+}
+
+/// Moves finished responses off the front of the queue, hands the next
+/// response's held output to the socket, and notes when to close.
+pub(crate) fn complete_front(c: &mut Core, id: SockId) {
+    let mut moved = false;
+    loop {
+        let Core { sockets, exchanges, .. } = &mut *c;
+        let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else { break };
+        let Proto::Server(conn) = &mut s.proto else { break };
+        let Some(&front) = conn.queue.front() else { break };
+        let Some(e) = exchanges.get_mut(front) else {
+            conn.queue.pop_front();
+            continue;
+        };
+        if !e.ended {
+            break;
+        }
+        conn.queue.pop_front();
+        let mark = s.written + (s.out.len() - s.out_pos) as u64;
+        conn.finishing.push_back((front, mark));
+        if !e.keep_alive || (conn.queue.is_empty() && (!conn.keep_alive || conn.peer_ended)) {
+            conn.keep_alive = false;
+            if matches!(conn.reading, Reading::Head) {
+                conn.reading = Reading::Closed;
+            }
+            if conn.close_at.is_none() {
+                conn.close_at = Some(mark);
+            }
+            moved = true;
+            break;
+        }
+        if let Some(&next) = conn.queue.front() {
+            if let Some(n) = exchanges.get_mut(next) {
+                if !n.pending_out.is_empty() {
+                    if s.out.capacity() == 0 {
+                        s.out = std::mem::take(&mut n.pending_out);
+                        s.out_pos = 0;
+                    } else {
+                        s.out.extend_from_slice(&n.pending_out);
+                        n.pending_out.clear();
+                    }
+                    moved = true;
+                }
+            }
+        }
+    }
+    if moved {
+        c.dirty.push(id);
+    }
+}
+
+/// The socket's output went out entirely: emit `finish` for responses whose
+/// last byte left, close if a response asked for it, unblock reading.
+pub(crate) fn after_flush(id: SockId) {
+    loop {
+        let next = with_core(|c| {
+            let s = c.socket(id)?;
+            let written = s.written;
+            let Proto::Server(conn) = &mut s.proto else { return None };
+            let &(ex, mark) = conn.finishing.front()?;
+            if mark > written {
+                return None;
+            }
+            conn.finishing.pop_front();
+            let e = c.exchanges.get_mut(ex)?;
+            e.finished = true;
+            let listens = !e.listeners.finish.is_empty() || !e.listeners.res_close.is_empty();
+            if !listens {
+                e.res_closed = true;
+                free_if_done(c, ex);
+                return Some(None);
+            }
+            Some(Some(ex))
+        })
+        .flatten();
+        match next {
+            None => break,
+            Some(None) => {}
+            Some(Some(ex)) => {
+                emit_ex(ex, |l| &mut l.finish, |f| f());
+                emit_res_close(ex);
+                with_core(|c| free_if_done(c, ex));
+            }
+        }
+    }
+    with_core(|c| {
+        let Some(s) = c.socket(id) else { return };
+        let written = s.written;
+        let backlog = s.backlog();
+        let Proto::Server(conn) = &mut s.proto else { return };
+        if let Some(mark) = conn.close_at {
+            if written >= mark {
+                c.shutdown_and_linger(id);
+                return;
+            }
+        }
+        if s.input_blocked && backlog < HIGH_WATER_MARK && conn.queue.len() < MAX_PIPELINED {
+            s.input_blocked = false;
+            c.pending.push_back(Pending::Resume(id));
+        }
+    });
+}
+
+fn emit_res_close(ex: ExId) {
+    let first = with_core(|c| match c.exchanges.get_mut(ex) {
+        Some(e) if !e.res_closed => {
+            e.res_closed = true;
+            true
+        }
+        _ => false,
+    })
+    .unwrap_or(false);
+    if first {
+        emit_ex(ex, |l| &mut l.res_close, |f| f());
+    }
+}
+
+/// `drain` for the response at the front, once the socket emptied.
+pub(crate) fn emit_response_drain(id: SockId) {
+    let ex = with_core(|c| {
+        let front = *conn_of(c, id)?.queue.front()?;
+        let e = c.exchanges.get_mut(front)?;
+        std::mem::take(&mut e.need_drain).then_some(front)
+    })
+    .flatten();
+    if let Some(ex) = ex {
+        emit_ex(ex, |l| &mut l.drain, |f| f());
+    }
+}
+
+/// The socket is gone: every request still open gets `close` with the
+/// reason, every response not finished gets `close`; then all are freed.
+pub(crate) fn on_socket_closed(_id: SockId, conn: &mut ServerConn, cause: Cause) {
+    let reason = if cause == Cause::Timeout { CloseReason::Timeout } else { CloseReason::Aborted };
+    let mut all: Vec<ExId> = conn.finishing.drain(..).map(|(ex, _)| ex).collect();
+    all.extend(conn.queue.drain(..));
+    all.extend(conn.upgraded.take());
+    if let Some(b) = conn.body_ex.take() {
+        if !all.contains(&b) {
+            all.push(b);
+        }
+    }
+    for ex in all {
+        let req_open = with_core(|c| match c.exchanges.get_mut(ex) {
+            Some(e) if !e.req_done => {
+                e.req_done = true;
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+        if req_open {
+            emit_ex(ex, |l| &mut l.req_close, |f| f(reason));
+        }
+        emit_res_close(ex);
+        with_core(|c| {
+            if let Some(e) = c.exchanges.get_mut(ex) {
+                e.req_done = true;
+                e.finished = true;
+                e.ended = true;
+            }
+            free_if_done(c, ex);
+        });
+    }
+    crate::http::server::connection_closed(conn.server);
+}

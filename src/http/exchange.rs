@@ -1,0 +1,356 @@
+//! One request and its response: the record behind `IncomingMessage` and
+//! `ServerResponse`, and the code that turns response calls into bytes.
+//!
+//! Records live in an [`Arena`](crate::runtime::arena::Arena) and are reused
+//! with their buffers, so steady-state keep-alive serving allocates nothing.
+
+use std::time::SystemTime;
+
+use crate::chunk::Chunk;
+use crate::encoding::StringDecoder;
+use crate::http::h1::{self, encode, DateCache, ParsedRequest};
+use crate::net::SockId;
+use crate::runtime::arena::Id;
+use crate::runtime::listeners::Listeners;
+use crate::{Error, ErrorKind};
+
+pub(crate) type ExId = Id;
+
+/// Why a request ended before its response did (Node's `close` event with
+/// `err.code` `'timeout'` or `'aborted'`).
+///
+/// ```
+/// use nodelike::http::CloseReason;
+/// assert_eq!(CloseReason::Timeout.code(), "timeout");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// The connection was idle for longer than the server's timeout.
+    Timeout,
+    /// The client closed the connection prematurely (or it was destroyed).
+    Aborted,
+}
+
+impl CloseReason {
+    /// Node's `err.code` for this reason.
+    ///
+    /// ```
+    /// assert_eq!(nodelike::http::CloseReason::Aborted.code(), "aborted");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            CloseReason::Timeout => "timeout",
+            CloseReason::Aborted => "aborted",
+        }
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct ExListeners {
+    pub(crate) data: Listeners<dyn FnMut(Chunk<'_>)>,
+    pub(crate) end: Listeners<dyn FnMut()>,
+    pub(crate) req_close: Listeners<dyn FnMut(CloseReason)>,
+    pub(crate) drain: Listeners<dyn FnMut()>,
+    pub(crate) finish: Listeners<dyn FnMut()>,
+    pub(crate) res_close: Listeners<dyn FnMut()>,
+    pub(crate) error: Listeners<dyn FnMut(&Error)>,
+}
+
+impl ExListeners {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.data.is_empty()
+            && self.end.is_empty()
+            && self.req_close.is_empty()
+            && self.drain.is_empty()
+            && self.finish.is_empty()
+            && self.res_close.is_empty()
+            && self.error.is_empty()
+    }
+}
+
+/// How the response body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Framing {
+    /// HEAD, 1xx, 204, 304: no body bytes, whatever the handler writes.
+    #[default]
+    NoBody,
+    /// Content-Length; the bytes still owed.
+    Length(u64),
+    Chunked,
+    /// Close-delimited (HTTP/1.0 without a length).
+    Eof,
+}
+
+/// What the headers the user set say about framing and the connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HeadFlags {
+    pub(crate) content_length: Option<u64>,
+    pub(crate) transfer_encoding: bool,
+    pub(crate) te_chunked: bool,
+    pub(crate) connection: bool,
+    pub(crate) connection_close: bool,
+    pub(crate) date: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Exchange {
+    pub(crate) socket: Option<SockId>,
+    // ---- the request ----
+    /// A copy of the request head; `parsed` holds ranges into it.
+    pub(crate) head: Vec<u8>,
+    pub(crate) parsed: ParsedRequest,
+    /// `end` was emitted: the whole body arrived.
+    pub(crate) req_complete: bool,
+    /// No more request events will fire (`end` or `close` was emitted).
+    pub(crate) req_done: bool,
+    pub(crate) trailers: Option<h1::Headers>,
+    pub(crate) decoder: Option<StringDecoder>,
+    // ---- the response ----
+    pub(crate) status: u16,
+    pub(crate) reason: Option<String>,
+    /// Node's mutable headers (`set_header`): name as given, values.
+    pub(crate) set_headers: Vec<(String, Vec<String>)>,
+    /// `write_head` was called (or implicitly done): headers are fixed.
+    pub(crate) head_committed: bool,
+    /// The committed header lines, already serialized.
+    pub(crate) head_lines: Vec<u8>,
+    pub(crate) flags: HeadFlags,
+    /// The status line and headers have been written to the output.
+    pub(crate) head_written: bool,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
+    pub(crate) ended: bool,
+    /// The last byte was handed to the OS (`finish` emitted).
+    pub(crate) finished: bool,
+    /// `close` was emitted on the response.
+    pub(crate) res_closed: bool,
+    /// Output made while an earlier response on the connection is still
+    /// going out; moved to the socket when this one's turn comes.
+    pub(crate) pending_out: Vec<u8>,
+    pub(crate) trailers_out: Vec<(String, String)>,
+    pub(crate) need_drain: bool,
+    pub(crate) listeners: ExListeners,
+}
+
+impl Exchange {
+    /// Readies a recycled record for a new request (buffers keep their
+    /// capacity).
+    pub(crate) fn reset(&mut self, socket: SockId) {
+        debug_assert!(self.listeners.is_empty());
+        self.socket = Some(socket);
+        self.head.clear();
+        self.req_complete = false;
+        self.req_done = false;
+        self.trailers = None;
+        self.decoder = None;
+        self.status = 200;
+        self.reason = None;
+        self.set_headers.clear();
+        self.head_committed = false;
+        self.head_lines.clear();
+        self.flags = HeadFlags::default();
+        self.head_written = false;
+        self.framing = Framing::NoBody;
+        self.keep_alive = false;
+        self.ended = false;
+        self.finished = false;
+        self.res_closed = false;
+        self.pending_out.clear();
+        self.trailers_out.clear();
+        self.need_drain = false;
+    }
+
+    pub(crate) fn method(&self) -> &[u8] {
+        self.head.get(self.parsed.method.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn is_head_request(&self) -> bool {
+        self.method() == b"HEAD"
+    }
+
+    /// Fixes the response head: status, reason and header lines (Node's
+    /// `writeHead`; mutable headers merged under the explicit ones).
+    pub(crate) fn commit_head(&mut self, status: u16, reason: Option<&str>, headers: &[(&str, &str)]) -> Result<(), Error> {
+        if self.head_committed {
+            return Err(Error::new(
+                ErrorKind::HeadersSent,
+                "Cannot write headers after they are sent to the client",
+            ));
+        }
+        if !(100..=999).contains(&status) {
+            return Err(Error::new(ErrorKind::InvalidHeader, format!("Invalid status code: {status}")));
+        }
+        for (name, value) in headers {
+            check_header(name, value)?;
+        }
+        if let Some(r) = reason {
+            if r.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(Error::new(ErrorKind::InvalidHeader, "Invalid character in statusMessage"));
+            }
+        }
+        self.status = status;
+        if let Some(r) = reason {
+            self.reason = Some(r.to_owned());
+        }
+        self.head_lines.clear();
+        self.flags = HeadFlags::default();
+        let set = std::mem::take(&mut self.set_headers);
+        for (name, values) in &set {
+            if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            for v in values {
+                self.add_line(name, v);
+            }
+        }
+        self.set_headers = set;
+        for (name, value) in headers {
+            self.add_line(name, value);
+        }
+        self.head_committed = true;
+        Ok(())
+    }
+
+    fn add_line(&mut self, name: &str, value: &str) {
+        let f = &mut self.flags;
+        if name.eq_ignore_ascii_case("content-length") {
+            f.content_length = value.trim().parse().ok();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            f.transfer_encoding = true;
+            f.te_chunked =
+                value.rsplit(',').next().map(|last| last.trim().eq_ignore_ascii_case("chunked")).unwrap_or(false);
+        } else if name.eq_ignore_ascii_case("connection") {
+            f.connection = true;
+            f.connection_close |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
+        } else if name.eq_ignore_ascii_case("date") {
+            f.date = true;
+        }
+        encode::write_header(&mut self.head_lines, name, value);
+    }
+
+    /// Writes the status line and headers to `out`, deciding the framing.
+    /// `end_len` is the body length when the whole body is known now
+    /// (`end(data)` with no earlier `write`).
+    pub(crate) fn write_head_bytes(
+        &mut self,
+        out: &mut Vec<u8>,
+        end_len: Option<usize>,
+        conn_keep_alive: bool,
+        date: &mut DateCache,
+    ) {
+        let status = self.status;
+        let bodiless = self.is_head_request() || (100..200).contains(&status) || status == 204 || status == 304;
+        let http10 = self.parsed.version_minor == 0;
+        let mut keep_alive = conn_keep_alive && self.parsed.keep_alive && !self.flags.connection_close;
+        let mut extra_length = None;
+        let mut extra_chunked = false;
+        self.framing = if bodiless {
+            if self.flags.transfer_encoding && status != 304 && !self.is_head_request() {
+                // A 204 that claims a chunked body can't be delimited for the
+                // client: close afterwards (Node's test-http-chunked-304).
+                keep_alive = false;
+            }
+            Framing::NoBody
+        } else if let (Some(n), false) = (self.flags.content_length, self.flags.transfer_encoding) {
+            Framing::Length(n)
+        } else if self.flags.transfer_encoding {
+            if self.flags.te_chunked {
+                Framing::Chunked
+            } else {
+                keep_alive = false;
+                Framing::Eof
+            }
+        } else if let Some(n) = end_len {
+            extra_length = Some(n as u64);
+            Framing::Length(n as u64)
+        } else if !http10 {
+            extra_chunked = true;
+            Framing::Chunked
+        } else {
+            keep_alive = false;
+            Framing::Eof
+        };
+        self.keep_alive = keep_alive;
+        let reason = self.reason.as_deref().unwrap_or_else(|| encode::reason_phrase(status));
+        encode::write_status_line(out, status, reason);
+        out.extend_from_slice(&self.head_lines);
+        if let Some(n) = extra_length {
+            out.extend_from_slice(b"Content-Length: ");
+            encode::write_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        if extra_chunked {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+        }
+        if !self.flags.date {
+            out.extend_from_slice(b"Date: ");
+            out.extend_from_slice(date.get(SystemTime::now()).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !self.flags.connection {
+            if !keep_alive {
+                out.extend_from_slice(b"Connection: close\r\n");
+            } else if http10 {
+                out.extend_from_slice(b"Connection: keep-alive\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        self.head_written = true;
+        log::trace!("response: head written, status {status}, {:?}, keep-alive {keep_alive}", self.framing);
+    }
+
+    /// Encodes body bytes (and, with `end`, the message end) into `out`.
+    pub(crate) fn write_body_bytes(&mut self, out: &mut Vec<u8>, data: &[u8], end: bool) -> Result<(), Error> {
+        let mut result = Ok(());
+        match &mut self.framing {
+            Framing::NoBody => {}
+            Framing::Length(remaining) => {
+                let take = (data.len() as u64).min(*remaining) as usize;
+                out.extend_from_slice(&data[..take]);
+                *remaining -= take as u64;
+                if take < data.len() {
+                    result = Err(Error::new(
+                        ErrorKind::ContentLengthMismatch,
+                        "Response body's content-length of bytes exceeded",
+                    ));
+                }
+            }
+            Framing::Chunked => encode::write_chunk(out, data),
+            Framing::Eof => out.extend_from_slice(data),
+        }
+        if end {
+            match self.framing {
+                Framing::Chunked => encode::write_last_chunk(out, &self.trailers_out),
+                Framing::Length(n) if n > 0 => {
+                    // The body is short of what was promised: the client can
+                    // only tell by the connection closing.
+                    self.keep_alive = false;
+                    result = Err(Error::new(
+                        ErrorKind::ContentLengthMismatch,
+                        format!("Response ended {n} bytes short of its content-length"),
+                    ));
+                }
+                _ => {}
+            }
+            self.ended = true;
+        }
+        result
+    }
+}
+
+/// Validates a header about to be sent (Node throws `ERR_INVALID_CHAR`).
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), Error> {
+    if !encode::is_valid_header_name(name) {
+        return Err(Error::new(ErrorKind::InvalidHeader, format!("Header name must be a valid HTTP token [\"{name}\"]")));
+    }
+    if !encode::is_valid_header_value(value) {
+        return Err(Error::new(ErrorKind::InvalidHeader, format!("Invalid character in header content [\"{name}\"]")));
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! Node's `http.IncomingMessage` on the server side (the v0.4
+//! `http.ServerRequest`).
+
+use crate::chunk::Chunk;
+use crate::encoding::{Encoding, StringDecoder};
+use crate::http::conn;
+use crate::http::exchange::{CloseReason, ExId, Exchange};
+use crate::http::h1::Headers;
+use crate::net::Socket;
+use crate::runtime::with_core;
+
+/// A request received by the server: its head, and its body as `data`
+/// events. A cheap `Copy` handle, valid until the request and its response
+/// are both over (afterwards getters return empty values and methods do
+/// nothing).
+///
+/// ```no_run
+/// use nodelike::http;
+/// http::create_server(|req, res| {
+///     println!("{} {} HTTP/{}", req.method(), req.url(), req.http_version());
+///     req.on_data(|chunk| println!("{} body bytes", chunk.len()));
+///     req.on_end(move || res.end("thanks\n"));
+/// })
+/// .listen(8000, "127.0.0.1", || {});
+/// nodelike::run();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IncomingMessage {
+    pub(crate) ex: ExId,
+}
+
+impl IncomingMessage {
+    fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
+        with_core(|c| c.exchanges.get(self.ex).map(f)).flatten().unwrap_or_default()
+    }
+
+    /// The request method, e.g. `"GET"` (Node's `request.method`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// if req.method() == "POST" { /* ... */ }
+    /// # }
+    /// ```
+    pub fn method(&self) -> String {
+        self.read(|e| String::from_utf8_lossy(e.method()).into_owned())
+    }
+
+    /// The request-target exactly as sent, undecoded (Node's `request.url`),
+    /// e.g. `"/status?name=ryan"`. Parse it with [`crate::url::parse`].
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// let url = nodelike::url::parse(&req.url(), true);
+    /// println!("{:?}", url.pathname);
+    /// # }
+    /// ```
+    pub fn url(&self) -> String {
+        self.read(|e| String::from_utf8_lossy(e.head.get(e.parsed.target.clone()).unwrap_or_default()).into_owned())
+    }
+
+    /// The request headers (Node's `request.headers`): names lowercased,
+    /// values untouched, duplicates joined as Node joins them (`set-cookie`
+    /// a list, `cookie` joined with `; `, single-value fields such as `host`
+    /// keep the first, others joined with `, `).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// let host = req.headers().get("host").unwrap_or("").to_owned();
+    /// # }
+    /// ```
+    pub fn headers(&self) -> Headers {
+        self.read(|e| {
+            let mut h = Headers::new();
+            for (name, value) in &e.parsed.headers {
+                h.append_raw(
+                    e.head.get(name.clone()).unwrap_or_default(),
+                    e.head.get(value.clone()).unwrap_or_default(),
+                );
+            }
+            h
+        })
+    }
+
+    /// The header lines as received, in order, names in their original case
+    /// (Node's `request.rawHeaders`, as pairs).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// for (name, value) in req.raw_headers() { println!("{name}: {value}") }
+    /// # }
+    /// ```
+    pub fn raw_headers(&self) -> Vec<(String, String)> {
+        self.read(|e| {
+            e.parsed
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    let text = |r: &std::ops::Range<usize>| {
+                        String::from_utf8_lossy(e.head.get(r.clone()).unwrap_or_default()).into_owned()
+                    };
+                    (text(n), text(v))
+                })
+                .collect()
+        })
+    }
+
+    /// The trailer fields of a chunked body (Node's `request.trailers`);
+    /// empty until `end` has fired.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_end(move || println!("{:?}", req.trailers().get("x-checksum")));
+    /// # }
+    /// ```
+    pub fn trailers(&self) -> Headers {
+        self.read(|e| e.trailers.clone().unwrap_or_default())
+    }
+
+    /// The HTTP version, `"1.1"` or `"1.0"` (Node's `request.httpVersion`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// assert!(req.http_version() == "1.1" || req.http_version() == "1.0");
+    /// # }
+    /// ```
+    pub fn http_version(&self) -> String {
+        format!("{}.{}", self.http_version_major(), self.http_version_minor())
+    }
+
+    /// The major version number (always 1).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// assert_eq!(req.http_version_major(), 1);
+    /// # }
+    /// ```
+    pub fn http_version_major(&self) -> u8 {
+        1
+    }
+
+    /// The minor version number (0 or 1).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// let keep_alive_by_default = req.http_version_minor() == 1;
+    /// # }
+    /// ```
+    pub fn http_version_minor(&self) -> u8 {
+        self.read(|e| e.parsed.version_minor)
+    }
+
+    /// Whether the whole body has arrived (Node's `message.complete`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_close(move |_| assert!(!req.complete()));
+    /// # }
+    /// ```
+    pub fn complete(&self) -> bool {
+        self.read(|e| e.req_complete)
+    }
+
+    /// Makes `data` events carry text in `encoding` ([`Chunk::Text`]),
+    /// correctly decoding characters split across chunks.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.set_encoding(nodelike::Encoding::Utf8);
+    /// req.on_data(|chunk| print!("{chunk}"));
+    /// # }
+    /// ```
+    pub fn set_encoding(&self, encoding: Encoding) {
+        with_core(|c| {
+            if let Some(e) = c.exchanges.get_mut(self.ex) {
+                e.decoder = Some(StringDecoder::new(encoding));
+            }
+        });
+    }
+
+    /// Stops reading the connection: no `data` until [`resume`](Self::resume)
+    /// (Node pauses the socket the same way; the client is held back by TCP).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage, res: nodelike::http::ServerResponse) {
+    /// req.on_data(move |chunk| if !res.write(chunk) { req.pause() });
+    /// res.on_drain(move || req.resume());
+    /// # }
+    /// ```
+    pub fn pause(&self) {
+        if let Some(s) = self.socket() {
+            s.pause();
+        }
+    }
+
+    /// Resumes a paused request.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.resume();
+    /// # }
+    /// ```
+    pub fn resume(&self) {
+        if let Some(s) = self.socket() {
+            s.resume();
+        }
+    }
+
+    fn socket(&self) -> Option<Socket> {
+        with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket)).flatten().map(|id| Socket { id })
+    }
+
+    /// The connection the request came on (Node's `request.connection`).
+    /// After the request is over, a handle that does nothing.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// println!("from {:?}", req.connection().remote_address());
+    /// # }
+    /// ```
+    pub fn connection(&self) -> Socket {
+        self.socket().unwrap_or(Socket { id: crate::net::SockId { key: u32::MAX, gen: 0 } })
+    }
+
+    /// Adds a `data` listener: a chunk of the decoded body.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// let mut body = Vec::new();
+    /// req.on_data(move |chunk| body.extend_from_slice(&chunk));
+    /// # }
+    /// ```
+    pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
+        self.add(|e| e.listeners.data.push(Box::new(f)));
+    }
+
+    /// Adds an `end` listener: the whole body arrived. Fires once.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage, res: nodelike::http::ServerResponse) {
+    /// req.on_end(move || res.end("done\n"));
+    /// # }
+    /// ```
+    pub fn on_end(&self, f: impl FnMut() + 'static) {
+        self.add(|e| e.listeners.end.push(Box::new(f)));
+    }
+
+    /// Adds a `close` listener: the connection ended before the response
+    /// did, because it timed out or the client went away. Fires at most
+    /// once, never before `end`'s chance has passed.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_close(|reason| eprintln!("request {reason}"));
+    /// # }
+    /// ```
+    pub fn on_close(&self, f: impl FnMut(CloseReason) + 'static) {
+        self.add(|e| e.listeners.req_close.push(Box::new(f)));
+    }
+
+    fn add(&self, f: impl FnOnce(&mut Exchange)) {
+        with_core(|c| {
+            if let Some(e) = c.exchanges.get_mut(self.ex) {
+                f(e);
+            }
+        });
+    }
+}
+
+#[allow(dead_code)]
+fn _uses(_: &conn::ServerConn) {}

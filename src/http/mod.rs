@@ -1,0 +1,24 @@
+//! Node's `http` module: [`create_server`] and the server's request and
+//! response; the HTTP/1.1 protocol core that both use lives in [`h1`].
+//!
+//! | Node | nodelike |
+//! |---|---|
+//! | `http.createServer(listener)` | [`create_server`]`(listener)` |
+//! | `server.listen(port, host, cb)` | [`Server::listen`] |
+//! | `server.on('request', f)` | [`Server::on_request`] |
+//! | `request.on('data', f)` | [`IncomingMessage::on_data`] |
+//! | `response.writeHead(200, {...})` | [`ServerResponse::write_head`]`(200, &[...])` |
+//! | `response.end()` | [`ServerResponse::end`]`(())` |
+
+mod conn;
+mod exchange;
+pub mod h1;
+mod incoming;
+mod response;
+pub(crate) mod server;
+
+pub use exchange::CloseReason;
+pub use h1::{HeaderValue, Headers};
+pub use incoming::IncomingMessage;
+pub use response::{IntoHeaderValues, ServerResponse};
+pub use server::{create_server, Server, DEFAULT_TIMEOUT_MS};

@@ -1,0 +1,566 @@
+//! Node's `http.ServerResponse`.
+
+use crate::chunk::IntoChunk;
+use crate::http::conn::{self, complete_front};
+use crate::http::exchange::{check_header, ExId, Exchange};
+use crate::http::h1::{DateCache, HeaderValue};
+use crate::net::{Proto, Socket};
+use crate::runtime::{with_core, Core, HIGH_WATER_MARK};
+use crate::{Error, ErrorKind};
+
+/// The response to one request: a writable stream. A cheap `Copy` handle.
+///
+/// Headers can be set until the head is sent ([`set_header`],
+/// [`write_head`]); the head goes out with the first [`write`] or [`end`],
+/// which also decides the framing: a `Content-Length` you set is used;
+/// `end(data)` with no earlier `write` sends `Content-Length`; otherwise the
+/// body is chunked (HTTP/1.1) or close-delimited (HTTP/1.0). HEAD, 1xx, 204
+/// and 304 responses never carry body bytes.
+///
+/// Misuse (a second `write_head`, `set_header` after the head was sent,
+/// `write` after `end`) changes nothing on the wire and is reported as an
+/// [`Error`] to [`on_error`](Self::on_error) listeners (or logged at error
+/// level when there are none), as Node reports it with an exception.
+///
+/// [`set_header`]: Self::set_header
+/// [`write_head`]: Self::write_head
+/// [`write`]: Self::write
+/// [`end`]: Self::end
+///
+/// ```no_run
+/// nodelike::http::create_server(|_req, res| {
+///     res.set_header("Content-Type", "text/plain");
+///     res.set_header("Set-Cookie", ["a=1", "b=2"]);
+///     res.write("Hello, ");
+///     res.end("World!\n");
+/// })
+/// .listen(8000, "127.0.0.1", || {});
+/// nodelike::run();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ServerResponse {
+    pub(crate) ex: ExId,
+}
+
+/// Values [`ServerResponse::set_header`] accepts: one value, or a list sent
+/// as one header line each.
+///
+/// ```
+/// use nodelike::http::IntoHeaderValues;
+/// assert_eq!("a".into_header_values(), vec!["a".to_string()]);
+/// assert_eq!(["a", "b"].into_header_values().len(), 2);
+/// assert_eq!(42u64.into_header_values(), vec!["42".to_string()]);
+/// ```
+pub trait IntoHeaderValues {
+    /// The values, one per header line.
+    fn into_header_values(self) -> Vec<String>;
+}
+
+impl IntoHeaderValues for &str {
+    fn into_header_values(self) -> Vec<String> {
+        vec![self.to_owned()]
+    }
+}
+impl IntoHeaderValues for String {
+    fn into_header_values(self) -> Vec<String> {
+        vec![self]
+    }
+}
+impl IntoHeaderValues for &String {
+    fn into_header_values(self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+impl IntoHeaderValues for u64 {
+    fn into_header_values(self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+impl IntoHeaderValues for usize {
+    fn into_header_values(self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+impl IntoHeaderValues for Vec<String> {
+    fn into_header_values(self) -> Vec<String> {
+        self
+    }
+}
+impl IntoHeaderValues for &[&str] {
+    fn into_header_values(self) -> Vec<String> {
+        self.iter().map(|s| s.to_string()).collect()
+    }
+}
+impl<const N: usize> IntoHeaderValues for [&str; N] {
+    fn into_header_values(self) -> Vec<String> {
+        self.iter().map(|s| s.to_string()).collect()
+    }
+}
+impl IntoHeaderValues for Vec<&str> {
+    fn into_header_values(self) -> Vec<String> {
+        self.into_iter().map(String::from).collect()
+    }
+}
+
+impl ServerResponse {
+    fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
+        with_core(|c| c.exchanges.get(self.ex).map(f)).flatten().unwrap_or_default()
+    }
+
+    /// Runs `f` on the exchange; an error it returns goes to `error`.
+    fn mutate(&self, f: impl FnOnce(&mut Exchange) -> Result<(), Error>) {
+        let result = with_core(|c| c.exchanges.get_mut(self.ex).map(f)).flatten();
+        if let Some(Err(e)) = result {
+            self.report(e);
+        }
+    }
+
+    fn report(&self, e: Error) {
+        if !conn::emit_ex(self.ex, |l| &mut l.error, |f| f(&e)) {
+            log::error!("nodelike: ServerResponse: {e}");
+        }
+    }
+
+    /// Sends `100 Continue` (for a request with `Expect: 100-continue`, from
+    /// a `check_continue` listener).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.write_continue();
+    /// # }
+    /// ```
+    pub fn write_continue(&self) {
+        with_core(|c| {
+            if matches!(c.exchanges.get(self.ex), Some(e) if !e.head_written) {
+                output(c, self.ex, |_, out, _| out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"));
+            }
+        });
+    }
+
+    /// Fixes the status and headers (Node's `writeHead`); headers set with
+    /// [`set_header`](Self::set_header) are merged in, these win. Repeat a
+    /// name to send several lines. The head goes out with the first
+    /// `write`/`end`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// let body = "hello world";
+    /// res.write_head(200, &[("Content-Length", &body.len().to_string()), ("Content-Type", "text/plain")]);
+    /// res.end(body);
+    /// # }
+    /// ```
+    pub fn write_head(&self, status: u16, headers: &[(&str, &str)]) {
+        self.mutate(|e| e.commit_head(status, None, headers));
+    }
+
+    /// [`write_head`](Self::write_head) with a reason phrase of your own.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.write_head_with_reason(404, "Nothing Here", &[]);
+    /// res.end(());
+    /// # }
+    /// ```
+    pub fn write_head_with_reason(&self, status: u16, reason: &str, headers: &[(&str, &str)]) {
+        self.mutate(|e| e.commit_head(status, Some(reason), headers));
+    }
+
+    /// The status code that implicit headers will send (default 200).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// assert_eq!(res.status_code(), 200);
+    /// # }
+    /// ```
+    pub fn status_code(&self) -> u16 {
+        self.read(|e| e.status)
+    }
+
+    /// Sets the status code for implicit headers (Node's
+    /// `response.statusCode = 404`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_status_code(404);
+    /// res.end("not found\n");
+    /// # }
+    /// ```
+    pub fn set_status_code(&self, status: u16) {
+        self.mutate(|e| {
+            if e.head_committed {
+                return Err(Error::new(ErrorKind::HeadersSent, "Cannot set the status after headers are sent"));
+            }
+            e.status = status;
+            Ok(())
+        });
+    }
+
+    /// Sets the reason phrase for implicit headers (Node's `statusMessage`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_status_code(599);
+    /// res.set_status_message("Custom");
+    /// # }
+    /// ```
+    pub fn set_status_message(&self, reason: &str) {
+        let reason = reason.to_owned();
+        self.mutate(move |e| {
+            if e.head_committed {
+                return Err(Error::new(ErrorKind::HeadersSent, "Cannot set the status after headers are sent"));
+            }
+            if reason.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(Error::new(ErrorKind::InvalidHeader, "Invalid character in statusMessage"));
+            }
+            e.reason = Some(reason);
+            Ok(())
+        });
+    }
+
+    /// Sets a header for implicit sending, replacing one of the same name
+    /// (case-insensitively). A list sends one line per element.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_header("Content-Type", "text/html");
+    /// res.set_header("Set-Cookie", ["type=ninja", "language=javascript"]);
+    /// # }
+    /// ```
+    pub fn set_header(&self, name: &str, value: impl IntoHeaderValues) {
+        let values = value.into_header_values();
+        self.mutate(|e| {
+            if e.head_committed {
+                return Err(Error::new(
+                    ErrorKind::HeadersSent,
+                    "Cannot set headers after they are sent to the client",
+                ));
+            }
+            for v in &values {
+                check_header(name, v)?;
+            }
+            match e.set_headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                Some(entry) => entry.1 = values,
+                None => e.set_headers.push((name.to_owned(), values)),
+            }
+            Ok(())
+        });
+    }
+
+    /// A header queued with [`set_header`](Self::set_header), by
+    /// case-insensitive name.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_header("Content-Type", "text/plain");
+    /// assert_eq!(res.get_header("content-type").unwrap().as_str(), "text/plain");
+    /// # }
+    /// ```
+    pub fn get_header(&self, name: &str) -> Option<HeaderValue> {
+        self.read(|e| {
+            e.set_headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| {
+                if v.len() == 1 {
+                    HeaderValue::Single(v[0].clone())
+                } else {
+                    HeaderValue::List(v.clone())
+                }
+            })
+        })
+    }
+
+    /// Whether a header is queued under `name`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// if !res.has_header("content-type") { res.set_header("Content-Type", "text/plain") }
+    /// # }
+    /// ```
+    pub fn has_header(&self, name: &str) -> bool {
+        self.read(|e| e.set_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+    }
+
+    /// Removes a header queued for implicit sending.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.remove_header("Content-Encoding");
+    /// # }
+    /// ```
+    pub fn remove_header(&self, name: &str) {
+        self.mutate(|e| {
+            if e.head_committed {
+                return Err(Error::new(ErrorKind::HeadersSent, "Cannot remove headers after they are sent"));
+            }
+            e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            Ok(())
+        });
+    }
+
+    /// Whether the head has been fixed (`write_head`, `write` or `end` was
+    /// called): headers can no longer change (Node's `headersSent`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// if !res.headers_sent() { res.set_header("X-Late", "ok") }
+    /// # }
+    /// ```
+    pub fn headers_sent(&self) -> bool {
+        self.read(|e| e.head_committed)
+    }
+
+    /// Whether `end` has been called (Node's `writableEnded`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// if !res.writable_ended() { res.end(()) }
+    /// # }
+    /// ```
+    pub fn writable_ended(&self) -> bool {
+        self.read(|e| e.ended)
+    }
+
+    /// Whether the last byte has been handed to the OS (Node's
+    /// `writableFinished`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_close(move || println!("complete: {}", res.writable_finished()));
+    /// # }
+    /// ```
+    pub fn writable_finished(&self) -> bool {
+        with_core(|c| match c.exchanges.get(self.ex) {
+            Some(e) => e.finished,
+            // Freed: it finished (or its connection died, which emitted close).
+            None => true,
+        })
+        .unwrap_or(true)
+    }
+
+    /// Sends a chunk of the body (the head first, if not sent yet). Returns
+    /// `false` when the data had to be queued beyond the high-water mark
+    /// (16 KiB): wait for `drain` before writing more. An empty chunk sends
+    /// nothing.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage, res: nodelike::http::ServerResponse) {
+    /// req.on_data(move |chunk| if !res.write(chunk) { req.pause() });
+    /// res.on_drain(move || req.resume());
+    /// # }
+    /// ```
+    pub fn write(&self, chunk: impl IntoChunk) -> bool {
+        let data = chunk.chunk_bytes();
+        if data.is_empty() {
+            // Node sends nothing for an empty write, not even the head.
+            return self.read(|e| !e.ended);
+        }
+        self.send(data, false)
+    }
+
+    /// Finishes the response, with a last chunk of data or `()` for none.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.end("bye\n");
+    /// # }
+    /// ```
+    pub fn end(&self, chunk: impl IntoChunk) {
+        self.send(chunk.chunk_bytes(), true);
+    }
+
+    fn send(&self, data: &[u8], end: bool) -> bool {
+        let result = with_core(|c| send(c, self.ex, data, end)).flatten();
+        match result {
+            Some(Ok(ok)) => ok,
+            Some(Err(e)) => {
+                self.report(e);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Adds trailer fields, sent after a chunked body (and silently dropped
+    /// otherwise, as Node does). Announce them with a `Trailer` header.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.write_head(200, &[("Content-Type", "text/plain"), ("Trailer", "Content-MD5")]);
+    /// res.write("data");
+    /// res.add_trailers(&[("Content-MD5", "7895bf4b8828b55ceaf47747b4bca667")]);
+    /// res.end(());
+    /// # }
+    /// ```
+    pub fn add_trailers(&self, trailers: &[(&str, &str)]) {
+        self.mutate(|e| {
+            for (n, v) in trailers {
+                check_header(n, v)?;
+            }
+            e.trailers_out.extend(trailers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+            Ok(())
+        });
+    }
+
+    /// The connection the response goes out on.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.connection().set_timeout(10_000);
+    /// # }
+    /// ```
+    pub fn connection(&self) -> Socket {
+        let id = with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket)).flatten();
+        Socket { id: id.unwrap_or(crate::net::SockId { key: u32::MAX, gen: 0 }) }
+    }
+
+    /// Adds a `drain` listener: the output queue emptied after `write`
+    /// returned `false`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage, res: nodelike::http::ServerResponse) {
+    /// res.on_drain(move || req.resume());
+    /// # }
+    /// ```
+    pub fn on_drain(&self, f: impl FnMut() + 'static) {
+        self.add(|e| e.listeners.drain.push(Box::new(f)));
+    }
+
+    /// Adds a `finish` listener: the last byte of the response was handed to
+    /// the OS.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_finish(|| println!("sent"));
+    /// # }
+    /// ```
+    pub fn on_finish(&self, f: impl FnMut() + 'static) {
+        self.add(|e| e.listeners.finish.push(Box::new(f)));
+    }
+
+    /// Adds a `close` listener: the response is over, either finished
+    /// (after `finish`) or cut off because the connection closed first
+    /// (check [`writable_finished`](Self::writable_finished)).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_close(move || if !res.writable_finished() { eprintln!("client went away") });
+    /// # }
+    /// ```
+    pub fn on_close(&self, f: impl FnMut() + 'static) {
+        self.add(|e| e.listeners.res_close.push(Box::new(f)));
+    }
+
+    /// Adds an `error` listener: misuse of the response (see the type's
+    /// docs) is reported here.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_error(|e| eprintln!("{e}"));
+    /// # }
+    /// ```
+    pub fn on_error(&self, f: impl FnMut(&Error) + 'static) {
+        self.add(|e| e.listeners.error.push(Box::new(f)));
+    }
+
+    fn add(&self, f: impl FnOnce(&mut Exchange)) {
+        with_core(|c| {
+            if let Some(e) = c.exchanges.get_mut(self.ex) {
+                f(e);
+            }
+        });
+    }
+}
+
+/// Appends output for exchange `ex`: to the socket when it is the front of
+/// the connection's queue, else to the exchange's own held output.
+/// Returns whether the buffer written to is under the high-water mark.
+fn output(
+    c: &mut Core,
+    ex: ExId,
+    write: impl FnOnce(&mut Exchange, &mut Vec<u8>, &mut DateCache),
+) -> Option<bool> {
+    let sock_id = c.exchanges.get(ex)?.socket?;
+    let fresh = c.take_buf();
+    let Core { sockets, exchanges, dirty, date, .. } = &mut *c;
+    let e = exchanges.get_mut(ex)?;
+    let (unused, ok) = match sockets.get_mut(sock_id.key as usize).filter(|s| s.gen == sock_id.gen && !s.destroyed) {
+        Some(s) => {
+            let front = matches!(&s.proto, Proto::Server(conn) if conn.queue.front() == Some(&ex));
+            if front {
+                let was_empty = s.backlog() == 0;
+                let mut out = std::mem::take(&mut s.out);
+                let spare = if out.capacity() == 0 {
+                    out = fresh;
+                    None
+                } else {
+                    Some(fresh)
+                };
+                write(e, &mut out, date);
+                s.out = out;
+                if was_empty && s.backlog() > 0 {
+                    dirty.push(sock_id);
+                }
+                let ok = s.backlog() < HIGH_WATER_MARK;
+                if !ok {
+                    s.need_drain = true;
+                    e.need_drain = true;
+                }
+                (spare, ok)
+            } else {
+                let mut out = std::mem::take(&mut e.pending_out);
+                let spare = if out.capacity() == 0 {
+                    out = fresh;
+                    None
+                } else {
+                    Some(fresh)
+                };
+                write(e, &mut out, date);
+                let ok = out.len() < HIGH_WATER_MARK;
+                e.pending_out = out;
+                if !ok {
+                    e.need_drain = true;
+                }
+                (spare, ok)
+            }
+        }
+        None => {
+            // The connection is gone: the bytes go nowhere, but the state
+            // still advances (so `end` is `end`).
+            let mut sink = Vec::new();
+            write(e, &mut sink, date);
+            (Some(fresh), false)
+        }
+    };
+    if let Some(buf) = unused {
+        c.give_buf(buf);
+    }
+    Some(ok)
+}
+
+fn send(c: &mut Core, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, Error>> {
+    let e = c.exchanges.get_mut(ex)?;
+    if e.ended {
+        return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
+    }
+    if !e.head_committed {
+        let status = e.status;
+        if let Err(err) = e.commit_head(status, None, &[]) {
+            return Some(Err(err));
+        }
+    }
+    let sock = e.socket?;
+    let conn_keep_alive = match c.socket(sock) {
+        Some(s) => matches!(&s.proto, Proto::Server(conn) if conn.keep_alive),
+        None => false,
+    };
+    let mut result = Ok(());
+    let ok = output(c, ex, |e, out, date| {
+        if !e.head_written {
+            let end_len = end.then_some(data.len());
+            e.write_head_bytes(out, end_len, conn_keep_alive, date);
+        }
+        result = e.write_body_bytes(out, data, end);
+    });
+    if end {
+        complete_front(c, sock);
+    }
+    Some(result.map(|()| ok.unwrap_or(false)))
+}

@@ -1,0 +1,73 @@
+//! # nodelike: Node's `http` module for Rust, callback for callback
+//!
+//! A single-threaded event loop (mio underneath) running Node-style
+//! servers: you register closures for the events Node has (`request`,
+//! `data`, `end`, `close`, `drain`, ...) under Node's names in snake_case,
+//! and [`run`] drives them until nothing is left to wait for.
+//!
+//! ```no_run
+//! use nodelike::http;
+//!
+//! let server = http::create_server(|_req, res| {
+//!     res.write_head(200, &[("Content-Type", "text/plain")]);
+//!     res.end("Hello, World!\n");
+//! });
+//! server.listen(8000, "127.0.0.1", || println!("listening on http://127.0.0.1:8000"));
+//! nodelike::run(); // returns when nothing is left to wait for
+//! ```
+//!
+//! Streaming with back-pressure, as Node users write it:
+//!
+//! ```no_run
+//! use nodelike::http;
+//! http::create_server(|req, res| {
+//!     req.on_data(move |chunk| if !res.write(chunk) { req.pause() });
+//!     res.on_drain(move || req.resume());
+//!     req.on_end(move || res.end(()));
+//! })
+//! .listen(8000, "127.0.0.1", || {});
+//! nodelike::run();
+//! ```
+//!
+//! ## Names
+//!
+//! | Node | nodelike |
+//! |---|---|
+//! | `http.createServer(cb)` | [`http::create_server`] |
+//! | `server.listen(port, host, cb)` / `listen(path, cb)` | [`http::Server::listen`] / [`listen_path`](http::Server::listen_path) |
+//! | `server.on('checkContinue' \| 'upgrade' \| 'clientError', f)` | `on_check_continue`, `on_upgrade`, `on_client_error` |
+//! | `req.method`, `req.url`, `req.headers`, `req.httpVersion` | `req.method()`, `req.url()`, `req.headers()`, `req.http_version()` |
+//! | `req.setEncoding('utf8')` | `req.set_encoding(Encoding::Utf8)` |
+//! | `res.writeHead(code, headers)` | `res.write_head(code, &[(name, value)])` |
+//! | `res.statusCode = 404` | `res.set_status_code(404)` |
+//! | `res.setHeader / getHeader / removeHeader` | `set_header` / `get_header` / `remove_header` |
+//! | `res.write(chunk)`, `res.end()`, `res.end(data)` | `res.write(chunk)`, `res.end(())`, `res.end(data)` |
+//! | `setTimeout(f, ms)`, `setInterval`, `clearTimeout`, `process.nextTick` | [`set_timeout`], [`set_interval`], [`clear_timeout`], [`next_tick`] |
+//! | `url.parse(s, true)`, `querystring.parse(s)` | [`url::parse`], [`querystring::parse`] |
+//!
+//! ## The rules of the loop
+//!
+//! Handles (`Server`, `IncomingMessage`, `ServerResponse`, `net::Socket`)
+//! are small `Copy` values: copy them into as many closures as you like.
+//! Each thread has its own loop, created on first use. Callbacks may call
+//! anything, including methods on the object that is emitting; a listener
+//! added during an emit runs from the next one on. `close` events fire on
+//! the loop turn after the close, never inside the call that caused it.
+//! A panic in a callback unwinds out of [`run`], as an uncaught exception
+//! ends a Node process.
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod chunk;
+pub mod encoding;
+mod error;
+pub mod http;
+pub mod net;
+pub mod querystring;
+mod runtime;
+pub mod url;
+
+pub use chunk::{Chunk, IntoChunk};
+pub use encoding::Encoding;
+pub use error::{Error, ErrorKind};
+pub use runtime::{clear_interval, clear_timeout, next_tick, run, set_interval, set_timeout, Timer};
