@@ -1,0 +1,31 @@
+//! Protocol upgrade: a request with `Connection: Upgrade` leaves HTTP and
+//! the socket becomes an echo service (the seed's `upgrade` example).
+//!
+//! Run it:   cargo run --example upgrade_echo [PORT]      (default 8000)
+//! Poke it:  printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello\n' \
+//!             | nc -q1 127.0.0.1 8000
+use nodelike::http;
+
+fn main() {
+    env_logger::init();
+    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(8000);
+    let server = http::create_server(|_req, res| {
+        res.write_head(200, &[("Content-Type", "text/plain")]);
+        res.end("ask for an upgrade\n");
+    });
+    server.on_upgrade(|req, socket, head| {
+        let protocol = req.headers().get("upgrade").unwrap_or("echo").to_owned();
+        socket.write(format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: {protocol}\r\nConnection: Upgrade\r\n\r\n"
+        ));
+        // Bytes that came in the same packet as the request head.
+        socket.write(head);
+        socket.on_data(move |chunk| {
+            socket.write(chunk);
+        });
+    });
+    server.listen(port, "127.0.0.1", move || {
+        println!("listening on http://{}/", server.address().expect("listening"));
+    });
+    nodelike::run();
+}

@@ -1,0 +1,154 @@
+//! Interop with clients no one here wrote: curl, Node's `http` module and
+//! Python's `http.client`, each against the examples (`cargo test` builds
+//! them). A test whose client is missing says so and fails: CI installs
+//! them (see `.ci/run`).
+
+mod common;
+
+use std::process::Command;
+
+use common::{have, ExampleProcess};
+
+fn need(program: &str) {
+    assert!(have(program), "this test needs `{program}` on the PATH (the machine image has it; .ci/run checks)");
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(out.status.success(), "{cmd:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn curl_gets_hello_and_reuses_the_connection() {
+    need("curl");
+    let server = ExampleProcess::start("hello");
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    let out = Command::new("curl").args(["-sv", &url, &url]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!Hello, World!");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("< Content-Length: 13"), "{log}");
+    assert!(log.contains("Re-using existing connection") || log.contains("Reusing existing"), "keep-alive reuse: {log}");
+}
+
+#[test]
+fn curl_http10_and_head() {
+    need("curl");
+    let server = ExampleProcess::start("hello");
+    let url = format!("http://127.0.0.1:{}/", server.port);
+    assert_eq!(run(Command::new("curl").args(["-s", "--http1.0", &url])), "Hello, World!");
+    let head = run(Command::new("curl").args(["-sI", &url]));
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+}
+
+#[test]
+fn curl_uploads_to_echo_chunked_and_with_length() {
+    need("curl");
+    let server = ExampleProcess::start("echo");
+    let dir = std::env::temp_dir().join(format!("nodelike-interop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("upload.bin");
+    let body: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let url = format!("http://127.0.0.1:{}/status/201?q=1", server.port);
+    for extra in [&["-H", "Transfer-Encoding: chunked"][..], &[][..]] {
+        let out = Command::new("curl")
+            .args(["-s", "-D", "-", "--data-binary"])
+            .arg(format!("@{}", file.display()))
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let split = out.stdout.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&out.stdout[..split]).to_string();
+        assert!(head.starts_with("HTTP/1.1 201 Created"), "{head}");
+        assert!(head.contains("x-method: POST"), "{head}");
+        assert!(head.contains("x-url: /status/201?q=1"), "{head}");
+        assert!(head.contains("x-http-version: 1.1"), "{head}");
+        assert!(head.contains("x-req-user-agent: curl/"), "{head}");
+        assert!(&out.stdout[split + 4..] == &body[..], "body echoed intact");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn node_client_talks_to_echo_keep_alive_chunked_and_trailers() {
+    need("node");
+    let server = ExampleProcess::start("echo");
+    let script = r#"
+const http = require('http');
+const port = Number(process.argv[1]);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const results = [];
+let sockets = new Set();
+function one(i, done) {
+  const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/n/' + i, agent,
+                             headers: { 'X-Test': 'v' + i, 'Trailer': 'X-Check' } }, (res) => {
+    sockets.add(res.socket);
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (c) => body += c);
+    res.on('end', () => {
+      results.push({ status: res.statusCode, url: res.headers['x-url'], test: res.headers['x-req-x-test'],
+                     body, trailer: res.trailers['x-trailer-x-check'] });
+      done();
+    });
+  });
+  req.write('hello ');
+  req.write('é ' + i);
+  req.addTrailers({ 'X-Check': 'ok' + i });
+  req.end();
+}
+one(1, () => one(2, () => one(3, () => {
+  console.log(JSON.stringify({ results, sockets: sockets.size }));
+  agent.destroy();
+})));
+"#;
+    let out = run(Command::new("node").args(["-e", script, &server.port.to_string()]));
+    assert_eq!(
+        out.trim(),
+        r#"{"results":[{"status":200,"url":"/n/1","test":"v1","body":"hello é 1","trailer":"ok1"},{"status":200,"url":"/n/2","test":"v2","body":"hello é 2","trailer":"ok2"},{"status":200,"url":"/n/3","test":"v3","body":"hello é 3","trailer":"ok3"}],"sockets":1}"#
+    );
+}
+
+#[test]
+fn python_http_client_against_echo() {
+    need("python3");
+    let server = ExampleProcess::start("echo");
+    let script = r#"
+import http.client, sys, json
+c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]))
+out = []
+c.request('GET', '/status/404', headers={'X-A': '1'})
+r = c.getresponse(); out.append([r.status, r.getheader('x-req-x-a'), r.read().decode()])
+c.request('POST', '/p', body=b'x' * 70000)
+r = c.getresponse(); out.append([r.status, r.getheader('x-method'), len(r.read())])
+c.request('HEAD', '/h')
+r = c.getresponse(); out.append([r.status, r.getheader('x-method'), r.read().decode()])
+c.request('GET', '/again')
+r = c.getresponse(); out.append([r.status, r.getheader('x-url'), r.read().decode()])
+print(json.dumps(out))
+"#;
+    let out = run(Command::new("python3").args(["-c", script, &server.port.to_string()]));
+    assert_eq!(out.trim(), r#"[[404, "1", ""], [200, "POST", 70000], [200, "HEAD", ""], [200, "/again", ""]]"#);
+}
+
+#[test]
+fn upgrade_echo_example_echoes_after_switching() {
+    let server = ExampleProcess::start("upgrade_echo");
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"hello") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{text}");
+}

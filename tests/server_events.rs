@@ -1,0 +1,379 @@
+//! The server's events and streams: event order, pause/resume, write and
+//! drain, timeouts, aborted requests, close, unix sockets, set_encoding.
+
+mod common;
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{connect, request, Reader, TestServer};
+use nodelike::http::{self, CloseReason};
+
+#[test]
+fn events_fire_in_order_request_data_end_finish_close() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let log = tx.clone();
+            log.send("request".into()).unwrap();
+            let l = log.clone();
+            req.on_data(move |c| l.send(format!("data:{}", c)).unwrap());
+            let l = log.clone();
+            req.on_end(move || {
+                l.send("end".into()).unwrap();
+                res.end("ok");
+            });
+            let l = log.clone();
+            res.on_finish(move || l.send("finish".into()).unwrap());
+            let l = log.clone();
+            res.on_close(move || l.send(format!("close:{}", res.writable_finished())).unwrap());
+            let l = log;
+            req.on_close(move |r| l.send(format!("req-close:{r}")).unwrap());
+        })
+    });
+    let r = request(s.port(), b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    assert_eq!(r.body, b"ok");
+    let events: Vec<String> = (0..5).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+    assert_eq!(events, ["request", "data:abc", "end", "finish", "close:true"]);
+    s.stop();
+    assert!(rx.try_recv().is_err(), "no request close after a complete exchange");
+}
+
+#[test]
+fn listener_added_during_emit_runs_from_the_next_emit() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let tx = tx.clone();
+            let added = Rc::new(std::cell::Cell::new(false));
+            req.on_data(move |c| {
+                tx.send(format!("first:{c}")).unwrap();
+                if !added.get() {
+                    added.set(true);
+                    let tx = tx.clone();
+                    req.on_data(move |c| tx.send(format!("second:{c}")).unwrap());
+                }
+            });
+            req.on_end(move || res.end(()));
+        })
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n");
+    assert_eq!(rx.recv().unwrap(), "first:a");
+    c.send(b"1\r\nb\r\n0\r\n\r\n");
+    c.response(false).unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(rest, ["first:b", "second:b"]);
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn pause_stops_data_until_resume() {
+    // Node's "pause 1 s then resume 10 MiB" scenario, smaller and untimed.
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let tx = tx.clone();
+            let total = Rc::new(std::cell::Cell::new(0usize));
+            let t = total.clone();
+            req.pause();
+            tx.send("paused".into()).unwrap();
+            nodelike::set_timeout(move || req.resume(), 20);
+            req.on_data(move |c| t.set(t.get() + c.len()));
+            req.on_end(move || {
+                tx.send(format!("end:{}", total.get())).unwrap();
+                res.end(total.get().to_string());
+            });
+        })
+    });
+    let body = vec![b'x'; 1 << 20];
+    let mut c = Reader::new(s.port());
+    c.send(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    let writer = {
+        let mut stream = c.stream.try_clone().unwrap();
+        std::thread::spawn(move || stream.write_all(&body).unwrap())
+    };
+    let r = c.response(false).unwrap();
+    writer.join().unwrap();
+    assert_eq!(r.body_str(), (1 << 20).to_string());
+    assert_eq!(rx.recv().unwrap(), "paused");
+    assert_eq!(rx.recv().unwrap(), format!("end:{}", 1 << 20));
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn write_returns_false_past_the_high_water_mark_and_drain_fires() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |_req, res| {
+            let tx = tx.clone();
+            // 4 MiB in 64 KiB pieces, waiting for drain whenever told to.
+            let piece = Rc::new(vec![b'z'; 64 * 1024]);
+            let sent = Rc::new(std::cell::Cell::new(0usize));
+            let falses = Rc::new(std::cell::Cell::new(0usize));
+            let pump = Rc::new(RefCell::new(None::<Box<dyn Fn()>>));
+            let (p, s2, f2, t2) = (piece.clone(), sent.clone(), falses.clone(), tx.clone());
+            *pump.borrow_mut() = Some(Box::new(move || {
+                while s2.get() < 64 {
+                    s2.set(s2.get() + 1);
+                    if !res.write(&p[..]) {
+                        f2.set(f2.get() + 1);
+                        return;
+                    }
+                }
+                t2.send(format!("done; write returned false {} times", f2.get())).unwrap();
+                res.end(());
+            }));
+            let pump2 = pump.clone();
+            res.on_drain(move || (pump2.borrow().as_ref().unwrap())());
+            (pump.borrow().as_ref().unwrap())();
+        })
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    // Read slowly at first so the server's queue fills.
+    std::thread::sleep(Duration::from_millis(50));
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    let text = rx.recv().unwrap();
+    let falses: usize = text.split(' ').nth(4).unwrap().parse().unwrap();
+    assert!(falses > 0, "{text}");
+    let body_start = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    // Decode the chunked body and count.
+    let mut rest = &all[body_start..];
+    let mut total = 0;
+    loop {
+        let i = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(std::str::from_utf8(&rest[..i]).unwrap(), 16).unwrap();
+        rest = &rest[i + 2..];
+        if n == 0 {
+            break;
+        }
+        assert!(rest[..n].iter().all(|&b| b == b'z'));
+        total += n;
+        rest = &rest[n + 2..];
+    }
+    assert_eq!(total, 64 * 64 * 1024);
+    s.stop();
+}
+
+#[test]
+fn echo_with_backpressure_returns_every_byte() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            req.on_data(move |chunk| {
+                if !res.write(chunk) {
+                    req.pause();
+                }
+            });
+            res.on_drain(move || req.resume());
+            req.on_end(move || res.end(()));
+        })
+    });
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut c = Reader::new(s.port());
+    c.send(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    let writer = {
+        let mut stream = c.stream.try_clone().unwrap();
+        let body = body.clone();
+        std::thread::spawn(move || stream.write_all(&body).unwrap())
+    };
+    let r = c.response(false).unwrap();
+    writer.join().unwrap();
+    assert_eq!(r.body.len(), body.len());
+    assert!(r.body == body, "bytes differ");
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn set_encoding_utf8_decodes_characters_split_across_chunks() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            req.set_encoding(nodelike::Encoding::Utf8);
+            let pieces = Rc::new(RefCell::new(Vec::new()));
+            let p = pieces.clone();
+            req.on_data(move |c| p.borrow_mut().push(c.as_str().unwrap().to_owned()));
+            req.on_end(move || res.end(pieces.borrow().join("|")));
+        })
+    });
+    // "é" (C3 A9) and "€" (E2 82 AC) split across chunk boundaries.
+    let r = request(
+        s.port(),
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\na\xc3\r\n3\r\n\xa9\xe2\x82\r\n2\r\n\xacz\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.body_str(), "a|é|€z");
+    s.stop();
+}
+
+#[test]
+fn idle_connection_is_closed_after_the_server_timeout() {
+    // test-http-set-timeout.js, with a short timeout instead of 2 minutes.
+    let s = TestServer::start(|| {
+        let server = http::create_server(|_req, res| res.end("ok"));
+        server.set_timeout(50);
+        server
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().body, b"ok");
+    assert!(c.closed_by_server(), "the idle keep-alive connection is closed by the timeout");
+    s.stop();
+}
+
+#[test]
+fn unfinished_request_gets_close_with_timeout() {
+    let (tx, rx) = mpsc::channel::<CloseReason>();
+    let s = TestServer::start(move || {
+        let server = http::create_server(move |req, _res| {
+            let tx = tx.clone();
+            req.on_close(move |reason| tx.send(reason).unwrap());
+        });
+        server.set_timeout(50);
+        server
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), CloseReason::Timeout);
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    s.stop();
+}
+
+#[test]
+fn client_going_away_mid_body_gives_close_with_aborted() {
+    // test-http-request-aborted.js
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let tx2 = tx.clone();
+            req.on_close(move |reason| tx2.send(format!("req:{reason}")).unwrap());
+            let tx3 = tx.clone();
+            res.on_close(move || tx3.send(format!("res:{}", res.writable_finished())).unwrap());
+        })
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    drop(c);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "req:aborted");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "res:false");
+    s.stop();
+}
+
+#[test]
+fn half_closed_client_still_gets_its_responses() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            nodelike::set_timeout(move || res.end(req.url()), 10);
+        })
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("/one") && text.contains("/two"), "{text}");
+    assert!(text.find("/one") < text.find("/two"));
+    s.stop();
+}
+
+#[test]
+fn server_close_closes_idle_connections_and_emits_close() {
+    let (tx, rx) = mpsc::channel::<&'static str>();
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        let server = http::create_server(|_req, res| res.end("ok"));
+        let tx2 = tx.clone();
+        server.on_close(move || tx2.send("close").unwrap());
+        server.listen(0, "127.0.0.1", || {});
+        addr_tx.send(server.address().unwrap()).unwrap();
+        let timer = Rc::new(std::cell::Cell::new(None));
+        let t2 = timer.clone();
+        timer.set(Some(nodelike::set_interval(
+            move || {
+                if go_rx.try_recv().is_ok() {
+                    server.close();
+                    nodelike::clear_interval(t2.get().unwrap());
+                }
+            },
+            5,
+        )));
+        nodelike::run();
+        tx.send("run returned").unwrap();
+    });
+    let addr: std::net::SocketAddr = addr_rx.recv().unwrap();
+    let mut c = Reader::new(addr.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.response(false).unwrap();
+    go_tx.send(()).unwrap();
+    assert!(c.closed_by_server(), "the idle keep-alive connection is closed, not waited for");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "close");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "run returned");
+    t.join().unwrap();
+}
+
+#[test]
+fn unix_socket_server_serves_requests() {
+    let dir = std::env::temp_dir().join(format!("nodelike-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("http.sock");
+    let _ = std::fs::remove_file(&path);
+    let p2 = path.clone();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let server = http::create_server(|req, res| res.end(format!("unix {}", req.url())));
+        let s2 = server;
+        server.listen_path(&p2, move || ready_tx.send(()).unwrap());
+        // One request, then close.
+        s2.on_connection(move |sock| sock.on_close(move |_| s2.close()));
+        nodelike::run();
+    });
+    ready_rx.recv().unwrap();
+    let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    c.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.ends_with("unix /x"), "{out}");
+    t.join().unwrap();
+    assert!(!path.exists(), "the socket file is removed on close");
+    let _ = std::fs::remove_dir(&dir);
+}
+
+#[test]
+fn timers_and_next_tick_run_in_node_order() {
+    let order = Rc::new(RefCell::new(Vec::new()));
+    let o = order.clone();
+    nodelike::set_timeout(move || o.borrow_mut().push("timeout 20"), 20);
+    let o = order.clone();
+    nodelike::set_timeout(move || o.borrow_mut().push("timeout 1"), 1);
+    let o = order.clone();
+    let cancelled = nodelike::set_timeout(move || o.borrow_mut().push("cancelled"), 5);
+    nodelike::clear_timeout(cancelled);
+    let o = order.clone();
+    nodelike::next_tick(move || o.borrow_mut().push("tick"));
+    nodelike::run();
+    assert_eq!(*order.borrow(), ["tick", "timeout 1", "timeout 20"]);
+}
+
+#[test]
+fn connection_event_gives_the_socket_with_its_remote_address() {
+    let (tx, rx) = mpsc::channel();
+    let s = TestServer::start(move || {
+        let server = http::create_server(|req, res| res.end(req.connection().remote_address().unwrap().ip().to_string()));
+        server.on_connection(move |sock| tx.send(sock.remote_address().unwrap()).unwrap());
+        server
+    });
+    let r = request(s.port(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.body_str(), "127.0.0.1");
+    assert_eq!(rx.recv().unwrap().ip().to_string(), "127.0.0.1");
+    s.stop();
+}
