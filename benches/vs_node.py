@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The users' benchmark: nodelike's hello example against Node's http module,
+side by side under wrk, keep-alive and pipelined, and a table of ratios.
+
+    python3 benches/vs_node.py [--secs 5] [--rounds 3] [--connections 50]
+
+Builds `examples/hello` in release mode, installs wrk if it is missing
+(apt-get; run as root), pins each server to CPU 1 and wrk to CPU 0 when
+there are two CPUs, and reports requests/sec and the server's own CPU time
+per request (the fair figure when wrk, not the server, is the bottleneck).
+"""
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.join(ROOT, "benches")
+
+
+def say(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    say("wrk is missing: installing it (apt-get update && apt-get install -y wrk)")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu, argv):
+    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu)] + argv
+    return argv
+
+
+class Server:
+    def __init__(self, name, argv):
+        self.name, self.argv = name, argv
+
+    def __enter__(self):
+        self.port = free_port()
+        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
+        self.proc = subprocess.Popen(pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} never listened")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def cpu_secs(self):
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(server, secs, conns, pipelined):
+    argv = ["wrk", "-t1", f"-c{conns}", f"-d{secs}s"]
+    if pipelined:
+        argv += ["-s", os.path.join(HERE, "pipeline.lua")]
+    argv.append(f"http://127.0.0.1:{server.port}/")
+    if pipelined:
+        argv += ["--", "16"]
+    cpu0 = server.cpu_secs()
+    out = subprocess.run(pinned(0, argv), capture_output=True, text=True, timeout=secs + 60).stdout
+    cpu = server.cpu_secs() - cpu0
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if not rps or not total:
+        raise RuntimeError("wrk printed no rate:\n" + out)
+    return float(rps.group(1)), cpu * 1e6 / max(1, int(total.group(1)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--secs", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=50)
+    a = ap.parse_args()
+    if not shutil.which("node"):
+        sys.exit("node is missing: it is the server we compare against")
+    ensure_wrk()
+    say("building examples/hello (release)...")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "hello"], cwd=ROOT, check=True)
+    servers = {
+        "nodelike": [os.path.join(ROOT, "target", "release", "examples", "hello"), "{port}"],
+        "node": ["node", os.path.join(HERE, "node-hello.js"), "{port}"],
+    }
+    rows = []
+    for scenario, pipelined in (("keep-alive", False), ("pipelined x16", True)):
+        rates = {n: [] for n in servers}
+        cpus = {n: [] for n in servers}
+        for r in range(a.rounds):
+            for name, argv in servers.items():
+                say(f"[{scenario}] round {r + 1}/{a.rounds}: {name} ({a.secs}s)...")
+                with Server(name, argv) as s:
+                    rps, us = wrk(s, a.secs, a.connections, pipelined)
+                rates[name].append(rps)
+                cpus[name].append(us)
+        ours, node = statistics.median(rates["nodelike"]), statistics.median(rates["node"])
+        ours_cpu, node_cpu = statistics.median(cpus["nodelike"]), statistics.median(cpus["node"])
+        rows.append((scenario, ours, node, ours / node, ours_cpu, node_cpu, node_cpu / ours_cpu))
+    print(f"\nwrk -t1 -c{a.connections} -d{a.secs}s, median of {a.rounds} rounds, one core each")
+    print(f"{'scenario':<15}{'nodelike req/s':>16}{'node req/s':>13}{'ratio':>8}{'nodelike us/req':>17}{'node us/req':>13}{'ratio':>8}")
+    for s, o, n, r, oc, nc, rc in rows:
+        print(f"{s:<15}{o:>16.0f}{n:>13.0f}{r:>7.2f}x{oc:>17.2f}{nc:>13.2f}{rc:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
