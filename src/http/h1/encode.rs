@@ -1,13 +1,354 @@
-pub fn reason_phrase(status: u16) -> &'static str { todo!() }
-pub fn write_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {}
-pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {}
-pub fn write_decimal(out: &mut Vec<u8>, n: u64) {}
-pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {}
-pub fn write_chunk_head(out: &mut Vec<u8>, len: usize) {}
-pub fn write_last_chunk(out: &mut Vec<u8>, trailers: &[(String, String)]) {}
-pub fn is_valid_header_name(name: &str) -> bool { todo!() }
-pub fn is_valid_header_value(value: &str) -> bool { todo!() }
-pub fn is_valid_method(m: &str) -> bool { todo!() }
-pub fn is_valid_request_target(t: &str) -> bool { todo!() }
-#[derive(Debug)] pub struct DateCache { s: String }
-impl DateCache { pub fn new() -> Self { todo!() } pub fn get(&mut self, now: std::time::SystemTime) -> &str { todo!() } }
+//! Writing messages: status lines, header lines, chunk framing, and the
+//! `Date` header value (formatted at most once per second).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The standard reason phrase of a status code ("unknown" when there is
+/// none).
+///
+/// ```
+/// assert_eq!(nodelike::http::h1::encode::reason_phrase(404), "Not Found");
+/// ```
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        102 => "Processing",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Already Reported",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Payload Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        418 => "I'm a Teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Entity",
+        423 => "Locked",
+        424 => "Failed Dependency",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        506 => "Variant Also Negotiates",
+        507 => "Insufficient Storage",
+        508 => "Loop Detected",
+        510 => "Not Extended",
+        511 => "Network Authentication Required",
+        _ => "unknown",
+    }
+}
+
+/// Appends `HTTP/1.1 {status} {reason}\r\n`.
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodelike::http::h1::encode::write_status_line(&mut out, 200, "OK");
+/// assert_eq!(out, b"HTTP/1.1 200 OK\r\n");
+/// ```
+pub fn write_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    let s = status.min(999);
+    out.extend_from_slice(&[b'0' + (s / 100) as u8, b'0' + (s / 10 % 10) as u8, b'0' + (s % 10) as u8, b' ']);
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `name: value\r\n` (validate first with
+/// [`is_valid_header_name`] and [`is_valid_header_value`]).
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodelike::http::h1::encode::write_header(&mut out, "Content-Type", "text/plain");
+/// assert_eq!(out, b"Content-Type: text/plain\r\n");
+/// ```
+pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `n` in decimal, without allocating.
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodelike::http::h1::encode::write_decimal(&mut out, 1234);
+/// assert_eq!(out, b"1234");
+/// ```
+pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends `{hex len}\r\n` (the head of one chunk).
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodelike::http::h1::encode::write_chunk_head(&mut out, 255);
+/// assert_eq!(out, b"ff\r\n");
+/// ```
+pub fn write_chunk_head(out: &mut Vec<u8>, len: usize) {
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = len;
+    loop {
+        i -= 1;
+        digits[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one chunk: size line, data, CRLF. Empty data writes nothing (an
+/// empty chunk would end the body).
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodelike::http::h1::encode::write_chunk(&mut out, b"hello");
+/// nodelike::http::h1::encode::write_chunk(&mut out, b"");
+/// assert_eq!(out, b"5\r\nhello\r\n");
+/// ```
+pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    write_chunk_head(out, data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the last chunk, trailer lines, and the final CRLF.
+///
+/// ```
+/// let mut out = Vec::new();
+/// nodelike::http::h1::encode::write_last_chunk(&mut out, &[("X-Sum".into(), "1".into())]);
+/// assert_eq!(out, b"0\r\nX-Sum: 1\r\n\r\n");
+/// ```
+pub fn write_last_chunk(out: &mut Vec<u8>, trailers: &[(String, String)]) {
+    out.extend_from_slice(b"0\r\n");
+    for (n, v) in trailers {
+        write_header(out, n, v);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Whether `b` may appear in an RFC 9110 token (method, header name).
+///
+/// ```
+/// assert!(nodelike::http::h1::encode::is_token_byte(b'-'));
+/// assert!(!nodelike::http::h1::encode::is_token_byte(b':'));
+/// ```
+pub fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// Whether `name` is a valid header name (a non-empty token).
+///
+/// ```
+/// use nodelike::http::h1::encode::is_valid_header_name;
+/// assert!(is_valid_header_name("X-Test"));
+/// assert!(!is_valid_header_name("Bad Name"));
+/// assert!(!is_valid_header_name(""));
+/// ```
+pub fn is_valid_header_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_token_byte)
+}
+
+/// Whether `value` may be sent as a header value: no CR, LF, NUL or other
+/// control bytes except HTAB (which would let a value smuggle a header).
+///
+/// ```
+/// use nodelike::http::h1::encode::is_valid_header_value;
+/// assert!(is_valid_header_value("text/plain; q=1"));
+/// assert!(!is_valid_header_value("a\r\nX-Evil: 1"));
+/// ```
+pub fn is_valid_header_value(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Whether `m` is a valid method (a non-empty token).
+///
+/// ```
+/// assert!(nodelike::http::h1::encode::is_valid_method("PROPFIND"));
+/// assert!(!nodelike::http::h1::encode::is_valid_method("GET /"));
+/// ```
+pub fn is_valid_method(m: &str) -> bool {
+    is_valid_header_name(m)
+}
+
+/// Whether `t` may be sent as a request-target: non-empty, no whitespace or
+/// control bytes.
+///
+/// ```
+/// assert!(nodelike::http::h1::encode::is_valid_request_target("/a?b=c"));
+/// assert!(!nodelike::http::h1::encode::is_valid_request_target("/a b"));
+/// ```
+pub fn is_valid_request_target(t: &str) -> bool {
+    !t.is_empty() && t.bytes().all(|b| b > 0x20 && b != 0x7f)
+}
+
+/// The `Date` header value (IMF-fixdate, 29 bytes), formatted at most once
+/// per second however many responses ask for it.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let mut cache = nodelike::http::h1::DateCache::new();
+/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+/// assert_eq!(cache.get(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+/// ```
+#[derive(Debug)]
+pub struct DateCache {
+    second: u64,
+    text: [u8; 29],
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        DateCache::new()
+    }
+}
+
+impl DateCache {
+    /// An empty cache (the first `get` formats).
+    ///
+    /// ```
+    /// let _cache = nodelike::http::h1::DateCache::new();
+    /// ```
+    pub fn new() -> Self {
+        DateCache { second: u64::MAX, text: [b' '; 29] }
+    }
+
+    /// The value for `now`, reformatted only when the second changed.
+    ///
+    /// ```
+    /// let mut cache = nodelike::http::h1::DateCache::new();
+    /// assert!(cache.get(std::time::SystemTime::now()).ends_with(" GMT"));
+    /// ```
+    pub fn get(&mut self, now: SystemTime) -> &str {
+        let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if secs != self.second {
+            self.second = secs;
+            self.text = format_imf_fixdate(secs);
+        }
+        std::str::from_utf8(&self.text).unwrap_or("Thu, 01 Jan 1970 00:00:00 GMT")
+    }
+}
+
+fn format_imf_fixdate(secs: u64) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm), days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u64;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as usize;
+    let year = (yoe + era * 400 + i64::from(month <= 2)).clamp(0, 9999) as u64;
+    let mut t = [0u8; 29];
+    t[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+    t[3..5].copy_from_slice(b", ");
+    let two = |n: u64| [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+    t[5..7].copy_from_slice(&two(day));
+    t[7] = b' ';
+    t[8..11].copy_from_slice(MONTHS[month - 1]);
+    t[11] = b' ';
+    t[12..14].copy_from_slice(&two(year / 100));
+    t[14..16].copy_from_slice(&two(year % 100));
+    t[16] = b' ';
+    t[17..19].copy_from_slice(&two(hh));
+    t[19] = b':';
+    t[20..22].copy_from_slice(&two(mm));
+    t[22] = b':';
+    t[23..25].copy_from_slice(&two(ss));
+    t[25..29].copy_from_slice(b" GMT");
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates_format_like_rfc_9110() {
+        let at = |s| DateCache::new().get(UNIX_EPOCH + Duration::from_secs(s)).to_owned();
+        assert_eq!(at(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(at(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(at(1_798_761_599), "Thu, 31 Dec 2026 23:59:59 GMT");
+        assert_eq!(at(4_107_542_400), "Mon, 01 Mar 2100 00:00:00 GMT");
+    }
+
+    #[test]
+    fn decimal_and_hex_framing() {
+        for n in [0u64, 9, 10, 12345, u64::MAX] {
+            let mut out = Vec::new();
+            write_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        for n in [0usize, 1, 15, 16, 4096, usize::MAX] {
+            let mut out = Vec::new();
+            write_chunk_head(&mut out, n);
+            assert_eq!(out, format!("{n:x}\r\n").as_bytes());
+        }
+    }
+}

@@ -1,8 +1,268 @@
+//! Node's `message.headers`: names lowercased, values untouched,
+//! duplicates joined by today's Node rules.
+
+use std::fmt;
+
+/// A header value as Node presents it: most fields are one string;
+/// `set-cookie` is always a list.
+///
+/// ```
+/// use nodelike::http::h1::HeaderValue;
+/// let v = HeaderValue::List(vec!["a=1".into(), "b=2".into()]);
+/// assert_eq!(v.as_str(), "a=1");
+/// assert_eq!(v.to_string(), "a=1, b=2");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderValue { Single(String), List(Vec<String>) }
-impl HeaderValue { pub fn as_str(&self) -> &str { todo!() } pub fn iter(&self) -> impl Iterator<Item=&str> { std::iter::empty() } }
+pub enum HeaderValue {
+    /// One value (duplicates already joined).
+    Single(String),
+    /// Every value, in order (`set-cookie`).
+    List(Vec<String>),
+}
+
+impl HeaderValue {
+    /// The value; for a list, its first element.
+    ///
+    /// ```
+    /// assert_eq!(nodelike::http::h1::HeaderValue::Single("x".into()).as_str(), "x");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match self {
+            HeaderValue::Single(s) => s,
+            HeaderValue::List(v) => v.first().map(String::as_str).unwrap_or(""),
+        }
+    }
+
+    /// Every value: one for `Single`, each element for `List`.
+    ///
+    /// ```
+    /// let v = nodelike::http::h1::HeaderValue::List(vec!["a".into(), "b".into()]);
+    /// assert_eq!(v.iter().collect::<Vec<_>>(), ["a", "b"]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let (one, many): (Option<&str>, &[String]) = match self {
+            HeaderValue::Single(s) => (Some(s.as_str()), &[]),
+            HeaderValue::List(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().map(String::as_str))
+    }
+}
+
+impl fmt::Display for HeaderValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeaderValue::Single(s) => f.write_str(s),
+            HeaderValue::List(v) => f.write_str(&v.join(", ")),
+        }
+    }
+}
+
+/// Fields Node keeps only the first of when repeated.
+const KEEP_FIRST: &[&str] = &[
+    "age",
+    "authorization",
+    "content-length",
+    "content-type",
+    "etag",
+    "expires",
+    "from",
+    "host",
+    "if-modified-since",
+    "if-unmodified-since",
+    "last-modified",
+    "location",
+    "max-forwards",
+    "proxy-authorization",
+    "referer",
+    "retry-after",
+    "server",
+    "user-agent",
+];
+
+/// Node's `message.headers`: lowercased names in arrival order, duplicates
+/// joined (`set-cookie` a list, `cookie` joined with `; `, single-value
+/// fields keep the first, all others joined with `, `).
+///
+/// ```
+/// use nodelike::http::h1::Headers;
+/// let mut h = Headers::new();
+/// h.append_field("Accept", "a");
+/// h.append_field("accept", "b");
+/// h.append_field("Host", "one");
+/// h.append_field("Host", "two");
+/// assert_eq!(h.get("ACCEPT"), Some("a, b"));
+/// assert_eq!(h.get("host"), Some("one"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers { e: Vec<(String, HeaderValue)> }
-impl Headers { pub fn new() -> Self { todo!() } pub fn get(&self, n: &str) -> Option<&str> { todo!() } pub fn get_value(&self, n: &str) -> Option<&HeaderValue> { todo!() }
- pub fn contains(&self, n: &str) -> bool { todo!() } pub fn iter(&self) -> impl Iterator<Item=(&str, &HeaderValue)> { self.e.iter().map(|(a,b)| (a.as_str(), b)) } pub fn len(&self) -> usize { 0 } pub fn is_empty(&self) -> bool { true }
- pub fn append_field(&mut self, name: &str, value: &str) {} pub fn append_raw(&mut self, name: &[u8], value: &[u8]) {} }
+pub struct Headers {
+    entries: Vec<(String, HeaderValue)>,
+}
+
+impl Headers {
+    /// An empty map.
+    ///
+    /// ```
+    /// assert!(nodelike::http::h1::Headers::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Headers { entries: Vec::new() }
+    }
+
+    /// The value of `name` (case-insensitive); for `set-cookie`, the first.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_field("Content-Type", "text/plain");
+    /// assert_eq!(h.get("content-type"), Some("text/plain"));
+    /// ```
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_value(name).map(HeaderValue::as_str)
+    }
+
+    /// The whole value of `name`, list or single.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_field("Set-Cookie", "a=1");
+    /// assert!(matches!(h.get_value("set-cookie"), Some(nodelike::http::h1::HeaderValue::List(_))));
+    /// ```
+    pub fn get_value(&self, name: &str) -> Option<&HeaderValue> {
+        self.entries.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    }
+
+    /// Whether `name` is present.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_field("X", "");
+    /// assert!(h.contains("x"));
+    /// ```
+    pub fn contains(&self, name: &str) -> bool {
+        self.get_value(name).is_some()
+    }
+
+    /// The entries in arrival order.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_field("B", "2");
+    /// h.append_field("A", "1");
+    /// assert_eq!(h.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["b", "a"]);
+    /// ```
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &HeaderValue)> {
+        self.entries.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    /// How many distinct names.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_field("A", "1");
+    /// h.append_field("a", "2");
+    /// assert_eq!(h.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    ///
+    /// ```
+    /// assert!(nodelike::http::h1::Headers::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds one received field line, applying Node's joining rules.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_field("Cookie", "a=1");
+    /// h.append_field("Cookie", "b=2");
+    /// assert_eq!(h.get("cookie"), Some("a=1; b=2"));
+    /// ```
+    pub fn append_field(&mut self, name: &str, value: &str) {
+        let lower = name.to_ascii_lowercase();
+        match self.entries.iter_mut().find(|(n, _)| *n == lower) {
+            None => {
+                let v = if lower == "set-cookie" {
+                    HeaderValue::List(vec![value.to_owned()])
+                } else {
+                    HeaderValue::Single(value.to_owned())
+                };
+                self.entries.push((lower, v));
+            }
+            Some((_, existing)) => match existing {
+                HeaderValue::List(list) => list.push(value.to_owned()),
+                HeaderValue::Single(s) => {
+                    if KEEP_FIRST.contains(&lower.as_str()) {
+                        return;
+                    }
+                    s.push_str(if lower == "cookie" { "; " } else { ", " });
+                    s.push_str(value);
+                }
+            },
+        }
+    }
+
+    /// [`append_field`](Self::append_field) from raw bytes: a value that is
+    /// not UTF-8 is decoded as latin-1, as Node does.
+    ///
+    /// ```
+    /// let mut h = nodelike::http::h1::Headers::new();
+    /// h.append_raw(b"X-Name", b"caf\xe9");
+    /// assert_eq!(h.get("x-name"), Some("café"));
+    /// ```
+    pub fn append_raw(&mut self, name: &[u8], value: &[u8]) {
+        let name = latin1(name);
+        let value = latin1(value);
+        self.append_field(&name, &value);
+    }
+}
+
+fn latin1(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+    }
+}
+
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a HeaderValue);
+    type IntoIter = Box<dyn Iterator<Item = (&'a str, &'a HeaderValue)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_joining_rules() {
+        let mut h = Headers::new();
+        for (n, v) in [
+            ("Set-Cookie", "a=1"),
+            ("Host", "first"),
+            ("host", "second"),
+            ("X-Dup", "1"),
+            ("x-dup", "2"),
+            ("Cookie", "c=1"),
+            ("cookie", "d=2"),
+            ("Content-Type", "t1"),
+            ("Content-Type", "t2"),
+            ("X-Empty", ""),
+        ] {
+            h.append_field(n, v);
+        }
+        assert_eq!(h.get_value("set-cookie"), Some(&HeaderValue::List(vec!["a=1".into()])));
+        assert_eq!(h.get("host"), Some("first"));
+        assert_eq!(h.get("x-dup"), Some("1, 2"));
+        assert_eq!(h.get("cookie"), Some("c=1; d=2"));
+        assert_eq!(h.get("content-type"), Some("t1"));
+        assert_eq!(h.get("x-empty"), Some(""));
+        assert_eq!(h.len(), 6);
+    }
+}
