@@ -45,9 +45,16 @@ pub(crate) struct ServerConn {
     /// The exchange whose request body is being read.
     pub(crate) body_ex: Option<ExId>,
     pub(crate) upgraded: Option<ExId>,
-    /// False once a request or response asked to close, or the server is
-    /// closing: no further requests are read.
+    /// False once the server is closing (or a response or the peer ended
+    /// the connection): responses say `Connection: close`.
     pub(crate) keep_alive: bool,
+    /// False once a request said `Connection: close` (or HTTP/1.0 without
+    /// keep-alive): no request after it is read. Earlier responses are
+    /// unaffected.
+    pub(crate) accepting: bool,
+    /// A malformed request arrived while earlier responses were pending:
+    /// this error status goes out after them, then the connection closes.
+    pub(crate) pending_error: Option<u16>,
     /// The peer half-closed: answer what was asked, then close.
     pub(crate) peer_ended: bool,
     /// Close (shut down and linger) once `written` reaches this mark.
@@ -64,6 +71,8 @@ impl ServerConn {
             body_ex: None,
             upgraded: None,
             keep_alive: true,
+            accepting: true,
+            pending_error: None,
             peer_ended: false,
             close_at: None,
         }
@@ -192,7 +201,7 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                     };
                     log::trace!("socket {}: request head, {len} bytes, body {:?}", id.key, p.body);
                     if !p.keep_alive {
-                        conn.keep_alive = false;
+                        conn.accepting = false;
                     }
                     let body_empty = matches!(p.body, h1::BodyKind::Empty);
                     if kind == Kind::Upgrade {
@@ -207,7 +216,7 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                         if !body_empty {
                             conn.reading = Reading::Body(Decoder::new(p.body));
                             conn.body_ex = Some(ex_id);
-                        } else if !conn.keep_alive {
+                        } else if !conn.accepting {
                             conn.reading = Reading::Closed;
                         }
                     }
@@ -243,7 +252,7 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                         e.trailers = trailers;
                     }
                     conn.body_ex = None;
-                    conn.reading = if conn.keep_alive { Reading::Head } else { Reading::Closed };
+                    conn.reading = if conn.accepting { Reading::Head } else { Reading::Closed };
                     Step::End { ex, len }
                 }
             }
@@ -424,7 +433,7 @@ fn client_error(id: SockId, err: Error) {
     let server = with_core(|c| {
         let conn = conn_of(c, id)?;
         conn.reading = Reading::Closed;
-        conn.keep_alive = false;
+        conn.accepting = false;
         Some(conn.server)
     })
     .flatten();
@@ -437,23 +446,31 @@ fn client_error(id: SockId, err: Error) {
     with_core(|c| {
         let Some(s) = c.socket(id) else { return };
         let Proto::Server(conn) = &mut s.proto else { return };
-        if !conn.queue.is_empty() || s.backlog() > 0 {
-            // A response is under way: an error response can't be put in
-            // front of it or after it coherently. Node destroys too.
-            c.destroy(id, Cause::Aborted);
+        if !conn.queue.is_empty() {
+            // Earlier responses are still being produced: the error answer
+            // goes out after them (see `complete_front`).
+            conn.pending_error = Some(status);
             return;
         }
-        let mut out = Vec::with_capacity(96);
-        h1::encode::write_status_line(&mut out, status, h1::encode::reason_phrase(status));
-        out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
-        c.queue_output(id, &out);
-        if let Some(s) = c.socket(id) {
-            let mark = s.queued_mark();
-            if let Proto::Server(conn) = &mut s.proto {
-                conn.close_at = Some(mark);
-            }
-        }
+        write_error_response(s, status);
+        c.dirty.push(id);
     });
+}
+
+/// Queues a bodiless error response with `Connection: close` and marks the
+/// connection to close once it is written.
+fn write_error_response(s: &mut crate::net::SocketRec, status: u16) {
+    if s.out.len() == s.out_pos {
+        s.out.clear();
+        s.out_pos = 0;
+    }
+    h1::encode::write_status_line(&mut s.out, status, h1::encode::reason_phrase(status));
+    s.out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
+    let mark = s.queued_mark();
+    if let Proto::Server(conn) = &mut s.proto {
+        conn.keep_alive = false;
+        conn.close_at = Some(mark);
+    }
 }
 
 /// The peer half-closed after everything it sent was processed.
@@ -509,7 +526,14 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
         conn.queue.pop_front();
         let mark = s.written + (s.out.len() - s.out_pos) as u64;
         conn.finishing.push_back((front, mark));
-        if !e.keep_alive || (conn.queue.is_empty() && (!conn.keep_alive || conn.peer_ended)) {
+        if conn.queue.is_empty() && e.keep_alive {
+            if let Some(status) = conn.pending_error.take() {
+                write_error_response(s, status);
+                moved = true;
+                break;
+            }
+        }
+        if !e.keep_alive || (conn.queue.is_empty() && (!conn.keep_alive || conn.peer_ended || !conn.accepting)) {
             conn.keep_alive = false;
             if matches!(conn.reading, Reading::Head) {
                 conn.reading = Reading::Closed;

@@ -169,6 +169,11 @@ impl Reader {
         }
     }
 
+    /// The next `n` bytes, whatever they are (`None` if the peer closed first).
+    pub fn take(&mut self, n: usize) -> Option<Vec<u8>> {
+        self.take_n(n)
+    }
+
     fn take_n(&mut self, n: usize) -> Option<Vec<u8>> {
         while self.buf.len() < n {
             if !self.fill() {

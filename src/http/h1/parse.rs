@@ -442,14 +442,15 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits, out: &mut ParsedRequest) 
     };
     let head = &rest[..n];
     check_line_endings(head, false)?;
-    if start + n > limits.max_head_bytes {
-        return Err(ParseError::HeadTooLarge);
-    }
     let method = req.method.unwrap_or("");
     let target = req.path.unwrap_or("");
     let minor = req.version.unwrap_or(1);
+    // The more specific limit first: a huge target is a 414, not a 431.
     if target.len() > limits.max_target_len {
         return Err(ParseError::TargetTooLong);
+    }
+    if start + n > limits.max_head_bytes {
+        return Err(ParseError::HeadTooLarge);
     }
     if target == "*" && method != "OPTIONS" {
         return Err(ParseError::Malformed("asterisk-form target with a method other than OPTIONS"));
