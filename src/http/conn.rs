@@ -486,8 +486,9 @@ pub(crate) fn on_eof(id: SockId) {
                 c.destroy(id, Cause::Aborted);
             }
             _ => {
+                // Answer everything already asked; the last response closes.
                 conn.peer_ended = true;
-                conn.keep_alive = false;
+                conn.accepting = false;
                 conn.reading = Reading::Closed;
                 if conn.queue.is_empty() {
                     let mark = s.queued_mark();

@@ -255,13 +255,17 @@ pub(crate) fn on_socket_ready(id: SockId, event: &mio::event::Event) {
         flush_socket(id);
     }
     if event.is_readable() || event.is_read_closed() || event.is_error() {
-        read_socket(id);
+        // With the peer's FIN in the same event, a short read does not mean
+        // drained: the EOF is still to be read, and no other edge will come.
+        read_socket(id, event.is_read_closed() || event.is_error());
     }
 }
 
 /// Reads until the socket would block (or reading must stop), handing every
 /// read to the socket's protocol, then flushes what the callbacks wrote.
-fn read_socket(id: SockId) {
+/// `thorough`: keep reading after a short read (the peer closed, or
+/// readiness may have been seen while reading was stopped).
+fn read_socket(id: SockId, thorough: bool) {
     loop {
         let Some(Some((mut scratch, mut held))) = with_core(|c| {
             let s = c.socket(id)?;
@@ -295,6 +299,7 @@ fn read_socket(id: SockId) {
             }
         })
         .flatten();
+        log::trace!("socket {}: read {:?}", id.key, read.as_ref().map(|r| r.as_ref().map_err(|e| e.kind())));
         let (n, eof) = match read {
             Some(Ok(0)) => (0, true),
             Some(Ok(n)) => (n, false),
@@ -332,6 +337,7 @@ fn read_socket(id: SockId) {
                 held.drain(..consumed);
             }
         }
+        log::trace!("socket {}: read {n}, held now {}", id.key, held.len());
         let full = n == scratch.len();
         let alive = with_core(|c| {
             c.read_buf = scratch;
@@ -363,7 +369,7 @@ fn read_socket(id: SockId) {
         }
         // On Linux a read that did not fill the buffer drained the socket;
         // the read that would only say WouldBlock is skipped.
-        if n == 0 || !full {
+        if n == 0 || (!full && !thorough) {
             break;
         }
     }
@@ -438,9 +444,12 @@ fn deliver_eof_if_ready(id: SockId) {
 /// After `resume()`, a drain that unblocked input, or linger start: process
 /// held input, then read again if readiness arrived meanwhile.
 pub(crate) fn resume_reading(id: SockId) {
+    log::trace!("socket {}: resume_reading", id.key);
+    // Even with nothing held the protocol gets a turn: a body whose last
+    // bytes came while paused still owes its `end`.
     let held = with_core(|c| {
         let s = c.socket(id)?;
-        if s.destroyed || s.paused || s.input_blocked || s.inbuf.is_empty() {
+        if s.destroyed || s.paused || s.input_blocked {
             return None;
         }
         Some(std::mem::take(&mut s.inbuf))
@@ -448,6 +457,7 @@ pub(crate) fn resume_reading(id: SockId) {
     .flatten();
     if let Some(mut held) = held {
         let consumed = process(id, &held);
+        log::trace!("socket {}: resumed with {} held, consumed {consumed}", id.key, held.len());
         held.drain(..consumed);
         with_core(|c| match c.socket(id) {
             Some(s) if !s.destroyed && s.inbuf.is_empty() && !held.is_empty() => s.inbuf = held,
@@ -460,7 +470,7 @@ pub(crate) fn resume_reading(id: SockId) {
     })
     .unwrap_or((false, false));
     if read_again {
-        read_socket(id);
+        read_socket(id, true);
     } else if eof {
         deliver_eof_if_ready(id);
     }
@@ -499,6 +509,7 @@ pub(crate) fn flush_socket(id: SockId) {
             c.destroy(id, Cause::Aborted);
             return None;
         }
+        log::trace!("socket {}: flushed to {} of {} queued", id.key, s.out_pos, s.out.len());
         if s.out_pos < s.out.len() {
             return Some(false);
         }
@@ -548,6 +559,7 @@ pub(crate) fn flush_socket(id: SockId) {
         with_core(|c| c.pending.push_back(Pending::Resume(id)));
     }
     if drain {
+        log::trace!("socket {}: drain", id.key);
         emit_simple(id, |l| &mut l.drain);
         if is_server {
             server::emit_response_drain(id);
@@ -755,6 +767,7 @@ impl Socket {
     pub fn pause(&self) {
         with_core(|c| {
             if let Some(s) = c.socket(self.id) {
+                log::trace!("socket {}: pause", self.id.key);
                 s.paused = true;
             }
         });
@@ -771,6 +784,7 @@ impl Socket {
         with_core(|c| {
             if let Some(s) = c.socket(self.id) {
                 if s.paused {
+                    log::trace!("socket {}: resume", self.id.key);
                     s.paused = false;
                     c.pending.push_back(Pending::Resume(self.id));
                 }
