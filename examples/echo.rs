@@ -14,7 +14,8 @@ fn main() {
     let server = http::create_server(|req, res| {
         let url = req.url();
         // `/status/NNN` answers NNN; anything else 200.
-        let status = url
+        let path = url.split('?').next().unwrap_or("");
+        let status = path
             .strip_prefix("/status/")
             .and_then(|s| s.parse::<u16>().ok())
             .filter(|s| (200..=599).contains(s))
