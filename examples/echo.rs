@@ -10,7 +10,10 @@ use nodelike::http;
 
 fn main() {
     env_logger::init();
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(8000);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8000);
     let server = http::create_server(|req, res| {
         let url = req.url();
         // `/status/NNN` answers NNN; anything else 200.
@@ -40,16 +43,26 @@ fn main() {
             let trailers: Vec<(String, String)> = req
                 .trailers()
                 .iter()
-                .flat_map(|(name, value)| value.iter().map(move |v| (format!("x-trailer-{name}"), v.to_owned())))
+                .flat_map(|(name, value)| {
+                    value
+                        .iter()
+                        .map(move |v| (format!("x-trailer-{name}"), v.to_owned()))
+                })
                 .collect();
-            let borrowed: Vec<(&str, &str)> = trailers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let borrowed: Vec<(&str, &str)> = trailers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
             res.add_trailers(&borrowed);
             res.end(());
         });
     });
     server.listen(port, "127.0.0.1", move || {
         // The bound address, so `PORT` 0 (any free port) is useful too.
-        println!("listening on http://{}/", server.address().expect("listening"));
+        println!(
+            "listening on http://{}/",
+            server.address().expect("listening")
+        );
     });
     nodelike::run();
 }

@@ -28,7 +28,11 @@ fn main() {
         let decoded = nodelike::querystring::unescape(&path);
         // Refuse `..` and anything that would leave the root.
         let relative = Path::new(decoded.trim_start_matches('/'));
-        if relative.components().any(|c| !matches!(c, Component::Normal(_))) && !decoded.eq("/") {
+        if relative
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+            && !decoded.eq("/")
+        {
             return send_error(res, 403, "forbidden\n");
         }
         let full = root.join(relative);
@@ -39,7 +43,10 @@ fn main() {
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         res.write_head(
             200,
-            &[("Content-Type", content_type(&full)), ("Content-Length", &len.to_string())],
+            &[
+                ("Content-Type", content_type(&full)),
+                ("Content-Length", &len.to_string()),
+            ],
         );
         if req.method() == "HEAD" {
             res.end(());
@@ -50,7 +57,10 @@ fn main() {
         res.on_drain(move || pump(res, file.clone()));
     });
     server.listen(port, "127.0.0.1", move || {
-        println!("listening on http://{}/", server.address().expect("listening"));
+        println!(
+            "listening on http://{}/",
+            server.address().expect("listening")
+        );
     });
     nodelike::run();
 }

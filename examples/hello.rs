@@ -7,14 +7,20 @@ use nodelike::http;
 
 fn main() {
     env_logger::init();
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(8000);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8000);
     let server = http::create_server(|_req, res| {
         res.write_head(200, &[("Content-Type", "text/plain")]);
         res.end("Hello, World!");
     });
     server.listen(port, "127.0.0.1", move || {
         // The bound address, so `PORT` 0 (any free port) is useful too.
-        println!("listening on http://{}/", server.address().expect("listening"));
+        println!(
+            "listening on http://{}/",
+            server.address().expect("listening")
+        );
     });
     nodelike::run();
 }

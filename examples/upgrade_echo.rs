@@ -8,7 +8,10 @@ use nodelike::http;
 
 fn main() {
     env_logger::init();
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(8000);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8000);
     let server = http::create_server(|_req, res| {
         res.write_head(200, &[("Content-Type", "text/plain")]);
         res.end("ask for an upgrade\n");
@@ -25,7 +28,10 @@ fn main() {
         });
     });
     server.listen(port, "127.0.0.1", move || {
-        println!("listening on http://{}/", server.address().expect("listening"));
+        println!(
+            "listening on http://{}/",
+            server.address().expect("listening")
+        );
     });
     nodelike::run();
 }

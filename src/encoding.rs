@@ -86,7 +86,11 @@ impl StringDecoder {
     /// assert_eq!(d.encoding(), nodelike::Encoding::Hex);
     /// ```
     pub fn new(encoding: Encoding) -> Self {
-        StringDecoder { encoding, pending: [0; 4], pending_len: 0 }
+        StringDecoder {
+            encoding,
+            pending: [0; 4],
+            pending_len: 0,
+        }
     }
 
     /// The encoding decoded.
@@ -224,7 +228,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 fn base64_group(g: &[u8], out: &mut String) {
-    let b = [g.first().copied().unwrap_or(0), g.get(1).copied().unwrap_or(0), g.get(2).copied().unwrap_or(0)];
+    let b = [
+        g.first().copied().unwrap_or(0),
+        g.get(1).copied().unwrap_or(0),
+        g.get(2).copied().unwrap_or(0),
+    ];
     let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
     for i in 0..4 {
         if i <= g.len() {
@@ -260,10 +268,18 @@ mod tests {
             let want = String::from_utf8_lossy(s).into_owned();
             assert_eq!(decode_pieces(Encoding::Utf8, &[s]), want);
             for split in 0..=s.len() {
-                assert_eq!(decode_pieces(Encoding::Utf8, &[&s[..split], &s[split..]]), want, "split {split}");
+                assert_eq!(
+                    decode_pieces(Encoding::Utf8, &[&s[..split], &s[split..]]),
+                    want,
+                    "split {split}"
+                );
             }
             let bytes: Vec<&[u8]> = s.chunks(1).collect();
-            assert_eq!(decode_pieces(Encoding::Utf8, &bytes), want, "byte at a time");
+            assert_eq!(
+                decode_pieces(Encoding::Utf8, &bytes),
+                want,
+                "byte at a time"
+            );
         }
     }
 
@@ -271,7 +287,10 @@ mod tests {
     fn base64_hex_latin1_ascii() {
         let s = b"any carnal pleasure.";
         for split in 0..=s.len() {
-            assert_eq!(decode_pieces(Encoding::Base64, &[&s[..split], &s[split..]]), "YW55IGNhcm5hbCBwbGVhc3VyZS4=");
+            assert_eq!(
+                decode_pieces(Encoding::Base64, &[&s[..split], &s[split..]]),
+                "YW55IGNhcm5hbCBwbGVhc3VyZS4="
+            );
         }
         assert_eq!(decode_pieces(Encoding::Base64, &[b"ab"]), "YWI=");
         assert_eq!(decode_pieces(Encoding::Hex, &[b"\x00\xff", b"A"]), "00ff41");

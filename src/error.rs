@@ -70,7 +70,11 @@ impl Error {
     /// assert_eq!(e.message(), "idle for 2 minutes");
     /// ```
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), status: 0 }
+        Error {
+            kind,
+            message: message.into(),
+            status: 0,
+        }
     }
 
     /// A protocol error that a server answers with `status` (400, 414, 431, 501, 505).
@@ -81,8 +85,16 @@ impl Error {
     /// assert_eq!(e.code(), "HPE_HEADER_OVERFLOW");
     /// ```
     pub fn parse(status: u16, message: impl Into<String>) -> Error {
-        let kind = if status == 431 { ErrorKind::HeaderOverflow } else { ErrorKind::Parse };
-        Error { kind, message: message.into(), status }
+        let kind = if status == 431 {
+            ErrorKind::HeaderOverflow
+        } else {
+            ErrorKind::Parse
+        };
+        Error {
+            kind,
+            message: message.into(),
+            status,
+        }
     }
 
     /// The kind, to match on.
@@ -158,7 +170,9 @@ impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         let kind = match e.kind() {
             io::ErrorKind::ConnectionRefused => ErrorKind::ConnectionRefused,
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => ErrorKind::ConnectionReset,
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => {
+                ErrorKind::ConnectionReset
+            }
             io::ErrorKind::AddrInUse => ErrorKind::AddrInUse,
             io::ErrorKind::TimedOut => ErrorKind::Timeout,
             _ => ErrorKind::Io,

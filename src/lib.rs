@@ -70,4 +70,6 @@ pub mod url;
 pub use chunk::{Chunk, IntoChunk};
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind};
-pub use runtime::{clear_interval, clear_timeout, next_tick, run, set_interval, set_timeout, Timer};
+pub use runtime::{
+    clear_interval, clear_timeout, next_tick, run, set_interval, set_timeout, Timer,
+};

@@ -39,7 +39,11 @@ impl Query {
     /// assert!(nodelike::querystring::parse("").get_all("x").is_empty());
     /// ```
     pub fn get_all(&self, key: &str) -> &[String] {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
     }
 
     /// Whether `key` is present.
@@ -122,7 +126,10 @@ pub fn parse_with(s: &str, sep: &str, eq: &str) -> Query {
     }
     for piece in s.split(sep).filter(|p| !p.is_empty()) {
         let (k, v) = piece.split_once(eq).unwrap_or((piece, ""));
-        q.insert(unescape(&k.replace('+', " ")), unescape(&v.replace('+', " ")));
+        q.insert(
+            unescape(&k.replace('+', " ")),
+            unescape(&v.replace('+', " ")),
+        );
     }
     q
 }

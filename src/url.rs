@@ -86,8 +86,13 @@ pub fn parse(s: &str, parse_query: bool) -> Url {
     // scheme ":"
     if let Some(colon) = rest.find(':') {
         let scheme = &rest[..colon];
-        let valid = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let valid = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if valid {
             u.protocol = Some(format!("{}:", scheme.to_ascii_lowercase()));
             rest = &rest[colon + 1..];
@@ -120,7 +125,11 @@ pub fn parse(s: &str, parse_query: bool) -> Url {
         u.pathname = Some("/".to_owned());
     }
     if u.pathname.is_some() || u.search.is_some() {
-        u.path = Some(format!("{}{}", u.pathname.as_deref().unwrap_or(""), u.search.as_deref().unwrap_or("")));
+        u.path = Some(format!(
+            "{}{}",
+            u.pathname.as_deref().unwrap_or(""),
+            u.search.as_deref().unwrap_or("")
+        ));
     }
     u.href = u.to_string();
     u
@@ -131,14 +140,20 @@ fn split_host_port(authority: &str) -> (String, Option<String>) {
     if let Some(v6) = authority.strip_prefix('[') {
         if let Some(close) = v6.find(']') {
             let host = v6[..close].to_owned();
-            let port = v6[close + 1..].strip_prefix(':').filter(|p| !p.is_empty()).map(str::to_owned);
+            let port = v6[close + 1..]
+                .strip_prefix(':')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned);
             return (host, port);
         }
     }
     match authority.rfind(':') {
         Some(i) if authority[i + 1..].chars().all(|c| c.is_ascii_digit()) => {
             let port = &authority[i + 1..];
-            (authority[..i].to_owned(), (!port.is_empty()).then(|| port.to_owned()))
+            (
+                authority[..i].to_owned(),
+                (!port.is_empty()).then(|| port.to_owned()),
+            )
         }
         _ => (authority.to_owned(), None),
     }
@@ -184,10 +199,20 @@ mod tests {
         assert_eq!(u.path.as_deref(), Some("/status?name=ryan"));
         assert_eq!(u.query.as_deref(), Some("name=ryan"));
         let u = parse("http://127.0.0.1:8000", false);
-        assert_eq!((u.hostname.as_deref(), u.port_number(), u.pathname.as_deref()), (Some("127.0.0.1"), Some(8000), Some("/")));
+        assert_eq!(
+            (
+                u.hostname.as_deref(),
+                u.port_number(),
+                u.pathname.as_deref()
+            ),
+            (Some("127.0.0.1"), Some(8000), Some("/"))
+        );
         assert_eq!(u.href, "http://127.0.0.1:8000/");
         let u = parse("http://[::1]:8080/x", false);
-        assert_eq!((u.hostname.as_deref(), u.host.as_deref()), (Some("::1"), Some("[::1]:8080")));
+        assert_eq!(
+            (u.hostname.as_deref(), u.host.as_deref()),
+            (Some("::1"), Some("[::1]:8080"))
+        );
         let u = parse("HTTP://Example.COM/A?b#c", true);
         assert_eq!(u.href, "http://example.com/A?b#c");
         assert_eq!(u.parsed_query.unwrap().get("b"), Some(""));

@@ -10,12 +10,20 @@ use std::process::Command;
 use common::{have, ExampleProcess};
 
 fn need(program: &str) {
-    assert!(have(program), "this test needs `{program}` on the PATH (the machine image has it; .ci/run checks)");
+    assert!(
+        have(program),
+        "this test needs `{program}` on the PATH (the machine image has it; .ci/run checks)"
+    );
 }
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().expect("spawn");
-    assert!(out.status.success(), "{cmd:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -24,12 +32,21 @@ fn curl_gets_hello_and_reuses_the_connection() {
     need("curl");
     let server = ExampleProcess::start("hello");
     let url = format!("http://127.0.0.1:{}/", server.port);
-    let out = Command::new("curl").args(["-sv", &url, &url]).output().unwrap();
+    let out = Command::new("curl")
+        .args(["-sv", &url, &url])
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "Hello, World!Hello, World!");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello, World!Hello, World!"
+    );
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("< Content-Length: 13"), "{log}");
-    assert!(log.contains("Re-using existing connection") || log.contains("Reusing existing"), "keep-alive reuse: {log}");
+    assert!(
+        log.contains("Re-using existing connection") || log.contains("Reusing existing"),
+        "keep-alive reuse: {log}"
+    );
 }
 
 #[test]
@@ -37,7 +54,10 @@ fn curl_http10_and_head() {
     need("curl");
     let server = ExampleProcess::start("hello");
     let url = format!("http://127.0.0.1:{}/", server.port);
-    assert_eq!(run(Command::new("curl").args(["-s", "--http1.0", &url])), "Hello, World!");
+    assert_eq!(
+        run(Command::new("curl").args(["-s", "--http1.0", &url])),
+        "Hello, World!"
+    );
     let head = run(Command::new("curl").args(["-sI", &url]));
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
 }
@@ -61,14 +81,18 @@ fn curl_uploads_to_echo_chunked_and_with_length() {
             .output()
             .unwrap();
         assert!(out.status.success());
-        let split = out.stdout.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let split = out
+            .stdout
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap();
         let head = String::from_utf8_lossy(&out.stdout[..split]).to_string();
         assert!(head.starts_with("HTTP/1.1 201 Created"), "{head}");
         assert!(head.contains("x-method: POST"), "{head}");
         assert!(head.contains("x-url: /status/201?q=1"), "{head}");
         assert!(head.contains("x-http-version: 1.1"), "{head}");
         assert!(head.contains("x-req-user-agent: curl/"), "{head}");
-        assert!(&out.stdout[split + 4..] == &body[..], "body echoed intact");
+        assert!(out.stdout[split + 4..] == body[..], "body echoed intact");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -132,7 +156,10 @@ r = c.getresponse(); out.append([r.status, r.getheader('x-url'), r.read().decode
 print(json.dumps(out))
 "#;
     let out = run(Command::new("python3").args(["-c", script, &server.port.to_string()]));
-    assert_eq!(out.trim(), r#"[[404, "1", ""], [200, "POST", 70000], [200, "HEAD", ""], [200, "/again", ""]]"#);
+    assert_eq!(
+        out.trim(),
+        r#"[[404, "1", ""], [200, "POST", 70000], [200, "HEAD", ""], [200, "/again", ""]]"#
+    );
 }
 
 #[test]
@@ -140,8 +167,10 @@ fn upgrade_echo_example_echoes_after_switching() {
     let server = ExampleProcess::start("upgrade_echo");
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello").unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello")
+        .unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 256];
     while !got.ends_with(b"hello") {
@@ -150,5 +179,8 @@ fn upgrade_echo_example_echoes_after_switching() {
         got.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{text}"
+    );
 }

@@ -29,17 +29,31 @@ fn events_fire_in_order_request_data_end_finish_close() {
             let l = log.clone();
             res.on_finish(move || l.send("finish".into()).unwrap());
             let l = log.clone();
-            res.on_close(move || l.send(format!("close:{}", res.writable_finished())).unwrap());
+            res.on_close(move || {
+                l.send(format!("close:{}", res.writable_finished()))
+                    .unwrap()
+            });
             let l = log;
             req.on_close(move |r| l.send(format!("req-close:{r}")).unwrap());
         })
     });
-    let r = request(s.port(), b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    let r = request(
+        s.port(),
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    );
     assert_eq!(r.body, b"ok");
-    let events: Vec<String> = (0..5).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
-    assert_eq!(events, ["request", "data:abc", "end", "finish", "close:true"]);
+    let events: Vec<String> = (0..5)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["request", "data:abc", "end", "finish", "close:true"]
+    );
     s.stop();
-    assert!(rx.try_recv().is_err(), "no request close after a complete exchange");
+    assert!(
+        rx.try_recv().is_err(),
+        "no request close after a complete exchange"
+    );
 }
 
 #[test]
@@ -92,7 +106,13 @@ fn pause_stops_data_until_resume() {
     });
     let body = vec![b'x'; 1 << 20];
     let mut c = Reader::new(s.port());
-    c.send(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    c.send(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
     let writer = {
         let mut stream = c.stream.try_clone().unwrap();
         std::thread::spawn(move || stream.write_all(&body).unwrap())
@@ -126,7 +146,8 @@ fn write_returns_false_past_the_high_water_mark_and_drain_fires() {
                         return;
                     }
                 }
-                t2.send(format!("done; write returned false {} times", f2.get())).unwrap();
+                t2.send(format!("done; write returned false {} times", f2.get()))
+                    .unwrap();
                 res.end(());
             }));
             let pump2 = pump.clone();
@@ -135,7 +156,8 @@ fn write_returns_false_past_the_high_water_mark_and_drain_fires() {
         })
     });
     let mut c = connect(s.port());
-    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     // Read slowly at first so the server's queue fills.
     std::thread::sleep(Duration::from_millis(50));
     let mut all = Vec::new();
@@ -177,7 +199,13 @@ fn echo_with_backpressure_returns_every_byte() {
     });
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let mut c = Reader::new(s.port());
-    c.send(format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
+    c.send(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
     let writer = {
         let mut stream = c.stream.try_clone().unwrap();
         let body = body.clone();
@@ -222,7 +250,10 @@ fn idle_connection_is_closed_after_the_server_timeout() {
     let mut c = Reader::new(s.port());
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(c.response(false).unwrap().body, b"ok");
-    assert!(c.closed_by_server(), "the idle keep-alive connection is closed by the timeout");
+    assert!(
+        c.closed_by_server(),
+        "the idle keep-alive connection is closed by the timeout"
+    );
     s.stop();
 }
 
@@ -238,8 +269,12 @@ fn unfinished_request_gets_close_with_timeout() {
         server
     });
     let mut c = connect(s.port());
-    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").unwrap();
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), CloseReason::Timeout);
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        CloseReason::Timeout
+    );
     let mut rest = Vec::new();
     let _ = c.read_to_end(&mut rest);
     s.stop();
@@ -254,15 +289,25 @@ fn client_going_away_mid_body_gives_close_with_aborted() {
             let tx2 = tx.clone();
             req.on_close(move |reason| tx2.send(format!("req:{reason}")).unwrap());
             let tx3 = tx.clone();
-            res.on_close(move || tx3.send(format!("res:{}", res.writable_finished())).unwrap());
+            res.on_close(move || {
+                tx3.send(format!("res:{}", res.writable_finished()))
+                    .unwrap()
+            });
         })
     });
     let mut c = connect(s.port());
-    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").unwrap();
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        .unwrap();
     std::thread::sleep(Duration::from_millis(20));
     drop(c);
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "req:aborted");
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "res:false");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "req:aborted"
+    );
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "res:false"
+    );
     s.stop();
 }
 
@@ -274,7 +319,8 @@ fn half_closed_client_still_gets_its_responses() {
         })
     });
     let mut c = connect(s.port());
-    c.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    c.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     c.shutdown(std::net::Shutdown::Write).unwrap();
     let mut all = Vec::new();
     c.read_to_end(&mut all).unwrap();
@@ -314,9 +360,15 @@ fn server_close_closes_idle_connections_and_emits_close() {
     c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     c.response(false).unwrap();
     go_tx.send(()).unwrap();
-    assert!(c.closed_by_server(), "the idle keep-alive connection is closed, not waited for");
+    assert!(
+        c.closed_by_server(),
+        "the idle keep-alive connection is closed, not waited for"
+    );
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "close");
-    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "run returned");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "run returned"
+    );
     t.join().unwrap();
 }
 
@@ -338,7 +390,8 @@ fn unix_socket_server_serves_requests() {
     });
     ready_rx.recv().unwrap();
     let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
-    c.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    c.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
     let mut out = String::new();
     c.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
@@ -368,7 +421,9 @@ fn timers_and_next_tick_run_in_node_order() {
 fn connection_event_gives_the_socket_with_its_remote_address() {
     let (tx, rx) = mpsc::channel();
     let s = TestServer::start(move || {
-        let server = http::create_server(|req, res| res.end(req.connection().remote_address().unwrap().ip().to_string()));
+        let server = http::create_server(|req, res| {
+            res.end(req.connection().remote_address().unwrap().ip().to_string())
+        });
         server.on_connection(move |sock| tx.send(sock.remote_address().unwrap()).unwrap());
         server
     });

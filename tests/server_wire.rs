@@ -29,7 +29,10 @@ fn hello_response_has_content_length_and_date() {
     assert_eq!(r.header("content-length"), Some("13"));
     assert_eq!(r.header("transfer-encoding"), None);
     let date = r.header("date").expect("a Date header");
-    assert!(date.ends_with(" GMT") && date.len() == 29, "IMF-fixdate: {date}");
+    assert!(
+        date.ends_with(" GMT") && date.len() == 29,
+        "IMF-fixdate: {date}"
+    );
     assert_eq!(r.body, b"Hello, World!");
     s.stop();
 }
@@ -51,7 +54,11 @@ fn keep_alive_serves_sequential_requests_on_one_connection() {
         c.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
         let r = c.response(false).unwrap();
         assert_eq!(r.body_str(), path);
-        assert_eq!(r.header("connection"), None, "HTTP/1.1 keep-alive is the default");
+        assert_eq!(
+            r.header("connection"),
+            None,
+            "HTTP/1.1 keep-alive is the default"
+        );
     }
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
     drop(c);
@@ -62,10 +69,15 @@ fn keep_alive_serves_sequential_requests_on_one_connection() {
 fn connection_close_from_client_closes_after_response() {
     let s = hello();
     let mut c = Reader::new(s.port());
-    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
     let r = c.response(false).unwrap();
     assert_eq!(r.header("connection"), Some("close"));
-    assert!(c.closed_by_server(), "no second response after Connection: close");
+    assert!(
+        c.closed_by_server(),
+        "no second response after Connection: close"
+    );
     s.stop();
 }
 
@@ -92,7 +104,10 @@ fn http10_closes_by_default_and_keeps_alive_when_asked_with_known_length() {
     let mut c = Reader::new(s.port());
     c.send(b"GET / HTTP/1.0\r\n\r\n");
     let r = c.response(false).unwrap();
-    assert_eq!(r.head, "HTTP/1.1 200 OK", "the status line says 1.1 even to a 1.0 client");
+    assert_eq!(
+        r.head, "HTTP/1.1 200 OK",
+        "the status line says 1.1 even to a 1.0 client"
+    );
     assert_eq!(r.header("connection"), Some("close"));
     assert!(c.closed_by_server());
 
@@ -117,9 +132,15 @@ fn http10_streamed_body_is_close_delimited_not_chunked() {
             res.end(());
         })
     });
-    let raw = exchange_until_close(s.port(), b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let raw = exchange_until_close(
+        s.port(),
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
     let text = String::from_utf8_lossy(&raw);
-    assert!(!text.to_ascii_lowercase().contains("transfer-encoding"), "{text}");
+    assert!(
+        !text.to_ascii_lowercase().contains("transfer-encoding"),
+        "{text}"
+    );
     assert!(text.contains("Connection: close\r\n"), "{text}");
     assert!(text.ends_with("\r\n\r\nhello world\n"), "{text}");
     s.stop();
@@ -137,10 +158,15 @@ fn write_write_end_is_chunked_with_exact_bytes() {
             res.end(());
         })
     });
-    let raw = exchange_until_close(s.port(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let raw = exchange_until_close(
+        s.port(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nDate: "));
+    assert!(head.starts_with(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nDate: "
+    ));
     assert!(head.ends_with("\r\nConnection: close"), "{head}");
     // Chunk sizes are byte lengths (é is two bytes); the empty write sent nothing.
     assert_eq!(body, "c\r\nhello world\n\r\n2\r\né\r\n0\r\n\r\n");
@@ -162,12 +188,19 @@ fn end_with_data_sends_content_length_and_end_without_data_sends_zero() {
         })
     });
     let r = request(s.port(), b"GET /data HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!((r.header("content-length"), r.body.as_slice()), (Some("5"), &b"12345"[..]));
+    assert_eq!(
+        (r.header("content-length"), r.body.as_slice()),
+        (Some("5"), &b"12345"[..])
+    );
     let r = request(s.port(), b"GET /empty HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!((r.header("content-length"), r.body.len()), (Some("0"), 0));
     let r = request(s.port(), b"GET /user HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(r.header("content-length"), Some("3"));
-    assert_eq!(r.header("transfer-encoding"), None, "a user Content-Length disables chunking");
+    assert_eq!(
+        r.header("transfer-encoding"),
+        None,
+        "a user Content-Length disables chunking"
+    );
     assert_eq!(r.body, b"abc");
     s.stop();
 }
@@ -195,7 +228,9 @@ fn pipelined_responses_leave_in_request_order() {
         b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n\
           GET /medium HTTP/1.1\r\nHost: x\r\n\r\nGET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
-    let bodies: Vec<String> = (0..4).map(|_| c.response(false).unwrap().body_str()).collect();
+    let bodies: Vec<String> = (0..4)
+        .map(|_| c.response(false).unwrap().body_str())
+        .collect();
     assert_eq!(bodies, ["/slow", "/fast", "/medium", "/last"]);
     assert!(c.closed_by_server());
     s.stop();
@@ -344,7 +379,11 @@ fn chunked_request_body_and_trailers_are_decoded() {
             req.on_data(move |chunk| b.borrow_mut().extend_from_slice(&chunk));
             req.on_end(move || {
                 let t = req.trailers();
-                let text = format!("{}|{}", String::from_utf8_lossy(&body.borrow()), t.get("x-sum").unwrap_or("-"));
+                let text = format!(
+                    "{}|{}",
+                    String::from_utf8_lossy(&body.borrow()),
+                    t.get("x-sum").unwrap_or("-")
+                );
                 res.end(text);
             });
         })
@@ -359,10 +398,14 @@ fn chunked_request_body_and_trailers_are_decoded() {
 
 #[test]
 fn unread_body_is_consumed_so_the_next_pipelined_request_parses() {
-    let s = TestServer::start(|| http::create_server(|req, res| res.end(format!("{} {}", req.method(), req.url()))));
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| res.end(format!("{} {}", req.method(), req.url())))
+    });
     let mut c = Reader::new(s.port());
     c.send(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 28\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nGET\r\n0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n");
-    let bodies: Vec<String> = (0..3).map(|_| c.response(false).unwrap().body_str()).collect();
+    let bodies: Vec<String> = (0..3)
+        .map(|_| c.response(false).unwrap().body_str())
+        .collect();
     // The bytes inside /a's body never became a request.
     assert_eq!(bodies, ["POST /a", "POST /b", "GET /c"]);
     drop(c);
@@ -426,7 +469,10 @@ fn check_continue_listener_decides_and_request_event_is_skipped() {
 fn unknown_expectation_gets_417() {
     // test-http-expect-handling.js
     let s = hello();
-    let r = request(s.port(), b"GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n");
+    let r = request(
+        s.port(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n",
+    );
     assert_eq!(r.status, 417);
     s.stop();
 }
@@ -437,7 +483,10 @@ fn upgrade_with_listener_gets_head_bytes_and_the_socket() {
     let s = TestServer::start(|| {
         let server = http::create_server(|_req, res| res.end("no upgrade"));
         server.on_upgrade(|req, socket, head| {
-            socket.write(format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: {}\r\nConnection: Upgrade\r\n\r\n", req.headers().get("upgrade").unwrap()));
+            socket.write(format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: {}\r\nConnection: Upgrade\r\n\r\n",
+                req.headers().get("upgrade").unwrap()
+            ));
             socket.write(format!("head=[{}]", String::from_utf8_lossy(head)));
             socket.on_data(move |chunk| {
                 socket.write(chunk);
@@ -459,8 +508,15 @@ fn upgrade_with_listener_gets_head_bytes_and_the_socket() {
 #[test]
 fn upgrade_without_listener_destroys_the_connection() {
     let s = hello();
-    let raw = exchange_until_close(s.port(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
-    assert!(raw.is_empty(), "no response, just a close: {:?}", String::from_utf8_lossy(&raw));
+    let raw = exchange_until_close(
+        s.port(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    );
+    assert!(
+        raw.is_empty(),
+        "no response, just a close: {:?}",
+        String::from_utf8_lossy(&raw)
+    );
     s.stop();
 }
 
@@ -475,7 +531,10 @@ fn malformed_requests_get_an_error_status_and_close_and_no_request_event() {
         })
     });
     let long_url = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
-    let big_head = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(20_000));
+    let big_head = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "b".repeat(20_000)
+    );
     let cases: Vec<(&[u8], &str)> = vec![
         (b"garbage\r\n\r\n", "400"),
         (b"GET / HTTP/1.1\r\n\r\n", "400"),
@@ -488,7 +547,11 @@ fn malformed_requests_get_an_error_status_and_close_and_no_request_event() {
     for (bytes, status) in cases {
         let raw = exchange_until_close(s.port(), bytes);
         let text = String::from_utf8_lossy(&raw);
-        assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{status} expected for {:?}: {text}", String::from_utf8_lossy(&bytes[..bytes.len().min(60)]));
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{status} expected for {:?}: {text}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(60)])
+        );
         assert!(text.contains("Connection: close\r\n"), "{text}");
     }
     assert_eq!(called.load(std::sync::atomic::Ordering::SeqCst), 0);
@@ -521,7 +584,10 @@ fn client_error_listener_takes_over() {
     let s = TestServer::start(|| {
         let server = http::create_server(|_req, res| res.end(()));
         server.on_client_error(|err, socket| {
-            socket.end(format!("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nX-Code: {}\r\n\r\n", err.code()));
+            socket.end(format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nX-Code: {}\r\n\r\n",
+                err.code()
+            ));
         });
         server
     });
@@ -561,7 +627,10 @@ fn duplicate_request_headers_are_joined_as_node_joins_them() {
 fn url_is_the_raw_request_target() {
     // test-http-malformed-request.js: the url is not decoded.
     let s = TestServer::start(|| http::create_server(|req, res| res.end(req.url())));
-    let r = request(s.port(), b"GET /p%20a/b?x=%41&y HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = request(
+        s.port(),
+        b"GET /p%20a/b?x=%41&y HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
     assert_eq!(r.body_str(), "/p%20a/b?x=%41&y");
     s.stop();
 }

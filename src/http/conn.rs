@@ -92,9 +92,21 @@ enum Step<'a> {
     DiscardAll,
     /// Bytes consumed with nothing to tell anyone.
     Skip(usize),
-    Request { ex: ExId, len: usize, kind: Kind, body_empty: bool },
-    Data { ex: ExId, len: usize, data: &'a [u8] },
-    End { ex: ExId, len: usize },
+    Request {
+        ex: ExId,
+        len: usize,
+        kind: Kind,
+        body_empty: bool,
+    },
+    Data {
+        ex: ExId,
+        len: usize,
+        data: &'a [u8],
+    },
+    End {
+        ex: ExId,
+        len: usize,
+    },
     Raw,
     Error(Error),
 }
@@ -107,7 +119,7 @@ enum Kind {
     Upgrade,
 }
 
-fn conn_of<'c>(c: &'c mut Core, id: SockId) -> Option<&'c mut ServerConn> {
+fn conn_of(c: &mut Core, id: SockId) -> Option<&mut ServerConn> {
     match c.socket(id) {
         Some(s) => match &mut s.proto {
             Proto::Server(conn) => Some(conn),
@@ -127,7 +139,12 @@ pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
             Step::Stop => return pos,
             Step::DiscardAll => return data.len(),
             Step::Skip(n) => pos += n,
-            Step::Request { ex, len, kind, body_empty } => {
+            Step::Request {
+                ex,
+                len,
+                kind,
+                body_empty,
+            } => {
                 pos += len;
                 if kind == Kind::Upgrade {
                     dispatch_upgrade(id, ex, &data[pos..]);
@@ -138,7 +155,11 @@ pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
                     emit_end(ex);
                 }
             }
-            Step::Data { ex, len, data: chunk } => {
+            Step::Data {
+                ex,
+                len,
+                data: chunk,
+            } => {
                 pos += len;
                 emit_data(ex, chunk);
             }
@@ -159,7 +180,12 @@ pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
 }
 
 fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
-    let Core { sockets, servers, exchanges, .. } = c;
+    let Core {
+        sockets,
+        servers,
+        exchanges,
+        ..
+    } = c;
     let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
         return Step::DiscardAll;
     };
@@ -170,7 +196,9 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
         return Step::Stop;
     }
     let backlog = s.backlog();
-    let Proto::Server(conn) = &mut s.proto else { return Step::Raw };
+    let Proto::Server(conn) = &mut s.proto else {
+        return Step::Raw;
+    };
     match &mut conn.reading {
         Reading::Closed => Step::DiscardAll,
         Reading::Upgraded => Step::Raw,
@@ -183,7 +211,10 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                 s.input_blocked = true;
                 return Step::Stop;
             }
-            let limits = servers.get(conn.server.0).map(|srv| srv.limits).unwrap_or_default();
+            let limits = servers
+                .get(conn.server.0)
+                .map(|srv| srv.limits)
+                .unwrap_or_default();
             let (ex_id, ex) = exchanges.insert();
             ex.reset(id);
             match h1::parse_request_head(input, &limits, &mut ex.parsed) {
@@ -199,7 +230,11 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                     } else {
                         Kind::Normal
                     };
-                    log::trace!("socket {}: request head, {len} bytes, body {:?}", id.key, p.body);
+                    log::trace!(
+                        "socket {}: request head, {len} bytes, body {:?}",
+                        id.key,
+                        p.body
+                    );
                     if !p.keep_alive {
                         conn.accepting = false;
                     }
@@ -220,7 +255,12 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                             conn.reading = Reading::Closed;
                         }
                     }
-                    Step::Request { ex: ex_id, len, kind, body_empty }
+                    Step::Request {
+                        ex: ex_id,
+                        len,
+                        kind,
+                        body_empty,
+                    }
                 }
                 Ok(None) => {
                     exchanges.remove(ex_id);
@@ -234,7 +274,9 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
             }
         }
         Reading::Body(decoder) => {
-            let ex = conn.body_ex.expect("a body being read belongs to an exchange");
+            let ex = conn
+                .body_ex
+                .expect("a body being read belongs to an exchange");
             match decoder.decode(input) {
                 Err(e) => {
                     log::debug!("socket {}: bad request body: {e}", id.key);
@@ -247,12 +289,18 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                     if let Some(e) = exchanges.get_mut(ex) {
                         let mut trailers = None;
                         for (name, value) in decoder.trailers() {
-                            trailers.get_or_insert_with(h1::Headers::new).append_raw(name, value);
+                            trailers
+                                .get_or_insert_with(h1::Headers::new)
+                                .append_raw(name, value);
                         }
                         e.trailers = trailers;
                     }
                     conn.body_ex = None;
-                    conn.reading = if conn.accepting { Reading::Head } else { Reading::Closed };
+                    conn.reading = if conn.accepting {
+                        Reading::Head
+                    } else {
+                        Reading::Closed
+                    };
                     Step::End { ex, len }
                 }
             }
@@ -295,7 +343,10 @@ fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
     let socket = Socket { id };
     let handled = emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head));
     if !handled {
-        log::debug!("socket {}: upgrade requested and no upgrade listener; destroying", id.key);
+        log::debug!(
+            "socket {}: upgrade requested and no upgrade listener; destroying",
+            id.key
+        );
         with_core(|c| c.destroy(id, Cause::Aborted));
     }
 }
@@ -316,14 +367,17 @@ pub(crate) fn emit_server<F: ?Sized + 'static>(
     for f in taken.iter_mut() {
         call(f);
     }
-    let leftover = with_core(move |c| match c.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
-        Some(srv) => {
-            field(&mut srv.listeners).restore(taken);
-            None
-        }
-        None => Some(taken),
-    })
-    .flatten();
+    let leftover =
+        with_core(
+            move |c| match c.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
+                Some(srv) => {
+                    field(&mut srv.listeners).restore(taken);
+                    None
+                }
+                None => Some(taken),
+            },
+        )
+        .flatten();
     drop(leftover);
     true
 }
@@ -412,7 +466,9 @@ fn emit_end(ex: ExId) {
 
 /// Frees an exchange whose request and response are both over.
 pub(crate) fn free_if_done(c: &mut Core, ex: ExId) {
-    let Some(e) = c.exchanges.get_mut(ex) else { return };
+    let Some(e) = c.exchanges.get_mut(ex) else {
+        return;
+    };
     if !(e.req_done && e.finished) {
         return;
     }
@@ -445,7 +501,9 @@ fn client_error(id: SockId, err: Error) {
     let status = err.status().unwrap_or(400);
     with_core(|c| {
         let Some(s) = c.socket(id) else { return };
-        let Proto::Server(conn) = &mut s.proto else { return };
+        let Proto::Server(conn) = &mut s.proto else {
+            return;
+        };
         if !conn.queue.is_empty() {
             // Earlier responses are still being produced: the error answer
             // goes out after them (see `complete_front`).
@@ -465,7 +523,8 @@ fn write_error_response(s: &mut crate::net::SocketRec, status: u16) {
         s.out_pos = 0;
     }
     h1::encode::write_status_line(&mut s.out, status, h1::encode::reason_phrase(status));
-    s.out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
+    s.out
+        .extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
     let mark = s.queued_mark();
     if let Proto::Server(conn) = &mut s.proto {
         conn.keep_alive = false;
@@ -477,7 +536,9 @@ fn write_error_response(s: &mut crate::net::SocketRec, status: u16) {
 pub(crate) fn on_eof(id: SockId) {
     let upgraded = with_core(|c| {
         let s = c.socket(id)?;
-        let Proto::Server(conn) = &mut s.proto else { return None };
+        let Proto::Server(conn) = &mut s.proto else {
+            return None;
+        };
         match conn.reading {
             Reading::Upgraded => return Some(true),
             Reading::Body(_) => {
@@ -513,10 +574,18 @@ pub(crate) fn on_eof(id: SockId) {
 pub(crate) fn complete_front(c: &mut Core, id: SockId) {
     let mut moved = false;
     loop {
-        let Core { sockets, exchanges, .. } = &mut *c;
-        let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else { break };
-        let Proto::Server(conn) = &mut s.proto else { break };
-        let Some(&front) = conn.queue.front() else { break };
+        let Core {
+            sockets, exchanges, ..
+        } = &mut *c;
+        let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
+            break;
+        };
+        let Proto::Server(conn) = &mut s.proto else {
+            break;
+        };
+        let Some(&front) = conn.queue.front() else {
+            break;
+        };
         let Some(e) = exchanges.get_mut(front) else {
             conn.queue.pop_front();
             continue;
@@ -534,7 +603,9 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
                 break;
             }
         }
-        if !e.keep_alive || (conn.queue.is_empty() && (!conn.keep_alive || conn.peer_ended || !conn.accepting)) {
+        if !e.keep_alive
+            || (conn.queue.is_empty() && (!conn.keep_alive || conn.peer_ended || !conn.accepting))
+        {
             conn.keep_alive = false;
             if matches!(conn.reading, Reading::Head) {
                 conn.reading = Reading::Closed;
@@ -572,7 +643,9 @@ pub(crate) fn after_flush(id: SockId) {
         let next = with_core(|c| {
             let s = c.socket(id)?;
             let written = s.written;
-            let Proto::Server(conn) = &mut s.proto else { return None };
+            let Proto::Server(conn) = &mut s.proto else {
+                return None;
+            };
             let &(ex, mark) = conn.finishing.front()?;
             if mark > written {
                 return None;
@@ -603,7 +676,9 @@ pub(crate) fn after_flush(id: SockId) {
         let Some(s) = c.socket(id) else { return };
         let written = s.written;
         let backlog = s.backlog();
-        let Proto::Server(conn) = &mut s.proto else { return };
+        let Proto::Server(conn) = &mut s.proto else {
+            return;
+        };
         if let Some(mark) = conn.close_at {
             if written >= mark {
                 c.shutdown_and_linger(id);
@@ -647,7 +722,11 @@ pub(crate) fn emit_response_drain(id: SockId) {
 /// The socket is gone: every request still open gets `close` with the
 /// reason, every response not finished gets `close`; then all are freed.
 pub(crate) fn on_socket_closed(_id: SockId, conn: &mut ServerConn, cause: Cause) {
-    let reason = if cause == Cause::Timeout { CloseReason::Timeout } else { CloseReason::Aborted };
+    let reason = if cause == Cause::Timeout {
+        CloseReason::Timeout
+    } else {
+        CloseReason::Aborted
+    };
     let mut all: Vec<ExId> = conn.finishing.drain(..).map(|(ex, _)| ex).collect();
     all.extend(conn.queue.drain(..));
     all.extend(conn.upgraded.take());

@@ -167,7 +167,9 @@ impl Exchange {
     }
 
     pub(crate) fn method(&self) -> &[u8] {
-        self.head.get(self.parsed.method.clone()).unwrap_or_default()
+        self.head
+            .get(self.parsed.method.clone())
+            .unwrap_or_default()
     }
 
     pub(crate) fn is_head_request(&self) -> bool {
@@ -176,7 +178,12 @@ impl Exchange {
 
     /// Fixes the response head: status, reason and header lines (Node's
     /// `writeHead`; mutable headers merged under the explicit ones).
-    pub(crate) fn commit_head(&mut self, status: u16, reason: Option<&str>, headers: &[(&str, &str)]) -> Result<(), Error> {
+    pub(crate) fn commit_head(
+        &mut self,
+        status: u16,
+        reason: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(), Error> {
         if self.head_committed {
             return Err(Error::new(
                 ErrorKind::HeadersSent,
@@ -184,14 +191,20 @@ impl Exchange {
             ));
         }
         if !(100..=999).contains(&status) {
-            return Err(Error::new(ErrorKind::InvalidHeader, format!("Invalid status code: {status}")));
+            return Err(Error::new(
+                ErrorKind::InvalidHeader,
+                format!("Invalid status code: {status}"),
+            ));
         }
         for (name, value) in headers {
             check_header(name, value)?;
         }
         if let Some(r) = reason {
             if r.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(Error::new(ErrorKind::InvalidHeader, "Invalid character in statusMessage"));
+                return Err(Error::new(
+                    ErrorKind::InvalidHeader,
+                    "Invalid character in statusMessage",
+                ));
             }
         }
         self.status = status;
@@ -223,11 +236,16 @@ impl Exchange {
             f.content_length = value.trim().parse().ok();
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             f.transfer_encoding = true;
-            f.te_chunked =
-                value.rsplit(',').next().map(|last| last.trim().eq_ignore_ascii_case("chunked")).unwrap_or(false);
+            f.te_chunked = value
+                .rsplit(',')
+                .next()
+                .map(|last| last.trim().eq_ignore_ascii_case("chunked"))
+                .unwrap_or(false);
         } else if name.eq_ignore_ascii_case("connection") {
             f.connection = true;
-            f.connection_close |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"));
+            f.connection_close |= value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("close"));
         } else if name.eq_ignore_ascii_case("date") {
             f.date = true;
         }
@@ -245,9 +263,13 @@ impl Exchange {
         date: &mut DateCache,
     ) {
         let status = self.status;
-        let bodiless = self.is_head_request() || (100..200).contains(&status) || status == 204 || status == 304;
+        let bodiless = self.is_head_request()
+            || (100..200).contains(&status)
+            || status == 204
+            || status == 304;
         let http10 = self.parsed.version_minor == 0;
-        let mut keep_alive = conn_keep_alive && self.parsed.keep_alive && !self.flags.connection_close;
+        let mut keep_alive =
+            conn_keep_alive && self.parsed.keep_alive && !self.flags.connection_close;
         let mut extra_length = None;
         let mut extra_chunked = false;
         self.framing = if bodiless {
@@ -277,7 +299,10 @@ impl Exchange {
             Framing::Eof
         };
         self.keep_alive = keep_alive;
-        let reason = self.reason.as_deref().unwrap_or_else(|| encode::reason_phrase(status));
+        let reason = self
+            .reason
+            .as_deref()
+            .unwrap_or_else(|| encode::reason_phrase(status));
         encode::write_status_line(out, status, reason);
         out.extend_from_slice(&self.head_lines);
         if let Some(n) = extra_length {
@@ -302,11 +327,19 @@ impl Exchange {
         }
         out.extend_from_slice(b"\r\n");
         self.head_written = true;
-        log::trace!("response: head written, status {status}, {:?}, keep-alive {keep_alive}", self.framing);
+        log::trace!(
+            "response: head written, status {status}, {:?}, keep-alive {keep_alive}",
+            self.framing
+        );
     }
 
     /// Encodes body bytes (and, with `end`, the message end) into `out`.
-    pub(crate) fn write_body_bytes(&mut self, out: &mut Vec<u8>, data: &[u8], end: bool) -> Result<(), Error> {
+    pub(crate) fn write_body_bytes(
+        &mut self,
+        out: &mut Vec<u8>,
+        data: &[u8],
+        end: bool,
+    ) -> Result<(), Error> {
         let mut result = Ok(());
         match &mut self.framing {
             Framing::NoBody => {}
@@ -347,10 +380,16 @@ impl Exchange {
 /// Validates a header about to be sent (Node throws `ERR_INVALID_CHAR`).
 pub(crate) fn check_header(name: &str, value: &str) -> Result<(), Error> {
     if !encode::is_valid_header_name(name) {
-        return Err(Error::new(ErrorKind::InvalidHeader, format!("Header name must be a valid HTTP token [\"{name}\"]")));
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            format!("Header name must be a valid HTTP token [\"{name}\"]"),
+        ));
     }
     if !encode::is_valid_header_value(value) {
-        return Err(Error::new(ErrorKind::InvalidHeader, format!("Invalid character in header content [\"{name}\"]")));
+        return Err(Error::new(
+            ErrorKind::InvalidHeader,
+            format!("Invalid character in header content [\"{name}\"]"),
+        ));
     }
     Ok(())
 }

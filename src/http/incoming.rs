@@ -31,7 +31,9 @@ pub struct IncomingMessage {
 
 impl IncomingMessage {
     fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
-        with_core(|c| c.exchanges.get(self.ex).map(f)).flatten().unwrap_or_default()
+        with_core(|c| c.exchanges.get(self.ex).map(f))
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// The request method, e.g. `"GET"` (Node's `request.method`).
@@ -55,7 +57,10 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn url(&self) -> String {
-        self.read(|e| String::from_utf8_lossy(e.head.get(e.parsed.target.clone()).unwrap_or_default()).into_owned())
+        self.read(|e| {
+            String::from_utf8_lossy(e.head.get(e.parsed.target.clone()).unwrap_or_default())
+                .into_owned()
+        })
     }
 
     /// The request headers (Node's `request.headers`): names lowercased,
@@ -96,7 +101,8 @@ impl IncomingMessage {
                 .iter()
                 .map(|(n, v)| {
                     let text = |r: &std::ops::Range<usize>| {
-                        String::from_utf8_lossy(e.head.get(r.clone()).unwrap_or_default()).into_owned()
+                        String::from_utf8_lossy(e.head.get(r.clone()).unwrap_or_default())
+                            .into_owned()
                     };
                     (text(n), text(v))
                 })
@@ -124,7 +130,11 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn http_version(&self) -> String {
-        format!("{}.{}", self.http_version_major(), self.http_version_minor())
+        format!(
+            "{}.{}",
+            self.http_version_major(),
+            self.http_version_minor()
+        )
     }
 
     /// The major version number (always 1).
@@ -206,7 +216,9 @@ impl IncomingMessage {
     }
 
     fn socket(&self) -> Option<Socket> {
-        with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket)).flatten().map(|id| Socket { id })
+        with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket))
+            .flatten()
+            .map(|id| Socket { id })
     }
 
     /// The connection the request came on (Node's `request.connection`).
@@ -218,7 +230,12 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn connection(&self) -> Socket {
-        self.socket().unwrap_or(Socket { id: crate::net::SockId { key: u32::MAX, gen: 0 } })
+        self.socket().unwrap_or(Socket {
+            id: crate::net::SockId {
+                key: u32::MAX,
+                gen: 0,
+            },
+        })
     }
 
     /// Adds a `data` listener: a chunk of the decoded body.

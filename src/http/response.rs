@@ -104,7 +104,9 @@ impl IntoHeaderValues for Vec<&str> {
 
 impl ServerResponse {
     fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
-        with_core(|c| c.exchanges.get(self.ex).map(f)).flatten().unwrap_or_default()
+        with_core(|c| c.exchanges.get(self.ex).map(f))
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// Runs `f` on the exchange; an error it returns goes to `error`.
@@ -132,7 +134,9 @@ impl ServerResponse {
     pub fn write_continue(&self) {
         with_core(|c| {
             if matches!(c.exchanges.get(self.ex), Some(e) if !e.head_written) {
-                output(c, self.ex, |_, out, _| out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"));
+                output(c, self.ex, |_, out, _| {
+                    out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n")
+                });
             }
         });
     }
@@ -188,7 +192,10 @@ impl ServerResponse {
     pub fn set_status_code(&self, status: u16) {
         self.mutate(|e| {
             if e.head_committed {
-                return Err(Error::new(ErrorKind::HeadersSent, "Cannot set the status after headers are sent"));
+                return Err(Error::new(
+                    ErrorKind::HeadersSent,
+                    "Cannot set the status after headers are sent",
+                ));
             }
             e.status = status;
             Ok(())
@@ -207,10 +214,16 @@ impl ServerResponse {
         let reason = reason.to_owned();
         self.mutate(move |e| {
             if e.head_committed {
-                return Err(Error::new(ErrorKind::HeadersSent, "Cannot set the status after headers are sent"));
+                return Err(Error::new(
+                    ErrorKind::HeadersSent,
+                    "Cannot set the status after headers are sent",
+                ));
             }
             if reason.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                return Err(Error::new(ErrorKind::InvalidHeader, "Invalid character in statusMessage"));
+                return Err(Error::new(
+                    ErrorKind::InvalidHeader,
+                    "Invalid character in statusMessage",
+                ));
             }
             e.reason = Some(reason);
             Ok(())
@@ -238,7 +251,11 @@ impl ServerResponse {
             for v in &values {
                 check_header(name, v)?;
             }
-            match e.set_headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            match e
+                .set_headers
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
                 Some(entry) => entry.1 = values,
                 None => e.set_headers.push((name.to_owned(), values)),
             }
@@ -257,13 +274,16 @@ impl ServerResponse {
     /// ```
     pub fn get_header(&self, name: &str) -> Option<HeaderValue> {
         self.read(|e| {
-            e.set_headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| {
-                if v.len() == 1 {
-                    HeaderValue::Single(v[0].clone())
-                } else {
-                    HeaderValue::List(v.clone())
-                }
-            })
+            e.set_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| {
+                    if v.len() == 1 {
+                        HeaderValue::Single(v[0].clone())
+                    } else {
+                        HeaderValue::List(v.clone())
+                    }
+                })
         })
     }
 
@@ -275,7 +295,11 @@ impl ServerResponse {
     /// # }
     /// ```
     pub fn has_header(&self, name: &str) -> bool {
-        self.read(|e| e.set_headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)))
+        self.read(|e| {
+            e.set_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        })
     }
 
     /// Removes a header queued for implicit sending.
@@ -288,7 +312,10 @@ impl ServerResponse {
     pub fn remove_header(&self, name: &str) {
         self.mutate(|e| {
             if e.head_committed {
-                return Err(Error::new(ErrorKind::HeadersSent, "Cannot remove headers after they are sent"));
+                return Err(Error::new(
+                    ErrorKind::HeadersSent,
+                    "Cannot remove headers after they are sent",
+                ));
             }
             e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
             Ok(())
@@ -394,7 +421,8 @@ impl ServerResponse {
             for (n, v) in trailers {
                 check_header(n, v)?;
             }
-            e.trailers_out.extend(trailers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+            e.trailers_out
+                .extend(trailers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
             Ok(())
         });
     }
@@ -408,7 +436,12 @@ impl ServerResponse {
     /// ```
     pub fn connection(&self) -> Socket {
         let id = with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket)).flatten();
-        Socket { id: id.unwrap_or(crate::net::SockId { key: u32::MAX, gen: 0 }) }
+        Socket {
+            id: id.unwrap_or(crate::net::SockId {
+                key: u32::MAX,
+                gen: 0,
+            }),
+        }
     }
 
     /// Adds a `drain` listener: the output queue emptied after `write`
@@ -479,9 +512,18 @@ fn output(
 ) -> Option<bool> {
     let sock_id = c.exchanges.get(ex)?.socket?;
     let fresh = c.take_buf();
-    let Core { sockets, exchanges, dirty, date, .. } = &mut *c;
+    let Core {
+        sockets,
+        exchanges,
+        dirty,
+        date,
+        ..
+    } = &mut *c;
     let e = exchanges.get_mut(ex)?;
-    let (unused, ok) = match sockets.get_mut(sock_id.key as usize).filter(|s| s.gen == sock_id.gen && !s.destroyed) {
+    let (unused, ok) = match sockets
+        .get_mut(sock_id.key as usize)
+        .filter(|s| s.gen == sock_id.gen && !s.destroyed)
+    {
         Some(s) => {
             let front = matches!(&s.proto, Proto::Server(conn) if conn.queue.front() == Some(&ex));
             if front {

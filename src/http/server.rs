@@ -14,19 +14,24 @@ use crate::runtime::timers::Due;
 use crate::runtime::{with_core, Pending, LISTENER_BIT};
 use crate::{Error, ErrorKind};
 
-pub(crate) use crate::http::conn::{after_flush, emit_response_drain, on_eof, on_socket_closed, process_input};
+pub(crate) use crate::http::conn::{
+    after_flush, emit_response_drain, on_eof, on_socket_closed, process_input,
+};
 pub(crate) use crate::http::exchange::Exchange;
 
 /// Node's default server timeout of its v0.4 era: two minutes.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+
+type UpgradeListener = dyn FnMut(IncomingMessage, Socket, &[u8]);
+type ClientErrorListener = dyn FnMut(&Error, Socket);
 
 #[derive(Default)]
 pub(crate) struct ServerListeners {
     pub(crate) request: Listeners<dyn FnMut(IncomingMessage, ServerResponse)>,
     pub(crate) check_continue: Listeners<dyn FnMut(IncomingMessage, ServerResponse)>,
     pub(crate) connection: Listeners<dyn FnMut(Socket)>,
-    pub(crate) upgrade: Listeners<dyn FnMut(IncomingMessage, Socket, &[u8])>,
-    pub(crate) client_error: Listeners<dyn FnMut(&Error, Socket)>,
+    pub(crate) upgrade: Listeners<UpgradeListener>,
+    pub(crate) client_error: Listeners<ClientErrorListener>,
     pub(crate) close: Listeners<dyn FnMut()>,
     pub(crate) error: Listeners<dyn FnMut(&Error)>,
 }
@@ -77,7 +82,9 @@ pub struct Server {
 /// server.listen(8000, "127.0.0.1", || {});
 /// nodelike::run();
 /// ```
-pub fn create_server(request_listener: impl FnMut(IncomingMessage, ServerResponse) + 'static) -> Server {
+pub fn create_server(
+    request_listener: impl FnMut(IncomingMessage, ServerResponse) + 'static,
+) -> Server {
     let server = Server::new();
     server.on_request(request_listener);
     server
@@ -111,11 +118,20 @@ impl Server {
             });
             Server { key, gen }
         })
-        .unwrap_or(Server { key: usize::MAX, gen: 0 })
+        .unwrap_or(Server {
+            key: usize::MAX,
+            gen: 0,
+        })
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut ServerRec) -> R) -> Option<R> {
-        with_core(|c| c.servers.get_mut(self.key).filter(|s| s.gen == self.gen).map(f)).flatten()
+        with_core(|c| {
+            c.servers
+                .get_mut(self.key)
+                .filter(|s| s.gen == self.gen)
+                .map(f)
+        })
+        .flatten()
     }
 
     /// Listens on `host:port` (`port` 0 picks a free one: see
@@ -132,9 +148,18 @@ impl Server {
         let host = if host.is_empty() { "0.0.0.0" } else { host };
         let addr = (host, port).to_socket_addrs().map(|mut a| a.next());
         match addr {
-            Ok(Some(addr)) => self.listen_on(|| mio::net::TcpListener::bind(addr).map(Listener::Tcp), callback),
-            Ok(None) => self.fail(Error::new(ErrorKind::Dns, format!("getaddrinfo ENOTFOUND {host}"))),
-            Err(e) => self.fail(Error::new(ErrorKind::Dns, format!("getaddrinfo ENOTFOUND {host}: {e}"))),
+            Ok(Some(addr)) => self.listen_on(
+                || mio::net::TcpListener::bind(addr).map(Listener::Tcp),
+                callback,
+            ),
+            Ok(None) => self.fail(Error::new(
+                ErrorKind::Dns,
+                format!("getaddrinfo ENOTFOUND {host}"),
+            )),
+            Err(e) => self.fail(Error::new(
+                ErrorKind::Dns,
+                format!("getaddrinfo ENOTFOUND {host}: {e}"),
+            )),
         }
         self
     }
@@ -157,13 +182,24 @@ impl Server {
     /// nodelike::http::create_server(|_req, res| res.end(())).listen_path("/tmp/app.sock", || {});
     /// nodelike::run();
     /// ```
-    pub fn listen_path(&self, path: impl AsRef<Path>, callback: impl FnOnce() + 'static) -> &Server {
+    pub fn listen_path(
+        &self,
+        path: impl AsRef<Path>,
+        callback: impl FnOnce() + 'static,
+    ) -> &Server {
         let path = path.as_ref().to_path_buf();
-        self.listen_on(|| mio::net::UnixListener::bind(&path).map(|l| Listener::Unix(l, path.clone())), callback);
+        self.listen_on(
+            || mio::net::UnixListener::bind(&path).map(|l| Listener::Unix(l, path.clone())),
+            callback,
+        );
         self
     }
 
-    fn listen_on(&self, bind: impl FnOnce() -> std::io::Result<Listener>, callback: impl FnOnce() + 'static) {
+    fn listen_on(
+        &self,
+        bind: impl FnOnce() -> std::io::Result<Listener>,
+        callback: impl FnOnce() + 'static,
+    ) {
         let listener = match bind() {
             Ok(l) => l,
             Err(e) => return self.fail(Error::from(e)),
@@ -213,7 +249,8 @@ impl Server {
     /// nodelike::run();
     /// ```
     pub fn address(&self) -> Option<SocketAddr> {
-        self.with(|s| s.listener.as_ref().and_then(|l| l.local_addr())).flatten()
+        self.with(|s| s.listener.as_ref().and_then(|l| l.local_addr()))
+            .flatten()
     }
 
     /// Stops accepting connections. Idle keep-alive connections are closed
@@ -229,7 +266,9 @@ impl Server {
     /// ```
     pub fn close(&self) {
         with_core(|c| {
-            let Some(srv) = c.servers.get_mut(self.key).filter(|s| s.gen == self.gen) else { return };
+            let Some(srv) = c.servers.get_mut(self.key).filter(|s| s.gen == self.gen) else {
+                return;
+            };
             if let Some(mut l) = srv.listener.take() {
                 l.deregister(c.poll.registry());
             }
@@ -242,7 +281,10 @@ impl Server {
                     if conn.server == me {
                         conn.keep_alive = false;
                         if conn.is_idle() && s.inbuf.is_empty() {
-                            idle.push(SockId { key: key as u32, gen: s.gen });
+                            idle.push(SockId {
+                                key: key as u32,
+                                gen: s.gen,
+                            });
                         }
                     }
                 }
@@ -251,7 +293,8 @@ impl Server {
                 c.destroy(id, crate::net::Cause::Aborted);
             }
             if no_connections {
-                c.pending.push_back(Pending::ServerClosed(self.key, self.gen));
+                c.pending
+                    .push_back(Pending::ServerClosed(self.key, self.gen));
             }
             log::debug!("server {}: closing", self.key);
         });
@@ -306,7 +349,10 @@ impl Server {
     ///     else { res.write_head(413, &[]); res.end(()) }
     /// });
     /// ```
-    pub fn on_check_continue(&self, f: impl FnMut(IncomingMessage, ServerResponse) + 'static) -> &Server {
+    pub fn on_check_continue(
+        &self,
+        f: impl FnMut(IncomingMessage, ServerResponse) + 'static,
+    ) -> &Server {
         self.with(|s| s.listeners.check_continue.push(Box::new(f)));
         self
     }
@@ -404,7 +450,10 @@ pub(crate) fn accept_connections(key: usize) {
             let wants_event = !srv.listeners.connection.is_empty();
             srv.connections += 1;
             let entry = c.sockets.vacant_entry();
-            let id = SockId { key: entry.key() as u32, gen };
+            let id = SockId {
+                key: entry.key() as u32,
+                gen,
+            };
             if let Err(e) = stream.register(c.poll.registry(), id.token()) {
                 log::warn!("server {key}: cannot register a connection: {e}");
                 if let Some(srv) = c.servers.get_mut(key) {
@@ -412,7 +461,13 @@ pub(crate) fn accept_connections(key: usize) {
                 }
                 return Some(Ok(None));
             }
-            let mut rec = SocketRec::new(gen, stream, addr, Proto::Server(ServerConn::new(server)), now);
+            let mut rec = SocketRec::new(
+                gen,
+                stream,
+                addr,
+                Proto::Server(ServerConn::new(server)),
+                now,
+            );
             rec.idle_timeout = timeout;
             entry.insert(rec);
             c.arm_idle(id);
@@ -450,7 +505,8 @@ pub(crate) fn connection_closed(server: (usize, u32)) {
         if let Some(srv) = c.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
             srv.connections = srv.connections.saturating_sub(1);
             if srv.closing && srv.connections == 0 && srv.listener.is_none() {
-                c.pending.push_back(Pending::ServerClosed(server.0, server.1));
+                c.pending
+                    .push_back(Pending::ServerClosed(server.0, server.1));
             }
         }
     });

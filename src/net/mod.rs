@@ -41,11 +41,17 @@ impl SockId {
     }
 
     pub(crate) fn from_token(token: usize) -> SockId {
-        SockId { key: token as u32, gen: (token >> 32) as u32 }
+        SockId {
+            key: token as u32,
+            gen: (token >> 32) as u32,
+        }
     }
 }
 
 /// What reads on a socket are for.
+// The server state is inline (no box per connection); `Raw` is what the
+// client's `net` connections will be, and what tests of raw sockets use.
+#[allow(clippy::large_enum_variant, dead_code)]
 pub(crate) enum Proto {
     /// Plain bytes: `data` events (a `net` socket, or one that left HTTP by
     /// an upgrade).
@@ -114,7 +120,13 @@ pub(crate) struct SocketRec {
 }
 
 impl SocketRec {
-    pub(crate) fn new(gen: u32, stream: Stream, remote: Option<SocketAddr>, proto: Proto, now: Instant) -> Self {
+    pub(crate) fn new(
+        gen: u32,
+        stream: Stream,
+        remote: Option<SocketAddr>,
+        proto: Proto,
+        now: Instant,
+    ) -> Self {
         SocketRec {
             gen,
             stream: Some(stream),
@@ -172,7 +184,11 @@ impl Core {
             return;
         }
         let needs_buf = matches!(self.socket(id), Some(s) if s.out.capacity() == 0);
-        let fresh = if needs_buf { Some(self.take_buf()) } else { None };
+        let fresh = if needs_buf {
+            Some(self.take_buf())
+        } else {
+            None
+        };
         let Some(s) = self.socket(id) else { return };
         if s.destroyed || s.write_shut {
             return;
@@ -266,23 +282,20 @@ pub(crate) fn on_socket_ready(id: SockId, event: &mio::event::Event) {
 /// `thorough`: keep reading after a short read (the peer closed, or
 /// readiness may have been seen while reading was stopped).
 fn read_socket(id: SockId, thorough: bool) {
-    loop {
-        let Some(Some((mut scratch, mut held))) = with_core(|c| {
-            let s = c.socket(id)?;
-            if !s.can_read() {
-                s.read_pending = !s.destroyed;
-                return None;
-            }
-            s.read_pending = false;
-            let held = std::mem::take(&mut s.inbuf);
-            let mut scratch = std::mem::take(&mut c.read_buf);
-            if scratch.len() < READ_BUF_SIZE {
-                scratch.resize(READ_BUF_SIZE, 0);
-            }
-            Some((scratch, held))
-        }) else {
-            break;
-        };
+    while let Some(Some((mut scratch, mut held))) = with_core(|c| {
+        let s = c.socket(id)?;
+        if !s.can_read() {
+            s.read_pending = !s.destroyed;
+            return None;
+        }
+        s.read_pending = false;
+        let held = std::mem::take(&mut s.inbuf);
+        let mut scratch = std::mem::take(&mut c.read_buf);
+        if scratch.len() < READ_BUF_SIZE {
+            scratch.resize(READ_BUF_SIZE, 0);
+        }
+        Some((scratch, held))
+    }) {
         let read = with_core(|c| {
             let now = c.now;
             let s = c.socket(id)?;
@@ -299,7 +312,11 @@ fn read_socket(id: SockId, thorough: bool) {
             }
         })
         .flatten();
-        log::trace!("socket {}: read {:?}", id.key, read.as_ref().map(|r| r.as_ref().map_err(|e| e.kind())));
+        log::trace!(
+            "socket {}: read {:?}",
+            id.key,
+            read.as_ref().map(|r| r.as_ref().map_err(|e| e.kind()))
+        );
         let (n, eof) = match read {
             Some(Ok(0)) => (0, true),
             Some(Ok(n)) => (n, false),
@@ -457,7 +474,11 @@ pub(crate) fn resume_reading(id: SockId) {
     .flatten();
     if let Some(mut held) = held {
         let consumed = process(id, &held);
-        log::trace!("socket {}: resumed with {} held, consumed {consumed}", id.key, held.len());
+        log::trace!(
+            "socket {}: resumed with {} held, consumed {consumed}",
+            id.key,
+            held.len()
+        );
         held.drain(..consumed);
         with_core(|c| match c.socket(id) {
             Some(s) if !s.destroyed && s.inbuf.is_empty() && !held.is_empty() => s.inbuf = held,
@@ -509,7 +530,12 @@ pub(crate) fn flush_socket(id: SockId) {
             c.destroy(id, Cause::Aborted);
             return None;
         }
-        log::trace!("socket {}: flushed to {} of {} queued", id.key, s.out_pos, s.out.len());
+        log::trace!(
+            "socket {}: flushed to {} of {} queued",
+            id.key,
+            s.out_pos,
+            s.out.len()
+        );
         if s.out_pos < s.out.len() {
             return Some(false);
         }
@@ -524,13 +550,16 @@ pub(crate) fn flush_socket(id: SockId) {
     }
     // The buffer is empty: protocol bookkeeping first (finish events, a
     // response that closes the connection), then drain and half-close.
-    let is_server = with_core(|c| matches!(c.socket(id), Some(s) if matches!(s.proto, Proto::Server(_))))
-        .unwrap_or(false);
+    let is_server =
+        with_core(|c| matches!(c.socket(id), Some(s) if matches!(s.proto, Proto::Server(_))))
+            .unwrap_or(false);
     if is_server {
         server::after_flush(id);
     }
     let (drain, unblock, shut) = with_core(|c| {
-        let Some(s) = c.socket(id) else { return (false, false, false) };
+        let Some(s) = c.socket(id) else {
+            return (false, false, false);
+        };
         if s.destroyed || s.backlog() > 0 {
             return (false, false, false);
         }
@@ -634,9 +663,11 @@ pub(crate) fn on_listener_ready(key: usize) {
 }
 
 fn emit_socket_data(id: SockId, chunk: Chunk<'_>) {
-    let Some(Some(mut taken)) =
-        with_core(|c| c.socket(id).filter(|s| !s.listeners.data.is_empty()).map(|s| s.listeners.data.take()))
-    else {
+    let Some(Some(mut taken)) = with_core(|c| {
+        c.socket(id)
+            .filter(|s| !s.listeners.data.is_empty())
+            .map(|s| s.listeners.data.take())
+    }) else {
         return;
     };
     for f in taken.iter_mut() {
@@ -659,7 +690,11 @@ fn emit_simple(id: SockId, field: fn(&mut SocketListeners) -> &mut Listeners<dyn
     restore(id, taken, field);
 }
 
-fn restore<F: ?Sized + 'static>(id: SockId, taken: Listeners<F>, field: fn(&mut SocketListeners) -> &mut Listeners<F>) {
+fn restore<F: ?Sized + 'static>(
+    id: SockId,
+    taken: Listeners<F>,
+    field: fn(&mut SocketListeners) -> &mut Listeners<F>,
+) {
     let leftover = with_core(move |c| match c.socket(id) {
         Some(s) => {
             field(&mut s.listeners).restore(taken);
@@ -843,7 +878,9 @@ impl Socket {
     /// # }
     /// ```
     pub fn buffer_size(&self) -> usize {
-        with_core(|c| c.socket(self.id).map(|s| s.backlog())).flatten().unwrap_or(0)
+        with_core(|c| c.socket(self.id).map(|s| s.backlog()))
+            .flatten()
+            .unwrap_or(0)
     }
 
     /// Adds a `data` listener: bytes as they arrive (raw sockets only; an

@@ -27,7 +27,11 @@ pub(crate) struct Arena<T> {
 
 impl<T: Default> Arena<T> {
     pub(crate) fn new() -> Self {
-        Arena { slots: Vec::new(), free: Vec::new(), live: 0 }
+        Arena {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
     }
 
     /// Takes a slot (a recycled one when there is one) and returns its id and
@@ -37,7 +41,11 @@ impl<T: Default> Arena<T> {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
-                self.slots.push(Slot { gen: 0, live: false, value: T::default() });
+                self.slots.push(Slot {
+                    gen: 0,
+                    live: false,
+                    value: T::default(),
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -75,6 +83,7 @@ impl<T: Default> Arena<T> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.live
     }
@@ -92,7 +101,7 @@ mod tests {
         assert!(a.remove(first));
         let (second, v) = a.insert();
         assert_eq!(first.idx, second.idx);
-        assert_eq!(v.capacity() >= 3, true, "the buffer is kept for reuse");
+        assert!(v.capacity() >= 3, "the buffer is kept for reuse");
         assert!(a.get(first).is_none());
         assert!(a.get(second).is_some());
         assert!(!a.remove(first));

@@ -174,7 +174,9 @@ pub fn run() {
             let timeout = if !c.pending.is_empty() {
                 Some(Duration::ZERO)
             } else {
-                c.timers.next_deadline().map(|at| at.saturating_duration_since(Instant::now()))
+                c.timers
+                    .next_deadline()
+                    .map(|at| at.saturating_duration_since(Instant::now()))
             };
             (alive, timeout)
         }) else {
@@ -355,7 +357,8 @@ pub fn set_interval(callback: impl FnMut() + 'static, ms: u64) -> Timer {
     let period = Duration::from_millis(ms.max(1));
     let (key, gen) = with_core(|c| {
         let at = Instant::now() + period;
-        c.timers.add_user(at, Callback::Repeat(Box::new(callback), period))
+        c.timers
+            .add_user(at, Callback::Repeat(Box::new(callback), period))
     })
     .unwrap_or((usize::MAX, 0));
     Timer { key, gen }

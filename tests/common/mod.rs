@@ -46,8 +46,14 @@ impl TestServer {
             )));
             nodelike::run();
         });
-        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server started");
-        TestServer { addr, stop, thread: Some(thread) }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("server started");
+        TestServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -95,7 +101,11 @@ pub fn read_to_close(s: &mut TcpStream) -> Vec<u8> {
             Ok(0) => return out,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return out,
-            Err(e) => panic!("read failed after {} bytes: {e}: {:?}", out.len(), String::from_utf8_lossy(&out)),
+            Err(e) => panic!(
+                "read failed after {} bytes: {e}: {:?}",
+                out.len(),
+                String::from_utf8_lossy(&out)
+            ),
         }
     }
 }
@@ -115,11 +125,18 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn body_str(&self) -> String {
@@ -136,7 +153,10 @@ pub struct Reader {
 
 impl Reader {
     pub fn new(port: u16) -> Reader {
-        Reader { stream: connect(port), buf: Vec::new() }
+        Reader {
+            stream: connect(port),
+            buf: Vec::new(),
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -201,20 +221,32 @@ impl Reader {
             let (n, v) = line.split_once(':').expect("header line has a colon");
             headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
         }
-        let mut r = Response { status, head: status_line, headers, body: Vec::new(), trailers: Vec::new(), raw };
+        let mut r = Response {
+            status,
+            head: status_line,
+            headers,
+            body: Vec::new(),
+            trailers: Vec::new(),
+            raw,
+        };
         if status == 100 {
             return Some(r);
         }
-        let bodiless = head_request || (100..200).contains(&status) || status == 204 || status == 304;
+        let bodiless =
+            head_request || (100..200).contains(&status) || status == 204 || status == 304;
         if bodiless {
             return Some(r);
         }
-        if r.header("transfer-encoding").map(|v| v.contains("chunked")).unwrap_or(false) {
+        if r.header("transfer-encoding")
+            .map(|v| v.contains("chunked"))
+            .unwrap_or(false)
+        {
             loop {
                 let size_line = self.take_line()?;
                 r.raw.extend_from_slice(size_line.as_bytes());
                 r.raw.extend_from_slice(b"\r\n");
-                let size = usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).unwrap();
+                let size =
+                    usize::from_str_radix(size_line.split(';').next().unwrap().trim(), 16).unwrap();
                 if size == 0 {
                     loop {
                         let t = self.take_line()?;
@@ -224,7 +256,8 @@ impl Reader {
                             break;
                         }
                         let (n, v) = t.split_once(':').unwrap();
-                        r.trailers.push((n.to_ascii_lowercase(), v.trim().to_string()));
+                        r.trailers
+                            .push((n.to_ascii_lowercase(), v.trim().to_string()));
                     }
                     break;
                 }
@@ -294,7 +327,9 @@ impl ExampleProcess {
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start example {name}: {e} (cargo test builds examples)"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start example {name}: {e} (cargo test builds examples)")
+            });
         // It prints its URL once listening.
         let mut out = child.stdout.take().unwrap();
         let mut seen = Vec::new();
@@ -325,5 +360,9 @@ impl Drop for ExampleProcess {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

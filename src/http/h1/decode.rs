@@ -153,7 +153,11 @@ impl Decoder {
     /// let mut d = Decoder::with_limits(BodyKind::Chunked, 16, 4);
     /// assert_eq!(d.decode(b"1;abcdef\r\n"), Err(DecodeError::ExtensionsTooLong));
     /// ```
-    pub fn with_limits(kind: BodyKind, max_trailer_bytes: usize, max_extension_bytes: usize) -> Decoder {
+    pub fn with_limits(
+        kind: BodyKind,
+        max_trailer_bytes: usize,
+        max_extension_bytes: usize,
+    ) -> Decoder {
         let mut d = Decoder {
             mode: Mode::Done,
             chunk_remaining: 0,
@@ -222,10 +226,13 @@ impl Decoder {
     /// assert_eq!(d.trailers().count(), 2);
     /// ```
     pub fn trailers(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.trailers.split(|&b| b == b'\n').filter(|l| !l.is_empty()).filter_map(|line| {
-            let colon = line.iter().position(|&b| b == b':')?;
-            Some((&line[..colon], trim(&line[colon + 1..])))
-        })
+        self.trailers
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .filter_map(|line| {
+                let colon = line.iter().position(|&b| b == b':')?;
+                Some((&line[..colon], trim(&line[colon + 1..])))
+            })
     }
 
     /// Decodes from the start of `input`: returns how many bytes were
@@ -247,14 +254,22 @@ impl Decoder {
             Mode::Length(remaining) => {
                 let take = remaining.min(input.len() as u64) as usize;
                 let left = remaining - take as u64;
-                self.mode = if left == 0 { Mode::Done } else { Mode::Length(left) };
+                self.mode = if left == 0 {
+                    Mode::Done
+                } else {
+                    Mode::Length(left)
+                };
                 Ok((take, Decoded::Data(&input[..take])))
             }
             Mode::Chunked(step) => self.decode_chunked(step, input),
         }
     }
 
-    fn decode_chunked<'a>(&mut self, mut step: Step, input: &'a [u8]) -> Result<(usize, Decoded<'a>), DecodeError> {
+    fn decode_chunked<'a>(
+        &mut self,
+        mut step: Step,
+        input: &'a [u8],
+    ) -> Result<(usize, Decoded<'a>), DecodeError> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
@@ -305,7 +320,11 @@ impl Decoder {
                 Step::Data => {
                     let take = self.chunk_remaining.min((input.len() - i) as u64) as usize;
                     self.chunk_remaining -= take as u64;
-                    let next = if self.chunk_remaining == 0 { Step::DataCr } else { Step::Data };
+                    let next = if self.chunk_remaining == 0 {
+                        Step::DataCr
+                    } else {
+                        Step::Data
+                    };
                     self.mode = Mode::Chunked(next);
                     return Ok((i + take, Decoded::Data(&input[i..i + take])));
                 }
@@ -368,8 +387,15 @@ impl Decoder {
 
     /// Each trailer line must be `token ":" value` with a valid value.
     fn validate_trailers(&self) -> Result<(), DecodeError> {
-        for line in self.trailers.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let colon = line.iter().position(|&b| b == b':').ok_or(DecodeError::InvalidTrailer)?;
+        for line in self
+            .trailers
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let colon = line
+                .iter()
+                .position(|&b| b == b':')
+                .ok_or(DecodeError::InvalidTrailer)?;
             let (name, value) = (&line[..colon], &line[colon + 1..]);
             if name.is_empty() || !name.iter().all(|&b| super::encode::is_token_byte(b)) {
                 return Err(DecodeError::InvalidTrailer);
@@ -392,8 +418,15 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&b| b != b' ' && b != b'\t').map(|i| i + 1).unwrap_or(start);
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map(|i| i + 1)
+        .unwrap_or(start);
     &v[start..end.max(start)]
 }
 
@@ -401,9 +434,12 @@ fn trim(v: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// Body bytes, trailer pairs, and bytes consumed.
+    type Outcome = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, usize);
+
     /// Decodes `input` fed as the given pieces, the way a connection does:
     /// unconsumed bytes are kept and prepended to the next piece.
-    fn run(kind: BodyKind, pieces: &[&[u8]]) -> Result<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, usize), DecodeError> {
+    fn run(kind: BodyKind, pieces: &[&[u8]]) -> Result<Outcome, DecodeError> {
         let mut d = Decoder::new(kind);
         let mut body = Vec::new();
         let mut held: Vec<u8> = Vec::new();
@@ -419,7 +455,10 @@ mod tests {
                     Decoded::Data(b) => body.extend_from_slice(b),
                     Decoded::NeedMore => break,
                     Decoded::Done => {
-                        let t = d.trailers().map(|(a, b)| (a.to_vec(), b.to_vec())).collect();
+                        let t = d
+                            .trailers()
+                            .map(|(a, b)| (a.to_vec(), b.to_vec()))
+                            .collect();
                         return Ok((body, t, total_consumed));
                     }
                 }
@@ -429,10 +468,14 @@ mod tests {
         panic!("the test input ended before the body did")
     }
 
-    fn all_ways(kind: BodyKind, msg: &[u8]) -> Result<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, usize), DecodeError> {
+    fn all_ways(kind: BodyKind, msg: &[u8]) -> Result<Outcome, DecodeError> {
         let whole = run(kind, &[msg]);
         for split in 0..=msg.len() {
-            assert_eq!(run(kind, &[&msg[..split], &msg[split..]]), whole, "split at {split}");
+            assert_eq!(
+                run(kind, &[&msg[..split], &msg[split..]]),
+                whole,
+                "split at {split}"
+            );
         }
         let bytes: Vec<&[u8]> = msg.chunks(1).collect();
         assert_eq!(run(kind, &bytes), whole, "byte at a time");
@@ -441,11 +484,25 @@ mod tests {
 
     #[test]
     fn valid_bodies_decode_the_same_every_way() {
-        let (b, t, n) = all_ways(BodyKind::Chunked, b"5\r\nhello\r\n6;a=b;c\r\n world\r\n0\r\n\r\nGET").unwrap();
+        let (b, t, n) = all_ways(
+            BodyKind::Chunked,
+            b"5\r\nhello\r\n6;a=b;c\r\n world\r\n0\r\n\r\nGET",
+        )
+        .unwrap();
         assert_eq!((b.as_slice(), t.len(), n), (&b"hello world"[..], 0, 32));
-        let (b, t, _) = all_ways(BodyKind::Chunked, b"A \t; x=\"y z\"\r\n0123456789\r\n0\r\nX-A: 1\r\nX-B:two  \r\n\r\n").unwrap();
+        let (b, t, _) = all_ways(
+            BodyKind::Chunked,
+            b"A \t; x=\"y z\"\r\n0123456789\r\n0\r\nX-A: 1\r\nX-B:two  \r\n\r\n",
+        )
+        .unwrap();
         assert_eq!(b, b"0123456789");
-        assert_eq!(t, vec![(b"X-A".to_vec(), b"1".to_vec()), (b"X-B".to_vec(), b"two".to_vec())]);
+        assert_eq!(
+            t,
+            vec![
+                (b"X-A".to_vec(), b"1".to_vec()),
+                (b"X-B".to_vec(), b"two".to_vec())
+            ]
+        );
         let (b, _, n) = all_ways(BodyKind::Length(5), b"helloGET /").unwrap();
         assert_eq!((b.as_slice(), n), (&b"hello"[..], 5));
         let (b, _, _) = all_ways(BodyKind::Chunked, b"000\r\n\r\n").unwrap();
@@ -479,7 +536,12 @@ mod tests {
             (b"0\r\n\rX", InvalidTrailer),
         ];
         for (msg, want) in cases {
-            assert_eq!(all_ways(BodyKind::Chunked, msg).map(|_| ()), Err(want), "{:?}", String::from_utf8_lossy(&msg[..msg.len().min(40)]));
+            assert_eq!(
+                all_ways(BodyKind::Chunked, msg).map(|_| ()),
+                Err(want),
+                "{:?}",
+                String::from_utf8_lossy(&msg[..msg.len().min(40)])
+            );
         }
     }
 

@@ -87,7 +87,12 @@ pub fn reason_phrase(status: u16) -> &'static str {
 pub fn write_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
     out.extend_from_slice(b"HTTP/1.1 ");
     let s = status.min(999);
-    out.extend_from_slice(&[b'0' + (s / 100) as u8, b'0' + (s / 10 % 10) as u8, b'0' + (s % 10) as u8, b' ']);
+    out.extend_from_slice(&[
+        b'0' + (s / 100) as u8,
+        b'0' + (s / 10 % 10) as u8,
+        b'0' + (s % 10) as u8,
+        b' ',
+    ]);
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
@@ -192,7 +197,23 @@ pub fn write_last_chunk(out: &mut Vec<u8>, trailers: &[(String, String)]) {
 /// ```
 pub fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
-        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// Whether `name` is a valid header name (a non-empty token).
@@ -216,7 +237,9 @@ pub fn is_valid_header_name(name: &str) -> bool {
 /// assert!(!is_valid_header_value("a\r\nX-Evil: 1"));
 /// ```
 pub fn is_valid_header_value(value: &str) -> bool {
-    value.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 
 /// Whether `m` is a valid method (a non-empty token).
@@ -268,7 +291,10 @@ impl DateCache {
     /// let _cache = nodelike::http::h1::DateCache::new();
     /// ```
     pub fn new() -> Self {
-        DateCache { second: u64::MAX, text: [b' '; 29] }
+        DateCache {
+            second: u64::MAX,
+            text: [b' '; 29],
+        }
     }
 
     /// The value for `now`, reformatted only when the second changed.
@@ -278,7 +304,10 @@ impl DateCache {
     /// assert!(cache.get(std::time::SystemTime::now()).ends_with(" GMT"));
     /// ```
     pub fn get(&mut self, now: SystemTime) -> &str {
-        let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let secs = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         if secs != self.second {
             self.second = secs;
             self.text = format_imf_fixdate(secs);
@@ -289,8 +318,10 @@ impl DateCache {
 
 fn format_imf_fixdate(secs: u64) -> [u8; 29] {
     const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
-    const MONTHS: [&[u8; 3]; 12] =
-        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
@@ -331,7 +362,11 @@ mod tests {
 
     #[test]
     fn dates_format_like_rfc_9110() {
-        let at = |s| DateCache::new().get(UNIX_EPOCH + Duration::from_secs(s)).to_owned();
+        let at = |s| {
+            DateCache::new()
+                .get(UNIX_EPOCH + Duration::from_secs(s))
+                .to_owned()
+        };
         assert_eq!(at(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(at(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(at(1_798_761_599), "Thu, 31 Dec 2026 23:59:59 GMT");

@@ -105,7 +105,9 @@ impl Headers {
     /// assert!(nodelike::http::h1::Headers::new().is_empty());
     /// ```
     pub fn new() -> Self {
-        Headers { entries: Vec::new() }
+        Headers {
+            entries: Vec::new(),
+        }
     }
 
     /// The value of `name` (case-insensitive); for `set-cookie`, the first.
@@ -127,7 +129,10 @@ impl Headers {
     /// assert!(matches!(h.get_value("set-cookie"), Some(nodelike::http::h1::HeaderValue::List(_))));
     /// ```
     pub fn get_value(&self, name: &str) -> Option<&HeaderValue> {
-        self.entries.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// Whether `name` is present.
@@ -257,7 +262,10 @@ mod tests {
         ] {
             h.append_field(n, v);
         }
-        assert_eq!(h.get_value("set-cookie"), Some(&HeaderValue::List(vec!["a=1".into()])));
+        assert_eq!(
+            h.get_value("set-cookie"),
+            Some(&HeaderValue::List(vec!["a=1".into()]))
+        );
         assert_eq!(h.get("host"), Some("first"));
         assert_eq!(h.get("x-dup"), Some("1, 2"));
         assert_eq!(h.get("cookie"), Some("c=1; d=2"));

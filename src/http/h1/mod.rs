@@ -26,4 +26,7 @@ pub mod parse;
 pub use decode::{DecodeError, Decoded, Decoder};
 pub use encode::DateCache;
 pub use headers::{HeaderValue, Headers};
-pub use parse::{parse_request_head, parse_response_head, BodyKind, Limits, ParseError, ParsedRequest, ParsedResponse};
+pub use parse::{
+    parse_request_head, parse_response_head, BodyKind, Limits, ParseError, ParsedRequest,
+    ParsedResponse,
+};

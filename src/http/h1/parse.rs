@@ -23,7 +23,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_head_bytes: 16 * 1024, max_headers: 100, max_target_len: 8 * 1024 }
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_headers: 100,
+            max_target_len: 8 * 1024,
+        }
     }
 }
 
@@ -177,7 +181,9 @@ impl ParsedRequest {
 }
 
 fn text<'a>(buf: &'a [u8], r: &Range<usize>) -> &'a str {
-    buf.get(r.clone()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+    buf.get(r.clone())
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("")
 }
 
 /// A parsed response head (for the HTTP client), same conventions as
@@ -262,8 +268,15 @@ fn map_httparse(e: httparse::Error) -> ParseError {
 }
 
 fn trim_ows(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(v.len());
-    let end = v.iter().rposition(|&b| b != b' ' && b != b'\t').map(|i| i + 1).unwrap_or(start);
+    let start = v
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map(|i| i + 1)
+        .unwrap_or(start);
     &v[start..end.max(start)]
 }
 
@@ -273,7 +286,9 @@ fn eq_token(a: &[u8], b: &str) -> bool {
 
 /// Comma-separated list elements, OWS-trimmed, empty ones skipped.
 fn list(v: &[u8]) -> impl Iterator<Item = &[u8]> {
-    v.split(|&b| b == b',').map(trim_ows).filter(|t| !t.is_empty())
+    v.split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|t| !t.is_empty())
 }
 
 fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
@@ -298,8 +313,24 @@ fn valid_host(v: &[u8]) -> bool {
         b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';'
-                    | b'=' | b':' | b'[' | b']' | b'%'
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
             )
     })
 }
@@ -336,7 +367,9 @@ impl Fields {
             for coding in list(value) {
                 if self.last_chunked {
                     // Something follows chunked: chunked is not final.
-                    return Err(ParseError::Malformed("chunked is not the final transfer coding"));
+                    return Err(ParseError::Malformed(
+                        "chunked is not the final transfer coding",
+                    ));
                 }
                 if eq_token(coding, "chunked") {
                     self.chunked_count += 1;
@@ -377,7 +410,9 @@ impl Fields {
                 return Err(ParseError::Malformed("Transfer-Encoding in HTTP/1.0"));
             }
             if self.cl_count > 0 {
-                return Err(ParseError::Malformed("Content-Length with Transfer-Encoding"));
+                return Err(ParseError::Malformed(
+                    "Content-Length with Transfer-Encoding",
+                ));
             }
             if self.chunked_count > 1 {
                 return Err(ParseError::Malformed("chunked applied twice"));
@@ -412,7 +447,11 @@ impl Fields {
 /// let smuggle = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
 /// assert!(matches!(parse_request_head(smuggle, &l, &mut p), Err(ParseError::Malformed(_))));
 /// ```
-pub fn parse_request_head(buf: &[u8], limits: &Limits, out: &mut ParsedRequest) -> Result<Option<usize>, ParseError> {
+pub fn parse_request_head(
+    buf: &[u8],
+    limits: &Limits,
+    out: &mut ParsedRequest,
+) -> Result<Option<usize>, ParseError> {
     let Some(start) = skip_empty_lines(buf)? else {
         if buf.len() > limits.max_head_bytes {
             return Err(ParseError::HeadTooLarge);
@@ -453,7 +492,9 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits, out: &mut ParsedRequest) 
         return Err(ParseError::HeadTooLarge);
     }
     if target == "*" && method != "OPTIONS" {
-        return Err(ParseError::Malformed("asterisk-form target with a method other than OPTIONS"));
+        return Err(ParseError::Malformed(
+            "asterisk-form target with a method other than OPTIONS",
+        ));
     }
     out.method = offset(buf, method.as_bytes())..offset(buf, method.as_bytes()) + method.len();
     out.target = offset(buf, target.as_bytes())..offset(buf, target.as_bytes()) + target.len();
@@ -464,8 +505,15 @@ pub fn parse_request_head(buf: &[u8], limits: &Limits, out: &mut ParsedRequest) 
         let value = trim_ows(h.value);
         fields.add(h.name.as_bytes(), value)?;
         let name_at = offset(buf, h.name.as_bytes());
-        let value_at = if value.is_empty() { offset(buf, h.value) } else { offset(buf, value) };
-        out.headers.push((name_at..name_at + h.name.len(), value_at..value_at + value.len()));
+        let value_at = if value.is_empty() {
+            offset(buf, h.value)
+        } else {
+            offset(buf, value)
+        };
+        out.headers.push((
+            name_at..name_at + h.name.len(),
+            value_at..value_at + value.len(),
+        ));
     }
     if minor == 1 && fields.host_count == 0 {
         return Err(ParseError::Malformed("missing Host header"));
@@ -557,33 +605,42 @@ pub fn parse_response_head(
             fields.add(h.name.as_bytes(), value)?;
         }
         let name_at = offset(buf, h.name.as_bytes());
-        let value_at = if value.is_empty() { offset(buf, h.value) } else { offset(buf, value) };
-        out.headers.push((name_at..name_at + h.name.len(), value_at..value_at + value.len()));
+        let value_at = if value.is_empty() {
+            offset(buf, h.value)
+        } else {
+            offset(buf, value)
+        };
+        out.headers.push((
+            name_at..name_at + h.name.len(),
+            value_at..value_at + value.len(),
+        ));
     }
     let mut keep_alive = !fields.conn_close && (minor == 1 || fields.conn_keep_alive);
     out.upgrade = status == 101;
-    out.body = if request_method_is_head || (100..200).contains(&status) || status == 204 || status == 304 {
-        BodyKind::Empty
-    } else if fields.te_seen {
-        if cl_values.is_some() {
-            keep_alive = false;
-        }
-        if fields.last_chunked {
-            BodyKind::Chunked
+    out.body =
+        if request_method_is_head || (100..200).contains(&status) || status == 204 || status == 304
+        {
+            BodyKind::Empty
+        } else if fields.te_seen {
+            if cl_values.is_some() {
+                keep_alive = false;
+            }
+            if fields.last_chunked {
+                BodyKind::Chunked
+            } else {
+                keep_alive = false;
+                BodyKind::Eof
+            }
+        } else if let Some(n) = cl_values {
+            if n == 0 {
+                BodyKind::Empty
+            } else {
+                BodyKind::Length(n)
+            }
         } else {
             keep_alive = false;
             BodyKind::Eof
-        }
-    } else if let Some(n) = cl_values {
-        if n == 0 {
-            BodyKind::Empty
-        } else {
-            BodyKind::Length(n)
-        }
-    } else {
-        keep_alive = false;
-        BodyKind::Eof
-    };
+        };
     out.keep_alive = keep_alive;
     Ok(Some(start + n))
 }
@@ -600,7 +657,8 @@ mod tests {
     /// time (as a connection accumulates input); all must agree.
     fn parse_all_ways(msg: &[u8]) -> Result<(usize, ParsedRequest), ParseError> {
         let mut whole = ParsedRequest::default();
-        let expected = parse_request_head(msg, &Limits::default(), &mut whole).map(|r| r.map(|n| (n, whole.clone())));
+        let expected = parse_request_head(msg, &Limits::default(), &mut whole)
+            .map(|r| r.map(|n| (n, whole.clone())));
         for split in 0..=msg.len() {
             let mut p = ParsedRequest::default();
             let first = parse_request_head(&msg[..split], &Limits::default(), &mut p);
@@ -623,7 +681,10 @@ mod tests {
             match parse_request_head(&msg[..end], &Limits::default(), &mut p) {
                 Ok(None) => continue,
                 Ok(Some(n)) => {
-                    let (m, w) = expected.clone().expect("byte-at-a-time completed but whole failed").unwrap();
+                    let (m, w) = expected
+                        .clone()
+                        .expect("byte-at-a-time completed but whole failed")
+                        .unwrap();
                     assert_eq!((n, &p.headers, p.body), (m, &w.headers, w.body));
                     return Ok((n, p));
                 }
@@ -639,15 +700,69 @@ mod tests {
     #[test]
     fn valid_requests_parse_the_same_whole_split_and_bytewise() {
         let cases: &[(&[u8], &str, &str, BodyKind, bool)] = &[
-            (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/", BodyKind::Empty, true),
-            (b"\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/a", BodyKind::Empty, true),
-            (b"POST /p?q HTTP/1.1\r\nHost: x\r\nContent-Length: 010\r\n\r\n", "POST", "/p?q", BodyKind::Length(10), true),
-            (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n", "POST", "/", BodyKind::Chunked, true),
-            (b"GET / HTTP/1.0\r\n\r\n", "GET", "/", BodyKind::Empty, false),
-            (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", "GET", "/", BodyKind::Empty, true),
-            (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n", "GET", "/", BodyKind::Empty, false),
-            (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", "OPTIONS", "*", BodyKind::Empty, true),
-            (b"M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n", "", "", BodyKind::Empty, true),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                "GET",
+                "/",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+                "GET",
+                "/a",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"POST /p?q HTTP/1.1\r\nHost: x\r\nContent-Length: 010\r\n\r\n",
+                "POST",
+                "/p?q",
+                BodyKind::Length(10),
+                true,
+            ),
+            (
+                b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n",
+                "POST",
+                "/",
+                BodyKind::Chunked,
+                true,
+            ),
+            (
+                b"GET / HTTP/1.0\r\n\r\n",
+                "GET",
+                "/",
+                BodyKind::Empty,
+                false,
+            ),
+            (
+                b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+                "GET",
+                "/",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\nConnection: foo, close\r\n\r\n",
+                "GET",
+                "/",
+                BodyKind::Empty,
+                false,
+            ),
+            (
+                b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+                "OPTIONS",
+                "*",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n",
+                "",
+                "",
+                BodyKind::Empty,
+                true,
+            ),
         ];
         for (msg, method, target, body, ka) in cases {
             let r = parse_all_ways(msg);
@@ -657,13 +772,17 @@ mod tests {
             }
             let (n, p) = r.unwrap_or_else(|e| panic!("{e} for {:?}", String::from_utf8_lossy(msg)));
             assert_eq!(n, msg.len());
-            assert_eq!((p.method(msg), p.target(msg), p.body, p.keep_alive), (*method, *target, *body, *ka));
+            assert_eq!(
+                (p.method(msg), p.target(msg), p.body, p.keep_alive),
+                (*method, *target, *body, *ka)
+            );
         }
     }
 
     #[test]
     fn header_values_are_trimmed_and_obs_text_kept() {
-        let msg = b"GET / HTTP/1.1\r\nHost: x\r\nX-A:   padded \t \r\nX-B: caf\xe9\r\nX-Empty:\r\n\r\n";
+        let msg =
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-A:   padded \t \r\nX-B: caf\xe9\r\nX-Empty:\r\n\r\n";
         let (_, p) = parse_all_ways(msg).unwrap();
         let vals: Vec<&[u8]> = p.headers.iter().map(|(_, v)| &msg[v.clone()]).collect();
         assert_eq!(vals, [&b"x"[..], b"padded", b"caf\xe9", b""]);
@@ -674,11 +793,16 @@ mod tests {
         let (_, p) =
             parse_all_ways(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n").unwrap();
         assert!(p.upgrade);
-        let (_, p) = parse_all_ways(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\r\n").unwrap();
+        let (_, p) =
+            parse_all_ways(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n\r\n").unwrap();
         assert!(!p.upgrade, "no Upgrade field, no upgrade");
-        let (_, p) = parse_all_ways(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n").unwrap();
+        let (_, p) = parse_all_ways(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\n",
+        )
+        .unwrap();
         assert!(p.expect_continue && !p.expect_other);
-        let (_, p) = parse_all_ways(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: dance\r\n\r\n").unwrap();
+        let (_, p) =
+            parse_all_ways(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: dance\r\n\r\n").unwrap();
         assert!(p.expect_other);
     }
 
@@ -686,7 +810,10 @@ mod tests {
     fn malformed_requests_are_rejected_whole_split_and_bytewise() {
         use ParseError::*;
         let big_target = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000));
-        let big_head = format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "a".repeat(17000));
+        let big_head = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+            "a".repeat(17000)
+        );
         let many: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
         let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
         let cases: Vec<(&[u8], ParseError)> = vec![
@@ -732,7 +859,12 @@ mod tests {
         ];
         for (msg, want) in cases {
             let got = parse_all_ways(msg);
-            assert_eq!(got.map(|_| ()), Err(want), "{:?}", String::from_utf8_lossy(&msg[..msg.len().min(80)]));
+            assert_eq!(
+                got.map(|_| ()),
+                Err(want),
+                "{:?}",
+                String::from_utf8_lossy(&msg[..msg.len().min(80)])
+            );
         }
     }
 
@@ -752,21 +884,68 @@ mod tests {
         let l = Limits::default();
         let mut p = ParsedResponse::default();
         let cases: &[(&[u8], bool, BodyKind, bool)] = &[
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, BodyKind::Length(5), true),
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", false, BodyKind::Length(5), true),
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, BodyKind::Empty, true),
-            (b"HTTP/1.1 204 No Content\r\n\r\n", false, BodyKind::Empty, true),
-            (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", false, BodyKind::Empty, true),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", false, BodyKind::Chunked, false),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                false,
+                BodyKind::Length(5),
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
+                false,
+                BodyKind::Length(5),
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                true,
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"HTTP/1.1 204 No Content\r\n\r\n",
+                false,
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                false,
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+                false,
+                BodyKind::Chunked,
+                false,
+            ),
             (b"HTTP/1.1 200 OK\r\n\r\n", false, BodyKind::Eof, false),
-            (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n", false, BodyKind::Length(1), true),
+            (
+                b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n",
+                false,
+                BodyKind::Length(1),
+                true,
+            ),
         ];
         for (msg, head, body, ka) in cases {
             for split in 0..msg.len() {
-                assert_eq!(parse_response_head(&msg[..split], *head, &l, &mut p), Ok(None), "split {split}");
+                assert_eq!(
+                    parse_response_head(&msg[..split], *head, &l, &mut p),
+                    Ok(None),
+                    "split {split}"
+                );
             }
-            assert_eq!(parse_response_head(msg, *head, &l, &mut p), Ok(Some(msg.len())));
-            assert_eq!((p.body, p.keep_alive), (*body, *ka), "{:?}", String::from_utf8_lossy(msg));
+            assert_eq!(
+                parse_response_head(msg, *head, &l, &mut p),
+                Ok(Some(msg.len()))
+            );
+            assert_eq!(
+                (p.body, p.keep_alive),
+                (*body, *ka),
+                "{:?}",
+                String::from_utf8_lossy(msg)
+            );
         }
         let bad: &[&[u8]] = &[
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
@@ -776,7 +955,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
         ];
         for msg in bad {
-            assert!(parse_response_head(msg, false, &l, &mut p).is_err(), "{:?}", String::from_utf8_lossy(msg));
+            assert!(
+                parse_response_head(msg, false, &l, &mut p).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(msg)
+            );
         }
     }
 }
