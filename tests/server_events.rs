@@ -432,3 +432,49 @@ fn connection_event_gives_the_socket_with_its_remote_address() {
     assert_eq!(rx.recv().unwrap().ip().to_string(), "127.0.0.1");
     s.stop();
 }
+
+#[test]
+fn upgraded_socket_has_timeout_end_and_close_events() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        let server = http::create_server(|_req, res| res.end(()));
+        server.on_upgrade(move |_req, socket, _head| {
+            socket.write(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n",
+            );
+            socket.set_timeout(30);
+            let fired = Rc::new(std::cell::Cell::new(false));
+            socket.on_timeout(move || {
+                // Told once per idle period; answer only the first.
+                if !fired.replace(true) {
+                    socket.write("idle\n");
+                }
+            });
+            let t = tx.clone();
+            socket.on_data(move |c| t.send(format!("data:{c}")).unwrap());
+            let t = tx.clone();
+            socket.on_end(move || t.send("end".into()).unwrap());
+            let t = tx.clone();
+            socket.on_close(move |had_error| t.send(format!("close:{had_error}")).unwrap());
+        });
+        server
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n");
+    assert_eq!(c.response(true).unwrap().status, 101);
+    assert_eq!(
+        c.take(5).unwrap(),
+        b"idle\n",
+        "the timeout event fired and the socket stayed open"
+    );
+    c.send(b"ping");
+    assert_eq!(rx.recv().unwrap(), "data:ping");
+    c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(rx.recv().unwrap(), "end");
+    assert!(
+        c.closed_by_server(),
+        "our side ends too (allowHalfOpen: false)"
+    );
+    assert_eq!(rx.recv().unwrap(), "close:false");
+    s.stop();
+}

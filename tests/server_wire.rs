@@ -634,3 +634,135 @@ fn url_is_the_raw_request_target() {
     assert_eq!(r.body_str(), "/p%20a/b?x=%41&y");
     s.stop();
 }
+
+#[test]
+fn ten_thousand_sequential_keep_alive_requests_on_one_socket() {
+    // test-http-many-keep-alive-connections.js
+    let s = TestServer::start(|| {
+        let n = Rc::new(Cell::new(0u32));
+        http::create_server(move |_req, res| {
+            n.set(n.get() + 1);
+            res.end(n.get().to_string());
+        })
+    });
+    let mut c = Reader::new(s.port());
+    for i in 1..=10_000u32 {
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(c.response(false).unwrap().body_str(), i.to_string());
+    }
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn destroying_the_socket_inside_pipelined_handlers_does_not_crash() {
+    // test-http-incoming-pipelined-socket-destroy.js
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            if req.url() == "/destroy" {
+                req.connection().destroy();
+                res.end("never sent");
+            } else {
+                res.end("ok");
+            }
+        })
+    });
+    let raw = exchange_until_close(
+        s.port(),
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /destroy HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert!(!text.contains("never sent"), "{text}");
+    // The server is still healthy.
+    assert_eq!(
+        request(s.port(), b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n").body,
+        b"ok"
+    );
+    s.stop();
+}
+
+#[test]
+fn pipelining_flood_with_a_client_that_reads_late_ends_intact() {
+    // test-http-pipeline-flood.js: the server must stop reading rather than
+    // buffer every answer, and still answer everything once the client reads.
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            let fill = req.url().as_bytes()[1];
+            res.end(vec![fill; 32 * 1024]);
+        })
+    });
+    let c = Reader::new(s.port());
+    let mut writer = c.stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for i in 0..400u32 {
+            all.extend_from_slice(
+                format!(
+                    "GET /{} HTTP/1.1\r\nHost: x\r\n\r\n",
+                    (b'a' + (i % 26) as u8) as char
+                )
+                .as_bytes(),
+            );
+        }
+        std::io::Write::write_all(&mut writer, &all).unwrap();
+    });
+    let mut c = c;
+    for i in 0..400u32 {
+        let r = c.response(false).unwrap();
+        let fill = b'a' + (i % 26) as u8;
+        assert_eq!(r.body.len(), 32 * 1024);
+        assert!(
+            r.body.iter().all(|&b| b == fill),
+            "response {i} out of order"
+        );
+    }
+    sender.join().unwrap();
+    drop(c);
+    s.stop();
+}
+
+#[test]
+fn listen_any_and_a_smaller_header_limit() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let server = http::create_server(|_req, res| res.end("any"));
+        server.set_max_header_size(1024);
+        server.listen_any(0, move || {});
+        tx.send(server.address().unwrap()).unwrap();
+        server.on_connection(move |sock| sock.on_close(move |_| server.close()));
+        nodelike::run();
+    });
+    let addr = rx.recv().unwrap();
+    assert!(addr.ip().is_unspecified(), "bound to any address: {addr}");
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+        "p".repeat(2000)
+    );
+    let raw = exchange_until_close(addr.port(), big.as_bytes());
+    assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 431 "));
+    t.join().unwrap();
+}
+
+#[test]
+fn server_close_lets_a_busy_connection_finish_with_connection_close() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = std::thread::spawn(move || {
+        let server = http::Server::new();
+        server.on_request(move |_req, res| {
+            // Close while this response is still being produced.
+            server.close();
+            nodelike::set_timeout(move || res.end("late"), 20);
+        });
+        server.listen(0, "127.0.0.1", || {});
+        tx.send(server.address().unwrap()).unwrap();
+        nodelike::run();
+    });
+    let addr = rx.recv().unwrap();
+    let mut c = Reader::new(addr.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = c.response(false).unwrap();
+    assert_eq!(r.body, b"late");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(c.closed_by_server());
+    t.join().unwrap();
+}

@@ -114,7 +114,8 @@ pub(crate) struct SocketRec {
     pub(crate) need_drain: bool,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) last_active: Instant,
-    pub(crate) timer_queued: bool,
+    /// The deadline of the idle check queued in the timer heap, if any.
+    pub(crate) timer_at: Option<Instant>,
     pub(crate) proto: Proto,
     pub(crate) listeners: SocketListeners,
 }
@@ -148,7 +149,7 @@ impl SocketRec {
             need_drain: false,
             idle_timeout: None,
             last_active: now,
-            timer_queued: false,
+            timer_at: None,
             proto,
             listeners: SocketListeners::default(),
         }
@@ -203,15 +204,17 @@ impl Core {
         }
     }
 
-    /// Arms the idle-timeout check of a socket if it has a timeout and no
-    /// check is queued yet.
+    /// Queues the idle-timeout check of a socket for `last_active +
+    /// timeout`, unless a check at or before that time is already queued.
     pub(crate) fn arm_idle(&mut self, id: SockId) {
         let Some(s) = self.socket(id) else { return };
-        if let (Some(t), false) = (s.idle_timeout, s.timer_queued) {
-            s.timer_queued = true;
-            let at = s.last_active + t;
-            self.timers.push(at, Due::SocketIdle(id));
+        let Some(t) = s.idle_timeout else { return };
+        let at = s.last_active + t;
+        if s.timer_at.is_some_and(|queued| queued <= at) {
+            return;
         }
+        s.timer_at = Some(at);
+        self.timers.push(at, Due::SocketIdle(id, at));
     }
 
     /// Closes the descriptor now and queues the `close` events for the next
@@ -616,17 +619,17 @@ pub(crate) fn finish_close(id: SockId) {
 }
 
 /// A socket's idle-timeout check came due.
-pub(crate) fn check_idle(id: SockId) {
+pub(crate) fn check_idle(id: SockId, queued_for: Instant) {
     let fired = with_core(|c| {
         let now = c.now;
         let s = c.socket(id)?;
-        s.timer_queued = false;
-        let timeout = s.idle_timeout?;
-        if s.destroyed {
-            return None;
+        if s.timer_at != Some(queued_for) || s.destroyed {
+            return None; // stale: an earlier check replaced this one
         }
-        let due = s.last_active + timeout;
-        if due > now {
+        s.timer_at = None;
+        let timeout = s.idle_timeout?;
+        if s.last_active + timeout > now {
+            // Active since: check again at the new deadline.
             c.arm_idle(id);
             return None;
         }
@@ -843,6 +846,9 @@ impl Socket {
             if let Some(s) = c.socket(self.id) {
                 s.idle_timeout = (ms > 0).then(|| Duration::from_millis(ms));
                 s.last_active = now;
+                if s.idle_timeout.is_none() {
+                    s.timer_at = None; // a queued check becomes stale
+                }
                 c.arm_idle(self.id);
             }
         });

@@ -240,7 +240,7 @@ fn fire_timers() {
     }) {
         match due {
             Due::User(key, gen) => run_user_timer(key, gen),
-            Due::SocketIdle(id) => crate::net::check_idle(id),
+            Due::SocketIdle(id, at) => crate::net::check_idle(id, at),
             Due::Linger(id) => crate::net::destroy_socket(id, None),
             Due::AcceptRetry(key, _gen) => crate::net::on_listener_ready(key),
         }

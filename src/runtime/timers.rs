@@ -20,8 +20,9 @@ use crate::net::SockId;
 pub(crate) enum Due {
     /// A user timer (slab key, generation).
     User(usize, u32),
-    /// A socket's idle timeout check.
-    SocketIdle(SockId),
+    /// A socket's idle timeout check, for the deadline it was queued for
+    /// (an entry whose deadline the socket no longer waits for is stale).
+    SocketIdle(SockId, Instant),
     /// A lingering socket's last chance to see the peer's FIN.
     Linger(SockId),
     /// Retry `accept` on a server after running out of file descriptors.
