@@ -4,7 +4,7 @@
 //! Records live in an [`Arena`](crate::runtime::arena::Arena) and are reused
 //! with their buffers, so steady-state keep-alive serving allocates nothing.
 
-use std::time::SystemTime;
+use std::time::Instant;
 
 use crate::chunk::Chunk;
 use crate::encoding::StringDecoder;
@@ -232,22 +232,26 @@ impl Exchange {
 
     fn add_line(&mut self, name: &str, value: &str) {
         let f = &mut self.flags;
-        if name.eq_ignore_ascii_case("content-length") {
-            f.content_length = value.trim().parse().ok();
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            f.transfer_encoding = true;
-            f.te_chunked = value
-                .rsplit(',')
-                .next()
-                .map(|last| last.trim().eq_ignore_ascii_case("chunked"))
-                .unwrap_or(false);
-        } else if name.eq_ignore_ascii_case("connection") {
-            f.connection = true;
-            f.connection_close |= value
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("close"));
-        } else if name.eq_ignore_ascii_case("date") {
-            f.date = true;
+        // Dispatch on length first: most names are none of these four.
+        match name.len() {
+            14 if name.eq_ignore_ascii_case("content-length") => {
+                f.content_length = value.trim().parse().ok();
+            }
+            17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                f.transfer_encoding = true;
+                f.te_chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            }
+            10 if name.eq_ignore_ascii_case("connection") => {
+                f.connection = true;
+                f.connection_close |= value
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"));
+            }
+            4 if name.eq_ignore_ascii_case("date") => f.date = true,
+            _ => {}
         }
         encode::write_header(&mut self.head_lines, name, value);
     }
@@ -261,6 +265,7 @@ impl Exchange {
         end_len: Option<usize>,
         conn_keep_alive: bool,
         date: &mut DateCache,
+        now: Instant,
     ) {
         let status = self.status;
         let bodiless = self.is_head_request()
@@ -315,7 +320,7 @@ impl Exchange {
         }
         if !self.flags.date {
             out.extend_from_slice(b"Date: ");
-            out.extend_from_slice(date.get(SystemTime::now()).as_bytes());
+            out.extend_from_slice(date.get_at(now).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         if !self.flags.connection {

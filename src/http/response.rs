@@ -594,10 +594,11 @@ fn send(c: &mut Core, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, E
         None => false,
     };
     let mut result = Ok(());
+    let now = c.now;
     let ok = output(c, ex, |e, out, date| {
         if !e.head_written {
             let end_len = end.then_some(data.len());
-            e.write_head_bytes(out, end_len, conn_keep_alive, date);
+            e.write_head_bytes(out, end_len, conn_keep_alive, date, now);
         }
         result = e.write_body_bytes(out, data, end);
     });
