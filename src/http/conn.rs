@@ -123,7 +123,7 @@ fn conn_of(c: &mut Core, id: SockId) -> Option<&mut ServerConn> {
     match c.socket(id) {
         Some(s) => match &mut s.proto {
             Proto::Server(conn) => Some(conn),
-            Proto::Raw => None,
+            Proto::Raw | Proto::Client(_) => None,
         },
         None => None,
     }

@@ -10,6 +10,7 @@
 //! | `response.writeHead(200, {...})` | [`ServerResponse::write_head`]`(200, &[...])` |
 //! | `response.end()` | [`ServerResponse::end`]`(())` |
 
+pub(crate) mod client;
 mod conn;
 mod exchange;
 pub mod h1;
@@ -17,6 +18,10 @@ mod incoming;
 mod response;
 pub(crate) mod server;
 
+pub use client::{
+    get, get_agent, request, Agent, ClientRequest, ClientResponse, IntoRequestOptions,
+    RequestOptions, AGENT_IDLE_TIMEOUT_MS,
+};
 pub use exchange::CloseReason;
 pub use h1::{HeaderValue, Headers};
 pub use incoming::IncomingMessage;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mio::Token;
 
 use crate::chunk::{Chunk, IntoChunk};
+use crate::http::client::{self, ClientConn};
 use crate::http::server::{self, ServerConn};
 use crate::runtime::listeners::Listeners;
 use crate::runtime::timers::Due;
@@ -58,6 +59,8 @@ pub(crate) enum Proto {
     Raw,
     /// An HTTP/1.1 server connection.
     Server(ServerConn),
+    /// An HTTP/1.1 client connection (pooled by an agent or its own).
+    Client(ClientConn),
 }
 
 #[derive(Default)]
@@ -118,6 +121,8 @@ pub(crate) struct SocketRec {
     pub(crate) timer_at: Option<Instant>,
     pub(crate) proto: Proto,
     pub(crate) listeners: SocketListeners,
+    /// Does not keep the loop alive (counted in `Core::unref_sockets`).
+    pub(crate) unref: bool,
 }
 
 impl SocketRec {
@@ -152,6 +157,7 @@ impl SocketRec {
             timer_at: None,
             proto,
             listeners: SocketListeners::default(),
+            unref: false,
         }
     }
 
@@ -270,6 +276,11 @@ impl Core {
 
 /// Readiness on a connected socket.
 pub(crate) fn on_socket_ready(id: SockId, event: &mio::event::Event) {
+    let connecting = with_core(|c| matches!(c.socket(id), Some(s) if matches!(&s.proto, Proto::Client(conn) if conn.connecting)))
+        .unwrap_or(false);
+    if connecting {
+        client::on_connect_ready(id);
+    }
     if event.is_writable() {
         flush_socket(id);
     }
@@ -403,12 +414,14 @@ fn process(id: SockId, data: &[u8]) -> usize {
         Discard,
         Raw,
         Http,
+        Client,
     }
     let mode = with_core(|c| match c.socket(id) {
         Some(s) if s.destroyed => Mode::Gone,
         // Lingering: the bytes are read only to be thrown away.
         Some(s) if s.lingering => Mode::Discard,
         Some(s) if matches!(s.proto, Proto::Raw) => Mode::Raw,
+        Some(s) if matches!(s.proto, Proto::Client(_)) => Mode::Client,
         Some(_) => Mode::Http,
         None => Mode::Gone,
     })
@@ -420,6 +433,7 @@ fn process(id: SockId, data: &[u8]) -> usize {
             data.len()
         }
         Mode::Http => server::process_input(id, data),
+        Mode::Client => client::process_input(id, data),
     }
 }
 
@@ -448,16 +462,20 @@ fn deliver_eof_if_ready(id: SockId) {
             return None;
         }
         s.eof_delivered = true;
-        Some((s.lingering, matches!(s.proto, Proto::Raw)))
+        if matches!(s.proto, Proto::Client(_)) && !s.lingering {
+            return Some((false, None));
+        }
+        Some((s.lingering, Some(matches!(s.proto, Proto::Raw))))
     })
     .flatten();
     match ready {
         None => {}
+        Some((_, None)) => client::on_eof(id),
         Some((true, _)) => {
             with_core(|c| c.destroy(id, Cause::Aborted));
         }
-        Some((false, true)) => raw_eof(id),
-        Some((false, false)) => server::on_eof(id),
+        Some((false, Some(true))) => raw_eof(id),
+        Some((false, Some(false))) => server::on_eof(id),
     }
 }
 
@@ -596,6 +614,7 @@ pub(crate) fn flush_socket(id: SockId) {
         if is_server {
             server::emit_response_drain(id);
         }
+        client::emit_request_drain(id);
     }
 }
 
@@ -608,8 +627,13 @@ pub(crate) fn finish_close(id: SockId) {
     .flatten();
     let Some(mut rec) = rec else { return };
     log::trace!("socket {}: close", id.key);
-    if let Proto::Server(conn) = &mut rec.proto {
-        server::on_socket_closed(id, conn, rec.cause);
+    if rec.unref {
+        with_core(|c| c.unref_sockets -= 1);
+    }
+    match &mut rec.proto {
+        Proto::Server(conn) => server::on_socket_closed(id, conn, rec.cause),
+        Proto::Client(conn) => client::on_socket_closed(id, conn, rec.cause),
+        Proto::Raw => {}
     }
     let had_error = rec.cause == Cause::Error;
     for f in rec.listeners.close.iter_mut() {
@@ -637,7 +661,9 @@ pub(crate) fn check_idle(id: SockId, queued_for: Instant) {
         // `timeout` listener keeps it open is told again later.
         s.last_active = now;
         let has_listeners = !s.listeners.timeout.is_empty();
-        let is_server = matches!(s.proto, Proto::Server(_));
+        // HTTP connections (server, or idle pooled client) without a
+        // `timeout` listener are closed; a raw socket is only told.
+        let is_server = matches!(s.proto, Proto::Server(_) | Proto::Client(_));
         c.arm_idle(id);
         Some((has_listeners, is_server))
     })

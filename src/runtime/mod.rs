@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token};
 use slab::Slab;
 
+use crate::http::client::{AgentRec, ClientExchange, Resolved};
 use crate::http::h1::DateCache;
 use crate::http::server::{Exchange, ServerRec};
 use crate::net::{SockId, SocketRec};
@@ -30,6 +31,8 @@ use timers::{Callback, Due, Timers};
 
 /// Tokens with this bit set belong to listening sockets.
 pub(crate) const LISTENER_BIT: usize = 1 << 63;
+/// The token of the loop's `mio::Waker` (name resolution results).
+pub(crate) const WAKER_TOKEN: usize = usize::MAX;
 /// Size of the shared read buffer every socket reads into.
 pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
 /// Node's default `highWaterMark` for writable streams: `write` returns
@@ -55,6 +58,15 @@ pub(crate) struct Core {
     pub(crate) sockets: Slab<SocketRec>,
     pub(crate) servers: Slab<ServerRec>,
     pub(crate) exchanges: Arena<Exchange>,
+    pub(crate) clients: Arena<ClientExchange>,
+    pub(crate) agents: Vec<AgentRec>,
+    /// Sockets that do not keep the loop alive (idle pooled client sockets).
+    pub(crate) unref_sockets: usize,
+    /// Woken by name-resolution threads.
+    pub(crate) waker: Option<std::sync::Arc<mio::Waker>>,
+    pub(crate) resolved: Resolved,
+    /// Name resolutions under way (they keep the loop alive).
+    pub(crate) resolving: usize,
     pub(crate) timers: Timers,
     pub(crate) pending: VecDeque<Pending>,
     /// Sockets written to outside their own I/O event: flushed at the end of
@@ -102,6 +114,12 @@ impl Core {
             sockets: Slab::new(),
             servers: Slab::new(),
             exchanges: Arena::new(),
+            clients: Arena::new(),
+            agents: Vec::new(),
+            unref_sockets: 0,
+            waker: None,
+            resolved: Resolved::default(),
+            resolving: 0,
             timers: Timers::default(),
             pending: VecDeque::new(),
             dirty: Vec::new(),
@@ -167,7 +185,8 @@ pub fn run() {
     loop {
         run_pending();
         let Some((alive, timeout)) = with_core(|c| {
-            let alive = !c.sockets.is_empty()
+            let alive = c.sockets.len() > c.unref_sockets
+                || c.resolving > 0
                 || c.servers.iter().any(|(_, s)| s.is_listening())
                 || c.timers.has_user_timers()
                 || !c.pending.is_empty();
@@ -209,7 +228,9 @@ pub fn run() {
 
 fn dispatch(event: &mio::event::Event) {
     let Token(token) = event.token();
-    if token & LISTENER_BIT != 0 {
+    if token == WAKER_TOKEN {
+        crate::http::client::on_wake();
+    } else if token & LISTENER_BIT != 0 {
         crate::net::on_listener_ready(token & !LISTENER_BIT);
     } else {
         crate::net::on_socket_ready(SockId::from_token(token), event);

@@ -1,0 +1,1765 @@
+//! Node's HTTP client: `http::request`, `http::get`, `ClientRequest`,
+//! `ClientResponse`, and the pooling `Agent`.
+//!
+//! It shares the protocol core with the server: requests are framed with
+//! `h1::encode`, responses parsed with `h1::parse_response_head` and decoded
+//! with the same `h1::Decoder`.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::chunk::{Chunk, IntoChunk};
+use crate::encoding::{Encoding, StringDecoder};
+use crate::http::exchange::Framing;
+use crate::http::h1::{self, encode, Decoded, Decoder, Headers, Limits, ParsedResponse};
+use crate::net::{Cause, Proto, SockId, Socket, SocketRec, Stream};
+use crate::runtime::arena::Id;
+use crate::runtime::listeners::Listeners;
+use crate::runtime::{with_core, Core, HIGH_WATER_MARK, WAKER_TOKEN};
+use crate::{Error, ErrorKind};
+
+/// How long an idle pooled socket is kept for reuse.
+pub const AGENT_IDLE_TIMEOUT_MS: u64 = 5_000;
+
+/// Where and what to request (Node's `http.request` options).
+///
+/// ```
+/// let opts = nodelike::http::RequestOptions {
+///     host: "127.0.0.1".into(),
+///     port: 8000,
+///     method: "POST".into(),
+///     path: "/upload?x=1".into(),
+///     ..Default::default()
+/// };
+/// assert_eq!(opts.headers.len(), 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// Host name or IP address (default `localhost`).
+    pub host: String,
+    /// Port (default 80).
+    pub port: u16,
+    /// Any method token (default `GET`).
+    pub method: String,
+    /// Path with query (default `/`).
+    pub path: String,
+    /// Request headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Connect to this unix-domain socket instead of `host:port`.
+    pub socket_path: Option<PathBuf>,
+    /// Use the pooling agent for `host:port` (default); `false` opens a
+    /// connection of its own, closed after the response.
+    pub agent: bool,
+}
+
+impl Default for RequestOptions {
+    fn default() -> Self {
+        RequestOptions {
+            host: "localhost".into(),
+            port: 80,
+            method: "GET".into(),
+            path: "/".into(),
+            headers: Vec::new(),
+            socket_path: None,
+            agent: true,
+        }
+    }
+}
+
+/// What [`request`] and [`get`] accept: [`RequestOptions`], or a URL string
+/// (`http://host:port/path?query`).
+///
+/// ```
+/// use nodelike::http::IntoRequestOptions;
+/// let o = "http://127.0.0.1:8080/a?b=c".into_request_options().unwrap();
+/// assert_eq!((o.host.as_str(), o.port, o.path.as_str()), ("127.0.0.1", 8080, "/a?b=c"));
+/// ```
+pub trait IntoRequestOptions {
+    /// The options, or why the value is not a usable request target.
+    fn into_request_options(self) -> Result<RequestOptions, Error>;
+}
+
+impl IntoRequestOptions for RequestOptions {
+    fn into_request_options(self) -> Result<RequestOptions, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoRequestOptions for &str {
+    fn into_request_options(self) -> Result<RequestOptions, Error> {
+        let u = crate::url::parse(self, false);
+        if u.protocol.as_deref() != Some("http:") {
+            return Err(Error::new(
+                ErrorKind::InvalidHeader,
+                format!("Protocol not supported in {self:?}: use http://"),
+            ));
+        }
+        let host = u
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("Invalid URL (no host): {self:?}"),
+                )
+            })?;
+        let port = match u.port.as_deref() {
+            None => 80,
+            Some(p) => p.parse().map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("Invalid port in {self:?}"),
+                )
+            })?,
+        };
+        Ok(RequestOptions {
+            host,
+            port,
+            path: u.path.unwrap_or_else(|| "/".into()),
+            ..Default::default()
+        })
+    }
+}
+
+impl IntoRequestOptions for String {
+    fn into_request_options(self) -> Result<RequestOptions, Error> {
+        self.as_str().into_request_options()
+    }
+}
+
+impl IntoRequestOptions for &String {
+    fn into_request_options(self) -> Result<RequestOptions, Error> {
+        self.as_str().into_request_options()
+    }
+}
+
+pub(crate) type ClientId = Id;
+
+type UpgradeListener = dyn FnMut(ClientResponse, Socket, &[u8]);
+
+#[derive(Default)]
+pub(crate) struct ClientListeners {
+    response: Listeners<dyn FnMut(ClientResponse)>,
+    error: Listeners<dyn FnMut(&Error)>,
+    drain: Listeners<dyn FnMut()>,
+    continue_: Listeners<dyn FnMut()>,
+    upgrade: Listeners<UpgradeListener>,
+    data: Listeners<dyn FnMut(Chunk<'_>)>,
+    end: Listeners<dyn FnMut()>,
+    res_close: Listeners<dyn FnMut()>,
+}
+
+impl ClientListeners {
+    fn is_empty(&self) -> bool {
+        self.response.is_empty()
+            && self.error.is_empty()
+            && self.drain.is_empty()
+            && self.continue_.is_empty()
+            && self.upgrade.is_empty()
+            && self.data.is_empty()
+            && self.end.is_empty()
+            && self.res_close.is_empty()
+    }
+}
+
+/// The record behind a `ClientRequest` and its `ClientResponse`.
+#[derive(Default)]
+pub(crate) struct ClientExchange {
+    options: Option<RequestOptions>,
+    socket: Option<SockId>,
+    agent: Option<usize>,
+    /// Queued in the agent, waiting for a socket.
+    queued: bool,
+    set_headers: Vec<(String, Vec<String>)>,
+    head_sent: bool,
+    framing: Framing,
+    /// `end` was called.
+    ended: bool,
+    /// Bytes not yet handed to a socket (before it connected).
+    out: Vec<u8>,
+    need_drain: bool,
+    /// Response head bytes and their parse.
+    res_head: Vec<u8>,
+    parsed: ParsedResponse,
+    res_started: bool,
+    res_complete: bool,
+    trailers: Option<Headers>,
+    decoder: Option<StringDecoder>,
+    /// Over: response complete, failed or aborted. No more events.
+    done: bool,
+    listeners: ClientListeners,
+}
+
+impl ClientExchange {
+    fn is_head(&self) -> bool {
+        self.options
+            .as_ref()
+            .is_some_and(|o| o.method.eq_ignore_ascii_case("HEAD"))
+    }
+}
+
+/// What the client side of a socket is doing.
+pub(crate) struct ClientConn {
+    agent: Option<usize>,
+    pub(crate) ex: Option<ClientId>,
+    reading: ClientReading,
+    pub(crate) connecting: bool,
+}
+
+enum ClientReading {
+    Head,
+    Body(Decoder),
+    /// Left HTTP through a 101 upgrade.
+    Upgraded,
+}
+
+/// A connection pool for one `host:port` (Node's `http.Agent`).
+pub(crate) struct AgentRec {
+    key: (String, u16),
+    max_sockets: usize,
+    /// Sockets in use or connecting.
+    active: Vec<SockId>,
+    /// Idle keep-alive sockets, most recently used last.
+    idle: Vec<SockId>,
+    queue: VecDeque<ClientId>,
+}
+
+/// Results of name resolution on helper threads, handed to the loop.
+pub(crate) type Resolved = Arc<Mutex<Vec<(ClientId, std::io::Result<SocketAddr>)>>>;
+
+// ---------------------------------------------------------------- handles
+
+/// An outgoing request: a writable stream (Node's `http.ClientRequest`).
+/// A cheap `Copy` handle.
+///
+/// ```no_run
+/// use nodelike::http;
+/// let req = http::request(
+///     http::RequestOptions { host: "127.0.0.1".into(), port: 8000, method: "POST".into(), path: "/upload?x=1".into(), ..Default::default() },
+///     |res| {
+///         println!("STATUS: {}", res.status_code());
+///         res.set_encoding(nodelike::Encoding::Utf8);
+///         res.on_data(|chunk| println!("BODY: {chunk}"));
+///     },
+/// );
+/// req.on_error(|e| eprintln!("problem with request: {e}"));
+/// req.write("data\n");
+/// req.write("data\n");
+/// req.end(());
+/// nodelike::run();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientRequest {
+    id: ClientId,
+}
+
+/// A response to a [`ClientRequest`]: a readable stream (Node's
+/// `http.ClientResponse`). A cheap `Copy` handle.
+///
+/// ```no_run
+/// nodelike::http::get("http://127.0.0.1:8000/", |res| {
+///     println!("{} {:?}", res.status_code(), res.headers().get("content-type"));
+///     res.on_data(|chunk| print!("{chunk}"));
+///     res.on_end(|| println!("(end)"));
+/// });
+/// nodelike::run();
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientResponse {
+    id: ClientId,
+}
+
+/// The pooling agent of one `host:port` (Node's `http.getAgent`). A cheap
+/// `Copy` handle.
+///
+/// ```
+/// let agent = nodelike::http::get_agent("127.0.0.1", 8000);
+/// assert_eq!(agent.max_sockets(), 5);
+/// agent.set_max_sockets(50);
+/// assert_eq!(agent.sockets(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Agent {
+    key: usize,
+}
+
+/// Issues a request (Node's `http.request(options, callback)`): returns the
+/// [`ClientRequest`] to write the body to; `on_response` gets the response
+/// once its head arrived. Call [`end`](ClientRequest::end) to send it.
+///
+/// ```no_run
+/// let req = nodelike::http::request("http://127.0.0.1:8000/", |res| println!("{}", res.status_code()));
+/// req.end(());
+/// nodelike::run();
+/// ```
+pub fn request(
+    options: impl IntoRequestOptions,
+    on_response: impl FnMut(ClientResponse) + 'static,
+) -> ClientRequest {
+    let options = options.into_request_options();
+    let id = with_core(|c| {
+        let (id, ex) = c.clients.insert();
+        *ex = ClientExchange::default();
+        ex.listeners.response.push(Box::new(on_response));
+        match options {
+            Ok(o) => {
+                for (n, v) in &o.headers {
+                    match ex
+                        .set_headers
+                        .iter_mut()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(n))
+                    {
+                        Some(entry) => entry.1.push(v.clone()),
+                        None => ex.set_headers.push((n.clone(), vec![v.clone()])),
+                    }
+                }
+                let invalid = !encode::is_valid_method(&o.method)
+                    || !encode::is_valid_request_target(&o.path)
+                    || o.host.bytes().any(|b| b <= b' ' || b == 0x7f)
+                    || o.headers.iter().any(|(n, v)| {
+                        !encode::is_valid_header_name(n) || !encode::is_valid_header_value(v)
+                    });
+                ex.options = Some(o);
+                if invalid {
+                    Err(Error::new(
+                        ErrorKind::InvalidHeader,
+                        "Invalid character in method, path, host or header",
+                    ))
+                } else {
+                    Ok(id)
+                }
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| (id, e))
+    });
+    match id {
+        Some(Ok(id)) => {
+            with_core(|c| assign(c, id));
+            ClientRequest { id }
+        }
+        Some(Err((id, e))) => {
+            // Nothing is sent; the error arrives on the next turn, so the
+            // caller can still add an `error` listener (as in Node).
+            crate::next_tick(move || fail(id, e));
+            ClientRequest { id }
+        }
+        None => ClientRequest {
+            id: Id {
+                idx: u32::MAX,
+                gen: 0,
+            },
+        },
+    }
+}
+
+/// A GET request, ended at once (Node's `http.get`).
+///
+/// ```no_run
+/// nodelike::http::get("http://127.0.0.1:8000/", |res| println!("{}", res.status_code()))
+///     .on_error(|e| eprintln!("{e}"));
+/// nodelike::run();
+/// ```
+pub fn get(
+    options: impl IntoRequestOptions,
+    on_response: impl FnMut(ClientResponse) + 'static,
+) -> ClientRequest {
+    let options = options.into_request_options().map(|mut o| {
+        o.method = "GET".into();
+        o
+    });
+    let req = match options {
+        Ok(o) => request(o, on_response),
+        Err(e) => {
+            let req = request(
+                RequestOptions {
+                    host: String::new(),
+                    ..Default::default()
+                },
+                on_response,
+            );
+            with_core(|c| {
+                if let Some(ex) = c.clients.get_mut(req.id) {
+                    ex.done = true;
+                }
+            });
+            crate::next_tick(move || fail_now(req.id, e));
+            return req;
+        }
+    };
+    req.end(());
+    req
+}
+
+/// The agent for `host:port`, created on first use (Node's
+/// `http.getAgent(host, port)`).
+///
+/// ```
+/// let a = nodelike::http::get_agent("localhost", 8080);
+/// assert_eq!(a, nodelike::http::get_agent("localhost", 8080));
+/// ```
+pub fn get_agent(host: &str, port: u16) -> Agent {
+    let key = with_core(|c| agent_for(c, host, port)).unwrap_or(usize::MAX);
+    Agent { key }
+}
+
+fn agent_for(c: &mut Core, host: &str, port: u16) -> usize {
+    if let Some(i) = c
+        .agents
+        .iter()
+        .position(|a| a.key.0 == host && a.key.1 == port)
+    {
+        return i;
+    }
+    c.agents.push(AgentRec {
+        key: (host.to_owned(), port),
+        max_sockets: 5,
+        active: Vec::new(),
+        idle: Vec::new(),
+        queue: VecDeque::new(),
+    });
+    c.agents.len() - 1
+}
+
+impl Agent {
+    /// The most sockets the agent opens at once (default 5).
+    ///
+    /// ```
+    /// assert_eq!(nodelike::http::get_agent("a", 1).max_sockets(), 5);
+    /// ```
+    pub fn max_sockets(&self) -> usize {
+        with_core(|c| c.agents.get(self.key).map(|a| a.max_sockets))
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Sets [`max_sockets`](Self::max_sockets) (at least 1).
+    ///
+    /// ```
+    /// let a = nodelike::http::get_agent("b", 1);
+    /// a.set_max_sockets(1);
+    /// assert_eq!(a.max_sockets(), 1);
+    /// ```
+    pub fn set_max_sockets(&self, n: usize) {
+        with_core(|c| {
+            if let Some(a) = c.agents.get_mut(self.key) {
+                a.max_sockets = n.max(1);
+            }
+        });
+    }
+
+    /// Sockets in use (busy or connecting) right now (Node's
+    /// `agent.sockets.length`).
+    ///
+    /// ```
+    /// assert_eq!(nodelike::http::get_agent("c", 1).sockets(), 0);
+    /// ```
+    pub fn sockets(&self) -> usize {
+        with_core(|c| c.agents.get(self.key).map(|a| a.active.len()))
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Idle keep-alive sockets kept for reuse.
+    ///
+    /// ```
+    /// assert_eq!(nodelike::http::get_agent("d", 1).idle_sockets(), 0);
+    /// ```
+    pub fn idle_sockets(&self) -> usize {
+        with_core(|c| c.agents.get(self.key).map(|a| a.idle.len()))
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    /// Requests waiting for a socket (Node's `agent.queue.length`).
+    ///
+    /// ```
+    /// assert_eq!(nodelike::http::get_agent("e", 1).queue(), 0);
+    /// ```
+    pub fn queue(&self) -> usize {
+        with_core(|c| c.agents.get(self.key).map(|a| a.queue.len()))
+            .flatten()
+            .unwrap_or(0)
+    }
+}
+
+// ------------------------------------------------------ socket assignment
+
+/// Finds the request a socket: an idle pooled one, a new connection, or
+/// a place in the agent's queue.
+fn assign(c: &mut Core, id: ClientId) {
+    let Some(ex) = c.clients.get_mut(id) else {
+        return;
+    };
+    let Some(o) = ex.options.clone() else { return };
+    if !o.agent || o.socket_path.is_some() {
+        connect(c, id, None, &o);
+        return;
+    }
+    let agent = agent_for(c, &o.host, o.port);
+    if let Some(ex) = c.clients.get_mut(id) {
+        ex.agent = Some(agent);
+    }
+    // Reuse the most recently idle socket that is still open.
+    while let Some(sock) = c.agents[agent].idle.pop() {
+        let usable = matches!(c.socket(sock), Some(s) if !s.destroyed && !s.eof_seen);
+        if !usable {
+            continue;
+        }
+        log::trace!(
+            "client: reusing socket {} for {}:{}",
+            sock.key,
+            o.host,
+            o.port
+        );
+        c.agents[agent].active.push(sock);
+        attach(c, id, sock);
+        return;
+    }
+    if c.agents[agent].active.len() < c.agents[agent].max_sockets {
+        connect(c, id, Some(agent), &o);
+    } else {
+        log::trace!("client: agent {}:{} full; request queued", o.host, o.port);
+        c.agents[agent].queue.push_back(id);
+        if let Some(ex) = c.clients.get_mut(id) {
+            ex.queued = true;
+        }
+    }
+}
+
+/// Gives socket `sock` to exchange `id` and sends what it has written.
+fn attach(c: &mut Core, id: ClientId, sock: SockId) {
+    let was_unref = c
+        .socket(sock)
+        .is_some_and(|s| std::mem::replace(&mut s.unref, false));
+    if was_unref {
+        c.unref_sockets -= 1;
+    }
+    if let Some(s) = c.socket(sock) {
+        s.idle_timeout = None;
+        s.timer_at = None;
+        if let Proto::Client(conn) = &mut s.proto {
+            conn.ex = Some(id);
+            conn.reading = ClientReading::Head;
+        }
+    }
+    if let Some(ex) = c.clients.get_mut(id) {
+        ex.socket = Some(sock);
+        ex.queued = false;
+    }
+    pump(c, id);
+}
+
+/// Moves bytes the request wrote into its socket, once it is connected.
+fn pump(c: &mut Core, id: ClientId) {
+    let Some(ex) = c.clients.get_mut(id) else {
+        return;
+    };
+    let Some(sock) = ex.socket else { return };
+    if ex.out.is_empty() {
+        return;
+    }
+    let connected = matches!(c.socket(sock), Some(s) if matches!(&s.proto, Proto::Client(conn) if !conn.connecting));
+    if !connected {
+        return;
+    }
+    let Some(ex) = c.clients.get_mut(id) else {
+        return;
+    };
+    let bytes = std::mem::take(&mut ex.out);
+    c.queue_output(sock, &bytes);
+    if let Some(ex) = c.clients.get_mut(id) {
+        let mut bytes = bytes;
+        bytes.clear();
+        ex.out = bytes;
+    }
+}
+
+fn connect(c: &mut Core, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
+    if let Some(path) = &o.socket_path {
+        let stream = mio::net::UnixStream::connect(path).map(Stream::Unix);
+        start_socket(c, id, agent, stream.map(|s| (s, None)));
+        return;
+    }
+    if let Some(a) = agent {
+        // Count the connection as in use while it resolves and connects.
+        c.agents[a].active.push(SockId {
+            key: u32::MAX,
+            gen: id.idx,
+        });
+    }
+    let host = o.host.trim_start_matches('[').trim_end_matches(']');
+    let literal = if host.eq_ignore_ascii_case("localhost") {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    } else {
+        host.parse::<IpAddr>().ok()
+    };
+    match literal {
+        Some(ip) => connect_addr(c, id, SocketAddr::new(ip, o.port)),
+        None => resolve_in_background(c, id, o.host.clone(), o.port),
+    }
+}
+
+/// Name resolution blocks, so it runs on a helper thread; the result comes
+/// back through the shared list and wakes the loop with `mio::Waker`.
+fn resolve_in_background(c: &mut Core, id: ClientId, host: String, port: u16) {
+    if c.waker.is_none() {
+        match mio::Waker::new(c.poll.registry(), mio::Token(WAKER_TOKEN)) {
+            Ok(w) => c.waker = Some(Arc::new(w)),
+            Err(e) => {
+                let err = Error::new(ErrorKind::Dns, format!("cannot start name resolution: {e}"));
+                crate::next_tick(move || fail(id, err));
+                return;
+            }
+        }
+    }
+    c.resolving += 1;
+    let waker = c.waker.clone();
+    let results = c.resolved.clone();
+    log::trace!("client: resolving {host} on a helper thread");
+    std::thread::spawn(move || {
+        let found = (host.as_str(), port).to_socket_addrs().and_then(|mut a| {
+            a.next()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no addresses"))
+        });
+        let found = found.map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("getaddrinfo ENOTFOUND {host}: {e}"),
+            )
+        });
+        if let Ok(mut list) = results.lock() {
+            list.push((id, found));
+        }
+        if let Some(w) = waker {
+            let _ = w.wake();
+        }
+    });
+}
+
+/// The loop's waker fired: connect the requests whose names resolved.
+pub(crate) fn on_wake() {
+    let done = with_core(|c| {
+        let list = c
+            .resolved
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        c.resolving -= list.len().min(c.resolving);
+        list
+    })
+    .unwrap_or_default();
+    for (id, result) in done {
+        match result {
+            Ok(addr) => {
+                with_core(|c| {
+                    if c.clients.get(id).is_some_and(|e| !e.done) {
+                        connect_addr(c, id, addr);
+                    } else {
+                        release_placeholder(c, id);
+                    }
+                });
+            }
+            Err(e) => {
+                with_core(|c| release_placeholder(c, id));
+                fail(id, Error::new(ErrorKind::Dns, e.to_string()));
+            }
+        }
+    }
+}
+
+/// Drops the "connecting" placeholder an agent counts for `id`.
+fn release_placeholder(c: &mut Core, id: ClientId) {
+    let agent = c.clients.get(id).and_then(|e| e.agent);
+    if let Some(a) = agent {
+        let placeholder = SockId {
+            key: u32::MAX,
+            gen: id.idx,
+        };
+        c.agents[a].active.retain(|s| *s != placeholder);
+    }
+}
+
+fn connect_addr(c: &mut Core, id: ClientId, addr: SocketAddr) {
+    release_placeholder(c, id);
+    let stream = mio::net::TcpStream::connect(addr).map(|s| {
+        let _ = s.set_nodelay(true);
+        (Stream::Tcp(s), Some(addr))
+    });
+    let agent = c.clients.get(id).and_then(|e| e.agent);
+    start_socket(c, id, agent, stream);
+}
+
+fn start_socket(
+    c: &mut Core,
+    id: ClientId,
+    agent: Option<usize>,
+    stream: std::io::Result<(Stream, Option<SocketAddr>)>,
+) {
+    let (mut stream, addr) = match stream {
+        Ok(s) => s,
+        Err(e) => {
+            let err = Error::from(e);
+            crate::next_tick(move || fail(id, err));
+            return;
+        }
+    };
+    let gen = c.next_gen();
+    let entry = c.sockets.vacant_entry();
+    let sock = SockId {
+        key: entry.key() as u32,
+        gen,
+    };
+    if let Err(e) = stream.register(c.poll.registry(), sock.token()) {
+        let err = Error::from(e);
+        crate::next_tick(move || fail(id, err));
+        return;
+    }
+    let conn = ClientConn {
+        agent,
+        ex: Some(id),
+        reading: ClientReading::Head,
+        connecting: true,
+    };
+    entry.insert(SocketRec::new(
+        gen,
+        stream,
+        addr,
+        Proto::Client(conn),
+        c.now,
+    ));
+    if let Some(a) = agent {
+        c.agents[a].active.push(sock);
+    }
+    if let Some(ex) = c.clients.get_mut(id) {
+        ex.socket = Some(sock);
+    }
+    log::trace!("client: socket {} connecting to {addr:?}", sock.key);
+}
+
+/// A connecting socket became writable (or failed): finish the connect.
+pub(crate) fn on_connect_ready(id: SockId) {
+    let outcome = with_core(|c| {
+        let s = c.socket(id)?;
+        let stream = s.stream.as_ref()?;
+        let err = match stream {
+            Stream::Tcp(t) => match t.take_error() {
+                Ok(Some(e)) | Err(e) => Some(e),
+                Ok(None) => t
+                    .peer_addr()
+                    .err()
+                    .filter(|e| e.kind() != std::io::ErrorKind::NotConnected),
+            },
+            Stream::Unix(u) => u.take_error().ok().flatten(),
+        };
+        let still_connecting = match stream {
+            Stream::Tcp(t) => err.is_none() && t.peer_addr().is_err(),
+            Stream::Unix(_) => false,
+        };
+        if still_connecting {
+            return None;
+        }
+        let Proto::Client(conn) = &mut s.proto else {
+            return None;
+        };
+        conn.connecting = false;
+        let ex = conn.ex;
+        Some((err, ex))
+    })
+    .flatten();
+    match outcome {
+        None => {}
+        Some((Some(e), ex)) => {
+            log::debug!("client: socket {} connect failed: {e}", id.key);
+            let err = Error::from(e);
+            with_core(|c| {
+                if let Some(s) = c.socket(id) {
+                    if let Proto::Client(conn) = &mut s.proto {
+                        conn.ex = None;
+                    }
+                }
+                c.destroy(id, Cause::Error);
+            });
+            if let Some(ex) = ex {
+                fail(ex, err);
+            }
+        }
+        Some((None, ex)) => {
+            log::trace!("client: socket {} connected", id.key);
+            if let Some(ex) = ex {
+                with_core(|c| pump(c, ex));
+            }
+        }
+    }
+}
+
+// --------------------------------------------------------- the response
+
+enum Step<'a> {
+    Stop,
+    DiscardAll,
+    Skip(usize),
+    Continue(ClientId, usize),
+    Response(ClientId, usize, bool),
+    Upgrade(ClientId, usize),
+    Data(ClientId, usize, &'a [u8]),
+    End(ClientId, usize),
+    Raw,
+    Error(ClientId, Error),
+}
+
+/// Parses and dispatches response bytes; returns the bytes consumed.
+pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        let step = with_core(|c| next_step(c, sock, &data[pos..])).unwrap_or(Step::DiscardAll);
+        match step {
+            Step::Stop => return pos,
+            Step::DiscardAll => return data.len(),
+            Step::Skip(n) => pos += n,
+            Step::Continue(ex, n) => {
+                pos += n;
+                emit(ex, |l| &mut l.continue_, |f| f());
+            }
+            Step::Response(ex, n, empty) => {
+                pos += n;
+                emit(ex, |l| &mut l.response, |f| f(ClientResponse { id: ex }));
+                if empty {
+                    complete(sock, ex);
+                }
+            }
+            Step::Upgrade(ex, n) => {
+                pos += n;
+                let head = &data[pos..];
+                let handled = emit(
+                    ex,
+                    |l| &mut l.upgrade,
+                    |f| f(ClientResponse { id: ex }, Socket { id: sock }, head),
+                );
+                with_core(|c| {
+                    if let Some(e) = c.clients.get_mut(ex) {
+                        e.done = true;
+                    }
+                    detach_from_agent(c, sock);
+                    if !handled {
+                        c.destroy(sock, Cause::Aborted);
+                    }
+                });
+                return data.len();
+            }
+            Step::Data(ex, n, chunk) => {
+                pos += n;
+                emit_data(ex, chunk);
+            }
+            Step::End(ex, n) => {
+                pos += n;
+                complete(sock, ex);
+            }
+            Step::Raw => {
+                crate::net::emit_raw_data(sock, &data[pos..]);
+                return data.len();
+            }
+            Step::Error(ex, e) => {
+                with_core(|c| c.destroy(sock, Cause::Error));
+                fail(ex, e);
+                return data.len();
+            }
+        }
+    }
+}
+
+fn next_step<'a>(c: &mut Core, sock: SockId, input: &'a [u8]) -> Step<'a> {
+    let Core {
+        sockets, clients, ..
+    } = c;
+    let Some(s) = sockets
+        .get_mut(sock.key as usize)
+        .filter(|s| s.gen == sock.gen && !s.destroyed)
+    else {
+        return Step::DiscardAll;
+    };
+    if s.paused {
+        return Step::Stop;
+    }
+    let Proto::Client(conn) = &mut s.proto else {
+        return Step::DiscardAll;
+    };
+    if matches!(conn.reading, ClientReading::Upgraded) {
+        return Step::Raw;
+    }
+    let Some(id) = conn.ex else {
+        // Bytes on an idle pooled socket: nothing asked for them.
+        return Step::DiscardAll;
+    };
+    let Some(ex) = clients.get_mut(id) else {
+        return Step::DiscardAll;
+    };
+    match &mut conn.reading {
+        ClientReading::Upgraded => Step::Raw,
+        ClientReading::Head => {
+            if input.is_empty() {
+                return Step::Stop;
+            }
+            let head_request = ex.is_head();
+            match h1::parse_response_head(input, head_request, &Limits::default(), &mut ex.parsed) {
+                Ok(None) => Step::Stop,
+                Err(e) => Step::Error(
+                    id,
+                    Error::parse(e.status(), format!("Parse Error: {}", e.reason())),
+                ),
+                Ok(Some(n)) => {
+                    let status = ex.parsed.status;
+                    if status == 101 {
+                        conn.reading = ClientReading::Upgraded;
+                        return Step::Upgrade(id, n);
+                    }
+                    if (100..200).contains(&status) {
+                        // An interim response: `continue` for 100, then wait
+                        // for the final one.
+                        return if status == 100 {
+                            Step::Continue(id, n)
+                        } else {
+                            Step::Skip(n)
+                        };
+                    }
+                    ex.res_head.clear();
+                    ex.res_head.extend_from_slice(&input[..n]);
+                    ex.res_started = true;
+                    let empty = matches!(ex.parsed.body, h1::BodyKind::Empty);
+                    if !empty {
+                        conn.reading = ClientReading::Body(Decoder::new(ex.parsed.body));
+                    }
+                    log::trace!(
+                        "client: socket {} response {status}, body {:?}",
+                        sock.key,
+                        ex.parsed.body
+                    );
+                    Step::Response(id, n, empty)
+                }
+            }
+        }
+        ClientReading::Body(decoder) => match decoder.decode(input) {
+            Err(e) => Step::Error(
+                id,
+                Error::parse(400, format!("Parse Error: {}", e.reason())),
+            ),
+            Ok((n, Decoded::Data(d))) => Step::Data(id, n, d),
+            Ok((0, Decoded::NeedMore)) => Step::Stop,
+            Ok((n, Decoded::NeedMore)) => Step::Skip(n),
+            Ok((n, Decoded::Done)) => {
+                let mut trailers = None;
+                for (name, value) in decoder.trailers() {
+                    trailers
+                        .get_or_insert_with(Headers::new)
+                        .append_raw(name, value);
+                }
+                ex.trailers = trailers;
+                conn.reading = ClientReading::Head;
+                Step::End(id, n)
+            }
+        },
+    }
+}
+
+fn emit_data(ex: ExIdAlias, data: &[u8]) {
+    let text = with_core(|c| {
+        let e = c.clients.get_mut(ex)?;
+        let d = e.decoder.as_mut()?;
+        let mut s = String::new();
+        d.write(data, &mut s);
+        Some(s)
+    })
+    .flatten();
+    match text {
+        Some(s) if s.is_empty() => {}
+        Some(s) => {
+            emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
+        }
+        None => {
+            emit(ex, |l| &mut l.data, |f| f(Chunk::Bytes(data)));
+        }
+    }
+}
+
+type ExIdAlias = ClientId;
+
+/// The response is complete: `end`, then the socket goes back to the pool
+/// (or closes).
+fn complete(sock: SockId, ex: ClientId) {
+    let tail = with_core(|c| {
+        let e = c.clients.get_mut(ex)?;
+        let d = e.decoder.as_mut()?;
+        let mut s = String::new();
+        d.end(&mut s);
+        (!s.is_empty()).then_some(s)
+    })
+    .flatten();
+    if let Some(s) = tail {
+        emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
+    }
+    let first = with_core(|c| match c.clients.get_mut(ex) {
+        Some(e) if !e.done => {
+            e.done = true;
+            e.res_complete = true;
+            true
+        }
+        _ => false,
+    })
+    .unwrap_or(false);
+    if !first {
+        return;
+    }
+    emit(ex, |l| &mut l.end, |f| f());
+    emit(ex, |l| &mut l.res_close, |f| f());
+    with_core(|c| {
+        release_socket(c, sock, ex);
+        free_client(c, ex);
+    });
+}
+
+/// After a response: back to the agent's idle list (keep-alive, request
+/// fully sent) or closed.
+fn release_socket(c: &mut Core, sock: SockId, ex: ClientId) {
+    let (keep, agent) = match c.clients.get(ex) {
+        Some(e) => (e.parsed.keep_alive && e.ended && e.agent.is_some(), e.agent),
+        None => (false, None),
+    };
+    let Some(s) = c.socket(sock) else { return };
+    if let Proto::Client(conn) = &mut s.proto {
+        conn.ex = None;
+        conn.reading = ClientReading::Head;
+    }
+    let (Some(a), true) = (agent, keep) else {
+        detach_from_agent(c, sock);
+        if let Some(s) = c.socket(sock) {
+            s.ending = true;
+        }
+        c.dirty.push(sock);
+        c.destroy(sock, Cause::Aborted);
+        return;
+    };
+    c.agents[a].active.retain(|x| *x != sock);
+    if let Some(next) = c.agents[a].queue.pop_front() {
+        c.agents[a].active.push(sock);
+        attach(c, next, sock);
+        return;
+    }
+    c.agents[a].idle.push(sock);
+    let now = c.now;
+    let mut newly_unref = false;
+    if let Some(s) = c.socket(sock) {
+        // An idle pooled socket does not keep the loop alive (Node unrefs
+        // free sockets) and is closed after a while.
+        newly_unref = !s.unref;
+        s.unref = true;
+        s.idle_timeout = Some(Duration::from_millis(AGENT_IDLE_TIMEOUT_MS));
+        s.last_active = now;
+    }
+    if newly_unref {
+        c.unref_sockets += 1;
+    }
+    c.arm_idle(sock);
+}
+
+fn detach_from_agent(c: &mut Core, sock: SockId) {
+    let agent = match c.socket(sock).map(|s| &mut s.proto) {
+        Some(Proto::Client(conn)) => conn.agent.take(),
+        _ => None,
+    };
+    if let Some(a) = agent {
+        c.agents[a].active.retain(|x| *x != sock);
+        c.agents[a].idle.retain(|x| *x != sock);
+        // A slot freed: start a queued request.
+        if let Some(next) = c.agents[a].queue.pop_front() {
+            if let Some(e) = c.clients.get_mut(next) {
+                e.queued = false;
+            }
+            assign(c, next);
+        }
+    }
+}
+
+fn free_client(c: &mut Core, ex: ClientId) {
+    let Some(e) = c.clients.get_mut(ex) else {
+        return;
+    };
+    if !e.done {
+        return;
+    }
+    let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
+    let options = e.options.take();
+    e.trailers = None;
+    c.clients.remove(ex);
+    if let Some(l) = listeners {
+        c.bury(l);
+    }
+    drop(options);
+}
+
+/// The peer closed: a close-delimited body ends here; anything else in
+/// flight was cut short.
+pub(crate) fn on_eof(sock: SockId) {
+    let state = with_core(|c| {
+        let s = c.socket(sock)?;
+        let Proto::Client(conn) = &mut s.proto else {
+            return None;
+        };
+        let clean = match &conn.reading {
+            ClientReading::Body(d) => d.eof_is_clean(),
+            ClientReading::Upgraded => return Some((None, true, true)),
+            ClientReading::Head => false,
+        };
+        Some((conn.ex, clean, false))
+    })
+    .flatten();
+    match state {
+        Some((_, _, true)) => crate::net::raw_eof(sock),
+        Some((Some(ex), true, _)) => complete(sock, ex),
+        _ => with_core(|c| c.destroy(sock, Cause::Aborted)).unwrap_or(()),
+    }
+}
+
+/// The socket is gone: a request on it fails ("socket hang up"), and the
+/// agent forgets it.
+pub(crate) fn on_socket_closed(sock: SockId, conn: &mut ClientConn, cause: Cause) {
+    let ex = conn.ex.take();
+    let agent = conn.agent.take();
+    with_core(|c| {
+        if let Some(a) = agent {
+            c.agents[a].active.retain(|x| *x != sock);
+            c.agents[a].idle.retain(|x| *x != sock);
+            if let Some(next) = c.agents[a].queue.pop_front() {
+                if let Some(e) = c.clients.get_mut(next) {
+                    e.queued = false;
+                }
+                assign(c, next);
+            }
+        }
+    });
+    if let Some(ex) = ex {
+        let kind = if cause == Cause::Timeout {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::PrematureClose
+        };
+        fail(ex, Error::new(kind, "socket hang up"));
+    }
+}
+
+/// Ends an exchange with an error: `error` on the request (logged if nobody
+/// listens), and `close` on a response that had started.
+fn fail(ex: ClientId, err: Error) {
+    let started = with_core(|c| match c.clients.get_mut(ex) {
+        Some(e) if !e.done => {
+            e.done = true;
+            Some(e.res_started)
+        }
+        _ => None,
+    })
+    .flatten();
+    let Some(started) = started else { return };
+    fail_emit(ex, err, started);
+}
+
+/// `fail` for an exchange already marked done (a bad URL in `get`).
+fn fail_now(ex: ClientId, err: Error) {
+    fail_emit(ex, err, false);
+}
+
+fn fail_emit(ex: ClientId, err: Error, started: bool) {
+    log::debug!("client: request failed: {err}");
+    if started {
+        emit(ex, |l| &mut l.res_close, |f| f());
+    }
+    if !emit(ex, |l| &mut l.error, |f| f(&err)) {
+        log::error!("nodelike: unhandled ClientRequest error: {err}");
+    }
+    with_core(|c| {
+        // A request still queued leaves the queue.
+        let agent = c
+            .clients
+            .get(ex)
+            .and_then(|e| e.queued.then_some(e.agent).flatten());
+        if let Some(a) = agent {
+            c.agents[a].queue.retain(|x| *x != ex);
+        }
+        free_client(c, ex);
+    });
+}
+
+fn emit<F: ?Sized + 'static>(
+    ex: ClientId,
+    field: fn(&mut ClientListeners) -> &mut Listeners<F>,
+    mut call: impl FnMut(&mut F),
+) -> bool {
+    let taken = with_core(|c| {
+        let e = c.clients.get_mut(ex)?;
+        let l = field(&mut e.listeners);
+        (!l.is_empty()).then(|| l.take())
+    })
+    .flatten();
+    let Some(mut taken) = taken else { return false };
+    for f in taken.iter_mut() {
+        call(f);
+    }
+    let leftover = with_core(move |c| match c.clients.get_mut(ex) {
+        Some(e) => {
+            field(&mut e.listeners).restore(taken);
+            None
+        }
+        None => Some(taken),
+    })
+    .flatten();
+    drop(leftover);
+    true
+}
+
+// ------------------------------------------------------- request methods
+
+impl ClientRequest {
+    /// Sends a chunk of the body (the head first, if not sent yet).
+    /// Returns `false` once more than 16 KiB wait to be sent: wait for
+    /// `drain`. The body is chunked unless a `Content-Length` was set.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.write("data\n");
+    /// # }
+    /// ```
+    pub fn write(&self, chunk: impl IntoChunk) -> bool {
+        let data = chunk.chunk_bytes();
+        if data.is_empty() {
+            return true;
+        }
+        self.send(data, false)
+    }
+
+    /// Finishes the request, with a last chunk or `()`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.end(());
+    /// # }
+    /// ```
+    pub fn end(&self, chunk: impl IntoChunk) {
+        self.send(chunk.chunk_bytes(), true);
+    }
+
+    fn send(&self, data: &[u8], end: bool) -> bool {
+        let result = with_core(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.done && !e.res_started {
+                return Some(Ok(false));
+            }
+            if e.ended {
+                return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
+            }
+            let mut out = std::mem::take(&mut e.out);
+            if !e.head_sent {
+                write_request_head(e, &mut out, end.then_some(data.len()));
+            }
+            match &mut e.framing {
+                Framing::Chunked => encode::write_chunk(&mut out, data),
+                Framing::Length(n) => {
+                    let take = (data.len() as u64).min(*n) as usize;
+                    out.extend_from_slice(&data[..take]);
+                    *n -= take as u64;
+                }
+                Framing::NoBody | Framing::Eof => out.extend_from_slice(data),
+            }
+            if end {
+                if e.framing == Framing::Chunked {
+                    encode::write_last_chunk(&mut out, &[]);
+                }
+                e.ended = true;
+            }
+            e.out = out;
+            let sock = e.socket;
+            pump(c, self.id);
+            let backlog = match sock.and_then(|s| c.socket(s)) {
+                Some(s) => s.backlog(),
+                None => 0,
+            } + c.clients.get(self.id).map(|e| e.out.len()).unwrap_or(0);
+            let ok = backlog < HIGH_WATER_MARK;
+            if !ok {
+                if let Some(e) = c.clients.get_mut(self.id) {
+                    e.need_drain = true;
+                }
+                if let Some(s) = sock.and_then(|s| c.socket(s)) {
+                    s.need_drain = true;
+                }
+            }
+            Some(Ok(ok))
+        })
+        .flatten();
+        match result {
+            Some(Ok(ok)) => ok,
+            Some(Err(e)) => {
+                if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
+                    log::error!("nodelike: ClientRequest: {e}");
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Aborts the request: a queued one never reaches the server; one in
+    /// flight has its connection destroyed (its response, if any, gets
+    /// `close`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// nodelike::set_timeout(move || req.abort(), 1000);
+    /// # }
+    /// ```
+    pub fn abort(&self) {
+        let state = with_core(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.done {
+                return None;
+            }
+            e.done = true;
+            let started = e.res_started;
+            let sock = e.socket;
+            let agent = e.queued.then_some(e.agent).flatten();
+            if let Some(a) = agent {
+                c.agents[a].queue.retain(|x| *x != self.id);
+            }
+            release_placeholder(c, self.id);
+            if let Some(s) = sock {
+                if let Some(rec) = c.socket(s) {
+                    if let Proto::Client(conn) = &mut rec.proto {
+                        conn.ex = None;
+                    }
+                }
+                c.destroy(s, Cause::Aborted);
+            }
+            Some(started)
+        })
+        .flatten();
+        if let Some(started) = state {
+            log::debug!("client: request aborted");
+            if started {
+                emit(self.id, |l| &mut l.res_close, |f| f());
+            }
+            with_core(|c| free_client(c, self.id));
+        }
+    }
+
+    /// Sets a header until the head is sent (a list sends one line each).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_header("Content-Type", "application/json");
+    /// # }
+    /// ```
+    pub fn set_header(&self, name: &str, value: impl crate::http::IntoHeaderValues) {
+        let values = value.into_header_values();
+        let err = with_core(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.head_sent {
+                return Some(Error::new(
+                    ErrorKind::HeadersSent,
+                    "Cannot set headers after they are sent",
+                ));
+            }
+            if !encode::is_valid_header_name(name)
+                || values.iter().any(|v| !encode::is_valid_header_value(v))
+            {
+                return Some(Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("Invalid character in header [\"{name}\"]"),
+                ));
+            }
+            match e
+                .set_headers
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                Some(entry) => entry.1 = values,
+                None => e.set_headers.push((name.to_owned(), values)),
+            }
+            None
+        })
+        .flatten();
+        if let Some(e) = err {
+            if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
+                log::error!("nodelike: ClientRequest: {e}");
+            }
+        }
+    }
+
+    /// A header set for sending, by case-insensitive name.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_header("X-A", "1");
+    /// assert_eq!(req.get_header("x-a").unwrap().as_str(), "1");
+    /// # }
+    /// ```
+    pub fn get_header(&self, name: &str) -> Option<h1::HeaderValue> {
+        with_core(|c| {
+            let e = c.clients.get(self.id)?;
+            e.set_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| {
+                    if v.len() == 1 {
+                        h1::HeaderValue::Single(v[0].clone())
+                    } else {
+                        h1::HeaderValue::List(v.clone())
+                    }
+                })
+        })
+        .flatten()
+    }
+
+    /// Removes a header before the head is sent.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.remove_header("User-Agent");
+    /// # }
+    /// ```
+    pub fn remove_header(&self, name: &str) {
+        with_core(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                if !e.head_sent {
+                    e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                }
+            }
+        });
+    }
+
+    /// Adds a `response` listener (besides the one given to `request`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_response(|res| println!("{}", res.status_code()));
+    /// # }
+    /// ```
+    pub fn on_response(&self, f: impl FnMut(ClientResponse) + 'static) -> &Self {
+        self.add(|l| l.response.push(Box::new(f)));
+        self
+    }
+
+    /// Adds an `error` listener: connection refused or reset, name not
+    /// found, a malformed response, or the connection closing early
+    /// ("socket hang up"). [`Error::kind`] tells which.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_error(|e| eprintln!("problem with request: {e}"));
+    /// # }
+    /// ```
+    pub fn on_error(&self, f: impl FnMut(&Error) + 'static) -> &Self {
+        self.add(|l| l.error.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `drain` listener (after `write` returned `false`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_drain(|| println!("write more"));
+    /// # }
+    /// ```
+    pub fn on_drain(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.drain.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `continue` listener: the server sent `100 Continue`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_continue(move || req.end("the body"));
+    /// # }
+    /// ```
+    pub fn on_continue(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.continue_.push(Box::new(f)));
+        self
+    }
+
+    /// Adds an `upgrade` listener: the server switched protocols (101); the
+    /// socket and the bytes after the head are yours. Without a listener
+    /// the connection is closed.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_upgrade(|_res, socket, _head| socket.end("bye"));
+    /// # }
+    /// ```
+    pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) -> &Self {
+        self.add(|l| l.upgrade.push(Box::new(f)));
+        self
+    }
+
+    fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
+        with_core(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                f(&mut e.listeners);
+            }
+        });
+    }
+}
+
+/// Serializes the request line and headers, deciding the framing.
+fn write_request_head(e: &mut ClientExchange, out: &mut Vec<u8>, end_len: Option<usize>) {
+    let Some(o) = &e.options else { return };
+    out.extend_from_slice(o.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(o.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let has = |name: &str| {
+        e.set_headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if !has("host") {
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(o.host.as_bytes());
+        if o.port != 80 {
+            out.push(b':');
+            encode::write_decimal(out, u64::from(o.port));
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let mut length = None;
+    let mut chunked_by_user = false;
+    for (n, values) in &e.set_headers {
+        for v in values {
+            if n.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse::<u64>().ok();
+            }
+            if n.eq_ignore_ascii_case("transfer-encoding")
+                && v.to_ascii_lowercase().contains("chunked")
+            {
+                chunked_by_user = true;
+            }
+            encode::write_header(out, n, v);
+        }
+    }
+    // GET, HEAD, DELETE, OPTIONS, TRACE and CONNECT have no body unless
+    // one is written (Node's useChunkedEncodingByDefault).
+    let bodiless_method = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+        .iter()
+        .any(|m| o.method.eq_ignore_ascii_case(m));
+    e.framing = if chunked_by_user {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        match end_len {
+            Some(0) if bodiless_method => Framing::NoBody,
+            Some(n) => {
+                out.extend_from_slice(b"Content-Length: ");
+                encode::write_decimal(out, n as u64);
+                out.extend_from_slice(b"\r\n");
+                Framing::Length(n as u64)
+            }
+            None => {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                Framing::Chunked
+            }
+        }
+    };
+    if !o.agent && !has("connection") {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    e.head_sent = true;
+}
+
+/// `drain` for the request on a client socket.
+pub(crate) fn emit_request_drain(sock: SockId) {
+    let ex = with_core(|c| match c.socket(sock).map(|s| &s.proto) {
+        Some(Proto::Client(conn)) => conn.ex.filter(|ex| c.clients.get(*ex).is_some()),
+        _ => None,
+    })
+    .flatten();
+    if let Some(ex) = ex {
+        let wanted = with_core(|c| {
+            c.clients
+                .get_mut(ex)
+                .map(|e| std::mem::take(&mut e.need_drain))
+        })
+        .flatten()
+        .unwrap_or(false);
+        if wanted {
+            emit(ex, |l| &mut l.drain, |f| f());
+        }
+    }
+}
+
+// ------------------------------------------------------ response methods
+
+impl ClientResponse {
+    fn read<R: Default>(&self, f: impl FnOnce(&ClientExchange) -> R) -> R {
+        with_core(|c| c.clients.get(self.id).map(f))
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The status code, e.g. `404`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// if res.status_code() == 200 { /* ... */ }
+    /// # }
+    /// ```
+    pub fn status_code(&self) -> u16 {
+        self.read(|e| e.parsed.status)
+    }
+
+    /// The server's HTTP version, `"1.1"` or `"1.0"`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// println!("HTTP/{}", res.http_version());
+    /// # }
+    /// ```
+    pub fn http_version(&self) -> String {
+        format!("1.{}", self.read(|e| e.parsed.version_minor))
+    }
+
+    /// The response headers, with the same rules as the server's
+    /// `req.headers()`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// println!("{:?}", res.headers().get("content-type"));
+    /// # }
+    /// ```
+    pub fn headers(&self) -> Headers {
+        self.read(|e| {
+            let mut h = Headers::new();
+            for (n, v) in &e.parsed.headers {
+                h.append_raw(
+                    e.res_head.get(n.clone()).unwrap_or_default(),
+                    e.res_head.get(v.clone()).unwrap_or_default(),
+                );
+            }
+            h
+        })
+    }
+
+    /// The trailers of a chunked body; empty until `end`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_end(move || println!("{:?}", res.trailers()));
+    /// # }
+    /// ```
+    pub fn trailers(&self) -> Headers {
+        self.read(|e| e.trailers.clone().unwrap_or_default())
+    }
+
+    /// Makes `data` events carry decoded text.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.set_encoding(nodelike::Encoding::Utf8);
+    /// # }
+    /// ```
+    pub fn set_encoding(&self, encoding: Encoding) {
+        with_core(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                e.decoder = Some(StringDecoder::new(encoding));
+            }
+        });
+    }
+
+    fn socket(&self) -> Option<Socket> {
+        with_core(|c| c.clients.get(self.id).and_then(|e| e.socket))
+            .flatten()
+            .map(|id| Socket { id })
+    }
+
+    /// Stops reading the connection until [`resume`](Self::resume).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.pause();
+    /// nodelike::set_timeout(move || res.resume(), 100);
+    /// # }
+    /// ```
+    pub fn pause(&self) {
+        if let Some(s) = self.socket() {
+            s.pause();
+        }
+    }
+
+    /// Resumes a paused response.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.resume();
+    /// # }
+    /// ```
+    pub fn resume(&self) {
+        if let Some(s) = self.socket() {
+            s.resume();
+        }
+    }
+
+    /// Adds a `data` listener.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_data(|chunk| print!("{chunk}"));
+    /// # }
+    /// ```
+    pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
+        self.add(|l| l.data.push(Box::new(f)));
+    }
+
+    /// Adds an `end` listener: the whole body arrived.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_end(|| println!("done"));
+    /// # }
+    /// ```
+    pub fn on_end(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.end.push(Box::new(f)));
+    }
+
+    /// Adds a `close` listener: the response is over, complete (after
+    /// `end`) or cut off (the request's `error` says why).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_close(|| println!("closed"));
+    /// # }
+    /// ```
+    pub fn on_close(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.res_close.push(Box::new(f)));
+    }
+
+    /// Whether the whole body arrived (Node's `message.complete`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_close(move || if !res.complete() { eprintln!("cut short") });
+    /// # }
+    /// ```
+    pub fn complete(&self) -> bool {
+        with_core(|c| c.clients.get(self.id).map(|e| e.res_complete))
+            .flatten()
+            .unwrap_or(true)
+    }
+
+    fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
+        with_core(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                f(&mut e.listeners);
+            }
+        });
+    }
+}
