@@ -340,7 +340,18 @@ pub fn request(
     match id {
         Some(Ok(id)) => {
             with_core(|c| assign(c, id));
-            ClientRequest { id }
+            let req = ClientRequest { id };
+            let expects = with_core(|c| {
+                c.clients.get(id).is_some_and(|e| {
+                    e.set_headers
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case("expect"))
+                })
+            });
+            if expects == Some(true) {
+                req.flush_headers();
+            }
+            req
         }
         Some(Err((id, e))) => {
             // Nothing is sent; the error arrives on the next turn, so the
@@ -1013,12 +1024,12 @@ fn complete(sock: SockId, ex: ClientId) {
     if !first {
         return;
     }
+    // The socket goes back to the pool before `end`, so a request made in
+    // an `end` listener reuses it.
+    with_core(|c| release_socket(c, sock, ex));
     emit(ex, |l| &mut l.end, |f| f());
     emit(ex, |l| &mut l.res_close, |f| f());
-    with_core(|c| {
-        release_socket(c, sock, ex);
-        free_client(c, ex);
-    });
+    with_core(|c| free_client(c, ex));
 }
 
 /// After a response: back to the agent's idle list (keep-alive, request
@@ -1306,6 +1317,30 @@ impl ClientRequest {
             }
             None => false,
         }
+    }
+
+    /// Sends the request head now, before any body (Node's
+    /// `flushHeaders`). Done automatically when an `Expect` header is set,
+    /// so the server can answer `100 Continue` before the body is written.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.flush_headers();
+    /// # }
+    /// ```
+    pub fn flush_headers(&self) {
+        with_core(|c| {
+            let Some(e) = c.clients.get_mut(self.id) else {
+                return;
+            };
+            if e.head_sent || e.done {
+                return;
+            }
+            let mut out = std::mem::take(&mut e.out);
+            write_request_head(e, &mut out, None);
+            e.out = out;
+            pump(c, self.id);
+        });
     }
 
     /// Aborts the request: a queued one never reaches the server; one in

@@ -586,7 +586,9 @@ pub(crate) fn flush_socket(id: SockId) {
         }
         let drain = std::mem::take(&mut s.need_drain);
         let unblock = std::mem::take(&mut s.input_blocked);
-        let shut = s.ending && !s.write_shut;
+        // `end()` was called and all is written: shut down writing (or, if
+        // that was done already and the peer ended too, finish).
+        let shut = s.ending && (!s.write_shut || s.eof_seen);
         (drain, unblock, shut)
     })
     .unwrap_or((false, false, false));
@@ -594,9 +596,11 @@ pub(crate) fn flush_socket(id: SockId) {
         with_core(|c| {
             let eof = c.socket(id).map(|s| s.eof_seen).unwrap_or(true);
             if let Some(s) = c.socket(id) {
-                s.write_shut = true;
-                if let Some(stream) = &s.stream {
-                    let _ = stream.shutdown_write();
+                if !s.write_shut {
+                    s.write_shut = true;
+                    if let Some(stream) = &s.stream {
+                        let _ = stream.shutdown_write();
+                    }
                 }
             }
             // Both directions are done: the socket is finished.

@@ -1,0 +1,646 @@
+//! The HTTP client against our own server, against raw TCP peers that
+//! misbehave on purpose, and against servers no one here wrote (Node's
+//! `http` and Python's `http.server`). Each test runs its client on the test
+//! thread's own loop.
+
+mod common;
+
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+
+use common::{have, TestServer};
+use nodelike::http::{self, RequestOptions};
+use nodelike::ErrorKind;
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+fn log() -> Log {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+fn opts(port: u16, method: &str, path: &str) -> RequestOptions {
+    RequestOptions {
+        host: "127.0.0.1".into(),
+        port,
+        method: method.into(),
+        path: path.into(),
+        ..Default::default()
+    }
+}
+
+/// GETs `path` and records "status body" when it ends, or "error CODE".
+fn fetch(port: u16, path: &str, out: &Log) {
+    let o = out.clone();
+    let e = out.clone();
+    http::get(opts(port, "GET", path), move |res| {
+        let body = Rc::new(RefCell::new(Vec::new()));
+        let b = body.clone();
+        res.on_data(move |c| b.borrow_mut().extend_from_slice(&c));
+        let o = o.clone();
+        res.on_end(move || {
+            o.borrow_mut().push(format!(
+                "{} {}",
+                res.status_code(),
+                String::from_utf8_lossy(&body.borrow())
+            ))
+        });
+    })
+    .on_error(move |err| e.borrow_mut().push(format!("error {}", err.code())));
+}
+
+fn echo_server(connections: Arc<AtomicUsize>) -> TestServer {
+    TestServer::start(move || {
+        let server = http::create_server(|req, res| {
+            res.set_header("x-method", req.method());
+            res.set_header(
+                "x-framing",
+                if req.headers().contains("transfer-encoding") {
+                    "chunked"
+                } else {
+                    "length"
+                },
+            );
+            req.on_data(move |c| {
+                res.write(c);
+            });
+            req.on_end(move || {
+                let t = req.trailers();
+                if let Some(v) = t.get("x-t") {
+                    res.add_trailers(&[("x-t", v)]);
+                }
+                res.end(format!("|{}", req.url()));
+            });
+        });
+        server.on_connection(move |_| {
+            connections.fetch_add(1, Ordering::SeqCst);
+        });
+        server
+    })
+}
+
+#[test]
+fn sequential_requests_reuse_one_keep_alive_socket_and_run_returns() {
+    // test-http-keep-alive.js (client side)
+    let conns = Arc::new(AtomicUsize::new(0));
+    let s = echo_server(conns.clone());
+    let out = log();
+    let port = s.port();
+    let o = out.clone();
+    let next = Rc::new(RefCell::new(None::<Box<dyn Fn(u32)>>));
+    let n2 = next.clone();
+    *next.borrow_mut() = Some(Box::new(move |i| {
+        if i == 3 {
+            return;
+        }
+        let o = o.clone();
+        let n3 = n2.clone();
+        http::get(opts(port, "GET", &format!("/{i}")), move |res| {
+            let o = o.clone();
+            let n4 = n3.clone();
+            res.on_end(move || {
+                o.borrow_mut().push(format!("{}", res.status_code()));
+                (n4.borrow().as_ref().unwrap())(i + 1);
+            });
+        });
+    }));
+    (next.borrow().as_ref().unwrap())(0);
+    // Returns although a keep-alive socket stays pooled: idle pooled
+    // sockets do not keep the loop alive.
+    nodelike::run();
+    assert_eq!(*out.borrow(), ["200", "200", "200"]);
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        1,
+        "one connection for three requests"
+    );
+    assert_eq!(http::get_agent("127.0.0.1", port).idle_sockets(), 1);
+    *next.borrow_mut() = None;
+    s.stop();
+}
+
+#[test]
+fn max_sockets_queues_requests_beyond_the_limit() {
+    // v0.4: 100 GETs through the default agent, maxSockets 5; here 2 and 8.
+    let conns = Arc::new(AtomicUsize::new(0));
+    let s = echo_server(conns.clone());
+    let agent = http::get_agent("127.0.0.1", s.port());
+    agent.set_max_sockets(2);
+    let out = log();
+    for i in 0..8 {
+        fetch(s.port(), &format!("/{i}"), &out);
+    }
+    assert_eq!(agent.sockets(), 2);
+    assert_eq!(agent.queue(), 6);
+    nodelike::run();
+    let mut got = out.borrow().clone();
+    got.sort();
+    let mut want: Vec<String> = (0..8).map(|i| format!("200 |/{i}")).collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert!(
+        conns.load(Ordering::SeqCst) <= 2,
+        "never more than max_sockets connections"
+    );
+    assert_eq!(agent.queue(), 0);
+    s.stop();
+}
+
+#[test]
+fn chunked_upload_with_trailers_and_a_length_upload() {
+    // test-http-client-upload.js
+    let s = echo_server(Arc::new(AtomicUsize::new(0)));
+    let out = log();
+    let o = out.clone();
+    let req = http::request(opts(s.port(), "POST", "/up"), move |res| {
+        res.set_encoding(nodelike::Encoding::Utf8);
+        let o = o.clone();
+        let body = Rc::new(RefCell::new(String::new()));
+        let b = body.clone();
+        res.on_data(move |c| b.borrow_mut().push_str(c.as_str().unwrap()));
+        res.on_end(move || {
+            let h = res.headers();
+            o.borrow_mut().push(format!(
+                "{} {} {}",
+                h.get("x-framing").unwrap(),
+                body.borrow(),
+                res.trailers().get("x-t").unwrap_or("-")
+            ));
+        });
+    });
+    req.write("1\n");
+    req.write("é2\n");
+    req.end("3\n");
+    let o = out.clone();
+    let req = http::request(opts(s.port(), "PUT", "/len"), move |res| {
+        let o = o.clone();
+        let body = Rc::new(RefCell::new(Vec::new()));
+        let b = body.clone();
+        res.on_data(move |c| b.borrow_mut().extend_from_slice(&c));
+        res.on_end(move || {
+            o.borrow_mut().push(format!(
+                "{} {}",
+                res.headers().get("x-framing").unwrap(),
+                String::from_utf8_lossy(&body.borrow())
+            ))
+        });
+    });
+    req.set_header("Content-Length", "5");
+    req.write("ab");
+    req.end("cde");
+    nodelike::run();
+    let mut got = out.borrow().clone();
+    got.sort();
+    assert_eq!(got, ["chunked 1\né2\n3\n|/up -", "length abcde|/len"]);
+    s.stop();
+}
+
+#[test]
+fn connection_refused_is_an_error_event_with_its_kind() {
+    let port = common::free_port();
+    let kinds = Rc::new(RefCell::new(Vec::new()));
+    let k = kinds.clone();
+    http::get(opts(port, "GET", "/"), |_| panic!("no response expected"))
+        .on_error(move |e| k.borrow_mut().push(e.kind()));
+    nodelike::run();
+    assert_eq!(*kinds.borrow(), [ErrorKind::ConnectionRefused]);
+}
+
+#[test]
+fn unresolvable_host_is_a_dns_error() {
+    let kinds = Rc::new(RefCell::new(Vec::new()));
+    let k = kinds.clone();
+    http::get("http://no-such-host.invalid/", |_| {
+        panic!("no response expected")
+    })
+    .on_error(move |e| k.borrow_mut().push(e.code()));
+    nodelike::run();
+    assert_eq!(*kinds.borrow(), ["ENOTFOUND"]);
+}
+
+/// A TCP peer that reads a request head and answers with `reply`, then
+/// closes.
+fn raw_peer(reply: &'static [u8]) -> (u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                return;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(reply).unwrap();
+    });
+    (port, t)
+}
+
+#[test]
+fn premature_close_and_parse_errors_reach_the_request() {
+    let cases: Vec<(&'static [u8], ErrorKind)> = vec![
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+            ErrorKind::PrematureClose,
+        ),
+        (b"", ErrorKind::PrematureClose),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            ErrorKind::Parse,
+        ),
+        (b"HTTP/1.1 999 Nope\r\n\r\n", ErrorKind::Parse),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            ErrorKind::Parse,
+        ),
+        (b"garbage\r\n\r\n", ErrorKind::Parse),
+    ];
+    for (reply, want) in cases {
+        let (port, t) = raw_peer(reply);
+        let kinds = Rc::new(RefCell::new(Vec::new()));
+        let k = kinds.clone();
+        let closes = Rc::new(RefCell::new(0));
+        let c2 = closes.clone();
+        http::get(opts(port, "GET", "/"), move |res| {
+            let c3 = c2.clone();
+            res.on_close(move || *c3.borrow_mut() += 1);
+        })
+        .on_error(move |e| k.borrow_mut().push(e.kind()));
+        nodelike::run();
+        t.join().unwrap();
+        assert_eq!(
+            *kinds.borrow(),
+            [want],
+            "reply {:?}",
+            String::from_utf8_lossy(reply)
+        );
+    }
+}
+
+#[test]
+fn close_delimited_head_204_and_reuse_after_204() {
+    // test-http-no-content-length.js; 204 then a request on the same socket.
+    let (port, t) = raw_peer(b"HTTP/1.1 200 OK\r\n\r\nuntil close");
+    let out = log();
+    fetch(port, "/", &out);
+    nodelike::run();
+    t.join().unwrap();
+    assert_eq!(*out.borrow(), ["200 until close"]);
+
+    let conns = Arc::new(AtomicUsize::new(0));
+    let c2 = conns.clone();
+    let s = TestServer::start(move || {
+        let server = http::create_server(|req, res| {
+            if req.url() == "/204" {
+                res.write_head(204, &[]);
+                res.end(());
+            } else {
+                res.set_header("Content-Length", "5");
+                res.end("hello");
+            }
+        });
+        server.on_connection(move |_| {
+            c2.fetch_add(1, Ordering::SeqCst);
+        });
+        server
+    });
+    let out = log();
+    let port = s.port();
+    let o = out.clone();
+    http::get(opts(port, "GET", "/204"), move |res| {
+        let o = o.clone();
+        res.on_end(move || {
+            o.borrow_mut().push(res.status_code().to_string());
+            fetch(port, "/after", &o);
+            let o2 = o.clone();
+            http::request(opts(port, "HEAD", "/head"), move |res| {
+                let o3 = o2.clone();
+                res.on_data(|_| panic!("HEAD has no body"));
+                res.on_end(move || {
+                    o3.borrow_mut().push(format!(
+                        "HEAD {}",
+                        res.headers().get("content-length").unwrap()
+                    ))
+                });
+            })
+            .end(());
+        });
+    });
+    nodelike::run();
+    assert_eq!(out.borrow()[0], "204");
+    let mut rest = out.borrow()[1..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["200 hello", "HEAD 5"]);
+    s.stop();
+}
+
+#[test]
+fn abort_queued_never_reaches_the_server_and_abort_mid_response_closes() {
+    // test-http-client-abort*.js, abort-queued.
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s2 = seen.clone();
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            s2.fetch_add(1, Ordering::SeqCst);
+            tx.send(req.url()).unwrap();
+            if req.url() == "/slow" {
+                res.write("partial");
+                // The client aborts on the first bytes; the rest then fails
+                // to send and the server drops the connection.
+                nodelike::set_timeout(move || res.end("rest"), 50);
+            } else {
+                res.end("ok");
+            }
+        })
+    });
+    let agent = http::get_agent("127.0.0.1", s.port());
+    agent.set_max_sockets(1);
+    let out = log();
+    let o = out.clone();
+    let slow = http::get(opts(s.port(), "GET", "/slow"), move |res| {
+        let o = o.clone();
+        res.on_data(move |_| o.borrow_mut().push("data".into()));
+        let o = out.clone();
+        res.on_close(move || {
+            o.borrow_mut()
+                .push(format!("close complete={}", res.complete()))
+        });
+    });
+    let queued = http::get(opts(s.port(), "GET", "/queued"), |_| {
+        panic!("aborted before sending")
+    });
+    assert_eq!(agent.queue(), 1);
+    queued.abort();
+    assert_eq!(agent.queue(), 0);
+    let o = log();
+    let o2 = o.clone();
+    let slow2 = slow;
+    // Abort the slow one once its first bytes arrived.
+    slow.on_response(move |res| {
+        let o3 = o2.clone();
+        res.on_data(move |_| {
+            o3.borrow_mut().push("abort".into());
+            slow2.abort();
+        });
+    });
+    nodelike::run();
+    assert_eq!(rx.recv().unwrap(), "/slow");
+    assert!(
+        rx.try_recv().is_err(),
+        "the queued request never reached the server"
+    );
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    assert_eq!(*o.borrow(), ["abort"]);
+    s.stop();
+}
+
+#[test]
+fn forbidden_bytes_in_request_parts_are_refused_before_sending() {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s2 = seen.clone();
+    let s = TestServer::start(move || {
+        http::create_server(move |_req, res| {
+            s2.fetch_add(1, Ordering::SeqCst);
+            res.end(());
+        })
+    });
+    let codes = Rc::new(RefCell::new(Vec::new()));
+    let bad = [
+        RequestOptions {
+            path: "/a\r\nX: y".into(),
+            ..opts(s.port(), "GET", "/")
+        },
+        RequestOptions {
+            method: "GE T".into(),
+            ..opts(s.port(), "GET", "/")
+        },
+        RequestOptions {
+            headers: vec![("X-A".into(), "v\r\nInjected: 1".into())],
+            ..opts(s.port(), "GET", "/")
+        },
+        RequestOptions {
+            headers: vec![("Bad Name".into(), "v".into())],
+            ..opts(s.port(), "GET", "/")
+        },
+        RequestOptions {
+            path: "/nul\0".into(),
+            ..opts(s.port(), "GET", "/")
+        },
+    ];
+    for o in bad {
+        let c = codes.clone();
+        http::request(o, |_| panic!("must not be sent"))
+            .on_error(move |e| c.borrow_mut().push(e.code()))
+            .end(());
+    }
+    nodelike::run();
+    assert_eq!(codes.borrow().len(), 5);
+    assert!(codes.borrow().iter().all(|c| *c == "ERR_INVALID_CHAR"));
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+    s.stop();
+}
+
+#[test]
+fn continue_and_upgrade_events() {
+    let s = TestServer::start(|| {
+        let server = http::create_server(|req, res| {
+            req.on_end(move || res.end("final"));
+        });
+        server.on_upgrade(|_req, socket, head| {
+            socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nserver-first");
+            socket.write(head);
+            socket.end(());
+        });
+        server
+    });
+    let out = log();
+    let o = out.clone();
+    let mut o_expect = opts(s.port(), "POST", "/c");
+    o_expect.headers = vec![
+        ("Expect".into(), "100-continue".into()),
+        ("Content-Length".into(), "4".into()),
+    ];
+    let req = http::request(o_expect, move |res| {
+        let o = o.clone();
+        res.on_end(move || {
+            o.borrow_mut()
+                .push(format!("response {}", res.status_code()))
+        });
+    });
+    let o = out.clone();
+    req.on_continue(move || {
+        o.borrow_mut().push("continue".into());
+        req.end("body");
+    });
+    // The head goes out now; the body waits for `continue`.
+    req.write("");
+    let o = out.clone();
+    let mut o_up = opts(s.port(), "GET", "/u");
+    o_up.headers = vec![
+        ("Connection".into(), "Upgrade".into()),
+        ("Upgrade".into(), "x".into()),
+    ];
+    o_up.agent = false;
+    let up = http::request(o_up, |_| panic!("upgrade, not a response"));
+    up.on_upgrade(move |res, socket, head| {
+        let o = o.clone();
+        o.borrow_mut().push(format!(
+            "upgrade {} head={}",
+            res.status_code(),
+            String::from_utf8_lossy(head)
+        ));
+        socket.on_data(move |c| o.borrow_mut().push(format!("raw {c}")));
+    });
+    up.end(());
+    nodelike::run();
+    let got = out.borrow().clone();
+    assert!(got.contains(&"continue".to_string()), "{got:?}");
+    assert!(got.contains(&"response 200".to_string()), "{got:?}");
+    assert!(
+        got.iter().any(|l| l == "upgrade 101 head=server-first"),
+        "{got:?}"
+    );
+    s.stop();
+}
+
+#[test]
+fn interop_with_node_and_python_servers() {
+    assert!(
+        have("node") && have("python3"),
+        "this test needs node and python3 on the PATH"
+    );
+    let node = r#"
+const http = require('http');
+const s = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => body += c);
+  req.on('end', () => {
+    res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+    res.setHeader('Trailer', 'X-Sum');
+    res.write('node:' + req.method + ':' + body);
+    res.addTrailers({ 'X-Sum': String(body.length) });
+    res.end();
+  });
+});
+s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+"#;
+    let python = r#"
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.0'
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header('X-Py', 'yes')
+        self.end_headers()
+        self.wfile.write(b'python body')
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let mut node = std::process::Command::new("node")
+        .args(["-e", node])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut py = std::process::Command::new("python3")
+        .args(["-c", python])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port_of = |child: &mut std::process::Child| {
+        let mut line = String::new();
+        let mut out = child.stdout.take().unwrap();
+        let mut b = [0u8; 1];
+        while !line.ends_with('\n') {
+            out.read_exact(&mut b).unwrap();
+            line.push(b[0] as char);
+        }
+        line.trim().parse::<u16>().unwrap()
+    };
+    let (node_port, py_port) = (port_of(&mut node), port_of(&mut py));
+    let out = log();
+    let o = out.clone();
+    let req = http::request(opts(node_port, "PATCH", "/n"), move |res| {
+        let o = o.clone();
+        let body = Rc::new(RefCell::new(Vec::new()));
+        let b = body.clone();
+        res.on_data(move |c| b.borrow_mut().extend_from_slice(&c));
+        res.on_end(move || {
+            let cookies: Vec<String> = res
+                .headers()
+                .get_value("set-cookie")
+                .unwrap()
+                .iter()
+                .map(String::from)
+                .collect();
+            o.borrow_mut().push(format!(
+                "{} {} {:?} {}",
+                res.status_code(),
+                String::from_utf8_lossy(&body.borrow()),
+                cookies,
+                res.trailers().get("x-sum").unwrap()
+            ));
+        });
+    });
+    req.write("x=");
+    req.end("1");
+    let o = out.clone();
+    http::get(format!("http://127.0.0.1:{py_port}/p"), move |res| {
+        let o = o.clone();
+        let body = Rc::new(RefCell::new(Vec::new()));
+        let b = body.clone();
+        res.on_data(move |c| b.borrow_mut().extend_from_slice(&c));
+        res.on_end(move || {
+            o.borrow_mut().push(format!(
+                "{} {} {}",
+                res.http_version(),
+                res.headers().get("x-py").unwrap(),
+                String::from_utf8_lossy(&body.borrow())
+            ));
+        });
+    });
+    nodelike::run();
+    let _ = node.kill();
+    let _ = py.kill();
+    let _ = node.wait();
+    let _ = py.wait();
+    let mut got = out.borrow().clone();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "1.0 yes python body",
+            "200 node:PATCH:x=1 [\"a=1\", \"b=2\"] 3"
+        ]
+    );
+}
+
+#[test]
+fn get_example_prints_status_headers_body_and_trailers() {
+    let server = common::ExampleProcess::start("echo");
+    let out = std::process::Command::new(common::example_bin("get"))
+        .arg(format!("http://127.0.0.1:{}/status/202", server.port))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (head, body) = text.split_once("\n\n").unwrap();
+    let mut lines = head.lines();
+    assert_eq!(lines.next(), Some("202"));
+    assert!(head.contains("\nx-method: GET\n"), "{head}");
+    assert!(head.contains("\ncontent-length: 0"), "{head}");
+    assert_eq!(body, "");
+    let refused = std::process::Command::new(common::example_bin("get"))
+        .arg(format!("http://127.0.0.1:{}/", common::free_port()))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).starts_with("error: "));
+}
