@@ -184,3 +184,43 @@ fn upgrade_echo_example_echoes_after_switching() {
         "{text}"
     );
 }
+
+#[test]
+fn proxy_example_streams_both_ways_through_to_echo() {
+    need("curl");
+    let upstream = ExampleProcess::start("echo");
+    let proxy =
+        ExampleProcess::start_with("proxy", &[format!("http://127.0.0.1:{}", upstream.port)]);
+    let dir = std::env::temp_dir().join(format!("nodelike-proxy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body.bin");
+    let body: Vec<u8> = (0..2_000_000u32).map(|i| (i * 13 % 251) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "--data-binary"])
+        .arg(format!("@{}", file.display()))
+        .arg(format!(
+            "http://127.0.0.1:{}/status/203?via=proxy",
+            proxy.port
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    // curl sends `Expect: 100-continue` for a large body: skip the interim
+    // response the proxy answered it with.
+    let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+    assert!(
+        out.stdout.starts_with(interim),
+        "the proxy answered 100-continue"
+    );
+    let stdout = &out.stdout[interim.len()..];
+    let split = stdout.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&stdout[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 203 "), "{head}");
+    assert!(head.contains("x-url: /status/203?via=proxy"), "{head}");
+    assert!(
+        stdout[split + 4..] == body[..],
+        "body intact through the proxy"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

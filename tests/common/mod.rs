@@ -322,8 +322,14 @@ impl ExampleProcess {
     /// Starts `name` with port 0 and reads the port from the
     /// `listening on http://ADDR/` line it prints.
     pub fn start(name: &str) -> ExampleProcess {
+        Self::start_with(name, &[])
+    }
+
+    /// [`start`](Self::start) with arguments after the port.
+    pub fn start_with(name: &str, args: &[String]) -> ExampleProcess {
         let mut child = std::process::Command::new(example_bin(name))
             .arg("0")
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

@@ -1,0 +1,95 @@
+//! The classic Node program: a proxy that pipes each incoming request into
+//! a client request to an upstream server, and the response back, with
+//! back-pressure both ways (pause the side that reads when the side that
+//! writes says `false`; resume on `drain`).
+//!
+//! Run it:   cargo run --example echo -- 8001          (an upstream)
+//!           cargo run --example proxy -- 8000 http://127.0.0.1:8001
+//! Poke it:  curl -i --data-binary @Cargo.toml http://127.0.0.1:8000/anything
+use nodelike::http::{self, IntoRequestOptions, RequestOptions};
+
+/// Hop-by-hop fields are about one connection; they are not forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+fn main() {
+    env_logger::init();
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).unwrap_or(8000);
+    let upstream = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:8001".into());
+    let target = match upstream.as_str().into_request_options() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let server = http::create_server(move |req, res| {
+        let headers = req
+            .raw_headers()
+            .into_iter()
+            .filter(|(n, _)| !HOP_BY_HOP.contains(&n.to_ascii_lowercase().as_str()))
+            .collect();
+        let options = RequestOptions {
+            method: req.method(),
+            path: req.url(),
+            headers,
+            ..target.clone()
+        };
+        let upstream_req = http::request(options, move |upstream_res| {
+            let headers: Vec<(String, String)> = upstream_res
+                .headers()
+                .iter()
+                .filter(|(n, _)| !HOP_BY_HOP.contains(n))
+                .flat_map(|(n, v)| {
+                    v.iter()
+                        .map(move |v| (n.to_owned(), v.to_owned()))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let borrowed: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            res.write_head(upstream_res.status_code(), &borrowed);
+            // Upstream → client.
+            upstream_res.on_data(move |chunk| {
+                if !res.write(chunk) {
+                    upstream_res.pause();
+                }
+            });
+            res.on_drain(move || upstream_res.resume());
+            upstream_res.on_end(move || res.end(()));
+        });
+        upstream_req.on_error(move |e| {
+            if !res.headers_sent() {
+                res.write_head(502, &[("Content-Type", "text/plain")]);
+            }
+            res.end(format!("upstream error: {e}\n"));
+        });
+        // Client → upstream.
+        req.on_data(move |chunk| {
+            if !upstream_req.write(chunk) {
+                req.pause();
+            }
+        });
+        upstream_req.on_drain(move || req.resume());
+        req.on_end(move || upstream_req.end(()));
+    });
+    server.listen(port, "127.0.0.1", move || {
+        println!(
+            "listening on http://{}/",
+            server.address().expect("listening")
+        );
+    });
+    nodelike::run();
+}
