@@ -644,3 +644,45 @@ fn get_example_prints_status_headers_body_and_trailers() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).starts_with("error: "));
 }
+
+#[test]
+fn timeout_fails_a_request_whose_server_is_too_slow() {
+    // The server answers only after the client's timeout has expired.
+    let s = TestServer::start(|| {
+        http::create_server(|_req, res| {
+            nodelike::set_timeout(move || res.end("late"), 300);
+        })
+    });
+    let kinds = Rc::new(RefCell::new(Vec::new()));
+    let k = kinds.clone();
+    let req = http::get(opts(s.port(), "GET", "/"), |_| panic!("no response"));
+    req.set_timeout(50);
+    req.on_error(move |e| k.borrow_mut().push(e.kind()));
+    nodelike::run();
+    assert_eq!(*kinds.borrow(), [ErrorKind::Timeout]);
+    s.stop();
+}
+
+#[test]
+fn abort_before_connect_and_mid_upload() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let tx = tx.clone();
+            let url = req.url();
+            req.on_close(move |reason| tx.send(format!("{url} {reason}")).unwrap());
+            req.on_end(move || res.end(()));
+        })
+    });
+    // Before the connection is even made: nothing reaches the server.
+    let early = http::request(opts(s.port(), "POST", "/early"), |_| panic!("aborted"));
+    early.abort();
+    // Mid-upload: the server sees the request close as aborted.
+    let mid = http::request(opts(s.port(), "POST", "/mid"), |_| panic!("aborted"));
+    mid.write("part of a body");
+    nodelike::set_timeout(move || mid.abort(), 30);
+    nodelike::run();
+    assert_eq!(rx.recv().unwrap(), "/mid aborted");
+    assert!(rx.try_recv().is_err());
+    s.stop();
+}

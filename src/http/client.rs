@@ -191,6 +191,8 @@ pub(crate) struct ClientExchange {
     decoder: Option<StringDecoder>,
     /// Over: response complete, failed or aborted. No more events.
     done: bool,
+    /// Idle timeout while this request owns its socket (`set_timeout`).
+    timeout: Option<Duration>,
     listeners: ClientListeners,
 }
 
@@ -550,9 +552,12 @@ fn attach(c: &mut Core, id: ClientId, sock: SockId) {
     if was_unref {
         c.unref_sockets -= 1;
     }
+    let timeout = c.clients.get(id).and_then(|e| e.timeout);
+    let now = c.now;
     if let Some(s) = c.socket(sock) {
-        s.idle_timeout = None;
+        s.idle_timeout = timeout;
         s.timer_at = None;
+        s.last_active = now;
         if let Proto::Client(conn) = &mut s.proto {
             conn.ex = Some(id);
             conn.reading = ClientReading::Head;
@@ -562,6 +567,7 @@ fn attach(c: &mut Core, id: ClientId, sock: SockId) {
         ex.socket = Some(sock);
         ex.queued = false;
     }
+    c.arm_idle(sock);
     pump(c, id);
 }
 
@@ -719,6 +725,8 @@ fn start_socket(
             return;
         }
     };
+    let timeout = c.clients.get(id).and_then(|e| e.timeout);
+    let now = c.now;
     let gen = c.next_gen();
     let entry = c.sockets.vacant_entry();
     let sock = SockId {
@@ -736,13 +744,10 @@ fn start_socket(
         reading: ClientReading::Head,
         connecting: true,
     };
-    entry.insert(SocketRec::new(
-        gen,
-        stream,
-        addr,
-        Proto::Client(conn),
-        c.now,
-    ));
+    let mut rec = SocketRec::new(gen, stream, addr, Proto::Client(conn), now);
+    rec.idle_timeout = timeout;
+    entry.insert(rec);
+    c.arm_idle(sock);
     if let Some(a) = agent {
         c.agents[a].active.push(sock);
     }
@@ -1340,6 +1345,38 @@ impl ClientRequest {
             write_request_head(e, &mut out, None);
             e.out = out;
             pump(c, self.id);
+        });
+    }
+
+    /// Fails the request with an [`ErrorKind::Timeout`] error (and closes
+    /// its connection) if its socket is idle for `ms` milliseconds while the
+    /// request waits for or reads its response. `0` disables it.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_timeout(10_000);
+    /// req.on_error(|e| if e.kind() == nodelike::ErrorKind::Timeout { eprintln!("too slow") });
+    /// # }
+    /// ```
+    pub fn set_timeout(&self, ms: u64) {
+        with_core(|c| {
+            let timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            let Some(e) = c.clients.get_mut(self.id) else {
+                return;
+            };
+            e.timeout = timeout;
+            let sock = e.socket;
+            let now = c.now;
+            if let Some(s) = sock.and_then(|s| c.socket(s)) {
+                s.idle_timeout = timeout;
+                s.last_active = now;
+                if timeout.is_none() {
+                    s.timer_at = None;
+                }
+            }
+            if let Some(sock) = sock {
+                c.arm_idle(sock);
+            }
         });
     }
 
