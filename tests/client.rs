@@ -686,3 +686,139 @@ fn abort_before_connect_and_mid_upload() {
     assert!(rx.try_recv().is_err());
     s.stop();
 }
+
+#[test]
+fn agent_upgrade_event_as_in_the_seed() {
+    // The seed's example: the server echoes on the upgraded socket; the
+    // client listens on the agent, not the request.
+    let s = TestServer::start(|| {
+        let server = http::create_server(|_req, res| res.end("okay"));
+        server.on_upgrade(|_req, socket, _head| {
+            socket.write("HTTP/1.1 101 Web Socket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n\r\n");
+            socket.on_data(move |c| {
+                socket.write(c);
+            });
+        });
+        server
+    });
+    let agent = http::get_agent("127.0.0.1", s.port());
+    let out = log();
+    let o = out.clone();
+    agent.on_upgrade(move |res, socket, _head| {
+        o.borrow_mut()
+            .push(format!("got upgraded! {}", res.status_code()));
+        socket.write("ping");
+        let o = o.clone();
+        socket.on_data(move |c| {
+            o.borrow_mut().push(format!("echo {c}"));
+            socket.destroy();
+        });
+    });
+    let mut o = opts(s.port(), "GET", "/");
+    o.headers = vec![
+        ("Connection".into(), "Upgrade".into()),
+        ("Upgrade".into(), "websocket".into()),
+    ];
+    http::request(o, |_| panic!("an upgrade, not a response")).end(());
+    nodelike::run();
+    assert_eq!(*out.borrow(), ["got upgraded! 101", "echo ping"]);
+    s.stop();
+}
+
+#[test]
+fn unix_socket_requests_and_response_pause_resume() {
+    let dir = std::env::temp_dir().join(format!("nodelike-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.sock");
+    let _ = std::fs::remove_file(&path);
+    let p2 = path.clone();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let server = http::create_server(|req, res| {
+            res.write(vec![b'u'; 100_000]);
+            res.end(req.url());
+        });
+        server.listen_path(&p2, move || ready_tx.send(()).unwrap());
+        server.on_connection(move |sock| sock.on_close(move |_| server.close()));
+        nodelike::run();
+    });
+    ready_rx.recv().unwrap();
+    let out = log();
+    let o = out.clone();
+    let options = RequestOptions {
+        socket_path: Some(path.clone()),
+        path: "/via-unix".into(),
+        ..Default::default()
+    };
+    http::get(options, move |res| {
+        let total = Rc::new(RefCell::new(0usize));
+        let paused_once = Rc::new(std::cell::Cell::new(false));
+        let (t, p) = (total.clone(), paused_once.clone());
+        res.on_data(move |c| {
+            *t.borrow_mut() += c.len();
+            if !p.replace(true) {
+                // Pause on the first chunk; resume a little later.
+                res.pause();
+                nodelike::set_timeout(move || res.resume(), 20);
+            }
+        });
+        let o = o.clone();
+        res.on_end(move || {
+            o.borrow_mut().push(format!(
+                "{} bytes, paused once: {}",
+                total.borrow(),
+                paused_once.get()
+            ))
+        });
+    });
+    nodelike::run();
+    server.join().unwrap();
+    assert_eq!(
+        *out.borrow(),
+        [format!(
+            "{} bytes, paused once: true",
+            100_000 + "/via-unix".len()
+        )]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn request_write_returns_false_and_drain_fires_for_a_large_upload() {
+    let s = echo_server(Arc::new(AtomicUsize::new(0)));
+    let out = log();
+    let o = out.clone();
+    let req = http::request(opts(s.port(), "POST", "/big"), move |res| {
+        let total = Rc::new(RefCell::new(0usize));
+        let t = total.clone();
+        res.on_data(move |c| *t.borrow_mut() += c.len());
+        let o = o.clone();
+        res.on_end(move || o.borrow_mut().push(format!("echoed {}", total.borrow())));
+    });
+    let piece = vec![b'p'; 64 * 1024];
+    let sent = Rc::new(std::cell::Cell::new(0usize));
+    let falses = Rc::new(std::cell::Cell::new(0usize));
+    let pump: Rc<RefCell<Option<Box<dyn Fn()>>>> = Rc::new(RefCell::new(None));
+    let (s2, f2) = (sent.clone(), falses.clone());
+    *pump.borrow_mut() = Some(Box::new(move || {
+        while s2.get() < 32 {
+            s2.set(s2.get() + 1);
+            if !req.write(&piece[..]) {
+                f2.set(f2.get() + 1);
+                return;
+            }
+        }
+        req.end(());
+    }));
+    let p2 = pump.clone();
+    req.on_drain(move || (p2.borrow().as_ref().unwrap())());
+    (pump.borrow().as_ref().unwrap())();
+    nodelike::run();
+    assert!(falses.get() > 0, "write said to wait at least once");
+    assert_eq!(
+        *out.borrow(),
+        [format!("echoed {}", 32 * 64 * 1024 + "|/big".len())]
+    );
+    *pump.borrow_mut() = None;
+    s.stop();
+}

@@ -228,6 +228,9 @@ pub(crate) struct AgentRec {
     /// Idle keep-alive sockets, most recently used last.
     idle: Vec<SockId>,
     queue: VecDeque<ClientId>,
+    /// The seed's `agent.on('upgrade')`: for requests without an `upgrade`
+    /// listener of their own.
+    upgrade: Listeners<UpgradeListener>,
 }
 
 /// Results of name resolution on helper threads, handed to the loop.
@@ -434,11 +437,45 @@ fn agent_for(c: &mut Core, host: &str, port: u16) -> usize {
         active: Vec::new(),
         idle: Vec::new(),
         queue: VecDeque::new(),
+        upgrade: Listeners::default(),
     });
     c.agents.len() - 1
 }
 
+/// The agent's `upgrade` event, for a request with no listener of its own.
+fn emit_agent_upgrade(ex: ClientId, mut call: impl FnMut(&mut UpgradeListener)) -> bool {
+    let taken = with_core(|c| {
+        let a = c.clients.get(ex)?.agent?;
+        let l = &mut c.agents.get_mut(a)?.upgrade;
+        (!l.is_empty()).then(|| (a, l.take()))
+    })
+    .flatten();
+    let Some((a, mut taken)) = taken else {
+        return false;
+    };
+    for f in taken.iter_mut() {
+        call(f);
+    }
+    with_core(move |c| c.agents[a].upgrade.restore(taken));
+    true
+}
+
 impl Agent {
+    /// Adds an `upgrade` listener for this agent's requests that have none
+    /// of their own (the seed's `agent.on('upgrade', ...)`).
+    ///
+    /// ```no_run
+    /// let agent = nodelike::http::get_agent("127.0.0.1", 1337);
+    /// agent.on_upgrade(|_res, socket, _head| socket.end(()));
+    /// ```
+    pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) {
+        with_core(|c| {
+            if let Some(a) = c.agents.get_mut(self.key) {
+                a.upgrade.push(Box::new(f));
+            }
+        });
+    }
+
     /// The most sockets the agent opens at once (default 5).
     ///
     /// ```
@@ -851,11 +888,10 @@ pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
             Step::Upgrade(ex, n) => {
                 pos += n;
                 let head = &data[pos..];
-                let handled = emit(
-                    ex,
-                    |l| &mut l.upgrade,
-                    |f| f(ClientResponse { id: ex }, Socket { id: sock }, head),
-                );
+                let res = ClientResponse { id: ex };
+                let socket = Socket { id: sock };
+                let handled = emit(ex, |l| &mut l.upgrade, |f| f(res, socket, head))
+                    || emit_agent_upgrade(ex, |f| f(res, socket, head));
                 with_core(|c| {
                     if let Some(e) = c.clients.get_mut(ex) {
                         e.done = true;
