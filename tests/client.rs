@@ -16,6 +16,8 @@ use nodelike::http::{self, RequestOptions};
 use nodelike::ErrorKind;
 
 type Log = Rc<RefCell<Vec<String>>>;
+/// A self-restarting write loop, kept where `drain` can reach it.
+type Pump = Box<dyn Fn()>;
 
 fn log() -> Log {
     Rc::new(RefCell::new(Vec::new()))
@@ -798,7 +800,7 @@ fn request_write_returns_false_and_drain_fires_for_a_large_upload() {
     let piece = vec![b'p'; 64 * 1024];
     let sent = Rc::new(std::cell::Cell::new(0usize));
     let falses = Rc::new(std::cell::Cell::new(0usize));
-    let pump: Rc<RefCell<Option<Box<dyn Fn()>>>> = Rc::new(RefCell::new(None));
+    let pump: Rc<RefCell<Option<Pump>>> = Rc::new(RefCell::new(None));
     let (s2, f2) = (sent.clone(), falses.clone());
     *pump.borrow_mut() = Some(Box::new(move || {
         while s2.get() < 32 {
