@@ -224,3 +224,38 @@ fn proxy_example_streams_both_ways_through_to_echo() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn file_server_example_streams_files_and_refuses_escapes() {
+    need("curl");
+    let dir = std::env::temp_dir().join(format!("nodelike-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.join("big.bin"), &data).unwrap();
+    let server = ExampleProcess::start_with("file_server", &[dir.display().to_string()]);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = Command::new("curl")
+        .args(["-s", &format!("{base}/big.bin")])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout == data,
+        "file streamed intact ({} bytes)",
+        out.stdout.len()
+    );
+    let code = |path: &str| {
+        run(Command::new("curl").args([
+            "-s",
+            "--path-as-is",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{base}{path}"),
+        ]))
+    };
+    assert_eq!(code("/missing"), "404");
+    assert_eq!(code("/../etc/passwd"), "403");
+    assert_eq!(code("/%2e%2e/etc/passwd"), "403");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
