@@ -149,11 +149,23 @@ impl Error {
             ErrorKind::ConnectionRefused => "ECONNREFUSED",
             ErrorKind::ConnectionReset => "ECONNRESET",
             ErrorKind::PrematureClose => "ECONNRESET",
+            ErrorKind::Timeout if self.status == 408 => "ERR_HTTP_REQUEST_TIMEOUT",
             ErrorKind::Timeout => "ETIMEDOUT",
             ErrorKind::Dns => "ENOTFOUND",
             ErrorKind::Aborted => "ABORT_ERR",
             ErrorKind::AddrInUse => "EADDRINUSE",
             ErrorKind::Io => "EIO",
+        }
+    }
+}
+
+impl Error {
+    /// An error of `kind` that a server answers with `status`.
+    pub(crate) fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            status,
         }
     }
 }

@@ -478,3 +478,70 @@ fn upgraded_socket_has_timeout_end_and_close_events() {
     assert_eq!(rx.recv().unwrap(), "close:false");
     s.stop();
 }
+
+#[test]
+fn a_head_trickling_in_past_the_headers_timeout_gets_408() {
+    let (tx, rx) = mpsc::channel::<&'static str>();
+    let s = TestServer::start(move || {
+        let server = http::create_server(move |_req, res| {
+            tx.send("request").unwrap();
+            res.end(());
+        });
+        server.set_headers_timeout(100);
+        server
+    });
+    let mut c = connect(s.port());
+    // Slowloris: a byte at a time, each well within any idle timeout.
+    let mut answer = Vec::new();
+    // Bounded: a server that never answers fails the test instead of hanging it.
+    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        .iter()
+        .cycle()
+        .take(3000)
+    {
+        if c.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        c.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 256];
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+        c.set_nonblocking(false).unwrap();
+        if answer.ends_with(b"\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Connection: close"), "{text}");
+    assert!(
+        rx.try_recv().is_err(),
+        "no request event for an incomplete head"
+    );
+    s.stop();
+}
+
+#[test]
+fn an_idle_keep_alive_connection_closes_after_the_keep_alive_timeout() {
+    let s = TestServer::start(|| {
+        let server = http::create_server(|_req, res| res.end("ok"));
+        server.set_keep_alive_timeout(50);
+        server
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().body, b"ok");
+    // A prompt second request is still served on the same connection...
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().body, b"ok");
+    // ...and then, idle, the connection is closed without a response.
+    assert!(c.closed_by_server());
+    s.stop();
+}

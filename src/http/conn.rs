@@ -6,6 +6,7 @@
 //! changed inside `with_core`, user callbacks run outside it.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::chunk::Chunk;
 use crate::http::exchange::{CloseReason, ExId, ExListeners};
@@ -14,6 +15,7 @@ use crate::http::server::ServerListeners;
 use crate::http::{IncomingMessage, ServerResponse};
 use crate::net::{Cause, Proto, SockId, Socket};
 use crate::runtime::listeners::Listeners;
+use crate::runtime::timers::Due;
 use crate::runtime::{with_core, Core, Pending, HIGH_WATER_MARK};
 use crate::Error;
 
@@ -59,6 +61,15 @@ pub(crate) struct ServerConn {
     pub(crate) peer_ended: bool,
     /// Close (shut down and linger) once `written` reaches this mark.
     pub(crate) close_at: Option<u64>,
+    /// When the head being awaited started (connection start, or its first
+    /// byte after an idle keep-alive wait).
+    pub(crate) head_started: Option<Instant>,
+    /// The deadline of the one head check queued in the timer heap. Like
+    /// idle checks it is lazy: a request does not push a heap entry; a check
+    /// that comes due early re-arms itself for the head then awaited.
+    pub(crate) head_timer_at: Option<Instant>,
+    /// Waiting between requests on the shorter keep-alive timeout.
+    pub(crate) keep_alive_idle: bool,
 }
 
 impl ServerConn {
@@ -75,6 +86,9 @@ impl ServerConn {
             pending_error: None,
             peer_ended: false,
             close_at: None,
+            head_started: None,
+            head_timer_at: None,
+            keep_alive_idle: false,
         }
     }
 
@@ -184,8 +198,11 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
         sockets,
         servers,
         exchanges,
+        timers,
+        now,
         ..
     } = c;
+    let now = *now;
     let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
         return Step::DiscardAll;
     };
@@ -211,14 +228,24 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                 s.input_blocked = true;
                 return Step::Stop;
             }
-            let limits = servers
-                .get(conn.server.0)
-                .map(|srv| srv.limits)
-                .unwrap_or_default();
+            let srv = servers.get(conn.server.0);
+            let limits = srv.map(|srv| srv.limits).unwrap_or_default();
+            if conn.keep_alive_idle {
+                // A new request begins: back from the keep-alive timeout to
+                // the server's, and the head's clock starts.
+                conn.keep_alive_idle = false;
+                s.idle_timeout = srv.and_then(|srv| srv.timeout);
+                let headers_timeout = srv.and_then(|srv| srv.headers_timeout);
+                if let (Some(t), None) = (headers_timeout, conn.head_started) {
+                    conn.head_started = Some(now);
+                    arm_head_check(timers, conn, id, now + t);
+                }
+            }
             let (ex_id, ex) = exchanges.insert();
             ex.reset(id);
             match h1::parse_request_head(input, &limits, &mut ex.parsed) {
                 Ok(Some(len)) => {
+                    conn.head_started = None;
                     ex.head.extend_from_slice(&input[..len]);
                     let p = &ex.parsed;
                     let kind = if p.upgrade {
@@ -573,6 +600,7 @@ pub(crate) fn on_eof(id: SockId) {
 /// response's held output to the socket, and notes when to close.
 pub(crate) fn complete_front(c: &mut Core, id: SockId) {
     let mut moved = false;
+    let mut keep_alive_idle = false;
     loop {
         let Core {
             sockets, exchanges, ..
@@ -616,6 +644,10 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
             moved = true;
             break;
         }
+        if conn.queue.is_empty() && matches!(conn.reading, Reading::Head) {
+            conn.keep_alive_idle = true;
+            keep_alive_idle = true;
+        }
         if let Some(&next) = conn.queue.front() {
             if let Some(n) = exchanges.get_mut(next) {
                 if !n.pending_out.is_empty() {
@@ -633,6 +665,101 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
     }
     if moved {
         c.dirty.push(id);
+    }
+    if keep_alive_idle {
+        enter_keep_alive_idle(c, id);
+    }
+}
+
+/// Between requests: the shorter keep-alive timeout applies (it never
+/// lengthens the server timeout).
+fn enter_keep_alive_idle(c: &mut Core, id: SockId) {
+    let now = c.now;
+    let server = match conn_of(c, id) {
+        Some(conn) => conn.server,
+        None => return,
+    };
+    let Some(srv) = c.servers.get(server.0) else {
+        return;
+    };
+    let Some(t) = srv.keep_alive_timeout else {
+        return;
+    };
+    let idle = match srv.timeout {
+        Some(limit) => t.min(limit),
+        None => t,
+    };
+    let Some(s) = c.socket(id) else { return };
+    s.idle_timeout = Some(idle);
+    s.last_active = now;
+    c.arm_idle(id);
+}
+
+/// Queues a head check at `at` unless one at or before it is queued.
+fn arm_head_check(
+    timers: &mut crate::runtime::timers::Timers,
+    conn: &mut ServerConn,
+    id: SockId,
+    at: Instant,
+) {
+    if conn.head_timer_at.is_some_and(|queued| queued <= at) {
+        return;
+    }
+    conn.head_timer_at = Some(at);
+    timers.push(at, Due::HeadDeadline(id, at));
+}
+
+/// Starts the deadline for the head a connection is expected to send.
+pub(crate) fn start_head_clock(c: &mut Core, id: SockId, timeout: Duration) {
+    let now = c.now;
+    let Core {
+        sockets, timers, ..
+    } = c;
+    let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
+        return;
+    };
+    if let Proto::Server(conn) = &mut s.proto {
+        conn.head_started = Some(now);
+        arm_head_check(timers, conn, id, now + timeout);
+    }
+}
+
+/// A head check came due: a head awaited for longer than the headers
+/// timeout gets 408; a younger one gets its check re-armed.
+pub(crate) fn head_deadline(id: SockId, queued_for: Instant) {
+    let expired = with_core(|c| {
+        let now = c.now;
+        let Core {
+            sockets,
+            servers,
+            timers,
+            ..
+        } = c;
+        let s = sockets
+            .get_mut(id.key as usize)
+            .filter(|s| s.gen == id.gen && !s.destroyed)?;
+        let Proto::Server(conn) = &mut s.proto else {
+            return None;
+        };
+        if conn.head_timer_at != Some(queued_for) {
+            return None; // stale
+        }
+        conn.head_timer_at = None;
+        let waiting = matches!(conn.reading, Reading::Head) && conn.queue.is_empty();
+        let started = conn.head_started.filter(|_| waiting)?;
+        let timeout = servers.get(conn.server.0)?.headers_timeout?;
+        if started + timeout > now {
+            arm_head_check(timers, conn, id, started + timeout);
+            return None;
+        }
+        conn.head_started = None;
+        Some(())
+    })
+    .flatten();
+    if expired.is_some() {
+        log::debug!("socket {}: request head not complete in time; 408", id.key);
+        let err = Error::with_status(crate::ErrorKind::Timeout, 408, "request header timeout");
+        client_error(id, err);
     }
 }
 

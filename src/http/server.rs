@@ -21,6 +21,12 @@ pub(crate) use crate::http::exchange::Exchange;
 
 /// Node's default server timeout of its v0.4 era: two minutes.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
+/// How long a whole request head may take to arrive (Node's
+/// `headersTimeout`): 60 seconds, however slowly the bytes trickle in.
+pub const DEFAULT_HEADERS_TIMEOUT_MS: u64 = 60_000;
+/// How long a keep-alive connection may sit idle between requests (Node's
+/// `keepAliveTimeout`): 5 seconds.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: u64 = 5_000;
 
 type UpgradeListener = dyn FnMut(IncomingMessage, Socket, &[u8]);
 type ClientErrorListener = dyn FnMut(&Error, Socket);
@@ -43,6 +49,8 @@ pub(crate) struct ServerRec {
     pub(crate) closing: bool,
     pub(crate) close_emitted: bool,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) headers_timeout: Option<Duration>,
+    pub(crate) keep_alive_timeout: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) listeners: ServerListeners,
 }
@@ -113,6 +121,8 @@ impl Server {
                 closing: false,
                 close_emitted: false,
                 timeout: Some(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
+                headers_timeout: Some(Duration::from_millis(DEFAULT_HEADERS_TIMEOUT_MS)),
+                keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
             });
@@ -314,6 +324,33 @@ impl Server {
         self
     }
 
+    /// Sets how long a request head may take to arrive, in milliseconds
+    /// (default 60 s, Node's `headersTimeout`; `0` disables). The clock
+    /// starts with the connection or the head's first byte and is not reset
+    /// by more bytes, so a peer trickling a head slowly (slowloris) gets
+    /// `408 Request Timeout` and a closed connection.
+    ///
+    /// ```
+    /// nodelike::http::create_server(|_req, res| res.end(())).set_headers_timeout(10_000);
+    /// ```
+    pub fn set_headers_timeout(&self, ms: u64) -> &Server {
+        self.with(|s| s.headers_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
+        self
+    }
+
+    /// Sets how long a keep-alive connection may wait idle for its next
+    /// request, in milliseconds (default 5 s, Node's `keepAliveTimeout`;
+    /// `0` leaves only the server timeout). It never lengthens the server
+    /// timeout.
+    ///
+    /// ```
+    /// nodelike::http::create_server(|_req, res| res.end(())).set_keep_alive_timeout(1_000);
+    /// ```
+    pub fn set_keep_alive_timeout(&self, ms: u64) -> &Server {
+        self.with(|s| s.keep_alive_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
+        self
+    }
+
     /// Sets the largest request head accepted, in bytes (default 16 KiB, as
     /// Node's `maxHeaderSize`); a larger one is answered with 431.
     ///
@@ -447,6 +484,7 @@ pub(crate) fn accept_connections(key: usize) {
             };
             let server = (key, srv.gen);
             let timeout = srv.timeout;
+            let headers_timeout = srv.headers_timeout;
             let wants_event = !srv.listeners.connection.is_empty();
             srv.connections += 1;
             let entry = c.sockets.vacant_entry();
@@ -471,6 +509,10 @@ pub(crate) fn accept_connections(key: usize) {
             rec.idle_timeout = timeout;
             entry.insert(rec);
             c.arm_idle(id);
+            // A new connection must deliver its first head in time too.
+            if let Some(t) = headers_timeout {
+                conn::start_head_clock(c, id, t);
+            }
             log::trace!("server {key}: accepted socket {} from {addr:?}", id.key);
             Some(Ok(wants_event.then_some((id, server))))
         })
@@ -497,6 +539,11 @@ pub(crate) fn accept_connections(key: usize) {
             Some(Err(e)) => log::debug!("server {key}: accept: {e}"),
         }
     }
+}
+
+/// A head deadline came due: if that head is still incomplete, answer 408.
+pub(crate) fn head_deadline(id: SockId, started: std::time::Instant) {
+    conn::head_deadline(id, started);
 }
 
 /// A connection of `server` closed.

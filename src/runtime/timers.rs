@@ -23,6 +23,8 @@ pub(crate) enum Due {
     /// A socket's idle timeout check, for the deadline it was queued for
     /// (an entry whose deadline the socket no longer waits for is stale).
     SocketIdle(SockId, Instant),
+    /// The deadline for a request head that started arriving at this instant.
+    HeadDeadline(SockId, Instant),
     /// A lingering socket's last chance to see the peer's FIN.
     Linger(SockId),
     /// Retry `accept` on a server after running out of file descriptors.
