@@ -259,3 +259,80 @@ fn file_server_example_streams_files_and_refuses_escapes() {
     assert_eq!(code("/%2e%2e/etc/passwd"), "403");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn out_of_file_descriptors_the_server_keeps_serving_and_recovers() {
+    // EMFILE on accept: the server stops accepting, retries on a timer, and
+    // keeps serving the connections it has.
+    use std::io::{Read, Write};
+    let bin = common::example_bin("hello");
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n 16 && exec {} 0", bin.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = Vec::new();
+    let mut out = child.stdout.take().unwrap();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\n") {
+        out.read_exact(&mut byte).unwrap();
+        line.push(byte[0]);
+    }
+    let line = String::from_utf8(line).unwrap();
+    let port: u16 = line
+        .trim()
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let get = |s: &mut std::net::TcpStream| -> bool {
+        if s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 512];
+        let mut got = Vec::new();
+        while !got.ends_with(b"Hello, World!") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    };
+    let connect = || {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // A short probe: a connection still in the kernel's backlog gets no
+        // answer, and we need not wait long to find that out.
+        s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+            .unwrap();
+        s
+    };
+    // Far more connections than descriptors: the kernel queues them.
+    let mut conns: Vec<std::net::TcpStream> = (0..24).map(|_| connect()).collect();
+    let served: Vec<bool> = conns.iter_mut().map(get).collect();
+    let first_ok = served
+        .iter()
+        .position(|&ok| ok)
+        .expect("some connections are served");
+    assert!(
+        served.iter().any(|ok| !ok),
+        "some connections waited beyond the descriptor limit"
+    );
+    // The accepted ones keep being served.
+    assert!(get(&mut conns[first_ok]));
+    // Free the descriptors: new connections are accepted again (retry timer).
+    conns.clear();
+    let mut fresh = connect();
+    fresh
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    assert!(
+        get(&mut fresh),
+        "accepting resumed after descriptors were freed"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -766,3 +766,68 @@ fn server_close_lets_a_busy_connection_finish_with_connection_close() {
     assert!(c.closed_by_server());
     t.join().unwrap();
 }
+
+#[test]
+fn connection_cap_closes_an_idle_connection_first_then_refuses() {
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let (closed_tx, closed_rx) = std::sync::mpsc::channel::<u16>();
+    let s = TestServer::start(move || {
+        let server = http::create_server(move |req, res| {
+            if req.url() == "/hold" {
+                // Busy until later; tell the test it is being held.
+                held_tx.send(()).unwrap();
+                nodelike::set_timeout(move || res.end("held"), 300);
+            } else {
+                res.end("ok");
+            }
+        });
+        server.set_max_connections(2);
+        // Report which client port the server closed.
+        server.on_connection(move |sock| {
+            let port = sock.remote_address().unwrap().port();
+            let tx = closed_tx.clone();
+            sock.on_close(move |_| {
+                let _ = tx.send(port);
+            });
+        });
+        server
+    });
+    let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut a = Reader::new(s.port());
+    a.send(req);
+    a.response(false).unwrap();
+    let mut b = Reader::new(s.port());
+    b.send(req);
+    b.response(false).unwrap();
+    // A third connection is served: an idle one made room.
+    let mut c = Reader::new(s.port());
+    c.send(req);
+    assert_eq!(c.response(false).unwrap().body, b"ok");
+    let closed = closed_rx.recv().unwrap();
+    let port_of = |r: &Reader| r.stream.local_addr().unwrap().port();
+    assert!(
+        closed == port_of(&a) || closed == port_of(&b),
+        "an idle connection was closed"
+    );
+    let (mut gone, mut open_one) = if closed == port_of(&a) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert!(gone.closed_by_server());
+    // Both slots busy: the next connection is refused without a response.
+    open_one.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    held_rx.recv().unwrap();
+    held_rx.recv().unwrap();
+    let mut refused = Reader::new(s.port());
+    refused.send(req);
+    assert!(
+        refused.response(false).is_none(),
+        "refused without a response"
+    );
+    assert_eq!(open_one.response(false).unwrap().body, b"held");
+    assert_eq!(c.response(false).unwrap().body, b"held");
+    drop((open_one, c));
+    s.stop();
+}

@@ -50,6 +50,8 @@ pub(crate) struct ServerRec {
     pub(crate) close_emitted: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) headers_timeout: Option<Duration>,
+    /// Node's `maxConnections`: `None` for no cap.
+    pub(crate) max_connections: Option<usize>,
     pub(crate) keep_alive_timeout: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) listeners: ServerListeners,
@@ -122,6 +124,7 @@ impl Server {
                 close_emitted: false,
                 timeout: Some(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
                 headers_timeout: Some(Duration::from_millis(DEFAULT_HEADERS_TIMEOUT_MS)),
+                max_connections: None,
                 keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
@@ -351,6 +354,18 @@ impl Server {
         self
     }
 
+    /// Caps the open connections (Node's `maxConnections`; `0` removes the
+    /// cap). At the cap a new connection first makes an idle keep-alive
+    /// connection close; if none is idle, the new one is closed at once.
+    ///
+    /// ```
+    /// nodelike::http::create_server(|_req, res| res.end(())).set_max_connections(10_000);
+    /// ```
+    pub fn set_max_connections(&self, max: usize) -> &Server {
+        self.with(|s| s.max_connections = (max > 0).then_some(max));
+        self
+    }
+
     /// Sets the largest request head accepted, in bytes (default 16 KiB, as
     /// Node's `maxHeaderSize`); a larger one is answered with 431.
     ///
@@ -483,6 +498,18 @@ pub(crate) fn accept_connections(key: usize) {
                 Err(e) => return Some(Err(e)),
             };
             let server = (key, srv.gen);
+            if srv
+                .max_connections
+                .is_some_and(|max| srv.connections >= max)
+                && !make_room(c, server)
+            {
+                log::warn!(
+                    "server {key}: connection cap reached and none idle; refusing a connection"
+                );
+                drop(stream);
+                return Some(Ok(None));
+            }
+            let srv = c.servers.get_mut(key)?;
             let timeout = srv.timeout;
             let headers_timeout = srv.headers_timeout;
             let wants_event = !srv.listeners.connection.is_empty();
@@ -544,6 +571,35 @@ pub(crate) fn accept_connections(key: usize) {
 /// A head deadline came due: if that head is still incomplete, answer 408.
 pub(crate) fn head_deadline(id: SockId, started: std::time::Instant) {
     conn::head_deadline(id, started);
+}
+
+/// At the connection cap: closes one idle keep-alive connection of `server`
+/// to make room for a new one. Returns whether there was one. (This walks
+/// the sockets, but only when the cap is reached.)
+fn make_room(c: &mut crate::runtime::Core, server: (usize, u32)) -> bool {
+    let idle = c.sockets.iter().find_map(|(key, s)| match &s.proto {
+        Proto::Server(conn)
+            if conn.server == server && !s.destroyed && conn.is_idle() && s.inbuf.is_empty() =>
+        {
+            Some(SockId {
+                key: key as u32,
+                gen: s.gen,
+            })
+        }
+        _ => None,
+    });
+    match idle {
+        Some(id) => {
+            log::debug!(
+                "server {}: connection cap reached; closing idle socket {}",
+                server.0,
+                id.key
+            );
+            c.destroy(id, crate::net::Cause::Aborted);
+            true
+        }
+        None => false,
+    }
 }
 
 /// A connection of `server` closed.
