@@ -214,8 +214,22 @@ pub struct ParsedResponse {
     pub upgrade: bool,
 }
 
-fn offset(buf: &[u8], part: &[u8]) -> usize {
-    part.as_ptr() as usize - buf.as_ptr() as usize
+/// Where `part` (a slice httparse returned) lies in `buf`. httparse may
+/// return a static `""` instead of a slice of the input (a reason phrase
+/// that is not UTF-8, found by fuzzing), so the arithmetic is checked and
+/// such a part becomes an empty range.
+fn range_of(buf: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize);
+    match start {
+        Some(start)
+            if start
+                .checked_add(part.len())
+                .is_some_and(|end| end <= buf.len()) =>
+        {
+            start..start + part.len()
+        }
+        _ => 0..0,
+    }
 }
 
 /// Skips empty lines (CRLF) before a message; a bare LF or CR is an error.
@@ -504,7 +518,9 @@ pub fn parse_request_head(
     let head = &rest[..n];
     check_complete_line_endings(
         head,
-        req.headers.iter().map(|h| offset(head, h.name.as_bytes())),
+        req.headers
+            .iter()
+            .map(|h| range_of(head, h.name.as_bytes()).start),
     )?;
     let method = req.method.unwrap_or("");
     let target = req.path.unwrap_or("");
@@ -521,24 +537,16 @@ pub fn parse_request_head(
             "asterisk-form target with a method other than OPTIONS",
         ));
     }
-    out.method = offset(buf, method.as_bytes())..offset(buf, method.as_bytes()) + method.len();
-    out.target = offset(buf, target.as_bytes())..offset(buf, target.as_bytes()) + target.len();
+    out.method = range_of(buf, method.as_bytes());
+    out.target = range_of(buf, target.as_bytes());
     out.version_minor = minor;
     out.headers.clear();
     let mut fields = Fields::default();
     for h in req.headers.iter() {
         let value = trim_ows(h.value);
         fields.add(h.name.as_bytes(), value)?;
-        let name_at = offset(buf, h.name.as_bytes());
-        let value_at = if value.is_empty() {
-            offset(buf, h.value)
-        } else {
-            offset(buf, value)
-        };
-        out.headers.push((
-            name_at..name_at + h.name.len(),
-            value_at..value_at + value.len(),
-        ));
+        out.headers
+            .push((range_of(buf, h.name.as_bytes()), range_of(buf, value)));
     }
     if minor == 1 && fields.host_count == 0 {
         return Err(ParseError::Malformed("missing Host header"));
@@ -599,7 +607,9 @@ pub fn parse_response_head(
     let head = &rest[..n];
     check_complete_line_endings(
         head,
-        res.headers.iter().map(|h| offset(head, h.name.as_bytes())),
+        res.headers
+            .iter()
+            .map(|h| range_of(head, h.name.as_bytes()).start),
     )?;
     if start + n > limits.max_head_bytes {
         return Err(ParseError::HeadTooLarge);
@@ -610,9 +620,9 @@ pub fn parse_response_head(
     }
     let minor = res.version.unwrap_or(1);
     let reason = res.reason.unwrap_or("");
-    let reason_at = offset(buf, reason.as_bytes());
+    let reason_range = range_of(buf, reason.as_bytes());
     out.status = status;
-    out.reason = reason_at..reason_at + reason.len();
+    out.reason = reason_range;
     out.version_minor = minor;
     out.headers.clear();
     let mut fields = Fields::default();
@@ -632,16 +642,8 @@ pub fn parse_response_head(
         } else {
             fields.add(h.name.as_bytes(), value)?;
         }
-        let name_at = offset(buf, h.name.as_bytes());
-        let value_at = if value.is_empty() {
-            offset(buf, h.value)
-        } else {
-            offset(buf, value)
-        };
-        out.headers.push((
-            name_at..name_at + h.name.len(),
-            value_at..value_at + value.len(),
-        ));
+        out.headers
+            .push((range_of(buf, h.name.as_bytes()), range_of(buf, value)));
     }
     let mut keep_alive = !fields.conn_close && (minor == 1 || fields.conn_keep_alive);
     out.upgrade = status == 101;
@@ -975,6 +977,10 @@ mod tests {
                 String::from_utf8_lossy(msg)
             );
         }
+        // Found by fuzzing: a reason phrase that is not UTF-8 (httparse then
+        // returns a static "" that is not a slice of the input).
+        let fuzzed = b"HTTP/1.0 111 .P@@M@@@@@@\xff\xff\xff\r\n\r\n";
+        assert!(parse_response_head(fuzzed, false, &l, &mut p).is_ok());
         let bad: &[&[u8]] = &[
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
             b"HTTP/1.1 099 Low\r\n\r\n",
