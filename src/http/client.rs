@@ -1745,16 +1745,7 @@ impl ClientResponse {
     /// # }
     /// ```
     pub fn headers(&self) -> Headers {
-        self.read(|e| {
-            let mut h = Headers::new();
-            for (n, v) in &e.parsed.headers {
-                h.append_raw(
-                    e.res_head.get(n.clone()).unwrap_or_default(),
-                    e.res_head.get(v.clone()).unwrap_or_default(),
-                );
-            }
-            h
-        })
+        self.read(|e| Headers::from_fields(&e.res_head, &e.parsed.headers))
     }
 
     /// The trailers of a chunked body; empty until `end`.

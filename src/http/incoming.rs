@@ -74,16 +74,7 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn headers(&self) -> Headers {
-        self.read(|e| {
-            let mut h = Headers::new();
-            for (name, value) in &e.parsed.headers {
-                h.append_raw(
-                    e.head.get(name.clone()).unwrap_or_default(),
-                    e.head.get(value.clone()).unwrap_or_default(),
-                );
-            }
-            h
-        })
+        self.read(|e| Headers::from_fields(&e.head, &e.parsed.headers))
     }
 
     /// The header lines as received, in order, names in their original case

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::parse::BodyKind;
+use super::parse::{trim_ows, BodyKind};
 
 /// What one [`Decoder::decode`] call produced.
 ///
@@ -231,7 +231,7 @@ impl Decoder {
             .filter(|l| !l.is_empty())
             .filter_map(|line| {
                 let colon = line.iter().position(|&b| b == b':')?;
-                Some((&line[..colon], trim(&line[colon + 1..])))
+                Some((&line[..colon], trim_ows(&line[colon + 1..])))
             })
     }
 
@@ -415,19 +415,6 @@ fn hex(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|&b| b != b' ' && b != b'\t')
-        .map(|i| i + 1)
-        .unwrap_or(start);
-    &v[start..end.max(start)]
 }
 
 #[cfg(test)]

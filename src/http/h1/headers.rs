@@ -211,6 +211,29 @@ impl Headers {
         }
     }
 
+    /// The map of a parsed head: `fields` are (name, value) byte ranges into
+    /// `head`, as [`ParsedRequest`](super::ParsedRequest) and
+    /// [`ParsedResponse`](super::ParsedResponse) hold them.
+    ///
+    /// ```
+    /// let head = b"X-A: 1\r\nx-a: 2";
+    /// let h = nodelike::http::h1::Headers::from_fields(head, &[(0..3, 5..6), (8..11, 13..14)]);
+    /// assert_eq!(h.get("x-a"), Some("1, 2"));
+    /// ```
+    pub fn from_fields(
+        head: &[u8],
+        fields: &[(std::ops::Range<usize>, std::ops::Range<usize>)],
+    ) -> Headers {
+        let mut h = Headers::new();
+        for (name, value) in fields {
+            h.append_raw(
+                head.get(name.clone()).unwrap_or_default(),
+                head.get(value.clone()).unwrap_or_default(),
+            );
+        }
+        h
+    }
+
     /// [`append_field`](Self::append_field) from raw bytes: a value that is
     /// not UTF-8 is decoded as latin-1, as Node does.
     ///

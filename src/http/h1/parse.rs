@@ -303,7 +303,8 @@ fn map_httparse(e: httparse::Error) -> ParseError {
     }
 }
 
-fn trim_ows(v: &[u8]) -> &[u8] {
+/// Strips optional whitespace (SP, HTAB) from both ends.
+pub(super) fn trim_ows(v: &[u8]) -> &[u8] {
     let start = v
         .iter()
         .position(|&b| b != b' ' && b != b'\t')
