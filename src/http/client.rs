@@ -1246,28 +1246,12 @@ fn fail_emit(ex: ClientId, err: Error, started: bool) {
 fn emit<F: ?Sized + 'static>(
     ex: ClientId,
     field: fn(&mut ClientListeners) -> &mut Listeners<F>,
-    mut call: impl FnMut(&mut F),
+    call: impl FnMut(&mut F),
 ) -> bool {
-    let taken = with_core(|c| {
-        let e = c.clients.get_mut(ex)?;
-        let l = field(&mut e.listeners);
-        (!l.is_empty()).then(|| l.take())
-    })
-    .flatten();
-    let Some(mut taken) = taken else { return false };
-    for f in taken.iter_mut() {
-        call(f);
-    }
-    let leftover = with_core(move |c| match c.clients.get_mut(ex) {
-        Some(e) => {
-            field(&mut e.listeners).restore(taken);
-            None
-        }
-        None => Some(taken),
-    })
-    .flatten();
-    drop(leftover);
-    true
+    crate::runtime::listeners::emit(
+        |c| c.clients.get_mut(ex).map(|e| field(&mut e.listeners)),
+        call,
+    )
 }
 
 // ------------------------------------------------------- request methods

@@ -14,7 +14,7 @@ use crate::http::h1::{self, Decoded, Decoder};
 use crate::http::server::ServerListeners;
 use crate::http::{IncomingMessage, ServerResponse};
 use crate::net::{Cause, Proto, SockId, Socket};
-use crate::runtime::listeners::Listeners;
+use crate::runtime::listeners::{emit, Listeners};
 use crate::runtime::timers::Due;
 use crate::runtime::{with_core, Core, Pending, HIGH_WATER_MARK};
 use crate::Error;
@@ -382,59 +382,29 @@ fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
 pub(crate) fn emit_server<F: ?Sized + 'static>(
     server: (usize, u32),
     field: fn(&mut ServerListeners) -> &mut Listeners<F>,
-    mut call: impl FnMut(&mut F),
+    call: impl FnMut(&mut F),
 ) -> bool {
-    let taken = with_core(|c| {
-        let srv = c.servers.get_mut(server.0).filter(|s| s.gen == server.1)?;
-        let l = field(&mut srv.listeners);
-        (!l.is_empty()).then(|| l.take())
-    })
-    .flatten();
-    let Some(mut taken) = taken else { return false };
-    for f in taken.iter_mut() {
-        call(f);
-    }
-    let leftover =
-        with_core(
-            move |c| match c.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
-                Some(srv) => {
-                    field(&mut srv.listeners).restore(taken);
-                    None
-                }
-                None => Some(taken),
-            },
-        )
-        .flatten();
-    drop(leftover);
-    true
+    emit(
+        |c| {
+            c.servers
+                .get_mut(server.0)
+                .filter(|s| s.gen == server.1)
+                .map(|s| field(&mut s.listeners))
+        },
+        call,
+    )
 }
 
 /// Emits an exchange event; returns whether anyone listened.
 pub(crate) fn emit_ex<F: ?Sized + 'static>(
     ex: ExId,
     field: fn(&mut ExListeners) -> &mut Listeners<F>,
-    mut call: impl FnMut(&mut F),
+    call: impl FnMut(&mut F),
 ) -> bool {
-    let taken = with_core(|c| {
-        let e = c.exchanges.get_mut(ex)?;
-        let l = field(&mut e.listeners);
-        (!l.is_empty()).then(|| l.take())
-    })
-    .flatten();
-    let Some(mut taken) = taken else { return false };
-    for f in taken.iter_mut() {
-        call(f);
-    }
-    let leftover = with_core(move |c| match c.exchanges.get_mut(ex) {
-        Some(e) => {
-            field(&mut e.listeners).restore(taken);
-            None
-        }
-        None => Some(taken),
-    })
-    .flatten();
-    drop(leftover);
-    true
+    emit(
+        |c| c.exchanges.get_mut(ex).map(|e| field(&mut e.listeners)),
+        call,
+    )
 }
 
 fn emit_data(ex: ExId, data: &[u8]) {

@@ -696,47 +696,20 @@ pub(crate) fn on_listener_ready(key: usize) {
 }
 
 fn emit_socket_data(id: SockId, chunk: Chunk<'_>) {
-    let Some(Some(mut taken)) = with_core(|c| {
-        c.socket(id)
-            .filter(|s| !s.listeners.data.is_empty())
-            .map(|s| s.listeners.data.take())
-    }) else {
-        return;
-    };
-    for f in taken.iter_mut() {
-        f(chunk);
-    }
-    restore(id, taken, |l| &mut l.data);
+    emit_simple_with(id, |l| &mut l.data, |f| f(chunk));
 }
 
 /// Emits an argument-less socket event (`end`, `drain`, `timeout`).
 fn emit_simple(id: SockId, field: fn(&mut SocketListeners) -> &mut Listeners<dyn FnMut()>) {
-    let Some(Some(mut taken)) = with_core(|c| {
-        let l = field(&mut c.socket(id)?.listeners);
-        (!l.is_empty()).then(|| l.take())
-    }) else {
-        return;
-    };
-    for f in taken.iter_mut() {
-        f();
-    }
-    restore(id, taken, field);
+    emit_simple_with(id, field, |f| f());
 }
 
-fn restore<F: ?Sized + 'static>(
+fn emit_simple_with<F: ?Sized + 'static>(
     id: SockId,
-    taken: Listeners<F>,
     field: fn(&mut SocketListeners) -> &mut Listeners<F>,
+    call: impl FnMut(&mut F),
 ) {
-    let leftover = with_core(move |c| match c.socket(id) {
-        Some(s) => {
-            field(&mut s.listeners).restore(taken);
-            None
-        }
-        None => Some(taken),
-    })
-    .flatten();
-    drop(leftover);
+    crate::runtime::listeners::emit(|c| c.socket(id).map(|s| field(&mut s.listeners)), call);
 }
 
 /// Node's `net.Socket`: a TCP or unix-domain connection. A cheap `Copy`

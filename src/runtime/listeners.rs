@@ -45,3 +45,33 @@ impl<F: ?Sized> Listeners<F> {
         self.0.iter_mut()
     }
 }
+
+/// Emits an event: takes the listeners that `locate` finds in the core out
+/// of their record, calls each with `call` outside the borrow, then puts
+/// them back in front of any added meanwhile. If the record is gone by then
+/// they are dropped, outside the borrow too. Returns whether anyone
+/// listened.
+pub(crate) fn emit<F: ?Sized + 'static>(
+    locate: impl Fn(&mut super::Core) -> Option<&mut Listeners<F>>,
+    mut call: impl FnMut(&mut F),
+) -> bool {
+    let taken = super::with_core(|c| {
+        let l = locate(c)?;
+        (!l.is_empty()).then(|| l.take())
+    })
+    .flatten();
+    let Some(mut taken) = taken else { return false };
+    for f in taken.iter_mut() {
+        call(f);
+    }
+    let leftover = super::with_core(move |c| match locate(c) {
+        Some(l) => {
+            l.restore(taken);
+            None
+        }
+        None => Some(taken),
+    })
+    .flatten();
+    drop(leftover);
+    true
+}
