@@ -570,7 +570,6 @@ pub(crate) fn on_eof(id: SockId) {
 /// response's held output to the socket, and notes when to close.
 pub(crate) fn complete_front(c: &mut Core, id: SockId) {
     let mut moved = false;
-    let mut keep_alive_idle = false;
     loop {
         let Core {
             sockets, exchanges, ..
@@ -614,10 +613,6 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
             moved = true;
             break;
         }
-        if conn.queue.is_empty() && matches!(conn.reading, Reading::Head) {
-            conn.keep_alive_idle = true;
-            keep_alive_idle = true;
-        }
         if let Some(&next) = conn.queue.front() {
             if let Some(n) = exchanges.get_mut(next) {
                 if !n.pending_out.is_empty() {
@@ -635,9 +630,6 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
     }
     if moved {
         c.dirty.push(id);
-    }
-    if keep_alive_idle {
-        enter_keep_alive_idle(c, id);
     }
 }
 
@@ -782,9 +774,25 @@ pub(crate) fn after_flush(id: SockId) {
                 return;
             }
         }
-        if s.input_blocked && backlog < HIGH_WATER_MARK && conn.queue.len() < MAX_PIPELINED {
+        // Everything answered and nothing more arrived: wait on the
+        // keep-alive timeout (checked once per flushed batch, not per
+        // request).
+        let idle = conn.queue.is_empty()
+            && matches!(conn.reading, Reading::Head)
+            && !conn.keep_alive_idle
+            && s.inbuf.is_empty()
+            && !s.destroyed;
+        if idle {
+            conn.keep_alive_idle = true;
+        }
+        let resume =
+            s.input_blocked && backlog < HIGH_WATER_MARK && conn.queue.len() < MAX_PIPELINED;
+        if resume {
             s.input_blocked = false;
             c.pending.push_back(Pending::Resume(id));
+        }
+        if idle {
+            enter_keep_alive_idle(c, id);
         }
     });
 }
