@@ -170,6 +170,20 @@ impl StringDecoder {
         }
     }
 
+    /// [`end`](Self::end) into a new string: `None` when nothing was held.
+    ///
+    /// ```
+    /// let mut d = nodelike::encoding::StringDecoder::new(nodelike::Encoding::Utf8);
+    /// assert_eq!(d.finish(), None);
+    /// d.write(b"\xc3", &mut String::new());
+    /// assert_eq!(d.finish().as_deref(), Some("\u{fffd}"));
+    /// ```
+    pub fn finish(&mut self) -> Option<String> {
+        let mut s = String::new();
+        self.end(&mut s);
+        (!s.is_empty()).then_some(s)
+    }
+
     fn write_utf8(&mut self, mut bytes: &[u8], out: &mut String) {
         // Finish a character held from the previous chunk, byte by byte.
         while self.pending_len > 0 && !bytes.is_empty() {

@@ -1017,7 +1017,7 @@ fn next_step<'a>(c: &mut Core, sock: SockId, input: &'a [u8]) -> Step<'a> {
     }
 }
 
-fn emit_data(ex: ExIdAlias, data: &[u8]) {
+fn emit_data(ex: ClientId, data: &[u8]) {
     let text = with_core(|c| {
         let e = c.clients.get_mut(ex)?;
         let d = e.decoder.as_mut()?;
@@ -1037,19 +1037,10 @@ fn emit_data(ex: ExIdAlias, data: &[u8]) {
     }
 }
 
-type ExIdAlias = ClientId;
-
 /// The response is complete: `end`, then the socket goes back to the pool
 /// (or closes).
 fn complete(sock: SockId, ex: ClientId) {
-    let tail = with_core(|c| {
-        let e = c.clients.get_mut(ex)?;
-        let d = e.decoder.as_mut()?;
-        let mut s = String::new();
-        d.end(&mut s);
-        (!s.is_empty()).then_some(s)
-    })
-    .flatten();
+    let tail = with_core(|c| c.clients.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
     if let Some(s) = tail {
         emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
@@ -1117,21 +1108,26 @@ fn release_socket(c: &mut Core, sock: SockId, ex: ClientId) {
     c.arm_idle(sock);
 }
 
+/// Agent `a` no longer has `sock`; the slot it freed starts a queued
+/// request.
+fn forget_socket(c: &mut Core, a: usize, sock: SockId) {
+    c.agents[a].active.retain(|x| *x != sock);
+    c.agents[a].idle.retain(|x| *x != sock);
+    if let Some(next) = c.agents[a].queue.pop_front() {
+        if let Some(e) = c.clients.get_mut(next) {
+            e.queued = false;
+        }
+        assign(c, next);
+    }
+}
+
 fn detach_from_agent(c: &mut Core, sock: SockId) {
     let agent = match c.socket(sock).map(|s| &mut s.proto) {
         Some(Proto::Client(conn)) => conn.agent.take(),
         _ => None,
     };
     if let Some(a) = agent {
-        c.agents[a].active.retain(|x| *x != sock);
-        c.agents[a].idle.retain(|x| *x != sock);
-        // A slot freed: start a queued request.
-        if let Some(next) = c.agents[a].queue.pop_front() {
-            if let Some(e) = c.clients.get_mut(next) {
-                e.queued = false;
-            }
-            assign(c, next);
-        }
+        forget_socket(c, a, sock);
     }
 }
 
@@ -1182,14 +1178,7 @@ pub(crate) fn on_socket_closed(sock: SockId, conn: &mut ClientConn, cause: Cause
     let agent = conn.agent.take();
     with_core(|c| {
         if let Some(a) = agent {
-            c.agents[a].active.retain(|x| *x != sock);
-            c.agents[a].idle.retain(|x| *x != sock);
-            if let Some(next) = c.agents[a].queue.pop_front() {
-                if let Some(e) = c.clients.get_mut(next) {
-                    e.queued = false;
-                }
-                assign(c, next);
-            }
+            forget_socket(c, a, sock);
         }
     });
     if let Some(ex) = ex {

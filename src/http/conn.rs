@@ -435,14 +435,7 @@ fn emit_data(ex: ExId, data: &[u8]) {
 
 fn emit_end(ex: ExId) {
     // Flush a character the decoder still holds (Node's StringDecoder.end).
-    let tail = with_core(|c| {
-        let e = c.exchanges.get_mut(ex)?;
-        let d = e.decoder.as_mut()?;
-        let mut s = String::new();
-        d.end(&mut s);
-        (!s.is_empty()).then_some(s)
-    })
-    .flatten();
+    let tail = with_core(|c| c.exchanges.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
     if let Some(s) = tail {
         emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }

@@ -3,7 +3,6 @@
 
 use crate::chunk::Chunk;
 use crate::encoding::{Encoding, StringDecoder};
-use crate::http::conn;
 use crate::http::exchange::{CloseReason, ExId, Exchange};
 use crate::http::h1::Headers;
 use crate::net::Socket;
@@ -273,6 +272,3 @@ impl IncomingMessage {
         });
     }
 }
-
-#[allow(dead_code)]
-fn _uses(_: &conn::ServerConn) {}

@@ -21,7 +21,6 @@ use crate::http::server::{self, ServerConn};
 use crate::runtime::listeners::Listeners;
 use crate::runtime::timers::Due;
 use crate::runtime::{with_core, Core, Pending, HIGH_WATER_MARK, READ_BUF_SIZE};
-use crate::Error;
 pub(crate) use stream::{Listener, Stream};
 
 /// How long a socket that closed on a protocol error keeps reading (and
@@ -686,7 +685,7 @@ pub(crate) fn check_idle(id: SockId, queued_for: Instant) {
 }
 
 /// Destroys a socket (from a timer: the end of a linger period).
-pub(crate) fn destroy_socket(id: SockId, _why: Option<Error>) {
+pub(crate) fn destroy_socket(id: SockId) {
     with_core(|c| c.destroy(id, Cause::Aborted));
 }
 

@@ -263,7 +263,7 @@ fn fire_timers() {
             Due::User(key, gen) => run_user_timer(key, gen),
             Due::SocketIdle(id, at) => crate::net::check_idle(id, at),
             Due::HeadDeadline(id, started) => crate::http::server::head_deadline(id, started),
-            Due::Linger(id) => crate::net::destroy_socket(id, None),
+            Due::Linger(id) => crate::net::destroy_socket(id),
             Due::AcceptRetry(key, _gen) => crate::net::on_listener_ready(key),
         }
         flush_dirty();
