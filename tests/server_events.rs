@@ -479,6 +479,38 @@ fn upgraded_socket_has_timeout_end_and_close_events() {
     s.stop();
 }
 
+/// Sends `bytes` one at a time, 10 ms apart (cycling, at most 3000 bytes),
+/// collecting what the server answers, until `done` says the answer is
+/// complete or the server closes. Bounded: a server that never answers fails
+/// the test instead of hanging it.
+fn trickle(c: &mut std::net::TcpStream, bytes: &[u8], done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let mut answer = Vec::new();
+    for b in bytes.iter().cycle().take(3000) {
+        if c.write_all(&[*b]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        c.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        let closed = loop {
+            match c.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => break false,
+            }
+        };
+        c.set_nonblocking(false).unwrap();
+        if closed || done(&answer) {
+            break;
+        }
+    }
+    answer
+}
+
+fn ends_a_head(answer: &[u8]) -> bool {
+    answer.ends_with(b"\r\n\r\n")
+}
+
 #[test]
 fn a_head_trickling_in_past_the_headers_timeout_gets_408() {
     let (tx, rx) = mpsc::channel::<&'static str>();
@@ -492,29 +524,11 @@ fn a_head_trickling_in_past_the_headers_timeout_gets_408() {
     });
     let mut c = connect(s.port());
     // Slowloris: a byte at a time, each well within any idle timeout.
-    let mut answer = Vec::new();
-    // Bounded: a server that never answers fails the test instead of hanging it.
-    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
-        .iter()
-        .cycle()
-        .take(3000)
-    {
-        if c.write_all(&[*b]).is_err() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-        c.set_nonblocking(true).unwrap();
-        let mut buf = [0u8; 256];
-        match c.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => answer.extend_from_slice(&buf[..n]),
-            Err(_) => {}
-        }
-        c.set_nonblocking(false).unwrap();
-        if answer.ends_with(b"\r\n\r\n") {
-            break;
-        }
-    }
+    let answer = trickle(
+        &mut c,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+        ends_a_head,
+    );
     let text = String::from_utf8_lossy(&answer);
     assert!(
         text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
@@ -525,6 +539,139 @@ fn a_head_trickling_in_past_the_headers_timeout_gets_408() {
         rx.try_recv().is_err(),
         "no request event for an incomplete head"
     );
+    s.stop();
+}
+
+#[test]
+fn a_head_trickling_in_behind_a_pipelined_request_gets_408_after_its_answer() {
+    let s = TestServer::start(|| {
+        let server = http::create_server(|_req, res| res.end("ok"));
+        server.set_headers_timeout(100);
+        server
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nG").unwrap();
+    let answer = trickle(&mut c, b"ET / HTTP/1.1\r\nX-Slow: ", |a| {
+        String::from_utf8_lossy(a).matches("\r\n\r\n").count() >= 2
+    });
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    let second = text.find("HTTP/1.1 408").expect("a 408 after the 200");
+    assert!(text[..second].ends_with("ok"), "{text}");
+    s.stop();
+}
+
+#[test]
+fn a_body_trickling_past_the_request_timeout_gets_408_and_the_request_closes() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        let server = http::create_server(move |req, res| {
+            tx.send("request".into()).unwrap();
+            let t = tx.clone();
+            // The handler answers only at the end of the body, which the
+            // deadline never lets come.
+            req.on_end(move || {
+                t.send("end".into()).unwrap();
+                res.end("late");
+            });
+            let t = tx.clone();
+            req.on_close(move |reason| t.send(format!("close:{reason}")).unwrap());
+        });
+        // The head alone would be fine; the whole request is not.
+        server.set_headers_timeout(10_000);
+        server.set_request_timeout(150);
+        server
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    let answer = trickle(&mut c, b"0123456789", ends_a_head);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Connection: close"), "{text}");
+    assert_eq!(rx.recv().unwrap(), "request");
+    assert_eq!(rx.recv().unwrap(), "close:timeout");
+    assert!(rx.try_recv().is_err(), "no end, and nothing written late");
+    assert!(!text.contains("late"), "{text}");
+    s.stop();
+}
+
+#[test]
+fn a_request_timeout_after_the_response_started_destroys_the_connection() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        let server = http::create_server(move |req, res| {
+            res.write("started");
+            let t = tx.clone();
+            req.on_close(move |reason| t.send(format!("close:{reason}")).unwrap());
+        });
+        server.set_request_timeout(150);
+        server
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        .unwrap();
+    // Until the server closes: no 408 can follow a response under way.
+    let answer = trickle(&mut c, b"0123456789", |_| false);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("started"), "{text}");
+    assert!(!text.contains("408"), "{text}");
+    assert_eq!(rx.recv().unwrap(), "close:timeout");
+    s.stop();
+}
+
+#[test]
+fn a_request_within_the_request_timeout_is_served_and_keeps_the_connection() {
+    let s = TestServer::start(|| {
+        let server = http::create_server(|req, res| {
+            let body = Rc::new(RefCell::new(Vec::new()));
+            let b = body.clone();
+            req.on_data(move |chunk| b.borrow_mut().extend_from_slice(chunk.as_bytes()));
+            req.on_end(move || res.end(body.borrow().as_slice()));
+        });
+        server.set_request_timeout(60_000);
+        server
+    });
+    let mut c = Reader::new(s.port());
+    for _ in 0..3 {
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+        assert_eq!(c.response(false).unwrap().body, b"hello");
+    }
+    s.stop();
+}
+
+#[test]
+fn a_bad_chunk_mid_body_answers_400_and_closes_the_waiting_request() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let t = tx.clone();
+            req.on_data(move |chunk| t.send(format!("data:{chunk}")).unwrap());
+            let t = tx.clone();
+            req.on_end(move || {
+                t.send("end".into()).unwrap();
+                res.end(());
+            });
+            let t = tx.clone();
+            req.on_close(move |reason| t.send(format!("close:{reason}")).unwrap());
+        })
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), "data:abc");
+    c.write_all(b"zz\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let answer = common::read_to_close(&mut c);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
+    assert_eq!(rx.recv().unwrap(), "close:aborted");
+    assert!(rx.try_recv().is_err(), "no end");
     s.stop();
 }
 

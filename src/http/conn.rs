@@ -6,7 +6,7 @@
 //! changed inside `with_core`, user callbacks run outside it.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::chunk::Chunk;
 use crate::http::exchange::{CloseReason, ExId, ExListeners};
@@ -61,13 +61,15 @@ pub(crate) struct ServerConn {
     pub(crate) peer_ended: bool,
     /// Close (shut down and linger) once `written` reaches this mark.
     pub(crate) close_at: Option<u64>,
-    /// When the head being awaited started (connection start, or its first
-    /// byte after an idle keep-alive wait).
-    pub(crate) head_started: Option<Instant>,
-    /// The deadline of the one head check queued in the timer heap. Like
+    /// When the request being received started: the connection's start for
+    /// its first request, else the first byte of the head. Cleared once the
+    /// request (head and body) is complete. The headers timeout and the
+    /// request timeout both count from here.
+    pub(crate) request_started: Option<Instant>,
+    /// The deadline of the one request check queued in the timer heap. Like
     /// idle checks it is lazy: a request does not push a heap entry; a check
-    /// that comes due early re-arms itself for the head then awaited.
-    pub(crate) head_timer_at: Option<Instant>,
+    /// that comes due early re-arms itself for the request then awaited.
+    pub(crate) deadline_at: Option<Instant>,
     /// Waiting between requests on the shorter keep-alive timeout.
     pub(crate) keep_alive_idle: bool,
 }
@@ -86,8 +88,8 @@ impl ServerConn {
             pending_error: None,
             peer_ended: false,
             close_at: None,
-            head_started: None,
-            head_timer_at: None,
+            request_started: None,
+            deadline_at: None,
             keep_alive_idle: false,
         }
     }
@@ -232,20 +234,22 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
             let limits = srv.map(|srv| srv.limits).unwrap_or_default();
             if conn.keep_alive_idle {
                 // A new request begins: back from the keep-alive timeout to
-                // the server's, and the head's clock starts.
+                // the server's.
                 conn.keep_alive_idle = false;
                 s.idle_timeout = srv.and_then(|srv| srv.timeout);
-                let headers_timeout = srv.and_then(|srv| srv.headers_timeout);
-                if let (Some(t), None) = (headers_timeout, conn.head_started) {
-                    conn.head_started = Some(now);
-                    arm_head_check(timers, conn, id, now + t);
+            }
+            if conn.request_started.is_none() {
+                // The head's first byte: the request's clock starts (however
+                // it arrived: after an idle wait or pipelined behind another).
+                conn.request_started = Some(now);
+                if let Some(at) = srv.and_then(|srv| request_deadline(conn, srv)) {
+                    arm_deadline_check(timers, conn, id, at);
                 }
             }
             let (ex_id, ex) = exchanges.insert();
             ex.reset(id);
             match h1::parse_request_head(input, &limits, &mut ex.parsed) {
                 Ok(Some(len)) => {
-                    conn.head_started = None;
                     ex.head.extend_from_slice(&input[..len]);
                     let p = &ex.parsed;
                     let kind = if p.upgrade {
@@ -266,6 +270,9 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                         conn.accepting = false;
                     }
                     let body_empty = matches!(p.body, h1::BodyKind::Empty);
+                    if body_empty || kind == Kind::Upgrade {
+                        conn.request_started = None;
+                    }
                     if kind == Kind::Upgrade {
                         conn.reading = Reading::Upgraded;
                         conn.upgraded = Some(ex_id);
@@ -323,6 +330,7 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                         e.trailers = trailers;
                     }
                     conn.body_ex = None;
+                    conn.request_started = None;
                     conn.reading = if conn.accepting {
                         Reading::Head
                     } else {
@@ -472,37 +480,82 @@ pub(crate) fn free_if_done(c: &mut Core, ex: ExId) {
     }
 }
 
-/// A malformed request: `client_error` listeners decide; without one the
-/// server answers with the error's status and `Connection: close`, then
-/// closes (after a linger, so the answer is not lost to a reset).
+/// A malformed request (or one past its deadline): `client_error` listeners
+/// decide; without one the server answers with the error's status and
+/// `Connection: close`, then closes (after a linger, so the answer is not
+/// lost to a reset).
+///
+/// An error in the middle of a request body also ends that request: it gets
+/// `close` at once (its handler may be waiting for an `end` that will never
+/// come). If its response has already started on the wire, no error answer
+/// can follow it and the connection is destroyed instead.
 fn client_error(id: SockId, err: Error) {
+    let reason = if err.kind() == crate::ErrorKind::Timeout {
+        CloseReason::Timeout
+    } else {
+        CloseReason::Aborted
+    };
     let server = with_core(|c| {
         let conn = conn_of(c, id)?;
+        let mid_body = matches!(conn.reading, Reading::Body(_));
         conn.reading = Reading::Closed;
         conn.accepting = false;
-        Some(conn.server)
+        Some((conn.server, mid_body.then_some(conn.body_ex).flatten()))
     })
     .flatten();
-    let Some(server) = server else { return };
+    let Some((server, cut_short)) = server else {
+        return;
+    };
     let socket = Socket { id };
     if emit_server(server, |l| &mut l.client_error, |f| f(&err, socket)) {
         return;
     }
     let status = err.status().unwrap_or(400);
-    with_core(|c| {
-        let Some(s) = c.socket(id) else { return };
+    let abandoned = with_core(|c| {
+        let Core {
+            sockets, exchanges, ..
+        } = &mut *c;
+        let s = sockets
+            .get_mut(id.key as usize)
+            .filter(|s| s.gen == id.gen && !s.destroyed)?;
         let Proto::Server(conn) = &mut s.proto else {
-            return;
+            return None;
         };
-        if !conn.queue.is_empty() {
+        let mut abandoned = None;
+        if let Some(ex) = cut_short {
+            let on_wire = conn.queue.front() == Some(&ex)
+                && exchanges.get(ex).is_some_and(|e| e.head_written);
+            if on_wire {
+                log::debug!("socket {}: response under way; destroying", id.key);
+                let cause = match reason {
+                    CloseReason::Timeout => Cause::Timeout,
+                    CloseReason::Aborted => Cause::Aborted,
+                };
+                c.destroy(id, cause);
+                return None;
+            }
+            // Its response never starts: the error answer takes its place.
+            // `body_ex` keeps it tracked until the socket closes.
+            conn.queue.retain(|&queued| queued != ex);
+            if let Some(e) = exchanges.get_mut(ex) {
+                e.req_done = true;
+                abandoned = Some(ex);
+            }
+        }
+        if conn.queue.is_empty() {
+            write_error_response(s, status);
+            c.dirty.push(id);
+        } else {
             // Earlier responses are still being produced: the error answer
             // goes out after them (see `complete_front`).
             conn.pending_error = Some(status);
-            return;
         }
-        write_error_response(s, status);
-        c.dirty.push(id);
-    });
+        abandoned
+    })
+    .flatten();
+    if let Some(ex) = abandoned {
+        emit_ex(ex, |l| &mut l.req_close, |f| f(reason));
+    }
 }
 
 /// Queues a bodiless error response with `Connection: close` and marks the
@@ -650,38 +703,64 @@ fn enter_keep_alive_idle(c: &mut Core, id: SockId) {
     c.arm_idle(id);
 }
 
-/// Queues a head check at `at` unless one at or before it is queued.
-fn arm_head_check(
+/// Queues a request check at `at` unless one at or before it is queued.
+fn arm_deadline_check(
     timers: &mut crate::runtime::timers::Timers,
     conn: &mut ServerConn,
     id: SockId,
     at: Instant,
 ) {
-    if conn.head_timer_at.is_some_and(|queued| queued <= at) {
+    if conn.deadline_at.is_some_and(|queued| queued <= at) {
         return;
     }
-    conn.head_timer_at = Some(at);
-    timers.push(at, Due::HeadDeadline(id, at));
+    conn.deadline_at = Some(at);
+    timers.push(at, Due::RequestDeadline(id, at));
 }
 
-/// Starts the deadline for the head a connection is expected to send.
-pub(crate) fn start_head_clock(c: &mut Core, id: SockId, timeout: Duration) {
+/// When the request being received must be complete: its head within the
+/// headers timeout (and the request timeout, if shorter), its body within
+/// the request timeout. `None`: no request under way, or no limit applies.
+fn request_deadline(conn: &ServerConn, srv: &crate::http::server::ServerRec) -> Option<Instant> {
+    let started = conn.request_started?;
+    let limit = match conn.reading {
+        Reading::Head => match (srv.headers_timeout, srv.request_timeout) {
+            (Some(h), Some(r)) => h.min(r),
+            (h, r) => h.or(r)?,
+        },
+        Reading::Body(_) => srv.request_timeout?,
+        Reading::Upgraded | Reading::Closed => return None,
+    };
+    Some(started + limit)
+}
+
+/// Starts the clock of a new connection's first request: a connection
+/// that sends nothing is held to the same deadline as one that trickles.
+pub(crate) fn start_request_clock(c: &mut Core, id: SockId) {
     let now = c.now;
     let Core {
-        sockets, timers, ..
+        sockets,
+        servers,
+        timers,
+        ..
     } = c;
     let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
         return;
     };
     if let Proto::Server(conn) = &mut s.proto {
-        conn.head_started = Some(now);
-        arm_head_check(timers, conn, id, now + timeout);
+        conn.request_started = Some(now);
+        if let Some(at) = servers
+            .get(conn.server.0)
+            .and_then(|srv| request_deadline(conn, srv))
+        {
+            arm_deadline_check(timers, conn, id, at);
+        }
     }
 }
 
-/// A head check came due: a head awaited for longer than the headers
-/// timeout gets 408; a younger one gets its check re-armed.
-pub(crate) fn head_deadline(id: SockId, queued_for: Instant) {
+/// A request check came due. A request past its deadline gets 408 (a head
+/// past the headers timeout, or a head or body past the request timeout);
+/// one with time left gets its check re-armed.
+pub(crate) fn request_deadline_due(id: SockId, queued_for: Instant) {
     let expired = with_core(|c| {
         let now = c.now;
         let Core {
@@ -696,26 +775,35 @@ pub(crate) fn head_deadline(id: SockId, queued_for: Instant) {
         let Proto::Server(conn) = &mut s.proto else {
             return None;
         };
-        if conn.head_timer_at != Some(queued_for) {
+        if conn.deadline_at != Some(queued_for) {
             return None; // stale
         }
-        conn.head_timer_at = None;
-        let waiting = matches!(conn.reading, Reading::Head) && conn.queue.is_empty();
-        let started = conn.head_started.filter(|_| waiting)?;
-        let timeout = servers.get(conn.server.0)?.headers_timeout?;
-        if started + timeout > now {
-            arm_head_check(timers, conn, id, started + timeout);
+        conn.deadline_at = None;
+        let srv = servers.get(conn.server.0)?;
+        let at = request_deadline(conn, srv)?;
+        if at > now {
+            arm_deadline_check(timers, conn, id, at);
             return None;
         }
-        conn.head_started = None;
-        Some(())
+        let in_head = matches!(conn.reading, Reading::Head);
+        let head_limit_hit = in_head
+            && srv
+                .headers_timeout
+                .is_some_and(|h| srv.request_timeout.is_none_or(|r| h <= r));
+        conn.request_started = None;
+        Some(head_limit_hit)
     })
     .flatten();
-    if expired.is_some() {
-        log::debug!("socket {}: request head not complete in time; 408", id.key);
-        let err = Error::with_status(crate::ErrorKind::Timeout, 408, "request header timeout");
-        client_error(id, err);
-    }
+    let Some(head_limit_hit) = expired else {
+        return;
+    };
+    let what = if head_limit_hit {
+        "request header timeout"
+    } else {
+        "request timeout"
+    };
+    log::debug!("socket {}: {what}; 408", id.key);
+    client_error(id, Error::with_status(crate::ErrorKind::Timeout, 408, what));
 }
 
 /// The socket's output went out entirely: emit `finish` for responses whose

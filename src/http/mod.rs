@@ -11,7 +11,7 @@
 //! | `response.end()` | [`ServerResponse::end`]`(())` |
 
 pub(crate) mod client;
-mod conn;
+pub(crate) mod conn;
 mod exchange;
 pub mod h1;
 mod incoming;

@@ -50,6 +50,9 @@ pub(crate) struct ServerRec {
     pub(crate) close_emitted: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) headers_timeout: Option<Duration>,
+    /// Node's `requestTimeout`: the whole request, head and body (off by
+    /// default).
+    pub(crate) request_timeout: Option<Duration>,
     /// Node's `maxConnections`: `None` for no cap.
     pub(crate) max_connections: Option<usize>,
     pub(crate) keep_alive_timeout: Option<Duration>,
@@ -124,6 +127,7 @@ impl Server {
                 close_emitted: false,
                 timeout: Some(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
                 headers_timeout: Some(Duration::from_millis(DEFAULT_HEADERS_TIMEOUT_MS)),
+                request_timeout: None,
                 max_connections: None,
                 keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
                 limits: Limits::default(),
@@ -341,6 +345,23 @@ impl Server {
         self
     }
 
+    /// Sets how long a whole request, head and body, may take to arrive, in
+    /// milliseconds (Node's `requestTimeout`; off by default, `0` disables).
+    /// The clock starts like the headers timeout's; a request still
+    /// incomplete when it runs out gets `408 Request Timeout` (or, if its
+    /// response has already started, a destroyed connection) and `close`
+    /// with [`CloseReason::Timeout`](crate::http::CloseReason::Timeout).
+    /// A slow upload then cannot hold a connection forever, however steadily
+    /// it trickles.
+    ///
+    /// ```
+    /// nodelike::http::create_server(|_req, res| res.end(())).set_request_timeout(300_000);
+    /// ```
+    pub fn set_request_timeout(&self, ms: u64) -> &Server {
+        self.with(|s| s.request_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
+        self
+    }
+
     /// Sets how long a keep-alive connection may wait idle for its next
     /// request, in milliseconds (default 5 s, Node's `keepAliveTimeout`;
     /// `0` leaves only the server timeout). It never lengthens the server
@@ -511,7 +532,6 @@ pub(crate) fn accept_connections(key: usize) {
             }
             let srv = c.servers.get_mut(key)?;
             let timeout = srv.timeout;
-            let headers_timeout = srv.headers_timeout;
             let wants_event = !srv.listeners.connection.is_empty();
             srv.connections += 1;
             let entry = c.sockets.vacant_entry();
@@ -536,10 +556,8 @@ pub(crate) fn accept_connections(key: usize) {
             rec.idle_timeout = timeout;
             entry.insert(rec);
             c.arm_idle(id);
-            // A new connection must deliver its first head in time too.
-            if let Some(t) = headers_timeout {
-                conn::start_head_clock(c, id, t);
-            }
+            // A new connection must deliver its first request in time too.
+            conn::start_request_clock(c, id);
             log::trace!("server {key}: accepted socket {} from {addr:?}", id.key);
             Some(Ok(wants_event.then_some((id, server))))
         })
@@ -566,11 +584,6 @@ pub(crate) fn accept_connections(key: usize) {
             Some(Err(e)) => log::debug!("server {key}: accept: {e}"),
         }
     }
-}
-
-/// A head deadline came due: if that head is still incomplete, answer 408.
-pub(crate) fn head_deadline(id: SockId, started: std::time::Instant) {
-    conn::head_deadline(id, started);
 }
 
 /// At the connection cap: closes one idle keep-alive connection of `server`

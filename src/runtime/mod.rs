@@ -262,7 +262,7 @@ fn fire_timers() {
         match due {
             Due::User(key, gen) => run_user_timer(key, gen),
             Due::SocketIdle(id, at) => crate::net::check_idle(id, at),
-            Due::HeadDeadline(id, started) => crate::http::server::head_deadline(id, started),
+            Due::RequestDeadline(id, at) => crate::http::conn::request_deadline_due(id, at),
             Due::Linger(id) => crate::net::destroy_socket(id),
             Due::AcceptRetry(key, _gen) => crate::net::on_listener_ready(key),
         }

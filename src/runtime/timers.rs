@@ -23,8 +23,9 @@ pub(crate) enum Due {
     /// A socket's idle timeout check, for the deadline it was queued for
     /// (an entry whose deadline the socket no longer waits for is stale).
     SocketIdle(SockId, Instant),
-    /// The deadline for a request head that started arriving at this instant.
-    HeadDeadline(SockId, Instant),
+    /// A request check on a server connection, for the deadline it was
+    /// queued for (stale when the connection no longer waits for it).
+    RequestDeadline(SockId, Instant),
     /// A lingering socket's last chance to see the peer's FIN.
     Linger(SockId),
     /// Retry `accept` on a server after running out of file descriptors.
