@@ -37,14 +37,22 @@ fn decode(data: &[u8], piece: usize) -> Result<(Vec<u8>, bool), ()> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&first, rest)) = data.split_first() else { return };
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
     let piecewise = decode(rest, first as usize % 17 + 1);
     let whole = decode(rest, rest.len().max(1));
     match (piecewise, whole) {
         (Ok((a, true)), Ok((b, true))) => assert_eq!(a, b),
         (Err(()), Err(())) => {}
         // Incomplete input: a prefix of the same body either way.
-        (Ok((a, false)), Ok((b, _))) | (Ok((b, _)), Ok((a, false))) => assert!(b.starts_with(&a) || a.starts_with(&b)),
-        (x, y) => panic!("piecewise and whole disagree: {:?} vs {:?}", x.map(|v| v.1), y.map(|v| v.1)),
+        (Ok((a, false)), Ok((b, _))) | (Ok((b, _)), Ok((a, false))) => {
+            assert!(b.starts_with(&a) || a.starts_with(&b))
+        }
+        (x, y) => panic!(
+            "piecewise and whole disagree: {:?} vs {:?}",
+            x.map(|v| v.1),
+            y.map(|v| v.1)
+        ),
     }
 });

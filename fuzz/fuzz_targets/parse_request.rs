@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
     if let (Ok(Some(n)), Some(&b)) = (whole, data.first()) {
         let split = b as usize % n.max(1);
         let mut q = ParsedRequest::default();
-        assert_eq!(parse_request_head(&data[..split], &limits, &mut q), Ok(None), "prefix of {split} bytes");
+        assert_eq!(
+            parse_request_head(&data[..split], &limits, &mut q),
+            Ok(None),
+            "prefix of {split} bytes"
+        );
     }
 });

@@ -808,10 +808,11 @@ pub(crate) fn on_connect_ready(id: SockId) {
                     .filter(|e| e.kind() != std::io::ErrorKind::NotConnected),
             },
             Stream::Unix(u) => u.take_error().ok().flatten(),
+            Stream::Memory(_) => None,
         };
         let still_connecting = match stream {
             Stream::Tcp(t) => err.is_none() && t.peer_addr().is_err(),
-            Stream::Unix(_) => false,
+            Stream::Unix(_) | Stream::Memory(_) => false,
         };
         if still_connecting {
             return None;

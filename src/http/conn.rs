@@ -577,13 +577,26 @@ fn write_error_response(s: &mut crate::net::SocketRec, status: u16) {
 
 /// The peer half-closed after everything it sent was processed.
 pub(crate) fn on_eof(id: SockId) {
-    let upgraded = with_core(|c| {
+    enum Next {
+        Upgraded,
+        PartialHead,
+        Handled,
+    }
+    let next = with_core(|c| {
         let s = c.socket(id)?;
+        let partial_head = !s.inbuf.is_empty();
         let Proto::Server(conn) = &mut s.proto else {
             return None;
         };
         match conn.reading {
-            Reading::Upgraded => return Some(true),
+            Reading::Upgraded => return Some(Next::Upgraded),
+            Reading::Head if partial_head => {
+                // Part of a head, and no more bytes will come: a malformed
+                // request (answered after the earlier responses).
+                log::debug!("socket {}: peer closed mid-head", id.key);
+                conn.peer_ended = true;
+                return Some(Next::PartialHead);
+            }
             Reading::Body(_) => {
                 // The body was cut short: the request is aborted.
                 log::debug!("socket {}: peer closed mid-body", id.key);
@@ -604,11 +617,16 @@ pub(crate) fn on_eof(id: SockId) {
                 // Otherwise the last response's completion closes it.
             }
         }
-        Some(false)
+        Some(Next::Handled)
     })
     .flatten();
-    if upgraded == Some(true) {
-        crate::net::raw_eof(id);
+    match next {
+        Some(Next::Upgraded) => crate::net::raw_eof(id),
+        Some(Next::PartialHead) => {
+            let err = Error::parse(400, "incomplete request head at end of stream");
+            client_error(id, err);
+        }
+        Some(Next::Handled) | None => {}
     }
 }
 

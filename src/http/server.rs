@@ -8,7 +8,7 @@ use crate::http::conn;
 pub(crate) use crate::http::conn::ServerConn;
 use crate::http::h1::Limits;
 use crate::http::{IncomingMessage, ServerResponse};
-use crate::net::{Listener, Proto, SockId, Socket, SocketRec};
+use crate::net::{Listener, MemoryConnection, Proto, SockId, Socket, SocketRec, Stream};
 use crate::runtime::listeners::Listeners;
 use crate::runtime::timers::Due;
 use crate::runtime::{with_core, Pending, LISTENER_BIT};
@@ -496,6 +496,51 @@ impl Server {
         self
     }
 
+    /// Opens a connection to this server that lives in memory, as Node's
+    /// `server.emit('connection', duplex)` hands a server any stream: the
+    /// server parses, dispatches and answers exactly as for a TCP
+    /// connection, and you play the client through the returned
+    /// [`MemoryConnection`] (choosing read sizes and write windows). For
+    /// tests and fuzzing; the server need not listen. Runs the
+    /// `connection` event before it returns. A connection refused by
+    /// [`set_max_connections`](Self::set_max_connections) comes back
+    /// already closed.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|req, res| res.end(req.url()));
+    /// let conn = server.connect_in_memory();
+    /// conn.send(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// assert!(conn.take_output().ends_with(b"/hello"));
+    /// ```
+    pub fn connect_in_memory(&self) -> MemoryConnection {
+        let pipe = MemoryConnection::new_pipe();
+        let stream = Stream::Memory(pipe.clone());
+        let adopted = with_core(|c| {
+            c.now = std::time::Instant::now();
+            adopt_connection(c, self.key, stream, None)
+        })
+        .flatten();
+        let id = adopted.as_ref().map_or(
+            SockId {
+                key: u32::MAX,
+                gen: 0,
+            },
+            |a| a.id,
+        );
+        if let Some(adopted) = adopted {
+            with_core(|c| {
+                if let Some(s) = c.socket(adopted.id) {
+                    // Its far end is not the OS: it must not keep `run` alive.
+                    s.unref = true;
+                    c.unref_sockets += 1;
+                }
+            });
+            emit_connection(adopted);
+            crate::runtime::run_pending();
+        }
+        MemoryConnection::new(id, pipe)
+    }
+
     /// Open connections right now.
     ///
     /// ```
@@ -510,64 +555,18 @@ impl Server {
 pub(crate) fn accept_connections(key: usize) {
     loop {
         let accepted = with_core(|c| {
-            let now = c.now;
-            let gen = c.next_gen();
             let srv = c.servers.get_mut(key)?;
             let listener = srv.listener.as_ref()?;
-            let (mut stream, addr) = match listener.accept() {
-                Ok(a) => a,
-                Err(e) => return Some(Err(e)),
-            };
-            let server = (key, srv.gen);
-            if srv
-                .max_connections
-                .is_some_and(|max| srv.connections >= max)
-                && !make_room(c, server)
-            {
-                log::warn!(
-                    "server {key}: connection cap reached and none idle; refusing a connection"
-                );
-                drop(stream);
-                return Some(Ok(None));
+            match listener.accept() {
+                Ok((stream, addr)) => Some(Ok(adopt_connection(c, key, stream, addr))),
+                Err(e) => Some(Err(e)),
             }
-            let srv = c.servers.get_mut(key)?;
-            let timeout = srv.timeout;
-            let wants_event = !srv.listeners.connection.is_empty();
-            srv.connections += 1;
-            let entry = c.sockets.vacant_entry();
-            let id = SockId {
-                key: entry.key() as u32,
-                gen,
-            };
-            if let Err(e) = stream.register(c.poll.registry(), id.token()) {
-                log::warn!("server {key}: cannot register a connection: {e}");
-                if let Some(srv) = c.servers.get_mut(key) {
-                    srv.connections -= 1;
-                }
-                return Some(Ok(None));
-            }
-            let mut rec = SocketRec::new(
-                gen,
-                stream,
-                addr,
-                Proto::Server(ServerConn::new(server)),
-                now,
-            );
-            rec.idle_timeout = timeout;
-            entry.insert(rec);
-            c.arm_idle(id);
-            // A new connection must deliver its first request in time too.
-            conn::start_request_clock(c, id);
-            log::trace!("server {key}: accepted socket {} from {addr:?}", id.key);
-            Some(Ok(wants_event.then_some((id, server))))
         })
         .flatten();
         match accepted {
             None => break,
             Some(Ok(None)) => {}
-            Some(Ok(Some((id, server)))) => {
-                conn::emit_server(server, |l| &mut l.connection, |f| f(Socket { id }));
-            }
+            Some(Ok(Some(adopted))) => emit_connection(adopted),
             Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Some(Err(e)) if matches!(e.raw_os_error(), Some(23) | Some(24)) => {
                 // EMFILE/ENFILE: the pending connection stays in the backlog
@@ -583,6 +582,77 @@ pub(crate) fn accept_connections(key: usize) {
             }
             Some(Err(e)) => log::debug!("server {key}: accept: {e}"),
         }
+    }
+}
+
+/// A connection [`adopt_connection`] took in: its socket, its server, and
+/// whether anyone listens for `connection`.
+pub(crate) struct Adopted {
+    id: SockId,
+    server: (usize, u32),
+    wants_event: bool,
+}
+
+/// Makes a new connection's socket record on server `key` (subject to the
+/// connection cap), registers it, and starts its timers. `None`: refused.
+fn adopt_connection(
+    c: &mut crate::runtime::Core,
+    key: usize,
+    mut stream: Stream,
+    addr: Option<SocketAddr>,
+) -> Option<Adopted> {
+    let now = c.now;
+    let gen = c.next_gen();
+    let srv = c.servers.get(key)?;
+    let server = (key, srv.gen);
+    if srv
+        .max_connections
+        .is_some_and(|max| srv.connections >= max)
+        && !make_room(c, server)
+    {
+        log::warn!("server {key}: connection cap reached and none idle; refusing a connection");
+        return None;
+    }
+    let srv = c.servers.get_mut(key)?;
+    let timeout = srv.timeout;
+    let wants_event = !srv.listeners.connection.is_empty();
+    srv.connections += 1;
+    let entry = c.sockets.vacant_entry();
+    let id = SockId {
+        key: entry.key() as u32,
+        gen,
+    };
+    if let Err(e) = stream.register(c.poll.registry(), id.token()) {
+        log::warn!("server {key}: cannot register a connection: {e}");
+        if let Some(srv) = c.servers.get_mut(key) {
+            srv.connections -= 1;
+        }
+        return None;
+    }
+    let mut rec = SocketRec::new(
+        gen,
+        stream,
+        addr,
+        Proto::Server(ServerConn::new(server)),
+        now,
+    );
+    rec.idle_timeout = timeout;
+    entry.insert(rec);
+    c.arm_idle(id);
+    // A new connection must deliver its first request in time too.
+    conn::start_request_clock(c, id);
+    log::trace!("server {key}: accepted socket {} from {addr:?}", id.key);
+    Some(Adopted {
+        id,
+        server,
+        wants_event,
+    })
+}
+
+fn emit_connection(adopted: Adopted) {
+    if adopted.wants_event {
+        let socket = Socket { id: adopted.id };
+        conn::emit_server(adopted.server, |l| &mut l.connection, |f| f(socket));
     }
 }
 

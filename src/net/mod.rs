@@ -7,7 +7,10 @@
 //! corked writes and their flush, pause/resume, idle timeouts, half-close
 //! and the deferred `close`.
 
+mod memory;
 mod stream;
+
+pub use memory::MemoryConnection;
 
 use std::io;
 use std::net::SocketAddr;
@@ -294,7 +297,7 @@ pub(crate) fn on_socket_ready(id: SockId, event: &mio::event::Event) {
 /// read to the socket's protocol, then flushes what the callbacks wrote.
 /// `thorough`: keep reading after a short read (the peer closed, or
 /// readiness may have been seen while reading was stopped).
-fn read_socket(id: SockId, thorough: bool) {
+pub(crate) fn read_socket(id: SockId, thorough: bool) {
     while let Some(Some((mut scratch, mut held))) = with_core(|c| {
         let s = c.socket(id)?;
         if !s.can_read() {
@@ -457,7 +460,11 @@ pub(crate) fn raw_eof(id: SockId) {
 fn deliver_eof_if_ready(id: SockId) {
     let ready = with_core(|c| {
         let s = c.socket(id)?;
-        if s.destroyed || s.eof_delivered || !s.eof_seen || s.paused || !s.inbuf.is_empty() {
+        // Held input is processed before the EOF, unless the protocol
+        // already had it and left it (a partial message no byte will ever
+        // complete): then the EOF is what it needs to hear.
+        let unprocessed = !s.inbuf.is_empty() && s.input_blocked;
+        if s.destroyed || s.eof_delivered || !s.eof_seen || s.paused || unprocessed {
             return None;
         }
         s.eof_delivered = true;

@@ -1,7 +1,10 @@
-//! The two kinds of stream a socket can be: TCP or a unix-domain socket.
+//! The kinds of stream a socket can be: TCP, a unix-domain socket, or an
+//! in-memory pipe (see `memory.rs`).
 
+use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
 
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
@@ -9,6 +12,8 @@ use mio::{Interest, Registry, Token};
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// Not registered with the poller: its far end delivers readiness.
+    Memory(Rc<RefCell<super::memory::Pipe>>),
 }
 
 impl Stream {
@@ -16,6 +21,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
+            Stream::Memory(p) => p.borrow_mut().read(buf),
         }
     }
 
@@ -23,6 +29,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
+            Stream::Memory(p) => p.borrow_mut().write(buf),
         }
     }
 
@@ -30,6 +37,10 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.shutdown(Shutdown::Write),
             Stream::Unix(s) => s.shutdown(Shutdown::Write),
+            Stream::Memory(p) => {
+                p.borrow_mut().shutdown_write();
+                Ok(())
+            }
         }
     }
 
@@ -41,6 +52,7 @@ impl Stream {
         match self {
             Stream::Tcp(s) => registry.register(s, token, interest),
             Stream::Unix(s) => registry.register(s, token, interest),
+            Stream::Memory(_) => Ok(()),
         }
     }
 
@@ -48,6 +60,7 @@ impl Stream {
         let _ = match self {
             Stream::Tcp(s) => registry.deregister(s),
             Stream::Unix(s) => registry.deregister(s),
+            Stream::Memory(_) => Ok(()),
         };
     }
 }

@@ -241,7 +241,7 @@ fn dispatch(event: &mio::event::Event) {
 /// Runs `next_tick` callbacks and deferred work until none is left (work
 /// queued while running runs in this same pass, as Node drains its tick
 /// queue), flushing corked writes after each item.
-fn run_pending() {
+pub(crate) fn run_pending() {
     while let Some(Some(item)) = with_core(|c| c.pending.pop_front()) {
         match item {
             Pending::Tick(f) => f(),
