@@ -34,7 +34,7 @@ fn body(rng: &mut Rng, max: u64) -> Vec<u8> {
     let len = rng.below(max);
     let seed = rng.next();
     (0..len)
-        .map(|i| (seed as usize + i * 31 % 251) as u8)
+        .map(|i| (seed as usize + (i * 31) % 251) as u8)
         .collect()
 }
 
@@ -88,7 +88,7 @@ fn chunked(rng: &mut Rng, data: &[u8]) -> Vec<u8> {
 }
 
 fn client(port: u16, id: u64) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (id + 1) * 0x1000_0001);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((id + 1) * 0x1000_0001));
     let mut reader = Reader::new(port);
     for round in 0..ROUNDS {
         let what = format!("client {id} round {round}");
