@@ -692,3 +692,61 @@ fn an_idle_keep_alive_connection_closes_after_the_keep_alive_timeout() {
     assert!(c.closed_by_server());
     s.stop();
 }
+
+#[test]
+fn a_panicking_handler_loses_its_connection_only_and_run_can_go_on() {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (panic_tx, panic_rx) = mpsc::channel::<String>();
+    let server_thread = std::thread::spawn(move || {
+        let server = http::create_server(|req, res| {
+            if req.url() == "/boom" {
+                panic!("boom");
+            }
+            res.end("fine");
+        });
+        server.listen(0, "127.0.0.1", || {});
+        addr_tx.send(server.address().unwrap()).unwrap();
+        let stop = server;
+        let mut panics = 0;
+        // Node's `uncaughtException` handler: log and go on.
+        while let Err(p) = std::panic::catch_unwind(nodelike::run) {
+            panics += 1;
+            let msg = p.downcast_ref::<&str>().copied().unwrap_or("?").to_string();
+            panic_tx.send(msg).unwrap();
+            if panics == 2 {
+                stop.close();
+            }
+        }
+    });
+    let port = addr_rx.recv().unwrap().port();
+    // A keep-alive connection that is mid-conversation when the panic hits.
+    let mut bystander = Reader::new(port);
+    bystander.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(bystander.response(false).unwrap().body, b"fine");
+
+    // The panicking request's connection is destroyed: closed, no answer.
+    let mut victim = Reader::new(port);
+    victim.send(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        victim.response(false).is_none(),
+        "no answer on that connection"
+    );
+    assert_eq!(panic_rx.recv().unwrap(), "boom");
+
+    // Everyone else is served, and the handler is still registered.
+    bystander.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(bystander.response(false).unwrap().body, b"fine");
+    let fresh = request(
+        port,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(fresh.body, b"fine");
+
+    // A second panic; then the server closes and run returns.
+    let mut victim = Reader::new(port);
+    victim.send(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(victim.response(false).is_none());
+    assert_eq!(panic_rx.recv().unwrap(), "boom");
+    drop(bystander);
+    server_thread.join().unwrap();
+}

@@ -49,8 +49,8 @@ impl<F: ?Sized> Listeners<F> {
 /// Emits an event: takes the listeners that `locate` finds in the core out
 /// of their record, calls each with `call` outside the borrow, then puts
 /// them back in front of any added meanwhile. If the record is gone by then
-/// they are dropped, outside the borrow too. Returns whether anyone
-/// listened.
+/// they are dropped, outside the borrow too. They are put back even when a
+/// listener panics. Returns whether anyone listened.
 pub(crate) fn emit<F: ?Sized + 'static>(
     locate: impl Fn(&mut super::Core) -> Option<&mut Listeners<F>>,
     mut call: impl FnMut(&mut F),
@@ -61,9 +61,14 @@ pub(crate) fn emit<F: ?Sized + 'static>(
     })
     .flatten();
     let Some(mut taken) = taken else { return false };
-    for f in taken.iter_mut() {
-        call(f);
-    }
+    // A panicking listener stops this emit (as a throwing one does in
+    // Node) but stays registered: the list goes back before the panic goes
+    // on.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        for f in taken.iter_mut() {
+            call(f);
+        }
+    }));
     let leftover = super::with_core(move |c| match locate(c) {
         Some(l) => {
             l.restore(taken);
@@ -73,5 +78,8 @@ pub(crate) fn emit<F: ?Sized + 'static>(
     })
     .flatten();
     drop(leftover);
+    if let Err(payload) = outcome {
+        std::panic::resume_unwind(payload);
+    }
     true
 }

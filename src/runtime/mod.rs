@@ -174,16 +174,35 @@ impl Core {
 ///
 /// # Panics
 ///
-/// A panic in a user callback unwinds out of `run`, as an uncaught exception
-/// ends a Node process. Calling `run` from inside a callback does nothing.
+/// A panic in a user callback comes out of `run`, as an uncaught exception
+/// ends a Node process. Before it does, the loop contains it: the socket the
+/// callback ran for (if any) is destroyed, since its exchange stopped
+/// half-way, and the rest of that loop turn's work is done, so no readiness
+/// is lost. The runtime's state stays whole, and calling `run` again (after
+/// `std::panic::catch_unwind`, Node's `uncaughtException` handler) goes on
+/// serving every other connection. Calling `run` from inside a callback
+/// does nothing.
+///
+/// ```no_run
+/// // Keep serving through panics, logging each (not Node's default).
+/// while let Err(panic) = std::panic::catch_unwind(nodelike::run) {
+///     eprintln!("a callback panicked: {panic:?}");
+/// }
+/// ```
 pub fn run() {
     let Some(Some(mut events)) = with_core(|c| c.events.take()) else {
         log::warn!("nodelike::run called while the loop is already running; ignored");
         return;
     };
     log::trace!("loop: start");
+    let mut panicked = None;
     loop {
-        run_pending();
+        if let Some(payload) = panicked.take() {
+            with_core(|c| c.events = Some(events));
+            log::trace!("loop: a callback panicked; run unwinds");
+            std::panic::resume_unwind(payload);
+        }
+        run_pending_contained(&mut panicked);
         let Some((alive, timeout)) = with_core(|c| {
             let alive = c.sockets.len() > c.unref_sockets
                 || c.resolving > 0
@@ -216,14 +235,44 @@ pub fn run() {
             None => break,
         }
         for event in events.iter() {
-            dispatch(event);
+            let socket = socket_of(event.token());
+            contain(&mut panicked, socket, || dispatch(event));
         }
-        fire_timers();
-        flush_dirty();
+        fire_timers(&mut panicked);
+        contain(&mut panicked, None, flush_dirty);
         bury_dead();
     }
     with_core(|c| c.events = Some(events));
     log::trace!("loop: nothing left to wait for; run returns");
+}
+
+/// A panic caught by [`contain`], to be resumed at the end of the turn.
+type Panic = Box<dyn Any + Send>;
+
+/// Runs one unit of the loop's work, catching a panic from a user callback:
+/// the socket the work was for is destroyed (its protocol state stopped
+/// mid-step) and the first panic of the turn is kept for `run` to resume
+/// once the turn's other work is done.
+fn contain(panicked: &mut Option<Panic>, socket: Option<SockId>, work: impl FnOnce()) {
+    let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) else {
+        return;
+    };
+    log::error!(
+        "a callback panicked{}; run will unwind after this turn",
+        socket.map_or(String::new(), |id| format!(
+            " (socket {} destroyed)",
+            id.key
+        ))
+    );
+    if let Some(id) = socket {
+        with_core(|c| c.destroy(id, crate::net::Cause::Aborted));
+    }
+    panicked.get_or_insert(payload);
+}
+
+/// The connection socket an event token names, if it names one.
+fn socket_of(Token(token): Token) -> Option<SockId> {
+    (token != WAKER_TOKEN && token & LISTENER_BIT == 0).then(|| SockId::from_token(token))
 }
 
 fn dispatch(event: &mio::event::Event) {
@@ -240,33 +289,55 @@ fn dispatch(event: &mio::event::Event) {
 
 /// Runs `next_tick` callbacks and deferred work until none is left (work
 /// queued while running runs in this same pass, as Node drains its tick
-/// queue), flushing corked writes after each item.
+/// queue), flushing corked writes after each item. Panics propagate (for
+/// drivers outside `run`, such as in-memory connections).
 pub(crate) fn run_pending() {
     while let Some(Some(item)) = with_core(|c| c.pending.pop_front()) {
-        match item {
-            Pending::Tick(f) => f(),
-            Pending::Close(id) => crate::net::finish_close(id),
-            Pending::Resume(id) => crate::net::resume_reading(id),
-            Pending::ServerClosed(key, gen) => crate::http::server::emit_server_close(key, gen),
-        }
-        flush_dirty();
-        bury_dead();
+        run_pending_item(item);
     }
 }
 
-fn fire_timers() {
+/// [`run_pending`] inside the loop, each item [`contain`]ed.
+fn run_pending_contained(panicked: &mut Option<Panic>) {
+    while let Some(Some(item)) = with_core(|c| c.pending.pop_front()) {
+        let socket = match item {
+            Pending::Close(id) | Pending::Resume(id) => Some(id),
+            Pending::Tick(_) | Pending::ServerClosed(..) => None,
+        };
+        contain(panicked, socket, || run_pending_item(item));
+    }
+}
+
+fn run_pending_item(item: Pending) {
+    match item {
+        Pending::Tick(f) => f(),
+        Pending::Close(id) => crate::net::finish_close(id),
+        Pending::Resume(id) => crate::net::resume_reading(id),
+        Pending::ServerClosed(key, gen) => crate::http::server::emit_server_close(key, gen),
+    }
+    flush_dirty();
+    bury_dead();
+}
+
+fn fire_timers(panicked: &mut Option<Panic>) {
     while let Some(Some(due)) = with_core(|c| {
         let now = c.now;
         c.timers.pop_due(now)
     }) {
-        match due {
-            Due::User(key, gen) => run_user_timer(key, gen),
-            Due::SocketIdle(id, at) => crate::net::check_idle(id, at),
-            Due::RequestDeadline(id, at) => crate::http::conn::request_deadline_due(id, at),
-            Due::Linger(id) => crate::net::destroy_socket(id),
-            Due::AcceptRetry(key, _gen) => crate::net::on_listener_ready(key),
-        }
-        flush_dirty();
+        let socket = match due {
+            Due::SocketIdle(id, _) | Due::RequestDeadline(id, _) | Due::Linger(id) => Some(id),
+            Due::User(..) | Due::AcceptRetry(..) => None,
+        };
+        contain(panicked, socket, || {
+            match due {
+                Due::User(key, gen) => run_user_timer(key, gen),
+                Due::SocketIdle(id, at) => crate::net::check_idle(id, at),
+                Due::RequestDeadline(id, at) => crate::http::conn::request_deadline_due(id, at),
+                Due::Linger(id) => crate::net::destroy_socket(id),
+                Due::AcceptRetry(key, _gen) => crate::net::on_listener_ready(key),
+            }
+            flush_dirty();
+        });
         bury_dead();
     }
 }
@@ -283,7 +354,9 @@ fn run_user_timer(key: usize, gen: u32) {
             f();
         }
         Some(Callback::Repeat(mut f, period)) => {
-            f();
+            // A panicking interval stays scheduled, as a throwing listener
+            // stays registered; the panic goes on once it is put back.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut f));
             // Put it back unless the callback cleared its own interval.
             let dropped = with_core(move |c| {
                 let now = c.now;
@@ -297,6 +370,9 @@ fn run_user_timer(key: usize, gen: u32) {
                 }
             });
             drop(dropped);
+            if let Err(payload) = outcome {
+                std::panic::resume_unwind(payload);
+            }
         }
         Some(Callback::Running) | None => {}
     }
