@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use nodelike::http::{self, Server};
+use nodelike::net::MemoryConnection;
 
 /// (what it is, the bytes, the status the server must answer with)
 const MALFORMED: &[(&str, &[u8], u16)] = &[
@@ -124,16 +125,23 @@ fn logging_server() -> (Server, Rc<RefCell<Vec<String>>>) {
     (server, log)
 }
 
-/// Feeds `parts` in order (then the smuggled request, then FIN) and returns
-/// everything the server wrote.
-fn feed(server: &Server, parts: &[&[u8]], max_read: usize) -> (Vec<u8>, bool) {
-    let conn = server.connect_in_memory();
-    conn.set_max_read(max_read);
+/// Sends `parts` in order on `conn`, reading the server's answers as they
+/// come; returns them.
+fn send_parts(conn: &MemoryConnection, parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
     for part in parts {
         conn.send(part);
         out.extend(conn.take_output());
     }
+    out
+}
+
+/// Feeds `parts` in order (then the smuggled request, then FIN) and returns
+/// everything the server wrote.
+fn feed(server: &Server, parts: &[&[u8]], max_read: usize) -> (Vec<u8>, bool) {
+    let conn = server.connect_in_memory();
+    conn.set_max_read(max_read);
+    let mut out = send_parts(&conn, parts);
     conn.send(SMUGGLED);
     conn.end();
     out.extend(conn.take_output());
@@ -234,11 +242,7 @@ POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\
         log.borrow_mut().clear();
         let conn = server.connect_in_memory();
         conn.set_max_read(max_read);
-        let mut out = Vec::new();
-        for part in parts {
-            conn.send(part);
-            out.extend(conn.take_output());
-        }
+        let out = send_parts(&conn, &parts);
         let text = String::from_utf8_lossy(&out);
         assert_eq!(
             text.matches("HTTP/1.1 200 OK\r\n").count(),

@@ -750,3 +750,36 @@ fn a_panicking_handler_loses_its_connection_only_and_run_can_go_on() {
     drop(bystander);
     server_thread.join().unwrap();
 }
+
+#[test]
+fn a_panicking_interval_stays_scheduled_and_run_goes_on() {
+    let calls = std::thread::spawn(|| {
+        let calls = Rc::new(std::cell::Cell::new(0));
+        let c = calls.clone();
+        let timer = Rc::new(std::cell::Cell::new(None));
+        let t = timer.clone();
+        timer.set(Some(nodelike::set_interval(
+            move || {
+                c.set(c.get() + 1);
+                match c.get() {
+                    1 => panic!("first tick"),
+                    3 => nodelike::clear_interval(t.get().unwrap()),
+                    _ => {}
+                }
+            },
+            1,
+        )));
+        let mut panics = 0;
+        while std::panic::catch_unwind(nodelike::run).is_err() {
+            panics += 1;
+        }
+        (panics, calls.get())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        calls,
+        (1, 3),
+        "one panic, then the interval ran on until cleared"
+    );
+}

@@ -490,10 +490,10 @@ pub(crate) fn free_if_done(c: &mut Core, ex: ExId) {
 /// come). If its response has already started on the wire, no error answer
 /// can follow it and the connection is destroyed instead.
 fn client_error(id: SockId, err: Error) {
-    let reason = if err.kind() == crate::ErrorKind::Timeout {
-        CloseReason::Timeout
+    let cause = if err.kind() == crate::ErrorKind::Timeout {
+        Cause::Timeout
     } else {
-        CloseReason::Aborted
+        Cause::Aborted
     };
     let server = with_core(|c| {
         let conn = conn_of(c, id)?;
@@ -527,10 +527,6 @@ fn client_error(id: SockId, err: Error) {
                 && exchanges.get(ex).is_some_and(|e| e.head_written);
             if on_wire {
                 log::debug!("socket {}: response under way; destroying", id.key);
-                let cause = match reason {
-                    CloseReason::Timeout => Cause::Timeout,
-                    CloseReason::Aborted => Cause::Aborted,
-                };
                 c.destroy(id, cause);
                 return None;
             }
@@ -554,7 +550,16 @@ fn client_error(id: SockId, err: Error) {
     })
     .flatten();
     if let Some(ex) = abandoned {
-        emit_ex(ex, |l| &mut l.req_close, |f| f(reason));
+        emit_ex(ex, |l| &mut l.req_close, |f| f(close_reason(cause)));
+    }
+}
+
+/// What an unfinished request's `close` says for a socket ending this way.
+fn close_reason(cause: Cause) -> CloseReason {
+    if cause == Cause::Timeout {
+        CloseReason::Timeout
+    } else {
+        CloseReason::Aborted
     }
 }
 
@@ -926,11 +931,7 @@ pub(crate) fn emit_response_drain(id: SockId) {
 /// The socket is gone: every request still open gets `close` with the
 /// reason, every response not finished gets `close`; then all are freed.
 pub(crate) fn on_socket_closed(_id: SockId, conn: &mut ServerConn, cause: Cause) {
-    let reason = if cause == Cause::Timeout {
-        CloseReason::Timeout
-    } else {
-        CloseReason::Aborted
-    };
+    let reason = close_reason(cause);
     let mut all: Vec<ExId> = conn.finishing.drain(..).map(|(ex, _)| ex).collect();
     all.extend(conn.queue.drain(..));
     all.extend(conn.upgraded.take());
