@@ -42,6 +42,12 @@ fn echo_server() -> TestServer {
     TestServer::start(|| {
         http::create_server(|req, res| {
             res.set_header("Content-Type", "application/octet-stream");
+            if let Some(n) = req.url().strip_prefix("/big/") {
+                // A large answer in one `end`: pipelined, these stop the
+                // server's reading for back-pressure.
+                res.end(big_body(n.parse().unwrap()));
+                return;
+            }
             req.on_data(move |chunk| {
                 if !res.write(chunk.as_bytes()) {
                     req.pause();
@@ -51,6 +57,11 @@ fn echo_server() -> TestServer {
             req.on_end(move || res.end(()));
         })
     })
+}
+
+/// The body `GET /big/N` is answered with.
+fn big_body(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 253) as u8).collect()
 }
 
 /// Sends `head` and `payload` from a second thread (so a large upload and
@@ -108,8 +119,12 @@ fn client(port: u16, id: u64) {
                 round_trip(&mut reader, head.to_vec(), framed, &data, &what);
             }
             2 => {
-                // A pipelined batch in one write.
-                let bodies: Vec<Vec<u8>> = (0..3).map(|_| body(&mut rng, 2000)).collect();
+                // A pipelined batch in one write, large enough that the
+                // server stops reading for back-pressure part-way (the
+                // pipelining stall of the fidelity issue), read while it
+                // is still being written.
+                let count = 2 + rng.below(60);
+                let bodies: Vec<Vec<u8>> = (0..count).map(|_| body(&mut rng, 32 * 1024)).collect();
                 let mut batch = Vec::new();
                 for b in &bodies {
                     batch.extend_from_slice(
@@ -121,11 +136,28 @@ fn client(port: u16, id: u64) {
                     );
                     batch.extend_from_slice(b);
                 }
-                reader.send(&batch);
-                for b in &bodies {
-                    let r = reader.response(false).expect(&what);
-                    assert!(r.body == *b, "{what}: pipelined echo");
+                // Large GET answers between the echoes, pipelined too.
+                let sizes: Vec<usize> = (0..count).map(|_| rng.below(40 * 1024)).collect();
+                for n in &sizes {
+                    batch.extend_from_slice(
+                        format!("GET /big/{n} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+                    );
                 }
+                let mut writer = reader.stream.try_clone().unwrap();
+                std::thread::scope(|scope| {
+                    scope.spawn(move || writer.write_all(&batch).unwrap());
+                    for (i, b) in bodies.iter().enumerate() {
+                        let r = reader.response(false).expect(&what);
+                        assert!(r.body == *b, "{what}: pipelined echo {i} of {count}");
+                    }
+                    for (i, &n) in sizes.iter().enumerate() {
+                        let r = reader.response(false).expect(&what);
+                        assert!(
+                            r.body == big_body(n),
+                            "{what}: pipelined GET {i} of {count}"
+                        );
+                    }
+                });
             }
             3 => {
                 // Vanish mid-body on a second connection.

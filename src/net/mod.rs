@@ -104,8 +104,6 @@ pub(crate) struct SocketRec {
     /// Output is over the high-water mark and the protocol asked to stop
     /// reading until it drains (the pipelining-flood guard).
     pub(crate) input_blocked: bool,
-    /// Readiness arrived while reading was stopped: try again on resume.
-    pub(crate) read_pending: bool,
     pub(crate) eof_seen: bool,
     pub(crate) eof_delivered: bool,
     /// `end()` was called: shut down writing once `out` is flushed.
@@ -145,7 +143,6 @@ impl SocketRec {
             inbuf: Vec::new(),
             paused: false,
             input_blocked: false,
-            read_pending: false,
             eof_seen: false,
             eof_delivered: false,
             ending: false,
@@ -301,10 +298,10 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
     while let Some(Some((mut scratch, mut held))) = with_core(|c| {
         let s = c.socket(id)?;
         if !s.can_read() {
-            s.read_pending = !s.destroyed;
+            // Whatever is left in the socket is read on resume, which
+            // always tries the socket (no edge will come for it).
             return None;
         }
-        s.read_pending = false;
         let held = std::mem::take(&mut s.inbuf);
         let mut scratch = std::mem::take(&mut c.read_buf);
         if scratch.len() < READ_BUF_SIZE {
@@ -513,7 +510,11 @@ pub(crate) fn resume_reading(id: SockId) {
         });
     }
     let (read_again, eof) = with_core(|c| match c.socket(id) {
-        Some(s) => (s.can_read() && s.inbuf.is_empty(), s.eof_seen),
+        // Read even when a partial message is still held: the bytes that
+        // complete it may already be in the socket, announced by an edge
+        // that came while reading was stopped. Edge-triggered readiness
+        // will not announce them again (the pipelining stall).
+        Some(s) => (s.can_read(), s.eof_seen),
         None => (false, false),
     })
     .unwrap_or((false, false));
