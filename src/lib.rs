@@ -71,5 +71,5 @@ pub use chunk::{Chunk, IntoChunk};
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind};
 pub use runtime::{
-    clear_interval, clear_timeout, next_tick, run, set_interval, set_timeout, Timer,
+    clear_interval, clear_timeout, next_tick, remote, run, set_interval, set_timeout, Remote, Timer,
 };

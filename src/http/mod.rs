@@ -10,20 +10,19 @@
 //! | `response.writeHead(200, {...})` | [`ServerResponse::write_head`]`(200, &[...])` |
 //! | `response.end()` | [`ServerResponse::end`]`(())` |
 
-pub(crate) mod client;
-pub(crate) mod conn;
-mod exchange;
+mod body;
+mod client;
 pub mod h1;
-mod incoming;
-mod response;
-pub(crate) mod server;
+mod server;
+
+pub(crate) use body::Framing;
 
 pub use client::{
     get, get_agent, request, Agent, ClientRequest, ClientResponse, IntoRequestOptions,
     RequestOptions, AGENT_IDLE_TIMEOUT_MS,
 };
-pub use exchange::CloseReason;
 pub use h1::{HeaderValue, Headers};
-pub use incoming::IncomingMessage;
-pub use response::{IntoHeaderValues, ServerResponse};
-pub use server::{create_server, Server, DEFAULT_TIMEOUT_MS};
+pub use server::{
+    create_server, CloseReason, IncomingMessage, IntoHeaderValues, Server, ServerResponse,
+    DEFAULT_TIMEOUT_MS,
+};

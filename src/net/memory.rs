@@ -13,8 +13,10 @@ use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
 
-use crate::net::{flush_socket, read_socket, SockId};
-use crate::runtime::{bury_dead, flush_dirty, run_pending, with_core};
+use super::io::{flush_socket, read_socket};
+use super::transport::Transport;
+use super::{with_net, Cause, SockId};
+use crate::runtime;
 
 /// The shared state of one in-memory connection: what the far end sent and
 /// the server has not read, what the server wrote and the far end has not
@@ -80,6 +82,28 @@ impl Pipe {
     }
 }
 
+/// The server side's transport: the shared pipe.
+pub(crate) struct MemoryTransport(pub(crate) Rc<RefCell<Pipe>>);
+
+impl Transport for MemoryTransport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.borrow_mut().read(buf)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().shutdown_write();
+        Ok(())
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        None // the far end drives it by hand
+    }
+}
+
 /// The far end of a server connection that lives in memory; made by
 /// [`Server::connect_in_memory`](crate::http::Server::connect_in_memory).
 ///
@@ -110,8 +134,11 @@ impl MemoryConnection {
         MemoryConnection { id, pipe }
     }
 
-    pub(crate) fn new_pipe() -> Rc<RefCell<Pipe>> {
-        Rc::new(RefCell::new(Pipe::default()))
+    /// A new pipe: the far end's share, and the transport for the server's
+    /// socket.
+    pub(crate) fn pipe() -> (Rc<RefCell<Pipe>>, Box<dyn Transport>) {
+        let pipe = Rc::new(RefCell::new(Pipe::default()));
+        (pipe.clone(), Box::new(MemoryTransport(pipe)))
     }
 
     /// Sends bytes to the server, which reads and handles them (in reads of
@@ -176,7 +203,7 @@ impl MemoryConnection {
         // A socket that stopped reading (it saw our FIN, or is paused) has
         // not noticed yet; the kernel would fail its next call, so this is
         // where it ends.
-        with_core(|c| c.destroy(self.id, crate::net::Cause::Aborted));
+        super::destroy(self.id, Cause::Aborted);
         settle();
     }
 
@@ -240,7 +267,7 @@ impl MemoryConnection {
     /// assert!(!conn.is_closed());
     /// ```
     pub fn is_closed(&self) -> bool {
-        with_core(|c| c.socket(self.id).is_none_or(|s| s.destroyed)).unwrap_or(true)
+        !super::is_open(self.id)
     }
 
     /// Bytes the server has read and holds unparsed (a partial head, say).
@@ -252,7 +279,7 @@ impl MemoryConnection {
     /// assert_eq!(conn.held(), 8);
     /// ```
     pub fn held(&self) -> usize {
-        with_core(|c| c.socket(self.id).map_or(0, |s| s.inbuf.len())).unwrap_or(0)
+        with_net(|net| net.socket(self.id).map_or(0, |s| s.inbuf.len())).unwrap_or(0)
     }
 
     /// Bytes the server has queued to write and not yet written.
@@ -263,7 +290,7 @@ impl MemoryConnection {
     /// assert_eq!(conn.queued(), 0);
     /// ```
     pub fn queued(&self) -> usize {
-        with_core(|c| c.socket(self.id).map_or(0, |s| s.backlog())).unwrap_or(0)
+        super::backlog(self.id)
     }
 
     /// The server's socket, as its `connection` event gave it.
@@ -274,17 +301,17 @@ impl MemoryConnection {
     /// assert_eq!(conn.socket().remote_address(), None);
     /// ```
     pub fn socket(&self) -> crate::net::Socket {
-        crate::net::Socket { id: self.id }
+        super::Socket::from_id(self.id)
     }
 
     fn readable(&self) {
-        with_core(|c| c.now = std::time::Instant::now());
+        runtime::refresh_now();
         read_socket(self.id, true);
         settle();
     }
 
     fn writable(&self) {
-        with_core(|c| c.now = std::time::Instant::now());
+        runtime::refresh_now();
         flush_socket(self.id);
         settle();
     }
@@ -309,7 +336,5 @@ impl std::fmt::Debug for MemoryConnection {
 /// Runs the work a step left behind (deferred closes, resumes, corked
 /// writes) until none is left.
 fn settle() {
-    run_pending();
-    flush_dirty();
-    bury_dead();
+    runtime::settle();
 }

@@ -46,20 +46,22 @@ impl<F: ?Sized> Listeners<F> {
     }
 }
 
-/// Emits an event: takes the listeners that `locate` finds in the core out
-/// of their record, calls each with `call` outside the borrow, then puts
-/// them back in front of any added meanwhile. If the record is gone by then
-/// they are dropped, outside the borrow too. They are put back even when a
-/// listener panics. Returns whether anyone listened.
+/// Emits an event. `locate(f)` must run `f` on the event's listeners inside
+/// the owning layer's borrow and return whether the record was found. The
+/// listeners are taken out of their record, called with `call` outside the
+/// borrow, then put back in front of any added meanwhile; if the record is
+/// gone by then they are dropped, outside the borrow too. They are put back
+/// even when a listener panics. Returns whether anyone listened.
 pub(crate) fn emit<F: ?Sized + 'static>(
-    locate: impl Fn(&mut super::Core) -> Option<&mut Listeners<F>>,
+    locate: impl Fn(&mut dyn FnMut(&mut Listeners<F>)) -> bool,
     mut call: impl FnMut(&mut F),
 ) -> bool {
-    let taken = super::with_core(|c| {
-        let l = locate(c)?;
-        (!l.is_empty()).then(|| l.take())
-    })
-    .flatten();
+    let mut taken = None;
+    locate(&mut |l| {
+        if !l.is_empty() {
+            taken = Some(l.take());
+        }
+    });
     let Some(mut taken) = taken else { return false };
     // A panicking listener stops this emit (as a throwing one does in
     // Node) but stays registered: the list goes back before the panic goes
@@ -69,15 +71,13 @@ pub(crate) fn emit<F: ?Sized + 'static>(
             call(f);
         }
     }));
-    let leftover = super::with_core(move |c| match locate(c) {
-        Some(l) => {
+    let mut back = Some(taken);
+    locate(&mut |l| {
+        if let Some(taken) = back.take() {
             l.restore(taken);
-            None
         }
-        None => Some(taken),
-    })
-    .flatten();
-    drop(leftover);
+    });
+    drop(back);
     if let Err(payload) = outcome {
         std::panic::resume_unwind(payload);
     }

@@ -1,165 +1,272 @@
-//! The event loop: one per thread, created on first use, driven by [`run`].
+//! The event loop, the lowest layer: one per thread, created on first use,
+//! driven by [`run`].
 //!
-//! The loop's state (the [`Core`]) lives in a thread-local, so
-//! `http::create_server(...)` works before anything runs, exactly as in Node,
-//! and handles need no pointer: a handle is a key and a generation. Every
-//! access goes through [`with_core`], which borrows the core for the length
-//! of a closure that never calls user code. User callbacks run only between
-//! such borrows (see `listeners.rs` for the emit discipline), so a callback
-//! may call any handle method, start servers or timers, or destroy the very
-//! socket it was called for.
+//! The runtime knows tokens, timers, queued work and threads, and nothing
+//! of sockets or HTTP (`tests/layering.rs` checks that). The layers above
+//! reach it through functions ([`schedule`], [`defer`], [`cork`],
+//! [`register`], ...) and it calls them back only through what they handed
+//! it: [`Work`] values and [`IoHandler`]s, always with no state borrowed.
+//!
+//! Its state lives in thread-locals, so `http::create_server(...)` works
+//! before anything runs, exactly as in Node, and handles need no pointer:
+//! a handle is a key and a generation. Each layer keeps its own state in a
+//! thread-local of its own and borrows it for the length of a closure that
+//! never calls user code or a higher layer; while it holds its borrow it may
+//! call *down* (into this module's functions), never up. So no borrow is
+//! ever taken twice, and user callbacks run only between borrows.
 
 pub(crate) mod arena;
+mod io;
 pub(crate) mod listeners;
-pub(crate) mod timers;
+mod remote;
+mod timers;
+mod work;
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token};
-use slab::Slab;
+use mio::{Events, Interest, Poll, Token};
 
-use crate::http::client::{AgentRec, ClientExchange, Resolved};
-use crate::http::h1::DateCache;
-use crate::http::server::{Exchange, ServerRec};
-use crate::net::{SockId, SocketRec};
-use arena::Arena;
-use timers::{Callback, Due, Timers};
+pub(crate) use io::{IoHandler, Readiness, SourceKey};
+pub use remote::Remote;
+use timers::{Callback, Timers};
+pub(crate) use work::{Task, Work};
 
-/// Tokens with this bit set belong to listening sockets.
-pub(crate) const LISTENER_BIT: usize = 1 << 63;
-/// The token of the loop's `mio::Waker` (name resolution results).
-pub(crate) const WAKER_TOKEN: usize = usize::MAX;
-/// Size of the shared read buffer every socket reads into.
-pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
-/// Node's default `highWaterMark` for writable streams: `write` returns
-/// `false` once this many bytes wait to be sent.
-pub(crate) const HIGH_WATER_MARK: usize = 16 * 1024;
+/// The token of the loop's `mio::Waker` (the remote handle).
+const WAKER_TOKEN: Token = Token(usize::MAX);
 
-/// Work the loop does at the start of its next turn, outside any I/O event.
-pub(crate) enum Pending {
-    /// A `next_tick` callback.
-    Tick(Box<dyn FnOnce()>),
-    /// Emit `close` for a destroyed socket (and its requests), then drop it.
-    Close(SockId),
-    /// Input may be waiting for a socket that can read again (resume, drain).
-    Resume(SockId),
-    /// A server stopped listening and its last connection is gone.
-    ServerClosed(usize, u32),
+/// Spare byte buffers kept for reuse, at most this many.
+const POOL_MAX: usize = 1024;
+/// Buffers larger than this are freed rather than pooled, so one big
+/// response does not pin its memory forever.
+const POOL_BUF_MAX: usize = 256 * 1024;
+
+/// The state of one thread's loop.
+struct Runtime {
+    poll: Poll,
+    /// Taken out while `run` polls.
+    events: Option<Events>,
+    sources: io::Sources,
+    timers: Timers,
+    /// `next_tick` callbacks and deferred work, run before the next poll.
+    tasks: VecDeque<Task>,
+    /// Work to run at the end of the current phase (corked writes).
+    corked: Vec<Work>,
+    /// The remote handle's queue and waker, made on first use.
+    remote: Option<Arc<remote::Shared>>,
 }
 
-/// The state of one thread's event loop.
-pub(crate) struct Core {
-    pub(crate) poll: Poll,
-    events: Option<Events>,
-    pub(crate) sockets: Slab<SocketRec>,
-    pub(crate) servers: Slab<ServerRec>,
-    pub(crate) exchanges: Arena<Exchange>,
-    pub(crate) clients: Arena<ClientExchange>,
-    pub(crate) agents: Vec<AgentRec>,
-    /// Sockets that do not keep the loop alive (idle pooled client sockets).
-    pub(crate) unref_sockets: usize,
-    /// Woken by name-resolution threads.
-    pub(crate) waker: Option<std::sync::Arc<mio::Waker>>,
-    pub(crate) resolved: Resolved,
-    /// Name resolutions under way (they keep the loop alive).
-    pub(crate) resolving: usize,
-    pub(crate) timers: Timers,
-    pub(crate) pending: VecDeque<Pending>,
-    /// Sockets written to outside their own I/O event: flushed at the end of
-    /// the turn (corking).
-    pub(crate) dirty: Vec<SockId>,
-    /// Values holding user closures, dropped outside the borrow (a closure's
-    /// `Drop` is user code too).
-    pub(crate) graveyard: Vec<Box<dyn Any>>,
-    /// The time the last `poll` returned: "now" for this turn.
-    pub(crate) now: Instant,
-    pub(crate) date: DateCache,
-    /// The shared read buffer; taken out while a read is being processed.
-    pub(crate) read_buf: Vec<u8>,
-    /// Spare byte buffers, so idle connections hold none and busy ones
-    /// allocate none.
-    pool: Vec<Vec<u8>>,
-    next_gen: u32,
+impl Runtime {
+    fn new() -> Runtime {
+        Runtime {
+            poll: Poll::new().expect("nodelike: cannot create the OS poller (epoll/kqueue)"),
+            events: Some(Events::with_capacity(1024)),
+            sources: io::Sources::default(),
+            timers: Timers::default(),
+            tasks: VecDeque::new(),
+            corked: Vec::new(),
+            remote: None,
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.remote {
+            shared.close();
+        }
+    }
 }
 
 thread_local! {
-    static CORE: RefCell<Core> = RefCell::new(Core::new());
+    static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::new());
+    /// "Now" for this loop turn: the time the last poll returned.
+    static NOW: Cell<Instant> = Cell::new(Instant::now());
+    /// Generations for records of every layer (a stale handle's generation
+    /// never matches a reused slot's).
+    static GENERATION: Cell<u32> = const { Cell::new(0) };
+    /// Things that keep `run` going: open sockets, listening servers,
+    /// name resolutions in flight (Node's ref'd handles).
+    static REFS: Cell<usize> = const { Cell::new(0) };
+    /// Spare byte buffers, so idle connections hold none and busy ones
+    /// allocate none.
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Values holding user closures, dropped outside every borrow (a
+    /// closure's `Drop` is user code too).
+    static GRAVEYARD: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with the thread's core borrowed. Returns `None` while the
+/// Runs `f` with the runtime's state borrowed; `None` while the
 /// thread-local is being destroyed (a closure dropped then must not reach
 /// for a loop that no longer exists).
-///
-/// `f` must not call user code; the borrow would make any handle method it
-/// calls panic.
-pub(crate) fn with_core<R>(f: impl FnOnce(&mut Core) -> R) -> Option<R> {
-    CORE.try_with(|cell| {
-        let mut core = cell
-            .try_borrow_mut()
-            .expect("nodelike: the event loop was entered re-entrantly (a bug in nodelike)");
-        f(&mut core)
-    })
-    .ok()
+fn with_rt<R>(f: impl FnOnce(&mut Runtime) -> R) -> Option<R> {
+    RUNTIME
+        .try_with(|cell| {
+            let mut rt = cell
+                .try_borrow_mut()
+                .expect("nodelike: the runtime was entered re-entrantly (a bug in nodelike)");
+            f(&mut rt)
+        })
+        .ok()
 }
 
-impl Core {
-    fn new() -> Core {
-        Core {
-            poll: Poll::new().expect("nodelike: cannot create the OS poller (epoll/kqueue)"),
-            events: Some(Events::with_capacity(1024)),
-            sockets: Slab::new(),
-            servers: Slab::new(),
-            exchanges: Arena::new(),
-            clients: Arena::new(),
-            agents: Vec::new(),
-            unref_sockets: 0,
-            waker: None,
-            resolved: Resolved::default(),
-            resolving: 0,
-            timers: Timers::default(),
-            pending: VecDeque::new(),
-            dirty: Vec::new(),
-            graveyard: Vec::new(),
-            now: Instant::now(),
-            date: DateCache::new(),
-            read_buf: Vec::new(),
-            pool: Vec::new(),
-            next_gen: 0,
+// ------------------------------------------------------------------ services
+
+/// Marks a handle as belonging to the loop of the thread that made it: it
+/// makes the handle neither `Send` nor `Sync`, so moving a `Server` or a
+/// `Socket` to another thread (where it would name that thread's records)
+/// is a compile error, not a silent mix-up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub(crate) struct LoopBound(std::marker::PhantomData<*const ()>);
+
+/// The time the last poll returned: "now" for this loop turn.
+pub(crate) fn now() -> Instant {
+    NOW.try_with(Cell::get).unwrap_or_else(|_| Instant::now())
+}
+
+/// Sets "now" to the clock (for work driven outside the loop, such as an
+/// in-memory connection's).
+pub(crate) fn refresh_now() {
+    let _ = NOW.try_with(|n| n.set(Instant::now()));
+}
+
+/// A fresh generation for a new record (31 bits, never 0).
+pub(crate) fn next_gen() -> u32 {
+    GENERATION
+        .try_with(|g| {
+            let next = (g.get().wrapping_add(1) & 0x7fff_ffff).max(1);
+            g.set(next);
+            next
+        })
+        .unwrap_or(1)
+}
+
+/// Something that keeps the loop alive started (a socket opened, a server
+/// listens, a lookup began).
+pub(crate) fn add_ref() {
+    let _ = REFS.try_with(|r| r.set(r.get() + 1));
+}
+
+/// Something that kept the loop alive ended.
+pub(crate) fn release_ref() {
+    let _ = REFS.try_with(|r| r.set(r.get().saturating_sub(1)));
+}
+
+/// A byte buffer from the pool (or a new, empty one).
+pub(crate) fn take_buf() -> Vec<u8> {
+    POOL.try_with(|p| p.borrow_mut().pop())
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Returns a buffer to the pool (huge ones, and any beyond the pool's
+/// size, are freed).
+pub(crate) fn give_buf(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > POOL_BUF_MAX {
+        return;
+    }
+    buf.clear();
+    let _ = POOL.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_MAX {
+            p.push(buf);
         }
-    }
+    });
+}
 
-    /// A fresh generation for a new socket or server record.
-    pub(crate) fn next_gen(&mut self) -> u32 {
-        self.next_gen = self.next_gen.wrapping_add(1) & 0x7fff_ffff;
-        self.next_gen
-    }
+/// Queues `value` to be dropped outside every borrow (it holds user
+/// closures).
+pub(crate) fn bury<T: 'static>(value: T) {
+    let _ = GRAVEYARD.try_with(|g| g.borrow_mut().push(Box::new(value)));
+}
 
-    /// A byte buffer from the pool (or a new one).
-    pub(crate) fn take_buf(&mut self) -> Vec<u8> {
-        self.pool.pop().unwrap_or_default()
-    }
-
-    /// Returns a buffer to the pool; huge ones are freed so one big response
-    /// does not pin its memory forever.
-    pub(crate) fn give_buf(&mut self, mut buf: Vec<u8>) {
-        if buf.capacity() == 0 {
+/// Drops what records being freed left in the graveyard.
+pub(crate) fn bury_dead() {
+    loop {
+        let dead = GRAVEYARD
+            .try_with(|g| std::mem::take(&mut *g.borrow_mut()))
+            .unwrap_or_default();
+        if dead.is_empty() {
             return;
         }
-        if buf.capacity() <= 256 * 1024 && self.pool.len() < 1024 {
-            buf.clear();
-            self.pool.push(buf);
-        }
-    }
-
-    /// Queues `value` to be dropped outside the borrow, if it holds anything.
-    pub(crate) fn bury<T: 'static>(&mut self, value: T) {
-        self.graveyard.push(Box::new(value));
+        drop(dead);
     }
 }
+
+/// Runs `work` once `at` has passed.
+pub(crate) fn schedule(at: Instant, work: Work) {
+    with_rt(|rt| rt.timers.push(at, work));
+}
+
+/// Runs `work` at the start of the next loop turn, before any I/O (where
+/// Node runs its `close` events and `nextTick` queue).
+pub(crate) fn defer(work: Work) {
+    with_rt(|rt| rt.tasks.push_back(Task::Call(work)));
+}
+
+/// Runs `work` at the end of the current phase of the turn: after the
+/// readiness events of this poll, or after the deferred item or timer being
+/// run. Writes are corked this way, so the responses to a batch of
+/// pipelined requests leave in one `write`.
+pub(crate) fn cork(work: Work) {
+    with_rt(|rt| rt.corked.push(work));
+}
+
+/// Registers an I/O source for both directions (mio is edge-triggered, so
+/// interest never changes per request: no `epoll_ctl` per request).
+/// `handler.ready(ctx, ..)` is called on its readiness.
+pub(crate) fn register(
+    source: &mut dyn mio::event::Source,
+    interest: Interest,
+    handler: &'static IoHandler,
+    ctx: u64,
+) -> std::io::Result<SourceKey> {
+    with_rt(|rt| {
+        let Runtime { poll, sources, .. } = rt;
+        sources.register(poll.registry(), source, interest, handler, ctx)
+    })
+    .unwrap_or_else(|| Err(std::io::ErrorKind::NotConnected.into()))
+}
+
+/// Stops readiness for a source registered with [`register`].
+pub(crate) fn deregister(source: &mut dyn mio::event::Source, key: SourceKey) {
+    with_rt(|rt| {
+        let Runtime { poll, sources, .. } = rt;
+        sources.deregister(poll.registry(), source, key);
+    });
+}
+
+/// A handle to this thread's loop that other threads can post work to
+/// (see [`Remote`]).
+///
+/// ```
+/// let handle = nodelike::remote();
+/// std::thread::spawn(move || handle.post(|| println!("on the loop"))).join().unwrap();
+/// nodelike::run(); // runs the posted closure, then returns
+/// ```
+///
+/// # Panics
+///
+/// If the OS cannot make the loop's wake-up descriptor (an eventfd).
+pub fn remote() -> Remote {
+    let shared = with_rt(|rt| {
+        if rt.remote.is_none() {
+            let waker = mio::Waker::new(rt.poll.registry(), WAKER_TOKEN)
+                .expect("nodelike: cannot create the loop's waker");
+            rt.remote = Some(Arc::new(remote::Shared::new(waker)));
+        }
+        rt.remote.clone()
+    })
+    .flatten()
+    .expect("nodelike: the loop of this thread has ended");
+    Remote { shared }
+}
+
+// ------------------------------------------------------------------ the loop
 
 /// Runs the event loop until nothing is left to wait for: no listening
 /// server, open socket, pending timer or `next_tick` callback (Node's rule
@@ -190,7 +297,7 @@ impl Core {
 /// }
 /// ```
 pub fn run() {
-    let Some(Some(mut events)) = with_core(|c| c.events.take()) else {
+    let Some(Some(mut events)) = with_rt(|rt| rt.events.take()) else {
         log::warn!("nodelike::run called while the loop is already running; ignored");
         return;
     };
@@ -198,21 +305,20 @@ pub fn run() {
     let mut panicked = None;
     loop {
         if let Some(payload) = panicked.take() {
-            with_core(|c| c.events = Some(events));
+            with_rt(|rt| rt.events = Some(events));
             log::trace!("loop: a callback panicked; run unwinds");
             std::panic::resume_unwind(payload);
         }
-        run_pending_contained(&mut panicked);
-        let Some((alive, timeout)) = with_core(|c| {
-            let alive = c.sockets.len() > c.unref_sockets
-                || c.resolving > 0
-                || c.servers.iter().any(|(_, s)| s.is_listening())
-                || c.timers.has_user_timers()
-                || !c.pending.is_empty();
-            let timeout = if !c.pending.is_empty() {
+        run_tasks_contained(&mut panicked);
+        let refs = REFS.try_with(Cell::get).unwrap_or(0);
+        let Some((alive, timeout)) = with_rt(|rt| {
+            let remote_tasks = rt.remote.as_ref().is_some_and(|r| r.has_tasks());
+            let alive =
+                refs > 0 || rt.timers.has_user_timers() || !rt.tasks.is_empty() || remote_tasks;
+            let timeout = if !rt.tasks.is_empty() || remote_tasks {
                 Some(Duration::ZERO)
             } else {
-                c.timers
+                rt.timers
                     .next_deadline()
                     .map(|at| at.saturating_duration_since(Instant::now()))
             };
@@ -223,26 +329,22 @@ pub fn run() {
         if !alive {
             break;
         }
-        let polled = with_core(|c| {
-            let r = c.poll.poll(&mut events, timeout);
-            c.now = Instant::now();
-            r
-        });
+        let polled = with_rt(|rt| rt.poll.poll(&mut events, timeout));
+        refresh_now();
         match polled {
             Some(Ok(())) => {}
-            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Some(Err(e)) => panic!("nodelike: poll failed: {e}"),
             None => break,
         }
         for event in events.iter() {
-            let socket = socket_of(event.token());
-            contain(&mut panicked, socket, || dispatch(event));
+            dispatch(&mut panicked, event);
         }
         fire_timers(&mut panicked);
-        contain(&mut panicked, None, flush_dirty);
+        flush_corked(&mut panicked);
         bury_dead();
     }
-    with_core(|c| c.events = Some(events));
+    with_rt(|rt| rt.events = Some(events));
     log::trace!("loop: nothing left to wait for; run returns");
 }
 
@@ -250,107 +352,110 @@ pub fn run() {
 type Panic = Box<dyn Any + Send>;
 
 /// Runs one unit of the loop's work, catching a panic from a user callback:
-/// the socket the work was for is destroyed (its protocol state stopped
-/// mid-step) and the first panic of the turn is kept for `run` to resume
-/// once the turn's other work is done.
-fn contain(panicked: &mut Option<Panic>, socket: Option<SockId>, work: impl FnOnce()) {
+/// the owner's `on_panic` tears down what the panic left half-done, and the
+/// first panic of the turn is kept for `run` to resume once the turn's other
+/// work is done (readiness is edge-triggered: a skipped event is lost).
+fn contain(panicked: &mut Option<Panic>, on_panic: Option<(fn(u64), u64)>, work: impl FnOnce()) {
     let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) else {
         return;
     };
-    log::error!(
-        "a callback panicked{}; run will unwind after this turn",
-        socket.map_or(String::new(), |id| format!(
-            " (socket {} destroyed)",
-            id.key
-        ))
-    );
-    if let Some(id) = socket {
-        with_core(|c| c.destroy(id, crate::net::Cause::Aborted));
+    log::error!("a callback panicked; run will unwind after this turn");
+    if let Some((clean_up, ctx)) = on_panic {
+        clean_up(ctx);
     }
     panicked.get_or_insert(payload);
 }
 
-/// The connection socket an event token names, if it names one.
-fn socket_of(Token(token): Token) -> Option<SockId> {
-    (token != WAKER_TOKEN && token & LISTENER_BIT == 0).then(|| SockId::from_token(token))
-}
-
-fn dispatch(event: &mio::event::Event) {
-    let Token(token) = event.token();
-    if token == WAKER_TOKEN {
-        crate::http::client::on_wake();
-    } else if token & LISTENER_BIT != 0 {
-        crate::net::on_listener_ready(token & !LISTENER_BIT);
-    } else {
-        crate::net::on_socket_ready(SockId::from_token(token), event);
+fn dispatch(panicked: &mut Option<Panic>, event: &mio::event::Event) {
+    if event.token() == WAKER_TOKEN {
+        let tasks = with_rt(|rt| rt.remote.as_ref().map(|r| r.take_tasks()))
+            .flatten()
+            .unwrap_or_default();
+        for task in tasks {
+            contain(panicked, None, task);
+            flush_corked(panicked);
+        }
+        return;
     }
+    let Some(Some((handler, ctx))) = with_rt(|rt| rt.sources.lookup(event.token())) else {
+        return; // a source deregistered earlier in this batch
+    };
+    let readiness = Readiness::of(event);
+    contain(panicked, Some((handler.on_panic, ctx)), || {
+        (handler.ready)(ctx, readiness)
+    });
     bury_dead();
 }
 
 /// Runs `next_tick` callbacks and deferred work until none is left (work
 /// queued while running runs in this same pass, as Node drains its tick
-/// queue), flushing corked writes after each item. Panics propagate (for
-/// drivers outside `run`, such as in-memory connections).
-pub(crate) fn run_pending() {
-    while let Some(Some(item)) = with_core(|c| c.pending.pop_front()) {
-        run_pending_item(item);
+/// queue), flushing corked writes after each item, then drops the dead.
+/// Panics propagate (for drivers outside `run`, such as in-memory
+/// connections).
+pub(crate) fn settle() {
+    while let Some(Some(task)) = with_rt(|rt| rt.tasks.pop_front()) {
+        match task {
+            Task::Tick(f) => f(),
+            Task::Call(work) => (work.run)(work.ctx),
+        }
+        while let Some(Some(work)) = with_rt(|rt| rt.corked.pop()) {
+            (work.run)(work.ctx);
+        }
+        bury_dead();
     }
-}
-
-/// [`run_pending`] inside the loop, each item [`contain`]ed.
-fn run_pending_contained(panicked: &mut Option<Panic>) {
-    while let Some(Some(item)) = with_core(|c| c.pending.pop_front()) {
-        let socket = match item {
-            Pending::Close(id) | Pending::Resume(id) => Some(id),
-            Pending::Tick(_) | Pending::ServerClosed(..) => None,
-        };
-        contain(panicked, socket, || run_pending_item(item));
+    while let Some(Some(work)) = with_rt(|rt| rt.corked.pop()) {
+        (work.run)(work.ctx);
     }
-}
-
-fn run_pending_item(item: Pending) {
-    match item {
-        Pending::Tick(f) => f(),
-        Pending::Close(id) => crate::net::finish_close(id),
-        Pending::Resume(id) => crate::net::resume_reading(id),
-        Pending::ServerClosed(key, gen) => crate::http::server::emit_server_close(key, gen),
-    }
-    flush_dirty();
     bury_dead();
 }
 
-fn fire_timers(panicked: &mut Option<Panic>) {
-    while let Some(Some(due)) = with_core(|c| {
-        let now = c.now;
-        c.timers.pop_due(now)
-    }) {
-        let socket = match due {
-            Due::SocketIdle(id, _) | Due::RequestDeadline(id, _) | Due::Linger(id) => Some(id),
-            Due::User(..) | Due::AcceptRetry(..) => None,
-        };
-        contain(panicked, socket, || {
-            match due {
-                Due::User(key, gen) => run_user_timer(key, gen),
-                Due::SocketIdle(id, at) => crate::net::check_idle(id, at),
-                Due::RequestDeadline(id, at) => crate::http::conn::request_deadline_due(id, at),
-                Due::Linger(id) => crate::net::destroy_socket(id),
-                Due::AcceptRetry(key, _gen) => crate::net::on_listener_ready(key),
-            }
-            flush_dirty();
-        });
+/// [`settle`]'s task pass inside the loop, each item [`contain`]ed.
+fn run_tasks_contained(panicked: &mut Option<Panic>) {
+    while let Some(Some(task)) = with_rt(|rt| rt.tasks.pop_front()) {
+        match task {
+            Task::Tick(f) => contain(panicked, None, f),
+            Task::Call(work) => contain(panicked, Some((work.on_panic, work.ctx)), || {
+                (work.run)(work.ctx)
+            }),
+        }
+        flush_corked(panicked);
         bury_dead();
     }
 }
 
-fn run_user_timer(key: usize, gen: u32) {
-    let taken = with_core(|c| match c.timers.user.get_mut(key) {
+fn fire_timers(panicked: &mut Option<Panic>) {
+    while let Some(Some(work)) = with_rt(|rt| rt.timers.pop_due(now())) {
+        contain(panicked, Some((work.on_panic, work.ctx)), || {
+            (work.run)(work.ctx)
+        });
+        flush_corked(panicked);
+        bury_dead();
+    }
+}
+
+/// Runs the corked work (flushes of sockets written outside their own
+/// events).
+fn flush_corked(panicked: &mut Option<Panic>) {
+    while let Some(Some(work)) = with_rt(|rt| rt.corked.pop()) {
+        contain(panicked, Some((work.on_panic, work.ctx)), || {
+            (work.run)(work.ctx)
+        });
+    }
+}
+
+// ------------------------------------------------------------------ timers
+
+/// A user timer came due (`ctx`: key and generation).
+fn run_user_timer(ctx: u64) {
+    let (key, gen) = ((ctx & 0xffff_ffff) as usize, (ctx >> 32) as u32);
+    let taken = with_rt(|rt| match rt.timers.user.get_mut(key) {
         Some(t) if t.gen == gen => Some(std::mem::replace(&mut t.callback, Callback::Running)),
         _ => None,
     })
     .flatten();
     match taken {
         Some(Callback::Once(f)) => {
-            with_core(|c| c.timers.user.remove(key));
+            with_rt(|rt| rt.timers.user.remove(key));
             f();
         }
         Some(Callback::Repeat(mut f, period)) => {
@@ -358,16 +463,14 @@ fn run_user_timer(key: usize, gen: u32) {
             // stays registered; the panic goes on once it is put back.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&mut f));
             // Put it back unless the callback cleared its own interval.
-            let dropped = with_core(move |c| {
-                let now = c.now;
-                match c.timers.user.get_mut(key) {
-                    Some(t) if t.gen == gen => {
-                        t.callback = Callback::Repeat(f, period);
-                        c.timers.push(now + period, Due::User(key, gen));
-                        None
-                    }
-                    _ => Some(f),
+            let dropped = with_rt(move |rt| match rt.timers.user.get_mut(key) {
+                Some(t) if t.gen == gen => {
+                    t.callback = Callback::Repeat(f, period);
+                    rt.timers
+                        .push(now() + period, timers::user_timer_work(key, gen));
+                    None
                 }
+                _ => Some(f),
             });
             drop(dropped);
             if let Err(payload) = outcome {
@@ -378,32 +481,9 @@ fn run_user_timer(key: usize, gen: u32) {
     }
 }
 
-/// Writes out what callbacks corked into sockets outside their own events.
-pub(crate) fn flush_dirty() {
-    while let Some(Some(id)) = with_core(|c| c.dirty.pop()) {
-        crate::net::flush_socket(id);
-    }
-}
-
-/// Drops, outside the borrow, what records being freed held.
-pub(crate) fn bury_dead() {
-    loop {
-        let Some(dead) = with_core(|c| {
-            if c.graveyard.is_empty() {
-                None
-            } else {
-                Some(std::mem::take(&mut c.graveyard))
-            }
-        })
-        .flatten() else {
-            return;
-        };
-        drop(dead);
-    }
-}
-
 /// A timer started by [`set_timeout`] or [`set_interval`]; pass it to
-/// [`clear_timeout`]/[`clear_interval`] to cancel it. Cheap to copy.
+/// [`clear_timeout`]/[`clear_interval`] to cancel it. Cheap to copy; it
+/// belongs to the loop of the thread that made it (it is not `Send`).
 ///
 /// ```
 /// let t = nodelike::set_timeout(|| unreachable!(), 10);
@@ -414,6 +494,7 @@ pub(crate) fn bury_dead() {
 pub struct Timer {
     key: usize,
     gen: u32,
+    _loop: LoopBound,
 }
 
 /// Calls `callback` once, after `ms` milliseconds (Node's `setTimeout`).
@@ -427,12 +508,16 @@ pub struct Timer {
 /// assert!(fired.get());
 /// ```
 pub fn set_timeout(callback: impl FnOnce() + 'static, ms: u64) -> Timer {
-    let (key, gen) = with_core(|c| {
+    let (key, gen) = with_rt(|rt| {
         let at = Instant::now() + Duration::from_millis(ms);
-        c.timers.add_user(at, Callback::Once(Box::new(callback)))
+        rt.timers.add_user(at, Callback::Once(Box::new(callback)))
     })
     .unwrap_or((usize::MAX, 0));
-    Timer { key, gen }
+    Timer {
+        key,
+        gen,
+        _loop: LoopBound::default(),
+    }
 }
 
 /// Calls `callback` every `ms` milliseconds until cleared (Node's
@@ -453,13 +538,17 @@ pub fn set_timeout(callback: impl FnOnce() + 'static, ms: u64) -> Timer {
 /// ```
 pub fn set_interval(callback: impl FnMut() + 'static, ms: u64) -> Timer {
     let period = Duration::from_millis(ms.max(1));
-    let (key, gen) = with_core(|c| {
+    let (key, gen) = with_rt(|rt| {
         let at = Instant::now() + period;
-        c.timers
+        rt.timers
             .add_user(at, Callback::Repeat(Box::new(callback), period))
     })
     .unwrap_or((usize::MAX, 0));
-    Timer { key, gen }
+    Timer {
+        key,
+        gen,
+        _loop: LoopBound::default(),
+    }
 }
 
 /// Cancels a timer from [`set_timeout`]; a timer that already ran or was
@@ -472,8 +561,8 @@ pub fn set_interval(callback: impl FnMut() + 'static, ms: u64) -> Timer {
 /// nodelike::run();
 /// ```
 pub fn clear_timeout(timer: Timer) {
-    let removed = with_core(|c| match c.timers.user.get(timer.key) {
-        Some(t) if t.gen == timer.gen => Some(c.timers.user.remove(timer.key)),
+    let removed = with_rt(|rt| match rt.timers.user.get(timer.key) {
+        Some(t) if t.gen == timer.gen => Some(rt.timers.user.remove(timer.key)),
         _ => None,
     })
     .flatten();
@@ -505,5 +594,5 @@ pub fn clear_interval(timer: Timer) {
 /// assert_eq!(*order.borrow(), ["now", "tick"]);
 /// ```
 pub fn next_tick(callback: impl FnOnce() + 'static) {
-    with_core(|c| c.pending.push_back(Pending::Tick(Box::new(callback))));
+    with_rt(|rt| rt.tasks.push_back(Task::Tick(Box::new(callback))));
 }

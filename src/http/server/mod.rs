@@ -1,23 +1,71 @@
 //! Node's `http.Server`: listening, accepting, and the server's events.
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the `Server` handle, its record, listening and accepting, this side's state |
+//! | `conn.rs` | one connection: parse, dispatch, keep responses in order, close |
+//! | `exchange.rs` | the record behind a request/response pair; the response encoder |
+//! | `incoming.rs`, `response.rs` | the `IncomingMessage` and `ServerResponse` handles |
 
+mod conn;
+mod exchange;
+mod incoming;
+mod response;
+
+use std::cell::RefCell;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::http::conn;
-pub(crate) use crate::http::conn::ServerConn;
-use crate::http::h1::Limits;
-use crate::http::{IncomingMessage, ServerResponse};
-use crate::net::{Listener, MemoryConnection, Proto, SockId, Socket, SocketRec, Stream};
-use crate::runtime::listeners::Listeners;
-use crate::runtime::timers::Due;
-use crate::runtime::{with_core, Pending, LISTENER_BIT};
-use crate::{Error, ErrorKind};
+use slab::Slab;
 
-pub(crate) use crate::http::conn::{
-    after_flush, emit_response_drain, on_eof, on_socket_closed, process_input,
+use crate::http::h1::{DateCache, Limits};
+use crate::net::{
+    self, Listener, ListenerId, MemoryConnection, PerSocket, SockId, Socket, Transport,
 };
-pub(crate) use crate::http::exchange::Exchange;
+use crate::runtime::arena::Arena;
+use crate::runtime::listeners::Listeners;
+use crate::runtime::{self, LoopBound, Work};
+use crate::{Error, ErrorKind};
+use conn::ServerConn;
+use exchange::Exchange;
+
+pub use exchange::CloseReason;
+pub use incoming::IncomingMessage;
+pub use response::{IntoHeaderValues, ServerResponse};
+
+/// The server side's state on one thread: servers, their connections'
+/// protocol state, and the exchanges (request + response) in flight.
+struct ServerState {
+    servers: Slab<ServerRec>,
+    conns: PerSocket<ServerConn>,
+    exchanges: Arena<Exchange>,
+    /// The `Date` header value, formatted once a second.
+    date: DateCache,
+}
+
+thread_local! {
+    static STATE: RefCell<ServerState> = RefCell::new(ServerState {
+        servers: Slab::new(),
+        conns: PerSocket::default(),
+        exchanges: Arena::new(),
+        date: DateCache::new(),
+    });
+}
+
+/// Runs `f` with the server side's state borrowed (`None` while the
+/// thread-local is being destroyed). `f` may call down into `net` and the
+/// runtime, never user code.
+fn with_state<R>(f: impl FnOnce(&mut ServerState) -> R) -> Option<R> {
+    STATE
+        .try_with(|cell| {
+            let mut st = cell.try_borrow_mut().expect(
+                "nodelike: the HTTP server state was entered re-entrantly (a bug in nodelike)",
+            );
+            f(&mut st)
+        })
+        .ok()
+}
 
 /// Node's default server timeout of its v0.4 era: two minutes.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
@@ -44,7 +92,7 @@ pub(crate) struct ServerListeners {
 
 pub(crate) struct ServerRec {
     pub(crate) gen: u32,
-    pub(crate) listener: Option<Listener>,
+    pub(crate) listener: Option<ListenerId>,
     pub(crate) connections: usize,
     pub(crate) closing: bool,
     pub(crate) close_emitted: bool,
@@ -60,12 +108,6 @@ pub(crate) struct ServerRec {
     pub(crate) listeners: ServerListeners,
 }
 
-impl ServerRec {
-    pub(crate) fn is_listening(&self) -> bool {
-        self.listener.is_some()
-    }
-}
-
 /// Node's `http.Server`: accepts connections and emits `request` for every
 /// request on them. A cheap `Copy` handle.
 ///
@@ -78,10 +120,20 @@ impl ServerRec {
 /// server.listen(8000, "127.0.0.1", || println!("listening on :8000"));
 /// nodelike::run();
 /// ```
+///
+/// A server belongs to the loop of the thread that made it (it is not
+/// `Send`); make one per thread (see the guide's chapter on one loop per
+/// core).
+///
+/// ```compile_fail
+/// let server = nodelike::http::Server::new();
+/// std::thread::spawn(move || server.close());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Server {
     key: usize,
     gen: u32,
+    _loop: LoopBound,
 }
 
 /// Creates a server whose `request` event calls `request_listener`
@@ -117,9 +169,9 @@ impl Server {
     /// server.on_request(|_req, res| res.end(()));
     /// ```
     pub fn new() -> Server {
-        with_core(|c| {
-            let gen = c.next_gen();
-            let key = c.servers.insert(ServerRec {
+        let gen = runtime::next_gen();
+        with_state(|st| {
+            let key = st.servers.insert(ServerRec {
                 gen,
                 listener: None,
                 connections: 0,
@@ -133,17 +185,31 @@ impl Server {
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
             });
-            Server { key, gen }
+            Server::from_key(key, gen)
         })
-        .unwrap_or(Server {
-            key: usize::MAX,
-            gen: 0,
-        })
+        .unwrap_or(Server::from_key(usize::MAX, 0))
+    }
+
+    fn from_key(key: usize, gen: u32) -> Server {
+        Server {
+            key,
+            gen,
+            _loop: LoopBound::default(),
+        }
+    }
+
+    /// The server's context value for runtime work and its acceptor.
+    fn ctx(&self) -> u64 {
+        self.key as u64 | (u64::from(self.gen) << 32)
+    }
+
+    fn from_ctx(ctx: u64) -> Server {
+        Server::from_key((ctx & 0xffff_ffff) as usize, (ctx >> 32) as u32)
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut ServerRec) -> R) -> Option<R> {
-        with_core(|c| {
-            c.servers
+        with_state(|st| {
+            st.servers
                 .get_mut(self.key)
                 .filter(|s| s.gen == self.gen)
                 .map(f)
@@ -221,21 +287,23 @@ impl Server {
             Ok(l) => l,
             Err(e) => return self.fail(Error::from(e)),
         };
-        let result = with_core(|c| {
-            let srv = c.servers.get_mut(self.key).filter(|s| s.gen == self.gen)?;
-            let mut listener = listener;
-            let token = mio::Token(self.key | LISTENER_BIT);
-            if let Err(e) = listener.register(c.poll.registry(), token) {
-                return Some(Err(Error::from(e)));
+        if self.with(|_| ()).is_none() {
+            return;
+        }
+        let result = match net::listen(listener, &ACCEPTOR, self.ctx()) {
+            Ok(id) => {
+                let old = self.with(|srv| {
+                    srv.closing = false;
+                    srv.close_emitted = false;
+                    srv.listener.replace(id)
+                });
+                if let Some(Some(old)) = old {
+                    net::close_listener(old);
+                }
+                Some(Ok(()))
             }
-            if let Some(mut old) = srv.listener.replace(listener) {
-                old.deregister(c.poll.registry());
-            }
-            srv.closing = false;
-            srv.close_emitted = false;
-            Some(Ok(()))
-        })
-        .flatten();
+            Err(e) => Some(Err(Error::from(e))),
+        };
         match result {
             Some(Ok(())) => {
                 log::debug!("server {}: listening on {:?}", self.key, self.address());
@@ -249,7 +317,7 @@ impl Server {
     fn fail(&self, e: Error) {
         let server = *self;
         crate::next_tick(move || {
-            if !conn::emit_server((server.key, server.gen), |l| &mut l.error, |f| f(&e)) {
+            if !emit_server((server.key, server.gen), |l| &mut l.error, |f| f(&e)) {
                 log::error!("nodelike: unhandled server error: {e}");
             }
         });
@@ -266,8 +334,9 @@ impl Server {
     /// nodelike::run();
     /// ```
     pub fn address(&self) -> Option<SocketAddr> {
-        self.with(|s| s.listener.as_ref().and_then(|l| l.local_addr()))
+        self.with(|s| s.listener)
             .flatten()
+            .and_then(net::listener_address)
     }
 
     /// Stops accepting connections. Idle keep-alive connections are closed
@@ -282,39 +351,39 @@ impl Server {
     /// nodelike::run();
     /// ```
     pub fn close(&self) {
-        with_core(|c| {
-            let Some(srv) = c.servers.get_mut(self.key).filter(|s| s.gen == self.gen) else {
-                return;
-            };
-            if let Some(mut l) = srv.listener.take() {
-                l.deregister(c.poll.registry());
-            }
+        let me = (self.key, self.gen);
+        let closed = with_state(|st| {
+            let srv = st.servers.get_mut(self.key).filter(|s| s.gen == self.gen)?;
+            let listener = srv.listener.take();
             srv.closing = true;
             let no_connections = srv.connections == 0;
-            let me = (self.key, self.gen);
             let mut idle = Vec::new();
-            for (key, s) in c.sockets.iter_mut() {
-                if let Proto::Server(conn) = &mut s.proto {
-                    if conn.server == me {
-                        conn.keep_alive = false;
-                        if conn.is_idle() && s.inbuf.is_empty() {
-                            idle.push(SockId {
-                                key: key as u32,
-                                gen: s.gen,
-                            });
-                        }
+            for (id, conn) in st.conns.iter_mut() {
+                if conn.server == me {
+                    conn.keep_alive = false;
+                    if conn.is_idle() {
+                        idle.push(id);
                     }
                 }
             }
-            for id in idle {
-                c.destroy(id, crate::net::Cause::Aborted);
+            Some((listener, idle, no_connections))
+        })
+        .flatten();
+        let Some((listener, idle, no_connections)) = closed else {
+            return;
+        };
+        if let Some(l) = listener {
+            net::close_listener(l);
+        }
+        for id in idle {
+            if !net::has_held_input(id) {
+                net::destroy(id, net::Cause::Aborted);
             }
-            if no_connections {
-                c.pending
-                    .push_back(Pending::ServerClosed(self.key, self.gen));
-            }
-            log::debug!("server {}: closing", self.key);
-        });
+        }
+        if no_connections {
+            runtime::defer(Work::new(emit_server_close, self.ctx()));
+        }
+        log::debug!("server {}: closing", self.key);
     }
 
     /// Sets the idle timeout of new connections, in milliseconds (default
@@ -513,31 +582,11 @@ impl Server {
     /// assert!(conn.take_output().ends_with(b"/hello"));
     /// ```
     pub fn connect_in_memory(&self) -> MemoryConnection {
-        let pipe = MemoryConnection::new_pipe();
-        let stream = Stream::Memory(pipe.clone());
-        let adopted = with_core(|c| {
-            c.now = std::time::Instant::now();
-            adopt_connection(c, self.key, stream, None)
-        })
-        .flatten();
-        let id = adopted.as_ref().map_or(
-            SockId {
-                key: u32::MAX,
-                gen: 0,
-            },
-            |a| a.id,
-        );
-        if let Some(adopted) = adopted {
-            with_core(|c| {
-                if let Some(s) = c.socket(adopted.id) {
-                    // Its far end is not the OS: it must not keep `run` alive.
-                    s.unref = true;
-                    c.unref_sockets += 1;
-                }
-            });
-            emit_connection(adopted);
-            crate::runtime::run_pending();
-        }
+        runtime::refresh_now();
+        let (pipe, transport) = MemoryConnection::pipe();
+        // Its far end is not the OS: it must not keep `run` alive.
+        let id = adopt(*self, transport, None, true).unwrap_or(SockId::NONE);
+        runtime::settle();
         MemoryConnection::new(id, pipe)
     }
 
@@ -551,165 +600,154 @@ impl Server {
     }
 }
 
-/// Accepts every pending connection on server `key`.
-pub(crate) fn accept_connections(key: usize) {
-    loop {
-        let accepted = with_core(|c| {
-            let srv = c.servers.get_mut(key)?;
-            let listener = srv.listener.as_ref()?;
-            match listener.accept() {
-                Ok((stream, addr)) => Some(Ok(adopt_connection(c, key, stream, addr))),
-                Err(e) => Some(Err(e)),
-            }
-        })
-        .flatten();
-        match accepted {
-            None => break,
-            Some(Ok(None)) => {}
-            Some(Ok(Some(adopted))) => emit_connection(adopted),
-            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-            Some(Err(e)) if matches!(e.raw_os_error(), Some(23) | Some(24)) => {
-                // EMFILE/ENFILE: the pending connection stays in the backlog
-                // and epoll will not tell us again; retry on a timer rather
-                // than spin.
-                log::warn!("server {key}: accept: {e}; retrying in 100 ms");
-                with_core(|c| {
-                    let at = c.now + Duration::from_millis(100);
-                    let gen = c.servers.get(key).map(|s| s.gen).unwrap_or(0);
-                    c.timers.push(at, Due::AcceptRetry(key, gen));
-                });
-                break;
-            }
-            Some(Err(e)) => log::debug!("server {key}: accept: {e}"),
-        }
-    }
-}
+/// How a server's listeners hand it their connections.
+static ACCEPTOR: net::Acceptor = net::Acceptor {
+    accept: |owner, transport, addr| {
+        adopt(Server::from_ctx(owner), transport, addr, false);
+    },
+};
 
-/// A connection [`adopt_connection`] took in: its socket, its server, and
-/// whether anyone listens for `connection`.
-pub(crate) struct Adopted {
-    id: SockId,
-    server: (usize, u32),
-    wants_event: bool,
-}
-
-/// Makes a new connection's socket record on server `key` (subject to the
-/// connection cap), registers it, and starts its timers. `None`: refused.
-fn adopt_connection(
-    c: &mut crate::runtime::Core,
-    key: usize,
-    mut stream: Stream,
+/// Takes in a new connection of `server`: subject to the connection cap,
+/// opens its socket with the HTTP server protocol, starts its first
+/// request's clock, and emits `connection`. Returns the socket, or `None`
+/// if the connection was refused (the transport is dropped: closed).
+fn adopt(
+    server: Server,
+    transport: Box<dyn Transport>,
     addr: Option<SocketAddr>,
-) -> Option<Adopted> {
-    let now = c.now;
-    let gen = c.next_gen();
-    let srv = c.servers.get(key)?;
-    let server = (key, srv.gen);
-    if srv
-        .max_connections
-        .is_some_and(|max| srv.connections >= max)
-        && !make_room(c, server)
-    {
-        log::warn!("server {key}: connection cap reached and none idle; refusing a connection");
-        return None;
-    }
-    let srv = c.servers.get_mut(key)?;
-    let timeout = srv.timeout;
-    let wants_event = !srv.listeners.connection.is_empty();
-    srv.connections += 1;
-    let entry = c.sockets.vacant_entry();
-    let id = SockId {
-        key: entry.key() as u32,
-        gen,
-    };
-    if let Err(e) = stream.register(c.poll.registry(), id.token()) {
-        log::warn!("server {key}: cannot register a connection: {e}");
-        if let Some(srv) = c.servers.get_mut(key) {
-            srv.connections -= 1;
-        }
-        return None;
-    }
-    let mut rec = SocketRec::new(
-        gen,
-        stream,
-        addr,
-        Proto::Server(ServerConn::new(server)),
-        now,
-    );
-    rec.idle_timeout = timeout;
-    entry.insert(rec);
-    c.arm_idle(id);
-    // A new connection must deliver its first request in time too.
-    conn::start_request_clock(c, id);
-    log::trace!("server {key}: accepted socket {} from {addr:?}", id.key);
-    Some(Adopted {
-        id,
-        server,
-        wants_event,
+    unref: bool,
+) -> Option<SockId> {
+    let key = server.key;
+    let me = (server.key, server.gen);
+    let admitted = with_state(|st| {
+        let srv = st.servers.get(key).filter(|s| s.gen == server.gen)?;
+        let at_cap = srv
+            .max_connections
+            .is_some_and(|max| srv.connections >= max);
+        let timeout = srv.timeout;
+        let room = if at_cap {
+            Some(find_idle(st, me))
+        } else {
+            None
+        };
+        Some((timeout, room))
     })
-}
-
-fn emit_connection(adopted: Adopted) {
-    if adopted.wants_event {
-        let socket = Socket { id: adopted.id };
-        conn::emit_server(adopted.server, |l| &mut l.connection, |f| f(socket));
-    }
-}
-
-/// At the connection cap: closes one idle keep-alive connection of `server`
-/// to make room for a new one. Returns whether there was one. (This walks
-/// the sockets, but only when the cap is reached.)
-fn make_room(c: &mut crate::runtime::Core, server: (usize, u32)) -> bool {
-    let idle = c.sockets.iter().find_map(|(key, s)| match &s.proto {
-        Proto::Server(conn)
-            if conn.server == server && !s.destroyed && conn.is_idle() && s.inbuf.is_empty() =>
-        {
-            Some(SockId {
-                key: key as u32,
-                gen: s.gen,
-            })
-        }
-        _ => None,
-    });
-    match idle {
-        Some(id) => {
+    .flatten();
+    let (timeout, room) = admitted?;
+    match room {
+        Some(Some(idle)) => {
             log::debug!(
-                "server {}: connection cap reached; closing idle socket {}",
-                server.0,
-                id.key
+                "server {key}: connection cap reached; closing idle socket {}",
+                idle.key
             );
-            c.destroy(id, crate::net::Cause::Aborted);
-            true
+            net::destroy(idle, net::Cause::Aborted);
         }
-        None => false,
+        Some(None) => {
+            log::warn!("server {key}: connection cap reached and none idle; refusing a connection");
+            return None;
+        }
+        None => {}
     }
+    let opened = net::open(
+        transport,
+        addr,
+        net::Open {
+            protocol: &conn::PROTOCOL,
+            idle_timeout: timeout,
+            connecting: false,
+            unref,
+        },
+    );
+    let id = match opened {
+        Ok(id) => id,
+        Err(e) => {
+            log::warn!("server {key}: cannot register a connection: {e}");
+            return None;
+        }
+    };
+    let wants_event = with_state(|st| {
+        let srv = st.servers.get_mut(key)?;
+        srv.connections += 1;
+        let wants_event = !srv.listeners.connection.is_empty();
+        st.conns.insert(id, ServerConn::new(me));
+        // A new connection must deliver its first request in time too.
+        conn::start_request_clock(st, id);
+        Some(wants_event)
+    })
+    .flatten()
+    .unwrap_or(false);
+    log::trace!("server {key}: accepted socket {} from {addr:?}", id.key);
+    if wants_event {
+        let socket = Socket::from_id(id);
+        emit_server(me, |l| &mut l.connection, |f| f(socket));
+    }
+    Some(id)
+}
+
+/// At the connection cap: an idle keep-alive connection of `server` to
+/// close to make room for a new one. (This walks the connections, but
+/// only when the cap is reached.)
+fn find_idle(st: &mut ServerState, server: (usize, u32)) -> Option<SockId> {
+    st.conns
+        .iter_mut()
+        .find(|(id, conn)| {
+            conn.server == server
+                && conn.is_idle()
+                && net::is_open(*id)
+                && !net::has_held_input(*id)
+        })
+        .map(|(id, _)| id)
 }
 
 /// A connection of `server` closed.
-pub(crate) fn connection_closed(server: (usize, u32)) {
-    with_core(|c| {
-        if let Some(srv) = c.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
-            srv.connections = srv.connections.saturating_sub(1);
-            if srv.closing && srv.connections == 0 && srv.listener.is_none() {
-                c.pending
-                    .push_back(Pending::ServerClosed(server.0, server.1));
-            }
+fn connection_closed(st: &mut ServerState, server: (usize, u32)) {
+    if let Some(srv) = st.servers.get_mut(server.0).filter(|s| s.gen == server.1) {
+        srv.connections = srv.connections.saturating_sub(1);
+        if srv.closing && srv.connections == 0 && srv.listener.is_none() {
+            runtime::defer(Work::new(
+                emit_server_close,
+                Server::from_key(server.0, server.1).ctx(),
+            ));
         }
-    });
+    }
 }
 
-/// Emits the server's `close`, once.
-pub(crate) fn emit_server_close(key: usize, gen: u32) {
-    let first = with_core(|c| match c.servers.get_mut(key).filter(|s| s.gen == gen) {
-        Some(s) if !s.close_emitted && s.listener.is_none() => {
-            s.close_emitted = true;
-            true
-        }
-        _ => false,
-    })
+/// Emits the server's `close`, once (deferred work; `ctx` names the server).
+fn emit_server_close(ctx: u64) {
+    let Server { key, gen, .. } = Server::from_ctx(ctx);
+    let first = with_state(
+        |st| match st.servers.get_mut(key).filter(|s| s.gen == gen) {
+            Some(s) if !s.close_emitted && s.listener.is_none() => {
+                s.close_emitted = true;
+                true
+            }
+            _ => false,
+        },
+    )
     .unwrap_or(false);
     if first {
         log::debug!("server {key}: close");
-        conn::emit_server((key, gen), |l| &mut l.close, |f| f());
+        emit_server((key, gen), |l| &mut l.close, |f| f());
     }
+}
+
+/// Emits a server event; returns whether anyone listened.
+fn emit_server<F: ?Sized + 'static>(
+    server: (usize, u32),
+    field: fn(&mut ServerListeners) -> &mut Listeners<F>,
+    call: impl FnMut(&mut F),
+) -> bool {
+    runtime::listeners::emit(
+        |f| {
+            with_state(|st| {
+                st.servers
+                    .get_mut(server.0)
+                    .filter(|s| s.gen == server.1)
+                    .map(|s| f(field(&mut s.listeners)))
+                    .is_some()
+            })
+            .unwrap_or(false)
+        },
+        call,
+    )
 }

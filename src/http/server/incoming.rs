@@ -1,12 +1,13 @@
 //! Node's `http.IncomingMessage` on the server side (the v0.4
 //! `http.ServerRequest`).
 
+use super::exchange::{CloseReason, ExId, Exchange};
+use super::with_state;
 use crate::chunk::Chunk;
 use crate::encoding::{Encoding, StringDecoder};
-use crate::http::exchange::{CloseReason, ExId, Exchange};
 use crate::http::h1::Headers;
-use crate::net::Socket;
-use crate::runtime::with_core;
+use crate::net::{SockId, Socket};
+use crate::runtime::LoopBound;
 
 /// A request received by the server: its head, and its body as `data`
 /// events. A cheap `Copy` handle, valid until the request and its response
@@ -26,11 +27,19 @@ use crate::runtime::with_core;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IncomingMessage {
     pub(crate) ex: ExId,
+    _loop: LoopBound,
 }
 
 impl IncomingMessage {
+    pub(crate) fn new(ex: ExId) -> IncomingMessage {
+        IncomingMessage {
+            ex,
+            _loop: LoopBound::default(),
+        }
+    }
+
     fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
-        with_core(|c| c.exchanges.get(self.ex).map(f))
+        with_state(|st| st.exchanges.get(self.ex).map(f))
             .flatten()
             .unwrap_or_default()
     }
@@ -170,8 +179,8 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn set_encoding(&self, encoding: Encoding) {
-        with_core(|c| {
-            if let Some(e) = c.exchanges.get_mut(self.ex) {
+        with_state(|st| {
+            if let Some(e) = st.exchanges.get_mut(self.ex) {
                 e.decoder = Some(StringDecoder::new(encoding));
             }
         });
@@ -206,9 +215,9 @@ impl IncomingMessage {
     }
 
     fn socket(&self) -> Option<Socket> {
-        with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket))
+        with_state(|st| st.exchanges.get(self.ex).and_then(|e| e.socket))
             .flatten()
-            .map(|id| Socket { id })
+            .map(Socket::from_id)
     }
 
     /// The connection the request came on (Node's `request.connection`).
@@ -220,12 +229,7 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn connection(&self) -> Socket {
-        self.socket().unwrap_or(Socket {
-            id: crate::net::SockId {
-                key: u32::MAX,
-                gen: 0,
-            },
-        })
+        self.socket().unwrap_or(Socket::from_id(SockId::NONE))
     }
 
     /// Adds a `data` listener: a chunk of the decoded body.
@@ -265,8 +269,8 @@ impl IncomingMessage {
     }
 
     fn add(&self, f: impl FnOnce(&mut Exchange)) {
-        with_core(|c| {
-            if let Some(e) = c.exchanges.get_mut(self.ex) {
+        with_state(|st| {
+            if let Some(e) = st.exchanges.get_mut(self.ex) {
                 f(e);
             }
         });

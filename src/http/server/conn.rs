@@ -8,16 +8,26 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::exchange::{CloseReason, ExId, ExListeners};
+use super::{emit_server, with_state, IncomingMessage, ServerRec, ServerResponse, ServerState};
 use crate::chunk::Chunk;
-use crate::http::exchange::{CloseReason, ExId, ExListeners};
 use crate::http::h1::{self, Decoded, Decoder};
-use crate::http::server::ServerListeners;
-use crate::http::{IncomingMessage, ServerResponse};
-use crate::net::{Cause, Proto, SockId, Socket};
+use crate::net::{self, Cause, SockId, Socket, HIGH_WATER_MARK};
 use crate::runtime::listeners::{emit, Listeners};
-use crate::runtime::timers::Due;
-use crate::runtime::{with_core, Core, Pending, HIGH_WATER_MARK};
+use crate::runtime::{self, Work};
 use crate::Error;
+
+/// The HTTP/1.1 server protocol, as `net` calls it.
+pub(super) static PROTOCOL: net::Protocol = net::Protocol {
+    name: "http-server",
+    input: process_input,
+    eof: on_eof,
+    flushed: after_flush,
+    drain: emit_response_drain,
+    connected: |_, _| {},
+    closed: on_socket_closed,
+    destroy_when_idle: true,
+};
 
 /// At most this many requests wait for their responses on one connection
 /// before the server stops reading it (a pipelining flood is held off by the
@@ -135,22 +145,16 @@ enum Kind {
     Upgrade,
 }
 
-fn conn_of(c: &mut Core, id: SockId) -> Option<&mut ServerConn> {
-    match c.socket(id) {
-        Some(s) => match &mut s.proto {
-            Proto::Server(conn) => Some(conn),
-            Proto::Raw | Proto::Client(_) => None,
-        },
-        None => None,
-    }
-}
-
 /// Parses and dispatches everything in `data`; returns the bytes consumed
 /// (the rest is held by the socket until it can go on).
-pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
+fn process_input(id: SockId, data: &[u8]) -> usize {
     let mut pos = 0;
     loop {
-        let step = with_core(|c| next_step(c, id, &data[pos..])).unwrap_or(Step::DiscardAll);
+        let Some(socket) = net::read_state(id) else {
+            return data.len();
+        };
+        let step =
+            with_state(|st| next_step(st, id, socket, &data[pos..])).unwrap_or(Step::DiscardAll);
         match step {
             Step::Stop => return pos,
             Step::DiscardAll => return data.len(),
@@ -184,7 +188,7 @@ pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
                 emit_end(ex);
             }
             Step::Raw => {
-                crate::net::emit_raw_data(id, &data[pos..]);
+                net::emit_raw_data(id, &data[pos..]);
                 return data.len();
             }
             Step::Error(e) => {
@@ -195,27 +199,27 @@ pub(crate) fn process_input(id: SockId, data: &[u8]) -> usize {
     }
 }
 
-fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
-    let Core {
-        sockets,
+fn next_step<'a>(
+    st: &mut ServerState,
+    id: SockId,
+    socket: net::ReadState,
+    input: &'a [u8],
+) -> Step<'a> {
+    let ServerState {
         servers,
+        conns,
         exchanges,
-        timers,
-        now,
         ..
-    } = c;
-    let now = *now;
-    let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
-        return Step::DiscardAll;
-    };
-    if s.destroyed {
+    } = st;
+    let now = runtime::now();
+    if socket.destroyed {
         return Step::DiscardAll;
     }
-    if s.paused {
+    if socket.paused {
         return Step::Stop;
     }
-    let backlog = s.backlog();
-    let Proto::Server(conn) = &mut s.proto else {
+    let backlog = socket.backlog;
+    let Some(conn) = conns.get_mut(id) else {
         return Step::Raw;
     };
     match &mut conn.reading {
@@ -226,8 +230,7 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                 return Step::Stop;
             }
             if backlog >= HIGH_WATER_MARK || conn.queue.len() >= MAX_PIPELINED {
-                log::trace!("socket {}: output backlog; reading stops", id.key);
-                s.input_blocked = true;
+                net::hold_input_until_flushed(id);
                 return Step::Stop;
             }
             let srv = servers.get(conn.server.0);
@@ -236,14 +239,14 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
                 // A new request begins: back from the keep-alive timeout to
                 // the server's.
                 conn.keep_alive_idle = false;
-                s.idle_timeout = srv.and_then(|srv| srv.timeout);
+                net::set_idle_timeout(id, srv.and_then(|srv| srv.timeout));
             }
             if conn.request_started.is_none() {
                 // The head's first byte: the request's clock starts (however
                 // it arrived: after an idle wait or pipelined behind another).
                 conn.request_started = Some(now);
                 if let Some(at) = srv.and_then(|srv| request_deadline(conn, srv)) {
-                    arm_deadline_check(timers, conn, id, at);
+                    arm_deadline_check(conn, id, at);
                 }
             }
             let (ex_id, ex) = exchanges.insert();
@@ -344,15 +347,15 @@ fn next_step<'a>(c: &mut Core, id: SockId, input: &'a [u8]) -> Step<'a> {
 }
 
 fn server_key(ex: ExId) -> Option<(usize, u32)> {
-    with_core(|c| {
-        let sock = c.exchanges.get(ex)?.socket?;
-        conn_of(c, sock).map(|conn| conn.server)
+    with_state(|st| {
+        let sock = st.exchanges.get(ex)?.socket?;
+        st.conns.get(sock).map(|conn| conn.server)
     })
     .flatten()
 }
 
 fn dispatch_request(ex: ExId, kind: Kind) {
-    let (req, res) = (IncomingMessage { ex }, ServerResponse { ex });
+    let (req, res) = (IncomingMessage::new(ex), ServerResponse::new(ex));
     let Some(server) = server_key(ex) else { return };
     match kind {
         Kind::Expect417 => {
@@ -373,34 +376,17 @@ fn dispatch_request(ex: ExId, kind: Kind) {
 }
 
 fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
-    let req = IncomingMessage { ex };
+    let req = IncomingMessage::new(ex);
     let Some(server) = server_key(ex) else { return };
-    let socket = Socket { id };
+    let socket = Socket::from_id(id);
     let handled = emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head));
     if !handled {
         log::debug!(
             "socket {}: upgrade requested and no upgrade listener; destroying",
             id.key
         );
-        with_core(|c| c.destroy(id, Cause::Aborted));
+        net::destroy(id, Cause::Aborted);
     }
-}
-
-/// Emits a server event; returns whether anyone listened.
-pub(crate) fn emit_server<F: ?Sized + 'static>(
-    server: (usize, u32),
-    field: fn(&mut ServerListeners) -> &mut Listeners<F>,
-    call: impl FnMut(&mut F),
-) -> bool {
-    emit(
-        |c| {
-            c.servers
-                .get_mut(server.0)
-                .filter(|s| s.gen == server.1)
-                .map(|s| field(&mut s.listeners))
-        },
-        call,
-    )
 }
 
 /// Emits an exchange event; returns whether anyone listened.
@@ -410,15 +396,23 @@ pub(crate) fn emit_ex<F: ?Sized + 'static>(
     call: impl FnMut(&mut F),
 ) -> bool {
     emit(
-        |c| c.exchanges.get_mut(ex).map(|e| field(&mut e.listeners)),
+        |f| {
+            with_state(|st| {
+                st.exchanges
+                    .get_mut(ex)
+                    .map(|e| f(field(&mut e.listeners)))
+                    .is_some()
+            })
+            .unwrap_or(false)
+        },
         call,
     )
 }
 
 fn emit_data(ex: ExId, data: &[u8]) {
     // With an encoding set, decode (keeping a split character for later).
-    let text = with_core(|c| {
-        let e = c.exchanges.get_mut(ex)?;
+    let text = with_state(|st| {
+        let e = st.exchanges.get_mut(ex)?;
         if e.listeners.data.is_empty() {
             return Some(None);
         }
@@ -443,11 +437,11 @@ fn emit_data(ex: ExId, data: &[u8]) {
 
 fn emit_end(ex: ExId) {
     // Flush a character the decoder still holds (Node's StringDecoder.end).
-    let tail = with_core(|c| c.exchanges.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
+    let tail = with_state(|st| st.exchanges.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
     if let Some(s) = tail {
         emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
-    let live = with_core(|c| match c.exchanges.get_mut(ex) {
+    let live = with_state(|st| match st.exchanges.get_mut(ex) {
         Some(e) if !e.req_done => {
             e.req_complete = true;
             e.req_done = true;
@@ -458,13 +452,13 @@ fn emit_end(ex: ExId) {
     .unwrap_or(false);
     if live {
         emit_ex(ex, |l| &mut l.end, |f| f());
-        with_core(|c| free_if_done(c, ex));
+        with_state(|st| free_if_done(st, ex));
     }
 }
 
 /// Frees an exchange whose request and response are both over.
-pub(crate) fn free_if_done(c: &mut Core, ex: ExId) {
-    let Some(e) = c.exchanges.get_mut(ex) else {
+pub(super) fn free_if_done(st: &mut ServerState, ex: ExId) {
+    let Some(e) = st.exchanges.get_mut(ex) else {
         return;
     };
     if !(e.req_done && e.finished) {
@@ -473,10 +467,10 @@ pub(crate) fn free_if_done(c: &mut Core, ex: ExId) {
     let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
     e.trailers = None;
     let buf = std::mem::take(&mut e.pending_out);
-    c.exchanges.remove(ex);
-    c.give_buf(buf);
+    st.exchanges.remove(ex);
+    runtime::give_buf(buf);
     if let Some(l) = listeners {
-        c.bury(l);
+        runtime::bury(l);
     }
 }
 
@@ -495,8 +489,8 @@ fn client_error(id: SockId, err: Error) {
     } else {
         Cause::Aborted
     };
-    let server = with_core(|c| {
-        let conn = conn_of(c, id)?;
+    let server = with_state(|st| {
+        let conn = st.conns.get_mut(id)?;
         let mid_body = matches!(conn.reading, Reading::Body(_));
         conn.reading = Reading::Closed;
         conn.accepting = false;
@@ -506,28 +500,26 @@ fn client_error(id: SockId, err: Error) {
     let Some((server, cut_short)) = server else {
         return;
     };
-    let socket = Socket { id };
+    let socket = Socket::from_id(id);
     if emit_server(server, |l| &mut l.client_error, |f| f(&err, socket)) {
         return;
     }
     let status = err.status().unwrap_or(400);
-    let abandoned = with_core(|c| {
-        let Core {
-            sockets, exchanges, ..
-        } = &mut *c;
-        let s = sockets
-            .get_mut(id.key as usize)
-            .filter(|s| s.gen == id.gen && !s.destroyed)?;
-        let Proto::Server(conn) = &mut s.proto else {
-            return None;
-        };
+    if !net::is_open(id) {
+        return;
+    }
+    let abandoned = with_state(|st| {
+        let ServerState {
+            conns, exchanges, ..
+        } = st;
+        let conn = conns.get_mut(id)?;
         let mut abandoned = None;
         if let Some(ex) = cut_short {
             let on_wire = conn.queue.front() == Some(&ex)
                 && exchanges.get(ex).is_some_and(|e| e.head_written);
             if on_wire {
                 log::debug!("socket {}: response under way; destroying", id.key);
-                c.destroy(id, cause);
+                net::destroy(id, cause);
                 return None;
             }
             // Its response never starts: the error answer takes its place.
@@ -539,8 +531,7 @@ fn client_error(id: SockId, err: Error) {
             }
         }
         if conn.queue.is_empty() {
-            write_error_response(s, status);
-            c.dirty.push(id);
+            write_error_response(conn, id, status);
         } else {
             // Earlier responses are still being produced: the error answer
             // goes out after them (see `complete_front`).
@@ -565,34 +556,25 @@ fn close_reason(cause: Cause) -> CloseReason {
 
 /// Queues a bodiless error response with `Connection: close` and marks the
 /// connection to close once it is written.
-fn write_error_response(s: &mut crate::net::SocketRec, status: u16) {
-    if s.out.len() == s.out_pos {
-        s.out.clear();
-        s.out_pos = 0;
-    }
-    h1::encode::write_status_line(&mut s.out, status, h1::encode::reason_phrase(status));
-    s.out
-        .extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
-    let mark = s.queued_mark();
-    if let Proto::Server(conn) = &mut s.proto {
-        conn.keep_alive = false;
-        conn.close_at = Some(mark);
-    }
+fn write_error_response(conn: &mut ServerConn, id: SockId, status: u16) {
+    net::write_with(id, |out| {
+        h1::encode::write_status_line(out, status, h1::encode::reason_phrase(status));
+        out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
+    });
+    conn.keep_alive = false;
+    conn.close_at = Some(net::queued_mark(id));
 }
 
 /// The peer half-closed after everything it sent was processed.
-pub(crate) fn on_eof(id: SockId) {
+fn on_eof(id: SockId) {
     enum Next {
         Upgraded,
         PartialHead,
         Handled,
     }
-    let next = with_core(|c| {
-        let s = c.socket(id)?;
-        let partial_head = !s.inbuf.is_empty();
-        let Proto::Server(conn) = &mut s.proto else {
-            return None;
-        };
+    let partial_head = net::has_held_input(id);
+    let next = with_state(|st| {
+        let conn = st.conns.get_mut(id)?;
         match conn.reading {
             Reading::Upgraded => return Some(Next::Upgraded),
             Reading::Head if partial_head => {
@@ -605,7 +587,7 @@ pub(crate) fn on_eof(id: SockId) {
             Reading::Body(_) => {
                 // The body was cut short: the request is aborted.
                 log::debug!("socket {}: peer closed mid-body", id.key);
-                c.destroy(id, Cause::Aborted);
+                net::destroy(id, Cause::Aborted);
             }
             _ => {
                 // Answer everything already asked; the last response closes.
@@ -613,11 +595,9 @@ pub(crate) fn on_eof(id: SockId) {
                 conn.accepting = false;
                 conn.reading = Reading::Closed;
                 if conn.queue.is_empty() {
-                    let mark = s.queued_mark();
-                    if let Proto::Server(conn) = &mut s.proto {
-                        conn.close_at = Some(mark);
-                    }
-                    c.dirty.push(id);
+                    conn.close_at = Some(net::queued_mark(id));
+                    // An empty flush runs `after_flush`, which closes.
+                    net::flush_soon(id);
                 }
                 // Otherwise the last response's completion closes it.
             }
@@ -626,7 +606,7 @@ pub(crate) fn on_eof(id: SockId) {
     })
     .flatten();
     match next {
-        Some(Next::Upgraded) => crate::net::raw_eof(id),
+        Some(Next::Upgraded) => net::raw_eof(id),
         Some(Next::PartialHead) => {
             let err = Error::parse(400, "incomplete request head at end of stream");
             client_error(id, err);
@@ -637,21 +617,15 @@ pub(crate) fn on_eof(id: SockId) {
 
 /// Moves finished responses off the front of the queue, hands the next
 /// response's held output to the socket, and notes when to close.
-pub(crate) fn complete_front(c: &mut Core, id: SockId) {
+pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
+    let ServerState {
+        conns, exchanges, ..
+    } = st;
+    let Some(conn) = conns.get_mut(id) else {
+        return;
+    };
     let mut moved = false;
-    loop {
-        let Core {
-            sockets, exchanges, ..
-        } = &mut *c;
-        let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
-            break;
-        };
-        let Proto::Server(conn) = &mut s.proto else {
-            break;
-        };
-        let Some(&front) = conn.queue.front() else {
-            break;
-        };
+    while let Some(&front) = conn.queue.front() {
         let Some(e) = exchanges.get_mut(front) else {
             conn.queue.pop_front();
             continue;
@@ -660,12 +634,11 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
             break;
         }
         conn.queue.pop_front();
-        let mark = s.written + (s.out.len() - s.out_pos) as u64;
+        let mark = net::queued_mark(id);
         conn.finishing.push_back((front, mark));
         if conn.queue.is_empty() && e.keep_alive {
             if let Some(status) = conn.pending_error.take() {
-                write_error_response(s, status);
-                moved = true;
+                write_error_response(conn, id, status);
                 break;
             }
         }
@@ -685,34 +658,19 @@ pub(crate) fn complete_front(c: &mut Core, id: SockId) {
         if let Some(&next) = conn.queue.front() {
             if let Some(n) = exchanges.get_mut(next) {
                 if !n.pending_out.is_empty() {
-                    if s.out.capacity() == 0 {
-                        s.out = std::mem::take(&mut n.pending_out);
-                        s.out_pos = 0;
-                    } else {
-                        s.out.extend_from_slice(&n.pending_out);
-                        n.pending_out.clear();
-                    }
-                    moved = true;
+                    net::write_owned(id, &mut n.pending_out);
                 }
             }
         }
     }
     if moved {
-        c.dirty.push(id);
+        net::flush_soon(id);
     }
 }
 
 /// Between requests: the shorter keep-alive timeout applies (it never
 /// lengthens the server timeout).
-fn enter_keep_alive_idle(c: &mut Core, id: SockId) {
-    let now = c.now;
-    let server = match conn_of(c, id) {
-        Some(conn) => conn.server,
-        None => return,
-    };
-    let Some(srv) = c.servers.get(server.0) else {
-        return;
-    };
+fn enter_keep_alive_idle(srv: &ServerRec, id: SockId) {
     let Some(t) = srv.keep_alive_timeout else {
         return;
     };
@@ -720,30 +678,25 @@ fn enter_keep_alive_idle(c: &mut Core, id: SockId) {
         Some(limit) => t.min(limit),
         None => t,
     };
-    let Some(s) = c.socket(id) else { return };
-    s.idle_timeout = Some(idle);
-    s.last_active = now;
-    c.arm_idle(id);
+    net::set_idle_timeout(id, Some(idle));
 }
 
 /// Queues a request check at `at` unless one at or before it is queued.
-fn arm_deadline_check(
-    timers: &mut crate::runtime::timers::Timers,
-    conn: &mut ServerConn,
-    id: SockId,
-    at: Instant,
-) {
+fn arm_deadline_check(conn: &mut ServerConn, id: SockId, at: Instant) {
     if conn.deadline_at.is_some_and(|queued| queued <= at) {
         return;
     }
     conn.deadline_at = Some(at);
-    timers.push(at, Due::RequestDeadline(id, at));
+    runtime::schedule(
+        at,
+        Work::owned(request_deadline_due, id.ctx(), net::destroy_ctx),
+    );
 }
 
 /// When the request being received must be complete: its head within the
 /// headers timeout (and the request timeout, if shorter), its body within
 /// the request timeout. `None`: no request under way, or no limit applies.
-fn request_deadline(conn: &ServerConn, srv: &crate::http::server::ServerRec) -> Option<Instant> {
+fn request_deadline(conn: &ServerConn, srv: &ServerRec) -> Option<Instant> {
     let started = conn.request_started?;
     let limit = match conn.reading {
         Reading::Head => match (srv.headers_timeout, srv.request_timeout) {
@@ -758,24 +711,15 @@ fn request_deadline(conn: &ServerConn, srv: &crate::http::server::ServerRec) -> 
 
 /// Starts the clock of a new connection's first request: a connection
 /// that sends nothing is held to the same deadline as one that trickles.
-pub(crate) fn start_request_clock(c: &mut Core, id: SockId) {
-    let now = c.now;
-    let Core {
-        sockets,
-        servers,
-        timers,
-        ..
-    } = c;
-    let Some(s) = sockets.get_mut(id.key as usize).filter(|s| s.gen == id.gen) else {
-        return;
-    };
-    if let Proto::Server(conn) = &mut s.proto {
-        conn.request_started = Some(now);
+pub(super) fn start_request_clock(st: &mut ServerState, id: SockId) {
+    let ServerState { servers, conns, .. } = st;
+    if let Some(conn) = conns.get_mut(id) {
+        conn.request_started = Some(runtime::now());
         if let Some(at) = servers
             .get(conn.server.0)
             .and_then(|srv| request_deadline(conn, srv))
         {
-            arm_deadline_check(timers, conn, id, at);
+            arm_deadline_check(conn, id, at);
         }
     }
 }
@@ -783,29 +727,23 @@ pub(crate) fn start_request_clock(c: &mut Core, id: SockId) {
 /// A request check came due. A request past its deadline gets 408 (a head
 /// past the headers timeout, or a head or body past the request timeout);
 /// one with time left gets its check re-armed.
-pub(crate) fn request_deadline_due(id: SockId, queued_for: Instant) {
-    let expired = with_core(|c| {
-        let now = c.now;
-        let Core {
-            sockets,
-            servers,
-            timers,
-            ..
-        } = c;
-        let s = sockets
-            .get_mut(id.key as usize)
-            .filter(|s| s.gen == id.gen && !s.destroyed)?;
-        let Proto::Server(conn) = &mut s.proto else {
-            return None;
-        };
-        if conn.deadline_at != Some(queued_for) {
-            return None; // stale
+fn request_deadline_due(ctx: u64) {
+    let id = SockId::from_ctx(ctx);
+    if !net::is_open(id) {
+        return;
+    }
+    let now = runtime::now();
+    let expired = with_state(|st| {
+        let ServerState { servers, conns, .. } = st;
+        let conn = conns.get_mut(id)?;
+        if conn.deadline_at.is_none_or(|queued| queued > now) {
+            return None; // stale: a later check replaced this one
         }
         conn.deadline_at = None;
         let srv = servers.get(conn.server.0)?;
         let at = request_deadline(conn, srv)?;
         if at > now {
-            arm_deadline_check(timers, conn, id, at);
+            arm_deadline_check(conn, id, at);
             return None;
         }
         let in_head = matches!(conn.reading, Reading::Head);
@@ -830,26 +768,25 @@ pub(crate) fn request_deadline_due(id: SockId, queued_for: Instant) {
 }
 
 /// The socket's output went out entirely: emit `finish` for responses whose
-/// last byte left, close if a response asked for it, unblock reading.
-pub(crate) fn after_flush(id: SockId) {
+/// last byte left, close if a response asked for it, or wait on the
+/// keep-alive timeout. (`net` resumes reading, if it had stopped, after
+/// this.)
+fn after_flush(id: SockId) {
+    let written = net::written(id);
     loop {
-        let next = with_core(|c| {
-            let s = c.socket(id)?;
-            let written = s.written;
-            let Proto::Server(conn) = &mut s.proto else {
-                return None;
-            };
+        let next = with_state(|st| {
+            let conn = st.conns.get_mut(id)?;
             let &(ex, mark) = conn.finishing.front()?;
             if mark > written {
                 return None;
             }
             conn.finishing.pop_front();
-            let e = c.exchanges.get_mut(ex)?;
+            let e = st.exchanges.get_mut(ex)?;
             e.finished = true;
             let listens = !e.listeners.finish.is_empty() || !e.listeners.res_close.is_empty();
             if !listens {
                 e.res_closed = true;
-                free_if_done(c, ex);
+                free_if_done(st, ex);
                 return Some(None);
             }
             Some(Some(ex))
@@ -861,20 +798,19 @@ pub(crate) fn after_flush(id: SockId) {
             Some(Some(ex)) => {
                 emit_ex(ex, |l| &mut l.finish, |f| f());
                 emit_res_close(ex);
-                with_core(|c| free_if_done(c, ex));
+                with_state(|st| free_if_done(st, ex));
             }
         }
     }
-    with_core(|c| {
-        let Some(s) = c.socket(id) else { return };
-        let written = s.written;
-        let backlog = s.backlog();
-        let Proto::Server(conn) = &mut s.proto else {
+    let held_input = net::has_held_input(id);
+    with_state(|st| {
+        let ServerState { servers, conns, .. } = st;
+        let Some(conn) = conns.get_mut(id) else {
             return;
         };
         if let Some(mark) = conn.close_at {
             if written >= mark {
-                c.shutdown_and_linger(id);
+                net::shutdown_and_linger(id);
                 return;
             }
         }
@@ -884,25 +820,18 @@ pub(crate) fn after_flush(id: SockId) {
         let idle = conn.queue.is_empty()
             && matches!(conn.reading, Reading::Head)
             && !conn.keep_alive_idle
-            && s.inbuf.is_empty()
-            && !s.destroyed;
+            && !held_input;
         if idle {
             conn.keep_alive_idle = true;
-        }
-        let resume =
-            s.input_blocked && backlog < HIGH_WATER_MARK && conn.queue.len() < MAX_PIPELINED;
-        if resume {
-            s.input_blocked = false;
-            c.pending.push_back(Pending::Resume(id));
-        }
-        if idle {
-            enter_keep_alive_idle(c, id);
+            if let Some(srv) = servers.get(conn.server.0) {
+                enter_keep_alive_idle(srv, id);
+            }
         }
     });
 }
 
 fn emit_res_close(ex: ExId) {
-    let first = with_core(|c| match c.exchanges.get_mut(ex) {
+    let first = with_state(|st| match st.exchanges.get_mut(ex) {
         Some(e) if !e.res_closed => {
             e.res_closed = true;
             true
@@ -916,10 +845,10 @@ fn emit_res_close(ex: ExId) {
 }
 
 /// `drain` for the response at the front, once the socket emptied.
-pub(crate) fn emit_response_drain(id: SockId) {
-    let ex = with_core(|c| {
-        let front = *conn_of(c, id)?.queue.front()?;
-        let e = c.exchanges.get_mut(front)?;
+fn emit_response_drain(id: SockId) {
+    let ex = with_state(|st| {
+        let front = *st.conns.get_mut(id)?.queue.front()?;
+        let e = st.exchanges.get_mut(front)?;
         std::mem::take(&mut e.need_drain).then_some(front)
     })
     .flatten();
@@ -930,7 +859,10 @@ pub(crate) fn emit_response_drain(id: SockId) {
 
 /// The socket is gone: every request still open gets `close` with the
 /// reason, every response not finished gets `close`; then all are freed.
-pub(crate) fn on_socket_closed(_id: SockId, conn: &mut ServerConn, cause: Cause) {
+fn on_socket_closed(id: SockId, cause: Cause) {
+    let Some(Some(mut conn)) = with_state(|st| st.conns.remove(id)) else {
+        return;
+    };
     let reason = close_reason(cause);
     let mut all: Vec<ExId> = conn.finishing.drain(..).map(|(ex, _)| ex).collect();
     all.extend(conn.queue.drain(..));
@@ -941,7 +873,7 @@ pub(crate) fn on_socket_closed(_id: SockId, conn: &mut ServerConn, cause: Cause)
         }
     }
     for ex in all {
-        let req_open = with_core(|c| match c.exchanges.get_mut(ex) {
+        let req_open = with_state(|st| match st.exchanges.get_mut(ex) {
             Some(e) if !e.req_done => {
                 e.req_done = true;
                 true
@@ -953,14 +885,14 @@ pub(crate) fn on_socket_closed(_id: SockId, conn: &mut ServerConn, cause: Cause)
             emit_ex(ex, |l| &mut l.req_close, |f| f(reason));
         }
         emit_res_close(ex);
-        with_core(|c| {
-            if let Some(e) = c.exchanges.get_mut(ex) {
+        with_state(|st| {
+            if let Some(e) = st.exchanges.get_mut(ex) {
                 e.req_done = true;
                 e.finished = true;
                 e.ended = true;
             }
-            free_if_done(c, ex);
+            free_if_done(st, ex);
         });
     }
-    crate::http::server::connection_closed(conn.server);
+    with_state(|st| super::connection_closed(st, conn.server));
 }

@@ -1,11 +1,12 @@
 //! Node's `http.ServerResponse`.
 
+use super::conn::{self, complete_front};
+use super::exchange::{check_header, ExId, Exchange};
+use super::{with_state, ServerState};
 use crate::chunk::IntoChunk;
-use crate::http::conn::{self, complete_front};
-use crate::http::exchange::{check_header, ExId, Exchange};
 use crate::http::h1::{DateCache, HeaderValue};
-use crate::net::{Proto, Socket};
-use crate::runtime::{with_core, Core, HIGH_WATER_MARK};
+use crate::net::{self, SockId, Socket, HIGH_WATER_MARK};
+use crate::runtime::{self, LoopBound};
 use crate::{Error, ErrorKind};
 
 /// The response to one request: a writable stream. A cheap `Copy` handle.
@@ -40,6 +41,7 @@ use crate::{Error, ErrorKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ServerResponse {
     pub(crate) ex: ExId,
+    _loop: LoopBound,
 }
 
 /// Values [`ServerResponse::set_header`] accepts: one value, or a list sent
@@ -103,15 +105,22 @@ impl IntoHeaderValues for Vec<&str> {
 }
 
 impl ServerResponse {
+    pub(crate) fn new(ex: ExId) -> ServerResponse {
+        ServerResponse {
+            ex,
+            _loop: LoopBound::default(),
+        }
+    }
+
     fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
-        with_core(|c| c.exchanges.get(self.ex).map(f))
+        with_state(|st| st.exchanges.get(self.ex).map(f))
             .flatten()
             .unwrap_or_default()
     }
 
     /// Runs `f` on the exchange; an error it returns goes to `error`.
     fn mutate(&self, f: impl FnOnce(&mut Exchange) -> Result<(), Error>) {
-        let result = with_core(|c| c.exchanges.get_mut(self.ex).map(f)).flatten();
+        let result = with_state(|st| st.exchanges.get_mut(self.ex).map(f)).flatten();
         if let Some(Err(e)) = result {
             self.report(e);
         }
@@ -132,9 +141,9 @@ impl ServerResponse {
     /// # }
     /// ```
     pub fn write_continue(&self) {
-        with_core(|c| {
-            if matches!(c.exchanges.get(self.ex), Some(e) if !e.head_written) {
-                output(c, self.ex, |_, out, _| {
+        with_state(|st| {
+            if matches!(st.exchanges.get(self.ex), Some(e) if !e.head_written) {
+                output(st, self.ex, |_, out, _| {
                     out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n")
                 });
             }
@@ -354,7 +363,7 @@ impl ServerResponse {
     /// # }
     /// ```
     pub fn writable_finished(&self) -> bool {
-        with_core(|c| match c.exchanges.get(self.ex) {
+        with_state(|st| match st.exchanges.get(self.ex) {
             Some(e) => e.finished,
             // Freed: it finished (or its connection died, which emitted close).
             None => true,
@@ -394,7 +403,7 @@ impl ServerResponse {
     }
 
     fn send(&self, data: &[u8], end: bool) -> bool {
-        let result = with_core(|c| send(c, self.ex, data, end)).flatten();
+        let result = with_state(|st| send(st, self.ex, data, end)).flatten();
         match result {
             Some(Ok(ok)) => ok,
             Some(Err(e)) => {
@@ -435,13 +444,8 @@ impl ServerResponse {
     /// # }
     /// ```
     pub fn connection(&self) -> Socket {
-        let id = with_core(|c| c.exchanges.get(self.ex).and_then(|e| e.socket)).flatten();
-        Socket {
-            id: id.unwrap_or(crate::net::SockId {
-                key: u32::MAX,
-                gen: 0,
-            }),
-        }
+        let id = with_state(|st| st.exchanges.get(self.ex).and_then(|e| e.socket)).flatten();
+        Socket::from_id(id.unwrap_or(SockId::NONE))
     }
 
     /// Adds a `drain` listener: the output queue emptied after `write`
@@ -494,8 +498,8 @@ impl ServerResponse {
     }
 
     fn add(&self, f: impl FnOnce(&mut Exchange)) {
-        with_core(|c| {
-            if let Some(e) = c.exchanges.get_mut(self.ex) {
+        with_state(|st| {
+            if let Some(e) = st.exchanges.get_mut(self.ex) {
                 f(e);
             }
         });
@@ -506,79 +510,62 @@ impl ServerResponse {
 /// the connection's queue, else to the exchange's own held output.
 /// Returns whether the buffer written to is under the high-water mark.
 fn output(
-    c: &mut Core,
+    st: &mut ServerState,
     ex: ExId,
     write: impl FnOnce(&mut Exchange, &mut Vec<u8>, &mut DateCache),
 ) -> Option<bool> {
-    let sock_id = c.exchanges.get(ex)?.socket?;
-    let fresh = c.take_buf();
-    let Core {
-        sockets,
+    let ServerState {
+        conns,
         exchanges,
-        dirty,
         date,
         ..
-    } = &mut *c;
+    } = st;
     let e = exchanges.get_mut(ex)?;
-    let (unused, ok) = match sockets
-        .get_mut(sock_id.key as usize)
-        .filter(|s| s.gen == sock_id.gen && !s.destroyed)
-    {
-        Some(s) => {
-            let front = matches!(&s.proto, Proto::Server(conn) if conn.queue.front() == Some(&ex));
-            if front {
-                let was_empty = s.backlog() == 0;
-                let mut out = std::mem::take(&mut s.out);
-                let spare = if out.capacity() == 0 {
-                    out = fresh;
-                    None
-                } else {
-                    Some(fresh)
-                };
-                write(e, &mut out, date);
-                s.out = out;
-                if was_empty && s.backlog() > 0 {
-                    dirty.push(sock_id);
-                }
-                let ok = s.backlog() < HIGH_WATER_MARK;
-                if !ok {
-                    s.need_drain = true;
-                    e.need_drain = true;
-                }
-                (spare, ok)
-            } else {
-                let mut out = std::mem::take(&mut e.pending_out);
-                let spare = if out.capacity() == 0 {
-                    out = fresh;
-                    None
-                } else {
-                    Some(fresh)
-                };
-                write(e, &mut out, date);
-                let ok = out.len() < HIGH_WATER_MARK;
-                e.pending_out = out;
-                if !ok {
-                    e.need_drain = true;
-                }
-                (spare, ok)
+    let sock = e.socket?;
+    let front = conns
+        .get(sock)
+        .is_some_and(|conn| conn.queue.front() == Some(&ex));
+    if !net::is_open(sock) {
+        // The connection is gone: the bytes go nowhere, but the state
+        // still advances (so `end` is `end`).
+        let mut sink = Vec::new();
+        write(e, &mut sink, date);
+        return Some(false);
+    }
+    if front {
+        let mut write = Some(write);
+        let ok = net::write_with(sock, |out| {
+            if let Some(write) = write.take() {
+                write(e, out, date)
             }
-        }
-        None => {
-            // The connection is gone: the bytes go nowhere, but the state
-            // still advances (so `end` is `end`).
+        });
+        if let Some(write) = write {
+            // The socket cannot write any more (shut down): as above.
             let mut sink = Vec::new();
             write(e, &mut sink, date);
-            (Some(fresh), false)
         }
-    };
-    if let Some(buf) = unused {
-        c.give_buf(buf);
+        let ok = ok.unwrap_or(false);
+        if !ok {
+            e.need_drain = true;
+        }
+        Some(ok)
+    } else {
+        if e.pending_out.capacity() == 0 {
+            e.pending_out = runtime::take_buf();
+        }
+        let mut out = std::mem::take(&mut e.pending_out);
+        write(e, &mut out, date);
+        let ok = out.len() < HIGH_WATER_MARK;
+        e.pending_out = out;
+        if !ok {
+            e.need_drain = true;
+        }
+        Some(ok)
     }
-    Some(ok)
 }
 
-fn send(c: &mut Core, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, Error>> {
-    let e = c.exchanges.get_mut(ex)?;
+fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, Error>> {
+    let e = st.exchanges.get_mut(ex)?;
     if e.ended {
         return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
     }
@@ -589,13 +576,10 @@ fn send(c: &mut Core, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, E
         }
     }
     let sock = e.socket?;
-    let conn_keep_alive = match c.socket(sock) {
-        Some(s) => matches!(&s.proto, Proto::Server(conn) if conn.keep_alive),
-        None => false,
-    };
+    let conn_keep_alive = st.conns.get(sock).is_some_and(|conn| conn.keep_alive);
     let mut result = Ok(());
-    let now = c.now;
-    let ok = output(c, ex, |e, out, date| {
+    let now = runtime::now();
+    let ok = output(st, ex, |e, out, date| {
         if !e.head_written {
             let end_len = end.then_some(data.len());
             e.write_head_bytes(out, end_len, conn_keep_alive, date, now);
@@ -603,7 +587,7 @@ fn send(c: &mut Core, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, E
         result = e.write_body_bytes(out, data, end);
     });
     if end {
-        complete_front(c, sock);
+        complete_front(st, sock);
     }
     Some(result.map(|()| ok.unwrap_or(false)))
 }

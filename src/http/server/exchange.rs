@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::chunk::Chunk;
 use crate::encoding::StringDecoder;
 use crate::http::h1::{self, encode, DateCache, ParsedRequest};
+use crate::http::Framing;
 use crate::net::SockId;
 use crate::runtime::arena::Id;
 use crate::runtime::listeners::Listeners;
@@ -72,19 +73,6 @@ impl ExListeners {
             && self.res_close.is_empty()
             && self.error.is_empty()
     }
-}
-
-/// How the response body is delimited on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Framing {
-    /// HEAD, 1xx, 204, 304: no body bytes, whatever the handler writes.
-    #[default]
-    NoBody,
-    /// Content-Length; the bytes still owed.
-    Length(u64),
-    Chunked,
-    /// Close-delimited (HTTP/1.0 without a length).
-    Eof,
 }
 
 /// What the headers the user set say about framing and the connection.

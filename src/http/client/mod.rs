@@ -5,21 +5,63 @@
 //! `h1::encode`, responses parsed with `h1::parse_response_head` and decoded
 //! with the same `h1::Decoder`.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::chunk::{Chunk, IntoChunk};
 use crate::encoding::{Encoding, StringDecoder};
-use crate::http::exchange::Framing;
 use crate::http::h1::{self, encode, Decoded, Decoder, Headers, Limits, ParsedResponse};
-use crate::net::{Cause, Proto, SockId, Socket, SocketRec, Stream};
-use crate::runtime::arena::Id;
+use crate::http::Framing;
+use crate::net::{self, Cause, PerSocket, SockId, Socket, Transport, HIGH_WATER_MARK};
+use crate::runtime::arena::{Arena, Id};
 use crate::runtime::listeners::Listeners;
-use crate::runtime::{with_core, Core, HIGH_WATER_MARK, WAKER_TOKEN};
+use crate::runtime::{self, LoopBound};
 use crate::{Error, ErrorKind};
+
+/// The client side's state on one thread: requests in flight, the protocol
+/// state of client sockets, and the agents.
+struct ClientState {
+    clients: Arena<ClientExchange>,
+    conns: PerSocket<ClientConn>,
+    agents: Vec<AgentRec>,
+}
+
+thread_local! {
+    static STATE: RefCell<ClientState> = RefCell::new(ClientState {
+        clients: Arena::new(),
+        conns: PerSocket::default(),
+        agents: Vec::new(),
+    });
+}
+
+/// Runs `f` with the client side's state borrowed (`None` while the
+/// thread-local is being destroyed). `f` may call down into `net` and the
+/// runtime, never user code.
+fn with_state<R>(f: impl FnOnce(&mut ClientState) -> R) -> Option<R> {
+    STATE
+        .try_with(|cell| {
+            let mut st = cell.try_borrow_mut().expect(
+                "nodelike: the HTTP client state was entered re-entrantly (a bug in nodelike)",
+            );
+            f(&mut st)
+        })
+        .ok()
+}
+
+/// The HTTP/1.1 client protocol, as `net` calls it.
+static PROTOCOL: net::Protocol = net::Protocol {
+    name: "http-client",
+    input: process_input,
+    eof: on_eof,
+    flushed: |_| {},
+    drain: emit_request_drain,
+    connected: on_connected,
+    closed: on_socket_closed,
+    destroy_when_idle: true,
+};
 
 /// How long an idle pooled socket is kept for reuse.
 pub const AGENT_IDLE_TIMEOUT_MS: u64 = 5_000;
@@ -137,12 +179,12 @@ impl IntoRequestOptions for &String {
     }
 }
 
-pub(crate) type ClientId = Id;
+type ClientId = Id;
 
 type UpgradeListener = dyn FnMut(ClientResponse, Socket, &[u8]);
 
 #[derive(Default)]
-pub(crate) struct ClientListeners {
+struct ClientListeners {
     response: Listeners<dyn FnMut(ClientResponse)>,
     error: Listeners<dyn FnMut(&Error)>,
     drain: Listeners<dyn FnMut()>,
@@ -168,7 +210,7 @@ impl ClientListeners {
 
 /// The record behind a `ClientRequest` and its `ClientResponse`.
 #[derive(Default)]
-pub(crate) struct ClientExchange {
+struct ClientExchange {
     options: Option<RequestOptions>,
     socket: Option<SockId>,
     agent: Option<usize>,
@@ -205,26 +247,23 @@ impl ClientExchange {
 }
 
 /// What the client side of a socket is doing.
-pub(crate) struct ClientConn {
+struct ClientConn {
     agent: Option<usize>,
-    pub(crate) ex: Option<ClientId>,
+    ex: Option<ClientId>,
     reading: ClientReading,
-    pub(crate) connecting: bool,
 }
 
 enum ClientReading {
     Head,
     Body(Decoder),
-    /// Left HTTP through a 101 upgrade.
-    Upgraded,
 }
 
 /// A connection pool for one `host:port` (Node's `http.Agent`).
-pub(crate) struct AgentRec {
+struct AgentRec {
     key: (String, u16),
     max_sockets: usize,
-    /// Sockets in use or connecting.
-    active: Vec<SockId>,
+    /// Sockets in use, and connections being resolved.
+    active: Vec<InUse>,
     /// Idle keep-alive sockets, most recently used last.
     idle: Vec<SockId>,
     queue: VecDeque<ClientId>,
@@ -233,8 +272,14 @@ pub(crate) struct AgentRec {
     upgrade: Listeners<UpgradeListener>,
 }
 
-/// Results of name resolution on helper threads, handed to the loop.
-pub(crate) type Resolved = Arc<Mutex<Vec<(ClientId, std::io::Result<SocketAddr>)>>>;
+/// What an agent counts as a socket in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InUse {
+    /// A socket, connecting or carrying a request.
+    Socket(SockId),
+    /// The connection of this request, whose host name is being looked up.
+    Resolving(ClientId),
+}
 
 // ---------------------------------------------------------------- handles
 
@@ -260,6 +305,7 @@ pub(crate) type Resolved = Arc<Mutex<Vec<(ClientId, std::io::Result<SocketAddr>)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientRequest {
     id: ClientId,
+    _loop: LoopBound,
 }
 
 /// A response to a [`ClientRequest`]: a readable stream (Node's
@@ -276,6 +322,25 @@ pub struct ClientRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientResponse {
     id: ClientId,
+    _loop: LoopBound,
+}
+
+impl ClientRequest {
+    fn new(id: ClientId) -> ClientRequest {
+        ClientRequest {
+            id,
+            _loop: LoopBound::default(),
+        }
+    }
+}
+
+impl ClientResponse {
+    fn new(id: ClientId) -> ClientResponse {
+        ClientResponse {
+            id,
+            _loop: LoopBound::default(),
+        }
+    }
 }
 
 /// The pooling agent of one `host:port` (Node's `http.getAgent`). A cheap
@@ -290,6 +355,7 @@ pub struct ClientResponse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Agent {
     key: usize,
+    _loop: LoopBound,
 }
 
 /// Issues a request (Node's `http.request(options, callback)`): returns the
@@ -306,7 +372,7 @@ pub fn request(
     on_response: impl FnMut(ClientResponse) + 'static,
 ) -> ClientRequest {
     let options = options.into_request_options();
-    let id = with_core(|c| {
+    let id = with_state(|c| {
         let (id, ex) = c.clients.insert();
         *ex = ClientExchange::default();
         ex.listeners.response.push(Box::new(on_response));
@@ -344,9 +410,9 @@ pub fn request(
     });
     match id {
         Some(Ok(id)) => {
-            with_core(|c| assign(c, id));
-            let req = ClientRequest { id };
-            let expects = with_core(|c| {
+            with_state(|c| assign(c, id));
+            let req = ClientRequest::new(id);
+            let expects = with_state(|c| {
                 c.clients.get(id).is_some_and(|e| {
                     e.set_headers
                         .iter()
@@ -362,14 +428,12 @@ pub fn request(
             // Nothing is sent; the error arrives on the next turn, so the
             // caller can still add an `error` listener (as in Node).
             crate::next_tick(move || fail(id, e));
-            ClientRequest { id }
+            ClientRequest::new(id)
         }
-        None => ClientRequest {
-            id: Id {
-                idx: u32::MAX,
-                gen: 0,
-            },
-        },
+        None => ClientRequest::new(Id {
+            idx: u32::MAX,
+            gen: 0,
+        }),
     }
 }
 
@@ -398,7 +462,7 @@ pub fn get(
                 },
                 on_response,
             );
-            with_core(|c| {
+            with_state(|c| {
                 if let Some(ex) = c.clients.get_mut(req.id) {
                     ex.done = true;
                 }
@@ -419,11 +483,14 @@ pub fn get(
 /// assert_eq!(a, nodelike::http::get_agent("localhost", 8080));
 /// ```
 pub fn get_agent(host: &str, port: u16) -> Agent {
-    let key = with_core(|c| agent_for(c, host, port)).unwrap_or(usize::MAX);
-    Agent { key }
+    let key = with_state(|c| agent_for(c, host, port)).unwrap_or(usize::MAX);
+    Agent {
+        key,
+        _loop: LoopBound::default(),
+    }
 }
 
-fn agent_for(c: &mut Core, host: &str, port: u16) -> usize {
+fn agent_for(c: &mut ClientState, host: &str, port: u16) -> usize {
     if let Some(i) = c
         .agents
         .iter()
@@ -444,7 +511,7 @@ fn agent_for(c: &mut Core, host: &str, port: u16) -> usize {
 
 /// The agent's `upgrade` event, for a request with no listener of its own.
 fn emit_agent_upgrade(ex: ClientId, mut call: impl FnMut(&mut UpgradeListener)) -> bool {
-    let taken = with_core(|c| {
+    let taken = with_state(|c| {
         let a = c.clients.get(ex)?.agent?;
         let l = &mut c.agents.get_mut(a)?.upgrade;
         (!l.is_empty()).then(|| (a, l.take()))
@@ -456,7 +523,7 @@ fn emit_agent_upgrade(ex: ClientId, mut call: impl FnMut(&mut UpgradeListener)) 
     for f in taken.iter_mut() {
         call(f);
     }
-    with_core(move |c| c.agents[a].upgrade.restore(taken));
+    with_state(move |c| c.agents[a].upgrade.restore(taken));
     true
 }
 
@@ -469,7 +536,7 @@ impl Agent {
     /// agent.on_upgrade(|_res, socket, _head| socket.end(()));
     /// ```
     pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) {
-        with_core(|c| {
+        with_state(|c| {
             if let Some(a) = c.agents.get_mut(self.key) {
                 a.upgrade.push(Box::new(f));
             }
@@ -482,7 +549,7 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("a", 1).max_sockets(), 5);
     /// ```
     pub fn max_sockets(&self) -> usize {
-        with_core(|c| c.agents.get(self.key).map(|a| a.max_sockets))
+        with_state(|c| c.agents.get(self.key).map(|a| a.max_sockets))
             .flatten()
             .unwrap_or(0)
     }
@@ -495,7 +562,7 @@ impl Agent {
     /// assert_eq!(a.max_sockets(), 1);
     /// ```
     pub fn set_max_sockets(&self, n: usize) {
-        with_core(|c| {
+        with_state(|c| {
             if let Some(a) = c.agents.get_mut(self.key) {
                 a.max_sockets = n.max(1);
             }
@@ -509,7 +576,7 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("c", 1).sockets(), 0);
     /// ```
     pub fn sockets(&self) -> usize {
-        with_core(|c| c.agents.get(self.key).map(|a| a.active.len()))
+        with_state(|c| c.agents.get(self.key).map(|a| a.active.len()))
             .flatten()
             .unwrap_or(0)
     }
@@ -520,7 +587,7 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("d", 1).idle_sockets(), 0);
     /// ```
     pub fn idle_sockets(&self) -> usize {
-        with_core(|c| c.agents.get(self.key).map(|a| a.idle.len()))
+        with_state(|c| c.agents.get(self.key).map(|a| a.idle.len()))
             .flatten()
             .unwrap_or(0)
     }
@@ -531,7 +598,7 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("e", 1).queue(), 0);
     /// ```
     pub fn queue(&self) -> usize {
-        with_core(|c| c.agents.get(self.key).map(|a| a.queue.len()))
+        with_state(|c| c.agents.get(self.key).map(|a| a.queue.len()))
             .flatten()
             .unwrap_or(0)
     }
@@ -541,7 +608,7 @@ impl Agent {
 
 /// Finds the request a socket: an idle pooled one, a new connection, or
 /// a place in the agent's queue.
-fn assign(c: &mut Core, id: ClientId) {
+fn assign(c: &mut ClientState, id: ClientId) {
     let Some(ex) = c.clients.get_mut(id) else {
         return;
     };
@@ -556,8 +623,7 @@ fn assign(c: &mut Core, id: ClientId) {
     }
     // Reuse the most recently idle socket that is still open.
     while let Some(sock) = c.agents[agent].idle.pop() {
-        let usable = matches!(c.socket(sock), Some(s) if !s.destroyed && !s.eof_seen);
-        if !usable {
+        if !net::is_reusable(sock) {
             continue;
         }
         log::trace!(
@@ -566,7 +632,7 @@ fn assign(c: &mut Core, id: ClientId) {
             o.host,
             o.port
         );
-        c.agents[agent].active.push(sock);
+        c.agents[agent].active.push(InUse::Socket(sock));
         attach(c, id, sock);
         return;
     }
@@ -582,34 +648,23 @@ fn assign(c: &mut Core, id: ClientId) {
 }
 
 /// Gives socket `sock` to exchange `id` and sends what it has written.
-fn attach(c: &mut Core, id: ClientId, sock: SockId) {
-    let was_unref = c
-        .socket(sock)
-        .is_some_and(|s| std::mem::replace(&mut s.unref, false));
-    if was_unref {
-        c.unref_sockets -= 1;
-    }
+fn attach(c: &mut ClientState, id: ClientId, sock: SockId) {
+    net::set_ref(sock, true);
     let timeout = c.clients.get(id).and_then(|e| e.timeout);
-    let now = c.now;
-    if let Some(s) = c.socket(sock) {
-        s.idle_timeout = timeout;
-        s.timer_at = None;
-        s.last_active = now;
-        if let Proto::Client(conn) = &mut s.proto {
-            conn.ex = Some(id);
-            conn.reading = ClientReading::Head;
-        }
+    net::set_idle_timeout(sock, timeout);
+    if let Some(conn) = c.conns.get_mut(sock) {
+        conn.ex = Some(id);
+        conn.reading = ClientReading::Head;
     }
     if let Some(ex) = c.clients.get_mut(id) {
         ex.socket = Some(sock);
         ex.queued = false;
     }
-    c.arm_idle(sock);
     pump(c, id);
 }
 
 /// Moves bytes the request wrote into its socket, once it is connected.
-fn pump(c: &mut Core, id: ClientId) {
+fn pump(c: &mut ClientState, id: ClientId) {
     let Some(ex) = c.clients.get_mut(id) else {
         return;
     };
@@ -617,15 +672,14 @@ fn pump(c: &mut Core, id: ClientId) {
     if ex.out.is_empty() {
         return;
     }
-    let connected = matches!(c.socket(sock), Some(s) if matches!(&s.proto, Proto::Client(conn) if !conn.connecting));
-    if !connected {
+    if net::is_connecting(sock) {
         return;
     }
     let Some(ex) = c.clients.get_mut(id) else {
         return;
     };
     let bytes = std::mem::take(&mut ex.out);
-    c.queue_output(sock, &bytes);
+    net::write(sock, &bytes);
     if let Some(ex) = c.clients.get_mut(id) {
         let mut bytes = bytes;
         bytes.clear();
@@ -633,18 +687,15 @@ fn pump(c: &mut Core, id: ClientId) {
     }
 }
 
-fn connect(c: &mut Core, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
+fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
     if let Some(path) = &o.socket_path {
-        let stream = mio::net::UnixStream::connect(path).map(Stream::Unix);
-        start_socket(c, id, agent, stream.map(|s| (s, None)));
+        let transport = net::connect_unix(path);
+        start_socket(c, id, agent, transport.map(|t| (t, None)));
         return;
     }
     if let Some(a) = agent {
         // Count the connection as in use while it resolves and connects.
-        c.agents[a].active.push(SockId {
-            key: u32::MAX,
-            gen: id.idx,
-        });
+        c.agents[a].active.push(InUse::Resolving(id));
     }
     let host = o.host.trim_start_matches('[').trim_end_matches(']');
     let literal = if host.eq_ignore_ascii_case("localhost") {
@@ -654,26 +705,16 @@ fn connect(c: &mut Core, id: ClientId, agent: Option<usize>, o: &RequestOptions)
     };
     match literal {
         Some(ip) => connect_addr(c, id, SocketAddr::new(ip, o.port)),
-        None => resolve_in_background(c, id, o.host.clone(), o.port),
+        None => resolve_in_background(id, o.host.clone(), o.port),
     }
 }
 
-/// Name resolution blocks, so it runs on a helper thread; the result comes
-/// back through the shared list and wakes the loop with `mio::Waker`.
-fn resolve_in_background(c: &mut Core, id: ClientId, host: String, port: u16) {
-    if c.waker.is_none() {
-        match mio::Waker::new(c.poll.registry(), mio::Token(WAKER_TOKEN)) {
-            Ok(w) => c.waker = Some(Arc::new(w)),
-            Err(e) => {
-                let err = Error::new(ErrorKind::Dns, format!("cannot start name resolution: {e}"));
-                crate::next_tick(move || fail(id, err));
-                return;
-            }
-        }
-    }
-    c.resolving += 1;
-    let waker = c.waker.clone();
-    let results = c.resolved.clone();
+/// Name resolution blocks, so it runs on a helper thread, which posts the
+/// result back to the loop through its remote handle. A lookup in flight
+/// keeps the loop alive.
+fn resolve_in_background(id: ClientId, host: String, port: u16) {
+    let loop_handle = runtime::remote();
+    runtime::add_ref();
     log::trace!("client: resolving {host} on a helper thread");
     std::thread::spawn(move || {
         let found = (host.as_str(), port).to_socket_addrs().and_then(|mut a| {
@@ -686,166 +727,106 @@ fn resolve_in_background(c: &mut Core, id: ClientId, host: String, port: u16) {
                 format!("getaddrinfo ENOTFOUND {host}: {e}"),
             )
         });
-        if let Ok(mut list) = results.lock() {
-            list.push((id, found));
-        }
-        if let Some(w) = waker {
-            let _ = w.wake();
-        }
+        loop_handle.post(move || resolved(id, found));
     });
 }
 
-/// The loop's waker fired: connect the requests whose names resolved.
-pub(crate) fn on_wake() {
-    let done = with_core(|c| {
-        let list = c
-            .resolved
-            .lock()
-            .map(|mut l| std::mem::take(&mut *l))
-            .unwrap_or_default();
-        c.resolving -= list.len().min(c.resolving);
-        list
-    })
-    .unwrap_or_default();
-    for (id, result) in done {
-        match result {
-            Ok(addr) => {
-                with_core(|c| {
-                    if c.clients.get(id).is_some_and(|e| !e.done) {
-                        connect_addr(c, id, addr);
-                    } else {
-                        release_placeholder(c, id);
-                    }
-                });
-            }
-            Err(e) => {
-                with_core(|c| release_placeholder(c, id));
-                fail(id, Error::new(ErrorKind::Dns, e.to_string()));
-            }
+/// A lookup came back (on the loop's thread): connect, or fail the request.
+fn resolved(id: ClientId, result: std::io::Result<SocketAddr>) {
+    runtime::release_ref();
+    match result {
+        Ok(addr) => {
+            with_state(|c| {
+                if c.clients.get(id).is_some_and(|e| !e.done) {
+                    connect_addr(c, id, addr);
+                } else {
+                    release_placeholder(c, id);
+                }
+            });
+        }
+        Err(e) => {
+            with_state(|c| release_placeholder(c, id));
+            fail(id, Error::new(ErrorKind::Dns, e.to_string()));
         }
     }
 }
 
 /// Drops the "connecting" placeholder an agent counts for `id`.
-fn release_placeholder(c: &mut Core, id: ClientId) {
+fn release_placeholder(c: &mut ClientState, id: ClientId) {
     let agent = c.clients.get(id).and_then(|e| e.agent);
     if let Some(a) = agent {
-        let placeholder = SockId {
-            key: u32::MAX,
-            gen: id.idx,
-        };
-        c.agents[a].active.retain(|s| *s != placeholder);
+        c.agents[a].active.retain(|s| *s != InUse::Resolving(id));
     }
 }
 
-fn connect_addr(c: &mut Core, id: ClientId, addr: SocketAddr) {
+fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) {
     release_placeholder(c, id);
-    let stream = mio::net::TcpStream::connect(addr).map(|s| {
-        let _ = s.set_nodelay(true);
-        (Stream::Tcp(s), Some(addr))
-    });
+    let transport = net::connect_tcp(addr).map(|t| (t, Some(addr)));
     let agent = c.clients.get(id).and_then(|e| e.agent);
-    start_socket(c, id, agent, stream);
+    start_socket(c, id, agent, transport);
 }
 
 fn start_socket(
-    c: &mut Core,
+    c: &mut ClientState,
     id: ClientId,
     agent: Option<usize>,
-    stream: std::io::Result<(Stream, Option<SocketAddr>)>,
+    transport: std::io::Result<(Box<dyn Transport>, Option<SocketAddr>)>,
 ) {
-    let (mut stream, addr) = match stream {
-        Ok(s) => s,
+    let timeout = c.clients.get(id).and_then(|e| e.timeout);
+    let opened = transport.and_then(|(transport, addr)| {
+        net::open(
+            transport,
+            addr,
+            net::Open {
+                protocol: &PROTOCOL,
+                idle_timeout: timeout,
+                connecting: true,
+                unref: false,
+            },
+        )
+    });
+    let sock = match opened {
+        Ok(sock) => sock,
         Err(e) => {
             let err = Error::from(e);
             crate::next_tick(move || fail(id, err));
             return;
         }
     };
-    let timeout = c.clients.get(id).and_then(|e| e.timeout);
-    let now = c.now;
-    let gen = c.next_gen();
-    let entry = c.sockets.vacant_entry();
-    let sock = SockId {
-        key: entry.key() as u32,
-        gen,
-    };
-    if let Err(e) = stream.register(c.poll.registry(), sock.token()) {
-        let err = Error::from(e);
-        crate::next_tick(move || fail(id, err));
-        return;
-    }
-    let conn = ClientConn {
-        agent,
-        ex: Some(id),
-        reading: ClientReading::Head,
-        connecting: true,
-    };
-    let mut rec = SocketRec::new(gen, stream, addr, Proto::Client(conn), now);
-    rec.idle_timeout = timeout;
-    entry.insert(rec);
-    c.arm_idle(sock);
+    c.conns.insert(
+        sock,
+        ClientConn {
+            agent,
+            ex: Some(id),
+            reading: ClientReading::Head,
+        },
+    );
     if let Some(a) = agent {
-        c.agents[a].active.push(sock);
+        c.agents[a].active.push(InUse::Socket(sock));
     }
     if let Some(ex) = c.clients.get_mut(id) {
         ex.socket = Some(sock);
     }
-    log::trace!("client: socket {} connecting to {addr:?}", sock.key);
+    log::trace!("client: socket {} connecting", sock.key);
 }
 
-/// A connecting socket became writable (or failed): finish the connect.
-pub(crate) fn on_connect_ready(id: SockId) {
-    let outcome = with_core(|c| {
-        let s = c.socket(id)?;
-        let stream = s.stream.as_ref()?;
-        let err = match stream {
-            Stream::Tcp(t) => match t.take_error() {
-                Ok(Some(e)) | Err(e) => Some(e),
-                Ok(None) => t
-                    .peer_addr()
-                    .err()
-                    .filter(|e| e.kind() != std::io::ErrorKind::NotConnected),
-            },
-            Stream::Unix(u) => u.take_error().ok().flatten(),
-            Stream::Memory(_) => None,
-        };
-        let still_connecting = match stream {
-            Stream::Tcp(t) => err.is_none() && t.peer_addr().is_err(),
-            Stream::Unix(_) | Stream::Memory(_) => false,
-        };
-        if still_connecting {
-            return None;
-        }
-        let Proto::Client(conn) = &mut s.proto else {
-            return None;
-        };
-        conn.connecting = false;
-        let ex = conn.ex;
-        Some((err, ex))
-    })
-    .flatten();
-    match outcome {
-        None => {}
-        Some((Some(e), ex)) => {
-            log::debug!("client: socket {} connect failed: {e}", id.key);
-            let err = Error::from(e);
-            with_core(|c| {
-                if let Some(s) = c.socket(id) {
-                    if let Proto::Client(conn) = &mut s.proto {
-                        conn.ex = None;
-                    }
+/// The connect finished (`net` destroys the socket after a failure).
+fn on_connected(sock: SockId, result: std::io::Result<()>) {
+    match result {
+        Ok(()) => {
+            log::trace!("client: socket {} connected", sock.key);
+            with_state(|c| {
+                if let Some(ex) = c.conns.get(sock).and_then(|conn| conn.ex) {
+                    pump(c, ex);
                 }
-                c.destroy(id, Cause::Error);
             });
-            if let Some(ex) = ex {
-                fail(ex, err);
-            }
         }
-        Some((None, ex)) => {
-            log::trace!("client: socket {} connected", id.key);
+        Err(e) => {
+            log::debug!("client: socket {} connect failed: {e}", sock.key);
+            let ex =
+                with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
             if let Some(ex) = ex {
-                with_core(|c| pump(c, ex));
+                fail(ex, Error::from(e));
             }
         }
     }
@@ -862,15 +843,18 @@ enum Step<'a> {
     Upgrade(ClientId, usize),
     Data(ClientId, usize, &'a [u8]),
     End(ClientId, usize),
-    Raw,
     Error(ClientId, Error),
 }
 
 /// Parses and dispatches response bytes; returns the bytes consumed.
-pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
+fn process_input(sock: SockId, data: &[u8]) -> usize {
     let mut pos = 0;
     loop {
-        let step = with_core(|c| next_step(c, sock, &data[pos..])).unwrap_or(Step::DiscardAll);
+        let Some(socket) = net::read_state(sock) else {
+            return data.len();
+        };
+        let step =
+            with_state(|c| next_step(c, sock, socket, &data[pos..])).unwrap_or(Step::DiscardAll);
         match step {
             Step::Stop => return pos,
             Step::DiscardAll => return data.len(),
@@ -881,7 +865,7 @@ pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
             }
             Step::Response(ex, n, empty) => {
                 pos += n;
-                emit(ex, |l| &mut l.response, |f| f(ClientResponse { id: ex }));
+                emit(ex, |l| &mut l.response, |f| f(ClientResponse::new(ex)));
                 if empty {
                     complete(sock, ex);
                 }
@@ -889,17 +873,21 @@ pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
             Step::Upgrade(ex, n) => {
                 pos += n;
                 let head = &data[pos..];
-                let res = ClientResponse { id: ex };
-                let socket = Socket { id: sock };
+                let res = ClientResponse::new(ex);
+                let socket = Socket::from_id(sock);
                 let handled = emit(ex, |l| &mut l.upgrade, |f| f(res, socket, head))
                     || emit_agent_upgrade(ex, |f| f(res, socket, head));
-                with_core(|c| {
+                with_state(|c| {
                     if let Some(e) = c.clients.get_mut(ex) {
                         e.done = true;
                     }
                     detach_from_agent(c, sock);
+                    // The socket has left HTTP: from now on its bytes are
+                    // plain `data` events.
+                    c.conns.remove(sock);
+                    net::set_protocol(sock, &net::RAW);
                     if !handled {
-                        c.destroy(sock, Cause::Aborted);
+                        net::destroy(sock, Cause::Aborted);
                     }
                 });
                 return data.len();
@@ -912,12 +900,8 @@ pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
                 pos += n;
                 complete(sock, ex);
             }
-            Step::Raw => {
-                crate::net::emit_raw_data(sock, &data[pos..]);
-                return data.len();
-            }
             Step::Error(ex, e) => {
-                with_core(|c| c.destroy(sock, Cause::Error));
+                net::destroy(sock, Cause::Error);
                 fail(ex, e);
                 return data.len();
             }
@@ -925,25 +909,22 @@ pub(crate) fn process_input(sock: SockId, data: &[u8]) -> usize {
     }
 }
 
-fn next_step<'a>(c: &mut Core, sock: SockId, input: &'a [u8]) -> Step<'a> {
-    let Core {
-        sockets, clients, ..
-    } = c;
-    let Some(s) = sockets
-        .get_mut(sock.key as usize)
-        .filter(|s| s.gen == sock.gen && !s.destroyed)
-    else {
+fn next_step<'a>(
+    c: &mut ClientState,
+    sock: SockId,
+    socket: net::ReadState,
+    input: &'a [u8],
+) -> Step<'a> {
+    let ClientState { conns, clients, .. } = c;
+    if socket.destroyed {
         return Step::DiscardAll;
-    };
-    if s.paused {
+    }
+    if socket.paused {
         return Step::Stop;
     }
-    let Proto::Client(conn) = &mut s.proto else {
+    let Some(conn) = conns.get_mut(sock) else {
         return Step::DiscardAll;
     };
-    if matches!(conn.reading, ClientReading::Upgraded) {
-        return Step::Raw;
-    }
     let Some(id) = conn.ex else {
         // Bytes on an idle pooled socket: nothing asked for them.
         return Step::DiscardAll;
@@ -952,7 +933,6 @@ fn next_step<'a>(c: &mut Core, sock: SockId, input: &'a [u8]) -> Step<'a> {
         return Step::DiscardAll;
     };
     match &mut conn.reading {
-        ClientReading::Upgraded => Step::Raw,
         ClientReading::Head => {
             if input.is_empty() {
                 return Step::Stop;
@@ -967,7 +947,6 @@ fn next_step<'a>(c: &mut Core, sock: SockId, input: &'a [u8]) -> Step<'a> {
                 Ok(Some(n)) => {
                     let status = ex.parsed.status;
                     if status == 101 {
-                        conn.reading = ClientReading::Upgraded;
                         return Step::Upgrade(id, n);
                     }
                     if (100..200).contains(&status) {
@@ -1019,7 +998,7 @@ fn next_step<'a>(c: &mut Core, sock: SockId, input: &'a [u8]) -> Step<'a> {
 }
 
 fn emit_data(ex: ClientId, data: &[u8]) {
-    let text = with_core(|c| {
+    let text = with_state(|c| {
         let e = c.clients.get_mut(ex)?;
         let d = e.decoder.as_mut()?;
         let mut s = String::new();
@@ -1041,11 +1020,11 @@ fn emit_data(ex: ClientId, data: &[u8]) {
 /// The response is complete: `end`, then the socket goes back to the pool
 /// (or closes).
 fn complete(sock: SockId, ex: ClientId) {
-    let tail = with_core(|c| c.clients.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
+    let tail = with_state(|c| c.clients.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
     if let Some(s) = tail {
         emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
-    let first = with_core(|c| match c.clients.get_mut(ex) {
+    let first = with_state(|c| match c.clients.get_mut(ex) {
         Some(e) if !e.done => {
             e.done = true;
             e.res_complete = true;
@@ -1059,60 +1038,46 @@ fn complete(sock: SockId, ex: ClientId) {
     }
     // The socket goes back to the pool before `end`, so a request made in
     // an `end` listener reuses it.
-    with_core(|c| release_socket(c, sock, ex));
+    with_state(|c| release_socket(c, sock, ex));
     emit(ex, |l| &mut l.end, |f| f());
     emit(ex, |l| &mut l.res_close, |f| f());
-    with_core(|c| free_client(c, ex));
+    with_state(|c| free_client(c, ex));
 }
 
 /// After a response: back to the agent's idle list (keep-alive, request
 /// fully sent) or closed.
-fn release_socket(c: &mut Core, sock: SockId, ex: ClientId) {
+fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
     let (keep, agent) = match c.clients.get(ex) {
         Some(e) => (e.parsed.keep_alive && e.ended && e.agent.is_some(), e.agent),
         None => (false, None),
     };
-    let Some(s) = c.socket(sock) else { return };
-    if let Proto::Client(conn) = &mut s.proto {
-        conn.ex = None;
-        conn.reading = ClientReading::Head;
-    }
-    let (Some(a), true) = (agent, keep) else {
-        detach_from_agent(c, sock);
-        if let Some(s) = c.socket(sock) {
-            s.ending = true;
-        }
-        c.dirty.push(sock);
-        c.destroy(sock, Cause::Aborted);
+    let Some(conn) = c.conns.get_mut(sock) else {
         return;
     };
-    c.agents[a].active.retain(|x| *x != sock);
+    conn.ex = None;
+    conn.reading = ClientReading::Head;
+    let (Some(a), true) = (agent, keep) else {
+        detach_from_agent(c, sock);
+        net::destroy(sock, Cause::Aborted);
+        return;
+    };
+    c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
     if let Some(next) = c.agents[a].queue.pop_front() {
-        c.agents[a].active.push(sock);
+        c.agents[a].active.push(InUse::Socket(sock));
         attach(c, next, sock);
         return;
     }
     c.agents[a].idle.push(sock);
-    let now = c.now;
-    let mut newly_unref = false;
-    if let Some(s) = c.socket(sock) {
-        // An idle pooled socket does not keep the loop alive (Node unrefs
-        // free sockets) and is closed after a while.
-        newly_unref = !s.unref;
-        s.unref = true;
-        s.idle_timeout = Some(Duration::from_millis(AGENT_IDLE_TIMEOUT_MS));
-        s.last_active = now;
-    }
-    if newly_unref {
-        c.unref_sockets += 1;
-    }
-    c.arm_idle(sock);
+    // An idle pooled socket does not keep the loop alive (Node unrefs free
+    // sockets) and is closed after a while.
+    net::set_ref(sock, false);
+    net::set_idle_timeout(sock, Some(Duration::from_millis(AGENT_IDLE_TIMEOUT_MS)));
 }
 
 /// Agent `a` no longer has `sock`; the slot it freed starts a queued
 /// request.
-fn forget_socket(c: &mut Core, a: usize, sock: SockId) {
-    c.agents[a].active.retain(|x| *x != sock);
+fn forget_socket(c: &mut ClientState, a: usize, sock: SockId) {
+    c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
     c.agents[a].idle.retain(|x| *x != sock);
     if let Some(next) = c.agents[a].queue.pop_front() {
         if let Some(e) = c.clients.get_mut(next) {
@@ -1122,17 +1087,14 @@ fn forget_socket(c: &mut Core, a: usize, sock: SockId) {
     }
 }
 
-fn detach_from_agent(c: &mut Core, sock: SockId) {
-    let agent = match c.socket(sock).map(|s| &mut s.proto) {
-        Some(Proto::Client(conn)) => conn.agent.take(),
-        _ => None,
-    };
+fn detach_from_agent(c: &mut ClientState, sock: SockId) {
+    let agent = c.conns.get_mut(sock).and_then(|conn| conn.agent.take());
     if let Some(a) = agent {
         forget_socket(c, a, sock);
     }
 }
 
-fn free_client(c: &mut Core, ex: ClientId) {
+fn free_client(c: &mut ClientState, ex: ClientId) {
     let Some(e) = c.clients.get_mut(ex) else {
         return;
     };
@@ -1144,40 +1106,38 @@ fn free_client(c: &mut Core, ex: ClientId) {
     e.trailers = None;
     c.clients.remove(ex);
     if let Some(l) = listeners {
-        c.bury(l);
+        runtime::bury(l);
     }
     drop(options);
 }
 
 /// The peer closed: a close-delimited body ends here; anything else in
 /// flight was cut short.
-pub(crate) fn on_eof(sock: SockId) {
-    let state = with_core(|c| {
-        let s = c.socket(sock)?;
-        let Proto::Client(conn) = &mut s.proto else {
-            return None;
-        };
+fn on_eof(sock: SockId) {
+    let state = with_state(|c| {
+        let conn = c.conns.get_mut(sock)?;
         let clean = match &conn.reading {
             ClientReading::Body(d) => d.eof_is_clean(),
-            ClientReading::Upgraded => return Some((None, true, true)),
             ClientReading::Head => false,
         };
-        Some((conn.ex, clean, false))
+        Some((conn.ex, clean))
     })
     .flatten();
     match state {
-        Some((_, _, true)) => crate::net::raw_eof(sock),
-        Some((Some(ex), true, _)) => complete(sock, ex),
-        _ => with_core(|c| c.destroy(sock, Cause::Aborted)).unwrap_or(()),
+        Some((Some(ex), true)) => complete(sock, ex),
+        _ => net::destroy(sock, Cause::Aborted),
     }
 }
 
 /// The socket is gone: a request on it fails ("socket hang up"), and the
 /// agent forgets it.
-pub(crate) fn on_socket_closed(sock: SockId, conn: &mut ClientConn, cause: Cause) {
+fn on_socket_closed(sock: SockId, cause: Cause) {
+    let Some(Some(mut conn)) = with_state(|c| c.conns.remove(sock)) else {
+        return;
+    };
     let ex = conn.ex.take();
     let agent = conn.agent.take();
-    with_core(|c| {
+    with_state(|c| {
         if let Some(a) = agent {
             forget_socket(c, a, sock);
         }
@@ -1195,7 +1155,7 @@ pub(crate) fn on_socket_closed(sock: SockId, conn: &mut ClientConn, cause: Cause
 /// Ends an exchange with an error: `error` on the request (logged if nobody
 /// listens), and `close` on a response that had started.
 fn fail(ex: ClientId, err: Error) {
-    let started = with_core(|c| match c.clients.get_mut(ex) {
+    let started = with_state(|c| match c.clients.get_mut(ex) {
         Some(e) if !e.done => {
             e.done = true;
             Some(e.res_started)
@@ -1220,7 +1180,7 @@ fn fail_emit(ex: ClientId, err: Error, started: bool) {
     if !emit(ex, |l| &mut l.error, |f| f(&err)) {
         log::error!("nodelike: unhandled ClientRequest error: {err}");
     }
-    with_core(|c| {
+    with_state(|c| {
         // A request still queued leaves the queue.
         let agent = c
             .clients
@@ -1238,8 +1198,16 @@ fn emit<F: ?Sized + 'static>(
     field: fn(&mut ClientListeners) -> &mut Listeners<F>,
     call: impl FnMut(&mut F),
 ) -> bool {
-    crate::runtime::listeners::emit(
-        |c| c.clients.get_mut(ex).map(|e| field(&mut e.listeners)),
+    runtime::listeners::emit(
+        |f| {
+            with_state(|c| {
+                c.clients
+                    .get_mut(ex)
+                    .map(|e| f(field(&mut e.listeners)))
+                    .is_some()
+            })
+            .unwrap_or(false)
+        },
         call,
     )
 }
@@ -1276,7 +1244,7 @@ impl ClientRequest {
     }
 
     fn send(&self, data: &[u8], end: bool) -> bool {
-        let result = with_core(|c| {
+        let result = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
             if e.done && !e.res_started {
                 return Some(Ok(false));
@@ -1306,17 +1274,15 @@ impl ClientRequest {
             e.out = out;
             let sock = e.socket;
             pump(c, self.id);
-            let backlog = match sock.and_then(|s| c.socket(s)) {
-                Some(s) => s.backlog(),
-                None => 0,
-            } + c.clients.get(self.id).map(|e| e.out.len()).unwrap_or(0);
+            let backlog = sock.map_or(0, net::backlog)
+                + c.clients.get(self.id).map(|e| e.out.len()).unwrap_or(0);
             let ok = backlog < HIGH_WATER_MARK;
             if !ok {
                 if let Some(e) = c.clients.get_mut(self.id) {
                     e.need_drain = true;
                 }
-                if let Some(s) = sock.and_then(|s| c.socket(s)) {
-                    s.need_drain = true;
+                if let Some(s) = sock {
+                    net::want_drain(s);
                 }
             }
             Some(Ok(ok))
@@ -1344,7 +1310,7 @@ impl ClientRequest {
     /// # }
     /// ```
     pub fn flush_headers(&self) {
-        with_core(|c| {
+        with_state(|c| {
             let Some(e) = c.clients.get_mut(self.id) else {
                 return;
             };
@@ -1369,23 +1335,14 @@ impl ClientRequest {
     /// # }
     /// ```
     pub fn set_timeout(&self, ms: u64) {
-        with_core(|c| {
+        with_state(|c| {
             let timeout = (ms > 0).then(|| Duration::from_millis(ms));
             let Some(e) = c.clients.get_mut(self.id) else {
                 return;
             };
             e.timeout = timeout;
-            let sock = e.socket;
-            let now = c.now;
-            if let Some(s) = sock.and_then(|s| c.socket(s)) {
-                s.idle_timeout = timeout;
-                s.last_active = now;
-                if timeout.is_none() {
-                    s.timer_at = None;
-                }
-            }
-            if let Some(sock) = sock {
-                c.arm_idle(sock);
+            if let Some(sock) = e.socket {
+                net::set_idle_timeout(sock, timeout);
             }
         });
     }
@@ -1400,7 +1357,7 @@ impl ClientRequest {
     /// # }
     /// ```
     pub fn abort(&self) {
-        let state = with_core(|c| {
+        let state = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
             if e.done {
                 return None;
@@ -1414,12 +1371,10 @@ impl ClientRequest {
             }
             release_placeholder(c, self.id);
             if let Some(s) = sock {
-                if let Some(rec) = c.socket(s) {
-                    if let Proto::Client(conn) = &mut rec.proto {
-                        conn.ex = None;
-                    }
+                if let Some(conn) = c.conns.get_mut(s) {
+                    conn.ex = None;
                 }
-                c.destroy(s, Cause::Aborted);
+                net::destroy(s, Cause::Aborted);
             }
             Some(started)
         })
@@ -1429,7 +1384,7 @@ impl ClientRequest {
             if started {
                 emit(self.id, |l| &mut l.res_close, |f| f());
             }
-            with_core(|c| free_client(c, self.id));
+            with_state(|c| free_client(c, self.id));
         }
     }
 
@@ -1442,7 +1397,7 @@ impl ClientRequest {
     /// ```
     pub fn set_header(&self, name: &str, value: impl crate::http::IntoHeaderValues) {
         let values = value.into_header_values();
-        let err = with_core(|c| {
+        let err = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
             if e.head_sent {
                 return Some(Error::new(
@@ -1485,7 +1440,7 @@ impl ClientRequest {
     /// # }
     /// ```
     pub fn get_header(&self, name: &str) -> Option<h1::HeaderValue> {
-        with_core(|c| {
+        with_state(|c| {
             let e = c.clients.get(self.id)?;
             e.set_headers
                 .iter()
@@ -1509,7 +1464,7 @@ impl ClientRequest {
     /// # }
     /// ```
     pub fn remove_header(&self, name: &str) {
-        with_core(|c| {
+        with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
                 if !e.head_sent {
                     e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
@@ -1583,7 +1538,7 @@ impl ClientRequest {
     }
 
     fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
-        with_core(|c| {
+        with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
                 f(&mut e.listeners);
             }
@@ -1659,14 +1614,16 @@ fn write_request_head(e: &mut ClientExchange, out: &mut Vec<u8>, end_len: Option
 }
 
 /// `drain` for the request on a client socket.
-pub(crate) fn emit_request_drain(sock: SockId) {
-    let ex = with_core(|c| match c.socket(sock).map(|s| &s.proto) {
-        Some(Proto::Client(conn)) => conn.ex.filter(|ex| c.clients.get(*ex).is_some()),
-        _ => None,
+fn emit_request_drain(sock: SockId) {
+    let ex = with_state(|c| {
+        c.conns
+            .get(sock)
+            .and_then(|conn| conn.ex)
+            .filter(|ex| c.clients.get(*ex).is_some())
     })
     .flatten();
     if let Some(ex) = ex {
-        let wanted = with_core(|c| {
+        let wanted = with_state(|c| {
             c.clients
                 .get_mut(ex)
                 .map(|e| std::mem::take(&mut e.need_drain))
@@ -1683,7 +1640,7 @@ pub(crate) fn emit_request_drain(sock: SockId) {
 
 impl ClientResponse {
     fn read<R: Default>(&self, f: impl FnOnce(&ClientExchange) -> R) -> R {
-        with_core(|c| c.clients.get(self.id).map(f))
+        with_state(|c| c.clients.get(self.id).map(f))
             .flatten()
             .unwrap_or_default()
     }
@@ -1741,7 +1698,7 @@ impl ClientResponse {
     /// # }
     /// ```
     pub fn set_encoding(&self, encoding: Encoding) {
-        with_core(|c| {
+        with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
                 e.decoder = Some(StringDecoder::new(encoding));
             }
@@ -1749,9 +1706,9 @@ impl ClientResponse {
     }
 
     fn socket(&self) -> Option<Socket> {
-        with_core(|c| c.clients.get(self.id).and_then(|e| e.socket))
+        with_state(|c| c.clients.get(self.id).and_then(|e| e.socket))
             .flatten()
-            .map(|id| Socket { id })
+            .map(Socket::from_id)
     }
 
     /// Stops reading the connection until [`resume`](Self::resume).
@@ -1823,13 +1780,13 @@ impl ClientResponse {
     /// # }
     /// ```
     pub fn complete(&self) -> bool {
-        with_core(|c| c.clients.get(self.id).map(|e| e.res_complete))
+        with_state(|c| c.clients.get(self.id).map(|e| e.res_complete))
             .flatten()
             .unwrap_or(true)
     }
 
     fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
-        with_core(|c| {
+        with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
                 f(&mut e.listeners);
             }

@@ -1,0 +1,729 @@
+//! The socket record, the functions a protocol calls on it, and the public
+//! [`Socket`] handle.
+//!
+//! A socket record is changed only here and in `io.rs`: protocols above
+//! call these functions (`write`, `write_with`, `destroy`,
+//! `set_idle_timeout`, ...) instead of touching its fields. Each borrows
+//! this layer's state for its own length and never calls up.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::transport::Transport;
+use super::{with_net, Cause, Protocol, SockId, HIGH_WATER_MARK};
+use crate::chunk::{Chunk, IntoChunk};
+use crate::runtime::listeners::Listeners;
+use crate::runtime::{self, LoopBound, SourceKey, Work};
+
+/// How long a socket that closed on a protocol error keeps reading (and
+/// discarding) after its final response, so the peer sees that response
+/// instead of a reset.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+pub(crate) struct SocketListeners {
+    pub(crate) data: Listeners<dyn FnMut(Chunk<'_>)>,
+    pub(crate) end: Listeners<dyn FnMut()>,
+    pub(crate) close: Listeners<dyn FnMut(bool)>,
+    pub(crate) drain: Listeners<dyn FnMut()>,
+    pub(crate) timeout: Listeners<dyn FnMut()>,
+}
+
+pub(crate) struct SocketRec {
+    pub(super) gen: u32,
+    /// `None` once destroyed (the descriptor is closed at once; `close` is
+    /// emitted on the next turn).
+    pub(super) transport: Option<Box<dyn Transport>>,
+    /// Its registration with the poller (none for in-memory transports).
+    pub(super) source: Option<SourceKey>,
+    pub(super) remote: Option<SocketAddr>,
+    pub(super) protocol: &'static Protocol,
+    /// A connection being set up: nothing is written until it is up.
+    pub(super) connecting: bool,
+    /// Bytes waiting to be written, from `out_pos` on. A pooled buffer while
+    /// non-empty; an idle socket holds none.
+    pub(super) out: Vec<u8>,
+    pub(super) out_pos: usize,
+    /// Total bytes written to the OS so far (marks when a response finished).
+    pub(super) written: u64,
+    /// Input read but not yet consumed (a partial head, or bytes held while
+    /// paused). Pooled; empty when idle.
+    pub(super) inbuf: Vec<u8>,
+    pub(super) paused: bool,
+    /// Output is over the high-water mark and the protocol asked to stop
+    /// reading until it drains (the pipelining-flood guard).
+    pub(super) input_blocked: bool,
+    pub(super) eof_seen: bool,
+    pub(super) eof_delivered: bool,
+    /// `end()` was called: shut down writing once `out` is flushed.
+    pub(super) ending: bool,
+    pub(super) write_shut: bool,
+    /// Reading only to discard until the peer closes (after a final
+    /// `Connection: close` response or a protocol error).
+    pub(super) lingering: bool,
+    pub(super) destroyed: bool,
+    pub(super) cause: Cause,
+    pub(super) need_drain: bool,
+    pub(super) idle_timeout: Option<Duration>,
+    pub(super) last_active: Instant,
+    /// The deadline of the idle check queued in the timer heap, if any.
+    pub(super) timer_at: Option<Instant>,
+    pub(super) listeners: SocketListeners,
+    /// Does not keep the loop alive (an idle pooled client socket, an
+    /// in-memory connection).
+    pub(super) unref: bool,
+}
+
+impl SocketRec {
+    /// Bytes queued and not yet written.
+    pub(super) fn backlog(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    pub(super) fn can_read(&self) -> bool {
+        !self.destroyed && !self.paused && !self.input_blocked && !self.eof_seen
+    }
+}
+
+impl super::Net {
+    pub(super) fn socket(&mut self, id: SockId) -> Option<&mut SocketRec> {
+        match self.sockets.get_mut(id.key as usize) {
+            Some(s) if s.gen == id.gen => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// How a new socket starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Open {
+    pub(crate) protocol: &'static Protocol,
+    pub(crate) idle_timeout: Option<Duration>,
+    /// A connect is under way: the protocol's `connected` runs when it
+    /// finishes.
+    pub(crate) connecting: bool,
+    /// The socket does not keep the loop alive.
+    pub(crate) unref: bool,
+}
+
+/// The readiness handler of every socket registered with the poller.
+pub(super) static SOCKET_IO: runtime::IoHandler = runtime::IoHandler {
+    ready: super::io::on_ready,
+    on_panic: destroy_ctx,
+};
+
+/// Makes a socket record for `transport`, registers it with the poller (if
+/// the OS drives it), and starts its idle clock.
+pub(crate) fn open(
+    mut transport: Box<dyn Transport>,
+    remote: Option<SocketAddr>,
+    how: Open,
+) -> std::io::Result<SockId> {
+    let now = runtime::now();
+    let gen = runtime::next_gen();
+    let id = with_net(|net| {
+        let entry = net.sockets.vacant_entry();
+        let id = SockId {
+            key: entry.key() as u32,
+            gen,
+        };
+        let source = match transport.source() {
+            Some(src) => Some(runtime::register(
+                src,
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+                &SOCKET_IO,
+                id.ctx(),
+            )?),
+            None => None,
+        };
+        entry.insert(SocketRec {
+            gen,
+            transport: Some(transport),
+            source,
+            remote,
+            protocol: how.protocol,
+            connecting: how.connecting,
+            out: Vec::new(),
+            out_pos: 0,
+            written: 0,
+            inbuf: Vec::new(),
+            paused: false,
+            input_blocked: false,
+            eof_seen: false,
+            eof_delivered: false,
+            ending: false,
+            write_shut: false,
+            lingering: false,
+            destroyed: false,
+            cause: Cause::Aborted,
+            need_drain: false,
+            idle_timeout: how.idle_timeout,
+            last_active: now,
+            timer_at: None,
+            listeners: SocketListeners::default(),
+            unref: how.unref,
+        });
+        if !how.unref {
+            runtime::add_ref();
+        }
+        arm_idle(net, id);
+        Ok::<_, std::io::Error>(id)
+    })
+    .unwrap_or_else(|| Err(std::io::ErrorKind::NotConnected.into()))?;
+    log::trace!(
+        "socket {}: open ({}, from {remote:?})",
+        id.key,
+        how.protocol.name
+    );
+    Ok(id)
+}
+
+/// Queues the idle-timeout check of a socket for `last_active + timeout`,
+/// unless a check at or before that time is already queued.
+pub(super) fn arm_idle(net: &mut super::Net, id: SockId) {
+    let Some(s) = net.socket(id) else { return };
+    let Some(t) = s.idle_timeout else { return };
+    let at = s.last_active + t;
+    if s.timer_at.is_some_and(|queued| queued <= at) {
+        return;
+    }
+    s.timer_at = Some(at);
+    runtime::schedule(
+        at,
+        Work::owned(super::io::check_idle, id.ctx(), destroy_ctx),
+    );
+}
+
+/// Marks a socket for the flush at the end of the current phase.
+fn cork(id: SockId) {
+    runtime::cork(Work::owned(super::io::flush_ctx, id.ctx(), destroy_ctx));
+}
+
+/// Appends bytes to a socket's output (taking a pooled buffer when it had
+/// none) and corks it. Returns whether the output is under the high-water
+/// mark; over it, `drain` will follow once it has gone.
+pub(crate) fn write(id: SockId, bytes: &[u8]) -> bool {
+    write_with(id, |out| out.extend_from_slice(bytes)).unwrap_or(false)
+}
+
+/// Lets `encode` append to a socket's output buffer directly (no copy),
+/// then corks the socket. Returns whether the output is under the
+/// high-water mark (and asks for `drain` when it is not), or `None` if the
+/// socket can no longer write (`encode` is not called then).
+pub(crate) fn write_with(id: SockId, encode: impl FnOnce(&mut Vec<u8>)) -> Option<bool> {
+    with_net(|net| {
+        let s = net.socket(id)?;
+        if s.destroyed || s.write_shut {
+            return None;
+        }
+        let was_empty = s.backlog() == 0;
+        if s.out.capacity() == 0 {
+            s.out = runtime::take_buf();
+        }
+        encode(&mut s.out);
+        let backlog = s.backlog();
+        if was_empty && backlog > 0 {
+            cork(id);
+        }
+        let ok = backlog < HIGH_WATER_MARK;
+        if !ok {
+            s.need_drain = true;
+        }
+        Some(ok)
+    })
+    .flatten()
+}
+
+/// Moves `bytes` to the end of a socket's output: the buffer itself when
+/// the output is empty (no copy), else its contents; `bytes` is left empty
+/// either way (holding a spare buffer or none).
+pub(crate) fn write_owned(id: SockId, bytes: &mut Vec<u8>) {
+    if bytes.is_empty() {
+        return;
+    }
+    with_net(|net| {
+        let Some(s) = net.socket(id) else { return };
+        if s.destroyed || s.write_shut {
+            bytes.clear();
+            return;
+        }
+        if s.backlog() == 0 {
+            std::mem::swap(&mut s.out, bytes);
+            s.out_pos = 0;
+            bytes.clear();
+            cork(id);
+        } else {
+            s.out.extend_from_slice(bytes);
+            bytes.clear();
+        }
+    });
+}
+
+/// Asks for the protocol's `drain` once the socket's output has gone
+/// (a write the protocol buffered elsewhere went over the mark).
+pub(crate) fn want_drain(id: SockId) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            s.need_drain = true;
+        }
+    });
+}
+
+/// Flushes the socket at the end of this phase even if nothing new was
+/// written: an empty flush runs the protocol's `flushed` (which may close
+/// the connection).
+pub(crate) fn flush_soon(id: SockId) {
+    cork(id);
+}
+
+/// Hands the socket to another protocol (an upgrade leaves HTTP for
+/// [`RAW`](super::RAW)); input held so far goes to the new one.
+pub(crate) fn set_protocol(id: SockId, protocol: &'static Protocol) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            log::trace!(
+                "socket {}: protocol {} -> {}",
+                id.key,
+                s.protocol.name,
+                protocol.name
+            );
+            s.protocol = protocol;
+        }
+    });
+}
+
+/// Bytes queued on a socket and not yet written.
+pub(crate) fn backlog(id: SockId) -> usize {
+    with_net(|net| net.socket(id).map(|s| s.backlog()))
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// The total of bytes written a socket will reach once everything queued
+/// now is flushed (to know when a given response has left).
+pub(crate) fn queued_mark(id: SockId) -> u64 {
+    with_net(|net| net.socket(id).map(|s| s.written + s.backlog() as u64))
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// Bytes handed to the OS so far.
+pub(crate) fn written(id: SockId) -> u64 {
+    with_net(|net| net.socket(id).map(|s| s.written))
+        .flatten()
+        .unwrap_or(0)
+}
+
+/// What a protocol needs to know before reading on: whether the socket is
+/// gone, paused, and how much output waits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadState {
+    pub(crate) destroyed: bool,
+    pub(crate) paused: bool,
+    pub(crate) backlog: usize,
+}
+
+/// See [`ReadState`]; `None` for a socket that no longer exists.
+pub(crate) fn read_state(id: SockId) -> Option<ReadState> {
+    with_net(|net| {
+        net.socket(id).map(|s| ReadState {
+            destroyed: s.destroyed,
+            paused: s.paused,
+            backlog: s.backlog(),
+        })
+    })
+    .flatten()
+}
+
+/// The back-pressure guard: stop reading until the output has been
+/// flushed; reading then resumes by itself (and reads the socket, whose
+/// data may have been announced already).
+pub(crate) fn hold_input_until_flushed(id: SockId) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            log::trace!("socket {}: output backlog; reading stops", id.key);
+            s.input_blocked = true;
+        }
+    });
+}
+
+/// Whether input read earlier waits unconsumed (a partial message).
+pub(crate) fn has_held_input(id: SockId) -> bool {
+    with_net(|net| net.socket(id).is_some_and(|s| !s.inbuf.is_empty())).unwrap_or(false)
+}
+
+/// Whether the socket exists and is not destroyed.
+pub(crate) fn is_open(id: SockId) -> bool {
+    with_net(|net| net.socket(id).is_some_and(|s| !s.destroyed)).unwrap_or(false)
+}
+
+/// Whether the socket can carry another exchange: open, and the peer has
+/// not finished sending.
+pub(crate) fn is_reusable(id: SockId) -> bool {
+    with_net(|net| net.socket(id).is_some_and(|s| !s.destroyed && !s.eof_seen)).unwrap_or(false)
+}
+
+/// Whether a connect is still under way.
+pub(crate) fn is_connecting(id: SockId) -> bool {
+    with_net(|net| net.socket(id).is_some_and(|s| s.connecting)).unwrap_or(false)
+}
+
+/// Sets the idle timeout (`None`: off) and restarts the idle clock.
+pub(crate) fn set_idle_timeout(id: SockId, timeout: Option<Duration>) {
+    let now = runtime::now();
+    with_net(|net| {
+        let Some(s) = net.socket(id) else { return };
+        s.idle_timeout = timeout;
+        s.last_active = now;
+        if timeout.is_none() {
+            s.timer_at = None; // a queued check becomes stale
+        }
+        arm_idle(net, id);
+    });
+}
+
+/// Whether the socket keeps the loop alive (Node's `ref`/`unref`): idle
+/// pooled client sockets do not.
+pub(crate) fn set_ref(id: SockId, keeps_loop_alive: bool) {
+    with_net(|net| {
+        let Some(s) = net.socket(id) else { return };
+        if s.unref != keeps_loop_alive {
+            return;
+        }
+        s.unref = !keeps_loop_alive;
+        if keeps_loop_alive {
+            runtime::add_ref();
+        } else {
+            runtime::release_ref();
+        }
+    });
+}
+
+/// Closes the descriptor now and queues the `close` events for the next
+/// turn (Node never emits `close` inline).
+pub(crate) fn destroy(id: SockId, cause: Cause) {
+    with_net(|net| destroy_in(net, id, cause));
+}
+
+pub(super) fn destroy_in(net: &mut super::Net, id: SockId, cause: Cause) {
+    let Some(s) = net.socket(id) else { return };
+    if s.destroyed {
+        return;
+    }
+    log::trace!("socket {}: destroyed ({:?})", id.key, cause);
+    s.destroyed = true;
+    s.cause = cause;
+    let transport = s.transport.take();
+    let source = s.source.take();
+    let out = std::mem::take(&mut s.out);
+    let inbuf = std::mem::take(&mut s.inbuf);
+    s.out_pos = 0;
+    if let (Some(mut transport), Some(key)) = (transport, source) {
+        if let Some(src) = transport.source() {
+            runtime::deregister(src, key);
+        }
+    }
+    runtime::give_buf(out);
+    runtime::give_buf(inbuf);
+    runtime::defer(Work::new(super::io::finish_close, id.ctx()));
+}
+
+/// Destroys the socket a context value names (after a panic in its work,
+/// or at the end of a linger).
+pub(crate) fn destroy_ctx(ctx: u64) {
+    destroy(SockId::from_ctx(ctx), Cause::Aborted);
+}
+
+/// Shuts down the writing side and keeps reading, discarding, until the
+/// peer closes or [`LINGER`] passes (so the peer reads our last answer
+/// rather than a reset).
+pub(crate) fn shutdown_and_linger(id: SockId) {
+    let now = runtime::now();
+    with_net(|net| {
+        let Some(s) = net.socket(id) else { return };
+        if s.destroyed {
+            return;
+        }
+        if !s.write_shut {
+            s.write_shut = true;
+            if let Some(t) = &mut s.transport {
+                let _ = t.shutdown_write();
+            }
+        }
+        if s.eof_seen {
+            destroy_in(net, id, Cause::Aborted);
+            return;
+        }
+        if !s.lingering {
+            log::trace!("socket {}: lingering after close", id.key);
+            s.lingering = true;
+            s.paused = false;
+            s.input_blocked = false;
+            runtime::schedule(now + LINGER, Work::new(destroy_ctx, id.ctx()));
+            runtime::defer(Work::owned(super::io::resume_ctx, id.ctx(), destroy_ctx));
+        }
+    });
+}
+
+/// Emits one of a socket's events; returns whether anyone listened.
+pub(super) fn emit_socket<F: ?Sized + 'static>(
+    id: SockId,
+    field: fn(&mut SocketListeners) -> &mut Listeners<F>,
+    call: impl FnMut(&mut F),
+) -> bool {
+    runtime::listeners::emit(
+        |f| {
+            with_net(|net| net.socket(id).map(|s| f(field(&mut s.listeners))).is_some())
+                .unwrap_or(false)
+        },
+        call,
+    )
+}
+
+/// Node's `net.Socket`: a TCP or unix-domain connection. A cheap `Copy`
+/// handle; once the socket has closed, methods do nothing. It belongs to
+/// the loop of the thread that made it (it is not `Send`).
+///
+/// An HTTP server hands you one in its `connection` and `upgrade` events and
+/// through `req.connection()`.
+///
+/// ```no_run
+/// use nodelike::http;
+/// let server = http::create_server(|_req, res| res.end(()));
+/// server.on_upgrade(|_req, socket, head| {
+///     socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+///     socket.write(head);
+///     socket.on_data(move |chunk| { socket.write(chunk); });
+/// });
+/// server.listen(8000, "127.0.0.1", || {});
+/// nodelike::run();
+/// ```
+///
+/// A handle cannot leave its loop's thread:
+///
+/// ```compile_fail
+/// fn on_another_thread(socket: nodelike::net::Socket) {
+///     std::thread::spawn(move || socket.destroy());
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Socket {
+    pub(crate) id: SockId,
+    _loop: LoopBound,
+}
+
+impl Socket {
+    pub(crate) fn from_id(id: SockId) -> Socket {
+        Socket {
+            id,
+            _loop: LoopBound::default(),
+        }
+    }
+
+    /// Queues `data` for sending; returns `false` once more than the
+    /// high-water mark (16 KiB) waits, and `drain` fires when it has gone.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// if !socket.write("hello") {
+    ///     socket.pause(); // stop reading until the peer catches up
+    /// }
+    /// # }
+    /// ```
+    pub fn write(&self, data: impl IntoChunk) -> bool {
+        write(self.id, data.chunk_bytes())
+    }
+
+    /// Sends `data` (if any), then half-closes: the writing side shuts down
+    /// once everything queued is flushed.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.end("bye\n");
+    /// # }
+    /// ```
+    pub fn end(&self, data: impl IntoChunk) {
+        let bytes = data.chunk_bytes();
+        write(self.id, bytes);
+        let ending = with_net(|net| match net.socket(self.id) {
+            Some(s) if !s.destroyed => {
+                s.ending = true;
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+        if ending {
+            cork(self.id);
+        }
+    }
+
+    /// Closes the connection now, dropping unsent output; `close` fires on
+    /// the next loop turn.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.destroy();
+    /// # }
+    /// ```
+    pub fn destroy(&self) {
+        destroy(self.id, Cause::Aborted);
+    }
+
+    /// Stops reading: no `data` until [`resume`](Socket::resume). The
+    /// kernel's receive window then pushes back on the peer.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.pause();
+    /// nodelike::set_timeout(move || socket.resume(), 1000);
+    /// # }
+    /// ```
+    pub fn pause(&self) {
+        with_net(|net| {
+            if let Some(s) = net.socket(self.id) {
+                log::trace!("socket {}: pause", self.id.key);
+                s.paused = true;
+            }
+        });
+    }
+
+    /// Starts reading again after [`pause`](Socket::pause).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.resume();
+    /// # }
+    /// ```
+    pub fn resume(&self) {
+        let resumed = with_net(|net| match net.socket(self.id) {
+            Some(s) if s.paused => {
+                log::trace!("socket {}: resume", self.id.key);
+                s.paused = false;
+                true
+            }
+            _ => false,
+        })
+        .unwrap_or(false);
+        if resumed {
+            runtime::defer(Work::owned(
+                super::io::resume_ctx,
+                self.id.ctx(),
+                destroy_ctx,
+            ));
+        }
+    }
+
+    /// Sets the idle timeout: after `ms` milliseconds without traffic the
+    /// `timeout` event fires (an HTTP connection with no `timeout` listener
+    /// is destroyed instead). `0` disables it.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.set_timeout(5_000);
+    /// socket.on_timeout(move || socket.destroy());
+    /// # }
+    /// ```
+    pub fn set_timeout(&self, ms: u64) {
+        set_idle_timeout(self.id, (ms > 0).then(|| Duration::from_millis(ms)));
+    }
+
+    /// The peer's address (`None` for unix sockets or a closed socket).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// if let Some(addr) = socket.remote_address() { println!("from {}", addr.ip()) }
+    /// # }
+    /// ```
+    pub fn remote_address(&self) -> Option<SocketAddr> {
+        with_net(|net| net.socket(self.id).and_then(|s| s.remote)).flatten()
+    }
+
+    /// Whether the socket is still open (not destroyed or closed).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// assert!(socket.is_open());
+    /// # }
+    /// ```
+    pub fn is_open(&self) -> bool {
+        is_open(self.id)
+    }
+
+    /// Bytes queued and not yet handed to the OS (Node's `writableLength`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("{} bytes waiting", socket.buffer_size());
+    /// # }
+    /// ```
+    pub fn buffer_size(&self) -> usize {
+        backlog(self.id)
+    }
+
+    /// Adds a `data` listener: bytes as they arrive (raw sockets only; an
+    /// HTTP connection's bytes go to its requests).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.on_data(move |chunk| { socket.write(chunk); });
+    /// # }
+    /// ```
+    pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
+        self.add(|l| l.data.push(Box::new(f)));
+    }
+
+    /// Adds an `end` listener: the peer finished sending.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.on_end(|| println!("peer is done"));
+    /// # }
+    /// ```
+    pub fn on_end(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.end.push(Box::new(f)));
+    }
+
+    /// Adds a `close` listener: the socket is fully closed; the argument says
+    /// whether it closed because of an error.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.on_close(|had_error| println!("closed (error: {had_error})"));
+    /// # }
+    /// ```
+    pub fn on_close(&self, f: impl FnMut(bool) + 'static) {
+        self.add(|l| l.close.push(Box::new(f)));
+    }
+
+    /// Adds a `drain` listener: the output queue emptied after `write`
+    /// returned `false`.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.on_drain(move || socket.resume());
+    /// # }
+    /// ```
+    pub fn on_drain(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.drain.push(Box::new(f)));
+    }
+
+    /// Adds a `timeout` listener (see [`set_timeout`](Socket::set_timeout)).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.on_timeout(move || socket.end(()));
+    /// # }
+    /// ```
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.timeout.push(Box::new(f)));
+    }
+
+    fn add(&self, f: impl FnOnce(&mut SocketListeners)) {
+        with_net(|net| {
+            if let Some(s) = net.socket(self.id) {
+                f(&mut s.listeners);
+            }
+        });
+    }
+}

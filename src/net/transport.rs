@@ -1,0 +1,162 @@
+//! Transports: what a socket's bytes travel over. TCP and unix-domain
+//! sockets are here; in-memory connections are in `memory.rs`. A new
+//! transport (TLS, say) implements [`Transport`] and nothing else in `net`
+//! changes: the read path asks it whether a short read drained it, the
+//! connect path asks it whether it is connected yet.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::path::PathBuf;
+
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+/// A byte stream under a socket.
+pub(crate) trait Transport {
+    /// Reads into `buf`: `Ok(0)` is the peer's end of stream, `WouldBlock`
+    /// means nothing more until the next readiness.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Writes from `buf`; `WouldBlock` means the peer's window is full and
+    /// a writable edge will announce room.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
+
+    /// Shuts down the writing side (FIN), keeping reading open.
+    fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// Whether a read that returned fewer bytes than asked means the
+    /// transport is drained, so the read that would only say `WouldBlock`
+    /// can be skipped. True for the kernel's sockets on Linux; a transport
+    /// that decodes records (TLS) may hold more than one read returns.
+    fn short_read_drains(&self) -> bool {
+        true
+    }
+
+    /// The source to register with the poller, if the OS delivers this
+    /// transport's readiness (an in-memory pipe has none: its far end
+    /// drives it by hand).
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source>;
+
+    /// For a connection being set up: `Ok(true)` once it is connected,
+    /// `Ok(false)` while it is still connecting, or the error it failed
+    /// with. Transports that are connected from the start say `Ok(true)`.
+    fn finish_connect(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+}
+
+impl Transport for TcpStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(self, buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        Some(self)
+    }
+
+    fn finish_connect(&mut self) -> io::Result<bool> {
+        // A non-blocking connect reports its outcome as a socket error
+        // (refused, unreachable) or as a peer address once it is up.
+        if let Some(e) = self.take_error()? {
+            return Err(e);
+        }
+        match self.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Transport for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Read::read(self, buf)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Write::write(self, buf)
+    }
+
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        Some(self)
+    }
+
+    fn finish_connect(&mut self) -> io::Result<bool> {
+        match self.take_error()? {
+            Some(e) => Err(e),
+            None => Ok(true),
+        }
+    }
+}
+
+/// Starts a non-blocking TCP connection to `addr` (Nagle off: small
+/// requests must leave at once).
+pub(crate) fn connect_tcp(addr: SocketAddr) -> io::Result<Box<dyn Transport>> {
+    let stream = TcpStream::connect(addr)?;
+    let _ = stream.set_nodelay(true);
+    Ok(Box::new(stream))
+}
+
+/// Connects to the unix-domain socket at `path`.
+pub(crate) fn connect_unix(path: &std::path::Path) -> io::Result<Box<dyn Transport>> {
+    Ok(Box::new(UnixStream::connect(path)?))
+}
+
+/// A listening socket.
+pub(crate) enum Listener {
+    Tcp(TcpListener),
+    /// A unix-domain socket and its file, removed when the listener goes.
+    Unix(UnixListener, PathBuf),
+}
+
+impl Listener {
+    /// Accepts one connection: its transport and the peer's address.
+    pub(crate) fn accept(&self) -> io::Result<(Box<dyn Transport>, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, addr) = l.accept()?;
+                // Small responses must leave at once, not wait for Nagle.
+                let _ = s.set_nodelay(true);
+                Ok((Box::new(s), Some(addr)))
+            }
+            Listener::Unix(l, _) => {
+                let (s, _) = l.accept()?;
+                Ok((Box::new(s), None))
+            }
+        }
+    }
+
+    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp(l) => l,
+            Listener::Unix(l, _) => l,
+        }
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // A unix socket's file outlives the socket; remove it as Node does.
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
