@@ -235,13 +235,24 @@ fn range_of(buf: &[u8], part: &[u8]) -> Range<usize> {
 /// Skips empty lines (CRLF) before a message; a bare LF or CR is an error.
 /// Returns the offset of the first byte of the start line, or `None` when
 /// only (parts of) empty lines were seen.
-fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, ParseError> {
+///
+/// The empty lines count towards `max_head_bytes`: without that, a peer
+/// sending nothing but CRLFs would be buffered without bound, since no
+/// start line (where the other limits are checked) ever begins.
+fn skip_empty_lines(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
+    let incomplete = || {
+        if buf.len() > limits.max_head_bytes {
+            Err(ParseError::HeadTooLarge)
+        } else {
+            Ok(None)
+        }
+    };
     let mut i = 0;
     loop {
         match buf.get(i) {
-            None => return Ok(None),
+            None => return incomplete(),
             Some(b'\r') => match buf.get(i + 1) {
-                None => return Ok(None),
+                None => return incomplete(),
                 Some(b'\n') => i += 2,
                 Some(_) => return Err(ParseError::Malformed("bare CR in head")),
             },
@@ -489,10 +500,7 @@ pub fn parse_request_head(
     limits: &Limits,
     out: &mut ParsedRequest,
 ) -> Result<Option<usize>, ParseError> {
-    let Some(start) = skip_empty_lines(buf)? else {
-        if buf.len() > limits.max_head_bytes {
-            return Err(ParseError::HeadTooLarge);
-        }
+    let Some(start) = skip_empty_lines(buf, limits)? else {
         return Ok(None);
     };
     let rest = &buf[start..];
@@ -587,7 +595,7 @@ pub fn parse_response_head(
     limits: &Limits,
     out: &mut ParsedResponse,
 ) -> Result<Option<usize>, ParseError> {
-    let Some(start) = skip_empty_lines(buf)? else {
+    let Some(start) = skip_empty_lines(buf, limits)? else {
         return Ok(None);
     };
     let rest = &buf[start..];
@@ -908,6 +916,56 @@ mod tests {
         assert_eq!(parse(long_head.as_bytes()), Err(ParseError::HeadTooLarge));
         let crlfs = "\r\n".repeat(l.max_head_bytes);
         assert_eq!(parse(crlfs.as_bytes()), Err(ParseError::HeadTooLarge));
+    }
+
+    /// A peer that sends nothing but empty lines must hit the head limit,
+    /// not be buffered for ever: the client parsing a response as much as
+    /// the server parsing a request.
+    #[test]
+    fn endless_empty_lines_before_the_start_line_hit_the_head_limit() {
+        let response = |buf: &[u8], l: &Limits| {
+            parse_response_head(buf, false, l, &mut ParsedResponse::default())
+        };
+        let request =
+            |buf: &[u8], l: &Limits| parse_request_head(buf, l, &mut ParsedRequest::default());
+        let parsers: [&dyn Fn(&[u8], &Limits) -> Result<Option<usize>, ParseError>; 2] =
+            [&response, &request];
+        for parse in parsers {
+            // The default limit, whole and in a few pieces as a socket
+            // delivers them: the end result is the error, never Ok(None).
+            let l = Limits::default();
+            let crlfs = "\r\n".repeat(l.max_head_bytes + 1);
+            let crlfs = crlfs.as_bytes();
+            assert_eq!(parse(crlfs, &l), Err(ParseError::HeadTooLarge));
+            let mut seen = None;
+            for end in (0..crlfs.len()).step_by(4093).chain([crlfs.len()]) {
+                match parse(&crlfs[..end], &l) {
+                    Ok(None) => assert!(end <= l.max_head_bytes, "Ok(None) at {end}"),
+                    Ok(Some(n)) => panic!("complete at {n}"),
+                    Err(e) => {
+                        seen = Some(e);
+                        break;
+                    }
+                }
+            }
+            assert_eq!(seen, Some(ParseError::HeadTooLarge));
+            // A small limit, split at every offset and one byte at a time:
+            // incomplete up to the limit, too large one byte past it.
+            let l = Limits {
+                max_head_bytes: 64,
+                ..Limits::default()
+            };
+            let crlfs = "\r\n".repeat(l.max_head_bytes + 1);
+            let crlfs = crlfs.as_bytes();
+            for end in 0..=crlfs.len() {
+                let want = if end > l.max_head_bytes {
+                    Err(ParseError::HeadTooLarge)
+                } else {
+                    Ok(None)
+                };
+                assert_eq!(parse(&crlfs[..end], &l), want, "{end} bytes");
+            }
+        }
     }
 
     #[test]
