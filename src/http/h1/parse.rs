@@ -314,6 +314,31 @@ fn map_httparse(e: httparse::Error) -> ParseError {
     }
 }
 
+/// httparse reports every bad version field as `Error::Version`. One that
+/// does not even start with HTTP-name (`HTTP/`) is no version at all (most
+/// often a second space, `GET /  HTTP/1.1`, leaving an empty token before
+/// it): a malformed request line, 400, not an unsupported version, 505.
+///
+/// httparse fails at the first byte that differs from `HTTP/1.` (or on the
+/// eighth when all seven match), so the bytes it read always include the
+/// first that differs from `HTTP/`: the answer is the same however the
+/// input was split. `path` is the target httparse had parsed by then.
+fn request_version_error(rest: &[u8], path: Option<&str>) -> ParseError {
+    let Some(path) = path else {
+        return ParseError::UnsupportedVersion;
+    };
+    // The version field starts after the target and its one SP.
+    let field = rest
+        .get(range_of(rest, path.as_bytes()).end + 1..)
+        .unwrap_or_default();
+    let seen = field.len().min(5);
+    if field[..seen] == b"HTTP/"[..seen] {
+        ParseError::UnsupportedVersion
+    } else {
+        ParseError::Malformed("invalid HTTP version")
+    }
+}
+
 /// Strips optional whitespace (SP, HTAB) from both ends.
 pub(super) fn trim_ows(v: &[u8]) -> &[u8] {
     let start = v
@@ -522,6 +547,7 @@ pub fn parse_request_head(
             check_line_endings(rest, true)?;
             return Ok(None);
         }
+        Err(httparse::Error::Version) => return Err(request_version_error(rest, req.path)),
         Err(e) => return Err(map_httparse(e)),
     };
     let head = &rest[..n];
@@ -890,8 +916,15 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", Malformed("invalid Host header")),
             (b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", Malformed("invalid Host header")),
             (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("asterisk-form target with a method other than OPTIONS")),
+            // A version field that does not start with HTTP-name is no
+            // version at all: a malformed request line (400), not a 505.
+            (b"GET /  HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
+            (b"GET / \tHTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
+            (b"GET / http/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
+            (b"GET / HTTX/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
             (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", UnsupportedVersion),
             (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", UnsupportedVersion),
+            (b"GET / HTTP/3\r\nHost: x\r\n\r\n", UnsupportedVersion),
             (big_target.as_bytes(), TargetTooLong),
             (big_head.as_bytes(), HeadTooLarge),
             (many.as_bytes(), TooManyHeaders),
