@@ -1108,13 +1108,11 @@ mod tests {
     /// the server parsing a request.
     #[test]
     fn endless_empty_lines_before_the_start_line_hit_the_head_limit() {
-        let response = |buf: &[u8], l: &Limits| {
-            parse_response_head(buf, false, l, &mut ParsedResponse::default())
-        };
-        let request =
-            |buf: &[u8], l: &Limits| parse_request_head(buf, l, &mut ParsedRequest::default());
-        let parsers: [&dyn Fn(&[u8], &Limits) -> Result<Option<usize>, ParseError>; 2] =
-            [&response, &request];
+        type Parser = fn(&[u8], &Limits) -> Result<Option<usize>, ParseError>;
+        let response: Parser =
+            |buf, l| parse_response_head(buf, false, l, &mut ParsedResponse::default());
+        let request: Parser = |buf, l| parse_request_head(buf, l, &mut ParsedRequest::default());
+        let parsers = [response, request];
         for parse in parsers {
             // The default limit, whole and in a few pieces as a socket
             // delivers them: the end result is the error, never Ok(None).
