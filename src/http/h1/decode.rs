@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use super::encode::is_token_byte;
 use super::parse::{trim_ows, BodyKind};
 
 /// What one [`Decoder::decode`] call produced.
@@ -33,11 +34,12 @@ pub enum Decoded<'a> {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
-    /// A chunk-size line that is empty or not hexadecimal.
+    /// A chunk-size line that is empty or not hexadecimal, or whitespace
+    /// after the size that no `;` follows.
     InvalidChunkSize,
     /// A chunk size that does not fit in 64 bits.
     ChunkSizeOverflow,
-    /// A forbidden byte in a chunk extension.
+    /// A chunk extension that breaks RFC 9112 section 7.1.1's grammar.
     InvalidChunkExtension,
     /// More chunk-extension bytes than allowed.
     ExtensionsTooLong,
@@ -81,10 +83,26 @@ impl std::error::Error for DecodeError {}
 enum Step {
     /// Hex digits of the chunk size.
     Size,
-    /// Whitespace after the size, before `;` or CR.
+    /// Whitespace after the size: BWS, so a `;` must follow.
     SizeWs,
-    /// Chunk extension bytes up to CR.
-    Extension,
+    /// After a `;`: BWS, then the extension's name.
+    ExtBeforeName,
+    /// The extension's name (a token).
+    ExtName,
+    /// BWS after the name: `=` or the next `;` must follow.
+    ExtAfterName,
+    /// After `=`: BWS, then a token or a quoted-string.
+    ExtBeforeValue,
+    /// A token value.
+    ExtToken,
+    /// Inside a quoted-string value.
+    ExtQuoted,
+    /// The byte after a backslash in a quoted-string.
+    ExtQuotedPair,
+    /// Just after a quoted-string's closing quote.
+    ExtValueEnd,
+    /// BWS after a value: the next `;` must follow.
+    ExtAfterValue,
     /// The LF ending the size line.
     SizeLf,
     /// Chunk data; `remaining` bytes to go.
@@ -272,6 +290,21 @@ impl Decoder {
     ) -> Result<(usize, Decoded<'a>), DecodeError> {
         let mut i = 0;
         while i < input.len() {
+            if matches!(step, Step::ExtName | Step::ExtToken) {
+                // A run of tchars leaves these steps as they are: take it
+                // whole rather than a byte per turn.
+                let start = i;
+                while i < input.len() && is_token_byte(input[i]) {
+                    i += 1;
+                }
+                if i > start {
+                    self.extension_bytes += i - start;
+                    if self.extension_bytes > self.max_extension_bytes {
+                        return Err(DecodeError::ExtensionsTooLong);
+                    }
+                    continue;
+                }
+            }
             let b = input[i];
             step = match step {
                 Step::Size => match hex(b) {
@@ -289,29 +322,28 @@ impl Decoder {
                     }
                     None if self.size_digits == 0 => return Err(DecodeError::InvalidChunkSize),
                     None => match b {
-                        b' ' | b'\t' => Step::SizeWs,
-                        b';' => Step::Extension,
+                        b' ' | b'\t' => self.count_extension_byte(Step::SizeWs)?,
+                        b';' => self.count_extension_byte(Step::ExtBeforeName)?,
                         b'\r' => Step::SizeLf,
                         _ => return Err(DecodeError::InvalidChunkSize),
                     },
                 },
+                // BWS belongs to a chunk-ext, so it must lead to a `;`:
+                // `3 \r\n` is not a chunk-size line (RFC 9112 7.1.1).
                 Step::SizeWs => match b {
-                    b' ' | b'\t' => Step::SizeWs,
-                    b';' => Step::Extension,
-                    b'\r' => Step::SizeLf,
+                    b' ' | b'\t' => self.count_extension_byte(Step::SizeWs)?,
+                    b';' => self.count_extension_byte(Step::ExtBeforeName)?,
                     _ => return Err(DecodeError::InvalidChunkSize),
                 },
-                Step::Extension => match b {
-                    b'\r' => Step::SizeLf,
-                    b'\t' | 0x20..=0x7e | 0x80..=0xff => {
-                        self.extension_bytes += 1;
-                        if self.extension_bytes > self.max_extension_bytes {
-                            return Err(DecodeError::ExtensionsTooLong);
-                        }
-                        Step::Extension
-                    }
-                    _ => return Err(DecodeError::InvalidChunkExtension),
-                },
+                Step::ExtBeforeName
+                | Step::ExtName
+                | Step::ExtAfterName
+                | Step::ExtBeforeValue
+                | Step::ExtToken
+                | Step::ExtQuoted
+                | Step::ExtQuotedPair
+                | Step::ExtValueEnd
+                | Step::ExtAfterValue => self.extension(step, b)?,
                 Step::SizeLf => match b {
                     b'\n' if self.chunk_remaining == 0 => Step::TrailerStart,
                     b'\n' => Step::Data,
@@ -377,6 +409,51 @@ impl Decoder {
         Ok((input.len(), Decoded::NeedMore))
     }
 
+    /// One byte of the chunk extensions, per RFC 9112 section 7.1.1:
+    /// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+    /// BWS may come before or after a `;` or `=` but not before the CR, a
+    /// name or value may not be empty, and a token value may not hold
+    /// obs-text (only a quoted-string may). Extensions are checked, not
+    /// kept: nothing in Node's API exposes them.
+    fn extension(&mut self, step: Step, b: u8) -> Result<Step, DecodeError> {
+        use Step::*;
+        let ws = b == b' ' || b == b'\t';
+        let tchar = is_token_byte(b);
+        let next = match (step, b) {
+            (ExtName | ExtToken | ExtValueEnd, b'\r') => return Ok(SizeLf),
+            (ExtBeforeName, _) if ws => ExtBeforeName,
+            (ExtBeforeName | ExtName, _) if tchar => ExtName,
+            (ExtName | ExtAfterName, _) if ws => ExtAfterName,
+            (ExtName | ExtAfterName, b'=') => ExtBeforeValue,
+            (ExtName | ExtAfterName | ExtToken | ExtValueEnd | ExtAfterValue, b';') => {
+                ExtBeforeName
+            }
+            (ExtBeforeValue, _) if ws => ExtBeforeValue,
+            (ExtBeforeValue | ExtToken, _) if tchar => ExtToken,
+            (ExtBeforeValue, b'"') => ExtQuoted,
+            (ExtToken | ExtValueEnd | ExtAfterValue, _) if ws => ExtAfterValue,
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            (ExtQuoted, b'"') => ExtValueEnd,
+            (ExtQuoted, b'\\') => ExtQuotedPair,
+            (ExtQuoted, b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff) => ExtQuoted,
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            (ExtQuotedPair, b'\t' | b' '..=0x7e | 0x80..=0xff) => ExtQuoted,
+            _ => return Err(DecodeError::InvalidChunkExtension),
+        };
+        self.count_extension_byte(next)
+    }
+
+    /// Counts one byte against `max_extension_bytes` (whitespace after the
+    /// size included, so a peer cannot stream it for ever) and moves to
+    /// `next`.
+    fn count_extension_byte(&mut self, next: Step) -> Result<Step, DecodeError> {
+        self.extension_bytes += 1;
+        if self.extension_bytes > self.max_extension_bytes {
+            return Err(DecodeError::ExtensionsTooLong);
+        }
+        Ok(next)
+    }
+
     fn push_trailer(&mut self, b: u8) -> Result<(), DecodeError> {
         if self.trailers.len() >= self.max_trailer_bytes {
             return Err(DecodeError::TrailersTooLarge);
@@ -397,7 +474,7 @@ impl Decoder {
                 .position(|&b| b == b':')
                 .ok_or(DecodeError::InvalidTrailer)?;
             let (name, value) = (&line[..colon], &line[colon + 1..]);
-            if name.is_empty() || !name.iter().all(|&b| super::encode::is_token_byte(b)) {
+            if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
                 return Err(DecodeError::InvalidTrailer);
             }
             if !value.iter().all(|&b| b == b'\t' || b >= 0x20 && b != 0x7f) {
@@ -494,6 +571,26 @@ mod tests {
         assert_eq!((b.as_slice(), n), (&b"hello"[..], 5));
         let (b, _, _) = all_ways(BodyKind::Chunked, b"000\r\n\r\n").unwrap();
         assert!(b.is_empty());
+        // Chunk extensions in every shape RFC 9112 section 7.1.1 allows:
+        // `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+        let extensions: &[&[u8]] = &[
+            b"3;name\r\nabc\r\n0\r\n\r\n",
+            b"3;name=value\r\nabc\r\n0\r\n\r\n",
+            b"3;name=\"quoted value\"\r\nabc\r\n0\r\n\r\n",
+            b"3 ;name=v\r\nabc\r\n0\r\n\r\n",
+            b"3;a=b;c=d\r\nabc\r\n0\r\n\r\n",
+            b"3 \t; \ta \t= \tb \t; c\r\nabc\r\n0\r\n\r\n",
+            b"3;a=b ;c ;d=\"e\" ;f\r\nabc\r\n0\r\n\r\n",
+            b"3;a=\"\"\r\nabc\r\n0\r\n\r\n",
+            b"3;a=\"q\\\"uo\\\\te;=\tcaf\xe9\"\r\nabc\r\n0\r\n\r\n",
+            b"3;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz\r\nabc\r\n0\r\n\r\n",
+            b"3;a=\"b\";c=\"d\"\r\nabc\r\n0;last=\"yes\"\r\n\r\n",
+        ];
+        for msg in extensions {
+            let (b, t, n) = all_ways(BodyKind::Chunked, msg)
+                .unwrap_or_else(|e| panic!("{e} for {:?}", String::from_utf8_lossy(msg)));
+            assert_eq!((b.as_slice(), t.len(), n), (&b"abc"[..], 0, msg.len()));
+        }
     }
 
     #[test]
@@ -514,6 +611,37 @@ mod tests {
             (b"5\r\rhello", MissingChunkCrlf),
             (b"5;a\x00b\r\nhello\r\n", InvalidChunkExtension),
             (b"5;a\nb\r\nhello\r\n", InvalidChunkExtension),
+            // BWS is only allowed before ";": not between size and CRLF.
+            (b"3 \r\nabc\r\n0\r\n\r\n", InvalidChunkSize),
+            (b"3\t\r\nabc\r\n0\r\n\r\n", InvalidChunkSize),
+            (b"3 x\r\nabc\r\n0\r\n\r\n", InvalidChunkSize),
+            // Extensions that break RFC 9112 section 7.1.1's grammar.
+            (b"3;\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3; \r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;;a\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;=v\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;e=\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;e=\t\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;e= \r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;e=;f\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a \r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a b\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=b \r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=b c\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a@b\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=b@c\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=\xff\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;\xff\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=b\"c\"\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=\"b\"c\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=\"b\" \r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=\"b\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (b"3;a=\"b\x7f\"\r\nabc\r\n0\r\n\r\n", InvalidChunkExtension),
+            (
+                b"3;a=\"b\\\r\n\"\r\nabc\r\n0\r\n\r\n",
+                InvalidChunkExtension,
+            ),
+            (b"0;\r\n\r\n", InvalidChunkExtension),
             (ext.as_bytes(), ExtensionsTooLong),
             (trailer.as_bytes(), TrailersTooLarge),
             (b"0\r\nBad Name: x\r\n\r\n", InvalidTrailer),

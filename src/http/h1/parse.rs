@@ -235,13 +235,24 @@ fn range_of(buf: &[u8], part: &[u8]) -> Range<usize> {
 /// Skips empty lines (CRLF) before a message; a bare LF or CR is an error.
 /// Returns the offset of the first byte of the start line, or `None` when
 /// only (parts of) empty lines were seen.
-fn skip_empty_lines(buf: &[u8]) -> Result<Option<usize>, ParseError> {
+///
+/// The empty lines count towards `max_head_bytes`: without that, a peer
+/// sending nothing but CRLFs would be buffered without bound, since no
+/// start line (where the other limits are checked) ever begins.
+fn skip_empty_lines(buf: &[u8], limits: &Limits) -> Result<Option<usize>, ParseError> {
+    let incomplete = || {
+        if buf.len() > limits.max_head_bytes {
+            Err(ParseError::HeadTooLarge)
+        } else {
+            Ok(None)
+        }
+    };
     let mut i = 0;
     loop {
         match buf.get(i) {
-            None => return Ok(None),
+            None => return incomplete(),
             Some(b'\r') => match buf.get(i + 1) {
-                None => return Ok(None),
+                None => return incomplete(),
                 Some(b'\n') => i += 2,
                 Some(_) => return Err(ParseError::Malformed("bare CR in head")),
             },
@@ -303,6 +314,31 @@ fn map_httparse(e: httparse::Error) -> ParseError {
     }
 }
 
+/// httparse reports every bad version field as `Error::Version`. One that
+/// does not even start with HTTP-name (`HTTP/`) is no version at all (most
+/// often a second space, `GET /  HTTP/1.1`, leaving an empty token before
+/// it): a malformed request line, 400, not an unsupported version, 505.
+///
+/// httparse fails at the first byte that differs from `HTTP/1.` (or on the
+/// eighth when all seven match), so the bytes it read always include the
+/// first that differs from `HTTP/`: the answer is the same however the
+/// input was split. `path` is the target httparse had parsed by then.
+fn request_version_error(rest: &[u8], path: Option<&str>) -> ParseError {
+    let Some(path) = path else {
+        return ParseError::UnsupportedVersion;
+    };
+    // The version field starts after the target and its one SP.
+    let field = rest
+        .get(range_of(rest, path.as_bytes()).end + 1..)
+        .unwrap_or_default();
+    let seen = field.len().min(5);
+    if field[..seen] == b"HTTP/"[..seen] {
+        ParseError::UnsupportedVersion
+    } else {
+        ParseError::Malformed("invalid HTTP version")
+    }
+}
+
 /// Strips optional whitespace (SP, HTAB) from both ends.
 pub(super) fn trim_ows(v: &[u8]) -> &[u8] {
     let start = v
@@ -345,31 +381,99 @@ fn parse_content_length(v: &[u8]) -> Result<u64, ParseError> {
     Ok(n)
 }
 
+/// A byte of RFC 3986's reg-name: unreserved, sub-delims, or the `%` of
+/// a pct-encoding (whose hex digits are unreserved anyway).
+fn is_reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b'%'
+        )
+}
+
 fn valid_host(v: &[u8]) -> bool {
-    v.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-            )
-    })
+    v.iter()
+        .all(|&b| is_reg_name_byte(b) || matches!(b, b':' | b'[' | b']'))
+}
+
+/// RFC 9112 section 3.2: a request-target has one of four forms, and the
+/// method decides which are allowed. httparse only checks that the bytes
+/// are visible ASCII or obs-text, so without this `GET u` or `POST :c`
+/// would reach the application as a path that is not one.
+fn check_target_form(method: &str, target: &[u8]) -> Result<(), ParseError> {
+    // asterisk-form (3.2.4) is for a server-wide OPTIONS only.
+    if target == b"*" {
+        if method != "OPTIONS" {
+            return Err(ParseError::Malformed(
+                "asterisk-form target with a method other than OPTIONS",
+            ));
+        }
+        return Ok(());
+    }
+    // authority-form (3.2.3) is for CONNECT only, and CONNECT takes no other.
+    if method == "CONNECT" {
+        if !is_authority_form(target) {
+            return Err(ParseError::Malformed(
+                "CONNECT needs an authority-form target",
+            ));
+        }
+        return Ok(());
+    }
+    // origin-form (3.2.1) or absolute-form (3.2.2). An authority-form
+    // target whose host is a name (`a.example:80`) also reads as an
+    // absolute-URI with scheme `a.example`, which RFC 3986 allows, so it
+    // passes here as one; IP hosts (`127.0.0.1:80`, `[::1]:80`) do not.
+    if target.first() == Some(&b'/') || has_scheme(target) {
+        return Ok(());
+    }
+    Err(ParseError::Malformed("invalid request-target"))
+}
+
+/// `scheme ":"` at the start (RFC 3986 section 3.1):
+/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn has_scheme(target: &[u8]) -> bool {
+    let Some(colon) = target.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let scheme = &target[..colon];
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// `uri-host ":" port` (RFC 9112 section 3.2.3), with a non-empty port:
+/// RFC 9110 section 9.3.6 says CONNECT has no default port. No userinfo,
+/// path or query. The IP-literal is checked for its characters only.
+fn is_authority_form(target: &[u8]) -> bool {
+    let (host_ok, port) = if let Some(literal) = target.strip_prefix(b"[") {
+        let Some(close) = literal.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let inside = &literal[..close];
+        let ok = !inside.is_empty() && inside.iter().all(|&b| is_reg_name_byte(b) || b == b':');
+        (ok, literal[close + 1..].strip_prefix(b":"))
+    } else {
+        let colon = target.iter().position(|&b| b == b':');
+        let host = &target[..colon.unwrap_or(target.len())];
+        let ok = !host.is_empty() && host.iter().all(|&b| is_reg_name_byte(b));
+        (ok, colon.map(|c| &target[c + 1..]))
+    };
+    host_ok && port.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
 }
 
 /// What the framing-relevant fields said, gathered in one pass.
@@ -489,10 +593,7 @@ pub fn parse_request_head(
     limits: &Limits,
     out: &mut ParsedRequest,
 ) -> Result<Option<usize>, ParseError> {
-    let Some(start) = skip_empty_lines(buf)? else {
-        if buf.len() > limits.max_head_bytes {
-            return Err(ParseError::HeadTooLarge);
-        }
+    let Some(start) = skip_empty_lines(buf, limits)? else {
         return Ok(None);
     };
     let rest = &buf[start..];
@@ -514,6 +615,7 @@ pub fn parse_request_head(
             check_line_endings(rest, true)?;
             return Ok(None);
         }
+        Err(httparse::Error::Version) => return Err(request_version_error(rest, req.path)),
         Err(e) => return Err(map_httparse(e)),
     };
     let head = &rest[..n];
@@ -533,11 +635,7 @@ pub fn parse_request_head(
     if start + n > limits.max_head_bytes {
         return Err(ParseError::HeadTooLarge);
     }
-    if target == "*" && method != "OPTIONS" {
-        return Err(ParseError::Malformed(
-            "asterisk-form target with a method other than OPTIONS",
-        ));
-    }
+    check_target_form(method, target.as_bytes())?;
     out.method = range_of(buf, method.as_bytes());
     out.target = range_of(buf, target.as_bytes());
     out.version_minor = minor;
@@ -587,7 +685,7 @@ pub fn parse_response_head(
     limits: &Limits,
     out: &mut ParsedResponse,
 ) -> Result<Option<usize>, ParseError> {
-    let Some(start) = skip_empty_lines(buf)? else {
+    let Some(start) = skip_empty_lines(buf, limits)? else {
         return Ok(None);
     };
     let rest = &buf[start..];
@@ -794,6 +892,72 @@ mod tests {
                 BodyKind::Empty,
                 true,
             ),
+            // The four request-target forms (RFC 9112 section 3.2) that
+            // must stay accepted beside the rejections below.
+            (
+                b"GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                "GET",
+                "http://example.com/x",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"GET HTTPS://Example.com HTTP/1.1\r\nHost: example.com\r\n\r\n",
+                "GET",
+                "HTTPS://Example.com",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"GET coap+tcp.v-2:x HTTP/1.1\r\nHost: x\r\n\r\n",
+                "GET",
+                "coap+tcp.v-2:x",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+                "CONNECT",
+                "example.com:443",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"CONNECT [::1]:8080 HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+                "CONNECT",
+                "[::1]:8080",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+                "CONNECT",
+                "127.0.0.1:80",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"OPTIONS /x HTTP/1.1\r\nHost: x\r\n\r\n",
+                "OPTIONS",
+                "/x",
+                BodyKind::Empty,
+                true,
+            ),
+            // Extension methods are any token (RFC 9110 section 9.1).
+            (
+                b"PURGE /cache HTTP/1.1\r\nHost: x\r\n\r\n",
+                "PURGE",
+                "/cache",
+                BodyKind::Empty,
+                true,
+            ),
+            (
+                b"M-SEARCH /x HTTP/1.1\r\nHost: x\r\n\r\n",
+                "M-SEARCH",
+                "/x",
+                BodyKind::Empty,
+                true,
+            ),
         ];
         for (msg, method, target, body, ka) in cases {
             let r = parse_all_ways(msg);
@@ -882,8 +1046,37 @@ mod tests {
             (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", Malformed("invalid Host header")),
             (b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", Malformed("invalid Host header")),
             (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("asterisk-form target with a method other than OPTIONS")),
+            (b"CONNECT * HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("asterisk-form target with a method other than OPTIONS")),
+            // None of RFC 9112 section 3.2's four forms.
+            (b"GET u HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET ;a HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET , HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET : HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET +/ HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"POST :c HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET 1http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET ?q HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"OPTIONS ** HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            // authority-form is for CONNECT only, and CONNECT takes only it.
+            (b"GET 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"GET [::1]:80 HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid request-target")),
+            (b"CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT a: HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT :80 HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT a:8x HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT u@a:80 HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            (b"CONNECT a/b:80 HTTP/1.1\r\nHost: a\r\n\r\n", Malformed("CONNECT needs an authority-form target")),
+            // A version field that does not start with HTTP-name is no
+            // version at all: a malformed request line (400), not a 505.
+            (b"GET /  HTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
+            (b"GET / \tHTTP/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
+            (b"GET / http/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
+            (b"GET / HTTX/1.1\r\nHost: x\r\n\r\n", Malformed("invalid HTTP version")),
             (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", UnsupportedVersion),
             (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", UnsupportedVersion),
+            (b"GET / HTTP/3\r\nHost: x\r\n\r\n", UnsupportedVersion),
             (big_target.as_bytes(), TargetTooLong),
             (big_head.as_bytes(), HeadTooLarge),
             (many.as_bytes(), TooManyHeaders),
@@ -908,6 +1101,54 @@ mod tests {
         assert_eq!(parse(long_head.as_bytes()), Err(ParseError::HeadTooLarge));
         let crlfs = "\r\n".repeat(l.max_head_bytes);
         assert_eq!(parse(crlfs.as_bytes()), Err(ParseError::HeadTooLarge));
+    }
+
+    /// A peer that sends nothing but empty lines must hit the head limit,
+    /// not be buffered for ever: the client parsing a response as much as
+    /// the server parsing a request.
+    #[test]
+    fn endless_empty_lines_before_the_start_line_hit_the_head_limit() {
+        type Parser = fn(&[u8], &Limits) -> Result<Option<usize>, ParseError>;
+        let response: Parser =
+            |buf, l| parse_response_head(buf, false, l, &mut ParsedResponse::default());
+        let request: Parser = |buf, l| parse_request_head(buf, l, &mut ParsedRequest::default());
+        let parsers = [response, request];
+        for parse in parsers {
+            // The default limit, whole and in a few pieces as a socket
+            // delivers them: the end result is the error, never Ok(None).
+            let l = Limits::default();
+            let crlfs = "\r\n".repeat(l.max_head_bytes + 1);
+            let crlfs = crlfs.as_bytes();
+            assert_eq!(parse(crlfs, &l), Err(ParseError::HeadTooLarge));
+            let mut seen = None;
+            for end in (0..crlfs.len()).step_by(4093).chain([crlfs.len()]) {
+                match parse(&crlfs[..end], &l) {
+                    Ok(None) => assert!(end <= l.max_head_bytes, "Ok(None) at {end}"),
+                    Ok(Some(n)) => panic!("complete at {n}"),
+                    Err(e) => {
+                        seen = Some(e);
+                        break;
+                    }
+                }
+            }
+            assert_eq!(seen, Some(ParseError::HeadTooLarge));
+            // A small limit, split at every offset and one byte at a time:
+            // incomplete up to the limit, too large one byte past it.
+            let l = Limits {
+                max_head_bytes: 64,
+                ..Limits::default()
+            };
+            let crlfs = "\r\n".repeat(l.max_head_bytes + 1);
+            let crlfs = crlfs.as_bytes();
+            for end in 0..=crlfs.len() {
+                let want = if end > l.max_head_bytes {
+                    Err(ParseError::HeadTooLarge)
+                } else {
+                    Ok(None)
+                };
+                assert_eq!(parse(&crlfs[..end], &l), want, "{end} bytes");
+            }
+        }
     }
 
     #[test]
