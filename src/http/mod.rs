@@ -13,6 +13,7 @@
 mod body;
 mod client;
 pub mod h1;
+mod keep_alive;
 mod server;
 
 pub(crate) use body::Framing;

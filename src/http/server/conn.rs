@@ -12,6 +12,7 @@ use super::exchange::{CloseReason, ExId, ExListeners};
 use super::{emit_server, with_state, IncomingMessage, ServerRec, ServerResponse, ServerState};
 use crate::chunk::Chunk;
 use crate::http::h1::{self, Decoded, Decoder};
+use crate::http::keep_alive::{AfterMessage, KeepAlive};
 use crate::net::{self, Cause, SockId, Socket, HIGH_WATER_MARK};
 use crate::runtime::listeners::{emit, Listeners};
 use crate::runtime::{self, Work};
@@ -57,18 +58,12 @@ pub(crate) struct ServerConn {
     /// The exchange whose request body is being read.
     pub(crate) body_ex: Option<ExId>,
     pub(crate) upgraded: Option<ExId>,
-    /// False once the server is closing (or a response or the peer ended
-    /// the connection): responses say `Connection: close`.
-    pub(crate) keep_alive: bool,
-    /// False once a request said `Connection: close` (or HTTP/1.0 without
-    /// keep-alive): no request after it is read. Earlier responses are
-    /// unaffected.
-    pub(crate) accepting: bool,
+    /// Whether the connection carries more requests (the policy is in
+    /// `http/keep_alive.rs`, shared with the client).
+    pub(crate) keep_alive: KeepAlive,
     /// A malformed request arrived while earlier responses were pending:
     /// this error status goes out after them, then the connection closes.
     pub(crate) pending_error: Option<u16>,
-    /// The peer half-closed: answer what was asked, then close.
-    pub(crate) peer_ended: bool,
     /// Close (shut down and linger) once `written` reaches this mark.
     pub(crate) close_at: Option<u64>,
     /// When the request being received started: the connection's start for
@@ -93,10 +88,8 @@ impl ServerConn {
             finishing: VecDeque::new(),
             body_ex: None,
             upgraded: None,
-            keep_alive: true,
-            accepting: true,
+            keep_alive: KeepAlive::default(),
             pending_error: None,
-            peer_ended: false,
             close_at: None,
             request_started: None,
             deadline_at: None,
@@ -119,6 +112,7 @@ enum Step<'a> {
     /// Bytes consumed with nothing to tell anyone.
     Skip(usize),
     Request {
+        server: (usize, u32),
         ex: ExId,
         len: usize,
         kind: Kind,
@@ -160,6 +154,7 @@ fn process_input(id: SockId, data: &[u8]) -> usize {
             Step::DiscardAll => return data.len(),
             Step::Skip(n) => pos += n,
             Step::Request {
+                server,
                 ex,
                 len,
                 kind,
@@ -170,7 +165,7 @@ fn process_input(id: SockId, data: &[u8]) -> usize {
                     dispatch_upgrade(id, ex, &data[pos..]);
                     return data.len();
                 }
-                dispatch_request(ex, kind);
+                dispatch_request(server, ex, kind);
                 if body_empty {
                     emit_end(ex);
                 }
@@ -269,9 +264,7 @@ fn next_step<'a>(
                         id.key,
                         p.body
                     );
-                    if !p.keep_alive {
-                        conn.accepting = false;
-                    }
+                    conn.keep_alive.peer_message(p.keep_alive);
                     let body_empty = matches!(p.body, h1::BodyKind::Empty);
                     if body_empty || kind == Kind::Upgrade {
                         conn.request_started = None;
@@ -288,11 +281,12 @@ fn next_step<'a>(
                         if !body_empty {
                             conn.reading = Reading::Body(Decoder::new(p.body));
                             conn.body_ex = Some(ex_id);
-                        } else if !conn.accepting {
+                        } else if !conn.keep_alive.more_messages() {
                             conn.reading = Reading::Closed;
                         }
                     }
                     Step::Request {
+                        server: conn.server,
                         ex: ex_id,
                         len,
                         kind,
@@ -334,7 +328,7 @@ fn next_step<'a>(
                     }
                     conn.body_ex = None;
                     conn.request_started = None;
-                    conn.reading = if conn.accepting {
+                    conn.reading = if conn.keep_alive.more_messages() {
                         Reading::Head
                     } else {
                         Reading::Closed
@@ -354,9 +348,8 @@ fn server_key(ex: ExId) -> Option<(usize, u32)> {
     .flatten()
 }
 
-fn dispatch_request(ex: ExId, kind: Kind) {
+fn dispatch_request(server: (usize, u32), ex: ExId, kind: Kind) {
     let (req, res) = (IncomingMessage::new(ex), ServerResponse::new(ex));
-    let Some(server) = server_key(ex) else { return };
     match kind {
         Kind::Expect417 => {
             res.write_head(417, &[]);
@@ -493,7 +486,7 @@ fn client_error(id: SockId, err: Error) {
         let conn = st.conns.get_mut(id)?;
         let mid_body = matches!(conn.reading, Reading::Body(_));
         conn.reading = Reading::Closed;
-        conn.accepting = false;
+        conn.keep_alive.no_more_messages();
         Some((conn.server, mid_body.then_some(conn.body_ex).flatten()))
     })
     .flatten();
@@ -561,7 +554,7 @@ fn write_error_response(conn: &mut ServerConn, id: SockId, status: u16) {
         h1::encode::write_status_line(out, status, h1::encode::reason_phrase(status));
         out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
     });
-    conn.keep_alive = false;
+    conn.keep_alive.close();
     conn.close_at = Some(net::queued_mark(id));
 }
 
@@ -581,7 +574,7 @@ fn on_eof(id: SockId) {
                 // Part of a head, and no more bytes will come: a malformed
                 // request (answered after the earlier responses).
                 log::debug!("socket {}: peer closed mid-head", id.key);
-                conn.peer_ended = true;
+                conn.keep_alive.peer_ended();
                 return Some(Next::PartialHead);
             }
             Reading::Body(_) => {
@@ -591,8 +584,7 @@ fn on_eof(id: SockId) {
             }
             _ => {
                 // Answer everything already asked; the last response closes.
-                conn.peer_ended = true;
-                conn.accepting = false;
+                conn.keep_alive.peer_ended();
                 conn.reading = Reading::Closed;
                 if conn.queue.is_empty() {
                     conn.close_at = Some(net::queued_mark(id));
@@ -642,10 +634,8 @@ pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
                 break;
             }
         }
-        if !e.keep_alive
-            || (conn.queue.is_empty() && (!conn.keep_alive || conn.peer_ended || !conn.accepting))
-        {
-            conn.keep_alive = false;
+        let more_queued = !conn.queue.is_empty();
+        if conn.keep_alive.after_message(e.keep_alive, more_queued) == AfterMessage::Close {
             if matches!(conn.reading, Reading::Head) {
                 conn.reading = Reading::Closed;
             }

@@ -360,7 +360,7 @@ impl Server {
             let mut idle = Vec::new();
             for (id, conn) in st.conns.iter_mut() {
                 if conn.server == me {
-                    conn.keep_alive = false;
+                    conn.keep_alive.stop_promising();
                     if conn.is_idle() {
                         idle.push(id);
                     }

@@ -525,13 +525,6 @@ fn output(
     let front = conns
         .get(sock)
         .is_some_and(|conn| conn.queue.front() == Some(&ex));
-    if !net::is_open(sock) {
-        // The connection is gone: the bytes go nowhere, but the state
-        // still advances (so `end` is `end`).
-        let mut sink = Vec::new();
-        write(e, &mut sink, date);
-        return Some(false);
-    }
     if front {
         let mut write = Some(write);
         let ok = net::write_with(sock, |out| {
@@ -540,9 +533,9 @@ fn output(
             }
         });
         if let Some(write) = write {
-            // The socket cannot write any more (shut down): as above.
-            let mut sink = Vec::new();
-            write(e, &mut sink, date);
+            // The connection is gone (or shut down): the bytes go nowhere,
+            // but the state still advances (so `end` is `end`).
+            write(e, &mut Vec::new(), date);
         }
         let ok = ok.unwrap_or(false);
         if !ok {
@@ -576,7 +569,10 @@ fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result
         }
     }
     let sock = e.socket?;
-    let conn_keep_alive = st.conns.get(sock).is_some_and(|conn| conn.keep_alive);
+    let conn_keep_alive = st
+        .conns
+        .get(sock)
+        .is_some_and(|conn| conn.keep_alive.persistent());
     let mut result = Ok(());
     let now = runtime::now();
     let ok = output(st, ex, |e, out, date| {
