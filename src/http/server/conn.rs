@@ -886,3 +886,124 @@ fn on_socket_closed(id: SockId, cause: Cause) {
     }
     with_state(|st| super::connection_closed(st, conn.server));
 }
+
+/// The connection logic driven through in-memory connections: whole
+/// connections, no sockets, no timing. (The wire-level tables are in
+/// `tests/memory_connection.rs` and `tests/server_wire.rs`.)
+#[cfg(test)]
+mod tests {
+    use crate::http::{create_server, Server};
+    use crate::net::MemoryConnection;
+
+    fn hello() -> Server {
+        create_server(|req, res| res.end(format!("you asked for {}", req.url())))
+    }
+
+    fn text(conn: &MemoryConnection) -> String {
+        String::from_utf8(conn.take_output()).expect("ASCII answers")
+    }
+
+    #[test]
+    fn keep_alive_requests_share_one_connection_and_it_stays_open() {
+        let conn = hello().connect_in_memory();
+        conn.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+        conn.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+        let out = text(&conn);
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
+        assert!(out.contains("you asked for /a") && out.ends_with("you asked for /b"));
+        assert!(!out.contains("Connection: close"), "{out}");
+        assert!(!conn.output_ended());
+    }
+
+    #[test]
+    fn a_request_saying_close_is_answered_with_close_and_nothing_after_it_is_read() {
+        let served = std::rc::Rc::new(std::cell::Cell::new(0));
+        let count = served.clone();
+        let server = create_server(move |_req, res| {
+            count.set(count.get() + 1);
+            res.end("ok")
+        });
+        let conn = server.connect_in_memory();
+        conn.send(
+            b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n\
+              GET /3 HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        let out = text(&conn);
+        assert_eq!(served.get(), 2, "the request after `close` is never parsed");
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2);
+        assert_eq!(out.matches("Connection: close").count(), 1, "{out}");
+        assert!(conn.output_ended(), "closed after the last answer");
+    }
+
+    #[test]
+    fn http_1_0_closes_unless_it_asks_for_keep_alive() {
+        let conn = hello().connect_in_memory();
+        conn.send(b"GET / HTTP/1.0\r\n\r\n");
+        assert!(text(&conn).contains("Connection: close"));
+        assert!(conn.output_ended());
+
+        let conn = hello().connect_in_memory();
+        conn.send(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let out = text(&conn);
+        assert!(out.contains("Connection: keep-alive"), "{out}");
+        assert!(!conn.output_ended());
+    }
+
+    #[test]
+    fn a_half_close_after_pipelined_requests_gets_every_answer_then_a_close() {
+        let conn = hello().connect_in_memory();
+        conn.send(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+        conn.end();
+        let out = text(&conn);
+        assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
+        assert!(conn.output_ended());
+    }
+
+    #[test]
+    fn closing_the_server_closes_idle_connections_and_answers_busy_ones_with_close() {
+        let pending = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let slot = pending.clone();
+        let server = create_server(move |_req, res| *slot.borrow_mut() = Some(res));
+        let idle = server.connect_in_memory();
+        let busy = server.connect_in_memory();
+        busy.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        server.close();
+        crate::runtime::settle();
+        assert!(
+            idle.is_closed(),
+            "an idle keep-alive connection closes at once"
+        );
+        assert!(!busy.is_closed(), "a request in flight is not cut off");
+        let res = pending.borrow_mut().take().expect("the request arrived");
+        res.end("done");
+        crate::runtime::settle();
+        let out = text(&busy);
+        assert!(out.contains("Connection: close"), "{out}");
+        assert!(busy.output_ended());
+    }
+
+    #[test]
+    fn a_slow_reader_stops_the_server_reading_and_every_answer_still_arrives() {
+        let body = "x".repeat(20_000);
+        let b = body.clone();
+        let conn = create_server(move |_req, res| res.end(b.as_str())).connect_in_memory();
+        conn.set_window(Some(0));
+        // Small reads: when reading stops, requests are still in the pipe,
+        // and only the resume's own read will find them (no new edge).
+        conn.set_max_read(50);
+        let requests = "GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(10);
+        conn.send(requests.as_bytes());
+        assert!(conn.queued() > 0, "the answers back up and reading stops");
+        conn.set_window(None);
+        let mut out = conn.take_output();
+        while !out.ends_with(body.as_bytes())
+            || out.windows(12).filter(|w| w == b"HTTP/1.1 200").count() < 10
+        {
+            let more = conn.take_output();
+            assert!(!more.is_empty(), "stalled with {} bytes", out.len());
+            out.extend(more);
+        }
+        assert_eq!(conn.held(), 0);
+    }
+}
