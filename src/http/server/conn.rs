@@ -101,6 +101,12 @@ impl ServerConn {
     pub(crate) fn is_idle(&self) -> bool {
         matches!(self.reading, Reading::Head) && self.queue.is_empty() && self.finishing.is_empty()
     }
+
+    /// Idle, open, and no request begun: a connection the server may close
+    /// to make room under its connection cap.
+    pub(crate) fn is_reusable_idle(&self, id: SockId) -> bool {
+        self.is_idle() && net::is_open(id) && net::held_input_is_blank(id)
+    }
 }
 
 /// What the parser found next in the input.
@@ -565,7 +571,9 @@ fn on_eof(id: SockId) {
         PartialHead,
         Handled,
     }
-    let partial_head = net::has_held_input(id);
+    // Line breaks after the last request are not a request begun (RFC 9112
+    // §2.2 lets a server ignore them): only other bytes are a partial head.
+    let partial_head = !net::held_input_is_blank(id);
     let next = with_state(|st| {
         let conn = st.conns.get_mut(id)?;
         match conn.reading {
@@ -813,8 +821,9 @@ fn after_flush(id: SockId) {
             && !held_input;
         if idle {
             conn.keep_alive_idle = true;
-            if let Some(srv) = servers.get(conn.server.0) {
+            if let Some(srv) = servers.get_mut(conn.server.0) {
                 enter_keep_alive_idle(srv, id);
+                super::note_idle(srv, conns, id);
             }
         }
     });
@@ -958,6 +967,54 @@ mod tests {
         let out = text(&conn);
         assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
         assert!(conn.output_ended());
+    }
+
+    #[test]
+    fn line_breaks_after_the_last_request_then_fin_are_not_a_bad_request() {
+        // RFC 9112 §2.2: a server ignores empty lines where a request line
+        // is expected. Whole, and one byte at a time.
+        for max_read in [0, 1] {
+            let conn = hello().connect_in_memory();
+            conn.set_max_read(max_read);
+            conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\n\r\n\r");
+            conn.end();
+            let out = text(&conn);
+            assert_eq!(out.matches("HTTP/1.1 ").count(), 1, "{out}");
+            assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+            assert!(conn.output_ended());
+        }
+        // A real partial head at the end still gets its 400.
+        let conn = hello().connect_in_memory();
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /");
+        conn.end();
+        let out = text(&conn);
+        assert!(out.contains("HTTP/1.1 400 Bad Request"), "{out}");
+    }
+
+    #[test]
+    fn at_the_connection_cap_an_idle_connection_makes_room_and_a_busy_one_does_not() {
+        let pending = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let slot = pending.clone();
+        let server = create_server(move |_req, res| slot.borrow_mut().push(res));
+        server.set_max_connections(2);
+        let first = server.connect_in_memory();
+        let second = server.connect_in_memory();
+        first.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        second.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        // Both busy: a third is refused.
+        let third = server.connect_in_memory();
+        assert!(third.is_closed());
+        assert!(!first.is_closed() && !second.is_closed());
+        // The first answers and goes idle: the next newcomer takes its place.
+        let res = pending.borrow_mut().remove(0);
+        res.end("ok");
+        crate::runtime::settle();
+        let fourth = server.connect_in_memory();
+        crate::runtime::settle();
+        assert!(!fourth.is_closed(), "admitted");
+        assert!(first.is_closed(), "the idle one made room");
+        assert!(!second.is_closed(), "the busy one is never cut off");
+        assert_eq!(server.connections(), 2);
     }
 
     #[test]

@@ -103,6 +103,11 @@ pub(crate) struct ServerRec {
     pub(crate) request_timeout: Option<Duration>,
     /// Node's `maxConnections`: `None` for no cap.
     pub(crate) max_connections: Option<usize>,
+    /// With a connection cap: connections that went idle, most recent
+    /// last, so one to close is found without walking them all. Entries go
+    /// stale when a connection gets busy again or closes; they are skipped
+    /// when popped and swept when they outnumber the connections.
+    pub(crate) idle_conns: Vec<SockId>,
     pub(crate) keep_alive_timeout: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) listeners: ServerListeners,
@@ -181,6 +186,7 @@ impl Server {
                 headers_timeout: Some(Duration::from_millis(DEFAULT_HEADERS_TIMEOUT_MS)),
                 request_timeout: None,
                 max_connections: None,
+                idle_conns: Vec::new(),
                 keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
@@ -666,10 +672,13 @@ fn adopt(
         }
     };
     let wants_event = with_state(|st| {
-        let srv = st.servers.get_mut(key)?;
+        let ServerState { servers, conns, .. } = st;
+        let srv = servers.get_mut(key)?;
         srv.connections += 1;
         let wants_event = !srv.listeners.connection.is_empty();
-        st.conns.insert(id, ServerConn::new(me));
+        conns.insert(id, ServerConn::new(me));
+        // Until its first request begins it is idle, and may make room.
+        note_idle(srv, conns, id);
         // A new connection must deliver its first request in time too.
         conn::start_request_clock(st, id);
         Some(wants_event)
@@ -688,15 +697,27 @@ fn adopt(
 /// close to make room for a new one. (This walks the connections, but
 /// only when the cap is reached.)
 fn find_idle(st: &mut ServerState, server: (usize, u32)) -> Option<SockId> {
-    st.conns
-        .iter_mut()
-        .find(|(id, conn)| {
-            conn.server == server
-                && conn.is_idle()
-                && net::is_open(*id)
-                && !net::has_held_input(*id)
-        })
-        .map(|(id, _)| id)
+    let ServerState { servers, conns, .. } = st;
+    let srv = servers.get_mut(server.0)?;
+    while let Some(id) = srv.idle_conns.pop() {
+        if conns.get(id).is_some_and(|conn| conn.is_reusable_idle(id)) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// A connection of `server` went idle between requests: remember it for
+/// the connection cap (only servers with a cap keep the list).
+fn note_idle(srv: &mut ServerRec, conns: &PerSocket<ServerConn>, id: SockId) {
+    if srv.max_connections.is_none() {
+        return;
+    }
+    if srv.idle_conns.len() > 2 * srv.connections + 16 {
+        srv.idle_conns
+            .retain(|&c| conns.get(c).is_some_and(|conn| conn.is_reusable_idle(c)));
+    }
+    srv.idle_conns.push(id);
 }
 
 /// A connection of `server` closed.
