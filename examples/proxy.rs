@@ -84,6 +84,10 @@ fn main() {
         });
         upstream_req.on_drain(move || req.resume());
         req.on_end(move || upstream_req.end(()));
+        // The client went away before its answer was complete (mid-upload
+        // or mid-download): stop the upstream exchange too, or its
+        // connection leaks.
+        req.on_close(move |_reason| upstream_req.abort());
     });
     server.listen(port, "127.0.0.1", move || {
         println!(

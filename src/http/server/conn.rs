@@ -526,6 +526,7 @@ fn client_error(id: SockId, err: Error) {
             conn.queue.retain(|&queued| queued != ex);
             if let Some(e) = exchanges.get_mut(ex) {
                 e.req_done = true;
+                e.req_closed = true;
                 abandoned = Some(ex);
             }
         }
@@ -872,9 +873,14 @@ fn on_socket_closed(id: SockId, cause: Cause) {
         }
     }
     for ex in all {
+        // The seed's rule: `close` means the connection was terminated
+        // before the response was ended or could be flushed, whether or not
+        // the request's body was complete (a GET whose client went away
+        // mid-download gets it too).
         let req_open = with_state(|st| match st.exchanges.get_mut(ex) {
-            Some(e) if !e.req_done => {
+            Some(e) if !e.req_closed && (!e.req_done || !e.finished) => {
                 e.req_done = true;
+                e.req_closed = true;
                 true
             }
             _ => false,
@@ -1015,6 +1021,25 @@ mod tests {
         assert!(first.is_closed(), "the idle one made room");
         assert!(!second.is_closed(), "the busy one is never cut off");
         assert_eq!(server.connections(), 2);
+    }
+
+    #[test]
+    fn a_get_whose_client_goes_away_before_the_response_ends_gets_close() {
+        let events = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let log = events.clone();
+        let server = create_server(move |req, res| {
+            let l = log.clone();
+            req.on_end(move || l.borrow_mut().push("end".to_string()));
+            let l = log.clone();
+            req.on_close(move |reason| l.borrow_mut().push(format!("close:{reason}")));
+            // Half a response, then nothing: a download cut off.
+            res.write("partial");
+        });
+        let conn = server.connect_in_memory();
+        conn.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(text(&conn).ends_with("partial\r\n"));
+        conn.reset();
+        assert_eq!(*events.borrow(), ["end", "close:aborted"]);
     }
 
     #[test]

@@ -97,6 +97,8 @@ pub(crate) struct Exchange {
     pub(crate) req_complete: bool,
     /// No more request events will fire (`end` or `close` was emitted).
     pub(crate) req_done: bool,
+    /// The request's `close` was emitted (at most once).
+    pub(crate) req_closed: bool,
     pub(crate) trailers: Option<h1::Headers>,
     pub(crate) decoder: Option<StringDecoder>,
     // ---- the response ----
@@ -135,6 +137,7 @@ impl Exchange {
         self.head.clear();
         self.req_complete = false;
         self.req_done = false;
+        self.req_closed = false;
         self.trailers = None;
         self.decoder = None;
         self.status = 200;

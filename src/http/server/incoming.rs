@@ -255,9 +255,12 @@ impl IncomingMessage {
         self.add(|e| e.listeners.end.push(Box::new(f)));
     }
 
-    /// Adds a `close` listener: the connection ended before the response
-    /// did, because it timed out or the client went away. Fires at most
-    /// once, never before `end`'s chance has passed.
+    /// Adds a `close` listener: the connection was terminated before the
+    /// response was ended or could be flushed (the seed's words), because
+    /// it timed out or the client went away, whether or not the request's
+    /// body had arrived (a GET whose client leaves mid-download gets it).
+    /// The reason says which. Fires at most once, after `end` if `end`
+    /// fired; a request whose response finished never gets it.
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
