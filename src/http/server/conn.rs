@@ -1043,6 +1043,73 @@ mod tests {
     }
 
     #[test]
+    fn announced_trailers_make_end_with_data_chunked_and_are_sent() {
+        // Node's test-http-write-head-after-set-header / trailers: with a
+        // `Trailer` header, `end(data)` cannot use a length.
+        let server = create_server(|_req, res| {
+            res.write_head(200, &[("Trailer", "x-foo")]);
+            res.add_trailers(&[("x-foo", "bar")]);
+            res.end("stuff\n");
+        });
+        let conn = server.connect_in_memory();
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let out = text(&conn);
+        assert!(out.contains("Transfer-Encoding: chunked\r\n"), "{out}");
+        assert!(!out.contains("Content-Length"), "{out}");
+        assert!(
+            out.ends_with("6\r\nstuff\n\r\n0\r\nx-foo: bar\r\n\r\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn removing_content_length_stops_the_automatic_one() {
+        let server = create_server(|req, res| {
+            res.set_header("Content-Length", "5");
+            res.remove_header("content-length");
+            res.end(req.url());
+        });
+        let conn = server.connect_in_memory();
+        conn.send(b"GET /11 HTTP/1.1\r\nHost: x\r\n\r\n");
+        let out = text(&conn);
+        assert!(!out.contains("Content-Length"), "{out}");
+        assert!(out.contains("Transfer-Encoding: chunked\r\n"), "{out}");
+        assert!(out.ends_with("\r\n\r\n3\r\n/11\r\n0\r\n\r\n"), "{out}");
+        assert!(!conn.output_ended(), "chunked keeps the connection");
+        let conn = server.connect_in_memory();
+        conn.send(b"GET /10 HTTP/1.0\r\n\r\n");
+        let out = text(&conn);
+        assert!(
+            !out.contains("Content-Length") && out.ends_with("\r\n\r\n/10"),
+            "{out}"
+        );
+        assert!(
+            conn.output_ended(),
+            "HTTP/1.0 without a length: close-delimited"
+        );
+    }
+
+    #[test]
+    fn a_204_or_304_claiming_a_chunked_body_closes_the_connection() {
+        // Node's test-http-chunked-304.
+        for status in [204u16, 304] {
+            let server = create_server(move |_req, res| {
+                res.write_head(status, &[("Transfer-Encoding", "chunked")]);
+                res.end(());
+            });
+            let conn = server.connect_in_memory();
+            conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            let out = text(&conn);
+            assert!(out.contains("\r\nConnection: close\r\n"), "{status}: {out}");
+            assert!(
+                !out.contains("0\r\n\r\n"),
+                "{status}: no chunk bytes: {out}"
+            );
+            assert!(conn.output_ended());
+        }
+    }
+
+    #[test]
     fn closing_the_server_closes_idle_connections_and_answers_busy_ones_with_close() {
         let pending = std::rc::Rc::new(std::cell::RefCell::new(None));
         let slot = pending.clone();

@@ -84,6 +84,9 @@ pub(crate) struct HeadFlags {
     pub(crate) connection: bool,
     pub(crate) connection_close: bool,
     pub(crate) date: bool,
+    /// A `Trailer` header announces trailers: the body goes chunked so
+    /// they can follow it (Node's `state.trailer`).
+    pub(crate) trailer: bool,
 }
 
 #[derive(Default)]
@@ -124,6 +127,8 @@ pub(crate) struct Exchange {
     /// going out; moved to the socket when this one's turn comes.
     pub(crate) pending_out: Vec<u8>,
     pub(crate) trailers_out: Vec<(String, String)>,
+    /// `remove_header("content-length")` was called: no automatic length.
+    pub(crate) removed_content_length: bool,
     pub(crate) need_drain: bool,
     pub(crate) listeners: ExListeners,
 }
@@ -154,6 +159,7 @@ impl Exchange {
         self.res_closed = false;
         self.pending_out.clear();
         self.trailers_out.clear();
+        self.removed_content_length = false;
         self.need_drain = false;
     }
 
@@ -242,6 +248,7 @@ impl Exchange {
                     .any(|t| t.trim().eq_ignore_ascii_case("close"));
             }
             4 if name.eq_ignore_ascii_case("date") => f.date = true,
+            7 if name.eq_ignore_ascii_case("trailer") => f.trailer = true,
             _ => {}
         }
         encode::write_header(&mut self.head_lines, name, value);
@@ -269,9 +276,10 @@ impl Exchange {
         let mut extra_length = None;
         let mut extra_chunked = false;
         self.framing = if bodiless {
-            if self.flags.transfer_encoding && status != 304 && !self.is_head_request() {
-                // A 204 that claims a chunked body can't be delimited for the
-                // client: close afterwards (Node's test-http-chunked-304).
+            if self.flags.transfer_encoding && !self.is_head_request() {
+                // A 204 or 304 that claims a chunked body can't be delimited
+                // for the client: close afterwards (Node's
+                // test-http-chunked-304).
                 keep_alive = false;
             }
             Framing::NoBody
@@ -284,7 +292,12 @@ impl Exchange {
                 keep_alive = false;
                 Framing::Eof
             }
-        } else if let Some(n) = end_len {
+        } else if let (Some(n), false, false) =
+            (end_len, self.flags.trailer, self.removed_content_length)
+        {
+            // The whole body is known: a length, unless trailers are
+            // announced (they need chunked framing) or the handler removed
+            // `Content-Length` (Node's `_removedContLen`).
             extra_length = Some(n as u64);
             Framing::Length(n as u64)
         } else if !http10 {

@@ -327,6 +327,10 @@ impl ServerResponse {
                 ));
             }
             e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if name.eq_ignore_ascii_case("content-length") {
+                // As in Node: no automatic length either (chunked instead).
+                e.removed_content_length = true;
+            }
             Ok(())
         });
     }
