@@ -22,6 +22,7 @@ pub use client::{
     get, get_agent, request, Agent, ClientRequest, ClientResponse, IntoRequestOptions,
     RequestOptions, AGENT_IDLE_TIMEOUT_MS,
 };
+pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::{HeaderValue, Headers};
 pub use server::{
     create_server, CloseReason, IncomingMessage, IntoHeaderValues, Server, ServerResponse,

@@ -650,6 +650,88 @@ impl Socket {
         with_net(|net| net.socket(self.id).and_then(|s| s.remote)).flatten()
     }
 
+    /// The local address (`None` for unix sockets, in-memory connections
+    /// or a closed socket).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("accepted on port {:?}", socket.local_port());
+    /// # }
+    /// ```
+    pub fn local_address(&self) -> Option<SocketAddr> {
+        with_net(|net| {
+            net.socket(self.id)
+                .and_then(|s| s.transport.as_ref()?.local_addr())
+        })
+        .flatten()
+    }
+
+    /// The local port (Node's `socket.localPort`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// assert_eq!(socket.local_port(), socket.local_address().map(|a| a.port()));
+    /// # }
+    /// ```
+    pub fn local_port(&self) -> Option<u16> {
+        self.local_address().map(|a| a.port())
+    }
+
+    /// The peer's port (Node's `socket.remotePort`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("from port {:?}", socket.remote_port());
+    /// # }
+    /// ```
+    pub fn remote_port(&self) -> Option<u16> {
+        self.remote_address().map(|a| a.port())
+    }
+
+    /// Turns Nagle's algorithm off (`true`, the default for sockets this
+    /// crate opens) or on (Node's `setNoDelay`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.set_no_delay(true);
+    /// # }
+    /// ```
+    pub fn set_no_delay(&self, no_delay: bool) {
+        self.transport_option(|t| t.set_nodelay(no_delay));
+    }
+
+    /// Turns TCP keep-alive probes on, starting after `initial_delay_ms`
+    /// of silence (`0`: the system's default delay), or off (Node's
+    /// `setKeepAlive(enable, initialDelay)`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.set_keep_alive(true, 60_000);
+    /// # }
+    /// ```
+    pub fn set_keep_alive(&self, enable: bool, initial_delay_ms: u64) {
+        let idle = enable.then(|| {
+            if initial_delay_ms == 0 {
+                Duration::from_secs(7200)
+            } else {
+                Duration::from_millis(initial_delay_ms)
+            }
+        });
+        self.transport_option(|t| t.set_keepalive(idle));
+    }
+
+    fn transport_option(&self, set: impl FnOnce(&dyn Transport) -> std::io::Result<()>) {
+        let result = with_net(|net| {
+            net.socket(self.id)
+                .and_then(|s| s.transport.as_deref())
+                .map(set)
+        })
+        .flatten();
+        if let Some(Err(e)) = result {
+            log::debug!("socket {}: setting an option failed: {e}", self.id.key);
+        }
+    }
+
     /// Whether the socket is still open (not destroyed or closed).
     ///
     /// ```no_run

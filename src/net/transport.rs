@@ -42,6 +42,23 @@ pub(crate) trait Transport {
     fn finish_connect(&mut self) -> io::Result<bool> {
         Ok(true)
     }
+
+    /// The local end's address, for transports that have one.
+    fn local_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    /// Nagle's algorithm off (`true`) or on; transports without it ignore
+    /// the call.
+    fn set_nodelay(&self, _on: bool) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// TCP keep-alive probes after `idle` without traffic (`None`: off);
+    /// transports without it ignore the call.
+    fn set_keepalive(&self, _idle: Option<std::time::Duration>) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Transport for TcpStream {
@@ -59,6 +76,22 @@ impl Transport for TcpStream {
 
     fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
         Some(self)
+    }
+
+    fn local_addr(&self) -> Option<SocketAddr> {
+        TcpStream::local_addr(self).ok()
+    }
+
+    fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        TcpStream::set_nodelay(self, on)
+    }
+
+    fn set_keepalive(&self, idle: Option<std::time::Duration>) -> io::Result<()> {
+        let socket = socket2::SockRef::from(self);
+        match idle {
+            None => socket.set_keepalive(false),
+            Some(idle) => socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle)),
+        }
     }
 
     fn finish_connect(&mut self) -> io::Result<bool> {

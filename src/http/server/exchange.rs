@@ -129,6 +129,8 @@ pub(crate) struct Exchange {
     pub(crate) trailers_out: Vec<(String, String)>,
     /// `remove_header("content-length")` was called: no automatic length.
     pub(crate) removed_content_length: bool,
+    /// Add a `Date` header when the handler set none (Node's `sendDate`).
+    pub(crate) send_date: bool,
     pub(crate) need_drain: bool,
     pub(crate) listeners: ExListeners,
 }
@@ -160,6 +162,7 @@ impl Exchange {
         self.pending_out.clear();
         self.trailers_out.clear();
         self.removed_content_length = false;
+        self.send_date = true;
         self.need_drain = false;
     }
 
@@ -322,7 +325,7 @@ impl Exchange {
         if extra_chunked {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
-        if !self.flags.date {
+        if !self.flags.date && self.send_date {
             out.extend_from_slice(b"Date: ");
             out.extend_from_slice(date.get_at(now).as_bytes());
             out.extend_from_slice(b"\r\n");

@@ -296,6 +296,91 @@ impl ServerResponse {
         })
     }
 
+    /// Every header queued with [`set_header`](Self::set_header), names in
+    /// lower case (Node's `getHeaders()`).
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| {
+    ///     res.set_header("X-A", "1");
+    ///     res.set_header("Set-Cookie", ["a=1", "b=2"]);
+    ///     let names: Vec<String> = res.get_headers().into_iter().map(|(n, _)| n).collect();
+    ///     assert_eq!(names, ["x-a", "set-cookie"]);
+    ///     res.end(());
+    /// });
+    /// let conn = server.connect_in_memory();
+    /// conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// assert!(conn.take_output().starts_with(b"HTTP/1.1 200 OK"));
+    /// ```
+    pub fn get_headers(&self) -> Vec<(String, HeaderValue)> {
+        self.read(|e| {
+            e.set_headers
+                .iter()
+                .map(|(n, v)| {
+                    let value = if v.len() == 1 {
+                        HeaderValue::Single(v[0].clone())
+                    } else {
+                        HeaderValue::List(v.clone())
+                    };
+                    (n.to_ascii_lowercase(), value)
+                })
+                .collect()
+        })
+    }
+
+    /// The names of the queued headers, in lower case (Node's
+    /// `getHeaderNames()`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_header("Content-Type", "text/plain");
+    /// assert_eq!(res.get_header_names(), ["content-type"]);
+    /// # }
+    /// ```
+    pub fn get_header_names(&self) -> Vec<String> {
+        self.read(|e| {
+            e.set_headers
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect()
+        })
+    }
+
+    /// The reason phrase that goes (or went) out with the status (Node's
+    /// `statusMessage`): the one set, or the standard one for the code.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_status_code(404);
+    /// assert_eq!(res.status_message(), "Not Found");
+    /// # }
+    /// ```
+    pub fn status_message(&self) -> String {
+        self.read(|e| {
+            e.reason
+                .clone()
+                .unwrap_or_else(|| crate::http::h1::encode::reason_phrase(e.status).to_owned())
+        })
+    }
+
+    /// Whether a `Date` header is added when the handler set none (Node's
+    /// `sendDate`, default `true`).
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| {
+    ///     res.set_send_date(false);
+    ///     res.end(());
+    /// });
+    /// let conn = server.connect_in_memory();
+    /// conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// assert!(!String::from_utf8(conn.take_output()).unwrap().contains("Date:"));
+    /// ```
+    pub fn set_send_date(&self, send: bool) {
+        self.mutate(|e| {
+            e.send_date = send;
+            Ok(())
+        });
+    }
+
     /// Whether a header is queued under `name`.
     ///
     /// ```no_run

@@ -1,0 +1,67 @@
+//! `net::Socket`'s addresses and options, and the response getters Node
+//! users reach for, over real sockets.
+
+mod common;
+
+use std::sync::mpsc;
+
+use common::{Reader, TestServer};
+use nodelike::http;
+
+#[test]
+fn a_connection_knows_both_of_its_ends() {
+    let (tx, rx) = mpsc::channel();
+    let s = TestServer::start(move || {
+        let server = http::create_server(|_req, res| res.end("ok"));
+        server.on_connection(move |socket| {
+            socket.set_no_delay(true);
+            socket.set_keep_alive(true, 30_000);
+            tx.send((
+                socket.local_port(),
+                socket.remote_port(),
+                socket.remote_address(),
+            ))
+            .unwrap();
+        });
+        server
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().body, b"ok");
+    let (local, remote, remote_addr) = rx.recv().unwrap();
+    assert_eq!(
+        local,
+        Some(s.port()),
+        "the server's end is the listening port"
+    );
+    let client_end = c.stream.local_addr().unwrap();
+    assert_eq!(remote, Some(client_end.port()));
+    assert_eq!(remote_addr, Some(client_end));
+    s.stop();
+}
+
+#[test]
+fn status_message_header_names_and_send_date_as_in_node() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            res.set_header("X-One", "1");
+            res.set_header("x-two", ["a", "b"]);
+            res.set_status_code(404);
+            let names = res.get_header_names().join(",");
+            let message = res.status_message();
+            if req.url() == "/nodate" {
+                res.set_send_date(false);
+            }
+            res.end(format!("{message}|{names}"));
+        })
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /nodate HTTP/1.1\r\nHost: x\r\n\r\n");
+    let first = c.response(false).unwrap();
+    assert_eq!(first.status, 404);
+    assert_eq!(first.body_str(), "Not Found|x-one,x-two");
+    assert!(first.header("date").is_some());
+    let second = c.response(false).unwrap();
+    assert!(second.header("date").is_none(), "{:?}", second.headers);
+    s.stop();
+}
