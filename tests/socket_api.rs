@@ -65,3 +65,47 @@ fn status_message_header_names_and_send_date_as_in_node() {
     assert!(second.header("date").is_none(), "{:?}", second.headers);
     s.stop();
 }
+
+#[test]
+fn an_idle_timeout_goes_to_the_response_and_server_timeout_listeners() {
+    // Node's socketOnTimeout: `timeout` on the request (if incomplete), the
+    // response and the server; a listener means the user decides.
+    let (tx, rx) = mpsc::channel();
+    let s = TestServer::start(move || {
+        let t = tx.clone();
+        let server = http::create_server(move |req, res| {
+            let t1 = t.clone();
+            req.on_timeout(move || t1.send("req-timeout").unwrap());
+            let t2 = t.clone();
+            res.on_timeout(move || t2.send("res-timeout").unwrap());
+            res.write("partial"); // and never more
+        });
+        server.set_timeout(100);
+        server.on_timeout(move |socket| {
+            tx.send("server-timeout").unwrap();
+            socket.destroy();
+        });
+        server
+    });
+    let mut c = Reader::new(s.port());
+    c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = c.take(20).expect("the response started");
+    assert!(head.starts_with(b"HTTP/1.1 200 OK"));
+    assert_eq!(
+        rx.recv().unwrap(),
+        "res-timeout",
+        "the GET was complete: no req-timeout"
+    );
+    assert_eq!(rx.recv().unwrap(), "server-timeout");
+    // The server's listener destroyed it.
+    let mut rest = Vec::new();
+    while let Some(b) = c.take(1) {
+        rest.extend(b);
+    }
+    assert!(
+        rest.ends_with(b"partial\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    s.stop();
+}

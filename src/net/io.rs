@@ -441,20 +441,24 @@ pub(super) fn check_idle(ctx: u64) {
         // `timeout` listener keeps it open is told again later.
         s.last_active = now;
         let has_listeners = !s.listeners.timeout.is_empty();
-        let destroy = s.protocol.destroy_when_idle;
+        let protocol = s.protocol;
         arm_idle(net, id);
-        Some((has_listeners, destroy))
+        Some((has_listeners, protocol))
     })
     .flatten();
-    match fired {
-        Some((true, _)) => {
-            log::debug!("socket {}: timeout", id.key);
-            emit_socket(id, |l| &mut l.timeout, |f| f());
-        }
-        Some((false, true)) => {
-            log::debug!("socket {}: idle timeout; destroying", id.key);
-            with_net(|net| destroy_in(net, id, Cause::Timeout));
-        }
-        _ => {}
+    let Some((has_listeners, protocol)) = fired else {
+        return;
+    };
+    log::debug!("socket {}: timeout", id.key);
+    if has_listeners {
+        emit_socket(id, |l| &mut l.timeout, |f| f());
+    }
+    let taken = (protocol.timeout)(id);
+    if !taken && !has_listeners {
+        log::debug!(
+            "socket {}: idle timeout, nobody listening; destroying",
+            id.key
+        );
+        with_net(|net| destroy_in(net, id, Cause::Timeout));
     }
 }

@@ -137,9 +137,11 @@ pub(crate) struct Protocol {
     /// The socket closed (on the turn after it was destroyed), just before
     /// its own `close` listeners run.
     pub(crate) closed: fn(SockId, Cause),
-    /// With no `timeout` listener, an idle timeout destroys the socket
-    /// (HTTP); otherwise it only emits `timeout` (a raw socket).
-    pub(crate) destroy_when_idle: bool,
+    /// The idle timeout passed (after the socket's own `timeout`
+    /// listeners ran). Returns whether the protocol's listeners took it;
+    /// if not, and the socket has no `timeout` listener either, the socket
+    /// is destroyed.
+    pub(crate) timeout: fn(SockId) -> bool,
 }
 
 /// The protocol of a plain `net` socket (or an HTTP connection handed over
@@ -152,7 +154,8 @@ pub(crate) static RAW: Protocol = Protocol {
     drain: ignore,
     connected: |_, _| {},
     closed: |_, _| {},
-    destroy_when_idle: false,
+    // A raw socket is only told (Node's `net` rule).
+    timeout: |_| true,
 };
 
 fn ignore(_: SockId) {}

@@ -60,7 +60,9 @@ static PROTOCOL: net::Protocol = net::Protocol {
     drain: emit_request_drain,
     connected: on_connected,
     closed: on_socket_closed,
-    destroy_when_idle: true,
+    // Idle too long: the request fails with a timeout (the socket is
+    // destroyed, which fails it).
+    timeout: |_| false,
 };
 
 /// How long an idle pooled socket is kept for reuse.

@@ -27,7 +27,7 @@ pub(super) static PROTOCOL: net::Protocol = net::Protocol {
     drain: emit_response_drain,
     connected: |_, _| {},
     closed: on_socket_closed,
-    destroy_when_idle: true,
+    timeout: on_timeout,
 };
 
 /// At most this many requests wait for their responses on one connection
@@ -855,6 +855,35 @@ fn emit_response_drain(id: SockId) {
     if let Some(ex) = ex {
         emit_ex(ex, |l| &mut l.drain, |f| f());
     }
+}
+
+/// The connection was idle for the server's timeout: `timeout` on the
+/// request being received (if incomplete), on the response in progress, and
+/// on the server (Node's `socketOnTimeout`). If nobody listens to any of
+/// them, `net` destroys the connection.
+fn on_timeout(id: SockId) -> bool {
+    let found = with_state(|st| {
+        let conn = st.conns.get(id)?;
+        let req = conn
+            .body_ex
+            .or(conn.queue.back().copied())
+            .filter(|&ex| st.exchanges.get(ex).is_some_and(|e| !e.req_complete));
+        Some((conn.server, req, conn.queue.front().copied()))
+    })
+    .flatten();
+    let Some((server, req, res)) = found else {
+        return false;
+    };
+    let mut taken = false;
+    if let Some(ex) = req {
+        taken |= emit_ex(ex, |l| &mut l.req_timeout, |f| f());
+    }
+    if let Some(ex) = res {
+        taken |= emit_ex(ex, |l| &mut l.res_timeout, |f| f());
+    }
+    let socket = Socket::from_id(id);
+    taken |= emit_server(server, |l| &mut l.timeout, |f| f(socket));
+    taken
 }
 
 /// The socket is gone: every request still open gets `close` with the

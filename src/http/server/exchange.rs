@@ -61,6 +61,8 @@ pub(crate) struct ExListeners {
     pub(crate) finish: Listeners<dyn FnMut()>,
     pub(crate) res_close: Listeners<dyn FnMut()>,
     pub(crate) error: Listeners<dyn FnMut(&Error)>,
+    pub(crate) req_timeout: Listeners<dyn FnMut()>,
+    pub(crate) res_timeout: Listeners<dyn FnMut()>,
 }
 
 impl ExListeners {
@@ -72,6 +74,8 @@ impl ExListeners {
             && self.finish.is_empty()
             && self.res_close.is_empty()
             && self.error.is_empty()
+            && self.req_timeout.is_empty()
+            && self.res_timeout.is_empty()
     }
 }
 

@@ -271,6 +271,34 @@ impl IncomingMessage {
         self.add(|e| e.listeners.req_close.push(Box::new(f)));
     }
 
+    /// Sets the connection's idle timeout (Node's `request.setTimeout`);
+    /// see [`on_timeout`](Self::on_timeout).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.set_timeout(5_000);
+    /// req.on_timeout(move || req.connection().destroy());
+    /// # }
+    /// ```
+    pub fn set_timeout(&self, ms: u64) {
+        if let Some(s) = self.socket() {
+            s.set_timeout(ms);
+        }
+    }
+
+    /// Adds a `timeout` listener: the connection was idle too long while
+    /// this request's body was still arriving. With a listener the
+    /// connection is not destroyed for it: that is up to you.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_timeout(|| eprintln!("the upload stalled"));
+    /// # }
+    /// ```
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) {
+        self.add(|e| e.listeners.req_timeout.push(Box::new(f)));
+    }
+
     fn add(&self, f: impl FnOnce(&mut Exchange)) {
         with_state(|st| {
             if let Some(e) = st.exchanges.get_mut(self.ex) {

@@ -88,6 +88,7 @@ pub(crate) struct ServerListeners {
     pub(crate) client_error: Listeners<ClientErrorListener>,
     pub(crate) close: Listeners<dyn FnMut()>,
     pub(crate) error: Listeners<dyn FnMut(&Error)>,
+    pub(crate) timeout: Listeners<dyn FnMut(Socket)>,
 }
 
 pub(crate) struct ServerRec {
@@ -557,6 +558,20 @@ impl Server {
     /// ```
     pub fn on_close(&self, f: impl FnMut() + 'static) -> &Server {
         self.with(|s| s.listeners.close.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `timeout` listener: a connection was idle for the server's
+    /// timeout (see [`set_timeout`](Self::set_timeout)). With a listener
+    /// here (or a `timeout` listener on the request or response), the
+    /// connection is not destroyed: closing it is up to you, as in Node.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.on_timeout(|socket| socket.destroy());
+    /// ```
+    pub fn on_timeout(&self, f: impl FnMut(Socket) + 'static) -> &Server {
+        self.with(|s| s.listeners.timeout.push(Box::new(f)));
         self
     }
 

@@ -586,6 +586,31 @@ impl ServerResponse {
         self.add(|e| e.listeners.error.push(Box::new(f)));
     }
 
+    /// Sets the connection's idle timeout (Node's `response.setTimeout`);
+    /// see [`on_timeout`](Self::on_timeout).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.set_timeout(5_000);
+    /// # }
+    /// ```
+    pub fn set_timeout(&self, ms: u64) {
+        self.connection().set_timeout(ms);
+    }
+
+    /// Adds a `timeout` listener: the connection was idle too long while
+    /// this response was in progress (a client not reading, say). With a
+    /// listener the connection is not destroyed for it: that is up to you.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_timeout(move || res.connection().destroy());
+    /// # }
+    /// ```
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) {
+        self.add(|e| e.listeners.res_timeout.push(Box::new(f)));
+    }
+
     fn add(&self, f: impl FnOnce(&mut Exchange)) {
         with_state(|st| {
             if let Some(e) = st.exchanges.get_mut(self.ex) {
