@@ -65,6 +65,15 @@ pub mod http;
 pub mod net;
 pub mod querystring;
 mod runtime;
+
+/// Node's `process` events: signals on the loop.
+///
+/// | Node | nodelike |
+/// |---|---|
+/// | `process.on('SIGTERM', f)` | [`process::on_signal`]`(Signal::Term, f)` |
+pub mod process {
+    pub use crate::runtime::signals::{on_signal, Signal};
+}
 pub mod url;
 
 pub use chunk::{Chunk, IntoChunk};

@@ -19,6 +19,7 @@ pub(crate) mod arena;
 mod io;
 pub(crate) mod listeners;
 mod remote;
+pub(crate) mod signals;
 mod timers;
 mod work;
 
