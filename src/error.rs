@@ -45,6 +45,24 @@ pub enum ErrorKind {
     AddrInUse,
     /// Any other operating-system error.
     Io,
+    /// A TLS handshake failed for a reason other than the certificate
+    /// (`ERR_SSL_HANDSHAKE_FAILURE`): no common version or cipher, a bad
+    /// record, a peer speaking plain HTTP.
+    TlsHandshake,
+    /// The peer's certificate is self-signed and not trusted
+    /// (`DEPTH_ZERO_SELF_SIGNED_CERT`).
+    SelfSignedCert,
+    /// The peer's certificate is not issued by a trusted authority
+    /// (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`).
+    UntrustedCert,
+    /// The peer's certificate has expired (`CERT_HAS_EXPIRED`).
+    CertExpired,
+    /// The peer's certificate is not valid for the name asked for
+    /// (`ERR_TLS_CERT_ALTNAME_INVALID`).
+    CertNameMismatch,
+    /// The peer's certificate was refused for another reason, or none was
+    /// presented where one is required (`CERT_REJECTED`).
+    CertRejected,
 }
 
 /// An error: a kind to match on, Node's code, and a message for people.
@@ -155,6 +173,12 @@ impl Error {
             ErrorKind::Aborted => "ABORT_ERR",
             ErrorKind::AddrInUse => "EADDRINUSE",
             ErrorKind::Io => "EIO",
+            ErrorKind::TlsHandshake => "ERR_SSL_HANDSHAKE_FAILURE",
+            ErrorKind::SelfSignedCert => "DEPTH_ZERO_SELF_SIGNED_CERT",
+            ErrorKind::UntrustedCert => "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+            ErrorKind::CertExpired => "CERT_HAS_EXPIRED",
+            ErrorKind::CertNameMismatch => "ERR_TLS_CERT_ALTNAME_INVALID",
+            ErrorKind::CertRejected => "CERT_REJECTED",
         }
     }
 }

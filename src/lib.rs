@@ -62,6 +62,8 @@ mod chunk;
 pub mod encoding;
 mod error;
 pub mod http;
+#[cfg(feature = "tls")]
+pub use http::https;
 pub mod net;
 pub mod querystring;
 mod runtime;
@@ -73,6 +75,13 @@ mod runtime;
 /// | `process.on('SIGTERM', f)` | [`process::on_signal`]`(Signal::Term, f)` |
 pub mod process {
     pub use crate::runtime::signals::{on_signal, Signal};
+}
+
+/// TLS details of a connection: the peer's certificate and why one did not
+/// check out (Node's `tls` module's objects).
+#[cfg(feature = "tls")]
+pub mod tls {
+    pub use crate::net::tls::{CertIssue, DistinguishedName, PeerCertificate};
 }
 pub mod url;
 

@@ -13,6 +13,8 @@
 mod body;
 mod client;
 pub mod h1;
+#[cfg(feature = "tls")]
+pub mod https;
 mod keep_alive;
 mod server;
 

@@ -85,21 +85,30 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
         Some((scratch, held, drains))
     }) {
         let now = runtime::now();
+        let mut secured = None;
         let read = with_net(|net| {
             let s = net.socket(id)?;
             let transport = s.transport.as_mut()?;
-            loop {
+            let result = loop {
                 match transport.read(&mut scratch) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(n) if n > 0 => {
                         s.last_active = now;
-                        return Some(Ok(n));
+                        break Ok(n);
                     }
-                    other => return Some(other),
+                    other => break other,
                 }
+            };
+            if transport.take_secured() {
+                secured = Some(s.protocol);
             }
+            Some(result)
         })
         .flatten();
+        if let Some(protocol) = secured {
+            log::trace!("socket {}: secured", id.key);
+            (protocol.secured)(id);
+        }
         log::trace!(
             "socket {}: read {:?}",
             id.key,
@@ -109,13 +118,30 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
             Some(Ok(0)) => (0, true),
             Some(Ok(n)) => (n, false),
             Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => (0, false),
+            Some(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                // The stream ended without the transport's own end marker
+                // (TLS without close_notify): an end, but a truncated one,
+                // which a protocol may refuse to take as complete.
+                log::debug!("socket {}: truncated: {e}", id.key);
+                with_net(|net| {
+                    if let Some(s) = net.socket(id) {
+                        s.truncated = true;
+                    }
+                });
+                (0, true)
+            }
             Some(Err(e)) => {
                 log::debug!("socket {}: read error: {e}", id.key);
-                with_net(|net| {
+                let protocol = with_net(|net| {
                     net.read_buf = scratch;
-                    runtime::give_buf(held);
-                    destroy_in(net, id, Cause::Aborted);
-                });
+                    net.socket(id).map(|s| s.protocol)
+                })
+                .flatten();
+                runtime::give_buf(held);
+                if let Some(protocol) = protocol {
+                    (protocol.failed)(id, &e);
+                }
+                with_net(|net| destroy_in(net, id, Cause::Aborted));
                 break;
             }
             None => {
@@ -343,6 +369,17 @@ pub(crate) fn flush_socket(id: SockId) {
         );
         if s.out_pos < s.out.len() {
             return None;
+        }
+        // What the transport itself holds (TLS records) must go too before
+        // the output counts as flushed.
+        match transport.flush() {
+            Ok(true) => {}
+            Ok(false) => return None, // a writable edge will resume
+            Err(e) => {
+                log::debug!("socket {}: write error: {e}", id.key);
+                destroy_in(net, id, Cause::Aborted);
+                return None;
+            }
         }
         let out = std::mem::take(&mut s.out);
         s.out_pos = 0;

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::transport::{Listener, Transport};
+use super::transport::{Accepted, Listener};
 use super::with_net;
 use crate::runtime::{self, IoHandler, Readiness, SourceKey, Work};
 
@@ -21,9 +21,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// The owner's side of a listener.
 #[derive(Debug)]
 pub(crate) struct Acceptor {
-    /// A connection arrived: `(owner, transport, peer address)`. The owner
+    /// A connection arrived: `(owner, stream, peer address)`. The owner
     /// opens a socket for it (or drops it to refuse).
-    pub(crate) accept: fn(u64, Box<dyn Transport>, Option<SocketAddr>),
+    pub(crate) accept: fn(u64, Accepted, Option<SocketAddr>),
 }
 
 /// A listening socket's record.
@@ -151,9 +151,7 @@ fn accept_all(id: ListenerId) {
         .flatten();
         match accepted {
             None => break,
-            Some((Ok((transport, addr)), acceptor, owner)) => {
-                (acceptor.accept)(owner, transport, addr)
-            }
+            Some((Ok((stream, addr)), acceptor, owner)) => (acceptor.accept)(owner, stream, addr),
             Some((Err(e), ..)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Some((Err(e), ..)) if matches!(e.raw_os_error(), Some(23) | Some(24)) => {
                 // EMFILE/ENFILE: retry on a timer rather than spin, and only

@@ -25,6 +25,8 @@ mod io;
 mod listener;
 mod memory;
 mod socket;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 mod transport;
 
 use std::cell::RefCell;
@@ -137,6 +139,11 @@ pub(crate) struct Protocol {
     /// The socket closed (on the turn after it was destroyed), just before
     /// its own `close` listeners run.
     pub(crate) closed: fn(SockId, Cause),
+    /// Reading or writing failed (the socket is destroyed right after):
+    /// a reset, or a TLS handshake that failed.
+    pub(crate) failed: fn(SockId, &std::io::Error),
+    /// A TLS handshake finished: the connection is secure.
+    pub(crate) secured: fn(SockId),
     /// The idle timeout passed (after the socket's own `timeout`
     /// listeners ran). Returns whether the protocol's listeners took it;
     /// if not, and the socket has no `timeout` listener either, the socket
@@ -154,6 +161,8 @@ pub(crate) static RAW: Protocol = Protocol {
     drain: ignore,
     connected: |_, _| {},
     closed: |_, _| {},
+    failed: |_, _| {},
+    secured: |_| {},
     // A raw socket is only told (Node's `net` rule).
     timeout: |_| true,
 };

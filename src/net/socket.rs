@@ -55,6 +55,9 @@ pub(crate) struct SocketRec {
     pub(super) input_blocked: bool,
     pub(super) eof_seen: bool,
     pub(super) eof_delivered: bool,
+    /// The stream ended without the transport's end marker (TLS without
+    /// `close_notify`).
+    pub(super) truncated: bool,
     /// `end()` was called: shut down writing once `out` is flushed.
     pub(super) ending: bool,
     pub(super) write_shut: bool,
@@ -151,6 +154,7 @@ pub(crate) fn open(
             input_blocked: false,
             eof_seen: false,
             eof_delivered: false,
+            truncated: false,
             ending: false,
             write_shut: false,
             lingering: false,
@@ -361,6 +365,13 @@ pub(crate) fn held_input_is_blank(id: SockId) -> bool {
             .is_none_or(|s| s.inbuf.iter().all(|&b| b == b'\r' || b == b'\n'))
     })
     .unwrap_or(true)
+}
+
+/// Whether the peer's end of stream was a truncation (TLS without
+/// `close_notify`), not a clean end.
+#[allow(dead_code)] // the HTTPS client's close-delimited bodies, next
+pub(crate) fn eof_was_truncated(id: SockId) -> bool {
+    with_net(|net| net.socket(id).is_some_and(|s| s.truncated)).unwrap_or(false)
 }
 
 /// Whether the socket exists and is not destroyed.
@@ -718,6 +729,122 @@ impl Socket {
             }
         });
         self.transport_option(|t| t.set_keepalive(idle));
+    }
+
+    /// Whether the connection is TLS (Node's `socket.encrypted`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("secure: {}", socket.encrypted());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn encrypted(&self) -> bool {
+        self.with_tls(|_| ()).is_some()
+    }
+
+    /// Whether the peer's certificate checked out against the trusted
+    /// authorities (Node's `socket.authorized`). On an HTTPS server this
+    /// is about client certificates, so it is `false` unless the server
+    /// asks for them (`request_cert`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// if !req.connection().authorized() {
+    ///     eprintln!("{:?}", req.connection().authorization_error());
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn authorized(&self) -> bool {
+        self.with_tls(|t| matches!(t.authorization, Some(Ok(()))))
+            .unwrap_or(false)
+    }
+
+    /// Why the peer's certificate did not check out (Node's
+    /// `socket.authorizationError`; `code()` gives Node's string).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// if let Some(issue) = socket.authorization_error() { eprintln!("{}", issue.code()) }
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn authorization_error(&self) -> Option<super::tls::CertIssue> {
+        self.with_tls(|t| t.authorization.and_then(|a| a.err()))
+            .flatten()
+    }
+
+    /// Whether the peer's certificate is valid for the trusted authorities
+    /// (the seed's `request.connection.verifyPeer()`; the same as
+    /// [`authorized`](Self::authorized)).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// let trusted = req.connection().verify_peer();
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn verify_peer(&self) -> bool {
+        self.authorized()
+    }
+
+    /// The peer's certificate (the seed's
+    /// `request.connection.getPeerCertificate()`), or `None` when it sent
+    /// none or the connection is not TLS.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// if let Some(cert) = req.connection().peer_certificate() {
+    ///     println!("hello, {:?}", cert.subject.cn);
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn peer_certificate(&self) -> Option<super::tls::PeerCertificate> {
+        let der = self
+            .with_tls(|t| t.peer_certificates.as_ref()?.first().map(|c| c.to_vec()))
+            .flatten()?;
+        super::tls::PeerCertificate::from_der(&der)
+    }
+
+    /// The protocol agreed by ALPN (`"http/1.1"`), if any (Node's
+    /// `socket.alpnProtocol`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("{:?}", socket.alpn_protocol());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn alpn_protocol(&self) -> Option<String> {
+        self.with_tls(|t| {
+            t.alpn_protocol
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+        })
+        .flatten()
+    }
+
+    /// The server name the client asked for by SNI (Node's
+    /// `socket.servername`, server side).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("{:?}", socket.servername());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn servername(&self) -> Option<String> {
+        self.with_tls(|t| t.server_name).flatten()
+    }
+
+    #[cfg(feature = "tls")]
+    fn with_tls<R>(&self, f: impl FnOnce(super::tls::TlsState<'_>) -> R) -> Option<R> {
+        with_net(|net| {
+            let t = net.socket(self.id)?.transport.as_ref()?.tls()?;
+            Some(f(t))
+        })
+        .flatten()
     }
 
     fn transport_option(&self, set: impl FnOnce(&dyn Transport) -> std::io::Result<()>) {

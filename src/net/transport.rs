@@ -59,6 +59,25 @@ pub(crate) trait Transport {
     fn set_keepalive(&self, _idle: Option<std::time::Duration>) -> io::Result<()> {
         Ok(())
     }
+
+    /// Writes what the transport itself holds (TLS records encrypted but
+    /// not yet sent); `Ok(true)` once nothing is pending. A plain stream
+    /// holds nothing.
+    fn flush(&mut self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// The TLS session, for transports that have one.
+    #[cfg(feature = "tls")]
+    fn tls(&self) -> Option<super::tls::TlsState<'_>> {
+        None
+    }
+
+    /// Whether a handshake finished since the last call (once per
+    /// connection; TLS only).
+    fn take_secured(&mut self) -> bool {
+        false
+    }
 }
 
 impl Transport for TcpStream {
@@ -146,6 +165,43 @@ pub(crate) fn connect_unix(path: &std::path::Path) -> io::Result<Box<dyn Transpo
     Ok(Box::new(UnixStream::connect(path)?))
 }
 
+/// A connection a listener accepted, before it becomes a socket: the owner
+/// chooses the transport (plain, or TLS over it).
+pub(crate) enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Accepted {
+    /// The plain stream as a transport.
+    pub(crate) fn into_transport(self) -> Box<dyn Transport> {
+        match self {
+            Accepted::Tcp(s) => Box::new(s),
+            Accepted::Unix(s) => Box::new(s),
+        }
+    }
+
+    /// The server side of TLS over the accepted stream (TCP only).
+    #[cfg(feature = "tls")]
+    pub(crate) fn into_tls(
+        self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+        client_auth: Option<super::tls::ClientAuthCheck>,
+    ) -> io::Result<Box<dyn Transport>> {
+        match self {
+            Accepted::Tcp(s) => Ok(Box::new(super::tls::TlsTransport::server(
+                s,
+                config,
+                client_auth,
+            )?)),
+            Accepted::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS is served over TCP only",
+            )),
+        }
+    }
+}
+
 /// A listening socket.
 pub(crate) enum Listener {
     Tcp(TcpListener),
@@ -154,18 +210,18 @@ pub(crate) enum Listener {
 }
 
 impl Listener {
-    /// Accepts one connection: its transport and the peer's address.
-    pub(crate) fn accept(&self) -> io::Result<(Box<dyn Transport>, Option<SocketAddr>)> {
+    /// Accepts one connection: its stream and the peer's address.
+    pub(crate) fn accept(&self) -> io::Result<(Accepted, Option<SocketAddr>)> {
         match self {
             Listener::Tcp(l) => {
                 let (s, addr) = l.accept()?;
                 // Small responses must leave at once, not wait for Nagle.
                 let _ = s.set_nodelay(true);
-                Ok((Box::new(s), Some(addr)))
+                Ok((Accepted::Tcp(s), Some(addr)))
             }
             Listener::Unix(l, _) => {
                 let (s, _) = l.accept()?;
-                Ok((Box::new(s), None))
+                Ok((Accepted::Unix(s), None))
             }
         }
     }

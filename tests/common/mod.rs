@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod pki;
+
 use nodelike::http::Server;
 
 /// A server running on its own thread (its own loop), on a free port.

@@ -60,6 +60,8 @@ static PROTOCOL: net::Protocol = net::Protocol {
     drain: emit_request_drain,
     connected: on_connected,
     closed: on_socket_closed,
+    failed: |_, _| {},
+    secured: |_| {},
     // Idle too long: the request fails with a timeout (the socket is
     // destroyed, which fails it).
     timeout: |_| false,

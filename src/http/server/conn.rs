@@ -27,6 +27,8 @@ pub(super) static PROTOCOL: net::Protocol = net::Protocol {
     drain: emit_response_drain,
     connected: |_, _| {},
     closed: on_socket_closed,
+    failed: super::on_failed,
+    secured: super::on_secured,
     timeout: on_timeout,
 };
 

@@ -89,6 +89,8 @@ pub(crate) struct ServerListeners {
     pub(crate) close: Listeners<dyn FnMut()>,
     pub(crate) error: Listeners<dyn FnMut(&Error)>,
     pub(crate) timeout: Listeners<dyn FnMut(Socket)>,
+    pub(crate) secure_connection: Listeners<dyn FnMut(Socket)>,
+    pub(crate) tls_client_error: Listeners<ClientErrorListener>,
 }
 
 pub(crate) struct ServerRec {
@@ -104,6 +106,9 @@ pub(crate) struct ServerRec {
     pub(crate) request_timeout: Option<Duration>,
     /// Node's `maxConnections`: `None` for no cap.
     pub(crate) max_connections: Option<usize>,
+    /// An HTTPS server's TLS configuration (`None`: plain HTTP).
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::http::https::ServerTls>,
     /// With a connection cap: connections that went idle, most recent
     /// last, so one to close is found without walking them all. Entries go
     /// stale when a connection gets busy again or closes; they are skipped
@@ -188,6 +193,8 @@ impl Server {
                 request_timeout: None,
                 max_connections: None,
                 idle_conns: Vec::new(),
+                #[cfg(feature = "tls")]
+                tls: None,
                 keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
@@ -575,6 +582,37 @@ impl Server {
         self
     }
 
+    /// Adds a `secureConnection` listener (HTTPS): a connection's TLS
+    /// handshake finished.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.on_secure_connection(|socket| println!("TLS with {:?}", socket.remote_address()));
+    /// ```
+    pub fn on_secure_connection(&self, f: impl FnMut(Socket) + 'static) -> &Server {
+        self.with(|s| s.listeners.secure_connection.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `tlsClientError` listener (HTTPS): a connection's TLS
+    /// handshake failed (the error's code says why); the connection is
+    /// closed after the listener runs.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.on_tls_client_error(|err, _socket| eprintln!("handshake failed: {}", err.code()));
+    /// ```
+    pub fn on_tls_client_error(&self, f: impl FnMut(&Error, Socket) + 'static) -> &Server {
+        self.with(|s| s.listeners.tls_client_error.push(Box::new(f)));
+        self
+    }
+
+    /// Makes the server speak TLS on the connections it accepts from now on.
+    #[cfg(feature = "tls")]
+    pub(crate) fn set_tls(&self, tls: crate::http::https::ServerTls) {
+        self.with(|s| s.tls = Some(tls));
+    }
+
     /// Adds an `error` listener: listening failed (address in use, ...).
     ///
     /// ```
@@ -623,10 +661,50 @@ impl Server {
 
 /// How a server's listeners hand it their connections.
 static ACCEPTOR: net::Acceptor = net::Acceptor {
-    accept: |owner, transport, addr| {
-        adopt(Server::from_ctx(owner), transport, addr, false);
+    accept: |owner, stream, addr| {
+        let server = Server::from_ctx(owner);
+        #[cfg(feature = "tls")]
+        let transport = match server.with(|s| s.tls.clone()).flatten() {
+            Some(tls) => match stream.into_tls(tls.config, tls.client_auth) {
+                Ok(t) => t,
+                Err(e) => {
+                    log::warn!("server {}: cannot start TLS: {e}", server.key);
+                    return;
+                }
+            },
+            None => stream.into_transport(),
+        };
+        #[cfg(not(feature = "tls"))]
+        let transport = stream.into_transport();
+        adopt(server, transport, addr, false);
     },
 };
+
+/// A TLS handshake finished on a connection: `secureConnection`.
+fn on_secured(id: SockId) {
+    let server = with_state(|st| st.conns.get(id).map(|c| c.server)).flatten();
+    if let Some(server) = server {
+        let socket = Socket::from_id(id);
+        emit_server(server, |l| &mut l.secure_connection, |f| f(socket));
+    }
+}
+
+/// Reading a connection failed (it is destroyed next): a TLS handshake
+/// that failed goes to `tlsClientError`.
+fn on_failed(id: SockId, e: &std::io::Error) {
+    #[cfg(feature = "tls")]
+    if let Some(err) = crate::http::https::handshake_error(e) {
+        let server = with_state(|st| st.conns.get(id).map(|c| c.server)).flatten();
+        if let Some(server) = server {
+            let socket = Socket::from_id(id);
+            if !emit_server(server, |l| &mut l.tls_client_error, |f| f(&err, socket)) {
+                log::debug!("server {}: TLS handshake failed: {err}", server.0);
+            }
+        }
+        return;
+    }
+    log::debug!("socket {}: {e}", id.key);
+}
 
 /// Takes in a new connection of `server`: subject to the connection cap,
 /// opens its socket with the HTTP server protocol, starts its first

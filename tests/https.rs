@@ -1,0 +1,357 @@
+//! The HTTPS server over real sockets, against peers no one here wrote:
+//! curl and Node's `https` client. Certificates come from a throwaway CA
+//! (`common/pki.rs`).
+#![cfg(feature = "tls")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::pki::{pki, Pki};
+use common::{have, TestServer};
+use nodelike::http::Server;
+use nodelike::https::{self, ServerOptions};
+
+fn options(p: &Pki) -> ServerOptions {
+    ServerOptions {
+        cert: p.server_cert.clone().into_bytes(),
+        key: p.server_key.clone().into_bytes(),
+        ..Default::default()
+    }
+}
+
+/// An HTTPS server that answers with what it knows of the connection.
+fn who_are_you(options: ServerOptions) -> TestServer {
+    TestServer::start(move || -> Server {
+        https::create_server(options, |req, res| {
+            let socket = req.connection();
+            let subject = socket
+                .peer_certificate()
+                .map(|c| {
+                    format!(
+                        "CN={} O={} OU={}",
+                        c.subject.cn.unwrap_or_default(),
+                        c.subject.o.unwrap_or_default(),
+                        c.subject.ou.unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|| "anonymous".into());
+            let verdict = match socket.authorization_error() {
+                None if socket.authorized() => "authorized".to_string(),
+                None => "unauthorized".to_string(),
+                Some(issue) => format!("unauthorized:{}", issue.code()),
+            };
+            res.end(format!(
+                "{} {} {} alpn={:?} {subject} {verdict}",
+                req.method(),
+                req.url(),
+                socket.encrypted(),
+                socket.alpn_protocol()
+            ));
+        })
+        .expect("a usable certificate")
+    })
+}
+
+fn curl(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn curl_gets_an_answer_over_tls_with_alpn_http_1_1() {
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let p = pki();
+    let s = who_are_you(options(&p));
+    let url = format!("https://localhost:{}/hello?x=1", s.port());
+    let ca = p.path("ca.pem");
+    let (ok, body, err) = curl(&["--cacert", &ca, &url]);
+    assert!(ok, "curl failed: {err}");
+    assert_eq!(
+        body,
+        "GET /hello?x=1 true alpn=Some(\"http/1.1\") anonymous unauthorized"
+    );
+    // Keep-alive across two requests on one TLS connection.
+    let (ok, body, err) = curl(&["--cacert", &ca, "-w", "|%{num_connects}", &url, &url]);
+    assert!(ok, "{err}");
+    assert_eq!(body.matches("GET /hello").count(), 2, "{body}");
+    assert!(
+        body.ends_with("|0"),
+        "the second request reused the connection: {body}"
+    );
+    s.stop();
+}
+
+#[test]
+fn node_https_client_posts_a_body_and_reads_the_answer() {
+    if !have("node") {
+        eprintln!("skipping: node is not installed");
+        return;
+    }
+    let p = pki();
+    let s = TestServer::start({
+        let o = options(&p);
+        move || {
+            https::create_server(o, |req, res| {
+                let mut body = Vec::new();
+                req.on_data(move |c| body.extend_from_slice(&c));
+                // Echo the length back once the whole body is in.
+                let len = std::rc::Rc::new(std::cell::Cell::new(0));
+                let l = len.clone();
+                req.on_data(move |c| l.set(l.get() + c.len()));
+                req.on_end(move || res.end(format!("got {}", len.get())));
+            })
+            .unwrap()
+        }
+    });
+    let script = format!(
+        r#"
+const https = require('https');
+const req = https.request({{ host: 'localhost', port: {port}, method: 'POST', path: '/up',
+  ca: require('fs').readFileSync({ca:?}) }}, (res) => {{
+  let body = '';
+  res.setEncoding('utf8');
+  res.on('data', (c) => body += c);
+  res.on('end', () => {{ console.log(res.statusCode + ' ' + body); }});
+}});
+req.on('error', (e) => {{ console.log('error ' + e.code); }});
+req.end('x'.repeat(200000));
+"#,
+        port = s.port(),
+        ca = p.path("ca.pem"),
+    );
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(&script)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.trim(),
+        "200 got 200000",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.stop();
+}
+
+#[test]
+fn mutual_tls_gives_the_client_certificate_and_refuses_clients_without_one() {
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let p = pki();
+    let (tx, rx) = mpsc::channel();
+    let opts = ServerOptions {
+        ca: Some(p.ca_pem.clone().into_bytes()),
+        request_cert: true,
+        ..options(&p)
+    };
+    let s = TestServer::start(move || {
+        let server = https::create_server(opts, |req, res| {
+            let cert = req
+                .connection()
+                .peer_certificate()
+                .expect("a client certificate");
+            res.end(format!(
+                "hello {} ({} / {}), verified {}, serial {}, sha256 {} bytes",
+                cert.subject.cn.unwrap_or_default(),
+                cert.subject.o.unwrap_or_default(),
+                cert.subject.ou.unwrap_or_default(),
+                req.connection().verify_peer(),
+                !cert.serial_number.is_empty(),
+                cert.fingerprint256.split(':').count()
+            ));
+        })
+        .unwrap();
+        let t = tx.clone();
+        server.on_tls_client_error(move |err, _socket| t.send(err.code()).unwrap());
+        server.on_secure_connection(move |_socket| tx.send("secure").unwrap());
+        server
+    });
+    let url = format!("https://localhost:{}/", s.port());
+    let (ca, cert, key) = (p.path("ca.pem"), p.path("client.pem"), p.path("client.key"));
+    let (ok, body, err) = curl(&["--cacert", &ca, "--cert", &cert, "--key", &key, &url]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        body,
+        "hello alice (Example / Testing), verified true, serial true, sha256 32 bytes"
+    );
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), "secure");
+    // No certificate: the handshake fails, the server says why.
+    let (ok, _body, _err) = curl(&["--cacert", &ca, &url]);
+    assert!(!ok, "served without a client certificate");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "CERT_REJECTED"
+    );
+    s.stop();
+}
+
+#[test]
+fn asking_without_requiring_serves_everyone_and_says_who_checked_out() {
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let p = pki();
+    let s = who_are_you(ServerOptions {
+        ca: Some(p.ca_pem.clone().into_bytes()),
+        request_cert: true,
+        reject_unauthorized: Some(false),
+        ..options(&p)
+    });
+    let url = format!("https://localhost:{}/", s.port());
+    let ca = p.path("ca.pem");
+    let (ok, body, err) = curl(&["--cacert", &ca, &url]);
+    assert!(ok, "{err}");
+    assert!(
+        body.ends_with("anonymous unauthorized:UNABLE_TO_GET_ISSUER_CERT"),
+        "{body}"
+    );
+    let (ok, body, err) = curl(&[
+        "--cacert",
+        &ca,
+        "--cert",
+        &p.path("stranger.pem"),
+        "--key",
+        &p.path("stranger.key"),
+        &url,
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        body.ends_with("CN=mallory O= OU= unauthorized:DEPTH_ZERO_SELF_SIGNED_CERT"),
+        "{body}"
+    );
+    let (ok, body, err) = curl(&[
+        "--cacert",
+        &ca,
+        "--cert",
+        &p.path("client.pem"),
+        "--key",
+        &p.path("client.key"),
+        &url,
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        body.ends_with("CN=alice O=Example OU=Testing authorized"),
+        "{body}"
+    );
+    s.stop();
+}
+
+#[test]
+fn a_bad_handshake_is_a_tls_client_error_and_the_server_goes_on() {
+    let p = pki();
+    let (tx, rx) = mpsc::channel();
+    let opts = options(&p);
+    let s = TestServer::start(move || {
+        let server = https::create_server(opts, |_req, res| res.end("ok")).unwrap();
+        server.on_tls_client_error(move |err, _socket| tx.send(err.code()).unwrap());
+        server
+    });
+    // Plain HTTP to the TLS port.
+    let mut c = TcpStream::connect(("127.0.0.1", s.port())).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    let _ = c.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 200"),
+        "no HTTP over a TLS port"
+    );
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "ERR_SSL_HANDSHAKE_FAILURE"
+    );
+    // Half a ClientHello, then the peer goes: closed quietly.
+    let mut c = TcpStream::connect(("127.0.0.1", s.port())).unwrap();
+    c.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+        .unwrap();
+    drop(c);
+    // Still serving.
+    if have("curl") {
+        let url = format!("https://localhost:{}/", s.port());
+        let (ok, body, err) = curl(&["--cacert", &p.path("ca.pem"), &url]);
+        assert!(ok && body == "ok", "{err}");
+    }
+    s.stop();
+}
+
+#[test]
+fn a_client_that_never_finishes_the_handshake_meets_the_headers_timeout() {
+    let p = pki();
+    let opts = options(&p);
+    let s = TestServer::start(move || {
+        let server = https::create_server(opts, |_req, res| res.end("ok")).unwrap();
+        server.set_headers_timeout(200);
+        server
+    });
+    let mut c = TcpStream::connect(("127.0.0.1", s.port())).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // Say nothing: the server closes the connection on its own (at most a
+    // TLS alert goes out; never a plain-text answer).
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).expect("closed by the server");
+    assert!(got.len() < 64, "{} bytes", got.len());
+    assert!(!got.windows(4).any(|w| w == b"HTTP"), "{got:?}");
+    s.stop();
+}
+
+#[test]
+fn the_mtls_example_greets_a_certified_client_by_name_and_refuses_others() {
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let p = pki();
+    let args = [p.path("ca.pem"), p.path("server.pem"), p.path("server.key")];
+    let example = common::ExampleProcess::start_with("mtls", &args);
+    let url = format!("https://localhost:{}/", example.port);
+    let ca = p.path("ca.pem");
+    let (ok, body, err) = curl(&[
+        "--cacert",
+        &ca,
+        "--cert",
+        &p.path("client.pem"),
+        "--key",
+        &p.path("client.key"),
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert!(ok, "{err}");
+    assert!(body.starts_with("hello CN=alice O=Example OU=Testing (verified: true"), "{body}");
+    assert!(body.ends_with("200"), "{body}");
+    let (ok, _body, _err) = curl(&["--cacert", &ca, &url]);
+    assert!(!ok, "a client without a certificate is refused");
+}
+
+#[test]
+fn the_https_hello_example_makes_its_own_certificate_when_given_none() {
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let example = common::ExampleProcess::start("https_hello");
+    let url = format!("https://localhost:{}/", example.port);
+    let (ok, body, err) = curl(&["-k", &url]);
+    assert!(ok, "{err}");
+    assert_eq!(body, "Hello, World!");
+}
