@@ -109,3 +109,28 @@ fn an_idle_timeout_goes_to_the_response_and_server_timeout_listeners() {
     );
     s.stop();
 }
+
+#[test]
+fn a_request_reusing_a_pooled_socket_between_two_runs_is_sent_at_once() {
+    // Found by the HTTPS tests: a write made outside any loop work (before
+    // `run`) onto an idle pooled socket waited for an unrelated event.
+    let s = TestServer::start(|| http::create_server(|req, res| res.end(req.url())));
+    let port = s.port();
+    let get = |path: &str| {
+        let got = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+        let g = got.clone();
+        http::get(format!("http://127.0.0.1:{port}{path}"), move |res| {
+            let g = g.clone();
+            res.on_data(move |c| g.borrow_mut().push_str(&String::from_utf8_lossy(&c)));
+        });
+        // A lost write would wait for the pooled socket's idle timeout,
+        // which closes it: the request would fail instead of answering.
+        nodelike::run();
+        let out = got.borrow().clone();
+        out
+    };
+    assert_eq!(get("/first"), "/first");
+    assert_eq!(http::get_agent("127.0.0.1", port).idle_sockets(), 1);
+    assert_eq!(get("/second"), "/second");
+    s.stop();
+}

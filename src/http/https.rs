@@ -260,3 +260,269 @@ pub(crate) fn handshake_error(e: &std::io::Error) -> Option<Error> {
     };
     Some(Error::new(kind, failure.0.to_string()))
 }
+
+// ------------------------------------------------------------------ client
+
+/// TLS options of an HTTPS request, in Node's terms (the TLS part of
+/// `https.request`'s options).
+///
+/// ```
+/// let tls = nodelike::https::ClientTlsOptions::default();
+/// assert!(tls.reject_unauthorized, "certificates are checked by default");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientTlsOptions {
+    /// Authorities to trust, PEM; `None` trusts the system's roots.
+    pub ca: Option<Vec<u8>>,
+    /// A client certificate chain to present, PEM (with `key`).
+    pub cert: Option<Vec<u8>>,
+    /// The client certificate's private key, PEM.
+    pub key: Option<Vec<u8>>,
+    /// The name to ask for (SNI) and check the certificate against;
+    /// `None` uses the request's host.
+    pub servername: Option<String>,
+    /// Refuse a server whose certificate does not check out (Node's
+    /// `rejectUnauthorized`, default `true`).
+    pub reject_unauthorized: bool,
+}
+
+impl Default for ClientTlsOptions {
+    fn default() -> Self {
+        ClientTlsOptions {
+            ca: None,
+            cert: None,
+            key: None,
+            servername: None,
+            reject_unauthorized: true,
+        }
+    }
+}
+
+/// Issues an HTTPS request (Node's `https.request`): [`http::request`]
+/// with TLS (default options unless `options.tls` says otherwise, port 443
+/// unless another was given).
+///
+/// ```no_run
+/// use nodelike::{http, https};
+/// let req = https::request("https://example.com/", |res| println!("{}", res.status_code()));
+/// req.on_error(|e| eprintln!("{}: {e}", e.code()));
+/// req.end(());
+/// nodelike::run();
+/// ```
+///
+/// [`http::request`]: crate::http::request
+pub fn request(
+    options: impl crate::http::IntoRequestOptions,
+    on_response: impl FnMut(crate::http::ClientResponse) + 'static,
+) -> crate::http::ClientRequest {
+    let options = options.into_request_options().map(|mut o| {
+        if o.tls.is_none() {
+            o.tls = Some(ClientTlsOptions::default());
+            if o.port == 80 {
+                o.port = 443;
+            }
+        }
+        o
+    });
+    crate::http::request(options, on_response)
+}
+
+/// An HTTPS GET, ended at once (Node's `https.get`).
+///
+/// ```no_run
+/// nodelike::https::get("https://example.com/", |res| println!("{}", res.status_code()));
+/// nodelike::run();
+/// ```
+pub fn get(
+    options: impl crate::http::IntoRequestOptions,
+    on_response: impl FnMut(crate::http::ClientResponse) + 'static,
+) -> crate::http::ClientRequest {
+    let req = request(
+        options.into_request_options().map(|mut o| {
+            o.method = "GET".into();
+            o
+        }),
+        on_response,
+    );
+    req.end(());
+    req
+}
+
+/// A client configuration per distinct TLS options on this thread, kept so
+/// that connections made with the same options share rustls's session
+/// cache (TLS session resumption).
+pub(crate) fn client_config(
+    options: &ClientTlsOptions,
+) -> Result<Arc<rustls::ClientConfig>, Error> {
+    thread_local! {
+        static CONFIGS: std::cell::RefCell<Vec<(ClientTlsOptions, Arc<rustls::ClientConfig>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let key = ClientTlsOptions {
+        servername: None,
+        ..options.clone()
+    };
+    if let Some(found) = CONFIGS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, cfg)| cfg.clone())
+    }) {
+        return Ok(found);
+    }
+    let config = Arc::new(build_client_config(&key)?);
+    CONFIGS.with(|c| c.borrow_mut().push((key, config.clone())));
+    Ok(config)
+}
+
+fn build_client_config(options: &ClientTlsOptions) -> Result<rustls::ClientConfig, Error> {
+    let provider = provider();
+    let mut roots = rustls::RootCertStore::empty();
+    match &options.ca {
+        Some(ca) => {
+            for cert in CertificateDer::pem_slice_iter(ca) {
+                let cert = cert.map_err(|e| bad("cannot read the CA PEM", e))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad("unusable CA certificate", e))?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for cert in found.certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| bad("server certificate verifier", e))?;
+    let verifier = Arc::new(NodeServerVerifier {
+        inner: webpki,
+        reject_unauthorized: options.reject_unauthorized,
+    });
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad("TLS versions", e))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match (&options.cert, &options.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad("cannot read the client certificate PEM", e))?;
+            let key = PrivateKeyDer::from_pem_slice(key)
+                .map_err(|e| bad("cannot read the client key PEM", e))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| bad("unusable client certificate", e))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The WebPKI check with Node's names for its verdicts: a refusal carries
+/// the [`CertIssue`](crate::tls::CertIssue) (so the request's error has
+/// Node's code), and with `reject_unauthorized: false` any certificate is
+/// let through (signatures are still checked).
+#[derive(Debug)]
+struct NodeServerVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    reject_unauthorized: bool,
+}
+
+/// A certificate refusal as a rustls error that keeps Node's reason.
+#[derive(Debug)]
+pub(crate) struct RefusedCertificate(pub(crate) crate::net::tls::CertIssue);
+
+impl std::fmt::Display for RefusedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "certificate refused: {}", self.0.code())
+    }
+}
+
+impl std::error::Error for RefusedCertificate {}
+
+impl rustls::client::danger::ServerCertVerifier for NodeServerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Ok(v) => Ok(v),
+            Err(_) if !self.reject_unauthorized => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            Err(e) => {
+                let issue = crate::net::tls::CertIssue::from_rustls(&e, end_entity, intermediates);
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Other(rustls::OtherError(Arc::new(
+                        RefusedCertificate(issue),
+                    ))),
+                ))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The request error a failed client handshake becomes, with Node's code.
+pub(crate) fn client_handshake_error(e: &std::io::Error) -> Option<Error> {
+    use crate::net::tls::CertIssue;
+    let failure = e.get_ref()?.downcast_ref::<crate::net::tls::TlsFailure>()?;
+    let issue = match &failure.0 {
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+            other.0.downcast_ref::<RefusedCertificate>().map(|r| r.0)
+        }
+        _ => None,
+    };
+    let kind = match issue {
+        Some(CertIssue::SelfSigned) => ErrorKind::SelfSignedCert,
+        Some(CertIssue::UnknownIssuer) => ErrorKind::UntrustedCert,
+        Some(CertIssue::Expired) => ErrorKind::CertExpired,
+        Some(CertIssue::NameMismatch) => ErrorKind::CertNameMismatch,
+        Some(_) => ErrorKind::CertRejected,
+        None => ErrorKind::TlsHandshake,
+    };
+    let message = match issue {
+        Some(issue) => format!("certificate refused: {}", issue.code()),
+        None => failure.0.to_string(),
+    };
+    Some(Error::new(kind, message))
+}

@@ -38,6 +38,8 @@ pub(crate) use listener::{close_listener, listen, listener_address, Acceptor, Li
 pub use memory::MemoryConnection;
 pub use socket::Socket;
 pub(crate) use socket::*;
+#[cfg(feature = "tls")]
+pub(crate) use tls::connect_tls;
 pub(crate) use transport::{connect_tcp, connect_unix, Listener, Transport};
 
 /// Node's default `highWaterMark` for writable streams: `write` returns

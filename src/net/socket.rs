@@ -369,7 +369,6 @@ pub(crate) fn held_input_is_blank(id: SockId) -> bool {
 
 /// Whether the peer's end of stream was a truncation (TLS without
 /// `close_notify`), not a clean end.
-#[allow(dead_code)] // the HTTPS client's close-delimited bodies, next
 pub(crate) fn eof_was_truncated(id: SockId) -> bool {
     with_net(|net| net.socket(id).is_some_and(|s| s.truncated)).unwrap_or(false)
 }
@@ -836,6 +835,19 @@ impl Socket {
     #[cfg(feature = "tls")]
     pub fn servername(&self) -> Option<String> {
         self.with_tls(|t| t.server_name).flatten()
+    }
+
+    /// Whether the TLS session was resumed from an earlier connection
+    /// (Node's `tlsSocket.isSessionReused()`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// println!("resumed: {}", socket.is_session_reused());
+    /// # }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn is_session_reused(&self) -> bool {
+        self.with_tls(|t| t.resumed).unwrap_or(false)
     }
 
     #[cfg(feature = "tls")]

@@ -83,7 +83,6 @@ impl TlsTransport {
     }
 
     /// The client side of a connection being made to `name`.
-    #[allow(dead_code)] // the HTTPS client, next
     pub(crate) fn client(
         tcp: TcpStream,
         config: Arc<rustls::ClientConfig>,
@@ -252,8 +251,20 @@ impl Transport for TlsTransport {
                 rustls::Connection::Server(s) => s.server_name().map(str::to_owned),
                 rustls::Connection::Client(_) => None,
             },
+            resumed: self.tls.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         })
     }
+}
+
+/// Starts a TLS connection to `addr`, checking its certificate for `name`.
+pub(crate) fn connect_tls(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+) -> io::Result<Box<dyn Transport>> {
+    let tcp = TcpStream::connect(addr)?;
+    let _ = tcp.set_nodelay(true);
+    Ok(Box::new(TlsTransport::client(tcp, config, name)?))
 }
 
 /// What a TLS transport can say about its session.
@@ -267,6 +278,8 @@ pub(crate) struct TlsState<'a> {
     pub(crate) alpn_protocol: Option<Vec<u8>>,
     /// The SNI name the client asked for (server side).
     pub(crate) server_name: Option<String>,
+    /// The session was resumed (an abbreviated handshake).
+    pub(crate) resumed: bool,
 }
 
 /// A rustls failure, kept whole as an I/O error's source.

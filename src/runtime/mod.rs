@@ -311,6 +311,9 @@ pub fn run() {
             std::panic::resume_unwind(payload);
         }
         run_tasks_contained(&mut panicked);
+        // Writes made outside any loop work (before `run`, or between two
+        // calls of it) are flushed before the loop sleeps.
+        flush_corked(&mut panicked);
         let refs = REFS.try_with(Cell::get).unwrap_or(0);
         let Some((alive, timeout)) = with_rt(|rt| {
             let remote_tasks = rt.remote.as_ref().is_some_and(|r| r.has_tasks());

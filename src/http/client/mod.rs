@@ -60,7 +60,7 @@ static PROTOCOL: net::Protocol = net::Protocol {
     drain: emit_request_drain,
     connected: on_connected,
     closed: on_socket_closed,
-    failed: |_, _| {},
+    failed: on_failed,
     secured: |_| {},
     // Idle too long: the request fails with a timeout (the socket is
     // destroyed, which fails it).
@@ -99,6 +99,10 @@ pub struct RequestOptions {
     /// Use the pooling agent for `host:port` (default); `false` opens a
     /// connection of its own, closed after the response.
     pub agent: bool,
+    /// Speak TLS (HTTPS) with these options; `None` is plain HTTP. An
+    /// `https://` URL and [`https::request`](crate::https::request) set it.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::http::https::ClientTlsOptions>,
 }
 
 impl Default for RequestOptions {
@@ -111,6 +115,8 @@ impl Default for RequestOptions {
             headers: Vec::new(),
             socket_path: None,
             agent: true,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -134,15 +140,28 @@ impl IntoRequestOptions for RequestOptions {
     }
 }
 
+/// Options already checked (or the reason they are not usable, which the
+/// request then reports as its `error`).
+impl IntoRequestOptions for Result<RequestOptions, Error> {
+    fn into_request_options(self) -> Result<RequestOptions, Error> {
+        self
+    }
+}
+
 impl IntoRequestOptions for &str {
     fn into_request_options(self) -> Result<RequestOptions, Error> {
         let u = crate::url::parse(self, false);
-        if u.protocol.as_deref() != Some("http:") {
-            return Err(Error::new(
-                ErrorKind::InvalidHeader,
-                format!("Protocol not supported in {self:?}: use http://"),
-            ));
-        }
+        let secure = match u.protocol.as_deref() {
+            Some("http:") => false,
+            #[cfg(feature = "tls")]
+            Some("https:") => true,
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("Protocol not supported in {self:?}: use http://"),
+                ))
+            }
+        };
         let host = u
             .hostname
             .clone()
@@ -154,6 +173,7 @@ impl IntoRequestOptions for &str {
                 )
             })?;
         let port = match u.port.as_deref() {
+            None if secure => 443,
             None => 80,
             Some(p) => p.parse().map_err(|_| {
                 Error::new(
@@ -166,6 +186,8 @@ impl IntoRequestOptions for &str {
             host,
             port,
             path: u.path.unwrap_or_else(|| "/".into()),
+            #[cfg(feature = "tls")]
+            tls: secure.then(Default::default),
             ..Default::default()
         })
     }
@@ -265,6 +287,10 @@ enum ClientReading {
 /// A connection pool for one `host:port` (Node's `http.Agent`).
 struct AgentRec {
     key: (String, u16),
+    /// The TLS options its connections use (`None`: plain HTTP): requests
+    /// with different ones never share a socket.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::http::https::ClientTlsOptions>,
     max_sockets: usize,
     /// Sockets in use, and connections being resolved.
     active: Vec<InUse>,
@@ -487,23 +513,25 @@ pub fn get(
 /// assert_eq!(a, nodelike::http::get_agent("localhost", 8080));
 /// ```
 pub fn get_agent(host: &str, port: u16) -> Agent {
-    let key = with_state(|c| agent_for(c, host, port)).unwrap_or(usize::MAX);
+    let key = with_state(|c| agent_for(c, host, port, &TlsKey::default())).unwrap_or(usize::MAX);
     Agent {
         key,
         _loop: LoopBound::default(),
     }
 }
 
-fn agent_for(c: &mut ClientState, host: &str, port: u16) -> usize {
+fn agent_for(c: &mut ClientState, host: &str, port: u16, tls: &TlsKey) -> usize {
     if let Some(i) = c
         .agents
         .iter()
-        .position(|a| a.key.0 == host && a.key.1 == port)
+        .position(|a| a.key.0 == host && a.key.1 == port && a.tls_key() == tls)
     {
         return i;
     }
     c.agents.push(AgentRec {
         key: (host.to_owned(), port),
+        #[cfg(feature = "tls")]
+        tls: tls.clone(),
         max_sockets: 5,
         active: Vec::new(),
         idle: Vec::new(),
@@ -621,7 +649,7 @@ fn assign(c: &mut ClientState, id: ClientId) {
         connect(c, id, None, &o);
         return;
     }
-    let agent = agent_for(c, &o.host, o.port);
+    let agent = agent_for(c, &o.host, o.port, &tls_key(&o));
     if let Some(ex) = c.clients.get_mut(id) {
         ex.agent = Some(agent);
     }
@@ -693,7 +721,7 @@ fn pump(c: &mut ClientState, id: ClientId) {
 
 fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
     if let Some(path) = &o.socket_path {
-        let transport = net::connect_unix(path);
+        let transport = net::connect_unix(path).map_err(Error::from);
         start_socket(c, id, agent, transport.map(|t| (t, None)));
         return;
     }
@@ -765,7 +793,31 @@ fn release_placeholder(c: &mut ClientState, id: ClientId) {
 
 fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) {
     release_placeholder(c, id);
-    let transport = net::connect_tcp(addr).map(|t| (t, Some(addr)));
+    #[cfg(feature = "tls")]
+    let tls = c
+        .clients
+        .get(id)
+        .and_then(|e| e.options.as_ref())
+        .and_then(|o| Some((o.tls.clone()?, o.host.clone())));
+    #[cfg(feature = "tls")]
+    let transport = match tls {
+        Some((tls, host)) => crate::http::https::client_config(&tls).and_then(|config| {
+            let name = tls.servername.unwrap_or(host);
+            let name =
+                rustls::pki_types::ServerName::try_from(name.trim_matches(['[', ']']).to_owned())
+                    .map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!("invalid server name: {e}"),
+                    )
+                })?;
+            net::connect_tls(addr, config, name).map_err(Error::from)
+        }),
+        None => net::connect_tcp(addr).map_err(Error::from),
+    };
+    #[cfg(not(feature = "tls"))]
+    let transport = net::connect_tcp(addr).map_err(Error::from);
+    let transport = transport.map(|t| (t, Some(addr)));
     let agent = c.clients.get(id).and_then(|e| e.agent);
     start_socket(c, id, agent, transport);
 }
@@ -774,7 +826,7 @@ fn start_socket(
     c: &mut ClientState,
     id: ClientId,
     agent: Option<usize>,
-    transport: std::io::Result<(Box<dyn Transport>, Option<SocketAddr>)>,
+    transport: Result<(Box<dyn Transport>, Option<SocketAddr>), Error>,
 ) {
     let timeout = c.clients.get(id).and_then(|e| e.timeout);
     let opened = transport.and_then(|(transport, addr)| {
@@ -788,11 +840,11 @@ fn start_socket(
                 unref: false,
             },
         )
+        .map_err(Error::from)
     });
     let sock = match opened {
         Ok(sock) => sock,
-        Err(e) => {
-            let err = Error::from(e);
+        Err(err) => {
             crate::next_tick(move || fail(id, err));
             return;
         }
@@ -812,6 +864,46 @@ fn start_socket(
         ex.socket = Some(sock);
     }
     log::trace!("client: socket {} connecting", sock.key);
+}
+
+/// What tells agents apart besides host and port: their TLS options.
+#[cfg(feature = "tls")]
+type TlsKey = Option<crate::http::https::ClientTlsOptions>;
+#[cfg(not(feature = "tls"))]
+type TlsKey = ();
+
+#[cfg(feature = "tls")]
+fn tls_key(o: &RequestOptions) -> TlsKey {
+    o.tls.clone()
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_key(_o: &RequestOptions) -> TlsKey {}
+
+impl AgentRec {
+    #[cfg(feature = "tls")]
+    fn tls_key(&self) -> &TlsKey {
+        &self.tls
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_key(&self) -> &TlsKey {
+        &()
+    }
+}
+
+/// Reading the socket failed: a TLS handshake refused (with Node's code),
+/// or a reset. The request learns why before the socket closes.
+fn on_failed(sock: SockId, e: &std::io::Error) {
+    #[cfg(feature = "tls")]
+    if let Some(err) = crate::http::https::client_handshake_error(e) {
+        let ex = with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
+        if let Some(ex) = ex {
+            fail(ex, err);
+        }
+        return;
+    }
+    log::debug!("client: socket {} failed: {e}", sock.key);
 }
 
 /// The connect finished (`net` destroys the socket after a failure).
@@ -1121,7 +1213,9 @@ fn on_eof(sock: SockId) {
     let state = with_state(|c| {
         let conn = c.conns.get_mut(sock)?;
         let clean = match &conn.reading {
-            ClientReading::Body(d) => d.eof_is_clean(),
+            // A TLS stream cut without close_notify is not a clean end of
+            // a close-delimited body: the request fails.
+            ClientReading::Body(d) => d.eof_is_clean() && !net::eof_was_truncated(sock),
             ClientReading::Head => false,
         };
         Some((conn.ex, clean))
