@@ -210,3 +210,18 @@ fn hello_on_a_busy_port_exits_non_zero_with_eaddrinuse_on_stderr() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_other_servers_on_a_busy_port_exit_1_with_the_message() {
+    let (_holder, port) = busy_port();
+    for name in ["echo", "file_server", "proxy", "upgrade_echo"] {
+        let (status, stderr) = run_example_on(name, port);
+        assert_eq!(status.code(), Some(1), "{name}: stderr: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "error: listen EADDRINUSE: address already in use 127.0.0.1:{port}"
+            )),
+            "{name}: {stderr}"
+        );
+    }
+}
