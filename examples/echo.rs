@@ -6,6 +6,9 @@
 //! Poke it:  curl -i http://127.0.0.1:8000/status/404
 //!           curl -i --data-binary @Cargo.toml http://127.0.0.1:8000/upload
 //!           curl -i -H 'Transfer-Encoding: chunked' --data-binary @README.md http://127.0.0.1:8000/
+//!
+//! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
+//! stderr and exit status 1.
 use nodelike::http;
 
 fn main() {
@@ -56,6 +59,12 @@ fn main() {
             res.add_trailers(&borrowed);
             res.end(());
         });
+    });
+    // A listen failure (a busy port, ...): say so and exit 1. Without an
+    // `error` listener it would panic out of `run` instead, as `hello` shows.
+    server.on_error(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     });
     server.listen(port, "127.0.0.1", move || {
         // The bound address, so `PORT` 0 (any free port) is useful too.

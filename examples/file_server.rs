@@ -8,6 +8,9 @@
 //!
 //! File reads here are blocking `std::fs` calls: fine for local files and
 //! an example, the way Node's `fs.readSync` would be.
+//!
+//! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
+//! stderr and exit status 1.
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Read;
@@ -55,6 +58,12 @@ fn main() {
         let file = Rc::new(RefCell::new(file));
         pump(res, file.clone());
         res.on_drain(move || pump(res, file.clone()));
+    });
+    // A listen failure (a busy port, ...): say so and exit 1. Without an
+    // `error` listener it would panic out of `run` instead, as `hello` shows.
+    server.on_error(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     });
     server.listen(port, "127.0.0.1", move || {
         println!(

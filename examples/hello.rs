@@ -3,6 +3,12 @@
 //! Run it:   cargo run --release --example hello [PORT]      (default 8000)
 //! Poke it:  curl -i http://127.0.0.1:8000/
 //! Load it:  wrk -t1 -c50 -d5s http://127.0.0.1:8000/
+//!
+//! Like Node's hello world it has no `error` listener, so a busy port ends
+//! it as Node's ends: `Error: listen EADDRINUSE: address already in use
+//! 127.0.0.1:8000` on stderr and a non-zero exit status (the unhandled
+//! error panics out of `nodelike::run`). The other servers handle the error
+//! themselves: `error: ...` and exit status 1.
 use nodelike::http;
 
 fn main() {

@@ -6,6 +6,9 @@
 //! Run it:   cargo run --example echo -- 8001          (an upstream)
 //!           cargo run --example proxy -- 8000 http://127.0.0.1:8001
 //! Poke it:  curl -i --data-binary @Cargo.toml http://127.0.0.1:8000/anything
+//!
+//! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
+//! stderr and exit status 1.
 use nodelike::http::{self, IntoRequestOptions, RequestOptions};
 
 /// Hop-by-hop fields are about one connection; they are not forwarded.
@@ -88,6 +91,12 @@ fn main() {
         // or mid-download): stop the upstream exchange too, or its
         // connection leaks.
         req.on_close(move |_reason| upstream_req.abort());
+    });
+    // A listen failure (a busy port, ...): say so and exit 1. Without an
+    // `error` listener it would panic out of `run` instead, as `hello` shows.
+    server.on_error(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     });
     server.listen(port, "127.0.0.1", move || {
         println!(

@@ -4,6 +4,9 @@
 //! Run it:   cargo run --example upgrade_echo [PORT]      (default 8000)
 //! Poke it:  printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello\n' \
 //!             | nc -q1 127.0.0.1 8000
+//!
+//! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
+//! stderr and exit status 1.
 use nodelike::http;
 
 fn main() {
@@ -26,6 +29,12 @@ fn main() {
         socket.on_data(move |chunk| {
             socket.write(chunk);
         });
+    });
+    // A listen failure (a busy port, ...): say so and exit 1. Without an
+    // `error` listener it would panic out of `run` instead, as `hello` shows.
+    server.on_error(|e| {
+        eprintln!("error: {e}");
+        std::process::exit(1);
     });
     server.listen(port, "127.0.0.1", move || {
         println!(

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 /// What went wrong, in a form a program can match on.
 ///
@@ -43,6 +44,9 @@ pub enum ErrorKind {
     Aborted,
     /// The address is already in use (`EADDRINUSE`).
     AddrInUse,
+    /// The operating system refused for lack of permission (`EACCES`), as
+    /// for a non-root `listen` on a port below 1024.
+    PermissionDenied,
     /// Any other operating-system error.
     Io,
     /// A TLS handshake failed for a reason other than the certificate
@@ -65,7 +69,9 @@ pub enum ErrorKind {
     CertRejected,
 }
 
-/// An error: a kind to match on, Node's code, and a message for people.
+/// An error: a kind to match on, Node's code, a message for people, and,
+/// when an operating-system call failed, that call's [`io::Error`] as the
+/// [`source`](std::error::Error::source).
 ///
 /// ```
 /// use nodelike::{Error, ErrorKind};
@@ -73,12 +79,44 @@ pub enum ErrorKind {
 /// assert_eq!(e.kind(), ErrorKind::WriteAfterEnd);
 /// assert_eq!(e.to_string(), "write after end (ERR_STREAM_WRITE_AFTER_END)");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The cause is kept, so the OS's own error (its `kind()`, its errno) is a
+/// downcast away:
+///
+/// ```
+/// use std::error::Error as _;
+/// let e = nodelike::Error::from(std::io::Error::from(std::io::ErrorKind::AddrInUse));
+/// let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).unwrap();
+/// assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
+/// ```
+///
+/// Why the cause sits behind an `Arc`: listeners receive `&Error` and often
+/// keep a copy, and the kinds, messages and copies of errors are compared in
+/// tests, so `Error` stays `Clone + PartialEq + Eq` (and `Send + Sync`),
+/// which `io::Error` is not. The `Arc` makes a clone share the one cause
+/// instead of flattening it to text. Two errors are equal when their kind,
+/// message and status are, and their causes are both absent or have the
+/// same `io::ErrorKind` and OS error number (an `io::Error` has no equality
+/// of its own; those two are what a program can observe and match on).
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     status: u16,
+    source: Option<Arc<io::Error>>,
 }
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        let cause = |e: &Error| e.source.as_ref().map(|s| (s.kind(), s.raw_os_error()));
+        self.kind == other.kind
+            && self.message == other.message
+            && self.status == other.status
+            && cause(self) == cause(other)
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// A new error of `kind` with a message.
@@ -92,6 +130,7 @@ impl Error {
             kind,
             message: message.into(),
             status: 0,
+            source: None,
         }
     }
 
@@ -112,6 +151,7 @@ impl Error {
             kind,
             message: message.into(),
             status,
+            source: None,
         }
     }
 
@@ -172,7 +212,14 @@ impl Error {
             ErrorKind::Dns => "ENOTFOUND",
             ErrorKind::Aborted => "ABORT_ERR",
             ErrorKind::AddrInUse => "EADDRINUSE",
-            ErrorKind::Io => "EIO",
+            ErrorKind::PermissionDenied => "EACCES",
+            // An OS error with no kind of its own still has its errno's
+            // name when we know it (`EADDRNOTAVAIL`, `ENOENT`, ...).
+            ErrorKind::Io => self
+                .source
+                .as_deref()
+                .and_then(os_code)
+                .map_or("EIO", |(code, _)| code),
             ErrorKind::TlsHandshake => "ERR_SSL_HANDSHAKE_FAILURE",
             ErrorKind::SelfSignedCert => "DEPTH_ZERO_SELF_SIGNED_CERT",
             ErrorKind::UntrustedCert => "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -184,24 +231,126 @@ impl Error {
 }
 
 impl Error {
+    /// This error, caused by `source` (kept for
+    /// [`source`](std::error::Error::source)); kind and message unchanged.
+    /// For failures worded Node's way whose cause is an I/O error, such as
+    /// `getaddrinfo ENOTFOUND host`.
+    pub(crate) fn with_source(mut self, source: io::Error) -> Error {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
     /// An error of `kind` that a server answers with `status`.
     pub(crate) fn with_status(kind: ErrorKind, status: u16, message: impl Into<String>) -> Error {
         Error {
             kind,
             message: message.into(),
             status,
+            source: None,
         }
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.message, self.code())
+impl Error {
+    /// The failure of system call `syscall` (`"listen"`, `"connect"`, ...)
+    /// on `address` (`"127.0.0.1:8000"`, a socket path, or `""`), worded
+    /// as Node words it, with `e` kept as the source:
+    /// `listen EADDRINUSE: address already in use 127.0.0.1:8000`.
+    ///
+    /// Node words `connect` failures without the description
+    /// (`connect ECONNREFUSED 127.0.0.1:8000`, its `exceptionWithHostPort`)
+    /// and every other call with it (`uvExceptionWithHostPort`); this keeps
+    /// that rule in one place so each layer only names its call.
+    pub(crate) fn syscall(syscall: &str, e: io::Error, address: &str) -> Error {
+        let mut err = Error::from(e);
+        let code = err.code();
+        let mut message = format!("{syscall} {code}");
+        if syscall != "connect" {
+            let description = match err.source.as_deref().and_then(os_code) {
+                Some((_, description)) => description.to_owned(),
+                None => err.message.clone(),
+            };
+            message.push_str(": ");
+            message.push_str(&description);
+        }
+        if !address.is_empty() {
+            message.push(' ');
+            message.push_str(address);
+        }
+        err.message = message;
+        err
+    }
+
+    /// What to print for this error when it was emitted with nobody
+    /// listening, in the form Node prints an uncaught error:
+    /// `Error: listen EADDRINUSE: ...` for a system error (whose message
+    /// names its code), `Error [ERR_...]: message` otherwise; a second line
+    /// names the emitter and the listener that would have handled it.
+    pub(crate) fn unhandled_report(&self, emitter: &str, listener: &str) -> String {
+        let first = if self.message_names_code() {
+            format!("Error: {}", self.message)
+        } else {
+            format!("Error [{}]: {}", self.code(), self.message)
+        };
+        format!("{first}\nUnhandled 'error' event on {emitter} (add a listener with {listener})")
+    }
+
+    /// Whether the message already names the code as a word (Node's system
+    /// errors do: `listen EADDRINUSE: ...`), so it need not be repeated.
+    fn message_names_code(&self) -> bool {
+        let code = self.code();
+        self.message
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == code)
     }
 }
 
-impl std::error::Error for Error {}
+/// The errno name and libuv's description (what Node prints) of an I/O
+/// error, for the kinds the standard library names portably.
+fn os_code(e: &io::Error) -> Option<(&'static str, &'static str)> {
+    Some(match e.kind() {
+        io::ErrorKind::AddrInUse => ("EADDRINUSE", "address already in use"),
+        io::ErrorKind::AddrNotAvailable => ("EADDRNOTAVAIL", "address not available"),
+        io::ErrorKind::PermissionDenied => ("EACCES", "permission denied"),
+        io::ErrorKind::ConnectionRefused => ("ECONNREFUSED", "connection refused"),
+        io::ErrorKind::ConnectionReset => ("ECONNRESET", "connection reset by peer"),
+        io::ErrorKind::ConnectionAborted => ("ECONNABORTED", "software caused connection abort"),
+        io::ErrorKind::NotConnected => ("ENOTCONN", "socket is not connected"),
+        io::ErrorKind::BrokenPipe => ("EPIPE", "broken pipe"),
+        io::ErrorKind::TimedOut => ("ETIMEDOUT", "connection timed out"),
+        io::ErrorKind::NotFound => ("ENOENT", "no such file or directory"),
+        io::ErrorKind::AlreadyExists => ("EEXIST", "file already exists"),
+        io::ErrorKind::InvalidInput => ("EINVAL", "invalid argument"),
+        io::ErrorKind::OutOfMemory => ("ENOMEM", "not enough memory"),
+        _ => return None,
+    })
+}
 
+/// The message, then the code in parentheses unless the message already
+/// names it (`listen EADDRINUSE: address already in use 127.0.0.1:8000`
+/// reads as Node's; `write after end (ERR_STREAM_WRITE_AFTER_END)`).
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message_names_code() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{} ({})", self.message, self.code())
+        }
+    }
+}
+
+/// The cause: the operating system's [`io::Error`] for errors made from
+/// one, `None` for the crate's own (protocol, misuse, timeouts).
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Classifies the I/O error by its kind and keeps it as the source; the
+/// message is the I/O error's own text.
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         let kind = match e.kind() {
@@ -210,9 +359,92 @@ impl From<io::Error> for Error {
                 ErrorKind::ConnectionReset
             }
             io::ErrorKind::AddrInUse => ErrorKind::AddrInUse,
+            io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
             io::ErrorKind::TimedOut => ErrorKind::Timeout,
             _ => ErrorKind::Io,
         };
-        Error::new(kind, e.to_string())
+        Error {
+            kind,
+            message: e.to_string(),
+            status: 0,
+            source: Some(Arc::new(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_failures_read_like_nodes() {
+        let busy = Error::syscall("listen", io::ErrorKind::AddrInUse.into(), "127.0.0.1:8000");
+        assert_eq!(
+            busy.message(),
+            "listen EADDRINUSE: address already in use 127.0.0.1:8000"
+        );
+        assert_eq!(busy.kind(), ErrorKind::AddrInUse);
+        assert_eq!(busy.to_string(), busy.message());
+
+        let denied = Error::syscall(
+            "listen",
+            io::ErrorKind::PermissionDenied.into(),
+            "0.0.0.0:80",
+        );
+        assert_eq!(
+            denied.message(),
+            "listen EACCES: permission denied 0.0.0.0:80"
+        );
+        assert_eq!(denied.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(denied.code(), "EACCES");
+        let source = std::error::Error::source(&denied).unwrap();
+        let io = source.downcast_ref::<io::Error>().unwrap();
+        assert_eq!(io.kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn an_os_error_without_a_kind_of_its_own_keeps_its_errno_name() {
+        let e = Error::syscall(
+            "listen",
+            io::ErrorKind::AddrNotAvailable.into(),
+            "10.9.9.9:80",
+        );
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.code(), "EADDRNOTAVAIL");
+        assert_eq!(
+            e.message(),
+            "listen EADDRNOTAVAIL: address not available 10.9.9.9:80"
+        );
+    }
+
+    #[test]
+    fn an_unnamed_os_error_keeps_its_own_text() {
+        let e = Error::syscall("listen", io::Error::other("weird"), "");
+        assert_eq!(e.message(), "listen EIO: weird");
+    }
+
+    #[test]
+    fn connect_failures_read_like_nodes() {
+        let e = Error::syscall(
+            "connect",
+            io::ErrorKind::ConnectionRefused.into(),
+            "127.0.0.1:8000",
+        );
+        assert_eq!(e.message(), "connect ECONNREFUSED 127.0.0.1:8000");
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+    }
+
+    #[test]
+    fn unhandled_reports_read_like_nodes_uncaught_errors() {
+        let busy = Error::syscall("listen", io::ErrorKind::AddrInUse.into(), "127.0.0.1:8000");
+        assert_eq!(
+            busy.unhandled_report("Server", "Server::on_error"),
+            "Error: listen EADDRINUSE: address already in use 127.0.0.1:8000\n\
+             Unhandled 'error' event on Server (add a listener with Server::on_error)"
+        );
+        let late = Error::new(ErrorKind::WriteAfterEnd, "write after end");
+        assert!(late
+            .unhandled_report("ServerResponse", "ServerResponse::on_error")
+            .starts_with("Error [ERR_STREAM_WRITE_AFTER_END]: write after end\n"));
     }
 }

@@ -55,6 +55,36 @@
 //! the loop turn after the close, never inside the call that caused it.
 //! A panic in a callback unwinds out of [`run`], as an uncaught exception
 //! ends a Node process.
+//!
+//! ## Errors
+//!
+//! Every failure is an [`Error`]: an [`ErrorKind`] to match on, Node's
+//! [`code`](Error::code) (`EADDRINUSE`, `ECONNREFUSED`,
+//! `ERR_HTTP_HEADERS_SENT`, ...), a message worded as Node words it, and,
+//! when the operating system refused, its [`std::io::Error`] as the
+//! [`source`](std::error::Error::source), so its `kind()` and errno are a
+//! downcast away.
+//!
+//! An `error` event nobody listens to is never silent. A server that cannot
+//! listen and has no [`on_error`](http::Server::on_error) listener panics
+//! out of [`run`] with Node's text for an uncaught error,
+//! `Error: listen EADDRINUSE: address already in use 127.0.0.1:8000`, so
+//! the program ends non-zero with the reason on stderr, as Node's does. With
+//! a listener the error is the program's to handle:
+//!
+//! ```
+//! use std::error::Error as _;
+//! # let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+//! # let port = holder.local_addr().unwrap().port();
+//! let server = nodelike::http::create_server(|_req, res| res.end(()));
+//! server.on_error(|e| {
+//!     let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).unwrap();
+//!     assert_eq!(io.kind(), std::io::ErrorKind::AddrInUse);
+//!     eprintln!("error: {e}"); // listen EADDRINUSE: address already in use 127.0.0.1:...
+//! });
+//! server.listen(port, "127.0.0.1", || println!("listening"));
+//! nodelike::run(); // returns: nothing listens, and the error was handled
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 

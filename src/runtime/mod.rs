@@ -349,6 +349,12 @@ pub fn run() {
         bury_dead();
     }
     with_rt(|rt| rt.events = Some(events));
+    // A panic from the last turn's work (a `next_tick` callback, say) goes
+    // on even though nothing else is left to do.
+    if let Some(payload) = panicked.take() {
+        log::trace!("loop: a callback panicked; run unwinds");
+        std::panic::resume_unwind(payload);
+    }
     log::trace!("loop: nothing left to wait for; run returns");
 }
 
@@ -599,4 +605,19 @@ pub fn clear_interval(timer: Timer) {
 /// ```
 pub fn next_tick(callback: impl FnOnce() + 'static) {
     with_rt(|rt| rt.tasks.push_back(Task::Tick(Box::new(callback))));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_in_the_last_turn_still_leaves_run_and_the_loop_stays_whole() {
+        super::next_tick(|| panic!("boom"));
+        let outcome = std::panic::catch_unwind(super::run);
+        assert!(outcome.is_err(), "the panic was lost");
+        let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+        let r = ran.clone();
+        super::next_tick(move || r.set(true));
+        super::run();
+        assert!(ran.get());
+    }
 }

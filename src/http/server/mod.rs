@@ -233,30 +233,59 @@ impl Server {
 
     /// Listens on `host:port` (`port` 0 picks a free one: see
     /// [`address`](Server::address)). `callback` runs on the next loop turn
-    /// once listening; a failure (address in use, bad host) goes to the
-    /// `error` event instead.
+    /// once listening.
+    ///
+    /// A failure goes to the `error` event instead, on the next loop turn,
+    /// worded as Node words it and with the operating system's
+    /// [`io::Error`](std::io::Error) as its
+    /// [`source`](std::error::Error::source):
+    /// `listen EADDRINUSE: address already in use 127.0.0.1:8000`
+    /// ([`ErrorKind::AddrInUse`](crate::ErrorKind::AddrInUse)),
+    /// `listen EACCES: permission denied 0.0.0.0:80`
+    /// ([`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)),
+    /// `getaddrinfo ENOTFOUND no.such.host`
+    /// ([`ErrorKind::Dns`](crate::ErrorKind::Dns)).
     ///
     /// ```no_run
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
     /// server.listen(0, "127.0.0.1", move || println!("on {:?}", server.address()));
     /// nodelike::run();
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// With no [`on_error`](Server::on_error) listener a listen failure is
+    /// not dropped: it panics out of [`run`](crate::run) with
+    /// `Error: listen EADDRINUSE: ...` (see `on_error`), as Node's
+    /// unhandled `error` event throws and ends the process.
+    ///
+    /// ```
+    /// // Another socket holds the port.
+    /// let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = holder.local_addr().unwrap().port();
+    ///
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.listen(port, "127.0.0.1", || unreachable!("not listening"));
+    /// let panic = std::panic::catch_unwind(nodelike::run).unwrap_err();
+    /// let message = panic.downcast_ref::<String>().unwrap();
+    /// assert!(message.starts_with(&format!(
+    ///     "Error: listen EADDRINUSE: address already in use 127.0.0.1:{port}"
+    /// )));
+    /// ```
     pub fn listen(&self, port: u16, host: &str, callback: impl FnOnce() + 'static) -> &Server {
         let host = if host.is_empty() { "0.0.0.0" } else { host };
         let addr = (host, port).to_socket_addrs().map(|mut a| a.next());
+        // Node's `getaddrinfo ENOTFOUND host`, with no resolver text after
+        // it: that stays reachable as the source.
+        let not_found = || Error::new(ErrorKind::Dns, format!("getaddrinfo ENOTFOUND {host}"));
         match addr {
             Ok(Some(addr)) => self.listen_on(
                 || mio::net::TcpListener::bind(addr).map(Listener::Tcp),
+                host_port(addr),
                 callback,
             ),
-            Ok(None) => self.fail(Error::new(
-                ErrorKind::Dns,
-                format!("getaddrinfo ENOTFOUND {host}"),
-            )),
-            Err(e) => self.fail(Error::new(
-                ErrorKind::Dns,
-                format!("getaddrinfo ENOTFOUND {host}: {e}"),
-            )),
+            Ok(None) => self.fail(not_found()),
+            Err(e) => self.fail(not_found().with_source(e)),
         }
         self
     }
@@ -285,21 +314,27 @@ impl Server {
         callback: impl FnOnce() + 'static,
     ) -> &Server {
         let path = path.as_ref().to_path_buf();
+        let address = path.display().to_string();
         self.listen_on(
             || mio::net::UnixListener::bind(&path).map(|l| Listener::Unix(l, path.clone())),
+            address,
             callback,
         );
         self
     }
 
+    /// Binds with `bind` and starts accepting; `address` is what a failure
+    /// names (Node's `127.0.0.1:8000` or the socket's path). A bind error
+    /// is reported as `listen`'s, as Node (through libuv) reports it.
     fn listen_on(
         &self,
         bind: impl FnOnce() -> std::io::Result<Listener>,
+        address: String,
         callback: impl FnOnce() + 'static,
     ) {
         let listener = match bind() {
             Ok(l) => l,
-            Err(e) => return self.fail(Error::from(e)),
+            Err(e) => return self.fail(Error::syscall("listen", e, &address)),
         };
         if self.with(|_| ()).is_none() {
             return;
@@ -316,7 +351,7 @@ impl Server {
                 }
                 Some(Ok(()))
             }
-            Err(e) => Some(Err(Error::from(e))),
+            Err(e) => Some(Err(Error::syscall("listen", e, &address))),
         };
         match result {
             Some(Ok(())) => {
@@ -328,11 +363,21 @@ impl Server {
         }
     }
 
+    /// Emits `e` as the server's `error` on the next loop turn (Node emits
+    /// listen errors asynchronously too, so a listener added right after
+    /// `listen` still gets it).
+    ///
+    /// Nobody listening: the error must not vanish (the program would go on
+    /// as if it served, and with no logger print nothing), so it panics
+    /// with Node's uncaught-error text. The loop contains the panic and
+    /// resumes it out of `run`, as Node ends the process for an unhandled
+    /// `error` event; the default panic hook prints it to stderr and the
+    /// process exits non-zero.
     fn fail(&self, e: Error) {
         let server = *self;
         crate::next_tick(move || {
             if !emit_server((server.key, server.gen), |l| &mut l.error, |f| f(&e)) {
-                log::error!("nodelike: unhandled server error: {e}");
+                panic!("{}", e.unhandled_report("Server", "Server::on_error"));
             }
         });
     }
@@ -613,11 +658,29 @@ impl Server {
         self.with(|s| s.tls = Some(tls));
     }
 
-    /// Adds an `error` listener: listening failed (address in use, ...).
+    /// Adds an `error` listener: listening failed (address in use,
+    /// permission denied, a host that does not resolve; see
+    /// [`listen`](Server::listen) for the messages). The error's
+    /// [`source`](std::error::Error::source) is the operating system's
+    /// [`io::Error`](std::io::Error) when there is one.
+    ///
+    /// With a listener the failure is yours to handle and [`run`](crate::run)
+    /// goes on (returning once nothing is left to wait for). Without one it
+    /// panics out of `run` with `Error: <message>`, Node's uncaught-error
+    /// text, as an unhandled `error` event ends a Node process.
     ///
     /// ```
-    /// let server = nodelike::http::Server::new();
-    /// server.on_error(|e| eprintln!("cannot listen: {e}"));
+    /// let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let port = holder.local_addr().unwrap().port();
+    ///
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.on_error(move |e| {
+    ///     assert_eq!(e.kind(), nodelike::ErrorKind::AddrInUse);
+    ///     assert_eq!(e.to_string(), format!("listen EADDRINUSE: address already in use 127.0.0.1:{port}"));
+    ///     eprintln!("cannot listen: {e}"); // a CLI would exit(1) here
+    /// });
+    /// server.listen(port, "127.0.0.1", || {});
+    /// nodelike::run(); // returns: the error was handled
     /// ```
     pub fn on_error(&self, f: impl FnMut(&Error) + 'static) -> &Server {
         self.with(|s| s.listeners.error.push(Box::new(f)));
@@ -656,6 +719,15 @@ impl Server {
     /// ```
     pub fn connections(&self) -> usize {
         self.with(|s| s.connections).unwrap_or(0)
+    }
+}
+
+/// An address as Node's errors name it: `127.0.0.1:8000`, `::1:8000` (no
+/// brackets), or the bare IP for port 0.
+fn host_port(addr: SocketAddr) -> String {
+    match addr.port() {
+        0 => addr.ip().to_string(),
+        port => format!("{}:{port}", addr.ip()),
     }
 }
 
