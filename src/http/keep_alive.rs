@@ -116,7 +116,6 @@ impl KeepAlive {
 
     /// Whether an idle connection (between messages) may be kept for the
     /// next one: a pooled client socket, an idle server connection.
-    #[allow(dead_code)] // the client's pool adopts it next
     pub(crate) fn reusable(&self) -> bool {
         self.persistent && self.more_messages && !self.peer_ended
     }

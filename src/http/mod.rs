@@ -18,7 +18,7 @@ pub mod https;
 mod keep_alive;
 mod server;
 
-pub(crate) use body::Framing;
+pub(crate) use body::{BodyError, Framing};
 
 pub use client::{
     get, get_agent, request, Agent, ClientRequest, ClientResponse, IntoRequestOptions,

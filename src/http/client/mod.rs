@@ -14,7 +14,8 @@ use std::time::Duration;
 use crate::chunk::{Chunk, IntoChunk};
 use crate::encoding::{Encoding, StringDecoder};
 use crate::http::h1::{self, encode, Decoded, Decoder, Headers, Limits, ParsedResponse};
-use crate::http::Framing;
+use crate::http::keep_alive::{AfterMessage, KeepAlive};
+use crate::http::{BodyError, Framing};
 use crate::net::{self, Cause, PerSocket, SockId, Socket, Transport, HIGH_WATER_MARK};
 use crate::runtime::arena::{Arena, Id};
 use crate::runtime::listeners::Listeners;
@@ -277,6 +278,9 @@ struct ClientConn {
     agent: Option<usize>,
     ex: Option<ClientId>,
     reading: ClientReading,
+    /// Whether the socket may carry another request (the policy shared
+    /// with the server, in `http/keep_alive.rs`).
+    keep_alive: KeepAlive,
 }
 
 enum ClientReading {
@@ -542,21 +546,19 @@ fn agent_for(c: &mut ClientState, host: &str, port: u16, tls: &TlsKey) -> usize 
 }
 
 /// The agent's `upgrade` event, for a request with no listener of its own.
-fn emit_agent_upgrade(ex: ClientId, mut call: impl FnMut(&mut UpgradeListener)) -> bool {
-    let taken = with_state(|c| {
-        let a = c.clients.get(ex)?.agent?;
-        let l = &mut c.agents.get_mut(a)?.upgrade;
-        (!l.is_empty()).then(|| (a, l.take()))
-    })
-    .flatten();
-    let Some((a, mut taken)) = taken else {
+fn emit_agent_upgrade(ex: ClientId, call: impl FnMut(&mut UpgradeListener)) -> bool {
+    let Some(Some(agent)) = with_state(|c| c.clients.get(ex).and_then(|e| e.agent)) else {
         return false;
     };
-    for f in taken.iter_mut() {
-        call(f);
-    }
-    with_state(move |c| c.agents[a].upgrade.restore(taken));
-    true
+    // The same emit as every other event: the listeners go back even if
+    // one panics.
+    runtime::listeners::emit(
+        |f| {
+            with_state(|c| c.agents.get_mut(agent).map(|a| f(&mut a.upgrade)).is_some())
+                .unwrap_or(false)
+        },
+        call,
+    )
 }
 
 impl Agent {
@@ -655,7 +657,11 @@ fn assign(c: &mut ClientState, id: ClientId) {
     }
     // Reuse the most recently idle socket that is still open.
     while let Some(sock) = c.agents[agent].idle.pop() {
-        if !net::is_reusable(sock) {
+        let persists = c
+            .conns
+            .get(sock)
+            .is_some_and(|conn| conn.keep_alive.reusable());
+        if !persists || !net::is_reusable(sock) {
             continue;
         }
         log::trace!(
@@ -855,6 +861,7 @@ fn start_socket(
             agent,
             ex: Some(id),
             reading: ClientReading::Head,
+            keep_alive: KeepAlive::default(),
         },
     );
     if let Some(a) = agent {
@@ -1057,6 +1064,7 @@ fn next_step<'a>(
                     ex.res_head.clear();
                     ex.res_head.extend_from_slice(&input[..n]);
                     ex.res_started = true;
+                    conn.keep_alive.peer_message(ex.parsed.keep_alive);
                     let empty = matches!(ex.parsed.body, h1::BodyKind::Empty);
                     if !empty {
                         conn.reading = ClientReading::Body(Decoder::new(ex.parsed.body));
@@ -1143,13 +1151,16 @@ fn complete(sock: SockId, ex: ClientId) {
 /// After a response: back to the agent's idle list (keep-alive, request
 /// fully sent) or closed.
 fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
-    let (keep, agent) = match c.clients.get(ex) {
-        Some(e) => (e.parsed.keep_alive && e.ended && e.agent.is_some(), e.agent),
+    let (sent, agent) = match c.clients.get(ex) {
+        // The request went out whole: the message allowed persistence.
+        Some(e) => (e.ended, e.agent),
         None => (false, None),
     };
     let Some(conn) = c.conns.get_mut(sock) else {
         return;
     };
+    let keep =
+        agent.is_some() && conn.keep_alive.after_message(sent, false) == AfterMessage::KeepOpen;
     conn.ex = None;
     conn.reading = ClientReading::Head;
     let (Some(a), true) = (agent, keep) else {
@@ -1348,28 +1359,36 @@ impl ClientRequest {
                 return Some(Ok(false));
             }
             if e.ended {
-                return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
+                return Some(Err((
+                    Error::new(ErrorKind::WriteAfterEnd, "write after end"),
+                    false,
+                )));
             }
             let mut out = std::mem::take(&mut e.out);
             if !e.head_sent {
                 write_request_head(e, &mut out, end.then_some(data.len()));
             }
-            match &mut e.framing {
-                Framing::Chunked => encode::write_chunk(&mut out, data),
-                Framing::Length(n) => {
-                    let take = (data.len() as u64).min(*n) as usize;
-                    out.extend_from_slice(&data[..take]);
-                    *n -= take as u64;
-                }
-                Framing::NoBody | Framing::Eof => out.extend_from_slice(data),
-            }
+            // The same encoder as the server's responses: bytes past the
+            // Content-Length are not sent, and are an error.
+            let encoded = e.framing.encode(&mut out, data, end, &[]);
             if end {
-                if e.framing == Framing::Chunked {
-                    encode::write_last_chunk(&mut out, &[]);
-                }
                 e.ended = true;
             }
             e.out = out;
+            let mismatch = match encoded {
+                Ok(()) => None,
+                Err(BodyError::TooLong) => Some(Error::new(
+                    ErrorKind::ContentLengthMismatch,
+                    "Request body's content-length of bytes exceeded",
+                )),
+                Err(BodyError::TooShort(n)) => Some(Error::new(
+                    ErrorKind::ContentLengthMismatch,
+                    format!("Request ended {n} bytes short of its content-length"),
+                )),
+            };
+            // A body that ended short can never complete: the server waits
+            // for the rest. The request is aborted after its error.
+            let cut_short = matches!(encoded, Err(BodyError::TooShort(_)));
             let sock = e.socket;
             pump(c, self.id);
             let backlog = sock.map_or(0, net::backlog)
@@ -1383,14 +1402,20 @@ impl ClientRequest {
                     net::want_drain(s);
                 }
             }
-            Some(Ok(ok))
+            match mismatch {
+                Some(err) => Some(Err((err, cut_short))),
+                None => Some(Ok(ok)),
+            }
         })
         .flatten();
         match result {
             Some(Ok(ok)) => ok,
-            Some(Err(e)) => {
+            Some(Err((e, abort))) => {
                 if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
                     log::error!("nodelike: ClientRequest: {e}");
+                }
+                if abort {
+                    self.abort();
                 }
                 false
             }

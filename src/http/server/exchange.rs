@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::chunk::Chunk;
 use crate::encoding::StringDecoder;
 use crate::http::h1::{self, encode, DateCache, ParsedRequest};
-use crate::http::Framing;
+use crate::http::{BodyError, Framing};
 use crate::net::SockId;
 use crate::runtime::arena::Id;
 use crate::runtime::listeners::Listeners;
@@ -356,40 +356,25 @@ impl Exchange {
         data: &[u8],
         end: bool,
     ) -> Result<(), Error> {
-        let mut result = Ok(());
-        match &mut self.framing {
-            Framing::NoBody => {}
-            Framing::Length(remaining) => {
-                let take = (data.len() as u64).min(*remaining) as usize;
-                out.extend_from_slice(&data[..take]);
-                *remaining -= take as u64;
-                if take < data.len() {
-                    result = Err(Error::new(
-                        ErrorKind::ContentLengthMismatch,
-                        "Response body's content-length of bytes exceeded",
-                    ));
-                }
-            }
-            Framing::Chunked => encode::write_chunk(out, data),
-            Framing::Eof => out.extend_from_slice(data),
-        }
+        let result = self.framing.encode(out, data, end, &self.trailers_out);
         if end {
-            match self.framing {
-                Framing::Chunked => encode::write_last_chunk(out, &self.trailers_out),
-                Framing::Length(n) if n > 0 => {
-                    // The body is short of what was promised: the client can
-                    // only tell by the connection closing.
-                    self.keep_alive = false;
-                    result = Err(Error::new(
-                        ErrorKind::ContentLengthMismatch,
-                        format!("Response ended {n} bytes short of its content-length"),
-                    ));
-                }
-                _ => {}
-            }
             self.ended = true;
         }
-        result
+        result.map_err(|e| match e {
+            BodyError::TooLong => Error::new(
+                ErrorKind::ContentLengthMismatch,
+                "Response body's content-length of bytes exceeded",
+            ),
+            BodyError::TooShort(n) => {
+                // The body is short of what was promised: the client can
+                // only tell by the connection closing.
+                self.keep_alive = false;
+                Error::new(
+                    ErrorKind::ContentLengthMismatch,
+                    format!("Response ended {n} bytes short of its content-length"),
+                )
+            }
+        })
     }
 }
 
