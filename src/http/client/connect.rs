@@ -1,0 +1,146 @@
+//! Opening connections: plain TCP, unix sockets, or TLS, and what the
+//! connect's outcome means for the request.
+
+use super::*;
+
+pub(super) fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
+    if let Some(path) = &o.socket_path {
+        let transport = net::connect_unix(path).map_err(Error::from);
+        start_socket(c, id, agent, transport.map(|t| (t, None)));
+        return;
+    }
+    if let Some(a) = agent {
+        // Count the connection as in use while it resolves and connects.
+        c.agents[a].active.push(InUse::Resolving(id));
+    }
+    let host = o.host.trim_start_matches('[').trim_end_matches(']');
+    let literal = if host.eq_ignore_ascii_case("localhost") {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    } else {
+        host.parse::<IpAddr>().ok()
+    };
+    match literal {
+        Some(ip) => connect_addr(c, id, SocketAddr::new(ip, o.port)),
+        None => resolve_in_background(id, o.host.clone(), o.port),
+    }
+}
+
+/// Drops the "connecting" placeholder an agent counts for `id`.
+pub(super) fn release_placeholder(c: &mut ClientState, id: ClientId) {
+    let agent = c.clients.get(id).and_then(|e| e.agent);
+    if let Some(a) = agent {
+        c.agents[a].active.retain(|s| *s != InUse::Resolving(id));
+    }
+}
+
+pub(super) fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) {
+    release_placeholder(c, id);
+    #[cfg(feature = "tls")]
+    let tls = c
+        .clients
+        .get(id)
+        .and_then(|e| e.options.as_ref())
+        .and_then(|o| Some((o.tls.clone()?, o.host.clone())));
+    #[cfg(feature = "tls")]
+    let transport = match tls {
+        Some((tls, host)) => crate::http::https::client_config(&tls).and_then(|config| {
+            let name = tls.servername.unwrap_or(host);
+            let name =
+                rustls::pki_types::ServerName::try_from(name.trim_matches(['[', ']']).to_owned())
+                    .map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidHeader,
+                        format!("invalid server name: {e}"),
+                    )
+                })?;
+            net::connect_tls(addr, config, name).map_err(Error::from)
+        }),
+        None => net::connect_tcp(addr).map_err(Error::from),
+    };
+    #[cfg(not(feature = "tls"))]
+    let transport = net::connect_tcp(addr).map_err(Error::from);
+    let transport = transport.map(|t| (t, Some(addr)));
+    let agent = c.clients.get(id).and_then(|e| e.agent);
+    start_socket(c, id, agent, transport);
+}
+
+pub(super) fn start_socket(
+    c: &mut ClientState,
+    id: ClientId,
+    agent: Option<usize>,
+    transport: Result<(Box<dyn Transport>, Option<SocketAddr>), Error>,
+) {
+    let timeout = c.clients.get(id).and_then(|e| e.timeout);
+    let opened = transport.and_then(|(transport, addr)| {
+        net::open(
+            transport,
+            addr,
+            net::Open {
+                protocol: &PROTOCOL,
+                idle_timeout: timeout,
+                connecting: true,
+                unref: false,
+            },
+        )
+        .map_err(Error::from)
+    });
+    let sock = match opened {
+        Ok(sock) => sock,
+        Err(err) => {
+            crate::next_tick(move || fail(id, err));
+            return;
+        }
+    };
+    c.conns.insert(
+        sock,
+        ClientConn {
+            agent,
+            ex: Some(id),
+            reading: ClientReading::Head,
+            keep_alive: KeepAlive::default(),
+        },
+    );
+    if let Some(a) = agent {
+        c.agents[a].active.push(InUse::Socket(sock));
+    }
+    if let Some(ex) = c.clients.get_mut(id) {
+        ex.socket = Some(sock);
+    }
+    log::trace!("client: socket {} connecting", sock.key);
+}
+
+/// Reading the socket failed: a TLS handshake refused (with Node's code),
+/// or a reset. The request learns why before the socket closes.
+pub(super) fn on_failed(sock: SockId, e: &std::io::Error) {
+    #[cfg(feature = "tls")]
+    if let Some(err) = crate::http::https::client_handshake_error(e) {
+        let ex = with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
+        if let Some(ex) = ex {
+            fail(ex, err);
+        }
+        return;
+    }
+    log::debug!("client: socket {} failed: {e}", sock.key);
+}
+
+/// The connect finished (`net` destroys the socket after a failure).
+pub(super) fn on_connected(sock: SockId, result: std::io::Result<()>) {
+    match result {
+        Ok(()) => {
+            log::trace!("client: socket {} connected", sock.key);
+            with_state(|c| {
+                if let Some(ex) = c.conns.get(sock).and_then(|conn| conn.ex) {
+                    pump(c, ex);
+                }
+            });
+        }
+        Err(e) => {
+            log::debug!("client: socket {} connect failed: {e}", sock.key);
+            let ex =
+                with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
+            if let Some(ex) = ex {
+                fail(ex, Error::from(e));
+            }
+        }
+    }
+}

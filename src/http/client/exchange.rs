@@ -1,0 +1,104 @@
+//! The record behind a request and its response: its events, and how an
+//! exchange ends (failed, or its socket closed).
+
+use super::*;
+
+pub(super) fn free_client(c: &mut ClientState, ex: ClientId) {
+    let Some(e) = c.clients.get_mut(ex) else {
+        return;
+    };
+    if !e.done {
+        return;
+    }
+    let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
+    let options = e.options.take();
+    e.trailers = None;
+    c.clients.remove(ex);
+    if let Some(l) = listeners {
+        runtime::bury(l);
+    }
+    drop(options);
+}
+
+/// The socket is gone: a request on it fails ("socket hang up"), and the
+/// agent forgets it.
+pub(super) fn on_socket_closed(sock: SockId, cause: Cause) {
+    let Some(Some(mut conn)) = with_state(|c| c.conns.remove(sock)) else {
+        return;
+    };
+    let ex = conn.ex.take();
+    let agent = conn.agent.take();
+    with_state(|c| {
+        if let Some(a) = agent {
+            forget_socket(c, a, sock);
+        }
+    });
+    if let Some(ex) = ex {
+        let kind = if cause == Cause::Timeout {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::PrematureClose
+        };
+        fail(ex, Error::new(kind, "socket hang up"));
+    }
+}
+
+/// Ends an exchange with an error: `error` on the request (logged if nobody
+/// listens), and `close` on a response that had started.
+pub(super) fn fail(ex: ClientId, err: Error) {
+    let started = with_state(|c| match c.clients.get_mut(ex) {
+        Some(e) if !e.done => {
+            e.done = true;
+            Some(e.res_started)
+        }
+        _ => None,
+    })
+    .flatten();
+    let Some(started) = started else { return };
+    fail_emit(ex, err, started);
+}
+
+/// `fail` for an exchange already marked done (a bad URL in `get`).
+pub(super) fn fail_now(ex: ClientId, err: Error) {
+    fail_emit(ex, err, false);
+}
+
+pub(super) fn fail_emit(ex: ClientId, err: Error, started: bool) {
+    log::debug!("client: request failed: {err}");
+    if started {
+        emit(ex, |l| &mut l.res_close, |f| f());
+    }
+    if !emit(ex, |l| &mut l.error, |f| f(&err)) {
+        log::error!("nodelike: unhandled ClientRequest error: {err}");
+    }
+    with_state(|c| {
+        // A request still queued leaves the queue.
+        let agent = c
+            .clients
+            .get(ex)
+            .and_then(|e| e.queued.then_some(e.agent).flatten());
+        if let Some(a) = agent {
+            c.agents[a].queue.retain(|x| *x != ex);
+        }
+        free_client(c, ex);
+    });
+}
+
+pub(super) fn emit<F: ?Sized + 'static>(
+    ex: ClientId,
+    field: fn(&mut ClientListeners) -> &mut Listeners<F>,
+    call: impl FnMut(&mut F),
+) -> bool {
+    runtime::listeners::emit(
+        |f| {
+            with_state(|c| {
+                c.clients
+                    .get_mut(ex)
+                    .map(|e| f(field(&mut e.listeners)))
+                    .is_some()
+            })
+            .unwrap_or(false)
+        },
+        call,
+    )
+}

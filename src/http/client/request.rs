@@ -1,0 +1,561 @@
+//! The request side: `request`, `get`, the `ClientRequest` handle, and
+//! encoding the request head and body.
+
+use super::*;
+
+/// Issues a request (Node's `http.request(options, callback)`): returns the
+/// [`ClientRequest`] to write the body to; `on_response` gets the response
+/// once its head arrived. Call [`end`](ClientRequest::end) to send it.
+///
+/// ```no_run
+/// let req = nodelike::http::request("http://127.0.0.1:8000/", |res| println!("{}", res.status_code()));
+/// req.end(());
+/// nodelike::run();
+/// ```
+pub fn request(
+    options: impl IntoRequestOptions,
+    on_response: impl FnMut(ClientResponse) + 'static,
+) -> ClientRequest {
+    let options = options.into_request_options();
+    let id = with_state(|c| {
+        let (id, ex) = c.clients.insert();
+        *ex = ClientExchange::default();
+        ex.listeners.response.push(Box::new(on_response));
+        match options {
+            Ok(o) => {
+                for (n, v) in &o.headers {
+                    match ex
+                        .set_headers
+                        .iter_mut()
+                        .find(|(name, _)| name.eq_ignore_ascii_case(n))
+                    {
+                        Some(entry) => entry.1.push(v.clone()),
+                        None => ex.set_headers.push((n.clone(), vec![v.clone()])),
+                    }
+                }
+                let invalid = !encode::is_valid_method(&o.method)
+                    || !encode::is_valid_request_target(&o.path)
+                    || o.host.bytes().any(|b| b <= b' ' || b == 0x7f)
+                    || o.headers.iter().any(|(n, v)| {
+                        !encode::is_valid_header_name(n) || !encode::is_valid_header_value(v)
+                    });
+                ex.options = Some(o);
+                if invalid {
+                    Err(Error::new(
+                        ErrorKind::InvalidHeader,
+                        "Invalid character in method, path, host or header",
+                    ))
+                } else {
+                    Ok(id)
+                }
+            }
+            Err(e) => Err(e),
+        }
+        .map_err(|e| (id, e))
+    });
+    match id {
+        Some(Ok(id)) => {
+            with_state(|c| assign(c, id));
+            let req = ClientRequest::new(id);
+            let expects = with_state(|c| {
+                c.clients.get(id).is_some_and(|e| {
+                    e.set_headers
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case("expect"))
+                })
+            });
+            if expects == Some(true) {
+                req.flush_headers();
+            }
+            req
+        }
+        Some(Err((id, e))) => {
+            // Nothing is sent; the error arrives on the next turn, so the
+            // caller can still add an `error` listener (as in Node).
+            crate::next_tick(move || fail(id, e));
+            ClientRequest::new(id)
+        }
+        None => ClientRequest::new(Id {
+            idx: u32::MAX,
+            gen: 0,
+        }),
+    }
+}
+
+/// A GET request, ended at once (Node's `http.get`).
+///
+/// ```no_run
+/// nodelike::http::get("http://127.0.0.1:8000/", |res| println!("{}", res.status_code()))
+///     .on_error(|e| eprintln!("{e}"));
+/// nodelike::run();
+/// ```
+pub fn get(
+    options: impl IntoRequestOptions,
+    on_response: impl FnMut(ClientResponse) + 'static,
+) -> ClientRequest {
+    let options = options.into_request_options().map(|mut o| {
+        o.method = "GET".into();
+        o
+    });
+    let req = match options {
+        Ok(o) => request(o, on_response),
+        Err(e) => {
+            let req = request(
+                RequestOptions {
+                    host: String::new(),
+                    ..Default::default()
+                },
+                on_response,
+            );
+            with_state(|c| {
+                if let Some(ex) = c.clients.get_mut(req.id) {
+                    ex.done = true;
+                }
+            });
+            crate::next_tick(move || fail_now(req.id, e));
+            return req;
+        }
+    };
+    req.end(());
+    req
+}
+
+impl ClientRequest {
+    /// Sends a chunk of the body (the head first, if not sent yet).
+    /// Returns `false` once more than 16 KiB wait to be sent: wait for
+    /// `drain`. The body is chunked unless a `Content-Length` was set.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.write("data\n");
+    /// # }
+    /// ```
+    pub fn write(&self, chunk: impl IntoChunk) -> bool {
+        let data = chunk.chunk_bytes();
+        if data.is_empty() {
+            return true;
+        }
+        self.send(data, false)
+    }
+
+    /// Finishes the request, with a last chunk or `()`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.end(());
+    /// # }
+    /// ```
+    pub fn end(&self, chunk: impl IntoChunk) {
+        self.send(chunk.chunk_bytes(), true);
+    }
+
+    fn send(&self, data: &[u8], end: bool) -> bool {
+        let result = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.done && !e.res_started {
+                return Some(Ok(false));
+            }
+            if e.ended {
+                return Some(Err((
+                    Error::new(ErrorKind::WriteAfterEnd, "write after end"),
+                    false,
+                )));
+            }
+            let mut out = std::mem::take(&mut e.out);
+            if !e.head_sent {
+                write_request_head(e, &mut out, end.then_some(data.len()));
+            }
+            // The same encoder as the server's responses: bytes past the
+            // Content-Length are not sent, and are an error.
+            let encoded = e.framing.encode(&mut out, data, end, &[]);
+            if end {
+                e.ended = true;
+            }
+            e.out = out;
+            let mismatch = match encoded {
+                Ok(()) => None,
+                Err(BodyError::TooLong) => Some(Error::new(
+                    ErrorKind::ContentLengthMismatch,
+                    "Request body's content-length of bytes exceeded",
+                )),
+                Err(BodyError::TooShort(n)) => Some(Error::new(
+                    ErrorKind::ContentLengthMismatch,
+                    format!("Request ended {n} bytes short of its content-length"),
+                )),
+            };
+            // A body that ended short can never complete: the server waits
+            // for the rest. The request is aborted after its error.
+            let cut_short = matches!(encoded, Err(BodyError::TooShort(_)));
+            let sock = e.socket;
+            pump(c, self.id);
+            let backlog = sock.map_or(0, net::backlog)
+                + c.clients.get(self.id).map(|e| e.out.len()).unwrap_or(0);
+            let ok = backlog < HIGH_WATER_MARK;
+            if !ok {
+                if let Some(e) = c.clients.get_mut(self.id) {
+                    e.need_drain = true;
+                }
+                if let Some(s) = sock {
+                    net::want_drain(s);
+                }
+            }
+            match mismatch {
+                Some(err) => Some(Err((err, cut_short))),
+                None => Some(Ok(ok)),
+            }
+        })
+        .flatten();
+        match result {
+            Some(Ok(ok)) => ok,
+            Some(Err((e, abort))) => {
+                if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
+                    log::error!("nodelike: ClientRequest: {e}");
+                }
+                if abort {
+                    self.abort();
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Sends the request head now, before any body (Node's
+    /// `flushHeaders`). Done automatically when an `Expect` header is set,
+    /// so the server can answer `100 Continue` before the body is written.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.flush_headers();
+    /// # }
+    /// ```
+    pub fn flush_headers(&self) {
+        with_state(|c| {
+            let Some(e) = c.clients.get_mut(self.id) else {
+                return;
+            };
+            if e.head_sent || e.done {
+                return;
+            }
+            let mut out = std::mem::take(&mut e.out);
+            write_request_head(e, &mut out, None);
+            e.out = out;
+            pump(c, self.id);
+        });
+    }
+
+    /// Fails the request with an [`ErrorKind::Timeout`] error (and closes
+    /// its connection) if its socket is idle for `ms` milliseconds while the
+    /// request waits for or reads its response. `0` disables it.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_timeout(10_000);
+    /// req.on_error(|e| if e.kind() == nodelike::ErrorKind::Timeout { eprintln!("too slow") });
+    /// # }
+    /// ```
+    pub fn set_timeout(&self, ms: u64) {
+        with_state(|c| {
+            let timeout = (ms > 0).then(|| Duration::from_millis(ms));
+            let Some(e) = c.clients.get_mut(self.id) else {
+                return;
+            };
+            e.timeout = timeout;
+            if let Some(sock) = e.socket {
+                net::set_idle_timeout(sock, timeout);
+            }
+        });
+    }
+
+    /// Aborts the request: a queued one never reaches the server; one in
+    /// flight has its connection destroyed (its response, if any, gets
+    /// `close`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// nodelike::set_timeout(move || req.abort(), 1000);
+    /// # }
+    /// ```
+    pub fn abort(&self) {
+        let state = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.done {
+                return None;
+            }
+            e.done = true;
+            let started = e.res_started;
+            let sock = e.socket;
+            let agent = e.queued.then_some(e.agent).flatten();
+            if let Some(a) = agent {
+                c.agents[a].queue.retain(|x| *x != self.id);
+            }
+            release_placeholder(c, self.id);
+            if let Some(s) = sock {
+                if let Some(conn) = c.conns.get_mut(s) {
+                    conn.ex = None;
+                }
+                net::destroy(s, Cause::Aborted);
+            }
+            Some(started)
+        })
+        .flatten();
+        if let Some(started) = state {
+            log::debug!("client: request aborted");
+            if started {
+                emit(self.id, |l| &mut l.res_close, |f| f());
+            }
+            with_state(|c| free_client(c, self.id));
+        }
+    }
+
+    /// Sets a header until the head is sent (a list sends one line each).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_header("Content-Type", "application/json");
+    /// # }
+    /// ```
+    pub fn set_header(&self, name: &str, value: impl crate::http::IntoHeaderValues) {
+        let values = value.into_header_values();
+        let err = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.head_sent {
+                return Some(Error::new(
+                    ErrorKind::HeadersSent,
+                    "Cannot set headers after they are sent",
+                ));
+            }
+            if !encode::is_valid_header_name(name)
+                || values.iter().any(|v| !encode::is_valid_header_value(v))
+            {
+                return Some(Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("Invalid character in header [\"{name}\"]"),
+                ));
+            }
+            match e
+                .set_headers
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                Some(entry) => entry.1 = values,
+                None => e.set_headers.push((name.to_owned(), values)),
+            }
+            None
+        })
+        .flatten();
+        if let Some(e) = err {
+            if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
+                log::error!("nodelike: ClientRequest: {e}");
+            }
+        }
+    }
+
+    /// A header set for sending, by case-insensitive name.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_header("X-A", "1");
+    /// assert_eq!(req.get_header("x-a").unwrap().as_str(), "1");
+    /// # }
+    /// ```
+    pub fn get_header(&self, name: &str) -> Option<h1::HeaderValue> {
+        with_state(|c| {
+            let e = c.clients.get(self.id)?;
+            e.set_headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| {
+                    if v.len() == 1 {
+                        h1::HeaderValue::Single(v[0].clone())
+                    } else {
+                        h1::HeaderValue::List(v.clone())
+                    }
+                })
+        })
+        .flatten()
+    }
+
+    /// Removes a header before the head is sent.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.remove_header("User-Agent");
+    /// # }
+    /// ```
+    pub fn remove_header(&self, name: &str) {
+        with_state(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                if !e.head_sent {
+                    e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                }
+            }
+        });
+    }
+
+    /// Adds a `response` listener (besides the one given to `request`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_response(|res| println!("{}", res.status_code()));
+    /// # }
+    /// ```
+    pub fn on_response(&self, f: impl FnMut(ClientResponse) + 'static) -> &Self {
+        self.add(|l| l.response.push(Box::new(f)));
+        self
+    }
+
+    /// Adds an `error` listener: connection refused or reset, name not
+    /// found, a malformed response, or the connection closing early
+    /// ("socket hang up"). [`Error::kind`] tells which.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_error(|e| eprintln!("problem with request: {e}"));
+    /// # }
+    /// ```
+    pub fn on_error(&self, f: impl FnMut(&Error) + 'static) -> &Self {
+        self.add(|l| l.error.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `drain` listener (after `write` returned `false`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_drain(|| println!("write more"));
+    /// # }
+    /// ```
+    pub fn on_drain(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.drain.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `continue` listener: the server sent `100 Continue`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_continue(move || req.end("the body"));
+    /// # }
+    /// ```
+    pub fn on_continue(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.continue_.push(Box::new(f)));
+        self
+    }
+
+    /// Adds an `upgrade` listener: the server switched protocols (101); the
+    /// socket and the bytes after the head are yours. Without a listener
+    /// the connection is closed.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_upgrade(|_res, socket, _head| socket.end("bye"));
+    /// # }
+    /// ```
+    pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) -> &Self {
+        self.add(|l| l.upgrade.push(Box::new(f)));
+        self
+    }
+
+    fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
+        with_state(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                f(&mut e.listeners);
+            }
+        });
+    }
+}
+
+/// Serializes the request line and headers, deciding the framing.
+pub(super) fn write_request_head(
+    e: &mut ClientExchange,
+    out: &mut Vec<u8>,
+    end_len: Option<usize>,
+) {
+    let Some(o) = &e.options else { return };
+    out.extend_from_slice(o.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(o.path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let has = |name: &str| {
+        e.set_headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if !has("host") {
+        out.extend_from_slice(b"Host: ");
+        out.extend_from_slice(o.host.as_bytes());
+        if o.port != 80 {
+            out.push(b':');
+            encode::write_decimal(out, u64::from(o.port));
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let mut length = None;
+    let mut chunked_by_user = false;
+    for (n, values) in &e.set_headers {
+        for v in values {
+            if n.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse::<u64>().ok();
+            }
+            if n.eq_ignore_ascii_case("transfer-encoding")
+                && v.to_ascii_lowercase().contains("chunked")
+            {
+                chunked_by_user = true;
+            }
+            encode::write_header(out, n, v);
+        }
+    }
+    // GET, HEAD, DELETE, OPTIONS, TRACE and CONNECT have no body unless
+    // one is written (Node's useChunkedEncodingByDefault).
+    let bodiless_method = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+        .iter()
+        .any(|m| o.method.eq_ignore_ascii_case(m));
+    e.framing = if chunked_by_user {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        match end_len {
+            Some(0) if bodiless_method => Framing::NoBody,
+            Some(n) => {
+                out.extend_from_slice(b"Content-Length: ");
+                encode::write_decimal(out, n as u64);
+                out.extend_from_slice(b"\r\n");
+                Framing::Length(n as u64)
+            }
+            None => {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                Framing::Chunked
+            }
+        }
+    };
+    if !o.agent && !has("connection") {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    e.head_sent = true;
+}
+
+/// `drain` for the request on a client socket.
+pub(super) fn emit_request_drain(sock: SockId) {
+    let ex = with_state(|c| {
+        c.conns
+            .get(sock)
+            .and_then(|conn| conn.ex)
+            .filter(|ex| c.clients.get(*ex).is_some())
+    })
+    .flatten();
+    if let Some(ex) = ex {
+        let wanted = with_state(|c| {
+            c.clients
+                .get_mut(ex)
+                .map(|e| std::mem::take(&mut e.need_drain))
+        })
+        .flatten()
+        .unwrap_or(false);
+        if wanted {
+            emit(ex, |l| &mut l.drain, |f| f());
+        }
+    }
+}

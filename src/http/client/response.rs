@@ -1,0 +1,391 @@
+//! The response side: parsing responses off the socket, the
+//! `ClientResponse` handle, and the end of an exchange.
+
+use super::*;
+
+enum Step<'a> {
+    Stop,
+    DiscardAll,
+    Skip(usize),
+    Continue(ClientId, usize),
+    Response(ClientId, usize, bool),
+    Upgrade(ClientId, usize),
+    Data(ClientId, usize, &'a [u8]),
+    End(ClientId, usize),
+    Error(ClientId, Error),
+}
+
+/// Parses and dispatches response bytes; returns the bytes consumed.
+pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        let Some(socket) = net::read_state(sock) else {
+            return data.len();
+        };
+        let step =
+            with_state(|c| next_step(c, sock, socket, &data[pos..])).unwrap_or(Step::DiscardAll);
+        match step {
+            Step::Stop => return pos,
+            Step::DiscardAll => return data.len(),
+            Step::Skip(n) => pos += n,
+            Step::Continue(ex, n) => {
+                pos += n;
+                emit(ex, |l| &mut l.continue_, |f| f());
+            }
+            Step::Response(ex, n, empty) => {
+                pos += n;
+                emit(ex, |l| &mut l.response, |f| f(ClientResponse::new(ex)));
+                if empty {
+                    complete(sock, ex);
+                }
+            }
+            Step::Upgrade(ex, n) => {
+                pos += n;
+                let head = &data[pos..];
+                let res = ClientResponse::new(ex);
+                let socket = Socket::from_id(sock);
+                let handled = emit(ex, |l| &mut l.upgrade, |f| f(res, socket, head))
+                    || emit_agent_upgrade(ex, |f| f(res, socket, head));
+                with_state(|c| {
+                    if let Some(e) = c.clients.get_mut(ex) {
+                        e.done = true;
+                    }
+                    detach_from_agent(c, sock);
+                    // The socket has left HTTP: from now on its bytes are
+                    // plain `data` events.
+                    c.conns.remove(sock);
+                    net::set_protocol(sock, &net::RAW);
+                    if !handled {
+                        net::destroy(sock, Cause::Aborted);
+                    }
+                });
+                return data.len();
+            }
+            Step::Data(ex, n, chunk) => {
+                pos += n;
+                emit_data(ex, chunk);
+            }
+            Step::End(ex, n) => {
+                pos += n;
+                complete(sock, ex);
+            }
+            Step::Error(ex, e) => {
+                net::destroy(sock, Cause::Error);
+                fail(ex, e);
+                return data.len();
+            }
+        }
+    }
+}
+
+fn next_step<'a>(
+    c: &mut ClientState,
+    sock: SockId,
+    socket: net::ReadState,
+    input: &'a [u8],
+) -> Step<'a> {
+    let ClientState { conns, clients, .. } = c;
+    if socket.destroyed {
+        return Step::DiscardAll;
+    }
+    if socket.paused {
+        return Step::Stop;
+    }
+    let Some(conn) = conns.get_mut(sock) else {
+        return Step::DiscardAll;
+    };
+    let Some(id) = conn.ex else {
+        // Bytes on an idle pooled socket: nothing asked for them.
+        return Step::DiscardAll;
+    };
+    let Some(ex) = clients.get_mut(id) else {
+        return Step::DiscardAll;
+    };
+    match &mut conn.reading {
+        ClientReading::Head => {
+            if input.is_empty() {
+                return Step::Stop;
+            }
+            let head_request = ex.is_head();
+            match h1::parse_response_head(input, head_request, &Limits::default(), &mut ex.parsed) {
+                Ok(None) => Step::Stop,
+                Err(e) => Step::Error(
+                    id,
+                    Error::parse(e.status(), format!("Parse Error: {}", e.reason())),
+                ),
+                Ok(Some(n)) => {
+                    let status = ex.parsed.status;
+                    if status == 101 {
+                        return Step::Upgrade(id, n);
+                    }
+                    if (100..200).contains(&status) {
+                        // An interim response: `continue` for 100, then wait
+                        // for the final one.
+                        return if status == 100 {
+                            Step::Continue(id, n)
+                        } else {
+                            Step::Skip(n)
+                        };
+                    }
+                    ex.res_head.clear();
+                    ex.res_head.extend_from_slice(&input[..n]);
+                    ex.res_started = true;
+                    conn.keep_alive.peer_message(ex.parsed.keep_alive);
+                    let empty = matches!(ex.parsed.body, h1::BodyKind::Empty);
+                    if !empty {
+                        conn.reading = ClientReading::Body(Decoder::new(ex.parsed.body));
+                    }
+                    log::trace!(
+                        "client: socket {} response {status}, body {:?}",
+                        sock.key,
+                        ex.parsed.body
+                    );
+                    Step::Response(id, n, empty)
+                }
+            }
+        }
+        ClientReading::Body(decoder) => match decoder.decode(input) {
+            Err(e) => Step::Error(
+                id,
+                Error::parse(400, format!("Parse Error: {}", e.reason())),
+            ),
+            Ok((n, Decoded::Data(d))) => Step::Data(id, n, d),
+            Ok((0, Decoded::NeedMore)) => Step::Stop,
+            Ok((n, Decoded::NeedMore)) => Step::Skip(n),
+            Ok((n, Decoded::Done)) => {
+                let mut trailers = None;
+                for (name, value) in decoder.trailers() {
+                    trailers
+                        .get_or_insert_with(Headers::new)
+                        .append_raw(name, value);
+                }
+                ex.trailers = trailers;
+                conn.reading = ClientReading::Head;
+                Step::End(id, n)
+            }
+        },
+    }
+}
+
+pub(super) fn emit_data(ex: ClientId, data: &[u8]) {
+    let text = with_state(|c| {
+        let e = c.clients.get_mut(ex)?;
+        let d = e.decoder.as_mut()?;
+        let mut s = String::new();
+        d.write(data, &mut s);
+        Some(s)
+    })
+    .flatten();
+    match text {
+        Some(s) if s.is_empty() => {}
+        Some(s) => {
+            emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
+        }
+        None => {
+            emit(ex, |l| &mut l.data, |f| f(Chunk::Bytes(data)));
+        }
+    }
+}
+
+/// The response is complete: `end`, then the socket goes back to the pool
+/// (or closes).
+pub(super) fn complete(sock: SockId, ex: ClientId) {
+    let tail = with_state(|c| c.clients.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
+    if let Some(s) = tail {
+        emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
+    }
+    let first = with_state(|c| match c.clients.get_mut(ex) {
+        Some(e) if !e.done => {
+            e.done = true;
+            e.res_complete = true;
+            true
+        }
+        _ => false,
+    })
+    .unwrap_or(false);
+    if !first {
+        return;
+    }
+    // The socket goes back to the pool before `end`, so a request made in
+    // an `end` listener reuses it.
+    with_state(|c| release_socket(c, sock, ex));
+    emit(ex, |l| &mut l.end, |f| f());
+    emit(ex, |l| &mut l.res_close, |f| f());
+    with_state(|c| free_client(c, ex));
+}
+
+/// The peer closed: a close-delimited body ends here; anything else in
+/// flight was cut short.
+pub(super) fn on_eof(sock: SockId) {
+    let state = with_state(|c| {
+        let conn = c.conns.get_mut(sock)?;
+        let clean = match &conn.reading {
+            // A TLS stream cut without close_notify is not a clean end of
+            // a close-delimited body: the request fails.
+            ClientReading::Body(d) => d.eof_is_clean() && !net::eof_was_truncated(sock),
+            ClientReading::Head => false,
+        };
+        Some((conn.ex, clean))
+    })
+    .flatten();
+    match state {
+        Some((Some(ex), true)) => complete(sock, ex),
+        _ => net::destroy(sock, Cause::Aborted),
+    }
+}
+
+impl ClientResponse {
+    fn read<R: Default>(&self, f: impl FnOnce(&ClientExchange) -> R) -> R {
+        with_state(|c| c.clients.get(self.id).map(f))
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The status code, e.g. `404`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// if res.status_code() == 200 { /* ... */ }
+    /// # }
+    /// ```
+    pub fn status_code(&self) -> u16 {
+        self.read(|e| e.parsed.status)
+    }
+
+    /// The server's HTTP version, `"1.1"` or `"1.0"`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// println!("HTTP/{}", res.http_version());
+    /// # }
+    /// ```
+    pub fn http_version(&self) -> String {
+        format!("1.{}", self.read(|e| e.parsed.version_minor))
+    }
+
+    /// The response headers, with the same rules as the server's
+    /// `req.headers()`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// println!("{:?}", res.headers().get("content-type"));
+    /// # }
+    /// ```
+    pub fn headers(&self) -> Headers {
+        self.read(|e| Headers::from_fields(&e.res_head, &e.parsed.headers))
+    }
+
+    /// The trailers of a chunked body; empty until `end`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_end(move || println!("{:?}", res.trailers()));
+    /// # }
+    /// ```
+    pub fn trailers(&self) -> Headers {
+        self.read(|e| e.trailers.clone().unwrap_or_default())
+    }
+
+    /// Makes `data` events carry decoded text.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.set_encoding(nodelike::Encoding::Utf8);
+    /// # }
+    /// ```
+    pub fn set_encoding(&self, encoding: Encoding) {
+        with_state(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                e.decoder = Some(StringDecoder::new(encoding));
+            }
+        });
+    }
+
+    fn socket(&self) -> Option<Socket> {
+        with_state(|c| c.clients.get(self.id).and_then(|e| e.socket))
+            .flatten()
+            .map(Socket::from_id)
+    }
+
+    /// Stops reading the connection until [`resume`](Self::resume).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.pause();
+    /// nodelike::set_timeout(move || res.resume(), 100);
+    /// # }
+    /// ```
+    pub fn pause(&self) {
+        if let Some(s) = self.socket() {
+            s.pause();
+        }
+    }
+
+    /// Resumes a paused response.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.resume();
+    /// # }
+    /// ```
+    pub fn resume(&self) {
+        if let Some(s) = self.socket() {
+            s.resume();
+        }
+    }
+
+    /// Adds a `data` listener.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_data(|chunk| print!("{chunk}"));
+    /// # }
+    /// ```
+    pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
+        self.add(|l| l.data.push(Box::new(f)));
+    }
+
+    /// Adds an `end` listener: the whole body arrived.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_end(|| println!("done"));
+    /// # }
+    /// ```
+    pub fn on_end(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.end.push(Box::new(f)));
+    }
+
+    /// Adds a `close` listener: the response is over, complete (after
+    /// `end`) or cut off (the request's `error` says why).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_close(|| println!("closed"));
+    /// # }
+    /// ```
+    pub fn on_close(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.res_close.push(Box::new(f)));
+    }
+
+    /// Whether the whole body arrived (Node's `message.complete`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_close(move || if !res.complete() { eprintln!("cut short") });
+    /// # }
+    /// ```
+    pub fn complete(&self) -> bool {
+        with_state(|c| c.clients.get(self.id).map(|e| e.res_complete))
+            .flatten()
+            .unwrap_or(true)
+    }
+
+    fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
+        with_state(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                f(&mut e.listeners);
+            }
+        });
+    }
+}
