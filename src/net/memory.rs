@@ -234,6 +234,9 @@ impl MemoryConnection {
     /// assert!(conn.take_output().is_empty());
     /// ```
     pub fn take_output(&self) -> Vec<u8> {
+        // What the socket has queued but not yet written (corked writes
+        // made outside the pipe's own steps) goes into the pipe first.
+        self.writable();
         let taken = {
             let mut pipe = self.pipe.borrow_mut();
             let taken = std::mem::take(&mut pipe.output);

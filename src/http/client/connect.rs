@@ -6,7 +6,13 @@ use super::*;
 pub(super) fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
     if let Some(path) = &o.socket_path {
         let transport = net::connect_unix(path).map_err(Error::from);
-        start_socket(c, id, agent, transport.map(|t| (t, None)));
+        start_socket(
+            c,
+            id,
+            agent,
+            transport.map(|t| (t, None)),
+            Start::Connecting,
+        );
         return;
     }
     if let Some(a) = agent {
@@ -61,7 +67,17 @@ pub(super) fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) 
     let transport = net::connect_tcp(addr).map_err(Error::from);
     let transport = transport.map(|t| (t, Some(addr)));
     let agent = c.clients.get(id).and_then(|e| e.agent);
-    start_socket(c, id, agent, transport);
+    start_socket(c, id, agent, transport, Start::Connecting);
+}
+
+/// How a new client socket starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Start {
+    /// A connect is under way; the request is written once it is up.
+    Connecting,
+    /// Connected from the start, and driven by hand (it does not keep the
+    /// loop alive).
+    InMemory,
 }
 
 pub(super) fn start_socket(
@@ -69,6 +85,7 @@ pub(super) fn start_socket(
     id: ClientId,
     agent: Option<usize>,
     transport: Result<(Box<dyn Transport>, Option<SocketAddr>), Error>,
+    start: Start,
 ) {
     let timeout = c.clients.get(id).and_then(|e| e.timeout);
     let opened = transport.and_then(|(transport, addr)| {
@@ -78,8 +95,8 @@ pub(super) fn start_socket(
             net::Open {
                 protocol: &PROTOCOL,
                 idle_timeout: timeout,
-                connecting: true,
-                unref: false,
+                connecting: start == Start::Connecting,
+                unref: start == Start::InMemory,
             },
         )
         .map_err(Error::from)

@@ -47,7 +47,7 @@ use crate::{Error, ErrorKind};
 
 pub use agent::get_agent;
 pub use options::{IntoRequestOptions, RequestOptions};
-pub use request::{get, request};
+pub use request::{get, request, request_in_memory};
 
 use agent::*;
 use connect::*;

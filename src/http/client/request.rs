@@ -16,6 +16,56 @@ pub fn request(
     options: impl IntoRequestOptions,
     on_response: impl FnMut(ClientResponse) + 'static,
 ) -> ClientRequest {
+    request_over(options, on_response, None)
+}
+
+/// A request whose connection lives in memory: you play the server through
+/// the returned [`MemoryConnection`](crate::net::MemoryConnection) (take
+/// what the request wrote, send the response in pieces of your choosing),
+/// with no sockets and no timing (Node's `createConnection` option with a
+/// duplex of your own). The connection is the request's own (no agent).
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// let body = Rc::new(RefCell::new(String::new()));
+/// let b = body.clone();
+/// let (req, server) = nodelike::http::request_in_memory("http://example.test/hi", move |res| {
+///     assert_eq!(res.status_code(), 200);
+///     let b = b.clone();
+///     res.on_data(move |chunk| b.borrow_mut().push_str(&chunk.to_string()));
+/// });
+/// req.end(());
+/// assert!(server.take_output().starts_with(b"GET /hi HTTP/1.1\r\n"));
+/// for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" {
+///     server.send(&[*byte]); // one byte at a time
+/// }
+/// assert_eq!(*body.borrow(), "hello");
+/// ```
+pub fn request_in_memory(
+    options: impl IntoRequestOptions,
+    on_response: impl FnMut(ClientResponse) + 'static,
+) -> (ClientRequest, crate::net::MemoryConnection) {
+    let (pipe, transport) = crate::net::MemoryConnection::pipe();
+    let req = request_over(
+        options
+            .into_request_options()
+            .map(|o| RequestOptions { agent: false, ..o }),
+        on_response,
+        Some(transport),
+    );
+    let sock = with_state(|c| c.clients.get(req.id).and_then(|e| e.socket))
+        .flatten()
+        .unwrap_or(SockId::NONE);
+    (req, crate::net::MemoryConnection::new(sock, pipe))
+}
+
+/// [`request`], over `transport` when one is given instead of a connection
+/// found by the agent.
+fn request_over(
+    options: impl IntoRequestOptions,
+    on_response: impl FnMut(ClientResponse) + 'static,
+    transport: Option<Box<dyn Transport>>,
+) -> ClientRequest {
     let options = options.into_request_options();
     let id = with_state(|c| {
         let (id, ex) = c.clients.insert();
@@ -55,7 +105,10 @@ pub fn request(
     });
     match id {
         Some(Ok(id)) => {
-            with_state(|c| assign(c, id));
+            with_state(|c| match transport {
+                Some(t) => start_socket(c, id, None, Ok((t, None)), Start::InMemory),
+                None => assign(c, id),
+            });
             let req = ClientRequest::new(id);
             let expects = with_state(|c| {
                 c.clients.get(id).is_some_and(|e| {

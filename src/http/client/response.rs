@@ -389,3 +389,104 @@ impl ClientResponse {
         });
     }
 }
+
+/// Responses fed to a client through in-memory connections: whole, split
+/// at every offset, and one byte at a time.
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use crate::http::request_in_memory;
+
+    /// What a request saw: status, body, trailers, errors, in order.
+    #[derive(Debug, Default, Clone, PartialEq, Eq)]
+    struct Seen {
+        status: u16,
+        body: String,
+        trailer: Option<String>,
+        ended: bool,
+        errors: Vec<String>,
+    }
+
+    /// Sends `response` in `pieces` (byte offsets) to a fresh request.
+    fn feed(response: &[u8], cuts: &[usize]) -> Seen {
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let s = seen.clone();
+        let (req, server) = request_in_memory("http://test.invalid/x", move |res| {
+            s.borrow_mut().status = res.status_code();
+            let (s1, s2) = (s.clone(), s.clone());
+            res.on_data(move |c| s1.borrow_mut().body.push_str(&c.to_string()));
+            res.on_end(move || {
+                let mut s = s2.borrow_mut();
+                s.ended = true;
+                s.trailer = res.trailers().get("x-sum").map(str::to_owned);
+            });
+        });
+        let s = seen.clone();
+        req.on_error(move |e| s.borrow_mut().errors.push(e.code().to_string()));
+        req.end(());
+        assert!(server.take_output().starts_with(b"GET /x HTTP/1.1\r\n"));
+        let mut at = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&response.len())) {
+            server.send(&response[at..cut]);
+            at = cut;
+        }
+        let out = seen.borrow().clone();
+        out
+    }
+
+    fn every_way(response: &[u8]) -> Seen {
+        let whole = feed(response, &[]);
+        for cut in 1..response.len() {
+            assert_eq!(feed(response, &[cut]), whole, "split at {cut}");
+        }
+        let bytewise: Vec<usize> = (1..response.len()).collect();
+        assert_eq!(feed(response, &bytewise), whole, "one byte at a time");
+        whole
+    }
+
+    #[test]
+    fn a_length_response_is_read_the_same_every_way() {
+        let seen = every_way(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world");
+        assert_eq!(
+            (seen.status, seen.body.as_str(), seen.ended),
+            (200, "hello world", true)
+        );
+        assert!(seen.errors.is_empty());
+    }
+
+    #[test]
+    fn a_chunked_response_with_trailers_is_read_the_same_every_way() {
+        let seen = every_way(
+            b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 42\r\n\r\n",
+        );
+        assert_eq!(seen.status, 201);
+        assert_eq!(seen.body, "hello world");
+        assert_eq!(seen.trailer.as_deref(), Some("42"));
+        assert!(seen.ended);
+    }
+
+    #[test]
+    fn interim_responses_are_skipped_and_the_final_one_read() {
+        let seen = every_way(
+            b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        );
+        assert_eq!((seen.status, seen.body.as_str()), (200, "ok"));
+    }
+
+    #[test]
+    fn a_malformed_response_is_an_error_every_way() {
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\nContent-Length: 2\r\n\r\nok",
+        ] {
+            let seen = every_way(bad);
+            assert_eq!(seen.errors.len(), 1, "{seen:?}");
+            assert!(seen.errors[0].starts_with("HPE_"), "{seen:?}");
+            assert!(!seen.ended);
+        }
+    }
+}
