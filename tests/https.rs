@@ -607,3 +607,110 @@ process.stdin.resume();
     let _ = node.wait();
     assert_eq!(result, [Ok("node says /x".to_string())]);
 }
+
+/// The process's peak resident memory, in KiB (Linux).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn back_pressure_holds_through_tls_for_a_64_mib_echo() {
+    if !have("python3") {
+        eprintln!("skipping: python3 is not installed");
+        return;
+    }
+    let p = pki();
+    let opts = options(&p);
+    let s = TestServer::start(move || {
+        https::create_server(opts, |req, res| {
+            // Echo with back-pressure: pause the upload while the answer
+            // is backed up, resume on drain.
+            req.on_data(move |chunk| {
+                if !res.write(chunk) {
+                    req.pause();
+                }
+            });
+            res.on_drain(move || req.resume());
+            req.on_end(move || res.end(()));
+        })
+        .unwrap()
+    });
+    let before = peak_rss_kib();
+    let script = format!(
+        r#"
+import hashlib, socket, ssl, threading, time
+ctx = ssl.create_default_context(cafile={ca:?})
+raw = socket.create_connection(("127.0.0.1", {port}))
+tls = ctx.wrap_socket(raw, server_hostname="localhost")
+size = 64 * 1024 * 1024
+block = bytes(range(256)) * 256
+sent = hashlib.sha256()
+def upload():
+    tls.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+    for _ in range(size // len(block)):
+        sent.update(block)
+        tls.sendall(block)
+t = threading.Thread(target=upload)
+t.start()
+got = b""
+while b"\r\n\r\n" not in got:
+    got += tls.recv(65536)
+head, body = got.split(b"\r\n\r\n", 1)
+assert b"chunked" in head.lower(), head
+# Read the chunked echo slowly at first (the server must pause the upload).
+buf = body
+received = hashlib.sha256()
+total = 0
+time.sleep(0.5)
+def need(n):
+    global buf
+    while len(buf) < n:
+        more = tls.recv(1 << 20)
+        if not more:
+            raise SystemExit("closed early after %d bytes" % total)
+        buf += more
+while True:
+    need(1)
+    while b"\r\n" not in buf:
+        need(len(buf) + 1)
+    line, buf = buf.split(b"\r\n", 1)
+    n = int(line.split(b";")[0], 16)
+    need(n + 2)
+    chunk, buf = buf[:n], buf[n + 2:]
+    if n == 0:
+        break
+    received.update(chunk)
+    total += n
+t.join()
+assert total == size, total
+assert received.digest() == sent.digest()
+print("ok", total)
+"#,
+        ca = p.path("ca.pem"),
+        port = s.port()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok 67108864",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let grown = peak_rss_kib().saturating_sub(before);
+    assert!(
+        grown < 32 * 1024,
+        "the server's memory grew by {grown} KiB echoing 64 MiB: back-pressure did not hold"
+    );
+    s.stop();
+}
