@@ -2,21 +2,54 @@
 //! `x-` response headers, its body streamed back as it arrives (with
 //! back-pressure), its trailers as `x-trailer-` trailers.
 //!
-//! Run it:   cargo run --example echo [PORT]      (default 8000)
+//! Run it:   cargo run --example echo [PORT] [--workers N]      (default 8000, 1 loop)
 //! Poke it:  curl -i http://127.0.0.1:8000/status/404
 //!           curl -i --data-binary @Cargo.toml http://127.0.0.1:8000/upload
 //!           curl -i -H 'Transfer-Encoding: chunked' --data-binary @README.md http://127.0.0.1:8000/
 //!
+//! Stop it:  kill -TERM <pid> (or Ctrl-C): it stops accepting, finishes the
+//!           requests in flight, closes, and exits 0. With `--workers N`, N
+//!           loops share the port (the setup behind a load balancer).
+//!
 //! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
 //! stderr and exit status 1.
 use nodelike::http;
+use nodelike::process::{self, Signal};
 
 fn main() {
     env_logger::init();
-    let port: u16 = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let workers: usize = args
+        .iter()
+        .position(|a| a == "--workers")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let mut port: u16 = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
         .and_then(|p| p.parse().ok())
         .unwrap_or(8000);
+    if workers == 1 {
+        serve(port, true);
+        nodelike::run();
+        return;
+    }
+    if port == 0 {
+        // Every loop must listen on the same port: pick a free one first.
+        port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(8000);
+    }
+    let exit = nodelike::cluster(workers, move |worker| serve(port, worker.id() == 0));
+    if !exit.panicked.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+/// One loop's echo server, closed gracefully on SIGTERM or SIGINT.
+fn serve(port: u16, announce: bool) {
     let server = http::create_server(|req, res| {
         let url = req.url();
         // `/status/NNN` answers NNN; anything else 200.
@@ -67,11 +100,16 @@ fn main() {
         std::process::exit(1);
     });
     server.listen(port, "127.0.0.1", move || {
-        // The bound address, so `PORT` 0 (any free port) is useful too.
-        println!(
-            "listening on http://{}/",
-            server.address().expect("listening")
-        );
+        if announce {
+            // The bound address, so `PORT` 0 (any free port) is useful too.
+            println!(
+                "listening on http://{}/",
+                server.address().expect("listening")
+            );
+        }
     });
-    nodelike::run();
+    for signal in [Signal::Term, Signal::Int] {
+        // Stop accepting, let requests in flight finish, then `run` returns.
+        let _ = process::on_signal(signal, move |_| server.close());
+    }
 }

@@ -1,8 +1,15 @@
-//! The hello-world server, the one benchmarked against Node.
+//! The hello-world server, the one benchmarked against Node. Teaches: a
+//! server from scratch; one loop per core (`--workers`); a graceful stop on
+//! SIGTERM/SIGINT.
 //!
-//! Run it:   cargo run --release --example hello [PORT]      (default 8000)
+//! Run it:   cargo run --release --example hello [PORT] [--workers N]   (default 8000, 1 loop)
 //! Poke it:  curl -i http://127.0.0.1:8000/
 //! Load it:  wrk -t1 -c50 -d5s http://127.0.0.1:8000/
+//! Stop it:  kill -TERM <pid> (or Ctrl-C): it stops accepting, finishes the
+//!           requests in flight, closes, and exits 0.
+//!
+//! With `--workers N` it runs N loops on N threads, all listening on the
+//! same port (`SO_REUSEPORT`): the kernel spreads the connections.
 //!
 //! Like Node's hello world it has no `error` listener, so a busy port ends
 //! it as Node's ends: `Error: listen EADDRINUSE: address already in use
@@ -10,23 +17,57 @@
 //! error panics out of `nodelike::run`). The other servers handle the error
 //! themselves: `error: ...` and exit status 1.
 use nodelike::http;
+use nodelike::process::{self, Signal};
 
 fn main() {
     env_logger::init();
-    let port: u16 = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let workers: usize = args
+        .iter()
+        .position(|a| a == "--workers")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let mut port: u16 = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
         .and_then(|p| p.parse().ok())
         .unwrap_or(8000);
+    if workers == 1 {
+        serve(port, true);
+        nodelike::run();
+        return;
+    }
+    if port == 0 {
+        // Every loop must listen on the same port: pick a free one first.
+        port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(8000);
+    }
+    let exit = nodelike::cluster(workers, move |worker| serve(port, worker.id() == 0));
+    if !exit.panicked.is_empty() {
+        std::process::exit(1);
+    }
+}
+
+/// One loop's server: hello world, closed gracefully on SIGTERM or SIGINT.
+fn serve(port: u16, announce: bool) {
     let server = http::create_server(|_req, res| {
         res.write_head(200, &[("Content-Type", "text/plain")]);
         res.end("Hello, World!");
     });
     server.listen(port, "127.0.0.1", move || {
-        // The bound address, so `PORT` 0 (any free port) is useful too.
-        println!(
-            "listening on http://{}/",
-            server.address().expect("listening")
-        );
+        if announce {
+            // The bound address, so `PORT` 0 (any free port) is useful too.
+            println!(
+                "listening on http://{}/",
+                server.address().expect("listening")
+            );
+        }
     });
-    nodelike::run();
+    for signal in [Signal::Term, Signal::Int] {
+        // Stop accepting, let requests in flight finish, then `run` returns.
+        let _ = process::on_signal(signal, move |_| server.close());
+    }
 }

@@ -89,6 +89,7 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod chunk;
+mod cluster;
 pub mod encoding;
 mod error;
 pub mod http;
@@ -116,6 +117,7 @@ pub mod tls {
 pub mod url;
 
 pub use chunk::{Chunk, IntoChunk};
+pub use cluster::{cluster, ClusterExit, Worker};
 pub use encoding::Encoding;
 pub use error::{Error, ErrorKind};
 pub use runtime::{

@@ -27,6 +27,6 @@ pub use client::{
 pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::{HeaderValue, Headers};
 pub use server::{
-    create_server, CloseReason, IncomingMessage, IntoHeaderValues, Server, ServerResponse,
-    DEFAULT_TIMEOUT_MS,
+    create_server, CloseReason, IncomingMessage, IntoHeaderValues, ListenOptions, Server,
+    ServerResponse, DEFAULT_TIMEOUT_MS,
 };

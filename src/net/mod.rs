@@ -40,7 +40,10 @@ pub use socket::Socket;
 pub(crate) use socket::*;
 #[cfg(feature = "tls")]
 pub(crate) use tls::connect_tls;
-pub(crate) use transport::{connect_tcp, connect_unix, Listener, Transport};
+pub(crate) use transport::{
+    bind_tcp, connect_tcp, connect_unix, ports_shared_by_default, share_ports_by_default,
+    BindOptions, Listener, Transport,
+};
 
 /// Node's default `highWaterMark` for writable streams: `write` returns
 /// `false` once this many bytes wait to be sent.

@@ -202,6 +202,65 @@ impl Accepted {
     }
 }
 
+/// How a TCP listening socket is set up (Node's `listen` options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BindOptions {
+    /// Share the port with other sockets that set it too (`SO_REUSEPORT`):
+    /// the kernel spreads connections among them (one loop per core).
+    pub(crate) reuse_port: bool,
+    /// The kernel's queue of connections not yet accepted.
+    pub(crate) backlog: u32,
+    /// An IPv6 socket that does not also take IPv4 connections.
+    pub(crate) ipv6_only: bool,
+}
+
+impl Default for BindOptions {
+    fn default() -> Self {
+        BindOptions {
+            reuse_port: false,
+            backlog: 1024,
+            ipv6_only: false,
+        }
+    }
+}
+
+thread_local! {
+    /// Listening sockets of this thread share their port (`SO_REUSEPORT`)
+    /// unless told otherwise: set on the loops of a cluster.
+    static SHARE_PORTS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes this thread's TCP listeners share their ports by default (each
+/// loop of a cluster calls it).
+pub(crate) fn share_ports_by_default(share: bool) {
+    SHARE_PORTS.with(|s| s.set(share));
+}
+
+/// Whether this thread's listeners share their ports by default.
+pub(crate) fn ports_shared_by_default() -> bool {
+    SHARE_PORTS.with(|s| s.get())
+}
+
+/// Binds and listens on `addr` with `options`, non-blocking.
+pub(crate) fn bind_tcp(addr: SocketAddr, options: BindOptions) -> io::Result<Listener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As every server does: a restarted process can bind at once while
+    // the old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if options.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        socket.set_only_v6(options.ipv6_only)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(options.backlog.min(i32::MAX as u32) as i32)?;
+    let std_listener: std::net::TcpListener = socket.into();
+    Ok(Listener::Tcp(TcpListener::from_std(std_listener)))
+}
+
 /// A listening socket.
 pub(crate) enum Listener {
     Tcp(TcpListener),

@@ -67,6 +67,44 @@ fn with_state<R>(f: impl FnOnce(&mut ServerState) -> R) -> Option<R> {
         .ok()
 }
 
+/// Node's `server.listen(options)`: where and how to listen.
+///
+/// ```
+/// let options = nodelike::http::ListenOptions { port: 8000, ..Default::default() };
+/// assert_eq!(options.host, "0.0.0.0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// The port (`0`: any free one).
+    pub port: u16,
+    /// The address to bind (default `0.0.0.0`, every IPv4 address, as
+    /// Node's default; `127.0.0.1` for this machine only, `::` for IPv6).
+    pub host: String,
+    /// The kernel's queue of connections not yet accepted (default 1024).
+    pub backlog: Option<u32>,
+    /// Share the port with other listening sockets that also ask
+    /// (`SO_REUSEPORT`): the kernel spreads connections among them. On the
+    /// loops of a [`cluster`](crate::cluster) this is the default.
+    pub reuse_port: bool,
+    /// Never share the port, even in a cluster (Node's `exclusive`).
+    pub exclusive: bool,
+    /// An IPv6 address takes IPv6 connections only (Node's `ipv6Only`).
+    pub ipv6_only: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            port: 0,
+            host: "0.0.0.0".into(),
+            backlog: None,
+            reuse_port: false,
+            exclusive: false,
+            ipv6_only: false,
+        }
+    }
+}
+
 /// Node's default server timeout of its v0.4 era: two minutes.
 pub const DEFAULT_TIMEOUT_MS: u64 = 120_000;
 /// How long a whole request head may take to arrive (Node's
@@ -273,17 +311,55 @@ impl Server {
     /// )));
     /// ```
     pub fn listen(&self, port: u16, host: &str, callback: impl FnOnce() + 'static) -> &Server {
+        self.listen_with(
+            ListenOptions {
+                port,
+                host: host.to_owned(),
+                ..Default::default()
+            },
+            callback,
+        )
+    }
+
+    /// Listens with Node's `listen(options)`: port and host, `backlog`,
+    /// `ipv6_only`, and whether the port is shared with other loops
+    /// (`reuse_port`; on the loops of a [`cluster`](crate::cluster) it is
+    /// by default, unless `exclusive`).
+    ///
+    /// ```
+    /// use nodelike::http::ListenOptions;
+    /// let a = nodelike::http::create_server(|_req, res| res.end("a"));
+    /// a.listen_with(ListenOptions { port: 0, host: "127.0.0.1".into(), reuse_port: true, ..Default::default() }, || {});
+    /// let port = a.address().unwrap().port();
+    /// // A second socket on the same port: the kernel spreads connections.
+    /// let b = nodelike::http::create_server(|_req, res| res.end("b"));
+    /// b.listen_with(ListenOptions { port, host: "127.0.0.1".into(), reuse_port: true, ..Default::default() }, || {});
+    /// assert_eq!(b.address().unwrap().port(), port);
+    /// a.close();
+    /// b.close();
+    /// nodelike::run();
+    /// ```
+    pub fn listen_with(
+        &self,
+        options: ListenOptions,
+        callback: impl FnOnce() + 'static,
+    ) -> &Server {
+        let bind = net::BindOptions {
+            reuse_port: !options.exclusive
+                && (options.reuse_port || net::ports_shared_by_default()),
+            backlog: options.backlog.unwrap_or(1024),
+            ipv6_only: options.ipv6_only,
+        };
+        let (host, port) = (options.host.as_str(), options.port);
         let host = if host.is_empty() { "0.0.0.0" } else { host };
         let addr = (host, port).to_socket_addrs().map(|mut a| a.next());
         // Node's `getaddrinfo ENOTFOUND host`, with no resolver text after
         // it: that stays reachable as the source.
         let not_found = || Error::new(ErrorKind::Dns, format!("getaddrinfo ENOTFOUND {host}"));
         match addr {
-            Ok(Some(addr)) => self.listen_on(
-                || mio::net::TcpListener::bind(addr).map(Listener::Tcp),
-                host_port(addr),
-                callback,
-            ),
+            Ok(Some(addr)) => {
+                self.listen_on(|| net::bind_tcp(addr, bind), host_port(addr), callback)
+            }
             Ok(None) => self.fail(not_found()),
             Err(e) => self.fail(not_found().with_source(e)),
         }
@@ -396,6 +472,79 @@ impl Server {
         self.with(|s| s.listener)
             .flatten()
             .and_then(net::listener_address)
+    }
+
+    /// [`close`](Self::close), then `callback` once, when the last
+    /// connection is gone (Node's `server.close(callback)`).
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// let closed = Rc::new(Cell::new(0));
+    /// let c = closed.clone();
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.listen(0, "127.0.0.1", move || server.close_with(move || c.set(c.get() + 1)));
+    /// nodelike::run();
+    /// assert_eq!(closed.get(), 1);
+    /// ```
+    #[doc(alias = "close")]
+    pub fn close_with(&self, callback: impl FnOnce() + 'static) {
+        let mut callback = Some(callback);
+        self.on_close(move || {
+            if let Some(f) = callback.take() {
+                f();
+            }
+        });
+        self.close();
+    }
+
+    /// Closes every connection of this server that is idle between
+    /// requests, now (Node's `closeIdleConnections()`); busy ones go on.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// let idle = server.connect_in_memory();
+    /// server.close_idle_connections();
+    /// nodelike::run();
+    /// assert!(idle.is_closed());
+    /// ```
+    #[doc(alias = "closeIdleConnections")]
+    pub fn close_idle_connections(&self) {
+        for id in self.connection_ids(|conn| conn.is_idle()) {
+            if net::held_input_is_blank(id) {
+                net::destroy(id, net::Cause::Aborted);
+            }
+        }
+    }
+
+    /// Closes every connection of this server now, busy or not (Node's
+    /// `closeAllConnections()`): requests in flight get `close`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, _res| {});
+    /// let busy = server.connect_in_memory();
+    /// busy.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// server.close_all_connections();
+    /// nodelike::run();
+    /// assert!(busy.is_closed());
+    /// ```
+    #[doc(alias = "closeAllConnections")]
+    pub fn close_all_connections(&self) {
+        for id in self.connection_ids(|_| true) {
+            net::destroy(id, net::Cause::Aborted);
+        }
+    }
+
+    /// The sockets of this server's connections that `keep` picks.
+    fn connection_ids(&self, keep: impl Fn(&ServerConn) -> bool) -> Vec<SockId> {
+        let me = (self.key, self.gen);
+        with_state(|st| {
+            st.conns
+                .iter_mut()
+                .filter(|(_, conn)| conn.server == me && keep(conn))
+                .map(|(id, _)| id)
+                .collect()
+        })
+        .unwrap_or_default()
     }
 
     /// Stops accepting connections. Idle keep-alive connections are closed
