@@ -305,8 +305,10 @@ fn out_of_file_descriptors_the_server_keeps_serving_and_recovers() {
     let connect = || {
         let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         // A short probe: a connection still in the kernel's backlog gets no
-        // answer, and we need not wait long to find that out.
-        s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        // answer, and we need not wait long to find that out. (Kept short
+        // so that probing every waiting connection stays well inside the
+        // served ones' 5 s keep-alive timeout.)
+        s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
             .unwrap();
         s
     };
