@@ -391,34 +391,27 @@ pub(crate) fn flush_socket(id: SockId) {
     // The buffer is empty: protocol bookkeeping first (finish events, a
     // response that closes the connection), then drain and half-close.
     (protocol.flushed)(id);
-    let (drain, unblock, shut) = with_net(|net| {
+    let (drain, unblock) = with_net(|net| {
         let Some(s) = net.socket(id) else {
-            return (false, false, false);
+            return (false, false);
         };
         if s.destroyed || s.backlog() > 0 {
-            return (false, false, false);
+            return (false, false);
         }
         let drain = std::mem::take(&mut s.need_drain);
         let unblock = std::mem::take(&mut s.input_blocked);
         // `end()` was called and all is written: shut down writing (or, if
         // that was done already and the peer ended too, finish).
-        let shut = s.ending && (!s.write_shut || s.eof_seen);
-        if shut {
-            if !s.write_shut {
-                s.write_shut = true;
-                if let Some(t) = &mut s.transport {
-                    let _ = t.shutdown_write();
-                }
-            }
+        if s.ending {
+            s.shut_write();
             // Both directions are done: the socket is finished.
             if s.eof_seen {
                 destroy_in(net, id, Cause::Aborted);
             }
         }
-        (drain, unblock, shut)
+        (drain, unblock)
     })
-    .unwrap_or((false, false, false));
-    let _ = shut;
+    .unwrap_or((false, false));
     if unblock {
         runtime::defer(runtime::Work::owned(
             resume_ctx,

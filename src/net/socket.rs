@@ -83,6 +83,16 @@ impl SocketRec {
         self.out.len() - self.out_pos
     }
 
+    /// Shuts down the writing side, once.
+    pub(super) fn shut_write(&mut self) {
+        if !self.write_shut {
+            self.write_shut = true;
+            if let Some(t) = &mut self.transport {
+                let _ = t.shutdown_write();
+            }
+        }
+    }
+
     pub(super) fn can_read(&self) -> bool {
         !self.destroyed && !self.paused && !self.input_blocked && !self.eof_seen
     }
@@ -465,12 +475,7 @@ pub(crate) fn shutdown_and_linger(id: SockId) {
         if s.destroyed {
             return;
         }
-        if !s.write_shut {
-            s.write_shut = true;
-            if let Some(t) = &mut s.transport {
-                let _ = t.shutdown_write();
-            }
-        }
+        s.shut_write();
         if s.eof_seen {
             destroy_in(net, id, Cause::Aborted);
             return;
