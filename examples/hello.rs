@@ -34,7 +34,7 @@ fn main() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(8000);
     if workers == 1 {
-        serve(port, true);
+        let _server = serve(port, true);
         nodelike::run();
         return;
     }
@@ -45,14 +45,23 @@ fn main() {
             .map(|a| a.port())
             .unwrap_or(8000);
     }
-    let exit = nodelike::cluster(workers, move |worker| serve(port, worker.id() == 0));
+    let exit = nodelike::cluster(workers, move |worker| {
+        let id = worker.id();
+        let server = serve(port, id == 0);
+        // How the kernel spread the connections: one line per worker at
+        // exit (benches/scaling.py reads it).
+        let accepted = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let count = accepted.clone();
+        server.on_connection(move |_socket| count.set(count.get() + 1));
+        server.on_close(move || eprintln!("worker {id}: {} connections", accepted.get()));
+    });
     if !exit.panicked.is_empty() {
         std::process::exit(1);
     }
 }
 
 /// One loop's server: hello world, closed gracefully on SIGTERM or SIGINT.
-fn serve(port: u16, announce: bool) {
+fn serve(port: u16, announce: bool) -> http::Server {
     let server = http::create_server(|_req, res| {
         res.write_head(200, &[("Content-Type", "text/plain")]);
         res.end("Hello, World!");
@@ -70,4 +79,5 @@ fn serve(port: u16, announce: bool) {
         // Stop accepting, let requests in flight finish, then `run` returns.
         let _ = process::on_signal(signal, move |_| server.close());
     }
+    server
 }
