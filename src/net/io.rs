@@ -69,23 +69,23 @@ fn finish_connect(id: SockId) {
 /// `thorough`: keep reading after a short read (the peer closed, or
 /// readiness may have been seen while reading was stopped).
 pub(crate) fn read_socket(id: SockId, thorough: bool) {
-    while let Some(Some((mut scratch, mut held, short_read_drains))) = with_net(|net| {
+    while let Some(Some((mut scratch, mut held))) = with_net(|net| {
         let s = net.socket(id)?;
         if !s.can_read() {
             // Whatever is left in the socket is read on resume, which
             // always tries the socket (no edge will come for it).
             return None;
         }
-        let drains = s.transport.as_ref().is_none_or(|t| t.short_read_drains());
         let held = std::mem::take(&mut s.inbuf);
         let mut scratch = std::mem::take(&mut net.read_buf);
         if scratch.len() < READ_BUF_SIZE {
             scratch.resize(READ_BUF_SIZE, 0);
         }
-        Some((scratch, held, drains))
+        Some((scratch, held))
     }) {
         let now = runtime::now();
         let mut secured = None;
+        let mut short_read_drains = true;
         let read = with_net(|net| {
             let s = net.socket(id)?;
             let transport = s.transport.as_mut()?;
@@ -99,6 +99,7 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
                     other => break other,
                 }
             };
+            short_read_drains = transport.short_read_drains();
             if transport.take_secured() {
                 secured = Some(s.protocol);
             }

@@ -23,10 +23,11 @@ pub(crate) trait Transport {
     /// Shuts down the writing side (FIN), keeping reading open.
     fn shutdown_write(&mut self) -> io::Result<()>;
 
-    /// Whether a read that returned fewer bytes than asked means the
-    /// transport is drained, so the read that would only say `WouldBlock`
-    /// can be skipped. True for the kernel's sockets on Linux; a transport
-    /// that decodes records (TLS) may hold more than one read returns.
+    /// Asked right after a read that returned fewer bytes than asked:
+    /// whether that means the transport is drained, so the read that would
+    /// only say `WouldBlock` can be skipped. Always true for the kernel's
+    /// sockets on Linux; a transport that decodes records (TLS) says so
+    /// only when its own read of the socket underneath came back short.
     fn short_read_drains(&self) -> bool {
         true
     }
