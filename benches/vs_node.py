@@ -2,12 +2,16 @@
 """The users' benchmark: nodelike's hello example against Node's http module,
 side by side under wrk, keep-alive and pipelined, and a table of ratios.
 
-    python3 benches/vs_node.py [--secs 5] [--rounds 3] [--connections 50]
+    python3 benches/vs_node.py [--secs 5] [--rounds 3] [--connections 50] [--no-https]
 
 Builds `examples/hello` in release mode, installs wrk if it is missing
 (apt-get; run as root), pins each server to CPU 1 and wrk to CPU 0 when
 there are two CPUs, and reports requests/sec and the server's own CPU time
 per request (the fair figure when wrk, not the server, is the bottleneck).
+With the `tls` feature (the default) it also runs `examples/https_hello`
+against Node's `https` (benches/node-https-hello.js): HTTPS keep-alive, and
+a full TLS handshake per request (`Connection: close`), on a fresh P-256
+certificate made with openssl.
 """
 import argparse
 import os
@@ -17,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -79,11 +84,13 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(server, secs, conns, pipelined):
+def wrk(server, secs, conns, pipelined, scheme="http", close=False):
     argv = ["wrk", "-t1", f"-c{conns}", f"-d{secs}s"]
     if pipelined:
         argv += ["-s", os.path.join(HERE, "pipeline.lua")]
-    argv.append(f"http://127.0.0.1:{server.port}/")
+    if close:
+        argv += ["-H", "Connection: close"]
+    argv.append(f"{scheme}://127.0.0.1:{server.port}/")
     if pipelined:
         argv += ["--", "16"]
     cpu0 = server.cpu_secs()
@@ -101,34 +108,57 @@ def main():
     ap.add_argument("--secs", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--no-https", action="store_true", help="skip the HTTPS scenarios")
     a = ap.parse_args()
     if not shutil.which("node"):
         sys.exit("node is missing: it is the server we compare against")
     ensure_wrk()
-    say("building examples/hello (release)...")
+    say("building examples/hello and examples/https_hello (release)...")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "hello"], cwd=ROOT, check=True)
-    servers = {
-        "nodelike": [os.path.join(ROOT, "target", "release", "examples", "hello"), "{port}"],
+    examples = os.path.join(ROOT, "target", "release", "examples")
+    plain = {
+        "nodelike": [os.path.join(examples, "hello"), "{port}"],
         "node": ["node", os.path.join(HERE, "node-hello.js"), "{port}"],
     }
+    # (scenario, servers, pipelined, scheme, Connection: close)
+    scenarios = [("keep-alive", plain, False, "http", False), ("pipelined x16", plain, True, "http", False)]
+    if not a.no_https:
+        if not shutil.which("openssl"):
+            sys.exit("openssl is missing: it makes the HTTPS certificate (apt-get install -y openssl), "
+                     "or pass --no-https")
+        built = subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "https_hello"], cwd=ROOT)
+        if built.returncode != 0:
+            sys.exit("examples/https_hello did not build (the `tls` feature is needed), or pass --no-https")
+        tmp = tempfile.mkdtemp()
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        tls = {
+            "nodelike": [os.path.join(examples, "https_hello"), "{port}", cert, key],
+            "node": ["node", os.path.join(HERE, "node-https-hello.js"), "{port}", cert, key],
+        }
+        scenarios += [("https keep-alive", tls, False, "https", False),
+                      ("https handshake", tls, False, "https", True)]
     rows = []
-    for scenario, pipelined in (("keep-alive", False), ("pipelined x16", True)):
+    for scenario, servers, pipelined, scheme, close in scenarios:
         rates = {n: [] for n in servers}
         cpus = {n: [] for n in servers}
         for r in range(a.rounds):
             for name, argv in servers.items():
                 say(f"[{scenario}] round {r + 1}/{a.rounds}: {name} ({a.secs}s)...")
                 with Server(name, argv) as s:
-                    rps, us = wrk(s, a.secs, a.connections, pipelined)
+                    rps, us = wrk(s, a.secs, a.connections, pipelined, scheme, close)
                 rates[name].append(rps)
                 cpus[name].append(us)
         ours, node = statistics.median(rates["nodelike"]), statistics.median(rates["node"])
         ours_cpu, node_cpu = statistics.median(cpus["nodelike"]), statistics.median(cpus["node"])
         rows.append((scenario, ours, node, ours / node, ours_cpu, node_cpu, node_cpu / ours_cpu))
     print(f"\nwrk -t1 -c{a.connections} -d{a.secs}s, median of {a.rounds} rounds, one core each")
-    print(f"{'scenario':<15}{'nodelike req/s':>16}{'node req/s':>13}{'ratio':>8}{'nodelike us/req':>17}{'node us/req':>13}{'ratio':>8}")
+    print(f"{'scenario':<17}{'nodelike req/s':>16}{'node req/s':>13}{'ratio':>8}{'nodelike us/req':>17}{'node us/req':>13}{'ratio':>8}")
     for s, o, n, r, oc, nc, rc in rows:
-        print(f"{s:<15}{o:>16.0f}{n:>13.0f}{r:>7.2f}x{oc:>17.2f}{nc:>13.2f}{rc:>7.2f}x")
+        print(f"{s:<17}{o:>16.0f}{n:>13.0f}{r:>7.2f}x{oc:>17.2f}{nc:>13.2f}{rc:>7.2f}x")
 
 
 if __name__ == "__main__":
