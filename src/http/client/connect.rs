@@ -15,6 +15,16 @@ pub(super) fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o
         );
         return;
     }
+    #[cfg(test)]
+    if c.memory_peers.is_some() {
+        let (pipe, transport) = crate::net::MemoryConnection::pipe();
+        start_socket(c, id, agent, Ok((transport, None)), Start::InMemory);
+        let sock = c.clients.get(id).and_then(|e| e.socket);
+        if let (Some(sock), Some(peers)) = (sock, c.memory_peers.as_mut()) {
+            peers.push(crate::net::MemoryConnection::new(sock, pipe));
+        }
+        return;
+    }
     if let Some(a) = agent {
         // Count the connection as in use while it resolves and connects.
         c.agents[a].active.push(InUse::Resolving(id));

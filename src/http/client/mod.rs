@@ -63,6 +63,11 @@ struct ClientState {
     clients: Arena<ClientExchange>,
     conns: PerSocket<ClientConn>,
     agents: Vec<AgentRec>,
+    /// Unit tests of the pool: when set, the agent's new connections are
+    /// in-memory ones, whose far ends are pushed here for the test to play
+    /// the server.
+    #[cfg(test)]
+    memory_peers: Option<Vec<crate::net::MemoryConnection>>,
 }
 
 thread_local! {
@@ -70,6 +75,8 @@ thread_local! {
         clients: Arena::new(),
         conns: PerSocket::default(),
         agents: Vec::new(),
+        #[cfg(test)]
+        memory_peers: None,
     });
 }
 

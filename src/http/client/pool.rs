@@ -141,3 +141,171 @@ pub(super) fn detach_from_agent(c: &mut ClientState, sock: SockId) {
         forget_socket(c, a, sock);
     }
 }
+
+/// The pool's decisions, played through in-memory connections: the test is
+/// every server, and sees each connection the agent opens.
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::super::with_state;
+    use crate::http::{self, get_agent, RequestOptions};
+    use crate::net::MemoryConnection;
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    /// From now on (on this thread), the agent's new connections are
+    /// in-memory ones.
+    fn use_memory_connections() {
+        with_state(|c| c.memory_peers = Some(Vec::new()));
+    }
+
+    /// The far ends of the connections opened since the last call.
+    fn new_connections() -> Vec<MemoryConnection> {
+        with_state(|c| std::mem::take(c.memory_peers.as_mut().unwrap())).unwrap()
+    }
+
+    /// Sends `GET path` to `host`, recording "path:status:body" once its
+    /// response has ended.
+    fn get(host: &str, path: &str, log: &Rc<RefCell<Vec<String>>>) {
+        let (log, path_owned) = (log.clone(), path.to_string());
+        let req = http::request(format!("http://{host}{path}").as_str(), move |res| {
+            let body = Rc::new(RefCell::new(String::new()));
+            let (b, log, path) = (body.clone(), log.clone(), path_owned.clone());
+            res.on_data(move |chunk| b.borrow_mut().push_str(&chunk.to_string()));
+            let status = res.status_code();
+            res.on_end(move || {
+                log.borrow_mut()
+                    .push(format!("{path}:{status}:{}", body.borrow()))
+            });
+        });
+        req.end(());
+    }
+
+    fn request_line(conn: &MemoryConnection) -> String {
+        let out = conn.take_output();
+        let text = String::from_utf8_lossy(&out);
+        text.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn a_free_socket_is_reused_for_the_next_request_to_the_same_host() {
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("reuse.test", 80);
+        get("reuse.test", "/a", &log);
+        let conns = new_connections();
+        assert_eq!(conns.len(), 1);
+        assert_eq!(request_line(&conns[0]), "GET /a HTTP/1.1");
+        assert_eq!((agent.sockets(), agent.idle_sockets()), (1, 0));
+        conns[0].send(OK);
+        assert_eq!(*log.borrow(), ["/a:200:ok"]);
+        // In use 0, free 1 (Node's `sockets` and `freeSockets`).
+        assert_eq!((agent.sockets(), agent.idle_sockets()), (0, 1));
+
+        get("reuse.test", "/b", &log);
+        assert!(new_connections().is_empty(), "no second connection");
+        assert_eq!(request_line(&conns[0]), "GET /b HTTP/1.1");
+        assert_eq!((agent.sockets(), agent.idle_sockets()), (1, 0));
+        conns[0].send(OK);
+        assert_eq!(*log.borrow(), ["/a:200:ok", "/b:200:ok"]);
+        assert!(!conns[0].output_ended());
+    }
+
+    #[test]
+    fn past_max_sockets_requests_queue_and_take_freed_sockets_in_order() {
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("queue.test", 80);
+        agent.set_max_sockets(2);
+        for n in 1..=4 {
+            get("queue.test", &format!("/{n}"), &log);
+        }
+        let conns = new_connections();
+        assert_eq!(conns.len(), 2, "two sockets, no more");
+        assert_eq!(agent.queue(), 2);
+        assert_eq!(request_line(&conns[0]), "GET /1 HTTP/1.1");
+        assert_eq!(request_line(&conns[1]), "GET /2 HTTP/1.1");
+        // The second connection frees first: the oldest waiting request
+        // (/3) gets it.
+        conns[1].send(OK);
+        assert_eq!(request_line(&conns[1]), "GET /3 HTTP/1.1");
+        assert_eq!(agent.queue(), 1);
+        conns[0].send(OK);
+        assert_eq!(request_line(&conns[0]), "GET /4 HTTP/1.1");
+        assert_eq!(agent.queue(), 0);
+        conns[0].send(OK);
+        conns[1].send(OK);
+        assert_eq!(
+            *log.borrow(),
+            ["/2:200:ok", "/1:200:ok", "/4:200:ok", "/3:200:ok"]
+        );
+        assert!(new_connections().is_empty());
+        assert_eq!((agent.sockets(), agent.idle_sockets()), (0, 2));
+    }
+
+    #[test]
+    fn a_pooled_socket_the_server_closed_is_dropped_not_handed_out() {
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("closed.test", 80);
+        get("closed.test", "/a", &log);
+        let first = new_connections();
+        request_line(&first[0]);
+        first[0].send(OK);
+        assert_eq!(agent.idle_sockets(), 1);
+        // The server closes the idle connection (its keep-alive timeout).
+        first[0].end();
+        assert_eq!((agent.sockets(), agent.idle_sockets()), (0, 0));
+        get("closed.test", "/b", &log);
+        let second = new_connections();
+        assert_eq!(second.len(), 1, "a new connection, not the closed one");
+        assert_eq!(request_line(&second[0]), "GET /b HTTP/1.1");
+        assert!(first[0].take_output().is_empty());
+    }
+
+    #[test]
+    fn a_response_with_connection_close_is_not_pooled() {
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("close.test", 80);
+        get("close.test", "/a", &log);
+        let first = new_connections();
+        request_line(&first[0]);
+        first[0].send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+        assert_eq!(*log.borrow(), ["/a:200:ok"]);
+        assert!(first[0].output_ended(), "our side closed it");
+        assert_eq!((agent.sockets(), agent.idle_sockets()), (0, 0));
+        get("close.test", "/b", &log);
+        assert_eq!(new_connections().len(), 1);
+    }
+
+    #[test]
+    fn a_request_without_an_agent_gets_its_own_connection_closed_after_use() {
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("noagent.test", 80);
+        let l = log.clone();
+        let req = http::request(
+            RequestOptions {
+                host: "noagent.test".into(),
+                path: "/solo".into(),
+                agent: false,
+                ..Default::default()
+            },
+            move |res| {
+                let l = l.clone();
+                res.on_end(move || l.borrow_mut().push("ended".to_string()));
+            },
+        );
+        req.end(());
+        let conns = new_connections();
+        assert_eq!(conns.len(), 1);
+        assert_eq!(agent.sockets(), 0, "not the agent's");
+        assert_eq!(request_line(&conns[0]), "GET /solo HTTP/1.1");
+        conns[0].send(OK);
+        assert_eq!(*log.borrow(), ["ended"]);
+        assert!(conns[0].output_ended(), "closed after its one response");
+    }
+}
