@@ -187,6 +187,107 @@ fn close_with_finishes_requests_in_flight_closes_idle_connections_and_calls_back
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
 }
 
+/// The race a load balancer loses against Node (issue: rolling restarts):
+/// it sends a request on an idle keep-alive connection just as the server
+/// closes it. With a close grace, a request that arrives on an idle
+/// connection after `close` is answered whole, with `Connection: close`.
+#[test]
+fn with_a_close_grace_a_post_arriving_on_an_idle_connection_after_close_is_answered() {
+    let (tx, rx) = mpsc::channel();
+    let (port_tx, port_rx) = mpsc::channel();
+    let server_thread = std::thread::spawn(move || {
+        let server = http::create_server(|req, res| {
+            let body = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let b = body.clone();
+            req.on_data(move |chunk| b.borrow_mut().extend_from_slice(chunk.as_bytes()));
+            req.on_end(move || res.end(std::mem::take(&mut *body.borrow_mut())));
+        });
+        // Far longer than the test: the connection must close because of
+        // its request, not because the grace ran out.
+        server.set_close_grace(600_000);
+        let t = tx.clone();
+        server.on_request(move |req, _res| {
+            if req.url() == "/close" {
+                let t = t.clone();
+                server.close_with(move || t.send("closed").unwrap());
+            }
+        });
+        server.listen(0, "127.0.0.1", move || {
+            port_tx.send(server.address().unwrap().port()).unwrap()
+        });
+        nodelike::run();
+        tx.send("run returned").unwrap();
+    });
+    let port = port_rx.recv().unwrap();
+    let mut idle = Reader::new(port);
+    idle.send(b"POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst");
+    let first = idle.response(false).unwrap();
+    assert_eq!(first.body, b"first");
+    assert_eq!(first.header("connection"), None, "kept alive");
+    // Another connection makes the server close; its answer comes after.
+    let mut closer = Reader::new(port);
+    closer.send(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answer = closer.response(false).unwrap();
+    assert_eq!(answer.header("connection"), Some("close"));
+    assert!(closer.closed_by_server());
+    // The server is closing: no new connections...
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    // ...but the request the balancer had already sent on the idle
+    // connection is answered whole, and then that connection closes.
+    idle.send(b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\nnot lost, ok");
+    let late = idle.response(false).expect("the late POST is answered");
+    assert_eq!(late.status, 200);
+    assert_eq!(late.body, b"not lost, ok");
+    assert_eq!(late.header("connection"), Some("close"));
+    assert!(idle.closed_by_server());
+    assert_eq!(rx.recv().unwrap(), "closed");
+    assert_eq!(
+        rx.recv().unwrap(),
+        "run returned",
+        "the callback fired once"
+    );
+    server_thread.join().unwrap();
+}
+
+/// An idle connection nobody uses during the grace is closed when it ends.
+#[test]
+fn an_idle_connection_unused_during_the_close_grace_is_closed_when_it_ends() {
+    let (tx, rx) = mpsc::channel();
+    let (port_tx, port_rx) = mpsc::channel();
+    let server_thread = std::thread::spawn(move || {
+        let server = http::create_server(|_req, res| res.end("ok"));
+        server.set_close_grace(100);
+        let t = tx.clone();
+        server.on_request(move |req, _res| {
+            if req.url() == "/close" {
+                let t = t.clone();
+                server.close_with(move || t.send("closed").unwrap());
+            }
+        });
+        server.listen(0, "127.0.0.1", move || {
+            port_tx.send(server.address().unwrap().port()).unwrap()
+        });
+        nodelike::run();
+        tx.send("run returned").unwrap();
+    });
+    let port = port_rx.recv().unwrap();
+    let mut idle = Reader::new(port);
+    idle.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(idle.response(false).unwrap().body, b"ok");
+    let mut closer = Reader::new(port);
+    closer.send(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n");
+    // (Its answer was complete before `close` ran: it is idle too.)
+    assert_eq!(closer.response(false).unwrap().body, b"ok");
+    assert!(
+        idle.closed_by_server(),
+        "closed, without a byte, when the grace ends"
+    );
+    assert!(closer.closed_by_server());
+    assert_eq!(rx.recv().unwrap(), "closed");
+    assert_eq!(rx.recv().unwrap(), "run returned");
+    server_thread.join().unwrap();
+}
+
 #[test]
 fn the_examples_stop_gracefully_on_sigterm_and_exit_0() {
     for (name, workers) in [("hello", "1"), ("hello", "2"), ("echo", "2")] {

@@ -671,6 +671,26 @@ pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
 
 /// Between requests: the shorter keep-alive timeout applies (it never
 /// lengthens the server timeout).
+/// The end of a closing server's grace for an idle connection
+/// ([`Server::set_close_grace`](super::Server::set_close_grace)): closed
+/// unless a request arrived meanwhile (that one closes it after its
+/// response).
+pub(super) fn close_if_still_idle(ctx: u64) {
+    let id = SockId::from_ctx(ctx);
+    // `close_at`: a response already ended the connection; it closes
+    // once that response has gone, not before.
+    let idle = with_state(|st| {
+        st.conns
+            .get(id)
+            .is_some_and(|conn| conn.is_idle() && conn.close_at.is_none())
+    })
+    .unwrap_or(false);
+    if idle && net::is_open(id) && !net::has_held_input(id) {
+        log::trace!("socket {}: close grace over, closing", id.key);
+        net::destroy(id, Cause::Aborted);
+    }
+}
+
 fn enter_keep_alive_idle(srv: &ServerRec, id: SockId) {
     let Some(t) = srv.keep_alive_timeout else {
         return;

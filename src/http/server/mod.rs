@@ -153,6 +153,9 @@ pub(crate) struct ServerRec {
     /// when popped and swept when they outnumber the connections.
     pub(crate) idle_conns: Vec<SockId>,
     pub(crate) keep_alive_timeout: Option<Duration>,
+    /// How long `close` leaves idle connections open for requests already
+    /// on their way (`None`: closed at once, as in Node).
+    pub(crate) close_grace: Option<Duration>,
     pub(crate) limits: Limits,
     pub(crate) listeners: ServerListeners,
 }
@@ -234,6 +237,7 @@ impl Server {
                 #[cfg(feature = "tls")]
                 tls: None,
                 keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
+                close_grace: None,
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
             });
@@ -548,9 +552,10 @@ impl Server {
     }
 
     /// Stops accepting connections. Idle keep-alive connections are closed
-    /// now; busy ones finish their current response (sent with
-    /// `Connection: close`) and then close. `close` fires once the last
-    /// connection is gone.
+    /// now (or, with [`set_close_grace`](Self::set_close_grace), once the
+    /// grace has passed without a request); busy ones finish their current
+    /// response (sent with `Connection: close`) and then close. `close`
+    /// fires once the last connection is gone.
     ///
     /// ```
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
@@ -565,6 +570,7 @@ impl Server {
             let listener = srv.listener.take();
             srv.closing = true;
             let no_connections = srv.connections == 0;
+            let grace = srv.close_grace;
             let mut idle = Vec::new();
             for (id, conn) in st.conns.iter_mut() {
                 if conn.server == me {
@@ -574,18 +580,28 @@ impl Server {
                     }
                 }
             }
-            Some((listener, idle, no_connections))
+            Some((listener, idle, no_connections, grace))
         })
         .flatten();
-        let Some((listener, idle, no_connections)) = closed else {
+        let Some((listener, idle, no_connections, grace)) = closed else {
             return;
         };
         if let Some(l) = listener {
             net::close_listener(l);
         }
         for id in idle {
-            if !net::has_held_input(id) {
-                net::destroy(id, net::Cause::Aborted);
+            if net::has_held_input(id) {
+                continue; // a request has begun: it is answered, then closed
+            }
+            match grace {
+                None => net::destroy(id, net::Cause::Aborted),
+                Some(grace) => {
+                    log::trace!("socket {}: idle, closing after {grace:?}", id.key);
+                    runtime::schedule(
+                        runtime::now() + grace,
+                        Work::new(conn::close_if_still_idle, id.ctx()),
+                    );
+                }
             }
         }
         if no_connections {
@@ -636,6 +652,33 @@ impl Server {
     /// ```
     pub fn set_request_timeout(&self, ms: u64) -> &Server {
         self.with(|s| s.request_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
+        self
+    }
+
+    /// Makes [`close`](Self::close) leave idle connections open for `ms`
+    /// milliseconds (default 0: closed at once, as in Node). A nodelike
+    /// addition, for servers behind a load balancer that keeps connections
+    /// to them alive.
+    ///
+    /// Why: closing an idle keep-alive connection races with a request the
+    /// balancer may be sending on it at that moment; the request meets a
+    /// reset, and a balancer does not retry a POST. During the grace a
+    /// request that arrives on an idle connection is answered as usual,
+    /// with `Connection: close`, and the connection closes after it. One
+    /// still unused when the grace ends is closed then. With the grace
+    /// longer than the balancer's own idle timeout for upstream connections
+    /// (nginx's `keepalive_timeout` in the `upstream` block), the balancer
+    /// always closes an unused connection first, so no request can be
+    /// lost. New connections are refused from the moment `close` is called.
+    /// See `docs/deploy.md`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.set_close_grace(2_000);
+    /// ```
+    #[doc(alias = "drain")]
+    pub fn set_close_grace(&self, ms: u64) -> &Server {
+        self.with(|s| s.close_grace = (ms > 0).then(|| Duration::from_millis(ms)));
         self
     }
 
