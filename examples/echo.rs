@@ -2,14 +2,18 @@
 //! `x-` response headers, its body streamed back as it arrives (with
 //! back-pressure), its trailers as `x-trailer-` trailers.
 //!
-//! Run it:   cargo run --example echo [PORT] [--workers N]      (default 8000, 1 loop)
+//! Run it:   cargo run --example echo [PORT] [--workers N] [--close-grace MS]
+//!           (default 8000, 1 loop, 2000 ms)
 //! Poke it:  curl -i http://127.0.0.1:8000/status/404
 //!           curl -i --data-binary @Cargo.toml http://127.0.0.1:8000/upload
 //!           curl -i -H 'Transfer-Encoding: chunked' --data-binary @README.md http://127.0.0.1:8000/
 //!
 //! Stop it:  kill -TERM <pid> (or Ctrl-C): it stops accepting, finishes the
-//!           requests in flight, closes, and exits 0. With `--workers N`, N
-//!           loops share the port (the setup behind a load balancer).
+//!           requests in flight, answers any request that reaches an idle
+//!           keep-alive connection within the close grace (with
+//!           `Connection: close`), closes, and exits 0. With `--workers N`,
+//!           N loops share the port. This is the process docs/deploy.md puts
+//!           behind nginx.
 //!
 //! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
 //! stderr and exit status 1.
@@ -19,19 +23,21 @@ use nodelike::process::{self, Signal};
 fn main() {
     env_logger::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let workers: usize = args
-        .iter()
-        .position(|a| a == "--workers")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
+    let flag = |name: &str| -> Option<u64> {
+        let at = args.iter().position(|a| a == name)?;
+        args.get(at + 1)?.parse().ok()
+    };
+    let workers = flag("--workers").unwrap_or(1) as usize;
+    // How long a closing server keeps idle connections open for requests
+    // already on their way (see `Server::set_close_grace`, docs/deploy.md).
+    let grace = flag("--close-grace").unwrap_or(2_000);
     let mut port: u16 = args
         .first()
         .filter(|a| !a.starts_with("--"))
         .and_then(|p| p.parse().ok())
         .unwrap_or(8000);
     if workers == 1 {
-        serve(port, true);
+        serve(port, grace, true);
         nodelike::run();
         return;
     }
@@ -42,14 +48,14 @@ fn main() {
             .map(|a| a.port())
             .unwrap_or(8000);
     }
-    let exit = nodelike::cluster(workers, move |worker| serve(port, worker.id() == 0));
+    let exit = nodelike::cluster(workers, move |worker| serve(port, grace, worker.id() == 0));
     if !exit.panicked.is_empty() {
         std::process::exit(1);
     }
 }
 
 /// One loop's echo server, closed gracefully on SIGTERM or SIGINT.
-fn serve(port: u16, announce: bool) {
+fn serve(port: u16, grace: u64, announce: bool) {
     let server = http::create_server(|req, res| {
         let url = req.url();
         // `/status/NNN` answers NNN; anything else 200.
@@ -108,6 +114,7 @@ fn serve(port: u16, announce: bool) {
             );
         }
     });
+    server.set_close_grace(grace);
     for signal in [Signal::Term, Signal::Int] {
         // Stop accepting, let requests in flight finish, then `run` returns.
         let _ = process::on_signal(signal, move |_| server.close());

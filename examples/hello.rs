@@ -2,11 +2,14 @@
 //! server from scratch; one loop per core (`--workers`); a graceful stop on
 //! SIGTERM/SIGINT.
 //!
-//! Run it:   cargo run --release --example hello [PORT] [--workers N]   (default 8000, 1 loop)
+//! Run it:   cargo run --release --example hello [PORT] [--workers N] [--close-grace MS]
+//!           (default 8000, 1 loop, 2000 ms)
 //! Poke it:  curl -i http://127.0.0.1:8000/
 //! Load it:  wrk -t1 -c50 -d5s http://127.0.0.1:8000/
 //! Stop it:  kill -TERM <pid> (or Ctrl-C): it stops accepting, finishes the
-//!           requests in flight, closes, and exits 0.
+//!           requests in flight, leaves idle connections open for the close
+//!           grace (a request arriving on one is answered with
+//!           `Connection: close`), closes, and exits 0.
 //!
 //! With `--workers N` it runs N loops on N threads, all listening on the
 //! same port (`SO_REUSEPORT`): the kernel spreads the connections.
@@ -22,19 +25,21 @@ use nodelike::process::{self, Signal};
 fn main() {
     env_logger::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let workers: usize = args
-        .iter()
-        .position(|a| a == "--workers")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1);
+    let flag = |name: &str| -> Option<u64> {
+        let at = args.iter().position(|a| a == name)?;
+        args.get(at + 1)?.parse().ok()
+    };
+    let workers = flag("--workers").unwrap_or(1) as usize;
+    // How long a closing server keeps idle connections open for requests
+    // already on their way (see `Server::set_close_grace`, docs/deploy.md).
+    let grace = flag("--close-grace").unwrap_or(2_000);
     let mut port: u16 = args
         .first()
         .filter(|a| !a.starts_with("--"))
         .and_then(|p| p.parse().ok())
         .unwrap_or(8000);
     if workers == 1 {
-        let _server = serve(port, true);
+        let _server = serve(port, grace, true);
         nodelike::run();
         return;
     }
@@ -47,7 +52,7 @@ fn main() {
     }
     let exit = nodelike::cluster(workers, move |worker| {
         let id = worker.id();
-        let server = serve(port, id == 0);
+        let server = serve(port, grace, id == 0);
         // How the kernel spread the connections: one line per worker at
         // exit (benches/scaling.py reads it).
         let accepted = std::rc::Rc::new(std::cell::Cell::new(0u64));
@@ -61,7 +66,7 @@ fn main() {
 }
 
 /// One loop's server: hello world, closed gracefully on SIGTERM or SIGINT.
-fn serve(port: u16, announce: bool) -> http::Server {
+fn serve(port: u16, grace: u64, announce: bool) -> http::Server {
     let server = http::create_server(|_req, res| {
         res.write_head(200, &[("Content-Type", "text/plain")]);
         res.end("Hello, World!");
@@ -75,6 +80,7 @@ fn serve(port: u16, announce: bool) -> http::Server {
             );
         }
     });
+    server.set_close_grace(grace);
     for signal in [Signal::Term, Signal::Int] {
         // Stop accepting, let requests in flight finish, then `run` returns.
         let _ = process::on_signal(signal, move |_| server.close());

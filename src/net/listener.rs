@@ -110,6 +110,15 @@ pub(crate) fn listen(
 
 /// Stops listening and closes the socket (a unix socket's file is
 /// removed).
+/// Accepts, now, every connection the kernel has queued for listener `id`
+/// (completed handshakes not yet accepted). A server that is about to close
+/// its listener calls it first: closing a listener resets the connections
+/// still queued on it, and a client (a load balancer) may already have
+/// sent a request on one.
+pub(crate) fn accept_pending(id: ListenerId) {
+    accept_all(id);
+}
+
 pub(crate) fn close_listener(id: ListenerId) {
     let rec = with_net(|net| {
         net.listener(id)?;

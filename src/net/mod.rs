@@ -34,7 +34,9 @@ use std::cell::RefCell;
 use slab::Slab;
 
 pub(crate) use io::{emit_raw_data, raw_eof};
-pub(crate) use listener::{close_listener, listen, listener_address, Acceptor, ListenerId};
+pub(crate) use listener::{
+    accept_pending, close_listener, listen, listener_address, Acceptor, ListenerId,
+};
 pub use memory::MemoryConnection;
 pub use socket::Socket;
 pub(crate) use socket::*;

@@ -565,6 +565,12 @@ impl Server {
     /// ```
     pub fn close(&self) {
         let me = (self.key, self.gen);
+        // Connections the kernel completed but we have not accepted yet
+        // would be reset with the listener; take them in first, so they are
+        // treated like the other idle connections below.
+        if let Some(listener) = self.with(|s| s.listener).flatten() {
+            net::accept_pending(listener);
+        }
         let closed = with_state(|st| {
             let srv = st.servers.get_mut(self.key).filter(|s| s.gen == self.gen)?;
             let listener = srv.listener.take();
