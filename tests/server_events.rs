@@ -542,6 +542,40 @@ fn a_head_trickling_in_past_the_headers_timeout_gets_408() {
     s.stop();
 }
 
+/// Node 20: a connection that never sends a byte meets the headers
+/// timeout like a slow head (408, then close), not the shorter keep-alive
+/// timeout with a silent close.
+#[test]
+fn a_connection_that_never_sends_a_byte_gets_408_at_the_headers_timeout() {
+    let s = TestServer::start(|| {
+        let server = http::create_server(|_req, res| res.end(()));
+        // The keep-alive timeout is the shorter: it must not be the one
+        // that applies before the first request.
+        server.set_keep_alive_timeout(50);
+        server.set_headers_timeout(300);
+        server
+    });
+    let mut c = connect(s.port());
+    let answer = common::read_to_close(&mut c);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{text:?}"
+    );
+    assert!(text.contains("Connection: close"), "{text}");
+    s.stop();
+}
+
+#[test]
+fn the_timeouts_default_to_node_20s() {
+    let server = http::create_server(|_req, res| res.end(()));
+    assert_eq!(server.headers_timeout(), 60_000);
+    assert_eq!(server.request_timeout(), 300_000);
+    assert_eq!(server.keep_alive_timeout(), 5_000);
+    server.set_request_timeout(0);
+    assert_eq!(server.request_timeout(), 0);
+}
+
 #[test]
 fn a_head_trickling_in_behind_a_pipelined_request_gets_408_after_its_answer() {
     let s = TestServer::start(|| {

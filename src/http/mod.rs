@@ -28,5 +28,6 @@ pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::{HeaderValue, Headers};
 pub use server::{
     create_server, CloseReason, IncomingMessage, IntoHeaderValues, ListenOptions, Server,
-    ServerResponse, DEFAULT_TIMEOUT_MS,
+    ServerResponse, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
 };

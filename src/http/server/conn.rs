@@ -838,9 +838,12 @@ fn after_flush(id: SockId) {
         // Everything answered and nothing more arrived: wait on the
         // keep-alive timeout (checked once per flushed batch, not per
         // request).
+        // (`request_started`: a fresh connection's first request is still
+        // awaited, under the headers timeout, not the keep-alive one.)
         let idle = conn.queue.is_empty()
             && matches!(conn.reading, Reading::Head)
             && !conn.keep_alive_idle
+            && conn.request_started.is_none()
             && !held_input;
         if idle {
             conn.keep_alive_idle = true;

@@ -113,6 +113,15 @@ pub const DEFAULT_HEADERS_TIMEOUT_MS: u64 = 60_000;
 /// How long a keep-alive connection may sit idle between requests (Node's
 /// `keepAliveTimeout`): 5 seconds.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: u64 = 5_000;
+/// How long a whole request, head and body, may take to arrive (Node 18+'s
+/// `requestTimeout`): 300 seconds, so a body trickled slowly cannot hold a
+/// connection forever.
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 300_000;
+
+/// A timeout setting as Node's number of milliseconds (`0`: none).
+fn millis(timeout: Option<Duration>) -> u64 {
+    timeout.map_or(0, |d| d.as_millis() as u64)
+}
 
 type UpgradeListener = dyn FnMut(IncomingMessage, Socket, &[u8]);
 type ClientErrorListener = dyn FnMut(&Error, Socket);
@@ -139,7 +148,7 @@ pub(crate) struct ServerRec {
     pub(crate) close_emitted: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) headers_timeout: Option<Duration>,
-    /// Node's `requestTimeout`: the whole request, head and body (off by
+    /// Node's `requestTimeout`: the whole request, head and body (300 s by
     /// default).
     pub(crate) request_timeout: Option<Duration>,
     /// Node's `maxConnections`: `None` for no cap.
@@ -231,7 +240,7 @@ impl Server {
                 close_emitted: false,
                 timeout: Some(Duration::from_millis(DEFAULT_TIMEOUT_MS)),
                 headers_timeout: Some(Duration::from_millis(DEFAULT_HEADERS_TIMEOUT_MS)),
-                request_timeout: None,
+                request_timeout: Some(Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS)),
                 max_connections: None,
                 idle_conns: Vec::new(),
                 #[cfg(feature = "tls")]
@@ -645,7 +654,8 @@ impl Server {
     }
 
     /// Sets how long a whole request, head and body, may take to arrive, in
-    /// milliseconds (Node's `requestTimeout`; off by default, `0` disables).
+    /// milliseconds (Node's `requestTimeout`: 300 s by default, as in Node
+    /// 18+; `0` disables).
     /// The clock starts like the headers timeout's; a request still
     /// incomplete when it runs out gets `408 Request Timeout` (or, if its
     /// response has already started, a destroyed connection) and `close`
@@ -699,6 +709,53 @@ impl Server {
     pub fn set_keep_alive_timeout(&self, ms: u64) -> &Server {
         self.with(|s| s.keep_alive_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
         self
+    }
+
+    /// The idle timeout, in milliseconds (`0`: none). Node's
+    /// `server.timeout`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// assert_eq!(server.timeout(), nodelike::http::DEFAULT_TIMEOUT_MS);
+    /// ```
+    pub fn timeout(&self) -> u64 {
+        self.with(|s| millis(s.timeout)).unwrap_or(0)
+    }
+
+    /// The headers timeout, in milliseconds (`0`: none). Node's
+    /// `server.headersTimeout`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// assert_eq!(server.headers_timeout(), 60_000);
+    /// ```
+    #[doc(alias = "headersTimeout")]
+    pub fn headers_timeout(&self) -> u64 {
+        self.with(|s| millis(s.headers_timeout)).unwrap_or(0)
+    }
+
+    /// The request timeout, in milliseconds (`0`: none). Node's
+    /// `server.requestTimeout`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// assert_eq!(server.request_timeout(), 300_000);
+    /// ```
+    #[doc(alias = "requestTimeout")]
+    pub fn request_timeout(&self) -> u64 {
+        self.with(|s| millis(s.request_timeout)).unwrap_or(0)
+    }
+
+    /// The keep-alive timeout, in milliseconds (`0`: none). Node's
+    /// `server.keepAliveTimeout`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// assert_eq!(server.keep_alive_timeout(), 5_000);
+    /// ```
+    #[doc(alias = "keepAliveTimeout")]
+    pub fn keep_alive_timeout(&self) -> u64 {
+        self.with(|s| millis(s.keep_alive_timeout)).unwrap_or(0)
     }
 
     /// Caps the open connections (Node's `maxConnections`; `0` removes the
