@@ -100,27 +100,37 @@ thread_local! {
 fn workers_reach_each_other_through_post_and_broadcast() {
     let heard = Arc::new(AtomicUsize::new(0));
     let h = heard.clone();
+    /// One message heard on this loop; the last one lets it finish.
+    fn heard_one(expected: usize) {
+        LOOP.with(|l| {
+            let (keep, n) = l.get();
+            l.set((keep, n + 1));
+            if n + 1 == expected {
+                nodelike::clear_interval(keep.unwrap());
+            }
+        });
+    }
     let exit = nodelike::cluster(3, move |worker| {
-        // Stay alive until this loop has heard every worker's broadcast.
+        // Stay alive until this loop has heard every worker's broadcast and
+        // the direct message from the worker before it (a loop that
+        // finished could not be posted to).
         let keep = nodelike::set_interval(|| {}, 1000);
         LOOP.with(|l| l.set((Some(keep), 0)));
         let h = h.clone();
         let count = worker.count();
+        let expected = count + 1;
         worker.broadcast(move || {
             h.fetch_add(1, Ordering::SeqCst);
-            LOOP.with(|l| {
-                let (keep, n) = l.get();
-                l.set((keep, n + 1));
-                if n + 1 == count {
-                    nodelike::clear_interval(keep.unwrap());
-                }
-            });
+            heard_one(expected);
         });
         // And a direct message to the next worker, which it runs on its
         // own thread.
         let next = (worker.id() + 1) % count;
         let me = std::thread::current().id();
-        assert!(worker.post(next, move || assert_ne!(std::thread::current().id(), me)));
+        assert!(worker.post(next, move || {
+            assert_ne!(std::thread::current().id(), me);
+            heard_one(expected);
+        }));
     });
     assert!(exit.panicked.is_empty(), "{exit:?}");
     assert_eq!(

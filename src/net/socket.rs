@@ -204,7 +204,7 @@ pub(super) fn arm_idle(net: &mut super::Net, id: SockId) {
     s.timer_at = Some(at);
     runtime::schedule(
         at,
-        Work::owned(super::io::check_idle, id.ctx(), destroy_ctx),
+        Work::owned(super::io::check_idle, id.ctx(), destroy_ctx).while_alive(socket_alive),
     );
 }
 
@@ -388,6 +388,13 @@ pub(crate) fn is_open(id: SockId) -> bool {
     with_net(|net| net.socket(id).is_some_and(|s| !s.destroyed)).unwrap_or(false)
 }
 
+/// `Work::alive` for a socket's timers: whether the socket (`ctx`, key and
+/// generation) still exists. A closed socket's idle check or request
+/// deadline is dropped when the timer heap is compacted.
+pub(crate) fn socket_alive(ctx: u64) -> bool {
+    with_net(|net| net.socket(SockId::from_ctx(ctx)).is_some()).unwrap_or(false)
+}
+
 /// Whether the socket can carry another exchange: open, and the peer has
 /// not finished sending.
 pub(crate) fn is_reusable(id: SockId) -> bool {
@@ -485,7 +492,10 @@ pub(crate) fn shutdown_and_linger(id: SockId) {
             s.lingering = true;
             s.paused = false;
             s.input_blocked = false;
-            runtime::schedule(now + LINGER, Work::new(destroy_ctx, id.ctx()));
+            runtime::schedule(
+                now + LINGER,
+                Work::new(destroy_ctx, id.ctx()).while_alive(socket_alive),
+            );
             runtime::defer(Work::owned(super::io::resume_ctx, id.ctx(), destroy_ctx));
         }
     });

@@ -441,6 +441,24 @@ fn fire_timers(panicked: &mut Option<Panic>) {
         flush_corked(panicked);
         bury_dead();
     }
+    compact_timers();
+}
+
+/// Drops timer entries whose owners are gone, once the heap has doubled
+/// (see `timers.rs`). The `alive` checks look into the layers above, so
+/// they run with the runtime's state not borrowed.
+fn compact_timers() {
+    let Some(Some(mut taken)) = with_rt(|rt| rt.timers.take_if_due_for_compaction()) else {
+        return;
+    };
+    taken.retain_alive();
+    with_rt(|rt| rt.timers.put_back(taken));
+}
+
+/// Whether user timer `ctx` (key and generation) is still set.
+pub(crate) fn user_timer_alive(ctx: u64) -> bool {
+    let (key, gen) = ((ctx & 0xffff_ffff) as usize, (ctx >> 32) as u32);
+    with_rt(|rt| rt.timers.user.get(key).is_some_and(|t| t.gen == gen)).unwrap_or(false)
 }
 
 /// Runs the corked work (flushes of sockets written outside their own

@@ -8,7 +8,13 @@
 //! a new entry. So a busy connection costs one heap operation per timeout
 //! period, not one per request, and no loop turn scans the connections.
 //! An entry its owner no longer waits for is *stale*: the owner ignores it
-//! when it pops.
+//! when it pops. Stale entries of owners that are gone (closed sockets,
+//! cleared user timers) would otherwise stay until due, two minutes for an
+//! idle check: under connection churn that is ~120 bytes per closed
+//! connection. So when the heap doubles past its size after the last
+//! compaction, the loop asks each entry's [`Work::alive`] and drops the
+//! dead ones: amortized O(1) per entry, and the heap stays proportional to
+//! what is live.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -59,14 +65,40 @@ impl Ord for Entry {
     }
 }
 
-#[derive(Default)]
+/// The heap is compacted once it holds this many entries, and after that
+/// whenever it has doubled since the last compaction.
+const COMPACT_FLOOR: usize = 4096;
+
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<Entry>>,
     seq: u64,
     pub(crate) user: Slab<UserTimer>,
     next_gen: u32,
+    compact_at: usize,
 }
 
+impl Default for Timers {
+    fn default() -> Timers {
+        Timers {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            user: Slab::new(),
+            next_gen: 0,
+            compact_at: COMPACT_FLOOR,
+        }
+    }
+}
+
+/// The heap's entries, taken out for compaction (see [`Timers::take_if_due_for_compaction`]).
+pub(crate) struct Taken(Vec<Reverse<Entry>>);
+
+impl Taken {
+    /// Keeps the entries whose owner still waits for them. Called with no
+    /// state borrowed: `alive` functions look into their layers.
+    pub(crate) fn retain_alive(&mut self) {
+        self.0.retain(|Reverse(e)| (e.work.alive)(e.work.ctx));
+    }
+}
 impl Timers {
     /// Queues `work` to run once `at` has passed.
     pub(crate) fn push(&mut self, at: Instant, work: Work) {
@@ -99,6 +131,30 @@ impl Timers {
         }
     }
 
+    /// When the heap has grown past its mark, takes its entries out to be
+    /// checked by [`Taken::retain_alive`] and put back with
+    /// [`put_back`](Self::put_back).
+    pub(crate) fn take_if_due_for_compaction(&mut self) -> Option<Taken> {
+        if self.heap.len() < self.compact_at {
+            return None;
+        }
+        Some(Taken(std::mem::take(&mut self.heap).into_vec()))
+    }
+
+    /// Puts back what compaction kept (with anything pushed meanwhile), and
+    /// sets the next mark at twice what is left.
+    pub(crate) fn put_back(&mut self, kept: Taken) {
+        log::trace!(
+            "timers: compacted to {} entries (+{} new)",
+            kept.0.len(),
+            self.heap.len()
+        );
+        let mut heap = BinaryHeap::from(kept.0);
+        heap.append(&mut self.heap);
+        self.heap = heap;
+        self.compact_at = (2 * self.heap.len()).max(COMPACT_FLOOR);
+    }
+
     /// Whether any user timer is still pending (it keeps the loop alive).
     pub(crate) fn has_user_timers(&self) -> bool {
         !self.user.is_empty()
@@ -106,7 +162,7 @@ impl Timers {
 
     /// Entries in the heap, live or stale.
     #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.heap.len()
     }
 }
@@ -114,6 +170,7 @@ impl Timers {
 /// The heap entry of user timer `key`/`gen`.
 pub(crate) fn user_timer_work(key: usize, gen: u32) -> Work {
     Work::new(super::run_user_timer, key as u64 | (u64::from(gen) << 32))
+        .while_alive(super::user_timer_alive)
 }
 
 #[cfg(test)]
@@ -135,6 +192,65 @@ mod tests {
             .collect();
         assert_eq!(order, [1, 2, 3]);
         assert_eq!(t.len(), 0);
+    }
+
+    thread_local! {
+        static GONE_BELOW: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Owners numbered below the mark are gone.
+    fn alive_if_not_gone(ctx: u64) -> bool {
+        ctx >= GONE_BELOW.with(|g| g.get())
+    }
+
+    fn compact(t: &mut Timers) -> bool {
+        match t.take_if_due_for_compaction() {
+            Some(mut taken) => {
+                taken.retain_alive();
+                t.put_back(taken);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn churn_leaves_the_heap_proportional_to_what_is_live() {
+        // A connection churn: each owner queues a far deadline, then goes
+        // away; ten stay. The heap must not keep the dead ones until due.
+        let mut t = Timers::default();
+        let far = Instant::now() + Duration::from_secs(120);
+        let mut most = 0;
+        for owner in 0..1_000_000u64 {
+            t.push(far, Work::new(mark, owner).while_alive(alive_if_not_gone));
+            // Every owner but the newest ten is gone.
+            GONE_BELOW.with(|g| g.set(owner.saturating_sub(9)));
+            compact(&mut t);
+            most = most.max(t.len());
+        }
+        assert!(most <= 2 * COMPACT_FLOOR, "the heap reached {most} entries");
+        // Those still waited for are all there, in order.
+        GONE_BELOW.with(|g| g.set(0));
+        let left: Vec<u64> = std::iter::from_fn(|| t.pop_due(far))
+            .map(|w| w.ctx)
+            .collect();
+        assert!(
+            left.ends_with(&(999_990..1_000_000).collect::<Vec<_>>()),
+            "{:?}",
+            &left[left.len().saturating_sub(12)..]
+        );
+    }
+
+    #[test]
+    fn work_without_an_owner_check_is_never_dropped() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        for i in 0..(COMPACT_FLOOR as u64) {
+            t.push(now, Work::new(mark, i));
+        }
+        assert!(compact(&mut t));
+        assert_eq!(t.len(), COMPACT_FLOOR);
+        assert!(!compact(&mut t), "the next mark is twice as far");
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub(crate) struct Work {
     pub(crate) ctx: u64,
     /// Cleans up after a panic inside `run`.
     pub(crate) on_panic: fn(u64),
+    /// Whether the owner still waits for this work (asked, with no state
+    /// borrowed, when the timer heap is compacted): `false` for a timer of
+    /// a socket that is gone. The default says always.
+    pub(crate) alive: fn(u64) -> bool,
 }
 
 impl Work {
@@ -29,12 +33,25 @@ impl Work {
             run,
             ctx,
             on_panic: nothing,
+            alive: always,
         }
     }
 
     /// Work owned by something that must be torn down if it panics.
     pub(crate) fn owned(run: fn(u64), ctx: u64, on_panic: fn(u64)) -> Work {
-        Work { run, ctx, on_panic }
+        Work {
+            run,
+            ctx,
+            on_panic,
+            alive: always,
+        }
+    }
+
+    /// The same work, dropped from the timer heap when it is compacted if
+    /// `alive(ctx)` says its owner is gone (a closed socket's idle check):
+    /// so entries nobody waits for do not pile up until they come due.
+    pub(crate) fn while_alive(self, alive: fn(u64) -> bool) -> Work {
+        Work { alive, ..self }
     }
 }
 
@@ -46,6 +63,11 @@ impl std::fmt::Debug for Work {
 
 /// The `on_panic` of work that owns nothing.
 pub(crate) fn nothing(_ctx: u64) {}
+
+/// The `alive` of work that is always waited for.
+pub(crate) fn always(_ctx: u64) -> bool {
+    true
+}
 
 /// An entry of the loop's queue of things to do before it next polls.
 pub(crate) enum Task {

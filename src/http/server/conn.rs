@@ -710,7 +710,8 @@ fn arm_deadline_check(conn: &mut ServerConn, id: SockId, at: Instant) {
     conn.deadline_at = Some(at);
     runtime::schedule(
         at,
-        Work::owned(request_deadline_due, id.ctx(), net::destroy_ctx),
+        Work::owned(request_deadline_due, id.ctx(), net::destroy_ctx)
+            .while_alive(net::socket_alive),
     );
 }
 

@@ -614,7 +614,8 @@ impl Server {
                     log::trace!("socket {}: idle, closing after {grace:?}", id.key);
                     runtime::schedule(
                         runtime::now() + grace,
-                        Work::new(conn::close_if_still_idle, id.ctx()),
+                        Work::new(conn::close_if_still_idle, id.ctx())
+                            .while_alive(net::socket_alive),
                     );
                 }
             }
