@@ -5,6 +5,13 @@
 //! keeps its value, buffers and all, and the next `insert` resets and reuses
 //! it, so a keep-alive server allocates nothing per request in steady state.
 //! The generation makes a handle to a freed slot stale.
+//!
+//! Only [`WARM_SLOTS`] freed slots keep their values; past that a freed
+//! value is dropped (reset to its default) and its slot kept cold. After a
+//! flood of thousands of requests with large heads, the memory their
+//! buffers held goes back to the allocator instead of staying parked in
+//! free slots, while steady-state traffic keeps reusing warm slots and
+//! still allocates nothing.
 
 /// A handle to a slot: index and generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,9 +26,15 @@ struct Slot<T> {
     value: T,
 }
 
+/// How many freed slots keep their values (and buffers) for reuse.
+pub(crate) const WARM_SLOTS: usize = 64;
+
 pub(crate) struct Arena<T> {
     slots: Vec<Slot<T>>,
-    free: Vec<u32>,
+    /// Freed slots whose values keep their buffers: taken first.
+    warm: Vec<u32>,
+    /// Freed slots whose values were reset to their default.
+    cold: Vec<u32>,
     live: usize,
 }
 
@@ -29,7 +42,8 @@ impl<T: Default> Arena<T> {
     pub(crate) fn new() -> Self {
         Arena {
             slots: Vec::new(),
-            free: Vec::new(),
+            warm: Vec::new(),
+            cold: Vec::new(),
             live: 0,
         }
     }
@@ -38,7 +52,7 @@ impl<T: Default> Arena<T> {
     /// its value, which the caller must reset.
     pub(crate) fn insert(&mut self) -> (Id, &mut T) {
         self.live += 1;
-        let idx = match self.free.pop() {
+        let idx = match self.warm.pop().or_else(|| self.cold.pop()) {
             Some(i) => i,
             None => {
                 self.slots.push(Slot {
@@ -69,13 +83,20 @@ impl<T: Default> Arena<T> {
         }
     }
 
-    /// Frees the slot; its value stays for reuse (the caller has already
-    /// moved out anything that must be dropped, such as listeners).
+    /// Frees the slot; its value stays for reuse while fewer than
+    /// [`WARM_SLOTS`] are kept, and is reset to its default otherwise (the
+    /// caller has already moved out anything that must be dropped outside
+    /// its borrow, such as listeners).
     pub(crate) fn remove(&mut self, id: Id) -> bool {
         match self.slots.get_mut(id.idx as usize) {
             Some(s) if s.live && s.gen == id.gen => {
                 s.live = false;
-                self.free.push(id.idx);
+                if self.warm.len() < WARM_SLOTS {
+                    self.warm.push(id.idx);
+                } else {
+                    s.value = T::default();
+                    self.cold.push(id.idx);
+                }
                 self.live -= 1;
                 true
             }
@@ -106,5 +127,33 @@ mod tests {
         assert!(a.get(second).is_some());
         assert!(!a.remove(first));
         assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn after_a_flood_only_a_few_freed_values_keep_their_buffers() {
+        let mut a: Arena<Vec<u8>> = Arena::new();
+        let ids: Vec<Id> = (0..1000)
+            .map(|_| {
+                let (id, v) = a.insert();
+                v.resize(16 * 1024, 0);
+                id
+            })
+            .collect();
+        for id in ids {
+            a.remove(id);
+        }
+        let kept: usize = a.slots.iter().map(|s| s.value.capacity()).sum();
+        assert_eq!(
+            kept,
+            WARM_SLOTS * 16 * 1024,
+            "only the warm slots keep buffers"
+        );
+        // Steady traffic afterwards reuses warm slots: no new buffer.
+        for _ in 0..10_000 {
+            let (id, v) = a.insert();
+            assert_eq!(v.capacity(), 16 * 1024, "a warm slot");
+            v.clear();
+            a.remove(id);
+        }
     }
 }
