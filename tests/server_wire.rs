@@ -466,6 +466,27 @@ fn check_continue_listener_decides_and_request_event_is_skipped() {
 }
 
 #[test]
+fn a_check_expectation_listener_answers_other_expectations() {
+    // test-http-expect-handling.js, with a `checkExpectation` listener:
+    // it is called instead of `request`, and its answer goes out.
+    let s = TestServer::start(|| {
+        let server = http::create_server(|_req, res| res.end("request event"));
+        server.on_check_expectation(|req, res| {
+            let expect = req.headers().get("expect").unwrap_or_default().to_string();
+            res.end(format!("expectation {expect}"));
+        });
+        server
+    });
+    let r = request(
+        s.port(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nExpect: x-fast-lane\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_str(), "expectation x-fast-lane");
+    s.stop();
+}
+
+#[test]
 fn unknown_expectation_gets_417() {
     // test-http-expect-handling.js
     let s = hello();

@@ -360,8 +360,13 @@ fn dispatch_request(server: (usize, u32), ex: ExId, kind: Kind) {
     let (req, res) = (IncomingMessage::new(ex), ServerResponse::new(ex));
     match kind {
         Kind::Expect417 => {
-            res.write_head(417, &[]);
-            res.end(());
+            // Node's `checkExpectation`: the listener decides; without one
+            // the expectation fails.
+            let handled = emit_server(server, |l| &mut l.check_expectation, |f| f(req, res));
+            if !handled {
+                res.write_head(417, &[]);
+                res.end(());
+            }
         }
         Kind::Continue => {
             let handled = emit_server(server, |l| &mut l.check_continue, |f| f(req, res));

@@ -130,6 +130,7 @@ type ClientErrorListener = dyn FnMut(&Error, Socket);
 pub(crate) struct ServerListeners {
     pub(crate) request: Listeners<dyn FnMut(IncomingMessage, ServerResponse)>,
     pub(crate) check_continue: Listeners<dyn FnMut(IncomingMessage, ServerResponse)>,
+    pub(crate) check_expectation: Listeners<dyn FnMut(IncomingMessage, ServerResponse)>,
     pub(crate) connection: Listeners<dyn FnMut(Socket)>,
     pub(crate) upgrade: Listeners<UpgradeListener>,
     pub(crate) client_error: Listeners<ClientErrorListener>,
@@ -811,6 +812,30 @@ impl Server {
         f: impl FnMut(IncomingMessage, ServerResponse) + 'static,
     ) -> &Server {
         self.with(|s| s.listeners.check_continue.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `checkExpectation` listener: called instead of `request` for
+    /// a request whose `Expect` header is anything but `100-continue`.
+    /// Without one the server answers `417 Expectation Failed`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.on_check_expectation(|req, res| {
+    ///     if req.headers().get("expect") == Some("x-fast-lane") {
+    ///         res.end("granted")
+    ///     } else {
+    ///         res.write_head(417, &[]);
+    ///         res.end(())
+    ///     }
+    /// });
+    /// ```
+    #[doc(alias = "checkExpectation")]
+    pub fn on_check_expectation(
+        &self,
+        f: impl FnMut(IncomingMessage, ServerResponse) + 'static,
+    ) -> &Server {
+        self.with(|s| s.listeners.check_expectation.push(Box::new(f)));
         self
     }
 
