@@ -104,6 +104,9 @@ pub struct Error {
     message: String,
     status: u16,
     source: Option<Arc<io::Error>>,
+    /// llhttp's code when it is more precise than the status says
+    /// (`HPE_INVALID_CONSTANT` for bytes that are not a response).
+    parser_code: Option<&'static str>,
 }
 
 impl PartialEq for Error {
@@ -112,6 +115,7 @@ impl PartialEq for Error {
         self.kind == other.kind
             && self.message == other.message
             && self.status == other.status
+            && self.parser_code == other.parser_code
             && cause(self) == cause(other)
     }
 }
@@ -131,6 +135,7 @@ impl Error {
             message: message.into(),
             status: 0,
             source: None,
+            parser_code: None,
         }
     }
 
@@ -152,6 +157,7 @@ impl Error {
             message: message.into(),
             status,
             source: None,
+            parser_code: None,
         }
     }
 
@@ -197,6 +203,7 @@ impl Error {
             ErrorKind::WriteAfterEnd => "ERR_STREAM_WRITE_AFTER_END",
             ErrorKind::InvalidHeader => "ERR_INVALID_CHAR",
             ErrorKind::ContentLengthMismatch => "ERR_HTTP_CONTENT_LENGTH_MISMATCH",
+            ErrorKind::Parse if self.parser_code.is_some() => self.parser_code.unwrap_or_default(),
             ErrorKind::Parse => match self.status {
                 414 => "HPE_URI_TOO_LONG",
                 501 => "HPE_UNEXPECTED_TRANSFER_ENCODING",
@@ -235,6 +242,14 @@ impl Error {
     /// [`source`](std::error::Error::source)); kind and message unchanged.
     /// For failures worded Node's way whose cause is an I/O error, such as
     /// `getaddrinfo ENOTFOUND host`.
+    /// A parse error with llhttp's own code (`HPE_INVALID_CONSTANT`, ...).
+    pub(crate) fn parse_with_code(code: &'static str, message: impl Into<String>) -> Error {
+        Error {
+            parser_code: Some(code),
+            ..Error::parse(400, message)
+        }
+    }
+
     pub(crate) fn with_source(mut self, source: io::Error) -> Error {
         self.source = Some(Arc::new(source));
         self
@@ -247,6 +262,7 @@ impl Error {
             message: message.into(),
             status,
             source: None,
+            parser_code: None,
         }
     }
 }
@@ -293,6 +309,13 @@ impl Error {
             format!("Error [{}]: {}", self.code(), self.message)
         };
         format!("{first}\nUnhandled 'error' event on {emitter} (add a listener with {listener})")
+    }
+
+    /// Prints `self` to stderr as an `error` event nobody listened to (the
+    /// report Node prints for one), whether or not a logger is set up: an
+    /// error must never vanish.
+    pub(crate) fn report_unhandled(&self, emitter: &str, listener: &str) {
+        eprintln!("{}", self.unhandled_report(emitter, listener));
     }
 
     /// Whether the message already names the code as a word (Node's system
@@ -368,6 +391,7 @@ impl From<io::Error> for Error {
             message: e.to_string(),
             status: 0,
             source: Some(Arc::new(e)),
+            parser_code: None,
         }
     }
 }

@@ -204,10 +204,21 @@ fn connection_refused_is_an_error_event_with_its_kind() {
     let port = common::free_port();
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
-    http::get(opts(port, "GET", "/"), |_| panic!("no response expected"))
-        .on_error(move |e| k.borrow_mut().push(e.kind()));
+    let messages = log();
+    let m = messages.clone();
+    http::get(opts(port, "GET", "/"), |_| panic!("no response expected")).on_error(move |e| {
+        k.borrow_mut().push(e.kind());
+        m.borrow_mut().push(e.to_string());
+        // The io error stays reachable.
+        assert!(std::error::Error::source(e).is_some());
+    });
     nodelike::run();
     assert_eq!(*kinds.borrow(), [ErrorKind::ConnectionRefused]);
+    // Node's wording.
+    assert_eq!(
+        *messages.borrow(),
+        [format!("connect ECONNREFUSED 127.0.0.1:{port}")]
+    );
 }
 
 #[test]
@@ -822,5 +833,54 @@ fn request_write_returns_false_and_drain_fires_for_a_large_upload() {
         [format!("echoed {}", 32 * 64 * 1024 + "|/big".len())]
     );
     *pump.borrow_mut() = None;
+    s.stop();
+}
+
+/// Node's event order for a request (test-http-client-*-event-order):
+/// `socket`, `finish`, `response`, the response's `end`, the request's
+/// `close`, the response's `close`. And for `abort()` before the response:
+/// `abort`, `close`, with no `error`.
+#[test]
+fn request_events_come_in_nodes_order_and_abort_emits_abort_then_close() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            if req.url() == "/slow" {
+                nodelike::set_timeout(move || res.end("late"), 500);
+            } else {
+                res.end("ok");
+            }
+        })
+    });
+    let out = log();
+    let push = |out: &Log, what: &str| out.borrow_mut().push(what.to_string());
+    let o = out.clone();
+    let req = http::request(opts(s.port(), "GET", "/"), move |res| {
+        push(&o, "response");
+        let (o1, o2) = (o.clone(), o.clone());
+        res.on_data(|_| {});
+        res.on_end(move || push(&o1, "end"));
+        res.on_close(move || push(&o2, "res close"));
+    });
+    let (o1, o2, o3, o4) = (out.clone(), out.clone(), out.clone(), out.clone());
+    req.on_socket(move |_| push(&o1, "socket"));
+    req.on_finish(move || push(&o2, "finish"));
+    req.on_close(move || push(&o3, "close"));
+    req.on_error(move |e| push(&o4, &format!("error {}", e.code())));
+    req.end(());
+
+    let aborted = log();
+    let slow = http::request(opts(s.port(), "GET", "/slow"), |_| panic!("aborted first"));
+    let (a1, a2, a3) = (aborted.clone(), aborted.clone(), aborted.clone());
+    slow.on_abort(move || push(&a1, "abort"));
+    slow.on_close(move || push(&a2, "close"));
+    slow.on_error(move |e| push(&a3, &format!("error {}", e.code())));
+    slow.end(());
+    nodelike::set_timeout(move || slow.abort(), 100);
+    nodelike::run();
+    assert_eq!(
+        *out.borrow(),
+        ["socket", "finish", "response", "end", "close", "res close"]
+    );
+    assert_eq!(*aborted.borrow(), ["abort", "close"]);
     s.stop();
 }

@@ -23,6 +23,9 @@ pub(super) fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o
         if let (Some(sock), Some(peers)) = (sock, c.memory_peers.as_mut()) {
             peers.push(crate::net::MemoryConnection::new(sock, pipe));
         }
+        // Connected from the start: what a queued request wrote goes out
+        // (a TCP connection does this when its connect completes).
+        pump(c, id);
         return;
     }
     if let Some(a) = agent {
@@ -133,6 +136,7 @@ pub(super) fn start_socket(
     if let Some(ex) = c.clients.get_mut(id) {
         ex.socket = Some(sock);
     }
+    announce_socket(id, sock);
     log::trace!("client: socket {} connecting", sock.key);
 }
 
@@ -166,7 +170,13 @@ pub(super) fn on_connected(sock: SockId, result: std::io::Result<()>) {
             let ex =
                 with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
             if let Some(ex) = ex {
-                fail(ex, Error::from(e));
+                // Node's wording: `connect ECONNREFUSED 127.0.0.1:8000`,
+                // with the io error kept as the source.
+                let address = Socket::from_id(sock)
+                    .remote_address()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default();
+                fail(ex, Error::syscall("connect", e, &address));
             }
         }
     }

@@ -69,8 +69,9 @@ pub(super) fn fail_emit(ex: ClientId, err: Error, started: bool) {
         emit(ex, |l| &mut l.res_close, |f| f());
     }
     if !emit(ex, |l| &mut l.error, |f| f(&err)) {
-        log::error!("nodelike: unhandled ClientRequest error: {err}");
+        err.report_unhandled("ClientRequest", "ClientRequest::on_error");
     }
+    emit(ex, |l| &mut l.close, |f| f());
     with_state(|c| {
         // A request still queued leaves the queue.
         let agent = c

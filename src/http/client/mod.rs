@@ -127,6 +127,10 @@ struct ClientListeners {
     data: Listeners<dyn FnMut(Chunk<'_>)>,
     end: Listeners<dyn FnMut()>,
     res_close: Listeners<dyn FnMut()>,
+    socket: Listeners<dyn FnMut(Socket)>,
+    finish: Listeners<dyn FnMut()>,
+    close: Listeners<dyn FnMut()>,
+    abort: Listeners<dyn FnMut()>,
 }
 
 impl ClientListeners {
@@ -139,6 +143,10 @@ impl ClientListeners {
             && self.data.is_empty()
             && self.end.is_empty()
             && self.res_close.is_empty()
+            && self.socket.is_empty()
+            && self.finish.is_empty()
+            && self.close.is_empty()
+            && self.abort.is_empty()
     }
 }
 
@@ -169,6 +177,12 @@ struct ClientExchange {
     done: bool,
     /// Idle timeout while this request owns its socket (`set_timeout`).
     timeout: Option<Duration>,
+    /// `finish` has been queued (the whole request went to its socket).
+    finished: bool,
+    /// Socket options asked for before the request had a socket
+    /// (`set_no_delay`, `set_socket_keep_alive`).
+    no_delay: Option<bool>,
+    socket_keep_alive: Option<(bool, u64)>,
     listeners: ClientListeners,
 }
 

@@ -62,11 +62,48 @@ pub(super) fn attach(c: &mut ClientState, id: ClientId, sock: SockId) {
         ex.socket = Some(sock);
         ex.queued = false;
     }
+    announce_socket(id, sock);
     pump(c, id);
 }
 
-/// Moves bytes the request wrote into its socket, once it is connected.
+/// Queues `socket` for request `id` (Node emits it on the next tick).
+pub(super) fn announce_socket(id: ClientId, sock: SockId) {
+    crate::next_tick(move || {
+        let socket = Socket::from_id(sock);
+        let options = with_state(|c| {
+            let e = c.clients.get(id)?;
+            Some((e.no_delay, e.socket_keep_alive))
+        })
+        .flatten();
+        let Some((no_delay, keep_alive)) = options else {
+            return;
+        };
+        if let Some(on) = no_delay {
+            socket.set_no_delay(on);
+        }
+        if let Some((on, delay)) = keep_alive {
+            socket.set_keep_alive(on, delay);
+        }
+        emit(id, |l| &mut l.socket, |f| f(socket));
+    });
+}
+
+/// Moves bytes the request wrote into its socket, once it is connected;
+/// once the ended request has all gone, `finish` follows on the next tick.
 pub(super) fn pump(c: &mut ClientState, id: ClientId) {
+    pump_bytes(c, id);
+    let Some(ex) = c.clients.get_mut(id) else {
+        return;
+    };
+    if ex.ended && !ex.finished && ex.out.is_empty() && ex.socket.is_some() {
+        ex.finished = true;
+        crate::next_tick(move || {
+            emit(id, |l| &mut l.finish, |f| f());
+        });
+    }
+}
+
+fn pump_bytes(c: &mut ClientState, id: ClientId) {
     let Some(ex) = c.clients.get_mut(id) else {
         return;
     };
@@ -307,5 +344,50 @@ mod tests {
         conns[0].send(OK);
         assert_eq!(*log.borrow(), ["ended"]);
         assert!(conns[0].output_ended(), "closed after its one response");
+    }
+
+    #[test]
+    fn a_pooled_socket_that_receives_bytes_nobody_asked_for_is_destroyed() {
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("chatty.test", 80);
+        get("chatty.test", "/a", &log);
+        let first = new_connections();
+        request_line(&first[0]);
+        first[0].send(OK);
+        assert_eq!(agent.idle_sockets(), 1);
+        first[0].send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(agent.idle_sockets(), 0, "not kept for the next request");
+        assert!(first[0].output_ended());
+        get("chatty.test", "/b", &log);
+        assert_eq!(new_connections().len(), 1, "a fresh connection");
+    }
+
+    #[test]
+    fn a_second_response_behind_the_first_is_not_handed_to_the_next_request() {
+        // With one socket and a queued request, an extra response in the
+        // same read must not become the queued request's answer.
+        use_memory_connections();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let agent = get_agent("double.test", 80);
+        agent.set_max_sockets(1);
+        get("double.test", "/1", &log);
+        get("double.test", "/2", &log);
+        let first = new_connections();
+        assert_eq!(request_line(&first[0]), "GET /1 HTTP/1.1");
+        let mut double = OK.to_vec();
+        double.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfake!");
+        first[0].send(&double);
+        assert_eq!(
+            *log.borrow(),
+            ["/1:200:ok"],
+            "/2 did not get the extra response"
+        );
+        assert!(first[0].output_ended(), "the socket is gone");
+        let second = new_connections();
+        assert_eq!(second.len(), 1);
+        assert_eq!(request_line(&second[0]), "GET /2 HTTP/1.1");
+        second[0].send(OK);
+        assert_eq!(*log.borrow(), ["/1:200:ok", "/2:200:ok"]);
     }
 }

@@ -209,6 +209,11 @@ impl ClientRequest {
                 return Some(Ok(false));
             }
             if e.ended {
+                // Node: `end()` again is a no-op; data after the end is
+                // an error.
+                if end && data.is_empty() {
+                    return Some(Ok(false));
+                }
                 return Some(Err((
                     Error::new(ErrorKind::WriteAfterEnd, "write after end"),
                     false,
@@ -262,7 +267,7 @@ impl ClientRequest {
             Some(Ok(ok)) => ok,
             Some(Err((e, abort))) => {
                 if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
-                    log::error!("nodelike: ClientRequest: {e}");
+                    e.report_unhandled("ClientRequest", "ClientRequest::on_error");
                 }
                 if abort {
                     self.abort();
@@ -321,8 +326,9 @@ impl ClientRequest {
     }
 
     /// Aborts the request: a queued one never reaches the server; one in
-    /// flight has its connection destroyed (its response, if any, gets
-    /// `close`).
+    /// flight has its connection destroyed. Emits `abort`, then `close`
+    /// (and its response, if any, gets `close`), as Node's documented
+    /// sequences say; no `error`.
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::ClientRequest) {
@@ -354,6 +360,10 @@ impl ClientRequest {
         .flatten();
         if let Some(started) = state {
             log::debug!("client: request aborted");
+            // Node's order: `abort`, the request's `close`, then the
+            // response's.
+            emit(self.id, |l| &mut l.abort, |f| f());
+            emit(self.id, |l| &mut l.close, |f| f());
             if started {
                 emit(self.id, |l| &mut l.res_close, |f| f());
             }
@@ -399,7 +409,7 @@ impl ClientRequest {
         .flatten();
         if let Some(e) = err {
             if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
-                log::error!("nodelike: ClientRequest: {e}");
+                e.report_unhandled("ClientRequest", "ClientRequest::on_error");
             }
         }
     }
@@ -469,6 +479,100 @@ impl ClientRequest {
     /// ```
     pub fn on_error(&self, f: impl FnMut(&Error) + 'static) -> &Self {
         self.add(|l| l.error.push(Box::new(f)));
+        self
+    }
+
+    /// Sets `TCP_NODELAY` on the request's socket, now or once it has one
+    /// (Node's `request.setNoDelay`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_no_delay(true);
+    /// # }
+    /// ```
+    #[doc(alias = "setNoDelay")]
+    pub fn set_no_delay(&self, no_delay: bool) {
+        let sock = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            e.no_delay = Some(no_delay);
+            e.socket
+        })
+        .flatten();
+        if let Some(sock) = sock {
+            Socket::from_id(sock).set_no_delay(no_delay);
+        }
+    }
+
+    /// Turns TCP keep-alive probes on or off for the request's socket, now
+    /// or once it has one (Node's `request.setSocketKeepAlive`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_socket_keep_alive(true, 30_000);
+    /// # }
+    /// ```
+    #[doc(alias = "setSocketKeepAlive")]
+    pub fn set_socket_keep_alive(&self, enable: bool, initial_delay_ms: u64) {
+        let sock = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            e.socket_keep_alive = Some((enable, initial_delay_ms));
+            e.socket
+        })
+        .flatten();
+        if let Some(sock) = sock {
+            Socket::from_id(sock).set_keep_alive(enable, initial_delay_ms);
+        }
+    }
+
+    /// Adds a `socket` listener: the socket the request was given (a new
+    /// connection or a pooled one), on the tick after.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_socket(|socket| println!("on {:?}", socket.local_port()));
+    /// # }
+    /// ```
+    pub fn on_socket(&self, f: impl FnMut(Socket) + 'static) -> &Self {
+        self.add(|l| l.socket.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `finish` listener: the whole request (head and body) has been
+    /// handed to its socket.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_finish(|| println!("sent"));
+    /// # }
+    /// ```
+    pub fn on_finish(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.finish.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `close` listener: the exchange is over (its response ended,
+    /// it failed, or it was aborted). Fires once, before the response's own
+    /// `close`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_close(|| println!("done"));
+    /// # }
+    /// ```
+    pub fn on_close(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.close.push(Box::new(f)));
+        self
+    }
+
+    /// Adds an `abort` listener: [`abort`](Self::abort) was called.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_abort(|| println!("given up"));
+    /// # }
+    /// ```
+    pub fn on_abort(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.abort.push(Box::new(f)));
         self
     }
 

@@ -6,6 +6,9 @@ use super::*;
 enum Step<'a> {
     Stop,
     DiscardAll,
+    /// Bytes on a pooled socket that no request asked for: it cannot be
+    /// trusted with another request.
+    Unsolicited,
     Skip(usize),
     Continue(ClientId, usize),
     Response(ClientId, usize, bool),
@@ -27,6 +30,14 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
         match step {
             Step::Stop => return pos,
             Step::DiscardAll => return data.len(),
+            Step::Unsolicited => {
+                log::debug!(
+                    "client: socket {}: bytes nobody asked for; destroying",
+                    sock.key
+                );
+                net::destroy(sock, Cause::Error);
+                return data.len();
+            }
             Step::Skip(n) => pos += n,
             Step::Continue(ex, n) => {
                 pos += n;
@@ -36,7 +47,10 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                 pos += n;
                 emit(ex, |l| &mut l.response, |f| f(ClientResponse::new(ex)));
                 if empty {
-                    complete(sock, ex);
+                    complete_before(sock, ex, &data[pos..]);
+                    if pos < data.len() {
+                        return data.len();
+                    }
                 }
             }
             Step::Upgrade(ex, n) => {
@@ -67,7 +81,10 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
             }
             Step::End(ex, n) => {
                 pos += n;
-                complete(sock, ex);
+                complete_before(sock, ex, &data[pos..]);
+                if pos < data.len() {
+                    return data.len();
+                }
             }
             Step::Error(ex, e) => {
                 net::destroy(sock, Cause::Error);
@@ -96,7 +113,11 @@ fn next_step<'a>(
     };
     let Some(id) = conn.ex else {
         // Bytes on an idle pooled socket: nothing asked for them.
-        return Step::DiscardAll;
+        return if input.is_empty() {
+            Step::Stop
+        } else {
+            Step::Unsolicited
+        };
     };
     let Some(ex) = clients.get_mut(id) else {
         return Step::DiscardAll;
@@ -109,6 +130,11 @@ fn next_step<'a>(
             let head_request = ex.is_head();
             match h1::parse_response_head(input, head_request, &Limits::default(), &mut ex.parsed) {
                 Ok(None) => Step::Stop,
+                // Not a status line at all: llhttp's HPE_INVALID_CONSTANT.
+                Err(_) if !input.starts_with(&b"HTTP/"[..input.len().min(5)]) => Step::Error(
+                    id,
+                    Error::parse_with_code("HPE_INVALID_CONSTANT", "Parse Error: Expected HTTP/"),
+                ),
                 Err(e) => Step::Error(
                     id,
                     Error::parse(e.status(), format!("Parse Error: {}", e.reason())),
@@ -187,9 +213,30 @@ pub(super) fn emit_data(ex: ClientId, data: &[u8]) {
     }
 }
 
+/// The response is complete, and `after` are the bytes that followed it in
+/// the same read. None: the socket may be pooled. Some: garbage, or a
+/// response nobody asked for; the socket cannot be reused, and garbage is a
+/// parse error for the request, as in Node (a second response only loses
+/// the socket).
+fn complete_before(sock: SockId, ex: ClientId, after: &[u8]) {
+    if after.is_empty() {
+        complete(sock, ex, None);
+        return;
+    }
+    let garbage = !after.starts_with(&b"HTTP/"[..after.len().min(5)]);
+    let err = garbage.then(|| {
+        Error::parse_with_code(
+            "HPE_INVALID_CONSTANT",
+            "Parse Error: Expected HTTP/ after a complete response",
+        )
+    });
+    complete(sock, ex, Some(err));
+}
+
 /// The response is complete: `end`, then the socket goes back to the pool
-/// (or closes).
-pub(super) fn complete(sock: SockId, ex: ClientId) {
+/// (or closes). `poisoned`: bytes followed the response, so the socket is
+/// destroyed instead, after the request's parse error if there is one.
+pub(super) fn complete(sock: SockId, ex: ClientId, poisoned: Option<Option<Error>>) {
     let tail = with_state(|c| c.clients.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
     if let Some(s) = tail {
         emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
@@ -206,10 +253,30 @@ pub(super) fn complete(sock: SockId, ex: ClientId) {
     if !first {
         return;
     }
-    // The socket goes back to the pool before `end`, so a request made in
-    // an `end` listener reuses it.
-    with_state(|c| release_socket(c, sock, ex));
+    match poisoned {
+        None => {
+            // The socket goes back to the pool before `end`, so a request
+            // made in an `end` listener reuses it.
+            with_state(|c| release_socket(c, sock, ex));
+        }
+        Some(err) => {
+            with_state(|c| {
+                if let Some(conn) = c.conns.get_mut(sock) {
+                    conn.ex = None;
+                }
+                detach_from_agent(c, sock);
+            });
+            net::destroy(sock, Cause::Error);
+            if let Some(err) = err {
+                if !emit(ex, |l| &mut l.error, |f| f(&err)) {
+                    err.report_unhandled("ClientRequest", "ClientRequest::on_error");
+                }
+            }
+        }
+    }
     emit(ex, |l| &mut l.end, |f| f());
+    // Node's order: the request's `close`, then the response's.
+    emit(ex, |l| &mut l.close, |f| f());
     emit(ex, |l| &mut l.res_close, |f| f());
     with_state(|c| free_client(c, ex));
 }
@@ -229,7 +296,7 @@ pub(super) fn on_eof(sock: SockId) {
     })
     .flatten();
     match state {
-        Some((Some(ex), true)) => complete(sock, ex),
+        Some((Some(ex), true)) => complete(sock, ex, None),
         _ => net::destroy(sock, Cause::Aborted),
     }
 }
@@ -250,6 +317,44 @@ impl ClientResponse {
     /// ```
     pub fn status_code(&self) -> u16 {
         self.read(|e| e.parsed.status)
+    }
+
+    /// The reason phrase of the status line, e.g. `"Not Found"` (Node's
+    /// `statusMessage`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// println!("{} {}", res.status_code(), res.status_message());
+    /// # }
+    /// ```
+    #[doc(alias = "statusMessage")]
+    pub fn status_message(&self) -> String {
+        self.read(|e| {
+            String::from_utf8_lossy(e.res_head.get(e.parsed.reason.clone()).unwrap_or_default())
+                .into_owned()
+        })
+    }
+
+    /// The header lines as received, in order, names in their original
+    /// case (Node's `rawHeaders`, as pairs).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// for (name, value) in res.raw_headers() { println!("{name}: {value}") }
+    /// # }
+    /// ```
+    #[doc(alias = "rawHeaders")]
+    pub fn raw_headers(&self) -> Vec<(String, String)> {
+        self.read(|e| {
+            let text = |r: &std::ops::Range<usize>| {
+                String::from_utf8_lossy(e.res_head.get(r.clone()).unwrap_or_default()).into_owned()
+            };
+            e.parsed
+                .headers
+                .iter()
+                .map(|(n, v)| (text(n), text(v)))
+                .collect()
+        })
     }
 
     /// The server's HTTP version, `"1.1"` or `"1.0"`.
@@ -488,5 +593,61 @@ mod tests {
             assert!(seen.errors[0].starts_with("HPE_"), "{seen:?}");
             assert!(!seen.ended);
         }
+    }
+
+    #[test]
+    fn garbage_right_after_a_response_is_a_parse_error_and_the_body_still_arrives() {
+        // Node: the request gets HPE_INVALID_CONSTANT, the response its
+        // data and end, and the socket is destroyed.
+        let seen = feed(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE\r\n",
+            &[],
+        );
+        assert_eq!(seen.errors, ["HPE_INVALID_CONSTANT"]);
+        assert_eq!((seen.body.as_str(), seen.ended), ("ok", true));
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_response_are_hpe_invalid_constant_every_way() {
+        let seen = every_way(b"SSH-2.0-OpenSSH_9.2\r\n");
+        assert_eq!(seen.errors, ["HPE_INVALID_CONSTANT"]);
+        assert!(!seen.ended);
+    }
+
+    #[test]
+    fn the_status_message_and_raw_headers_are_as_received() {
+        let (req, server) = request_in_memory("http://test.invalid/x", |res| {
+            assert_eq!(res.status_message(), "Not Quite Found");
+            assert_eq!(
+                res.raw_headers(),
+                [
+                    ("X-Mixed-Case".to_string(), "a".to_string()),
+                    ("content-length".to_string(), "0".to_string()),
+                    ("X-Mixed-Case".to_string(), "b".to_string()),
+                ]
+            );
+        });
+        let seen = Rc::new(RefCell::new(false));
+        let s = seen.clone();
+        req.on_response(move |_| *s.borrow_mut() = true);
+        req.end(());
+        server.take_output();
+        server.send(b"HTTP/1.1 404 Not Quite Found\r\nX-Mixed-Case: a\r\ncontent-length: 0\r\nX-Mixed-Case: b\r\n\r\n");
+        assert!(*seen.borrow());
+    }
+
+    #[test]
+    fn end_again_is_a_no_op_and_data_after_the_end_an_error() {
+        // Node: a second `end()` emits nothing; `end("b")` after the end is
+        // ERR_STREAM_WRITE_AFTER_END.
+        let (req, _server) = request_in_memory("http://test.invalid/x", |_| {});
+        let errors = Rc::new(RefCell::new(Vec::new()));
+        let e = errors.clone();
+        req.on_error(move |err| e.borrow_mut().push(err.code()));
+        req.end(());
+        req.end(());
+        assert!(errors.borrow().is_empty());
+        req.end("b");
+        assert_eq!(*errors.borrow(), ["ERR_STREAM_WRITE_AFTER_END"]);
     }
 }

@@ -128,7 +128,7 @@ impl ServerResponse {
 
     fn report(&self, e: Error) {
         if !conn::emit_ex(self.ex, |l| &mut l.error, |f| f(&e)) {
-            log::error!("nodelike: ServerResponse: {e}");
+            e.report_unhandled("ServerResponse", "ServerResponse::on_error");
         }
     }
 
