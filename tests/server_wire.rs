@@ -260,6 +260,23 @@ fn ten_pipelined_http10_requests_all_get_request_events() {
 }
 
 #[test]
+fn requests_pipelined_behind_one_that_ends_the_connection_are_never_answered() {
+    // The README's rule (Node does the same): an HTTP/1.0 request without
+    // keep-alive ends the connection; what was pipelined behind it is not
+    // read.
+    let s = TestServer::start(|| http::create_server(|req, res| res.end(req.url())));
+    let answer = exchange_until_close(
+        s.port(),
+        b"GET /first HTTP/1.0\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.ends_with("/first"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1").count(), 1, "{text}");
+    s.stop();
+}
+
+#[test]
 fn head_204_304_never_carry_body_bytes() {
     // test-http-head-response-has-no-body.js, test-http-chunked-304.js
     let s = TestServer::start(|| {
