@@ -720,6 +720,13 @@ fn agent_upgrade_event_as_in_the_seed() {
     agent.on_upgrade(move |res, socket, _head| {
         o.borrow_mut()
             .push(format!("got upgraded! {}", res.status_code()));
+        // The 101's own head, and the socket no longer the agent's.
+        o.borrow_mut().push(format!(
+            "{} upgrade={:?} in use={}",
+            res.status_message(),
+            res.headers().get("upgrade"),
+            agent.sockets()
+        ));
         socket.write("ping");
         let o = o.clone();
         socket.on_data(move |c| {
@@ -734,7 +741,14 @@ fn agent_upgrade_event_as_in_the_seed() {
     ];
     http::request(o, |_| panic!("an upgrade, not a response")).end(());
     nodelike::run();
-    assert_eq!(*out.borrow(), ["got upgraded! 101", "echo ping"]);
+    assert_eq!(
+        *out.borrow(),
+        [
+            "got upgraded! 101",
+            "Web Socket Protocol Handshake upgrade=Some(\"WebSocket\") in use=0",
+            "echo ping"
+        ]
+    );
     s.stop();
 }
 

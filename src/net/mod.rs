@@ -1,17 +1,19 @@
 //! Node's `net` layer: sockets and listeners, under every protocol.
 //!
-//! A socket is a record in this layer's slab ([`SocketRec`](socket)); a
+//! A socket is a record in this layer's slab (`SocketRec`, in
+//! `src/net/socket.rs`); a
 //! [`Socket`] is a handle to it (key and generation, `Copy`). This layer
 //! owns the I/O paths every protocol shares: reading into one shared
 //! buffer, corked writes and their flush, pause/resume and back-pressure,
 //! idle timeouts, half-close, linger and the deferred `close`.
 //!
 //! It knows nothing of HTTP. What a socket's bytes mean is up to its
-//! [`Protocol`], a table of functions the layer above hands in when it
+//! `Protocol`, a table of functions the layer above hands in when it
 //! opens the socket: `input`, `eof`, `flushed`, `drain`, `connected`,
-//! `closed`. A plain `net` socket's protocol is [`RAW`]: bytes become
-//! `data` events. What the bytes travel over is a [`Transport`]: TCP, a
-//! unix socket, or memory.
+//! `closed`. A plain `net` socket's protocol is `RAW`: bytes become
+//! `data` events. What the bytes travel over is a `Transport`: TCP, a
+//! unix socket, TLS, or memory. (These are crate-internal: see
+//! ARCHITECTURE.md.)
 //!
 //! | file | what |
 //! |---|---|

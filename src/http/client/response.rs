@@ -58,13 +58,15 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                 let head = &data[pos..];
                 let res = ClientResponse::new(ex);
                 let socket = Socket::from_id(sock);
+                // The socket leaves the agent before the `upgrade` event:
+                // it no longer counts as in use (Node counts 0).
+                with_state(|c| detach_from_agent(c, sock));
                 let handled = emit(ex, |l| &mut l.upgrade, |f| f(res, socket, head))
                     || emit_agent_upgrade(ex, |f| f(res, socket, head));
                 with_state(|c| {
                     if let Some(e) = c.clients.get_mut(ex) {
                         e.done = true;
                     }
-                    detach_from_agent(c, sock);
                     // The socket has left HTTP: from now on its bytes are
                     // plain `data` events.
                     c.conns.remove(sock);
@@ -142,6 +144,10 @@ fn next_step<'a>(
                 Ok(Some(n)) => {
                     let status = ex.parsed.status;
                     if status == 101 {
+                        // Kept, so the `upgrade` listener reads the 101's
+                        // status and headers.
+                        ex.res_head.clear();
+                        ex.res_head.extend_from_slice(&input[..n]);
                         return Step::Upgrade(id, n);
                     }
                     if (100..200).contains(&status) {
