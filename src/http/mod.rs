@@ -25,7 +25,7 @@ pub use client::{
     IntoRequestOptions, RequestOptions, AGENT_IDLE_TIMEOUT_MS,
 };
 pub use h1::encode::{METHODS, STATUS_CODES};
-pub use h1::{HeaderValue, Headers};
+pub use h1::headers_public::{HeaderValue, Headers};
 pub use server::{
     create_server, CloseReason, IncomingMessage, IntoHeaderValues, ListenOptions, Server,
     ServerResponse, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The standard reason phrase of a status code ("unknown" when there is
 /// none).
 ///
-/// ```
+/// ```text
 /// assert_eq!(nodelike::http::h1::encode::reason_phrase(404), "Not Found");
 /// ```
 pub fn reason_phrase(status: u16) -> &'static str {
@@ -137,7 +137,7 @@ pub const METHODS: &[&str] = &[
 
 /// Appends `HTTP/1.1 {status} {reason}\r\n`.
 ///
-/// ```
+/// ```text
 /// let mut out = Vec::new();
 /// nodelike::http::h1::encode::write_status_line(&mut out, 200, "OK");
 /// assert_eq!(out, b"HTTP/1.1 200 OK\r\n");
@@ -158,7 +158,7 @@ pub fn write_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
 /// Appends `name: value\r\n` (validate first with
 /// [`is_valid_header_name`] and [`is_valid_header_value`]).
 ///
-/// ```
+/// ```text
 /// let mut out = Vec::new();
 /// nodelike::http::h1::encode::write_header(&mut out, "Content-Type", "text/plain");
 /// assert_eq!(out, b"Content-Type: text/plain\r\n");
@@ -172,7 +172,7 @@ pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
 
 /// Appends `n` in decimal, without allocating.
 ///
-/// ```
+/// ```text
 /// let mut out = Vec::new();
 /// nodelike::http::h1::encode::write_decimal(&mut out, 1234);
 /// assert_eq!(out, b"1234");
@@ -193,7 +193,7 @@ pub fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
 
 /// Appends `{hex len}\r\n` (the head of one chunk).
 ///
-/// ```
+/// ```text
 /// let mut out = Vec::new();
 /// nodelike::http::h1::encode::write_chunk_head(&mut out, 255);
 /// assert_eq!(out, b"ff\r\n");
@@ -217,7 +217,7 @@ pub fn write_chunk_head(out: &mut Vec<u8>, len: usize) {
 /// Appends one chunk: size line, data, CRLF. Empty data writes nothing (an
 /// empty chunk would end the body).
 ///
-/// ```
+/// ```text
 /// let mut out = Vec::new();
 /// nodelike::http::h1::encode::write_chunk(&mut out, b"hello");
 /// nodelike::http::h1::encode::write_chunk(&mut out, b"");
@@ -234,7 +234,7 @@ pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
 
 /// Appends the last chunk, trailer lines, and the final CRLF.
 ///
-/// ```
+/// ```text
 /// let mut out = Vec::new();
 /// nodelike::http::h1::encode::write_last_chunk(&mut out, &[("X-Sum".into(), "1".into())]);
 /// assert_eq!(out, b"0\r\nX-Sum: 1\r\n\r\n");
@@ -249,7 +249,7 @@ pub fn write_last_chunk(out: &mut Vec<u8>, trailers: &[(String, String)]) {
 
 /// Whether `b` may appear in an RFC 9110 token (method, header name).
 ///
-/// ```
+/// ```text
 /// assert!(nodelike::http::h1::encode::is_token_byte(b'-'));
 /// assert!(!nodelike::http::h1::encode::is_token_byte(b':'));
 /// ```
@@ -288,7 +288,7 @@ static TOKEN: [bool; 256] = {
 
 /// Whether `name` is a valid header name (a non-empty token).
 ///
-/// ```
+/// ```text
 /// use nodelike::http::h1::encode::is_valid_header_name;
 /// assert!(is_valid_header_name("X-Test"));
 /// assert!(!is_valid_header_name("Bad Name"));
@@ -301,7 +301,7 @@ pub fn is_valid_header_name(name: &str) -> bool {
 /// Whether `value` may be sent as a header value: no CR, LF, NUL or other
 /// control bytes except HTAB (which would let a value smuggle a header).
 ///
-/// ```
+/// ```text
 /// use nodelike::http::h1::encode::is_valid_header_value;
 /// assert!(is_valid_header_value("text/plain; q=1"));
 /// assert!(!is_valid_header_value("a\r\nX-Evil: 1"));
@@ -314,7 +314,7 @@ pub fn is_valid_header_value(value: &str) -> bool {
 
 /// Whether `m` is a valid method (a non-empty token).
 ///
-/// ```
+/// ```text
 /// assert!(nodelike::http::h1::encode::is_valid_method("PROPFIND"));
 /// assert!(!nodelike::http::h1::encode::is_valid_method("GET /"));
 /// ```
@@ -325,7 +325,7 @@ pub fn is_valid_method(m: &str) -> bool {
 /// Whether `t` may be sent as a request-target: non-empty, no whitespace or
 /// control bytes.
 ///
-/// ```
+/// ```text
 /// assert!(nodelike::http::h1::encode::is_valid_request_target("/a?b=c"));
 /// assert!(!nodelike::http::h1::encode::is_valid_request_target("/a b"));
 /// ```
@@ -336,7 +336,7 @@ pub fn is_valid_request_target(t: &str) -> bool {
 /// The `Date` header value (IMF-fixdate, 29 bytes), formatted at most once
 /// per second however many responses ask for it.
 ///
-/// ```
+/// ```text
 /// use std::time::{Duration, UNIX_EPOCH};
 /// let mut cache = nodelike::http::h1::DateCache::new();
 /// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
@@ -360,7 +360,7 @@ impl Default for DateCache {
 impl DateCache {
     /// An empty cache (the first `get` formats).
     ///
-    /// ```
+    /// ```text
     /// let _cache = nodelike::http::h1::DateCache::new();
     /// ```
     pub fn new() -> Self {
@@ -373,7 +373,7 @@ impl DateCache {
 
     /// The value for `now`, reformatted only when the second changed.
     ///
-    /// ```
+    /// ```text
     /// let mut cache = nodelike::http::h1::DateCache::new();
     /// assert!(cache.get(std::time::SystemTime::now()).ends_with(" GMT"));
     /// ```
@@ -394,7 +394,7 @@ impl DateCache {
     /// the wall clock is read only when a new second may have begun, so a
     /// busy server pays one comparison per response.
     ///
-    /// ```
+    /// ```text
     /// let mut cache = nodelike::http::h1::DateCache::new();
     /// let now = std::time::Instant::now();
     /// let first = cache.get_at(now).to_owned();
@@ -483,5 +483,130 @@ mod tests {
             write_chunk_head(&mut out, n);
             assert_eq!(out, format!("{n:x}\r\n").as_bytes());
         }
+    }
+}
+
+/// The examples of this module's docs (its items are the crate's own, so
+/// they cannot be doctests), run as unit tests.
+#[cfg(test)]
+mod doc_examples {
+    #[test]
+    fn doc_example_1() {
+        assert_eq!(super::reason_phrase(404), "Not Found");
+    }
+
+    #[test]
+    fn doc_example_2() {
+        use crate::http::STATUS_CODES;
+        assert!(STATUS_CODES.contains(&(418, "I'm a Teapot")));
+        assert!(STATUS_CODES.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn doc_example_3() {
+        assert!(crate::http::METHODS.contains(&"PATCH"));
+    }
+
+    #[test]
+    fn doc_example_4() {
+        let mut out = Vec::new();
+        super::write_status_line(&mut out, 200, "OK");
+        assert_eq!(out, b"HTTP/1.1 200 OK\r\n");
+    }
+
+    #[test]
+    fn doc_example_5() {
+        let mut out = Vec::new();
+        super::write_header(&mut out, "Content-Type", "text/plain");
+        assert_eq!(out, b"Content-Type: text/plain\r\n");
+    }
+
+    #[test]
+    fn doc_example_6() {
+        let mut out = Vec::new();
+        super::write_decimal(&mut out, 1234);
+        assert_eq!(out, b"1234");
+    }
+
+    #[test]
+    fn doc_example_7() {
+        let mut out = Vec::new();
+        super::write_chunk_head(&mut out, 255);
+        assert_eq!(out, b"ff\r\n");
+    }
+
+    #[test]
+    fn doc_example_8() {
+        let mut out = Vec::new();
+        super::write_chunk(&mut out, b"hello");
+        super::write_chunk(&mut out, b"");
+        assert_eq!(out, b"5\r\nhello\r\n");
+    }
+
+    #[test]
+    fn doc_example_9() {
+        let mut out = Vec::new();
+        super::write_last_chunk(&mut out, &[("X-Sum".into(), "1".into())]);
+        assert_eq!(out, b"0\r\nX-Sum: 1\r\n\r\n");
+    }
+
+    #[test]
+    fn doc_example_10() {
+        assert!(super::is_token_byte(b'-'));
+        assert!(!super::is_token_byte(b':'));
+    }
+
+    #[test]
+    fn doc_example_11() {
+        use super::is_valid_header_name;
+        assert!(is_valid_header_name("X-Test"));
+        assert!(!is_valid_header_name("Bad Name"));
+        assert!(!is_valid_header_name(""));
+    }
+
+    #[test]
+    fn doc_example_12() {
+        use super::is_valid_header_value;
+        assert!(is_valid_header_value("text/plain; q=1"));
+        assert!(!is_valid_header_value("a\r\nX-Evil: 1"));
+    }
+
+    #[test]
+    fn doc_example_13() {
+        assert!(super::is_valid_method("PROPFIND"));
+        assert!(!super::is_valid_method("GET /"));
+    }
+
+    #[test]
+    fn doc_example_14() {
+        assert!(super::is_valid_request_target("/a?b=c"));
+        assert!(!super::is_valid_request_target("/a b"));
+    }
+
+    #[test]
+    fn doc_example_15() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let mut cache = super::DateCache::new();
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(cache.get(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+    }
+
+    #[test]
+    fn doc_example_16() {
+        let _cache = super::DateCache::new();
+    }
+
+    #[test]
+    fn doc_example_17() {
+        let mut cache = super::DateCache::new();
+        assert!(cache.get(std::time::SystemTime::now()).ends_with(" GMT"));
+    }
+
+    #[test]
+    fn doc_example_18() {
+        let mut cache = super::DateCache::new();
+        let now = std::time::Instant::now();
+        let first = cache.get_at(now).to_owned();
+        assert_eq!(cache.get_at(now), first);
     }
 }

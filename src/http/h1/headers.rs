@@ -7,7 +7,7 @@ use std::fmt;
 /// `set-cookie` is always a list.
 ///
 /// ```
-/// use nodelike::http::h1::HeaderValue;
+/// use nodelike::http::HeaderValue;
 /// let v = HeaderValue::List(vec!["a=1".into(), "b=2".into()]);
 /// assert_eq!(v.as_str(), "a=1");
 /// assert_eq!(v.to_string(), "a=1, b=2");
@@ -24,7 +24,7 @@ impl HeaderValue {
     /// The value; for a list, its first element.
     ///
     /// ```
-    /// assert_eq!(nodelike::http::h1::HeaderValue::Single("x".into()).as_str(), "x");
+    /// assert_eq!(nodelike::http::HeaderValue::Single("x".into()).as_str(), "x");
     /// ```
     pub fn as_str(&self) -> &str {
         match self {
@@ -36,7 +36,7 @@ impl HeaderValue {
     /// Every value: one for `Single`, each element for `List`.
     ///
     /// ```
-    /// let v = nodelike::http::h1::HeaderValue::List(vec!["a".into(), "b".into()]);
+    /// let v = nodelike::http::HeaderValue::List(vec!["a".into(), "b".into()]);
     /// assert_eq!(v.iter().collect::<Vec<_>>(), ["a", "b"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = &str> {
@@ -84,7 +84,7 @@ const KEEP_FIRST: &[&str] = &[
 /// fields keep the first, all others joined with `, `).
 ///
 /// ```
-/// use nodelike::http::h1::Headers;
+/// use nodelike::http::Headers;
 /// let mut h = Headers::new();
 /// h.append_field("Accept", "a");
 /// h.append_field("accept", "b");
@@ -102,7 +102,7 @@ impl Headers {
     /// An empty map.
     ///
     /// ```
-    /// assert!(nodelike::http::h1::Headers::new().is_empty());
+    /// assert!(nodelike::http::Headers::new().is_empty());
     /// ```
     pub fn new() -> Self {
         Headers {
@@ -113,7 +113,7 @@ impl Headers {
     /// The value of `name` (case-insensitive); for `set-cookie`, the first.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_field("Content-Type", "text/plain");
     /// assert_eq!(h.get("content-type"), Some("text/plain"));
     /// ```
@@ -124,9 +124,9 @@ impl Headers {
     /// The whole value of `name`, list or single.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_field("Set-Cookie", "a=1");
-    /// assert!(matches!(h.get_value("set-cookie"), Some(nodelike::http::h1::HeaderValue::List(_))));
+    /// assert!(matches!(h.get_value("set-cookie"), Some(nodelike::http::HeaderValue::List(_))));
     /// ```
     pub fn get_value(&self, name: &str) -> Option<&HeaderValue> {
         self.entries
@@ -138,7 +138,7 @@ impl Headers {
     /// Whether `name` is present.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_field("X", "");
     /// assert!(h.contains("x"));
     /// ```
@@ -149,7 +149,7 @@ impl Headers {
     /// The entries in arrival order.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_field("B", "2");
     /// h.append_field("A", "1");
     /// assert_eq!(h.iter().map(|(n, _)| n).collect::<Vec<_>>(), ["b", "a"]);
@@ -161,7 +161,7 @@ impl Headers {
     /// How many distinct names.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_field("A", "1");
     /// h.append_field("a", "2");
     /// assert_eq!(h.len(), 1);
@@ -173,7 +173,7 @@ impl Headers {
     /// Whether there are none.
     ///
     /// ```
-    /// assert!(nodelike::http::h1::Headers::default().is_empty());
+    /// assert!(nodelike::http::Headers::default().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -182,7 +182,7 @@ impl Headers {
     /// Adds one received field line, applying Node's joining rules.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_field("Cookie", "a=1");
     /// h.append_field("Cookie", "b=2");
     /// assert_eq!(h.get("cookie"), Some("a=1; b=2"));
@@ -217,7 +217,7 @@ impl Headers {
     ///
     /// ```
     /// let head = b"X-A: 1\r\nx-a: 2";
-    /// let h = nodelike::http::h1::Headers::from_fields(head, &[(0..3, 5..6), (8..11, 13..14)]);
+    /// let h = nodelike::http::Headers::from_fields(head, &[(0..3, 5..6), (8..11, 13..14)]);
     /// assert_eq!(h.get("x-a"), Some("1, 2"));
     /// ```
     pub fn from_fields(
@@ -238,7 +238,7 @@ impl Headers {
     /// not UTF-8 is decoded as latin-1, as Node does.
     ///
     /// ```
-    /// let mut h = nodelike::http::h1::Headers::new();
+    /// let mut h = nodelike::http::Headers::new();
     /// h.append_raw(b"X-Name", b"caf\xe9");
     /// assert_eq!(h.get("x-name"), Some("café"));
     /// ```

@@ -18,14 +18,25 @@
 //! assert_eq!(body.decode(&input[n..]).unwrap().1, Decoded::Data(b"abc"));
 //! ```
 
-pub mod decode;
-pub mod encode;
-pub mod headers;
-pub mod parse;
+// The public surface is the sans-IO core: parsing heads and decoding
+// bodies. The encoder's helpers and the header types' modules are the
+// crate's own (`Headers`, `HeaderValue`, `STATUS_CODES` and `METHODS` are
+// public at `nodelike::http`, their one path).
+mod decode;
+pub(crate) mod encode;
+mod headers;
+mod parse;
 
 pub use decode::{DecodeError, Decoded, Decoder};
-pub use encode::DateCache;
-pub use headers::{HeaderValue, Headers};
+pub(crate) use encode::DateCache;
+pub(crate) use headers::{HeaderValue, Headers};
+
+/// The header types, for `nodelike::http` to re-export: their one public
+/// path is `nodelike::http::{Headers, HeaderValue}`.
+#[doc(hidden)]
+pub mod headers_public {
+    pub use super::headers::{HeaderValue, Headers};
+}
 pub use parse::{
     parse_request_head, parse_response_head, BodyKind, Limits, ParseError, ParsedRequest,
     ParsedResponse,
