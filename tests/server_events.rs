@@ -817,3 +817,43 @@ fn a_panicking_interval_stays_scheduled_and_run_goes_on() {
         "one panic, then the interval ran on until cleared"
     );
 }
+
+/// Request fields stay readable while the exchange's last events run (the
+/// response's `finish` and `close`); after that a stale handle reads the
+/// documented empty values.
+#[test]
+fn request_fields_are_readable_in_the_responses_finish_and_close_listeners() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let (t1, t2, t3) = (tx.clone(), tx.clone(), tx.clone());
+            res.on_finish(move || {
+                t1.send(format!("finish {} {}", req.method(), req.url()))
+                    .unwrap()
+            });
+            res.on_close(move || {
+                t2.send(format!("close {} {}", req.method(), req.url()))
+                    .unwrap();
+                // Later, the handle is stale: empty values, no panic.
+                let t3 = t3.clone();
+                nodelike::set_timeout(
+                    move || {
+                        t3.send(format!("later {:?} {:?}", req.method(), req.url()))
+                            .unwrap()
+                    },
+                    10,
+                );
+            });
+            res.end("ok");
+        })
+    });
+    let r = common::request(
+        s.port(),
+        b"PUT /thing?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(rx.recv().unwrap(), "finish PUT /thing?x=1");
+    assert_eq!(rx.recv().unwrap(), "close PUT /thing?x=1");
+    assert_eq!(rx.recv().unwrap(), "later \"\" \"\"");
+    s.stop();
+}

@@ -38,10 +38,16 @@ impl IncomingMessage {
         }
     }
 
+    /// Reads the exchange; a stale handle (its exchange over, after the
+    /// response's `finish` and `close`) reads the empty value, and says so
+    /// at debug level.
     fn read<R: Default>(&self, f: impl FnOnce(&Exchange) -> R) -> R {
         with_state(|st| st.exchanges.get(self.ex).map(f))
             .flatten()
-            .unwrap_or_default()
+            .unwrap_or_else(|| {
+                log::debug!("IncomingMessage: stale handle (the exchange is over): empty value");
+                R::default()
+            })
     }
 
     /// The request method, e.g. `"GET"` (Node's `request.method`).
