@@ -311,6 +311,57 @@ fn client_going_away_mid_body_gives_close_with_aborted() {
     s.stop();
 }
 
+/// test-http-client-abort.js, the server's view: a client that resets its
+/// connection while its GETs wait for slow handlers. Every unfinished
+/// request gets `close` (aborted), its response `close` unfinished, and the
+/// server's connection count drops. (A FIN instead is a polite half-close:
+/// see the next test, and the README's "Deliberate differences".)
+#[test]
+fn a_client_reset_with_responses_pending_aborts_each_request() {
+    let (tx, rx) = mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        let t = tx.clone();
+        let server = http::create_server(move |req, res| {
+            let (t1, t2) = (tx.clone(), tx.clone());
+            let url = req.url();
+            req.on_close(move |reason| t1.send(format!("{url} req:{reason}")).unwrap());
+            res.on_close(move || t2.send(format!("res:{}", res.writable_finished())).unwrap());
+            // Never answered before the client goes.
+            nodelike::set_timeout(move || res.end(()), 2_000);
+        });
+        server.on_connection(move |socket| {
+            let t = t.clone();
+            socket.on_close(move |_| t.send("connection closed".into()).unwrap());
+        });
+        server
+    });
+    let c = connect(s.port());
+    let mut w = &c;
+    w.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // Both requests are in before the reset.
+    std::thread::sleep(Duration::from_millis(50));
+    socket2::SockRef::from(&c)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(c); // RST
+    let mut seen: Vec<String> = (0..5)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "/a req:aborted",
+            "/b req:aborted",
+            "connection closed",
+            "res:false",
+            "res:false"
+        ]
+    );
+    s.stop();
+}
+
 #[test]
 fn half_closed_client_still_gets_its_responses() {
     let s = TestServer::start(|| {
