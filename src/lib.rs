@@ -92,6 +92,7 @@ mod chunk;
 mod cluster;
 pub mod encoding;
 mod error;
+pub mod guide;
 pub mod http;
 #[cfg(feature = "tls")]
 pub use http::https;
