@@ -87,3 +87,93 @@ fn ch03_a_body_over_the_limit_gets_413() {
     assert!(answer.ends_with("too large\n"), "{answer}");
     assert!(big.output_ended(), "the server closed its side");
 }
+
+/// Chapter 4: an echo with back-pressure both ways holds little, however
+/// big the upload, while its client reads slowly.
+#[test]
+fn ch04_an_echo_with_back_pressure_holds_little() {
+    let server = http::create_server(|req, res| {
+        req.on_data(move |chunk| {
+            if !res.write(chunk) {
+                req.pause(); // stop reading until the answer drains
+            }
+        });
+        res.on_drain(move || req.resume());
+        req.on_end(move || res.end(()));
+    });
+    let conn = server.connect_in_memory();
+    conn.set_window(Some(64 * 1024)); // the client reads 64 KiB at a time
+    const PIECE: usize = 16 * 1024;
+    const PIECES: usize = 64; // 1 MiB
+    conn.send(
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            PIECE * PIECES
+        )
+        .as_bytes(),
+    );
+    let (mut most_held, mut echoed) = (0, 0);
+    for i in 0..PIECES {
+        conn.send(&[b'x'; PIECE]);
+        most_held = most_held.max(conn.queued() + conn.held());
+        if i % 4 == 3 {
+            // The slow reader takes what it has room for, now and then.
+            echoed += conn.take_output().len();
+        }
+    }
+    loop {
+        let taken = conn.take_output().len();
+        if taken == 0 {
+            break;
+        }
+        echoed += taken;
+    }
+    assert!(
+        echoed > PIECE * PIECES,
+        "the whole body came back ({echoed} bytes)"
+    );
+    assert!(most_held <= 64 * 1024, "the server held {most_held} bytes");
+}
+
+/// Chapter 5: two different Content-Length values are refused, whole or
+/// one byte at a time.
+#[test]
+fn ch05_two_content_lengths_are_refused_every_way() {
+    let request =
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\nabc";
+    for max_read in [0, 1] {
+        let server = http::create_server(|_req, _res| panic!("no request gets through"));
+        let conn = server.connect_in_memory();
+        conn.set_max_read(max_read); // 0: whole; 1: one byte per read
+        conn.send(request);
+        nodelike::run();
+        let answer = String::from_utf8(conn.take_output()).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+            "{answer}"
+        );
+        assert!(conn.output_ended());
+    }
+}
+
+/// Chapter 6: a `timeout` listener keeps an idle connection open; it closes
+/// when the listener destroys it, on the second timeout.
+#[test]
+fn ch06_a_timeout_listener_decides_when_to_close() {
+    let server = http::create_server(|_req, res| res.end(()));
+    server.set_timeout(20);
+    let timeouts = Rc::new(Cell::new(0));
+    let t = timeouts.clone();
+    server.on_timeout(move |socket| {
+        t.set(t.get() + 1);
+        if t.get() == 2 {
+            socket.destroy();
+        }
+    });
+    let conn = server.connect_in_memory();
+    // The in-memory connection does not keep the loop alive: a timer does.
+    nodelike::set_timeout(|| {}, 300);
+    nodelike::run();
+    assert_eq!(timeouts.get(), 2);
+    assert!(conn.is_closed());
+}

@@ -11,11 +11,16 @@
 //!    re-entrancy, stale handles, why `close` never fires inline.
 //! 3. [A server from scratch](ch03_a_server): `request`, `data`, `end`,
 //!    `close`, event by event.
+//! 4. [Back-pressure](ch04_back_pressure): `write` returning `false`,
+//!    `drain`, `pause`/`resume`, measured.
+//! 5. [The parser](ch05_the_parser): sans-IO, and why strictness matters
+//!    (a smuggling attempt refused).
+//! 6. [Timeouts](ch06_timeouts): headers, request, keep-alive, idle; what
+//!    each defends against.
 //!
-//! Chapters still to come: back-pressure, the parser and strictness,
-//! timeouts, the client and the agent, benchmarking against Node, TLS as a
-//! transport, and one loop per core behind a load balancer (for now, see
-//! `ARCHITECTURE.md`, `SECURITY.md` and `docs/deploy.md`).
+//! Chapters still to come: the client and the agent, benchmarking against
+//! Node, TLS as a transport, and one loop per core behind a load balancer
+//! (for now, see `ARCHITECTURE.md`, `SECURITY.md` and `docs/deploy.md`).
 
 #[doc = include_str!("ch01_the_loop.md")]
 pub mod ch01_the_loop {}
@@ -25,3 +30,12 @@ pub mod ch02_handles {}
 
 #[doc = include_str!("ch03_a_server.md")]
 pub mod ch03_a_server {}
+
+#[doc = include_str!("ch04_back_pressure.md")]
+pub mod ch04_back_pressure {}
+
+#[doc = include_str!("ch05_the_parser.md")]
+pub mod ch05_the_parser {}
+
+#[doc = include_str!("ch06_timeouts.md")]
+pub mod ch06_timeouts {}
