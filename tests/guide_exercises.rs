@@ -177,3 +177,157 @@ fn ch06_a_timeout_listener_decides_when_to_close() {
     assert_eq!(timeouts.get(), 2);
     assert!(conn.is_closed());
 }
+
+/// Chapter 7: an agent capped at one socket answers a queue of requests in
+/// order, over one connection.
+#[test]
+fn ch07_one_socket_serves_a_queue_in_order() {
+    let connections = Rc::new(Cell::new(0));
+    let c = connections.clone();
+    let server = http::create_server(|req, res| res.end(req.url()));
+    server.on_connection(move |_socket| c.set(c.get() + 1));
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    let a = answers.clone();
+    server.listen(0, "127.0.0.1", move || {
+        let port = server.address().unwrap().port();
+        http::get_agent("127.0.0.1", port).set_max_sockets(1);
+        for path in ["/1", "/2", "/3"] {
+            let a = a.clone();
+            http::get(
+                format!("http://127.0.0.1:{port}{path}").as_str(),
+                move |res| {
+                    let a = a.clone();
+                    res.on_data(move |chunk| {
+                        a.borrow_mut().push(chunk.to_string());
+                        if a.borrow().len() == 3 {
+                            server.close();
+                        }
+                    });
+                },
+            );
+        }
+    });
+    nodelike::run();
+    assert_eq!(*answers.borrow(), ["/1", "/2", "/3"]);
+    assert_eq!(connections.get(), 1);
+}
+
+/// Chapter 8: a thousand keep-alive requests, one after the other, over
+/// one connection.
+#[test]
+fn ch08_a_thousand_requests_over_one_connection() {
+    const N: usize = 1_000;
+    let connections = Rc::new(Cell::new(0));
+    let c = connections.clone();
+    let server = http::create_server(|_req, res| res.end("Hello, World!"));
+    server.on_connection(move |_socket| c.set(c.get() + 1));
+    let done = Rc::new(Cell::new(0));
+    fn next(port: u16, done: Rc<Cell<usize>>, server: http::Server) {
+        http::get(format!("http://127.0.0.1:{port}/").as_str(), move |res| {
+            let done = done.clone();
+            res.on_data(|_| {});
+            res.on_end(move || {
+                done.set(done.get() + 1);
+                if done.get() == N {
+                    server.close();
+                } else {
+                    next(port, done.clone(), server);
+                }
+            });
+        });
+    }
+    let d = done.clone();
+    server.listen(0, "127.0.0.1", move || {
+        next(server.address().unwrap().port(), d.clone(), server)
+    });
+    nodelike::run();
+    assert_eq!(done.get(), N);
+    assert_eq!(connections.get(), 1, "no connect or accept per request");
+}
+
+/// Chapter 9: a server that asks for a client certificate without
+/// requiring one serves an anonymous client, and says it is not
+/// authorized.
+#[cfg(feature = "tls")]
+#[test]
+fn ch09_asking_without_requiring_serves_an_anonymous_client() {
+    use nodelike::https;
+    let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let options = https::ServerOptions {
+        cert: pair.cert.pem().into_bytes(),
+        key: pair.key_pair.serialize_pem().into_bytes(),
+        ca: Some(pair.cert.pem().into_bytes()),
+        request_cert: true,
+        reject_unauthorized: Some(false),
+        ..Default::default()
+    };
+    let server = https::create_server(options, |req, res| {
+        let socket = req.connection();
+        res.end(format!(
+            "authorized={} certificate={}",
+            socket.authorized(),
+            socket.peer_certificate().is_some()
+        ));
+    })
+    .unwrap();
+    let seen = Rc::new(RefCell::new(String::new()));
+    let s = seen.clone();
+    server.listen(0, "127.0.0.1", move || {
+        let options = http::RequestOptions {
+            host: "localhost".into(),
+            port: server.address().unwrap().port(),
+            path: "/".into(),
+            tls: Some(https::ClientTlsOptions {
+                reject_unauthorized: false,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let s = s.clone();
+        https::get(options, move |res| {
+            let s = s.clone();
+            res.on_data(move |chunk| s.borrow_mut().push_str(&chunk.to_string()));
+            res.on_end(move || server.close());
+        });
+    });
+    nodelike::run();
+    assert_eq!(*seen.borrow(), "authorized=false certificate=false");
+}
+
+thread_local! {
+    /// Each worker's server, for the broadcast to find on its own loop.
+    static SERVER: Cell<Option<http::Server>> = const { Cell::new(None) };
+}
+
+/// Chapter 10: worker 0 tells every worker to close its server; `cluster`
+/// returns once all have.
+#[test]
+fn ch10_a_broadcast_closes_every_worker() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = Arc::new(AtomicUsize::new(0));
+    let c = closed.clone();
+    let exit = nodelike::cluster(2, move |worker| {
+        let server = http::create_server(|_req, res| res.end(()));
+        let c = c.clone();
+        server.on_close(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        server.listen(port, "127.0.0.1", || {});
+        SERVER.with(|s| s.set(Some(server)));
+        if worker.id() == 0 {
+            worker.broadcast(|| {
+                if let Some(server) = SERVER.with(|s| s.get()) {
+                    server.close();
+                }
+            });
+        }
+    });
+    assert!(exit.panicked.is_empty(), "{exit:?}");
+    assert_eq!(closed.load(Ordering::SeqCst), 2);
+}

@@ -17,10 +17,18 @@
 //!    (a smuggling attempt refused).
 //! 6. [Timeouts](ch06_timeouts): headers, request, keep-alive, idle; what
 //!    each defends against.
+//! 7. [The client and the agent](ch07_the_client): pooling, queueing,
+//!    errors.
+//! 8. [Benchmarking against Node](ch08_benchmarking): how to run it, and
+//!    why CPU per request ranks servers.
+//! 9. TLS as a transport: `ch09_tls` (built with the `tls` feature, the
+//!    default).
+//! 10. [One loop per core, and scaling out](ch10_one_loop_per_core).
 //!
-//! Chapters still to come: the client and the agent, benchmarking against
-//! Node, TLS as a transport, and one loop per core behind a load balancer
-//! (for now, see `ARCHITECTURE.md`, `SECURITY.md` and `docs/deploy.md`).
+//! By the end you can write, from the chapters alone, a streaming proxy like
+//! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
+//! (chapter 7), with back-pressure both ways (chapter 4), timeouts
+//! (chapter 6), and a graceful stop (chapter 10).
 
 #[doc = include_str!("ch01_the_loop.md")]
 pub mod ch01_the_loop {}
@@ -39,3 +47,16 @@ pub mod ch05_the_parser {}
 
 #[doc = include_str!("ch06_timeouts.md")]
 pub mod ch06_timeouts {}
+
+#[doc = include_str!("ch07_the_client.md")]
+pub mod ch07_the_client {}
+
+#[doc = include_str!("ch08_benchmarking.md")]
+pub mod ch08_benchmarking {}
+
+#[cfg(feature = "tls")]
+#[doc = include_str!("ch09_tls.md")]
+pub mod ch09_tls {}
+
+#[doc = include_str!("ch10_one_loop_per_core.md")]
+pub mod ch10_one_loop_per_core {}
