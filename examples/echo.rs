@@ -1,6 +1,9 @@
 //! Echoes every request back: its method, URL, version and headers as
 //! `x-` response headers, its body streamed back as it arrives (with
 //! back-pressure), its trailers as `x-trailer-` trailers.
+//! Teaches: streaming with back-pressure both ways, trailers, one loop per
+//! core behind a balancer. Guide: chapters 3 (a server), 4 (back-pressure)
+//! and 10 (`docs/deploy.md` puts it behind nginx).
 //!
 //! Run it:   cargo run --example echo [PORT] [--workers N] [--close-grace MS]
 //!           (default 8000, 1 loop, 2000 ms)

@@ -1,6 +1,8 @@
 //! A static file server that streams: each file goes out in 64 KiB pieces,
 //! the next piece only after `drain` says the previous ones left, so a slow
 //! client never makes the server hold a whole file in memory.
+//! Teaches: back-pressure on a stream you produce (`write` → `false`,
+//! `drain`). Guide: chapter 4.
 //!
 //! Run it:   cargo run --example file_server [PORT] [DIR]   (default: 8000 and .)
 //! Poke it:  curl -i http://127.0.0.1:8000/Cargo.toml

@@ -2,6 +2,8 @@
 //! (one `name: value` line per value), an empty line, then the body bytes
 //! exactly as received. Trailers go to stderr as `trailer <name>: <value>`.
 //! On any error: `error: <message>` on stderr and exit status 1.
+//! Teaches: the client, its events and errors with Node's codes. Guide:
+//! chapter 7.
 //!
 //! Run it:   cargo run --example get -- http://127.0.0.1:8000/
 //!           (with `cargo run --example echo` serving in another terminal)

@@ -1,6 +1,8 @@
 //! The hello-world server, the one benchmarked against Node. Teaches: a
 //! server from scratch; one loop per core (`--workers`); a graceful stop on
 //! SIGTERM/SIGINT.
+//! Guide: chapters 3 (a server), 8 (benchmarking) and 10 (one loop per
+//! core).
 //!
 //! Run it:   cargo run --release --example hello [PORT] [--workers N] [--close-grace MS]
 //!           (default 8000, 1 loop, 2000 ms)

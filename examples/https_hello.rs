@@ -1,6 +1,7 @@
 //! Hello world over HTTPS: the same handler as `hello`, the TLS transport
 //! under it. Teaches: TLS is one more transport under the same HTTP code
 //! (guide: TLS as a transport).
+//! Guide: chapter 9.
 //!
 //! Run it:   cargo run --release --example https_hello -- [PORT] [CERT KEY]
 //!           With no CERT/KEY (PEM files) it makes a self-signed pair for

@@ -1,6 +1,8 @@
 //! The client side of the benchmark: `load URL N C` sends N GET requests to
 //! URL, C in flight over one keep-alive agent (max_sockets C), reads every
 //! body, and prints `requests/sec: <number>`.
+//! Teaches: the agent's pool under load, many requests in flight on one
+//! loop. Guide: chapters 7 (the client) and 8 (benchmarking).
 //!
 //! Run it:   cargo run --release --example load -- http://127.0.0.1:8000/ 100000 50
 use std::cell::Cell;

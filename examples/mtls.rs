@@ -2,6 +2,7 @@
 //! answers with the certificate's subject. Teaches: `request_cert`, and
 //! reading the peer's certificate the seed's way
 //! (`req.connection().peer_certificate()`, `verify_peer()`).
+//! Guide: chapter 9 (TLS as a transport).
 //!
 //! Run it:   cargo run --example mtls -- PORT CA CERT KEY      (PEM files)
 //! Poke it:  curl --cacert CA --cert client.pem --key client.key https://localhost:PORT/

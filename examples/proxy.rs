@@ -2,6 +2,9 @@
 //! a client request to an upstream server, and the response back, with
 //! back-pressure both ways (pause the side that reads when the side that
 //! writes says `false`; resume on `drain`).
+//! Teaches: a server whose handler is a client, back-pressure across two
+//! connections, aborting the upstream when the client goes. Guide: chapters
+//! 3, 4 and 7 (the guide's goal is that you can write this one).
 //!
 //! Run it:   cargo run --example echo -- 8001          (an upstream)
 //!           cargo run --example proxy -- 8000 http://127.0.0.1:8001

@@ -1,5 +1,7 @@
 //! Protocol upgrade: a request with `Connection: Upgrade` leaves HTTP and
 //! the socket becomes an echo service (the seed's `upgrade` example).
+//! Teaches: a socket leaving HTTP (`upgrade`), raw `data` events on the
+//! same loop. Guide: chapter 2 (handles) and 3 (server events).
 //!
 //! Run it:   cargo run --example upgrade_echo [PORT]      (default 8000)
 //! Poke it:  printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello\n' \
