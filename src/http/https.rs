@@ -99,6 +99,7 @@ pub(crate) struct ServerTls {
 ///
 /// A certificate, key or CA that cannot be read or used (Node throws at
 /// this point too), as [`ErrorKind::TlsHandshake`].
+#[doc(alias = "createServer")]
 pub fn create_server(
     options: ServerOptions,
     request_listener: impl FnMut(IncomingMessage, ServerResponse) + 'static,

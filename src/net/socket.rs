@@ -660,6 +660,7 @@ impl Socket {
     /// socket.on_timeout(move || socket.destroy());
     /// # }
     /// ```
+    #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) {
         set_idle_timeout(self.id, (ms > 0).then(|| Duration::from_millis(ms)));
     }
@@ -671,6 +672,7 @@ impl Socket {
     /// if let Some(addr) = socket.remote_address() { println!("from {}", addr.ip()) }
     /// # }
     /// ```
+    #[doc(alias = "remoteAddress")]
     pub fn remote_address(&self) -> Option<SocketAddr> {
         with_net(|net| net.socket(self.id).and_then(|s| s.remote)).flatten()
     }
@@ -683,6 +685,7 @@ impl Socket {
     /// println!("accepted on port {:?}", socket.local_port());
     /// # }
     /// ```
+    #[doc(alias = "localAddress")]
     pub fn local_address(&self) -> Option<SocketAddr> {
         with_net(|net| {
             net.socket(self.id)
@@ -698,6 +701,7 @@ impl Socket {
     /// assert_eq!(socket.local_port(), socket.local_address().map(|a| a.port()));
     /// # }
     /// ```
+    #[doc(alias = "localPort")]
     pub fn local_port(&self) -> Option<u16> {
         self.local_address().map(|a| a.port())
     }
@@ -709,6 +713,7 @@ impl Socket {
     /// println!("from port {:?}", socket.remote_port());
     /// # }
     /// ```
+    #[doc(alias = "remotePort")]
     pub fn remote_port(&self) -> Option<u16> {
         self.remote_address().map(|a| a.port())
     }
@@ -721,6 +726,7 @@ impl Socket {
     /// socket.set_no_delay(true);
     /// # }
     /// ```
+    #[doc(alias = "setNoDelay")]
     pub fn set_no_delay(&self, no_delay: bool) {
         self.transport_option(|t| t.set_nodelay(no_delay));
     }
@@ -734,6 +740,7 @@ impl Socket {
     /// socket.set_keep_alive(true, 60_000);
     /// # }
     /// ```
+    #[doc(alias = "setKeepAlive")]
     pub fn set_keep_alive(&self, enable: bool, initial_delay_ms: u64) {
         let idle = enable.then(|| {
             if initial_delay_ms == 0 {
@@ -784,6 +791,7 @@ impl Socket {
     /// # }
     /// ```
     #[cfg(feature = "tls")]
+    #[doc(alias = "authorizationError")]
     pub fn authorization_error(&self) -> Option<super::tls::CertIssue> {
         self.with_tls(|t| t.authorization.and_then(|a| a.err()))
             .flatten()
@@ -799,6 +807,7 @@ impl Socket {
     /// # }
     /// ```
     #[cfg(feature = "tls")]
+    #[doc(alias = "verifyPeer")]
     pub fn verify_peer(&self) -> bool {
         self.authorized()
     }
@@ -815,6 +824,7 @@ impl Socket {
     /// # }
     /// ```
     #[cfg(feature = "tls")]
+    #[doc(alias = "getPeerCertificate")]
     pub fn peer_certificate(&self) -> Option<super::tls::PeerCertificate> {
         let der = self
             .with_tls(|t| t.peer_certificates.as_ref()?.first().map(|c| c.to_vec()))
@@ -831,6 +841,7 @@ impl Socket {
     /// # }
     /// ```
     #[cfg(feature = "tls")]
+    #[doc(alias = "alpnProtocol")]
     pub fn alpn_protocol(&self) -> Option<String> {
         self.with_tls(|t| {
             t.alpn_protocol
@@ -861,6 +872,7 @@ impl Socket {
     /// # }
     /// ```
     #[cfg(feature = "tls")]
+    #[doc(alias = "isSessionReused")]
     pub fn is_session_reused(&self) -> bool {
         self.with_tls(|t| t.resumed).unwrap_or(false)
     }
@@ -904,6 +916,7 @@ impl Socket {
     /// println!("{} bytes waiting", socket.buffer_size());
     /// # }
     /// ```
+    #[doc(alias = "bufferSize")]
     pub fn buffer_size(&self) -> usize {
         backlog(self.id)
     }
@@ -916,6 +929,7 @@ impl Socket {
     /// socket.on_data(move |chunk| { socket.write(chunk); });
     /// # }
     /// ```
+    #[doc(alias = "data")]
     pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
         self.add(|l| l.data.push(Box::new(f)));
     }
@@ -927,6 +941,7 @@ impl Socket {
     /// socket.on_end(|| println!("peer is done"));
     /// # }
     /// ```
+    #[doc(alias = "end")]
     pub fn on_end(&self, f: impl FnMut() + 'static) {
         self.add(|l| l.end.push(Box::new(f)));
     }
@@ -939,6 +954,7 @@ impl Socket {
     /// socket.on_close(|had_error| println!("closed (error: {had_error})"));
     /// # }
     /// ```
+    #[doc(alias = "close")]
     pub fn on_close(&self, f: impl FnMut(bool) + 'static) {
         self.add(|l| l.close.push(Box::new(f)));
     }
@@ -951,6 +967,7 @@ impl Socket {
     /// socket.on_drain(move || socket.resume());
     /// # }
     /// ```
+    #[doc(alias = "drain")]
     pub fn on_drain(&self, f: impl FnMut() + 'static) {
         self.add(|l| l.drain.push(Box::new(f)));
     }
@@ -962,6 +979,7 @@ impl Socket {
     /// socket.on_timeout(move || socket.end(()));
     /// # }
     /// ```
+    #[doc(alias = "timeout")]
     pub fn on_timeout(&self, f: impl FnMut() + 'static) {
         self.add(|l| l.timeout.push(Box::new(f)));
     }

@@ -535,6 +535,7 @@ pub struct Timer {
 /// nodelike::run();
 /// assert!(fired.get());
 /// ```
+#[doc(alias = "setTimeout")]
 pub fn set_timeout(callback: impl FnOnce() + 'static, ms: u64) -> Timer {
     let (key, gen) = with_rt(|rt| {
         let at = Instant::now() + Duration::from_millis(ms);
@@ -564,6 +565,7 @@ pub fn set_timeout(callback: impl FnOnce() + 'static, ms: u64) -> Timer {
 /// nodelike::run();
 /// assert_eq!(n.get(), 3);
 /// ```
+#[doc(alias = "setInterval")]
 pub fn set_interval(callback: impl FnMut() + 'static, ms: u64) -> Timer {
     let period = Duration::from_millis(ms.max(1));
     let (key, gen) = with_rt(|rt| {
@@ -588,6 +590,7 @@ pub fn set_interval(callback: impl FnMut() + 'static, ms: u64) -> Timer {
 /// nodelike::clear_timeout(t); // twice is fine
 /// nodelike::run();
 /// ```
+#[doc(alias = "clearTimeout")]
 pub fn clear_timeout(timer: Timer) {
     let removed = with_rt(|rt| match rt.timers.user.get(timer.key) {
         Some(t) if t.gen == timer.gen => Some(rt.timers.user.remove(timer.key)),
@@ -605,6 +608,7 @@ pub fn clear_timeout(timer: Timer) {
 /// nodelike::clear_interval(t);
 /// nodelike::run();
 /// ```
+#[doc(alias = "clearInterval")]
 pub fn clear_interval(timer: Timer) {
     clear_timeout(timer)
 }
@@ -621,6 +625,7 @@ pub fn clear_interval(timer: Timer) {
 /// nodelike::run();
 /// assert_eq!(*order.borrow(), ["now", "tick"]);
 /// ```
+#[doc(alias = "nextTick")]
 pub fn next_tick(callback: impl FnOnce() + 'static) {
     with_rt(|rt| rt.tasks.push_back(Task::Tick(Box::new(callback))));
 }

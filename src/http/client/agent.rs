@@ -10,6 +10,7 @@ use super::*;
 /// let a = nodelike::http::get_agent("localhost", 8080);
 /// assert_eq!(a, nodelike::http::get_agent("localhost", 8080));
 /// ```
+#[doc(alias = "getAgent")]
 pub fn get_agent(host: &str, port: u16) -> Agent {
     let key = with_state(|c| agent_for(c, host, port, &TlsKey::default())).unwrap_or(usize::MAX);
     Agent {
@@ -63,6 +64,7 @@ impl Agent {
     /// let agent = nodelike::http::get_agent("127.0.0.1", 1337);
     /// agent.on_upgrade(|_res, socket, _head| socket.end(()));
     /// ```
+    #[doc(alias = "upgrade")]
     pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) {
         with_state(|c| {
             if let Some(a) = c.agents.get_mut(self.key) {

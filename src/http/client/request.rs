@@ -287,6 +287,7 @@ impl ClientRequest {
     /// req.flush_headers();
     /// # }
     /// ```
+    #[doc(alias = "flushHeaders")]
     pub fn flush_headers(&self) {
         with_state(|c| {
             let Some(e) = c.clients.get_mut(self.id) else {
@@ -312,6 +313,7 @@ impl ClientRequest {
     /// req.on_error(|e| if e.kind() == nodelike::ErrorKind::Timeout { eprintln!("too slow") });
     /// # }
     /// ```
+    #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) {
         with_state(|c| {
             let timeout = (ms > 0).then(|| Duration::from_millis(ms));
@@ -378,6 +380,7 @@ impl ClientRequest {
     /// req.set_header("Content-Type", "application/json");
     /// # }
     /// ```
+    #[doc(alias = "setHeader")]
     pub fn set_header(&self, name: &str, value: impl crate::http::IntoHeaderValues) {
         let values = value.into_header_values();
         let err = with_state(|c| {
@@ -422,6 +425,7 @@ impl ClientRequest {
     /// assert_eq!(req.get_header("x-a").unwrap().as_str(), "1");
     /// # }
     /// ```
+    #[doc(alias = "getHeader")]
     pub fn get_header(&self, name: &str) -> Option<h1::HeaderValue> {
         with_state(|c| {
             let e = c.clients.get(self.id)?;
@@ -446,6 +450,7 @@ impl ClientRequest {
     /// req.remove_header("User-Agent");
     /// # }
     /// ```
+    #[doc(alias = "removeHeader")]
     pub fn remove_header(&self, name: &str) {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
@@ -463,6 +468,7 @@ impl ClientRequest {
     /// req.on_response(|res| println!("{}", res.status_code()));
     /// # }
     /// ```
+    #[doc(alias = "response")]
     pub fn on_response(&self, f: impl FnMut(ClientResponse) + 'static) -> &Self {
         self.add(|l| l.response.push(Box::new(f)));
         self
@@ -477,6 +483,7 @@ impl ClientRequest {
     /// req.on_error(|e| eprintln!("problem with request: {e}"));
     /// # }
     /// ```
+    #[doc(alias = "error")]
     pub fn on_error(&self, f: impl FnMut(&Error) + 'static) -> &Self {
         self.add(|l| l.error.push(Box::new(f)));
         self
@@ -532,6 +539,7 @@ impl ClientRequest {
     /// req.on_socket(|socket| println!("on {:?}", socket.local_port()));
     /// # }
     /// ```
+    #[doc(alias = "socket")]
     pub fn on_socket(&self, f: impl FnMut(Socket) + 'static) -> &Self {
         self.add(|l| l.socket.push(Box::new(f)));
         self
@@ -545,6 +553,7 @@ impl ClientRequest {
     /// req.on_finish(|| println!("sent"));
     /// # }
     /// ```
+    #[doc(alias = "finish")]
     pub fn on_finish(&self, f: impl FnMut() + 'static) -> &Self {
         self.add(|l| l.finish.push(Box::new(f)));
         self
@@ -559,6 +568,7 @@ impl ClientRequest {
     /// req.on_close(|| println!("done"));
     /// # }
     /// ```
+    #[doc(alias = "close")]
     pub fn on_close(&self, f: impl FnMut() + 'static) -> &Self {
         self.add(|l| l.close.push(Box::new(f)));
         self
@@ -571,6 +581,7 @@ impl ClientRequest {
     /// req.on_abort(|| println!("given up"));
     /// # }
     /// ```
+    #[doc(alias = "abort")]
     pub fn on_abort(&self, f: impl FnMut() + 'static) -> &Self {
         self.add(|l| l.abort.push(Box::new(f)));
         self
@@ -583,6 +594,7 @@ impl ClientRequest {
     /// req.on_drain(|| println!("write more"));
     /// # }
     /// ```
+    #[doc(alias = "drain")]
     pub fn on_drain(&self, f: impl FnMut() + 'static) -> &Self {
         self.add(|l| l.drain.push(Box::new(f)));
         self
@@ -595,6 +607,7 @@ impl ClientRequest {
     /// req.on_continue(move || req.end("the body"));
     /// # }
     /// ```
+    #[doc(alias = "continue")]
     pub fn on_continue(&self, f: impl FnMut() + 'static) -> &Self {
         self.add(|l| l.continue_.push(Box::new(f)));
         self
@@ -609,6 +622,7 @@ impl ClientRequest {
     /// req.on_upgrade(|_res, socket, _head| socket.end("bye"));
     /// # }
     /// ```
+    #[doc(alias = "upgrade")]
     pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) -> &Self {
         self.add(|l| l.upgrade.push(Box::new(f)));
         self

@@ -321,6 +321,7 @@ impl ClientResponse {
     /// if res.status_code() == 200 { /* ... */ }
     /// # }
     /// ```
+    #[doc(alias = "statusCode")]
     pub fn status_code(&self) -> u16 {
         self.read(|e| e.parsed.status)
     }
@@ -370,6 +371,7 @@ impl ClientResponse {
     /// println!("HTTP/{}", res.http_version());
     /// # }
     /// ```
+    #[doc(alias = "httpVersion")]
     pub fn http_version(&self) -> String {
         format!("1.{}", self.read(|e| e.parsed.version_minor))
     }
@@ -404,6 +406,7 @@ impl ClientResponse {
     /// res.set_encoding(nodelike::Encoding::Utf8);
     /// # }
     /// ```
+    #[doc(alias = "setEncoding")]
     pub fn set_encoding(&self, encoding: Encoding) {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
@@ -452,6 +455,7 @@ impl ClientResponse {
     /// res.on_data(|chunk| print!("{chunk}"));
     /// # }
     /// ```
+    #[doc(alias = "data")]
     pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
         self.add(|l| l.data.push(Box::new(f)));
     }
@@ -463,6 +467,7 @@ impl ClientResponse {
     /// res.on_end(|| println!("done"));
     /// # }
     /// ```
+    #[doc(alias = "end")]
     pub fn on_end(&self, f: impl FnMut() + 'static) {
         self.add(|l| l.end.push(Box::new(f)));
     }
@@ -475,6 +480,7 @@ impl ClientResponse {
     /// res.on_close(|| println!("closed"));
     /// # }
     /// ```
+    #[doc(alias = "close")]
     pub fn on_close(&self, f: impl FnMut() + 'static) {
         self.add(|l| l.res_close.push(Box::new(f)));
     }

@@ -99,6 +99,7 @@ impl IncomingMessage {
     /// for (name, value) in req.raw_headers() { println!("{name}: {value}") }
     /// # }
     /// ```
+    #[doc(alias = "rawHeaders")]
     pub fn raw_headers(&self) -> Vec<(String, String)> {
         self.read(|e| {
             e.parsed
@@ -134,6 +135,7 @@ impl IncomingMessage {
     /// assert!(req.http_version() == "1.1" || req.http_version() == "1.0");
     /// # }
     /// ```
+    #[doc(alias = "httpVersion")]
     pub fn http_version(&self) -> String {
         format!(
             "{}.{}",
@@ -149,6 +151,7 @@ impl IncomingMessage {
     /// assert_eq!(req.http_version_major(), 1);
     /// # }
     /// ```
+    #[doc(alias = "httpVersionMajor")]
     pub fn http_version_major(&self) -> u8 {
         1
     }
@@ -160,6 +163,7 @@ impl IncomingMessage {
     /// let keep_alive_by_default = req.http_version_minor() == 1;
     /// # }
     /// ```
+    #[doc(alias = "httpVersionMinor")]
     pub fn http_version_minor(&self) -> u8 {
         self.read(|e| e.parsed.version_minor)
     }
@@ -184,6 +188,7 @@ impl IncomingMessage {
     /// req.on_data(|chunk| print!("{chunk}"));
     /// # }
     /// ```
+    #[doc(alias = "setEncoding")]
     pub fn set_encoding(&self, encoding: Encoding) {
         with_state(|st| {
             if let Some(e) = st.exchanges.get_mut(self.ex) {
@@ -246,6 +251,7 @@ impl IncomingMessage {
     /// req.on_data(move |chunk| body.extend_from_slice(&chunk));
     /// # }
     /// ```
+    #[doc(alias = "data")]
     pub fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
         self.add(|e| e.listeners.data.push(Box::new(f)));
     }
@@ -257,6 +263,7 @@ impl IncomingMessage {
     /// req.on_end(move || res.end("done\n"));
     /// # }
     /// ```
+    #[doc(alias = "end")]
     pub fn on_end(&self, f: impl FnMut() + 'static) {
         self.add(|e| e.listeners.end.push(Box::new(f)));
     }
@@ -273,6 +280,7 @@ impl IncomingMessage {
     /// req.on_close(|reason| eprintln!("request {reason}"));
     /// # }
     /// ```
+    #[doc(alias = "close")]
     pub fn on_close(&self, f: impl FnMut(CloseReason) + 'static) {
         self.add(|e| e.listeners.req_close.push(Box::new(f)));
     }
@@ -286,6 +294,7 @@ impl IncomingMessage {
     /// req.on_timeout(move || req.connection().destroy());
     /// # }
     /// ```
+    #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) {
         if let Some(s) = self.socket() {
             s.set_timeout(ms);
@@ -301,6 +310,7 @@ impl IncomingMessage {
     /// req.on_timeout(|| eprintln!("the upload stalled"));
     /// # }
     /// ```
+    #[doc(alias = "timeout")]
     pub fn on_timeout(&self, f: impl FnMut() + 'static) {
         self.add(|e| e.listeners.req_timeout.push(Box::new(f)));
     }

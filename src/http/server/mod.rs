@@ -209,6 +209,7 @@ pub struct Server {
 /// server.listen(8000, "127.0.0.1", || {});
 /// nodelike::run();
 /// ```
+#[doc(alias = "createServer")]
 pub fn create_server(
     request_listener: impl FnMut(IncomingMessage, ServerResponse) + 'static,
 ) -> Server {
@@ -636,6 +637,7 @@ impl Server {
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
     /// server.set_timeout(5_000);
     /// ```
+    #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) -> &Server {
         self.with(|s| s.timeout = (ms > 0).then(|| Duration::from_millis(ms)));
         self
@@ -650,6 +652,7 @@ impl Server {
     /// ```
     /// nodelike::http::create_server(|_req, res| res.end(())).set_headers_timeout(10_000);
     /// ```
+    #[doc(alias = "setHeadersTimeout")]
     pub fn set_headers_timeout(&self, ms: u64) -> &Server {
         self.with(|s| s.headers_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
         self
@@ -668,6 +671,7 @@ impl Server {
     /// ```
     /// nodelike::http::create_server(|_req, res| res.end(())).set_request_timeout(300_000);
     /// ```
+    #[doc(alias = "setRequestTimeout")]
     pub fn set_request_timeout(&self, ms: u64) -> &Server {
         self.with(|s| s.request_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
         self
@@ -708,6 +712,7 @@ impl Server {
     /// ```
     /// nodelike::http::create_server(|_req, res| res.end(())).set_keep_alive_timeout(1_000);
     /// ```
+    #[doc(alias = "setKeepAliveTimeout")]
     pub fn set_keep_alive_timeout(&self, ms: u64) -> &Server {
         self.with(|s| s.keep_alive_timeout = (ms > 0).then(|| Duration::from_millis(ms)));
         self
@@ -767,6 +772,7 @@ impl Server {
     /// ```
     /// nodelike::http::create_server(|_req, res| res.end(())).set_max_connections(10_000);
     /// ```
+    #[doc(alias = "setMaxConnections")]
     pub fn set_max_connections(&self, max: usize) -> &Server {
         self.with(|s| s.max_connections = (max > 0).then_some(max));
         self
@@ -778,6 +784,7 @@ impl Server {
     /// ```
     /// nodelike::http::create_server(|_req, res| res.end(())).set_max_header_size(8 * 1024);
     /// ```
+    #[doc(alias = "setMaxHeaderSize")]
     pub fn set_max_header_size(&self, bytes: usize) -> &Server {
         self.with(|s| s.limits.max_head_bytes = bytes);
         self
@@ -789,6 +796,7 @@ impl Server {
     /// let server = nodelike::http::Server::new();
     /// server.on_request(|req, res| res.end(req.url()));
     /// ```
+    #[doc(alias = "request")]
     pub fn on_request(&self, f: impl FnMut(IncomingMessage, ServerResponse) + 'static) -> &Server {
         self.with(|s| s.listeners.request.push(Box::new(f)));
         self
@@ -845,6 +853,7 @@ impl Server {
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
     /// server.on_connection(|socket| println!("from {:?}", socket.remote_address()));
     /// ```
+    #[doc(alias = "connection")]
     pub fn on_connection(&self, f: impl FnMut(Socket) + 'static) -> &Server {
         self.with(|s| s.listeners.connection.push(Box::new(f)));
         self
@@ -861,6 +870,7 @@ impl Server {
     ///     socket.end("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n");
     /// });
     /// ```
+    #[doc(alias = "upgrade")]
     pub fn on_upgrade(&self, f: impl FnMut(IncomingMessage, Socket, &[u8]) + 'static) -> &Server {
         self.with(|s| s.listeners.upgrade.push(Box::new(f)));
         self
@@ -877,6 +887,7 @@ impl Server {
     ///     eprintln!("bad request: {err}");
     /// });
     /// ```
+    #[doc(alias = "clientError")]
     pub fn on_client_error(&self, f: impl FnMut(&Error, Socket) + 'static) -> &Server {
         self.with(|s| s.listeners.client_error.push(Box::new(f)));
         self
@@ -889,6 +900,7 @@ impl Server {
     /// let server = nodelike::http::Server::new();
     /// server.on_close(|| println!("server closed"));
     /// ```
+    #[doc(alias = "close")]
     pub fn on_close(&self, f: impl FnMut() + 'static) -> &Server {
         self.with(|s| s.listeners.close.push(Box::new(f)));
         self
@@ -903,6 +915,7 @@ impl Server {
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
     /// server.on_timeout(|socket| socket.destroy());
     /// ```
+    #[doc(alias = "timeout")]
     pub fn on_timeout(&self, f: impl FnMut(Socket) + 'static) -> &Server {
         self.with(|s| s.listeners.timeout.push(Box::new(f)));
         self
@@ -915,6 +928,7 @@ impl Server {
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
     /// server.on_secure_connection(|socket| println!("TLS with {:?}", socket.remote_address()));
     /// ```
+    #[doc(alias = "secureConnection")]
     pub fn on_secure_connection(&self, f: impl FnMut(Socket) + 'static) -> &Server {
         self.with(|s| s.listeners.secure_connection.push(Box::new(f)));
         self
@@ -928,6 +942,7 @@ impl Server {
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
     /// server.on_tls_client_error(|err, _socket| eprintln!("handshake failed: {}", err.code()));
     /// ```
+    #[doc(alias = "tlsClientError")]
     pub fn on_tls_client_error(&self, f: impl FnMut(&Error, Socket) + 'static) -> &Server {
         self.with(|s| s.listeners.tls_client_error.push(Box::new(f)));
         self
@@ -963,6 +978,7 @@ impl Server {
     /// server.listen(port, "127.0.0.1", || {});
     /// nodelike::run(); // returns: the error was handled
     /// ```
+    #[doc(alias = "error")]
     pub fn on_error(&self, f: impl FnMut(&Error) + 'static) -> &Server {
         self.with(|s| s.listeners.error.push(Box::new(f)));
         self

@@ -140,6 +140,7 @@ impl ServerResponse {
     /// res.write_continue();
     /// # }
     /// ```
+    #[doc(alias = "writeContinue")]
     pub fn write_continue(&self) {
         with_state(|st| {
             if matches!(st.exchanges.get(self.ex), Some(e) if !e.head_written) {
@@ -162,6 +163,7 @@ impl ServerResponse {
     /// res.end(body);
     /// # }
     /// ```
+    #[doc(alias = "writeHead")]
     pub fn write_head(&self, status: u16, headers: &[(&str, &str)]) {
         self.mutate(|e| e.commit_head(status, None, headers));
     }
@@ -174,6 +176,7 @@ impl ServerResponse {
     /// res.end(());
     /// # }
     /// ```
+    #[doc(alias = "writeHead")]
     pub fn write_head_with_reason(&self, status: u16, reason: &str, headers: &[(&str, &str)]) {
         self.mutate(|e| e.commit_head(status, Some(reason), headers));
     }
@@ -185,6 +188,7 @@ impl ServerResponse {
     /// assert_eq!(res.status_code(), 200);
     /// # }
     /// ```
+    #[doc(alias = "statusCode")]
     pub fn status_code(&self) -> u16 {
         self.read(|e| e.status)
     }
@@ -198,6 +202,7 @@ impl ServerResponse {
     /// res.end("not found\n");
     /// # }
     /// ```
+    #[doc(alias = "statusCode")]
     pub fn set_status_code(&self, status: u16) {
         self.mutate(|e| {
             if e.head_committed {
@@ -219,6 +224,7 @@ impl ServerResponse {
     /// res.set_status_message("Custom");
     /// # }
     /// ```
+    #[doc(alias = "statusMessage")]
     pub fn set_status_message(&self, reason: &str) {
         let reason = reason.to_owned();
         self.mutate(move |e| {
@@ -248,6 +254,7 @@ impl ServerResponse {
     /// res.set_header("Set-Cookie", ["type=ninja", "language=javascript"]);
     /// # }
     /// ```
+    #[doc(alias = "setHeader")]
     pub fn set_header(&self, name: &str, value: impl IntoHeaderValues) {
         let values = value.into_header_values();
         self.mutate(|e| {
@@ -281,6 +288,7 @@ impl ServerResponse {
     /// assert_eq!(res.get_header("content-type").unwrap().as_str(), "text/plain");
     /// # }
     /// ```
+    #[doc(alias = "getHeader")]
     pub fn get_header(&self, name: &str) -> Option<HeaderValue> {
         self.read(|e| {
             e.set_headers
@@ -311,6 +319,7 @@ impl ServerResponse {
     /// conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     /// assert!(conn.take_output().starts_with(b"HTTP/1.1 200 OK"));
     /// ```
+    #[doc(alias = "getHeaders")]
     pub fn get_headers(&self) -> Vec<(String, HeaderValue)> {
         self.read(|e| {
             e.set_headers
@@ -336,6 +345,7 @@ impl ServerResponse {
     /// assert_eq!(res.get_header_names(), ["content-type"]);
     /// # }
     /// ```
+    #[doc(alias = "getHeaderNames")]
     pub fn get_header_names(&self) -> Vec<String> {
         self.read(|e| {
             e.set_headers
@@ -354,6 +364,7 @@ impl ServerResponse {
     /// assert_eq!(res.status_message(), "Not Found");
     /// # }
     /// ```
+    #[doc(alias = "statusMessage")]
     pub fn status_message(&self) -> String {
         self.read(|e| {
             e.reason
@@ -374,6 +385,7 @@ impl ServerResponse {
     /// conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     /// assert!(!String::from_utf8(conn.take_output()).unwrap().contains("Date:"));
     /// ```
+    #[doc(alias = "setSendDate")]
     pub fn set_send_date(&self, send: bool) {
         self.mutate(|e| {
             e.send_date = send;
@@ -388,6 +400,7 @@ impl ServerResponse {
     /// if !res.has_header("content-type") { res.set_header("Content-Type", "text/plain") }
     /// # }
     /// ```
+    #[doc(alias = "hasHeader")]
     pub fn has_header(&self, name: &str) -> bool {
         self.read(|e| {
             e.set_headers
@@ -403,6 +416,7 @@ impl ServerResponse {
     /// res.remove_header("Content-Encoding");
     /// # }
     /// ```
+    #[doc(alias = "removeHeader")]
     pub fn remove_header(&self, name: &str) {
         self.mutate(|e| {
             if e.head_committed {
@@ -428,6 +442,7 @@ impl ServerResponse {
     /// if !res.headers_sent() { res.set_header("X-Late", "ok") }
     /// # }
     /// ```
+    #[doc(alias = "headersSent")]
     pub fn headers_sent(&self) -> bool {
         self.read(|e| e.head_committed)
     }
@@ -439,6 +454,7 @@ impl ServerResponse {
     /// if !res.writable_ended() { res.end(()) }
     /// # }
     /// ```
+    #[doc(alias = "writableEnded")]
     pub fn writable_ended(&self) -> bool {
         self.read(|e| e.ended)
     }
@@ -451,6 +467,7 @@ impl ServerResponse {
     /// res.on_close(move || println!("complete: {}", res.writable_finished()));
     /// # }
     /// ```
+    #[doc(alias = "writableFinished")]
     pub fn writable_finished(&self) -> bool {
         with_state(|st| match st.exchanges.get(self.ex) {
             Some(e) => e.finished,
@@ -514,6 +531,7 @@ impl ServerResponse {
     /// res.end(());
     /// # }
     /// ```
+    #[doc(alias = "addTrailers")]
     pub fn add_trailers(&self, trailers: &[(&str, &str)]) {
         self.mutate(|e| {
             for (n, v) in trailers {
@@ -545,6 +563,7 @@ impl ServerResponse {
     /// res.on_drain(move || req.resume());
     /// # }
     /// ```
+    #[doc(alias = "drain")]
     pub fn on_drain(&self, f: impl FnMut() + 'static) {
         self.add(|e| e.listeners.drain.push(Box::new(f)));
     }
@@ -557,6 +576,7 @@ impl ServerResponse {
     /// res.on_finish(|| println!("sent"));
     /// # }
     /// ```
+    #[doc(alias = "finish")]
     pub fn on_finish(&self, f: impl FnMut() + 'static) {
         self.add(|e| e.listeners.finish.push(Box::new(f)));
     }
@@ -570,6 +590,7 @@ impl ServerResponse {
     /// res.on_close(move || if !res.writable_finished() { eprintln!("client went away") });
     /// # }
     /// ```
+    #[doc(alias = "close")]
     pub fn on_close(&self, f: impl FnMut() + 'static) {
         self.add(|e| e.listeners.res_close.push(Box::new(f)));
     }
@@ -582,6 +603,7 @@ impl ServerResponse {
     /// res.on_error(|e| eprintln!("{e}"));
     /// # }
     /// ```
+    #[doc(alias = "error")]
     pub fn on_error(&self, f: impl FnMut(&Error) + 'static) {
         self.add(|e| e.listeners.error.push(Box::new(f)));
     }
@@ -594,6 +616,7 @@ impl ServerResponse {
     /// res.set_timeout(5_000);
     /// # }
     /// ```
+    #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) {
         self.connection().set_timeout(ms);
     }
@@ -607,6 +630,7 @@ impl ServerResponse {
     /// res.on_timeout(move || res.connection().destroy());
     /// # }
     /// ```
+    #[doc(alias = "timeout")]
     pub fn on_timeout(&self, f: impl FnMut() + 'static) {
         self.add(|e| e.listeners.res_timeout.push(Box::new(f)));
     }
