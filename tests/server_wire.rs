@@ -869,3 +869,27 @@ fn connection_cap_closes_an_idle_connection_first_then_refuses() {
     drop((open_one, c));
     s.stop();
 }
+
+/// Ergonomics: headers built at run time (`Vec<(String, String)>`) go to
+/// `write_head` as they are, and `set_header` takes any integer.
+#[test]
+fn write_head_takes_owned_pairs_and_set_header_any_integer() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            let headers: Vec<(String, String)> = (1..=2)
+                .map(|i| (format!("X-Item-{i}"), format!("{}", i * 10)))
+                .collect();
+            res.set_header("X-Small", 7u8);
+            res.set_header("X-Signed", -3i32);
+            res.write_head(200, &headers);
+            res.end(req.url());
+        })
+    });
+    let r = request(s.port(), b"GET /owned HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("x-item-1"), Some("10"));
+    assert_eq!(r.header("x-item-2"), Some("20"));
+    assert_eq!(r.header("x-small"), Some("7"));
+    assert_eq!(r.header("x-signed"), Some("-3"));
+    assert_eq!(r.body_str(), "/owned");
+    s.stop();
+}

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::chunk::Chunk;
 use crate::encoding::StringDecoder;
 use crate::http::h1::{self, encode, DateCache, ParsedRequest};
-use crate::http::{BodyError, Framing};
+use crate::http::{BodyError, Framing, HeaderList};
 use crate::net::SockId;
 use crate::runtime::arena::Id;
 use crate::runtime::listeners::Listeners;
@@ -186,7 +186,7 @@ impl Exchange {
         &mut self,
         status: u16,
         reason: Option<&str>,
-        headers: &[(&str, &str)],
+        headers: &(impl HeaderList + ?Sized),
     ) -> Result<(), Error> {
         if self.head_committed {
             return Err(Error::new(
@@ -200,7 +200,8 @@ impl Exchange {
                 format!("Invalid status code: {status}"),
             ));
         }
-        for (name, value) in headers {
+        for i in 0..headers.count() {
+            let (name, value) = headers.pair(i);
             check_header(name, value)?;
         }
         if let Some(r) = reason {
@@ -219,7 +220,7 @@ impl Exchange {
         self.flags = HeadFlags::default();
         let set = std::mem::take(&mut self.set_headers);
         for (name, values) in &set {
-            if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if (0..headers.count()).any(|i| headers.pair(i).0.eq_ignore_ascii_case(name)) {
                 continue;
             }
             for v in values {
@@ -227,7 +228,8 @@ impl Exchange {
             }
         }
         self.set_headers = set;
-        for (name, value) in headers {
+        for i in 0..headers.count() {
+            let (name, value) = headers.pair(i);
             self.add_line(name, value);
         }
         self.head_committed = true;

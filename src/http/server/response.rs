@@ -104,6 +104,79 @@ impl IntoHeaderValues for Vec<&str> {
     }
 }
 
+/// Name/value pairs [`write_head`](ServerResponse::write_head) takes: a
+/// slice or array of `(&str, &str)`, or a `Vec` (or slice) of
+/// `(String, String)` or `(&str, &str)`. Read in place: no allocation.
+///
+/// ```
+/// use nodelike::http::HeaderList;
+/// let owned = vec![("X-A".to_string(), "1".to_string())];
+/// assert_eq!(owned.count(), 1);
+/// assert_eq!(owned.pair(0), ("X-A", "1"));
+/// ```
+pub trait HeaderList {
+    /// How many pairs.
+    fn count(&self) -> usize;
+    /// Pair `i` (`i < count()`).
+    fn pair(&self, i: usize) -> (&str, &str);
+}
+
+impl HeaderList for [(&str, &str)] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn pair(&self, i: usize) -> (&str, &str) {
+        self[i]
+    }
+}
+
+impl<const N: usize> HeaderList for [(&str, &str); N] {
+    fn count(&self) -> usize {
+        N
+    }
+    fn pair(&self, i: usize) -> (&str, &str) {
+        self[i]
+    }
+}
+
+impl HeaderList for [(String, String)] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn pair(&self, i: usize) -> (&str, &str) {
+        (&self[i].0, &self[i].1)
+    }
+}
+
+impl HeaderList for Vec<(String, String)> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn pair(&self, i: usize) -> (&str, &str) {
+        (&self[i].0, &self[i].1)
+    }
+}
+
+impl HeaderList for Vec<(&str, &str)> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn pair(&self, i: usize) -> (&str, &str) {
+        self[i]
+    }
+}
+
+macro_rules! header_values_from_integers {
+    ($($t:ty),*) => {$(
+        impl IntoHeaderValues for $t {
+            fn into_header_values(self) -> Vec<String> {
+                vec![self.to_string()]
+            }
+        }
+    )*};
+}
+header_values_from_integers!(u8, u16, u32, u128, i8, i16, i32, i64, i128, isize);
+
 impl ServerResponse {
     pub(crate) fn new(ex: ExId) -> ServerResponse {
         ServerResponse {
@@ -164,7 +237,7 @@ impl ServerResponse {
     /// # }
     /// ```
     #[doc(alias = "writeHead")]
-    pub fn write_head(&self, status: u16, headers: &[(&str, &str)]) {
+    pub fn write_head(&self, status: u16, headers: &(impl HeaderList + ?Sized)) {
         self.mutate(|e| e.commit_head(status, None, headers));
     }
 
@@ -177,7 +250,12 @@ impl ServerResponse {
     /// # }
     /// ```
     #[doc(alias = "writeHead")]
-    pub fn write_head_with_reason(&self, status: u16, reason: &str, headers: &[(&str, &str)]) {
+    pub fn write_head_with_reason(
+        &self,
+        status: u16,
+        reason: &str,
+        headers: &(impl HeaderList + ?Sized),
+    ) {
         self.mutate(|e| e.commit_head(status, Some(reason), headers));
     }
 
