@@ -898,3 +898,54 @@ fn request_events_come_in_nodes_order_and_abort_emits_abort_then_close() {
     assert_eq!(*aborted.borrow(), ["abort", "close"]);
     s.stop();
 }
+
+/// Node's `http.request(options)` with no callback: the response listener
+/// comes later.
+#[test]
+fn a_request_made_without_a_callback_gets_its_response_listener_later() {
+    let s = TestServer::start(|| http::create_server(|req, res| res.end(req.url())));
+    let out = log();
+    let req = http::ClientRequest::new(format!("http://127.0.0.1:{}/later", s.port()).as_str());
+    let o = out.clone();
+    req.on_response(move |res| {
+        let o = o.clone();
+        res.on_data(move |chunk| o.borrow_mut().push(chunk.to_string()));
+    });
+    req.end(());
+    nodelike::run();
+    assert_eq!(*out.borrow(), ["/later"]);
+    s.stop();
+}
+
+/// A deadline bounds the whole exchange: a response that trickles in, never
+/// idle long enough for `set_timeout`, still ends in `ABORT_ERR`.
+#[test]
+fn a_deadline_ends_a_trickling_response_with_abort_err() {
+    let s = TestServer::start(|| {
+        http::create_server(|_req, res| {
+            res.write_head(200, &[]);
+            let timer = nodelike::set_interval(move || drop(res.write("x")), 10);
+            res.on_close(move || nodelike::clear_interval(timer));
+            // Give up on our own after a while, whatever the client does.
+            nodelike::set_timeout(move || nodelike::clear_interval(timer), 3_000);
+        })
+    });
+    let out = log();
+    let o = out.clone();
+    let req = http::get(opts(s.port(), "GET", "/slow"), move |res| {
+        let o = o.clone();
+        res.on_data(move |_| {
+            if o.borrow().is_empty() {
+                o.borrow_mut().push("data".into());
+            }
+        });
+    });
+    req.set_timeout(1_000); // idle: never reached, bytes keep coming
+    req.set_deadline(150);
+    let (o1, o2) = (out.clone(), out.clone());
+    req.on_error(move |e| o1.borrow_mut().push(format!("error {}", e.code())));
+    req.on_close(move || o2.borrow_mut().push("close".into()));
+    nodelike::run();
+    assert_eq!(*out.borrow(), ["data", "error ABORT_ERR", "close"]);
+    s.stop();
+}

@@ -279,7 +279,7 @@ pub struct ClientResponse {
 }
 
 impl ClientRequest {
-    fn new(id: ClientId) -> ClientRequest {
+    fn from_id(id: ClientId) -> ClientRequest {
         ClientRequest {
             id,
             _loop: LoopBound::default(),

@@ -109,7 +109,7 @@ fn request_over(
                 Some(t) => start_socket(c, id, None, Ok((t, None)), Start::InMemory),
                 None => assign(c, id),
             });
-            let req = ClientRequest::new(id);
+            let req = ClientRequest::from_id(id);
             let expects = with_state(|c| {
                 c.clients.get(id).is_some_and(|e| {
                     e.set_headers
@@ -126,9 +126,9 @@ fn request_over(
             // Nothing is sent; the error arrives on the next turn, so the
             // caller can still add an `error` listener (as in Node).
             crate::next_tick(move || fail(id, e));
-            ClientRequest::new(id)
+            ClientRequest::from_id(id)
         }
-        None => ClientRequest::new(Id {
+        None => ClientRequest::from_id(Id {
             idx: u32::MAX,
             gen: 0,
         }),
@@ -174,6 +174,22 @@ pub fn get(
 }
 
 impl ClientRequest {
+    /// A request with no response callback yet (Node's
+    /// `http.request(options)` without one, or `new http.ClientRequest`):
+    /// add it with [`on_response`](Self::on_response).
+    ///
+    /// ```no_run
+    /// use nodelike::http::ClientRequest;
+    /// let req = ClientRequest::new("http://127.0.0.1:8000/");
+    /// req.on_response(|res| println!("{}", res.status_code()));
+    /// req.end(());
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "ClientRequest")]
+    pub fn new(options: impl IntoRequestOptions) -> ClientRequest {
+        request_over(options, |_res| {}, None)
+    }
+
     /// Sends a chunk of the body (the head first, if not sent yet).
     /// Returns `false` once more than 16 KiB wait to be sent: wait for
     /// `drain`. The body is chunked unless a `Content-Length` was set.
@@ -325,6 +341,29 @@ impl ClientRequest {
                 net::set_idle_timeout(sock, timeout);
             }
         });
+    }
+
+    /// Gives the whole exchange `ms` milliseconds, from now until the
+    /// response's end: past that, the request fails with an
+    /// [`ErrorKind::Aborted`] error (`ABORT_ERR`, as Node's
+    /// `signal: AbortSignal.timeout(ms)` gives), its connection is destroyed,
+    /// and `close` follows. Unlike [`set_timeout`](Self::set_timeout), which
+    /// fires only when the socket is idle, a response that trickles in
+    /// steadily cannot outlast it.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_deadline(5_000);
+    /// req.on_error(|e| if e.code() == "ABORT_ERR" { eprintln!("gave up: {e}") });
+    /// # }
+    /// ```
+    #[doc(alias = "AbortSignal.timeout")]
+    pub fn set_deadline(&self, ms: u64) {
+        let ctx = u64::from(self.id.idx) | (u64::from(self.id.gen) << 32);
+        runtime::schedule(
+            runtime::now() + Duration::from_millis(ms),
+            runtime::Work::new(deadline_due, ctx).while_alive(client_alive),
+        );
     }
 
     /// Aborts the request: a queued one never reaches the server; one in
@@ -728,5 +767,50 @@ pub(super) fn emit_request_drain(sock: SockId) {
         if wanted {
             emit(ex, |l| &mut l.drain, |f| f());
         }
+    }
+}
+
+fn client_from_ctx(ctx: u64) -> ClientId {
+    Id {
+        idx: (ctx & 0xffff_ffff) as u32,
+        gen: (ctx >> 32) as u32,
+    }
+}
+
+/// `Work::alive` for a request's deadline: whether the exchange is still
+/// there (a finished one's deadline is dropped when the heap is compacted).
+fn client_alive(ctx: u64) -> bool {
+    with_state(|c| c.clients.get(client_from_ctx(ctx)).is_some_and(|e| !e.done)).unwrap_or(false)
+}
+
+/// A request's deadline came: fail it unless it is over.
+fn deadline_due(ctx: u64) {
+    let id = client_from_ctx(ctx);
+    let sock = with_state(|c| {
+        let e = c.clients.get_mut(id)?;
+        if e.done {
+            return None;
+        }
+        let sock = e.socket;
+        release_placeholder(c, id);
+        if let Some(s) = sock {
+            if let Some(conn) = c.conns.get_mut(s) {
+                conn.ex = None;
+            }
+        }
+        Some(sock)
+    })
+    .flatten();
+    let Some(sock) = sock else { return };
+    log::debug!("client: request past its deadline");
+    fail(
+        id,
+        Error::new(
+            ErrorKind::Aborted,
+            "The operation was aborted due to timeout",
+        ),
+    );
+    if let Some(s) = sock {
+        net::destroy(s, Cause::Timeout);
     }
 }
