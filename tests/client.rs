@@ -924,7 +924,12 @@ fn a_deadline_ends_a_trickling_response_with_abort_err() {
     let s = TestServer::start(|| {
         http::create_server(|_req, res| {
             res.write_head(200, &[]);
-            let timer = nodelike::set_interval(move || drop(res.write("x")), 10);
+            let timer = nodelike::set_interval(
+                move || {
+                    res.write("x");
+                },
+                10,
+            );
             res.on_close(move || nodelike::clear_interval(timer));
             // Give up on our own after a while, whatever the client does.
             nodelike::set_timeout(move || nodelike::clear_interval(timer), 3_000);
