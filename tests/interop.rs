@@ -97,6 +97,39 @@ fn curl_uploads_to_echo_chunked_and_with_length() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Header bytes round-trip (Node sends `café` as latin-1, byte 0xE9): the
+/// echo example's copy comes back byte-identical, so Node reads `café`,
+/// and a UTF-8 value comes back as the same UTF-8 bytes.
+#[test]
+fn node_client_header_values_round_trip_through_echo_byte_for_byte() {
+    need("node");
+    let server = ExampleProcess::start("echo");
+    let script = r#"
+const http = require('http');
+const net = require('net');
+const port = Number(process.argv[1]);
+http.get({ host: '127.0.0.1', port, path: '/h', headers: { 'X-Name': 'café' } }, (res) => {
+  res.resume();
+  res.on('end', () => {
+    // Raw bytes too: UTF-8 "é" (C3 A9) sent by hand.
+    const c = net.connect(port, '127.0.0.1', () =>
+      c.write(Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Utf: caf'),
+                             Buffer.from([0xc3, 0xa9]), Buffer.from('\r\n\r\n')])));
+    const chunks = [];
+    c.on('data', (d) => chunks.push(d));
+    c.on('end', () => {
+      const all = Buffer.concat(chunks);
+      const at = all.indexOf('x-req-x-utf: ');
+      const line = all.subarray(at + 13, all.indexOf('\r\n', at));
+      console.log(JSON.stringify({ latin1: res.headers['x-req-x-name'], utf8: line.toString('hex') }));
+    });
+  });
+});
+"#;
+    let out = run(Command::new("node").args(["-e", script, &server.port.to_string()]));
+    assert_eq!(out.trim(), r#"{"latin1":"café","utf8":"636166c3a9"}"#);
+}
+
 #[test]
 fn node_client_talks_to_echo_keep_alive_chunked_and_trailers() {
     need("node");

@@ -881,7 +881,7 @@ fn write_head_takes_owned_pairs_and_set_header_any_integer() {
                 .collect();
             res.set_header("X-Small", 7u8);
             res.set_header("X-Signed", -3i32);
-            res.write_head(200, &headers);
+            res.write_head_from(200, headers);
             res.end(req.url());
         })
     });

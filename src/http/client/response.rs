@@ -354,7 +354,7 @@ impl ClientResponse {
     pub fn raw_headers(&self) -> Vec<(String, String)> {
         self.read(|e| {
             let text = |r: &std::ops::Range<usize>| {
-                String::from_utf8_lossy(e.res_head.get(r.clone()).unwrap_or_default()).into_owned()
+                h1::latin1(e.res_head.get(r.clone()).unwrap_or_default()).into_owned()
             };
             e.parsed
                 .headers

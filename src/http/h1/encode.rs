@@ -166,8 +166,20 @@ pub fn write_status_line(out: &mut Vec<u8>, status: u16, reason: &str) {
 pub fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
+    write_header_value(out, value);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a header value as Node writes one: latin-1, one byte per char,
+/// when every char fits (so a value read from the wire goes back
+/// byte-identical, `é` as `0xE9`); otherwise (a char past U+00FF, which
+/// Node would refuse) its UTF-8 bytes.
+pub fn write_header_value(out: &mut Vec<u8>, value: &str) {
+    if value.is_ascii() || value.chars().any(|c| u32::from(c) > 0xFF) {
+        out.extend_from_slice(value.as_bytes());
+    } else {
+        out.extend(value.chars().map(|c| u32::from(c) as u8));
+    }
 }
 
 /// Appends `n` in decimal, without allocating.
@@ -608,5 +620,22 @@ mod doc_examples {
         let now = std::time::Instant::now();
         let first = cache.get_at(now).to_owned();
         assert_eq!(cache.get_at(now), first);
+    }
+
+    #[test]
+    fn header_values_are_written_as_latin1_when_every_char_fits() {
+        let mut out = Vec::new();
+        super::write_header(&mut out, "X-A", "café");
+        assert_eq!(out, b"X-A: caf\xe9\r\n");
+        out.clear();
+        // A char past U+00FF (Node refuses it): its UTF-8 bytes.
+        super::write_header(&mut out, "X-B", "€1");
+        assert_eq!(out, "X-B: €1\r\n".as_bytes());
+        // Every byte read as latin-1 goes back as the same byte.
+        let bytes: Vec<u8> = (0x20..=0xff).filter(|&b| b != 0x7f).collect();
+        let text = crate::http::h1::latin1(&bytes).into_owned();
+        out.clear();
+        super::write_header_value(&mut out, &text);
+        assert_eq!(out, bytes);
     }
 }

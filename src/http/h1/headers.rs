@@ -234,13 +234,19 @@ impl Headers {
         h
     }
 
-    /// [`append_field`](Self::append_field) from raw bytes: a value that is
-    /// not UTF-8 is decoded as latin-1, as Node does.
+    /// [`append_field`](Self::append_field) from raw bytes, decoded as
+    /// latin-1 (one char per byte), as Node does. Written back, such a
+    /// value gives the same bytes (header values are written as latin-1
+    /// when every char fits), so a received value round-trips
+    /// byte-identical. A UTF-8 value reads as its bytes do in latin-1, as
+    /// in Node (`"café"` sent as UTF-8 reads `"cafÃ©"`).
     ///
     /// ```
     /// let mut h = nodelike::http::Headers::new();
     /// h.append_raw(b"X-Name", b"caf\xe9");
     /// assert_eq!(h.get("x-name"), Some("café"));
+    /// h.append_raw(b"X-Utf8", "café".as_bytes());
+    /// assert_eq!(h.get("x-utf8"), Some("cafÃ©"));
     /// ```
     pub fn append_raw(&mut self, name: &[u8], value: &[u8]) {
         let name = latin1(name);
@@ -249,10 +255,12 @@ impl Headers {
     }
 }
 
-fn latin1(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+/// Header bytes as text, the way Node reads them: latin-1, one char per
+/// byte (borrowed when they are ASCII, the common case).
+pub(crate) fn latin1(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => std::borrow::Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+        Ok(s) if s.is_ascii() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
     }
 }
 

@@ -29,7 +29,7 @@ mod parse;
 
 pub use decode::{DecodeError, Decoded, Decoder};
 pub(crate) use encode::DateCache;
-pub(crate) use headers::{HeaderValue, Headers};
+pub(crate) use headers::{latin1, HeaderValue, Headers};
 
 /// The header types, for `nodelike::http` to re-export: their one public
 /// path is `nodelike::http::{Headers, HeaderValue}`.

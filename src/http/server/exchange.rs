@@ -9,7 +9,7 @@ use std::time::Instant;
 use crate::chunk::Chunk;
 use crate::encoding::StringDecoder;
 use crate::http::h1::{self, encode, DateCache, ParsedRequest};
-use crate::http::{BodyError, Framing, HeaderList};
+use crate::http::{BodyError, Framing};
 use crate::net::SockId;
 use crate::runtime::arena::Id;
 use crate::runtime::listeners::Listeners;
@@ -186,7 +186,7 @@ impl Exchange {
         &mut self,
         status: u16,
         reason: Option<&str>,
-        headers: &(impl HeaderList + ?Sized),
+        headers: &[(&str, &str)],
     ) -> Result<(), Error> {
         if self.head_committed {
             return Err(Error::new(
@@ -200,8 +200,7 @@ impl Exchange {
                 format!("Invalid status code: {status}"),
             ));
         }
-        for i in 0..headers.count() {
-            let (name, value) = headers.pair(i);
+        for (name, value) in headers {
             check_header(name, value)?;
         }
         if let Some(r) = reason {
@@ -220,7 +219,7 @@ impl Exchange {
         self.flags = HeadFlags::default();
         let set = std::mem::take(&mut self.set_headers);
         for (name, values) in &set {
-            if (0..headers.count()).any(|i| headers.pair(i).0.eq_ignore_ascii_case(name)) {
+            if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 continue;
             }
             for v in values {
@@ -228,8 +227,7 @@ impl Exchange {
             }
         }
         self.set_headers = set;
-        for i in 0..headers.count() {
-            let (name, value) = headers.pair(i);
+        for (name, value) in headers {
             self.add_line(name, value);
         }
         self.head_committed = true;

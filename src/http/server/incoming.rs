@@ -107,7 +107,7 @@ impl IncomingMessage {
                 .iter()
                 .map(|(n, v)| {
                     let text = |r: &std::ops::Range<usize>| {
-                        String::from_utf8_lossy(e.head.get(r.clone()).unwrap_or_default())
+                        crate::http::h1::latin1(e.head.get(r.clone()).unwrap_or_default())
                             .into_owned()
                     };
                     (text(n), text(v))

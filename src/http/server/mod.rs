@@ -32,7 +32,7 @@ use exchange::Exchange;
 
 pub use exchange::CloseReason;
 pub use incoming::IncomingMessage;
-pub use response::{HeaderList, IntoHeaderValues, ServerResponse};
+pub use response::{IntoHeaderValues, ServerResponse};
 
 /// The server side's state on one thread: servers, their connections'
 /// protocol state, and the exchanges (request + response) in flight.

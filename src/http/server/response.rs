@@ -104,68 +104,6 @@ impl IntoHeaderValues for Vec<&str> {
     }
 }
 
-/// Name/value pairs [`write_head`](ServerResponse::write_head) takes: a
-/// slice or array of `(&str, &str)`, or a `Vec` (or slice) of
-/// `(String, String)` or `(&str, &str)`. Read in place: no allocation.
-///
-/// ```
-/// use nodelike::http::HeaderList;
-/// let owned = vec![("X-A".to_string(), "1".to_string())];
-/// assert_eq!(owned.count(), 1);
-/// assert_eq!(owned.pair(0), ("X-A", "1"));
-/// ```
-pub trait HeaderList {
-    /// How many pairs.
-    fn count(&self) -> usize;
-    /// Pair `i` (`i < count()`).
-    fn pair(&self, i: usize) -> (&str, &str);
-}
-
-impl HeaderList for [(&str, &str)] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn pair(&self, i: usize) -> (&str, &str) {
-        self[i]
-    }
-}
-
-impl<const N: usize> HeaderList for [(&str, &str); N] {
-    fn count(&self) -> usize {
-        N
-    }
-    fn pair(&self, i: usize) -> (&str, &str) {
-        self[i]
-    }
-}
-
-impl HeaderList for [(String, String)] {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn pair(&self, i: usize) -> (&str, &str) {
-        (&self[i].0, &self[i].1)
-    }
-}
-
-impl HeaderList for Vec<(String, String)> {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn pair(&self, i: usize) -> (&str, &str) {
-        (&self[i].0, &self[i].1)
-    }
-}
-
-impl HeaderList for Vec<(&str, &str)> {
-    fn count(&self) -> usize {
-        self.len()
-    }
-    fn pair(&self, i: usize) -> (&str, &str) {
-        self[i]
-    }
-}
-
 macro_rules! header_values_from_integers {
     ($($t:ty),*) => {$(
         impl IntoHeaderValues for $t {
@@ -237,8 +175,38 @@ impl ServerResponse {
     /// # }
     /// ```
     #[doc(alias = "writeHead")]
-    pub fn write_head(&self, status: u16, headers: &(impl HeaderList + ?Sized)) {
+    pub fn write_head(&self, status: u16, headers: &[(&str, &str)]) {
         self.mutate(|e| e.commit_head(status, None, headers));
+    }
+
+    /// [`write_head`](Self::write_head) with headers from any iterator of
+    /// name/value pairs: a `Vec<(String, String)>` built at run time, a
+    /// map, pairs of `&str` and `String`.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|req, res| {
+    ///     let headers: Vec<(String, String)> =
+    ///         vec![("X-Url".into(), req.url()), ("X-Count".into(), 2.to_string())];
+    ///     res.write_head_from(200, headers);
+    ///     res.end(());
+    /// });
+    /// let conn = server.connect_in_memory();
+    /// conn.send(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// let answer = String::from_utf8(conn.take_output()).unwrap();
+    /// assert!(answer.contains("X-Url: /a\r\n") && answer.contains("X-Count: 2\r\n"));
+    /// ```
+    #[doc(alias = "writeHead")]
+    pub fn write_head_from<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        status: u16,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) {
+        let owned: Vec<(K, V)> = headers.into_iter().collect();
+        let pairs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        self.write_head(status, &pairs);
     }
 
     /// [`write_head`](Self::write_head) with a reason phrase of your own.
@@ -250,12 +218,7 @@ impl ServerResponse {
     /// # }
     /// ```
     #[doc(alias = "writeHead")]
-    pub fn write_head_with_reason(
-        &self,
-        status: u16,
-        reason: &str,
-        headers: &(impl HeaderList + ?Sized),
-    ) {
+    pub fn write_head_with_reason(&self, status: u16, reason: &str, headers: &[(&str, &str)]) {
         self.mutate(|e| e.commit_head(status, Some(reason), headers));
     }
 
