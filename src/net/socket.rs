@@ -366,17 +366,6 @@ pub(crate) fn has_held_input(id: SockId) -> bool {
     with_net(|net| net.socket(id).is_some_and(|s| !s.inbuf.is_empty())).unwrap_or(false)
 }
 
-/// Whether the input held unconsumed is only line breaks (CR and LF):
-/// what RFC 9112 §2.2 lets a server ignore between messages. True when
-/// nothing is held.
-pub(crate) fn held_input_is_blank(id: SockId) -> bool {
-    with_net(|net| {
-        net.socket(id)
-            .is_none_or(|s| s.inbuf.iter().all(|&b| b == b'\r' || b == b'\n'))
-    })
-    .unwrap_or(true)
-}
-
 /// Whether the peer's end of stream was a truncation (TLS without
 /// `close_notify`), not a clean end.
 pub(crate) fn eof_was_truncated(id: SockId) -> bool {

@@ -107,7 +107,7 @@ impl ServerConn {
     /// Idle, open, and no request begun: a connection the server may close
     /// to make room under its connection cap.
     pub(crate) fn is_reusable_idle(&self, id: SockId) -> bool {
-        self.is_idle() && net::is_open(id) && net::held_input_is_blank(id)
+        self.is_idle() && net::is_open(id) && !net::has_held_input(id)
     }
 }
 
@@ -236,6 +236,15 @@ fn next_step<'a>(
                 net::hold_input_until_flushed(id);
                 return Step::Stop;
             }
+            // Empty lines before a request line are ignored (RFC 9112
+            // §2.2): consumed here, so they are never held as the start of
+            // a head (lone CRLFs then FIN are not a partial request). As in
+            // llhttp they begin no request: no clock starts, and a
+            // keep-alive connection stays idle.
+            let blank = leading_empty_lines(input);
+            if blank > 0 {
+                return Step::Skip(blank);
+            }
             let srv = servers.get(conn.server.0);
             let limits = srv.map(|srv| srv.limits).unwrap_or_default();
             if conn.keep_alive_idle {
@@ -346,6 +355,15 @@ fn next_step<'a>(
             }
         }
     }
+}
+
+/// How many bytes at the start of `input` are line breaks (CR or LF)
+/// before a request line: what llhttp skips between messages too.
+fn leading_empty_lines(input: &[u8]) -> usize {
+    input
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
 }
 
 fn server_key(ex: ExId) -> Option<(usize, u32)> {
@@ -579,9 +597,9 @@ fn on_eof(id: SockId) {
         PartialHead,
         Handled,
     }
-    // Line breaks after the last request are not a request begun (RFC 9112
-    // §2.2 lets a server ignore them): only other bytes are a partial head.
-    let partial_head = !net::held_input_is_blank(id);
+    // Empty lines after the last request were consumed as they came (see
+    // `leading_empty_lines`): whatever is held is a partial head.
+    let partial_head = net::has_held_input(id);
     let next = with_state(|st| {
         let conn = st.conns.get_mut(id)?;
         match conn.reading {
@@ -1033,6 +1051,23 @@ mod tests {
         let out = text(&conn);
         assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
         assert!(conn.output_ended());
+    }
+
+    #[test]
+    fn empty_lines_before_a_request_are_consumed_not_held() {
+        // The parser's side of RFC 9112 §2.2: line breaks where a request
+        // line is expected are skipped as they arrive (never held as a
+        // head begun), and the request after them is served.
+        for max_read in [0, 1] {
+            let conn = hello().connect_in_memory();
+            conn.set_max_read(max_read);
+            conn.send(b"\r\n\r\n\n\r\n");
+            assert_eq!(conn.held(), 0);
+            conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+            let out = text(&conn);
+            assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+            assert!(!conn.output_ended(), "kept alive");
+        }
     }
 
     #[test]

@@ -525,7 +525,7 @@ impl Server {
     #[doc(alias = "closeIdleConnections")]
     pub fn close_idle_connections(&self) {
         for id in self.connection_ids(|conn| conn.is_idle()) {
-            if net::held_input_is_blank(id) {
+            if !net::has_held_input(id) {
                 net::destroy(id, net::Cause::Aborted);
             }
         }
