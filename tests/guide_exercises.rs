@@ -331,3 +331,98 @@ fn ch10_a_broadcast_closes_every_worker() {
     assert!(exit.panicked.is_empty(), "{exit:?}");
     assert_eq!(closed.load(Ordering::SeqCst), 2);
 }
+
+/// The guide's goal (chapters 3, 4 and 7 together): a streaming proxy. A
+/// server whose handler is a client request to an upstream; bodies piped
+/// both ways with back-pressure; the upstream aborted if the client goes.
+#[test]
+fn ch07_a_streaming_proxy_from_the_guide_alone() {
+    // The upstream: echoes the body back, uppercased, with its own header.
+    let upstream = http::create_server(|req, res| {
+        res.write_head(200, &[("X-Upstream", "yes")]);
+        req.on_data(move |chunk| {
+            if !res.write(chunk.to_string().to_uppercase()) {
+                req.pause();
+            }
+        });
+        res.on_drain(move || req.resume());
+        req.on_end(move || res.end(()));
+    });
+    let got = Rc::new(RefCell::new(String::new()));
+    let g = got.clone();
+    upstream.listen(0, "127.0.0.1", move || {
+        let upstream_port = upstream.address().unwrap().port();
+        // The proxy.
+        let proxy = http::create_server(move |req, res| {
+            let options = http::RequestOptions {
+                host: "127.0.0.1".into(),
+                port: upstream_port,
+                method: req.method(),
+                path: req.url(),
+                ..Default::default()
+            };
+            let up = http::request(options, move |up_res| {
+                let status = up_res.status_code();
+                let marker = up_res
+                    .headers()
+                    .get("x-upstream")
+                    .unwrap_or_default()
+                    .to_string();
+                res.write_head(status, &[("X-Via", "proxy"), ("X-Upstream", &marker)]);
+                // Downstream is slow? Pause the upstream response.
+                up_res.on_data(move |chunk| {
+                    if !res.write(chunk) {
+                        up_res.pause();
+                    }
+                });
+                res.on_drain(move || up_res.resume());
+                up_res.on_end(move || res.end(()));
+            });
+            // Upstream is slow? Pause the client's body.
+            req.on_data(move |chunk| {
+                if !up.write(chunk) {
+                    req.pause();
+                }
+            });
+            up.on_drain(move || req.resume());
+            req.on_end(move || up.end(()));
+            // The client went away: so does the upstream request.
+            req.on_close(move |_reason| up.abort());
+        });
+        let g = g.clone();
+        proxy.listen(0, "127.0.0.1", move || {
+            let proxy_port = proxy.address().unwrap().port();
+            let options = http::RequestOptions {
+                host: "127.0.0.1".into(),
+                port: proxy_port,
+                method: "POST".into(),
+                path: "/shout".into(),
+                ..Default::default()
+            };
+            let g = g.clone();
+            let client = http::request(options, move |res| {
+                let g1 = g.clone();
+                g.borrow_mut().push_str(&format!(
+                    "{} via={} upstream={} ",
+                    res.status_code(),
+                    res.headers().get("x-via").unwrap_or_default(),
+                    res.headers().get("x-upstream").unwrap_or_default()
+                ));
+                res.on_data(move |chunk| g1.borrow_mut().push_str(&chunk.to_string()));
+                res.on_end(move || {
+                    proxy.close();
+                    upstream.close();
+                });
+            });
+            for piece in ["hello ", "through ", "the proxy"] {
+                client.write(piece);
+            }
+            client.end(());
+        });
+    });
+    nodelike::run();
+    assert_eq!(
+        *got.borrow(),
+        "200 via=proxy upstream=yes HELLO THROUGH THE PROXY"
+    );
+}
