@@ -499,7 +499,7 @@ fn continue_and_upgrade_events() {
         ("Connection".into(), "Upgrade".into()),
         ("Upgrade".into(), "x".into()),
     ];
-    o_up.agent = false;
+    o_up.agent = None;
     let up = http::request(o_up, |_| panic!("upgrade, not a response"));
     up.on_upgrade(move |res, socket, head| {
         let o = o.clone();

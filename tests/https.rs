@@ -424,7 +424,7 @@ fn our_client_talks_to_our_server_reuses_sockets_and_resumes_sessions() {
     assert!(!rx.recv().unwrap(), "the first handshake is a full one");
     // Unpooled: a fresh connection resumes the session of the first.
     let fresh = RequestOptions {
-        agent: false,
+        agent: None,
         ..to(s.port(), ca.clone())
     };
     assert_eq!(fetch_all(vec![fresh]), [Ok("secure /x".to_string())]);

@@ -21,8 +21,8 @@ mod server;
 pub(crate) use body::{BodyError, Framing};
 
 pub use client::{
-    get, get_agent, request, request_in_memory, Agent, ClientRequest, ClientResponse,
-    IntoRequestOptions, RequestOptions, AGENT_IDLE_TIMEOUT_MS,
+    get, get_agent, global_agent, request, request_in_memory, Agent, AgentOptions, ClientRequest,
+    ClientResponse, IntoRequestOptions, RequestOptions, AGENT_IDLE_TIMEOUT_MS,
 };
 pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::headers_public::{HeaderValue, Headers};

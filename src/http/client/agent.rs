@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// The agent for `host:port`, created on first use (Node's
+/// The global agent's pool for `host:port`, created on first use (Node's
 /// `http.getAgent(host, port)`).
 ///
 /// ```
@@ -12,26 +12,125 @@ use super::*;
 /// ```
 #[doc(alias = "getAgent")]
 pub fn get_agent(host: &str, port: u16) -> Agent {
-    let key = with_state(|c| agent_for(c, host, port, &TlsKey::default())).unwrap_or(usize::MAX);
+    let key =
+        with_state(|c| agent_for(c, None, host, port, &TlsKey::default())).unwrap_or(usize::MAX);
     Agent {
-        key,
+        scope: AgentScope::Host(key),
         _loop: LoopBound::default(),
     }
 }
 
-pub(super) fn agent_for(c: &mut ClientState, host: &str, port: u16, tls: &TlsKey) -> usize {
+/// The global agent (Node's `http.globalAgent`): what requests use unless
+/// their options name another agent or none. Keep-alive, 5 sockets per
+/// host.
+///
+/// ```
+/// let global = nodelike::http::global_agent();
+/// assert_eq!(global.max_sockets(), 5);
+/// assert_eq!(nodelike::http::RequestOptions::default().agent, Some(global));
+/// ```
+#[doc(alias = "globalAgent")]
+pub fn global_agent() -> Agent {
+    Agent {
+        scope: AgentScope::Global,
+        _loop: LoopBound::default(),
+    }
+}
+
+/// Options for [`Agent::new`] (Node's `new http.Agent(options)`), with
+/// Node's defaults.
+///
+/// ```
+/// use nodelike::http::AgentOptions;
+/// let o = AgentOptions::default();
+/// assert!(!o.keep_alive);
+/// assert_eq!((o.max_free_sockets, o.keep_alive_msecs), (256, 1000));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOptions {
+    /// Keep sockets open after a response, for the next request to the
+    /// same host (Node's `keepAlive`; default `false`: each request sends
+    /// `Connection: close`).
+    pub keep_alive: bool,
+    /// With `keep_alive`, the initial delay of TCP keep-alive probes on the
+    /// agent's sockets, in milliseconds (Node's `keepAliveMsecs`, 1000).
+    pub keep_alive_msecs: u64,
+    /// Sockets per host at once; more requests queue (Node's `maxSockets`,
+    /// default unlimited).
+    pub max_sockets: usize,
+    /// Idle sockets kept per host; more are closed (Node's
+    /// `maxFreeSockets`, 256).
+    pub max_free_sockets: usize,
+    /// The idle timeout of the agent's sockets while they carry a request,
+    /// in milliseconds (Node's `timeout`; `None`: none).
+    pub timeout: Option<u64>,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        AgentOptions {
+            keep_alive: false,
+            keep_alive_msecs: 1000,
+            max_sockets: usize::MAX,
+            max_free_sockets: 256,
+            timeout: None,
+        }
+    }
+}
+
+/// What a pool does with its sockets: from its agent instance, or the
+/// global agent's.
+pub(super) struct PoolSettings {
+    pub(super) keep_alive: bool,
+    pub(super) keep_alive_msecs: Option<u64>,
+    pub(super) max_free: usize,
+    pub(super) timeout: Option<Duration>,
+}
+
+pub(super) fn pool_settings(c: &ClientState, owner: Option<usize>) -> PoolSettings {
+    match owner.and_then(|i| c.instances.get(i)) {
+        Some(inst) => PoolSettings {
+            keep_alive: inst.options.keep_alive,
+            keep_alive_msecs: inst
+                .options
+                .keep_alive
+                .then_some(inst.options.keep_alive_msecs),
+            max_free: inst.options.max_free_sockets,
+            timeout: inst.options.timeout.map(Duration::from_millis),
+        },
+        None => PoolSettings {
+            keep_alive: true,
+            keep_alive_msecs: None,
+            max_free: 256,
+            timeout: None,
+        },
+    }
+}
+
+pub(super) fn agent_for(
+    c: &mut ClientState,
+    owner: Option<usize>,
+    host: &str,
+    port: u16,
+    tls: &TlsKey,
+) -> usize {
     if let Some(i) = c
         .agents
         .iter()
-        .position(|a| a.key.0 == host && a.key.1 == port && a.tls_key() == tls)
+        .position(|a| a.owner == owner && a.key.0 == host && a.key.1 == port && a.tls_key() == tls)
     {
         return i;
     }
+    let max_sockets = match owner.and_then(|i| c.instances.get(i)) {
+        Some(inst) => inst.options.max_sockets,
+        None => c.global_max_sockets,
+    };
     c.agents.push(AgentRec {
+        owner,
         key: (host.to_owned(), port),
         #[cfg(feature = "tls")]
         tls: tls.clone(),
-        max_sockets: 5,
+        max_sockets,
         active: Vec::new(),
         idle: Vec::new(),
         queue: VecDeque::new(),
@@ -40,23 +139,94 @@ pub(super) fn agent_for(c: &mut ClientState, host: &str, port: u16, tls: &TlsKey
     c.agents.len() - 1
 }
 
-/// The agent's `upgrade` event, for a request with no listener of its own.
-pub(super) fn emit_agent_upgrade(ex: ClientId, call: impl FnMut(&mut UpgradeListener)) -> bool {
+/// The agent's `upgrade` event, for a request with no listener of its own:
+/// the host pool's listeners, else its agent's (instance or global).
+pub(super) fn emit_agent_upgrade(ex: ClientId, mut call: impl FnMut(&mut UpgradeListener)) -> bool {
     let Some(Some(agent)) = with_state(|c| c.clients.get(ex).and_then(|e| e.agent)) else {
         return false;
     };
     // The same emit as every other event: the listeners go back even if
     // one panics.
-    runtime::listeners::emit(
+    let by_host = runtime::listeners::emit(
         |f| {
             with_state(|c| c.agents.get_mut(agent).map(|a| f(&mut a.upgrade)).is_some())
                 .unwrap_or(false)
         },
-        call,
-    )
+        &mut call,
+    );
+    by_host
+        || runtime::listeners::emit(
+            |f| {
+                with_state(|c| {
+                    let owner = c.agents.get(agent).map(|a| a.owner)?;
+                    let listeners = match owner {
+                        Some(i) => &mut c.instances.get_mut(i)?.upgrade,
+                        None => &mut c.global_upgrade,
+                    };
+                    f(listeners);
+                    Some(())
+                })
+                .flatten()
+                .is_some()
+            },
+            &mut call,
+        )
 }
 
 impl Agent {
+    /// A new agent with its own pools (Node's `new http.Agent(options)`):
+    /// pass it as [`RequestOptions::agent`] to use it. Capping one fan-out
+    /// does not change the global agent.
+    ///
+    /// ```
+    /// use nodelike::http::{Agent, AgentOptions};
+    /// let ten = Agent::new(AgentOptions { max_sockets: 10, keep_alive: true, ..Default::default() });
+    /// assert_eq!(ten.max_sockets(), 10);
+    /// assert_eq!(nodelike::http::global_agent().max_sockets(), 5);
+    /// ```
+    #[doc(alias = "Agent")]
+    pub fn new(options: AgentOptions) -> Agent {
+        let i = with_state(|c| {
+            c.instances.push(InstanceRec {
+                options: AgentOptions {
+                    max_sockets: options.max_sockets.max(1),
+                    ..options
+                },
+                upgrade: Listeners::default(),
+            });
+            c.instances.len() - 1
+        })
+        .unwrap_or(usize::MAX);
+        Agent {
+            scope: AgentScope::Instance(i),
+            _loop: LoopBound::default(),
+        }
+    }
+
+    /// The host pools this handle stands for.
+    fn pools(&self, c: &ClientState) -> Vec<usize> {
+        match self.scope {
+            AgentScope::Host(h) => vec![h],
+            AgentScope::Global => (0..c.agents.len())
+                .filter(|&i| c.agents[i].owner.is_none())
+                .collect(),
+            AgentScope::Instance(n) => (0..c.agents.len())
+                .filter(|&i| c.agents[i].owner == Some(n))
+                .collect(),
+        }
+    }
+
+    fn count(&self, of: impl Fn(&AgentRec) -> usize) -> usize {
+        with_state(|c| {
+            self.pools(c)
+                .into_iter()
+                .filter_map(|i| c.agents.get(i))
+                .map(&of)
+                .sum()
+        })
+        .unwrap_or(0)
+    }
+
     /// Adds an `upgrade` listener for this agent's requests that have none
     /// of their own (the seed's `agent.on('upgrade', ...)`).
     ///
@@ -66,22 +236,35 @@ impl Agent {
     /// ```
     #[doc(alias = "upgrade")]
     pub fn on_upgrade(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) {
-        with_state(|c| {
-            if let Some(a) = c.agents.get_mut(self.key) {
-                a.upgrade.push(Box::new(f));
+        with_state(|c| match self.scope {
+            AgentScope::Host(h) => {
+                if let Some(a) = c.agents.get_mut(h) {
+                    a.upgrade.push(Box::new(f));
+                }
+            }
+            AgentScope::Global => c.global_upgrade.push(Box::new(f)),
+            AgentScope::Instance(n) => {
+                if let Some(inst) = c.instances.get_mut(n) {
+                    inst.upgrade.push(Box::new(f));
+                }
             }
         });
     }
 
-    /// The most sockets the agent opens at once (default 5).
+    /// The most sockets the agent opens at once, per host (the global
+    /// agent's default: 5).
     ///
     /// ```
     /// assert_eq!(nodelike::http::get_agent("a", 1).max_sockets(), 5);
     /// ```
     pub fn max_sockets(&self) -> usize {
-        with_state(|c| c.agents.get(self.key).map(|a| a.max_sockets))
-            .flatten()
-            .unwrap_or(0)
+        with_state(|c| match self.scope {
+            AgentScope::Host(h) => c.agents.get(h).map(|a| a.max_sockets),
+            AgentScope::Global => Some(c.global_max_sockets),
+            AgentScope::Instance(n) => c.instances.get(n).map(|i| i.options.max_sockets),
+        })
+        .flatten()
+        .unwrap_or(0)
     }
 
     /// Sets [`max_sockets`](Self::max_sockets) (at least 1).
@@ -92,9 +275,21 @@ impl Agent {
     /// assert_eq!(a.max_sockets(), 1);
     /// ```
     pub fn set_max_sockets(&self, n: usize) {
+        let n = n.max(1);
         with_state(|c| {
-            if let Some(a) = c.agents.get_mut(self.key) {
-                a.max_sockets = n.max(1);
+            match self.scope {
+                AgentScope::Host(_) => {}
+                AgentScope::Global => c.global_max_sockets = n,
+                AgentScope::Instance(i) => {
+                    if let Some(inst) = c.instances.get_mut(i) {
+                        inst.options.max_sockets = n;
+                    }
+                }
+            }
+            for i in self.pools(c) {
+                if let Some(a) = c.agents.get_mut(i) {
+                    a.max_sockets = n;
+                }
             }
         });
     }
@@ -106,9 +301,7 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("c", 1).sockets(), 0);
     /// ```
     pub fn sockets(&self) -> usize {
-        with_state(|c| c.agents.get(self.key).map(|a| a.active.len()))
-            .flatten()
-            .unwrap_or(0)
+        self.count(|a| a.active.len())
     }
 
     /// Idle keep-alive sockets kept for reuse.
@@ -117,9 +310,7 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("d", 1).idle_sockets(), 0);
     /// ```
     pub fn idle_sockets(&self) -> usize {
-        with_state(|c| c.agents.get(self.key).map(|a| a.idle.len()))
-            .flatten()
-            .unwrap_or(0)
+        self.count(|a| a.idle.len())
     }
 
     /// Requests waiting for a socket (Node's `agent.queue.length`).
@@ -128,8 +319,6 @@ impl Agent {
     /// assert_eq!(nodelike::http::get_agent("e", 1).queue(), 0);
     /// ```
     pub fn queue(&self) -> usize {
-        with_state(|c| c.agents.get(self.key).map(|a| a.queue.len()))
-            .flatten()
-            .unwrap_or(0)
+        self.count(|a| a.queue.len())
     }
 }

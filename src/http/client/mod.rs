@@ -45,7 +45,7 @@ use crate::runtime::listeners::Listeners;
 use crate::runtime::{self, LoopBound};
 use crate::{Error, ErrorKind};
 
-pub use agent::get_agent;
+pub use agent::{get_agent, global_agent, AgentOptions};
 pub use options::{IntoRequestOptions, RequestOptions};
 pub use request::{get, request, request_in_memory};
 
@@ -63,6 +63,13 @@ struct ClientState {
     clients: Arena<ClientExchange>,
     conns: PerSocket<ClientConn>,
     agents: Vec<AgentRec>,
+    /// Agents made with `Agent::new`, by index (their per-host pools are
+    /// `AgentRec`s whose `owner` is that index).
+    instances: Vec<InstanceRec>,
+    /// The global agent's `max_sockets` for hosts it has not met yet.
+    global_max_sockets: usize,
+    /// `upgrade` listeners on the global agent as a whole.
+    global_upgrade: Listeners<UpgradeListener>,
     /// Unit tests of the pool: when set, the agent's new connections are
     /// in-memory ones, whose far ends are pushed here for the test to play
     /// the server.
@@ -75,6 +82,9 @@ thread_local! {
         clients: Arena::new(),
         conns: PerSocket::default(),
         agents: Vec::new(),
+        instances: Vec::new(),
+        global_max_sockets: GLOBAL_MAX_SOCKETS,
+        global_upgrade: Listeners::default(),
         #[cfg(test)]
         memory_peers: None,
     });
@@ -179,6 +189,8 @@ struct ClientExchange {
     timeout: Option<Duration>,
     /// `finish` has been queued (the whole request went to its socket).
     finished: bool,
+    /// Its agent does not keep sockets alive: send `Connection: close`.
+    close_after: bool,
     /// Socket options asked for before the request had a socket
     /// (`set_no_delay`, `set_socket_keep_alive`).
     no_delay: Option<bool>,
@@ -211,6 +223,8 @@ enum ClientReading {
 
 /// A connection pool for one `host:port` (Node's `http.Agent`).
 struct AgentRec {
+    /// The agent instance this pool belongs to (`None`: the global agent).
+    owner: Option<usize>,
     key: (String, u16),
     /// The TLS options its connections use (`None`: plain HTTP): requests
     /// with different ones never share a socket.
@@ -307,9 +321,29 @@ impl ClientResponse {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Agent {
-    key: usize,
+    scope: AgentScope,
     _loop: LoopBound,
 }
+
+/// What an [`Agent`] handle stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum AgentScope {
+    /// One host's pool (`get_agent(host, port)`).
+    Host(usize),
+    /// The global agent: every host's pool that no instance owns.
+    Global,
+    /// An agent made with `Agent::new`: its pools, one per host.
+    Instance(usize),
+}
+
+/// An agent instance's record: its options and its own `upgrade` listeners.
+struct InstanceRec {
+    options: AgentOptions,
+    upgrade: Listeners<UpgradeListener>,
+}
+
+/// The global agent's pool size per host (the seed's default).
+const GLOBAL_MAX_SOCKETS: usize = 5;
 
 /// What tells agents apart besides host and port: their TLS options.
 #[cfg(feature = "tls")]

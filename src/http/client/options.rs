@@ -28,9 +28,12 @@ pub struct RequestOptions {
     pub headers: Vec<(String, String)>,
     /// Connect to this unix-domain socket instead of `host:port`.
     pub socket_path: Option<PathBuf>,
-    /// Use the pooling agent for `host:port` (default); `false` opens a
-    /// connection of its own, closed after the response.
-    pub agent: bool,
+    /// The agent whose pool the request uses (Node's `agent`): the
+    /// [`global_agent`](crate::http::global_agent) by default, one made
+    /// with [`Agent::new`](crate::http::Agent::new), or `None` (Node's
+    /// `agent: false`) for a connection of its own, closed after the
+    /// response.
+    pub agent: Option<crate::http::Agent>,
     /// Speak TLS (HTTPS) with these options; `None` is plain HTTP. An
     /// `https://` URL and [`https::request`](crate::https::request) set it.
     #[cfg(feature = "tls")]
@@ -46,7 +49,7 @@ impl Default for RequestOptions {
             path: "/".into(),
             headers: Vec::new(),
             socket_path: None,
-            agent: true,
+            agent: Some(crate::http::global_agent()),
             #[cfg(feature = "tls")]
             tls: None,
         }

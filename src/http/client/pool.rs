@@ -11,13 +11,30 @@ pub(super) fn assign(c: &mut ClientState, id: ClientId) {
         return;
     };
     let Some(o) = ex.options.clone() else { return };
-    if !o.agent || o.socket_path.is_some() {
-        connect(c, id, None, &o);
-        return;
-    }
-    let agent = agent_for(c, &o.host, o.port, &tls_key(&o));
+    let handle = match o.agent {
+        Some(handle) if o.socket_path.is_none() => handle,
+        _ => {
+            connect(c, id, None, &o);
+            return;
+        }
+    };
+    let owner = match handle.scope {
+        AgentScope::Host(h) => c.agents.get(h).and_then(|a| a.owner),
+        AgentScope::Global => None,
+        AgentScope::Instance(i) => Some(i),
+    };
+    let agent = agent_for(c, owner, &o.host, o.port, &tls_key(&o));
+    let settings = pool_settings(c, owner);
     if let Some(ex) = c.clients.get_mut(id) {
         ex.agent = Some(agent);
+        // The agent's own socket settings, unless the request set its own.
+        ex.close_after = !settings.keep_alive;
+        if ex.timeout.is_none() {
+            ex.timeout = settings.timeout;
+        }
+        if ex.socket_keep_alive.is_none() {
+            ex.socket_keep_alive = settings.keep_alive_msecs.map(|ms| (true, ms));
+        }
     }
     // Reuse the most recently idle socket that is still open.
     while let Some(sock) = c.agents[agent].idle.pop() {
@@ -134,11 +151,13 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
         Some(e) => (e.ended, e.agent),
         None => (false, None),
     };
+    let settings = pool_settings(c, agent.and_then(|a| c.agents.get(a)).and_then(|a| a.owner));
     let Some(conn) = c.conns.get_mut(sock) else {
         return;
     };
-    let keep =
-        agent.is_some() && conn.keep_alive.after_message(sent, false) == AfterMessage::KeepOpen;
+    let keep = agent.is_some()
+        && settings.keep_alive
+        && conn.keep_alive.after_message(sent, false) == AfterMessage::KeepOpen;
     conn.ex = None;
     conn.reading = ClientReading::Head;
     let (Some(a), true) = (agent, keep) else {
@@ -150,6 +169,12 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
     if let Some(next) = c.agents[a].queue.pop_front() {
         c.agents[a].active.push(InUse::Socket(sock));
         attach(c, next, sock);
+        return;
+    }
+    if c.agents[a].idle.len() >= settings.max_free {
+        // More idle sockets than the agent keeps (`max_free_sockets`).
+        detach_from_agent(c, sock);
+        net::destroy(sock, Cause::Aborted);
         return;
     }
     c.agents[a].idle.push(sock);
@@ -328,7 +353,7 @@ mod tests {
             RequestOptions {
                 host: "noagent.test".into(),
                 path: "/solo".into(),
-                agent: false,
+                agent: None,
                 ..Default::default()
             },
             move |res| {
@@ -389,5 +414,79 @@ mod tests {
         assert_eq!(request_line(&second[0]), "GET /2 HTTP/1.1");
         second[0].send(OK);
         assert_eq!(*log.borrow(), ["/1:200:ok", "/2:200:ok"]);
+    }
+
+    /// Sends `GET path` to `host` through `agent`.
+    fn get_with(agent: Option<crate::http::Agent>, host: &str, path: &str) {
+        let req = http::request(
+            RequestOptions {
+                host: host.into(),
+                path: path.into(),
+                agent,
+                ..Default::default()
+            },
+            |res| res.on_data(|_| {}),
+        );
+        req.end(());
+    }
+
+    #[test]
+    fn an_agent_instance_caps_its_own_fan_out_and_leaves_the_global_agent_alone() {
+        use crate::http::{global_agent, Agent, AgentOptions};
+        use_memory_connections();
+        let ten = Agent::new(AgentOptions {
+            max_sockets: 2,
+            keep_alive: true,
+            ..Default::default()
+        });
+        for n in 0..3 {
+            get_with(Some(ten), "fan.test", &format!("/{n}"));
+        }
+        // (Held: a dropped far end closes its connection.)
+        let instance_conns = new_connections();
+        assert_eq!(instance_conns.len(), 2);
+        assert_eq!((ten.sockets(), ten.queue()), (2, 1));
+        // The global agent is untouched: its own pool, its own limit.
+        assert_eq!(global_agent().max_sockets(), 5);
+        get_with(Some(global_agent()), "fan.test", "/global");
+        let global_conns = new_connections();
+        assert_eq!(global_conns.len(), 1, "not queued behind the instance");
+        assert_eq!((ten.queue(), global_agent().sockets()), (1, 1));
+    }
+
+    #[test]
+    fn an_agent_without_keep_alive_closes_each_socket_after_its_response() {
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let once = Agent::new(AgentOptions::default()); // keep_alive: false
+        get_with(Some(once), "once.test", "/a");
+        let conns = new_connections();
+        let head = String::from_utf8(conns[0].take_output()).unwrap();
+        assert!(head.contains("Connection: close\r\n"), "{head}");
+        conns[0].send(OK);
+        assert!(conns[0].output_ended());
+        assert_eq!((once.sockets(), once.idle_sockets()), (0, 0));
+    }
+
+    #[test]
+    fn past_max_free_sockets_idle_sockets_are_closed() {
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let one_free = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_free_sockets: 1,
+            ..Default::default()
+        });
+        get_with(Some(one_free), "free.test", "/a");
+        get_with(Some(one_free), "free.test", "/b");
+        let conns = new_connections();
+        assert_eq!(conns.len(), 2);
+        for c in &conns {
+            c.take_output();
+            c.send(OK);
+        }
+        assert_eq!(one_free.idle_sockets(), 1);
+        assert!(conns[1].output_ended(), "the second idle socket is closed");
+        assert!(!conns[0].output_ended());
     }
 }

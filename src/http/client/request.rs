@@ -49,7 +49,7 @@ pub fn request_in_memory(
     let req = request_over(
         options
             .into_request_options()
-            .map(|o| RequestOptions { agent: false, ..o }),
+            .map(|o| RequestOptions { agent: None, ..o }),
         on_response,
         Some(transport),
     );
@@ -740,7 +740,7 @@ pub(super) fn write_request_head(
             }
         }
     };
-    if !o.agent && !has("connection") {
+    if (o.agent.is_none() || e.close_after) && !has("connection") {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
