@@ -15,15 +15,9 @@ import subprocess
 import sys
 import time
 
+from benchlib import free_port, rss_kib, say, wait_listening
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def main():
@@ -31,20 +25,13 @@ def main():
     ap.add_argument("--conns", type=int, default=2000)
     ap.add_argument("--example", default="echo")
     a = ap.parse_args()
-    print(f"building examples/{a.example} (release)...", file=sys.stderr, flush=True)
+    say(f"building examples/{a.example} (release)...")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--example", a.example], cwd=ROOT, check=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     exe = os.path.join(ROOT, "target", "release", "examples", a.example)
     proc = subprocess.Popen([exe, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_listening(proc, port, a.example)
         head = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
                 + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 160) for i in range(90)) + b"\r\n")
         before = rss_kib(proc.pid)
@@ -54,7 +41,7 @@ def main():
             c.sendall(head)
             socks.append(c)
             if (i + 1) % 500 == 0:
-                print(f"  {i + 1}/{a.conns} connections", file=sys.stderr, flush=True)
+                say(f"  {i + 1}/{a.conns} connections")
         time.sleep(1.0)
         during = rss_kib(proc.pid)
         # Every connection must still be open, its head accepted (no 4xx).

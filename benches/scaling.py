@@ -21,52 +21,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
+
+from benchlib import cpu_secs, ensure_wrk, free_port, say, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELLO = os.path.join(ROOT, "target", "release", "examples", "hello")
-
-
-def say(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    say("wrk is missing: installing it (apt-get update && apt-get install -y wrk)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(proc, port):
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("hello exited early")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("hello never listened")
-
-
-def cpu_secs(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(port, secs, conns):
@@ -95,7 +57,7 @@ def one_round(workers, secs, conns):
     proc = subprocess.Popen([HELLO, str(port), "--workers", str(workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_listening(proc, port)
+        wait_listening(proc, port, "hello")
         cpu0 = cpu_secs(proc.pid)
         rps, total = run_wrk(port, secs, conns)
         cpu = cpu_secs(proc.pid) - cpu0
@@ -114,7 +76,7 @@ def syscalls_per_request(workers, secs, conns):
         proc = subprocess.Popen(["strace", "-f", "-c", "-o", out.name, HELLO, str(port), "--workers", str(workers)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            wait_listening(proc, port)
+            wait_listening(proc, port, "hello")
             _, total = run_wrk(port, secs, conns)
         finally:
             # SIGTERM goes to hello itself: strace would detach and leave it.

@@ -18,39 +18,13 @@ import socket
 import ssl
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
+from benchlib import free_port, make_cert, rss_kib, say, wait_listening
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
-
-
-def say(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def make_cert(tmp):
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 def measure(cmd, conns, cert, key):
@@ -62,15 +36,7 @@ def measure(cmd, conns, cert, key):
     ctx.verify_mode = ssl.CERT_NONE
     socks = []
     try:
-        deadline = time.time() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{argv[0]} never listened")
-                time.sleep(0.05)
+        wait_listening(proc, port, argv[0])
         # One connection first, so lazily built state (config, caches) is
         # not counted per connection.
         warm = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
@@ -121,8 +87,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "https_hello"], cwd=ROOT, check=True)
         servers["nodelike"] = os.path.join(ROOT, "target", "release", "examples", "https_hello") + " {port} {cert} {key}"
         servers["node"] = "node " + os.path.join(HERE, "node-https-hello.js") + " {port} {cert} {key}"
-    tmp = tempfile.mkdtemp()
-    cert, key = make_cert(tmp)
+    cert, key = make_cert(tempfile.mkdtemp())
     results = {}
     for name, cmd in servers.items():
         runs = []

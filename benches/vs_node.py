@@ -17,33 +17,15 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import cpu_secs, ensure_wrk, free_port, make_cert, say, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
-
-
-def say(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def ensure_wrk():
-    if shutil.which("wrk"):
-        return
-    say("wrk is missing: installing it (apt-get update && apt-get install -y wrk)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pinned(cpu, argv):
@@ -60,16 +42,8 @@ class Server:
         self.port = free_port()
         argv = [a.replace("{port}", str(self.port)) for a in self.argv]
         self.proc = subprocess.Popen(pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{self.name} never listened")
+        wait_listening(self.proc, self.port, self.name)
+        return self
 
     def __exit__(self, *exc):
         self.proc.terminate()
@@ -79,9 +53,7 @@ class Server:
             self.proc.kill()
 
     def cpu_secs(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_secs(self.proc.pid)
 
 
 def wrk(server, secs, conns, pipelined, scheme="http", close=False):
@@ -123,18 +95,10 @@ def main():
     # (scenario, servers, pipelined, scheme, Connection: close)
     scenarios = [("keep-alive", plain, False, "http", False), ("pipelined x16", plain, True, "http", False)]
     if not a.no_https:
-        if not shutil.which("openssl"):
-            sys.exit("openssl is missing: it makes the HTTPS certificate (apt-get install -y openssl), "
-                     "or pass --no-https")
         built = subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "https_hello"], cwd=ROOT)
         if built.returncode != 0:
             sys.exit("examples/https_hello did not build (the `tls` feature is needed), or pass --no-https")
-        tmp = tempfile.mkdtemp()
-        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                        "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext",
-                        "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True)
+        cert, key = make_cert(tempfile.mkdtemp())
         tls = {
             "nodelike": [os.path.join(examples, "https_hello"), "{port}", cert, key],
             "node": ["node", os.path.join(HERE, "node-https-hello.js"), "{port}", cert, key],

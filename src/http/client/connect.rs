@@ -136,7 +136,7 @@ pub(super) fn start_socket(
     if let Some(ex) = c.clients.get_mut(id) {
         ex.socket = Some(sock);
     }
-    announce_socket(id, sock);
+    announce_socket(id);
     log::trace!("client: socket {} connecting", sock.key);
 }
 

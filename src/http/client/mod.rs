@@ -125,6 +125,19 @@ pub const AGENT_IDLE_TIMEOUT_MS: u64 = 5_000;
 
 type ClientId = Id;
 
+/// A request's id as the `u64` context of deferred work and timers.
+fn client_ctx(id: ClientId) -> u64 {
+    u64::from(id.idx) | (u64::from(id.gen) << 32)
+}
+
+/// The inverse of [`client_ctx`].
+fn client_from_ctx(ctx: u64) -> ClientId {
+    Id {
+        idx: (ctx & 0xffff_ffff) as u32,
+        gen: (ctx >> 32) as u32,
+    }
+}
+
 type UpgradeListener = dyn FnMut(ClientResponse, Socket, &[u8]);
 
 #[derive(Default)]

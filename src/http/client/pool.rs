@@ -79,34 +79,41 @@ pub(super) fn attach(c: &mut ClientState, id: ClientId, sock: SockId) {
         ex.socket = Some(sock);
         ex.queued = false;
     }
-    announce_socket(id, sock);
+    announce_socket(id);
     pump(c, id);
 }
 
-/// Queues `socket` for request `id` (Node emits it on the next tick).
-pub(super) fn announce_socket(id: ClientId, sock: SockId) {
-    crate::next_tick(move || {
-        let socket = Socket::from_id(sock);
-        let options = with_state(|c| {
-            let e = c.clients.get(id)?;
-            Some((e.no_delay, e.socket_keep_alive))
-        })
-        .flatten();
-        let Some((no_delay, keep_alive)) = options else {
-            return;
-        };
-        if let Some(on) = no_delay {
-            socket.set_no_delay(on);
-        }
-        if let Some((on, delay)) = keep_alive {
-            socket.set_keep_alive(on, delay);
-        }
-        emit(id, |l| &mut l.socket, |f| f(socket));
-    });
+/// Queues the `socket` event of request `id` for the next turn (Node emits
+/// it on the next tick, so listeners added right after `request` hear it).
+/// Deferred as `Work`, not a closure: no allocation per request.
+pub(super) fn announce_socket(id: ClientId) {
+    runtime::defer(runtime::Work::new(emit_socket_ctx, client_ctx(id)));
+}
+
+/// The deferred `socket` event: socket options asked for before the
+/// request had a socket are applied first.
+fn emit_socket_ctx(ctx: u64) {
+    let id = client_from_ctx(ctx);
+    let found = with_state(|c| {
+        let e = c.clients.get(id)?;
+        Some((e.socket?, e.no_delay, e.socket_keep_alive))
+    })
+    .flatten();
+    let Some((sock, no_delay, keep_alive)) = found else {
+        return;
+    };
+    let socket = Socket::from_id(sock);
+    if let Some(on) = no_delay {
+        socket.set_no_delay(on);
+    }
+    if let Some((on, delay)) = keep_alive {
+        socket.set_keep_alive(on, delay);
+    }
+    emit(id, |l| &mut l.socket, |f| f(socket));
 }
 
 /// Moves bytes the request wrote into its socket, once it is connected;
-/// once the ended request has all gone, `finish` follows on the next tick.
+/// once the ended request has all gone, `finish` follows on the next turn.
 pub(super) fn pump(c: &mut ClientState, id: ClientId) {
     pump_bytes(c, id);
     let Some(ex) = c.clients.get_mut(id) else {
@@ -114,10 +121,12 @@ pub(super) fn pump(c: &mut ClientState, id: ClientId) {
     };
     if ex.ended && !ex.finished && ex.out.is_empty() && ex.socket.is_some() {
         ex.finished = true;
-        crate::next_tick(move || {
-            emit(id, |l| &mut l.finish, |f| f());
-        });
+        runtime::defer(runtime::Work::new(emit_finish_ctx, client_ctx(id)));
     }
+}
+
+fn emit_finish_ctx(ctx: u64) {
+    emit(client_from_ctx(ctx), |l| &mut l.finish, |f| f());
 }
 
 fn pump_bytes(c: &mut ClientState, id: ClientId) {

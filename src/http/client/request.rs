@@ -359,7 +359,7 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "AbortSignal.timeout")]
     pub fn set_deadline(&self, ms: u64) {
-        let ctx = u64::from(self.id.idx) | (u64::from(self.id.gen) << 32);
+        let ctx = client_ctx(self.id);
         runtime::schedule(
             runtime::now() + Duration::from_millis(ms),
             runtime::Work::new(deadline_due, ctx).while_alive(client_alive),
@@ -538,14 +538,8 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "setNoDelay")]
     pub fn set_no_delay(&self, no_delay: bool) {
-        let sock = with_state(|c| {
-            let e = c.clients.get_mut(self.id)?;
-            e.no_delay = Some(no_delay);
-            e.socket
-        })
-        .flatten();
-        if let Some(sock) = sock {
-            Socket::from_id(sock).set_no_delay(no_delay);
+        if let Some(socket) = self.remember_socket_option(|e| e.no_delay = Some(no_delay)) {
+            socket.set_no_delay(no_delay);
         }
     }
 
@@ -559,15 +553,22 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "setSocketKeepAlive")]
     pub fn set_socket_keep_alive(&self, enable: bool, initial_delay_ms: u64) {
-        let sock = with_state(|c| {
-            let e = c.clients.get_mut(self.id)?;
-            e.socket_keep_alive = Some((enable, initial_delay_ms));
-            e.socket
-        })
-        .flatten();
-        if let Some(sock) = sock {
-            Socket::from_id(sock).set_keep_alive(enable, initial_delay_ms);
+        let option = Some((enable, initial_delay_ms));
+        if let Some(socket) = self.remember_socket_option(|e| e.socket_keep_alive = option) {
+            socket.set_keep_alive(enable, initial_delay_ms);
         }
+    }
+
+    /// Records a socket option for the socket the request gets (applied
+    /// with its `socket` event); returns the socket it already has, to
+    /// apply it now.
+    fn remember_socket_option(&self, record: impl FnOnce(&mut ClientExchange)) -> Option<Socket> {
+        with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            record(e);
+            e.socket.map(Socket::from_id)
+        })
+        .flatten()
     }
 
     /// Adds a `socket` listener: the socket the request was given (a new
@@ -767,13 +768,6 @@ pub(super) fn emit_request_drain(sock: SockId) {
         if wanted {
             emit(ex, |l| &mut l.drain, |f| f());
         }
-    }
-}
-
-fn client_from_ctx(ctx: u64) -> ClientId {
-    Id {
-        idx: (ctx & 0xffff_ffff) as u32,
-        gen: (ctx >> 32) as u32,
     }
 }
 
