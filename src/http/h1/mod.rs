@@ -37,6 +37,7 @@ pub(crate) use headers::{latin1, HeaderValue, Headers};
 pub mod headers_public {
     pub use super::headers::{HeaderValue, Headers};
 }
+pub(crate) use parse::line_breaks_between_requests;
 pub use parse::{
     parse_request_head, parse_response_head, BodyKind, Limits, ParseError, ParsedRequest,
     ParsedResponse,

@@ -232,6 +232,18 @@ fn range_of(buf: &[u8], part: &[u8]) -> Range<usize> {
     }
 }
 
+/// How many bytes at the start of `buf` are line breaks (CR or LF) between
+/// two requests on a connection: a server consumes them as they arrive
+/// (RFC 9112 §2.2 lets it ignore empty lines before a request line; like
+/// llhttp it skips lone CRs and LFs there too), so they are never held as
+/// a head begun and start no request's clock. Inside a head, bare CR and LF
+/// stay errors ([`skip_empty_lines`] and the head checks).
+pub(crate) fn line_breaks_between_requests(buf: &[u8]) -> usize {
+    buf.iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count()
+}
+
 /// Skips empty lines (CRLF) before a message; a bare LF or CR is an error.
 /// Returns the offset of the first byte of the start line, or `None` when
 /// only (parts of) empty lines were seen.
@@ -777,6 +789,20 @@ pub fn parse_response_head(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_breaks_between_requests_are_counted_up_to_the_request_line() {
+        for (input, skipped) in [
+            (&b""[..], 0),
+            (b"GET / HTTP/1.1\r\n", 0),
+            (b"\r\n\r\nGET", 4),
+            (b"\n\r\r\n", 4),
+            (b"\r", 1),
+            (b"\r\n \r\n", 2),
+        ] {
+            assert_eq!(line_breaks_between_requests(input), skipped, "{input:?}");
+        }
+    }
 
     fn parse(buf: &[u8]) -> Result<Option<usize>, ParseError> {
         parse_request_head(buf, &Limits::default(), &mut ParsedRequest::default())

@@ -241,7 +241,7 @@ fn next_step<'a>(
             // a head (lone CRLFs then FIN are not a partial request). As in
             // llhttp they begin no request: no clock starts, and a
             // keep-alive connection stays idle.
-            let blank = leading_empty_lines(input);
+            let blank = h1::line_breaks_between_requests(input);
             if blank > 0 {
                 return Step::Skip(blank);
             }
@@ -355,15 +355,6 @@ fn next_step<'a>(
             }
         }
     }
-}
-
-/// How many bytes at the start of `input` are line breaks (CR or LF)
-/// before a request line: what llhttp skips between messages too.
-fn leading_empty_lines(input: &[u8]) -> usize {
-    input
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count()
 }
 
 fn server_key(ex: ExId) -> Option<(usize, u32)> {
@@ -598,7 +589,8 @@ fn on_eof(id: SockId) {
         Handled,
     }
     // Empty lines after the last request were consumed as they came (see
-    // `leading_empty_lines`): whatever is held is a partial head.
+    // `h1::line_breaks_between_requests`): whatever is held is a partial
+    // head.
     let partial_head = net::has_held_input(id);
     let next = with_state(|st| {
         let conn = st.conns.get_mut(id)?;
