@@ -89,7 +89,8 @@ fn wait_listening(port: u16, what: &str) {
 }
 
 /// Writes nginx's main configuration around the deployment page's file,
-/// with our ports in place of the page's.
+/// with our ports in place of the page's. One process (`master_process
+/// off`), so killing it at the end leaves no orphaned worker behind.
 fn nginx_config(dir: &Path, front: u16, backends: &[u16]) -> PathBuf {
     let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/deploy/nginx.conf");
     let mut site = std::fs::read_to_string(&page).expect("docs/deploy/nginx.conf");
@@ -103,6 +104,7 @@ fn nginx_config(dir: &Path, front: u16, backends: &[u16]) -> PathBuf {
     let d = dir.display();
     let main = format!(
         "daemon off;\n\
+         master_process off;\n\
          worker_processes 1;\n\
          pid {d}/nginx.pid;\n\
          error_log {d}/error.log warn;\n\
