@@ -64,14 +64,25 @@ pub enum ErrorKind {
     /// The peer's certificate is not valid for the name asked for
     /// (`ERR_TLS_CERT_ALTNAME_INVALID`).
     CertNameMismatch,
+    /// The peer's chain ends in a self-signed root that is not trusted
+    /// (`SELF_SIGNED_CERT_IN_CHAIN`).
+    SelfSignedCertInChain,
     /// The peer's certificate was refused for another reason, or none was
-    /// presented where one is required (`CERT_REJECTED`).
+    /// presented where one is required (`CERT_REJECTED`, or OpenSSL's
+    /// more precise code: `CERT_NOT_YET_VALID`, `INVALID_PURPOSE`, ...).
     CertRejected,
+    /// A TLS configuration mistake, found before any connection: a PEM
+    /// that cannot be read (`ERR_OSSL_PEM_NO_START_LINE`), a key that does
+    /// not match its certificate (`ERR_OSSL_X509_KEY_VALUES_MISMATCH`), an
+    /// unusable key (`ERR_OSSL_UNSUPPORTED`), no trusted roots
+    /// (`ERR_TLS_NO_TRUSTED_ROOTS`).
+    TlsConfig,
 }
 
-/// An error: a kind to match on, Node's code, a message for people, and,
-/// when an operating-system call failed, that call's [`io::Error`] as the
-/// [`source`](std::error::Error::source).
+/// An error: a kind to match on, Node's code, a message for people, and
+/// its cause as the [`source`](std::error::Error::source): the operating
+/// system's [`io::Error`] when a call failed, rustls's error when a TLS
+/// handshake or configuration failed.
 ///
 /// ```
 /// use nodelike::{Error, ErrorKind};
@@ -95,27 +106,43 @@ pub enum ErrorKind {
 /// tests, so `Error` stays `Clone + PartialEq + Eq` (and `Send + Sync`),
 /// which `io::Error` is not. The `Arc` makes a clone share the one cause
 /// instead of flattening it to text. Two errors are equal when their kind,
-/// message and status are, and their causes are both absent or have the
-/// same `io::ErrorKind` and OS error number (an `io::Error` has no equality
-/// of its own; those two are what a program can observe and match on).
+/// message, status and code are, and their causes are both absent, or are
+/// I/O errors with the same `io::ErrorKind` and OS error number (an
+/// `io::Error` has no equality of its own; those two are what a program can
+/// observe and match on), or are other errors with the same text.
 #[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     status: u16,
-    source: Option<Arc<io::Error>>,
-    /// llhttp's code when it is more precise than the status says
-    /// (`HPE_INVALID_CONSTANT` for bytes that are not a response).
-    parser_code: Option<&'static str>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// Node's code when it is more precise than the kind says: llhttp's
+    /// (`HPE_INVALID_CONSTANT` for bytes that are not a response),
+    /// OpenSSL's (`CERT_NOT_YET_VALID`, `ERR_OSSL_PEM_NO_START_LINE`).
+    precise_code: Option<&'static str>,
+}
+
+/// What two errors' causes are compared by.
+#[derive(PartialEq)]
+enum CauseKey {
+    Io(io::ErrorKind, Option<i32>),
+    Other(String),
 }
 
 impl PartialEq for Error {
     fn eq(&self, other: &Error) -> bool {
-        let cause = |e: &Error| e.source.as_ref().map(|s| (s.kind(), s.raw_os_error()));
+        let cause = |e: &Error| {
+            e.source
+                .as_deref()
+                .map(|s| match s.downcast_ref::<io::Error>() {
+                    Some(io) => CauseKey::Io(io.kind(), io.raw_os_error()),
+                    None => CauseKey::Other(s.to_string()),
+                })
+        };
         self.kind == other.kind
             && self.message == other.message
             && self.status == other.status
-            && self.parser_code == other.parser_code
+            && self.precise_code == other.precise_code
             && cause(self) == cause(other)
     }
 }
@@ -135,7 +162,7 @@ impl Error {
             message: message.into(),
             status: 0,
             source: None,
-            parser_code: None,
+            precise_code: None,
         }
     }
 
@@ -157,7 +184,7 @@ impl Error {
             message: message.into(),
             status,
             source: None,
-            parser_code: None,
+            precise_code: None,
         }
     }
 
@@ -203,7 +230,7 @@ impl Error {
             ErrorKind::WriteAfterEnd => "ERR_STREAM_WRITE_AFTER_END",
             ErrorKind::InvalidHeader => "ERR_INVALID_CHAR",
             ErrorKind::ContentLengthMismatch => "ERR_HTTP_CONTENT_LENGTH_MISMATCH",
-            ErrorKind::Parse if self.parser_code.is_some() => self.parser_code.unwrap_or_default(),
+            _ if self.precise_code.is_some() => self.precise_code.unwrap_or_default(),
             ErrorKind::Parse => match self.status {
                 414 => "HPE_URI_TOO_LONG",
                 501 => "HPE_UNEXPECTED_TRANSFER_ENCODING",
@@ -223,8 +250,7 @@ impl Error {
             // An OS error with no kind of its own still has its errno's
             // name when we know it (`EADDRNOTAVAIL`, `ENOENT`, ...).
             ErrorKind::Io => self
-                .source
-                .as_deref()
+                .io_source()
                 .and_then(os_code)
                 .map_or("EIO", |(code, _)| code),
             ErrorKind::TlsHandshake => "ERR_SSL_HANDSHAKE_FAILURE",
@@ -232,26 +258,45 @@ impl Error {
             ErrorKind::UntrustedCert => "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
             ErrorKind::CertExpired => "CERT_HAS_EXPIRED",
             ErrorKind::CertNameMismatch => "ERR_TLS_CERT_ALTNAME_INVALID",
+            ErrorKind::SelfSignedCertInChain => "SELF_SIGNED_CERT_IN_CHAIN",
             ErrorKind::CertRejected => "CERT_REJECTED",
+            ErrorKind::TlsConfig => "ERR_TLS_CONFIG",
         }
+    }
+
+    /// The cause, when it is an operating-system error.
+    fn io_source(&self) -> Option<&io::Error> {
+        self.source.as_deref()?.downcast_ref::<io::Error>()
     }
 }
 
 impl Error {
+    /// A parse error with llhttp's own code (`HPE_INVALID_CONSTANT`, ...).
+    pub(crate) fn parse_with_code(code: &'static str, message: impl Into<String>) -> Error {
+        Error::parse(400, message).with_code(code)
+    }
+
+    /// This error with Node's more precise `code` than its kind gives.
+    pub(crate) fn with_code(mut self, code: &'static str) -> Error {
+        self.precise_code = Some(code);
+        self
+    }
+
     /// This error, caused by `source` (kept for
     /// [`source`](std::error::Error::source)); kind and message unchanged.
     /// For failures worded Node's way whose cause is an I/O error, such as
     /// `getaddrinfo ENOTFOUND host`.
-    /// A parse error with llhttp's own code (`HPE_INVALID_CONSTANT`, ...).
-    pub(crate) fn parse_with_code(code: &'static str, message: impl Into<String>) -> Error {
-        Error {
-            parser_code: Some(code),
-            ..Error::parse(400, message)
-        }
+    pub(crate) fn with_source(self, source: io::Error) -> Error {
+        self.with_cause(source)
     }
 
-    pub(crate) fn with_source(mut self, source: io::Error) -> Error {
-        self.source = Some(Arc::new(source));
+    /// This error, caused by any error (a rustls failure, say), kept as
+    /// the [`source`](std::error::Error::source).
+    pub(crate) fn with_cause(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        self.source = Some(Arc::new(cause));
         self
     }
 
@@ -262,7 +307,7 @@ impl Error {
             message: message.into(),
             status,
             source: None,
-            parser_code: None,
+            precise_code: None,
         }
     }
 }
@@ -282,7 +327,7 @@ impl Error {
         let code = err.code();
         let mut message = format!("{syscall} {code}");
         if syscall != "connect" {
-            let description = match err.source.as_deref().and_then(os_code) {
+            let description = match err.io_source().and_then(os_code) {
                 Some((_, description)) => description.to_owned(),
                 None => err.message.clone(),
             };
@@ -363,7 +408,8 @@ impl fmt::Display for Error {
 }
 
 /// The cause: the operating system's [`io::Error`] for errors made from
-/// one, `None` for the crate's own (protocol, misuse, timeouts).
+/// one, rustls's error for TLS failures, `None` for the crate's own
+/// (protocol, misuse, timeouts).
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source
@@ -391,7 +437,7 @@ impl From<io::Error> for Error {
             message: e.to_string(),
             status: 0,
             source: Some(Arc::new(e)),
-            parser_code: None,
+            precise_code: None,
         }
     }
 }

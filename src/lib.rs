@@ -109,11 +109,20 @@ pub mod process {
     pub use crate::runtime::signals::{on_signal, Signal};
 }
 
-/// TLS details of a connection: the peer's certificate and why one did not
-/// check out (Node's `tls` module's objects).
+/// TLS details of a connection: the peer's certificate, why one did not
+/// check out, and Node's `tls.checkServerIdentity` (Node's `tls` module's
+/// objects).
+///
+/// | Node | nodelike |
+/// |---|---|
+/// | `tls.checkServerIdentity(host, cert)` | [`tls::check_server_identity`]`(host, &cert)` |
+/// | `socket.getPeerCertificate(true)` | [`net::Socket::peer_certificate`] (with `issuer_certificate`) |
+/// | `socket.authorizationError` | [`tls::CertIssue`] |
 #[cfg(feature = "tls")]
 pub mod tls {
-    pub use crate::net::tls::{CertIssue, DistinguishedName, PeerCertificate};
+    pub use crate::net::tls::{
+        check_server_identity, CertIssue, DistinguishedName, PeerCertificate,
+    };
 }
 pub mod url;
 

@@ -199,7 +199,7 @@ fn mutual_tls_gives_the_client_certificate_and_refuses_clients_without_one() {
     assert!(!ok, "served without a client certificate");
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-        "CERT_REJECTED"
+        "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE"
     );
     s.stop();
 }

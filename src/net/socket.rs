@@ -754,9 +754,13 @@ impl Socket {
     }
 
     /// Whether the peer's certificate checked out against the trusted
-    /// authorities (Node's `socket.authorized`). On an HTTPS server this
-    /// is about client certificates, so it is `false` unless the server
-    /// asks for them (`request_cert`).
+    /// authorities, and on a client also for the server's name (Node's
+    /// `socket.authorized`). A client told not to reject
+    /// (`reject_unauthorized: false`) still judges: an untrusted server is
+    /// served with `authorized() == false` and the reason in
+    /// [`authorization_error`](Self::authorization_error). On an HTTPS
+    /// server this is about client certificates, so it is `false` unless
+    /// the server asks for them (`request_cert`).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
@@ -803,7 +807,8 @@ impl Socket {
 
     /// The peer's certificate (the seed's
     /// `request.connection.getPeerCertificate()`), or `None` when it sent
-    /// none or the connection is not TLS.
+    /// none or the connection is not TLS. Its `issuer_certificate` links
+    /// up the chain the peer sent (Node's `getPeerCertificate(true)`).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
@@ -815,10 +820,8 @@ impl Socket {
     #[cfg(feature = "tls")]
     #[doc(alias = "getPeerCertificate")]
     pub fn peer_certificate(&self) -> Option<super::tls::PeerCertificate> {
-        let der = self
-            .with_tls(|t| t.peer_certificates.as_ref()?.first().map(|c| c.to_vec()))
-            .flatten()?;
-        super::tls::PeerCertificate::from_der(&der)
+        self.with_tls(|t| super::tls::PeerCertificate::from_chain(t.peer_certificates.as_deref()?))
+            .flatten()
     }
 
     /// The protocol agreed by ALPN (`"http/1.1"`), if any (Node's

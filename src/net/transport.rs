@@ -184,16 +184,12 @@ impl Accepted {
 
     /// The server side of TLS over the accepted stream (TCP only).
     #[cfg(feature = "tls")]
-    pub(crate) fn into_tls(
-        self,
-        config: std::sync::Arc<rustls::ServerConfig>,
-        client_auth: Option<super::tls::ClientAuthCheck>,
-    ) -> io::Result<Box<dyn Transport>> {
+    pub(crate) fn into_tls(self, tls: super::tls::ServerTls) -> io::Result<Box<dyn Transport>> {
         match self {
             Accepted::Tcp(s) => Ok(Box::new(super::tls::TlsTransport::server(
                 s,
-                config,
-                client_auth,
+                tls.config,
+                tls.client_certs,
             )?)),
             Accepted::Unix(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,

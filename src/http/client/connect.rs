@@ -55,23 +55,21 @@ pub(super) fn release_placeholder(c: &mut ClientState, id: ClientId) {
 pub(super) fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) {
     release_placeholder(c, id);
     #[cfg(feature = "tls")]
-    let tls = c
-        .clients
-        .get(id)
-        .and_then(|e| e.options.as_ref())
-        .and_then(|o| Some((o.tls.clone()?, o.host.clone())));
+    let tls = c.clients.get(id).and_then(|e| {
+        let options = e.options.as_ref()?;
+        let tls = options.tls.clone()?;
+        let name = server_name(&tls, e, &options.host);
+        Some((tls, name))
+    });
     #[cfg(feature = "tls")]
     let transport = match tls {
-        Some((tls, host)) => crate::http::https::client_config(&tls).and_then(|config| {
-            let name = tls.servername.unwrap_or(host);
-            let name =
-                rustls::pki_types::ServerName::try_from(name.trim_matches(['[', ']']).to_owned())
-                    .map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidHeader,
-                        format!("invalid server name: {e}"),
-                    )
-                })?;
+        Some((tls, name)) => crate::net::tls::client_tls(&tls).and_then(|config| {
+            let name = rustls::pki_types::ServerName::try_from(name).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidHeader,
+                    format!("invalid server name: {e}"),
+                )
+            })?;
             net::connect_tls(addr, config, name).map_err(Error::from)
         }),
         None => net::connect_tcp(addr).map_err(Error::from),
@@ -81,6 +79,31 @@ pub(super) fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) 
     let transport = transport.map(|t| (t, Some(addr)));
     let agent = c.clients.get(id).and_then(|e| e.agent);
     start_socket(c, id, agent, transport, Start::Connecting);
+}
+
+/// The name a TLS connection asks for (SNI) and checks the certificate
+/// against, by Node's rule (`calculateServerName`): `servername` if given,
+/// else the host of the request's `Host` header, else the request's host.
+#[cfg(feature = "tls")]
+fn server_name(tls: &crate::net::tls::ClientTlsOptions, ex: &ClientExchange, host: &str) -> String {
+    if let Some(name) = &tls.servername {
+        return name.trim_matches(['[', ']']).to_owned();
+    }
+    let host_header = ex
+        .set_headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .and_then(|(_, values)| values.first());
+    let name = match host_header {
+        // `[::1]:8443` is `::1`; `example.com:8443` is `example.com`.
+        Some(h) if h.starts_with('[') => match h.find(']') {
+            Some(end) => &h[1..end],
+            None => h.as_str(),
+        },
+        Some(h) => h.split(':').next().unwrap_or(h),
+        None => host,
+    };
+    name.trim_matches(['[', ']']).to_owned()
 }
 
 /// How a new client socket starts.
@@ -144,7 +167,7 @@ pub(super) fn start_socket(
 /// or a reset. The request learns why before the socket closes.
 pub(super) fn on_failed(sock: SockId, e: &std::io::Error) {
     #[cfg(feature = "tls")]
-    if let Some(err) = crate::http::https::client_handshake_error(e) {
+    if let Some(err) = crate::net::tls::handshake_error(e, crate::net::tls::Role::Client) {
         let ex = with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
         if let Some(ex) = ex {
             fail(ex, err);

@@ -242,7 +242,7 @@ struct AgentRec {
     /// The TLS options its connections use (`None`: plain HTTP): requests
     /// with different ones never share a socket.
     #[cfg(feature = "tls")]
-    tls: Option<crate::http::https::ClientTlsOptions>,
+    tls: Option<crate::net::tls::ClientTlsOptions>,
     max_sockets: usize,
     /// Sockets in use, and connections being resolved.
     active: Vec<InUse>,
@@ -360,7 +360,7 @@ const GLOBAL_MAX_SOCKETS: usize = 5;
 
 /// What tells agents apart besides host and port: their TLS options.
 #[cfg(feature = "tls")]
-type TlsKey = Option<crate::http::https::ClientTlsOptions>;
+type TlsKey = Option<crate::net::tls::ClientTlsOptions>;
 
 #[cfg(not(feature = "tls"))]
 type TlsKey = ();

@@ -37,7 +37,7 @@ pub struct RequestOptions {
     /// Speak TLS (HTTPS) with these options; `None` is plain HTTP. An
     /// `https://` URL and [`https::request`](crate::https::request) set it.
     #[cfg(feature = "tls")]
-    pub tls: Option<crate::http::https::ClientTlsOptions>,
+    pub tls: Option<crate::net::tls::ClientTlsOptions>,
 }
 
 impl Default for RequestOptions {

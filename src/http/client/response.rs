@@ -415,7 +415,21 @@ impl ClientResponse {
         });
     }
 
-    fn socket(&self) -> Option<Socket> {
+    /// The socket the response arrives on (Node's `res.socket`), `None`
+    /// once the exchange let go of it. Over TLS it tells whether the
+    /// server's certificate checked out, even when the request was told
+    /// not to reject it:
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// if let Some(socket) = res.socket() {
+    ///     if !socket.authorized() {
+    ///         eprintln!("untrusted server: {:?}", socket.authorization_error());
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn socket(&self) -> Option<Socket> {
         with_state(|c| c.clients.get(self.id).and_then(|e| e.socket))
             .flatten()
             .map(Socket::from_id)

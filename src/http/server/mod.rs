@@ -156,7 +156,7 @@ pub(crate) struct ServerRec {
     pub(crate) max_connections: Option<usize>,
     /// An HTTPS server's TLS configuration (`None`: plain HTTP).
     #[cfg(feature = "tls")]
-    pub(crate) tls: Option<crate::http::https::ServerTls>,
+    pub(crate) tls: Option<crate::net::tls::ServerTls>,
     /// With a connection cap: connections that went idle, most recent
     /// last, so one to close is found without walking them all. Entries go
     /// stale when a connection gets busy again or closes; they are skipped
@@ -950,7 +950,7 @@ impl Server {
 
     /// Makes the server speak TLS on the connections it accepts from now on.
     #[cfg(feature = "tls")]
-    pub(crate) fn set_tls(&self, tls: crate::http::https::ServerTls) {
+    pub(crate) fn set_tls(&self, tls: crate::net::tls::ServerTls) {
         self.with(|s| s.tls = Some(tls));
     }
 
@@ -1034,7 +1034,7 @@ static ACCEPTOR: net::Acceptor = net::Acceptor {
         let server = Server::from_ctx(owner);
         #[cfg(feature = "tls")]
         let transport = match server.with(|s| s.tls.clone()).flatten() {
-            Some(tls) => match stream.into_tls(tls.config, tls.client_auth) {
+            Some(tls) => match stream.into_tls(tls) {
                 Ok(t) => t,
                 Err(e) => {
                     log::warn!("server {}: cannot start TLS: {e}", server.key);
@@ -1062,7 +1062,7 @@ fn on_secured(id: SockId) {
 /// that failed goes to `tlsClientError`.
 fn on_failed(id: SockId, e: &std::io::Error) {
     #[cfg(feature = "tls")]
-    if let Some(err) = crate::http::https::handshake_error(e) {
+    if let Some(err) = crate::net::tls::handshake_error(e, crate::net::tls::Role::Server) {
         let server = with_state(|st| st.conns.get(id).map(|c| c.server)).flatten();
         if let Some(server) = server {
             let socket = Socket::from_id(id);

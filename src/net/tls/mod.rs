@@ -30,6 +30,19 @@ use mio::net::TcpStream;
 
 use super::transport::Transport;
 
+mod certificate;
+mod config;
+mod trust;
+
+pub use certificate::{DistinguishedName, PeerCertificate};
+pub(crate) use config::{
+    client_tls, handshake_error, server_tls, ClientCerts, ClientTls, Role, ServerTls,
+};
+pub use config::{ClientTlsOptions, ServerOptions, SniContext};
+use trust::ClientTrust;
+pub use trust::{check_server_identity, CertIssue};
+use trust::{name_text, ServerTrust};
+
 /// How much plaintext rustls buffers ahead of the network.
 const TLS_BUFFER_LIMIT: usize = 16 * 1024;
 
@@ -42,9 +55,8 @@ pub(crate) struct TlsTransport {
     /// `close_notify` was queued: shut the TCP side once it has gone.
     closing: bool,
     tcp_shut: bool,
-    /// Decides `authorized` once the handshake is done, for a server that
-    /// asks for certificates without rejecting bad ones.
-    client_auth: Option<ClientAuthCheck>,
+    /// Who judges the peer's certificate once the handshake is done.
+    judge: Judge,
     /// The handshake finished (checked once).
     handshake_done: bool,
     /// ... and `net` has not been told yet.
@@ -71,15 +83,21 @@ impl Read for NoteShortRead<'_> {
     }
 }
 
-/// A verifier kept to judge a client's certificate after the handshake,
-/// when the handshake itself let any certificate through.
-#[derive(Clone)]
-pub(crate) struct ClientAuthCheck(pub(crate) Arc<dyn rustls::server::danger::ClientCertVerifier>);
-
-impl std::fmt::Debug for ClientAuthCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientAuthCheck")
-    }
+/// Who decides `authorized` for a connection, and when.
+enum Judge {
+    /// The handshake itself verified the peer (a client with
+    /// `reject_unauthorized`, a server that requires certificates): a
+    /// certificate that got through is trusted.
+    Handshake,
+    /// A server that asks for certificates without requiring them: the
+    /// client's chain is judged after the handshake.
+    ClientAfter(ClientTrust),
+    /// A client with `reject_unauthorized: false`: the server's chain and
+    /// name are judged after the handshake, so `authorized()` tells the
+    /// truth although the request goes on.
+    ServerAfter(Arc<ServerTrust>, rustls::pki_types::ServerName<'static>),
+    /// A server that does not ask: nothing to judge.
+    Nothing,
 }
 
 impl TlsTransport {
@@ -87,7 +105,7 @@ impl TlsTransport {
     pub(crate) fn server(
         tcp: TcpStream,
         config: Arc<rustls::ServerConfig>,
-        client_auth: Option<ClientAuthCheck>,
+        client_certs: ClientCerts,
     ) -> io::Result<TlsTransport> {
         let mut conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
         conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
@@ -97,7 +115,11 @@ impl TlsTransport {
             connecting: false,
             closing: false,
             tcp_shut: false,
-            client_auth,
+            judge: match client_certs {
+                ClientCerts::JudgedAfter(trust) => Judge::ClientAfter(trust),
+                ClientCerts::Required => Judge::Handshake,
+                ClientCerts::NotAsked => Judge::Nothing,
+            },
             handshake_done: false,
             secured_untold: false,
             authorization: None,
@@ -108,10 +130,14 @@ impl TlsTransport {
     /// The client side of a connection being made to `name`.
     pub(crate) fn client(
         tcp: TcpStream,
-        config: Arc<rustls::ClientConfig>,
+        tls: ClientTls,
         name: rustls::pki_types::ServerName<'static>,
     ) -> io::Result<TlsTransport> {
-        let mut conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
+        let judge = match tls.judge_after {
+            Some(trust) => Judge::ServerAfter(trust, name.clone()),
+            None => Judge::Handshake,
+        };
+        let mut conn = rustls::ClientConnection::new(tls.config, name).map_err(io::Error::other)?;
         conn.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
         Ok(TlsTransport {
             tcp,
@@ -119,7 +145,7 @@ impl TlsTransport {
             connecting: true,
             closing: false,
             tcp_shut: false,
-            client_auth: None,
+            judge,
             handshake_done: false,
             secured_untold: false,
             authorization: None,
@@ -158,19 +184,19 @@ impl TlsTransport {
             self.tls.protocol_version(),
             self.tls.negotiated_cipher_suite().map(|s| s.suite())
         );
-        self.authorization = match (&self.client_auth, self.tls.peer_certificates()) {
-            // Asked for, not required: judged now.
-            (Some(ClientAuthCheck(verifier)), Some([end, rest @ ..])) => Some(
-                verifier
-                    .verify_client_cert(end, rest, rustls::pki_types::UnixTime::now())
-                    .map(|_| ())
-                    .map_err(|e| CertIssue::from_rustls(&e, end, rest)),
+        let now = rustls::pki_types::UnixTime::now();
+        self.authorization = match (&self.judge, self.tls.peer_certificates()) {
+            (Judge::Nothing, _) => None,
+            (_, None | Some([])) => Some(Err(CertIssue::NoCertificate)),
+            (Judge::Handshake, Some(_)) => Some(Ok(())),
+            (Judge::ClientAfter(trust), Some([end, rest @ ..])) => {
+                Some(trust.judge(end, rest, now))
+            }
+            (Judge::ServerAfter(trust, name), Some([end, rest @ ..])) => Some(
+                trust
+                    .judge(end, rest, &name_text(name), now)
+                    .map_err(|refusal| refusal.issue),
             ),
-            (Some(_), _) => Some(Err(CertIssue::NoCertificate)),
-            // Otherwise a certificate that got through the handshake was
-            // verified by it; none asked for, none judged.
-            (None, Some(certs)) if !certs.is_empty() => Some(Ok(())),
-            (None, _) => None,
         };
     }
 }
@@ -299,12 +325,12 @@ impl Transport for TlsTransport {
 /// Starts a TLS connection to `addr`, checking its certificate for `name`.
 pub(crate) fn connect_tls(
     addr: SocketAddr,
-    config: Arc<rustls::ClientConfig>,
+    tls: ClientTls,
     name: rustls::pki_types::ServerName<'static>,
 ) -> io::Result<Box<dyn Transport>> {
     let tcp = TcpStream::connect(addr)?;
     let _ = tcp.set_nodelay(true);
-    Ok(Box::new(TlsTransport::client(tcp, config, name)?))
+    Ok(Box::new(TlsTransport::client(tcp, tls, name)?))
 }
 
 /// What a TLS transport can say about its session.
@@ -333,223 +359,3 @@ impl std::fmt::Display for TlsFailure {
 }
 
 impl std::error::Error for TlsFailure {}
-
-/// Why a certificate did not check out, with Node's code for it.
-///
-/// ```
-/// use nodelike::tls::CertIssue;
-/// assert_eq!(CertIssue::Expired.code(), "CERT_HAS_EXPIRED");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CertIssue {
-    /// No certificate was presented.
-    NoCertificate,
-    /// A self-signed certificate that is not trusted
-    /// (`DEPTH_ZERO_SELF_SIGNED_CERT`).
-    SelfSigned,
-    /// Not issued by a trusted authority (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`).
-    UnknownIssuer,
-    /// Past its `notAfter` (`CERT_HAS_EXPIRED`).
-    Expired,
-    /// Before its `notBefore` (`CERT_NOT_YET_VALID`).
-    NotYetValid,
-    /// Not valid for the name asked for (`ERR_TLS_CERT_ALTNAME_INVALID`).
-    NameMismatch,
-    /// Revoked (`CERT_REVOKED`).
-    Revoked,
-    /// Any other reason (`CERT_REJECTED`).
-    Other,
-}
-
-impl CertIssue {
-    /// Node's code for the issue (`err.code`, `authorizationError`).
-    ///
-    /// ```
-    /// assert_eq!(nodelike::tls::CertIssue::SelfSigned.code(), "DEPTH_ZERO_SELF_SIGNED_CERT");
-    /// ```
-    pub fn code(&self) -> &'static str {
-        match self {
-            CertIssue::NoCertificate => "UNABLE_TO_GET_ISSUER_CERT",
-            CertIssue::SelfSigned => "DEPTH_ZERO_SELF_SIGNED_CERT",
-            CertIssue::UnknownIssuer => "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-            CertIssue::Expired => "CERT_HAS_EXPIRED",
-            CertIssue::NotYetValid => "CERT_NOT_YET_VALID",
-            CertIssue::NameMismatch => "ERR_TLS_CERT_ALTNAME_INVALID",
-            CertIssue::Revoked => "CERT_REVOKED",
-            CertIssue::Other => "CERT_REJECTED",
-        }
-    }
-
-    /// Classifies a rustls verification error for the chain `end, rest`.
-    pub(crate) fn from_rustls(
-        e: &rustls::Error,
-        end: &[u8],
-        rest: &[rustls::pki_types::CertificateDer<'_>],
-    ) -> CertIssue {
-        use rustls::CertificateError as C;
-        match e {
-            rustls::Error::InvalidCertificate(c) => match c {
-                C::UnknownIssuer if rest.is_empty() && is_self_signed(end) => CertIssue::SelfSigned,
-                C::UnknownIssuer => CertIssue::UnknownIssuer,
-                C::Expired | C::ExpiredContext { .. } => CertIssue::Expired,
-                C::NotValidYet | C::NotValidYetContext { .. } => CertIssue::NotYetValid,
-                C::NotValidForName | C::NotValidForNameContext { .. } => CertIssue::NameMismatch,
-                C::Revoked => CertIssue::Revoked,
-                _ => CertIssue::Other,
-            },
-            rustls::Error::NoCertificatesPresented => CertIssue::NoCertificate,
-            _ => CertIssue::Other,
-        }
-    }
-}
-
-impl std::fmt::Display for CertIssue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// Whether a DER certificate names itself as its issuer.
-fn is_self_signed(der: &[u8]) -> bool {
-    match x509_parser::parse_x509_certificate(der) {
-        Ok((_, cert)) => cert.subject() == cert.issuer(),
-        Err(_) => false,
-    }
-}
-
-/// A certificate as Node's `getPeerCertificate()` describes it.
-///
-/// ```no_run
-/// # fn f(req: nodelike::http::IncomingMessage) {
-/// if let Some(cert) = req.connection().peer_certificate() {
-///     println!("{} issued by {}", cert.subject.cn.unwrap_or_default(), cert.issuer.cn.unwrap_or_default());
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerCertificate {
-    /// Whom the certificate is for.
-    pub subject: DistinguishedName,
-    /// Who issued it.
-    pub issuer: DistinguishedName,
-    /// `notBefore`, as Node prints it (`Nov 25 03:00:00 2026 GMT`).
-    pub valid_from: String,
-    /// `notAfter`, as Node prints it.
-    pub valid_to: String,
-    /// SHA-256 of the DER, as colon-separated upper-case hex (Node's
-    /// `fingerprint256`).
-    pub fingerprint256: String,
-    /// The serial number in upper-case hex (Node's `serialNumber`).
-    pub serial_number: String,
-    /// The certificate itself, DER-encoded (Node's `raw`).
-    pub raw: Vec<u8>,
-}
-
-/// The parts of a distinguished name Node's certificate objects show.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DistinguishedName {
-    /// Common name (`CN`).
-    pub cn: Option<String>,
-    /// Organisation (`O`).
-    pub o: Option<String>,
-    /// Organisational unit (`OU`).
-    pub ou: Option<String>,
-    /// Country (`C`).
-    pub c: Option<String>,
-    /// State or province (`ST`).
-    pub st: Option<String>,
-    /// Locality (`L`).
-    pub l: Option<String>,
-}
-
-impl PeerCertificate {
-    /// Parses a DER certificate (`None` if it is not one).
-    ///
-    /// ```
-    /// assert!(nodelike::tls::PeerCertificate::from_der(b"not a certificate").is_none());
-    /// ```
-    pub fn from_der(der: &[u8]) -> Option<PeerCertificate> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-        let name = |n: &x509_parser::x509::X509Name<'_>| {
-            let first =
-                |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
-                    it.next().and_then(|a| a.as_str().ok()).map(str::to_owned)
-                };
-            DistinguishedName {
-                cn: first(&mut n.iter_common_name()),
-                o: first(&mut n.iter_organization()),
-                ou: first(&mut n.iter_organizational_unit()),
-                c: first(&mut n.iter_country()),
-                st: first(&mut n.iter_state_or_province()),
-                l: first(&mut n.iter_locality()),
-            }
-        };
-        let digest = ring_sha256(der);
-        Some(PeerCertificate {
-            subject: name(cert.subject()),
-            issuer: name(cert.issuer()),
-            valid_from: node_time(cert.validity().not_before.timestamp()),
-            valid_to: node_time(cert.validity().not_after.timestamp()),
-            fingerprint256: digest
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect::<Vec<_>>()
-                .join(":"),
-            serial_number: cert
-                .raw_serial()
-                .iter()
-                .map(|b| format!("{b:02X}"))
-                .collect(),
-            raw: der.to_vec(),
-        })
-    }
-}
-
-/// SHA-256 (ring: the provider rustls already uses).
-fn ring_sha256(data: &[u8]) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .to_vec()
-}
-
-/// A Unix time as OpenSSL prints it in Node's certificate objects:
-/// `Mar  1 00:00:00 2027 GMT`.
-fn node_time(unix: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{} {:>2} {:02}:{:02}:{:02} {} GMT",
-        MONTHS[(month - 1) as usize],
-        day,
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-        year
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_print_as_openssl_prints_them() {
-        assert_eq!(node_time(0), "Jan  1 00:00:00 1970 GMT");
-        assert_eq!(node_time(1_795_000_000), "Nov 18 11:06:40 2026 GMT");
-        assert_eq!(node_time(951_782_400), "Feb 29 00:00:00 2000 GMT");
-    }
-}
