@@ -3,7 +3,9 @@
 //! back-pressure both ways (pause the side that reads when the side that
 //! writes says `false`; resume on `drain`).
 //! Teaches: a server whose handler is a client, back-pressure across two
-//! connections, aborting the upstream when the client goes. Guide: chapters
+//! connections, aborting the upstream when the client goes, a timeout on
+//! the upstream, and `res.destroy()` to cut short a response whose
+//! upstream failed after the head was sent. Guide: chapters
 //! 3, 4 and 7 (the guide's goal is that you can write this one).
 //!
 //! Run it:   cargo run --example echo -- 8001          (an upstream)
@@ -13,6 +15,9 @@
 //! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
 //! stderr and exit status 1.
 use nodelike::http::{self, IntoRequestOptions, RequestOptions};
+
+/// How long the upstream may stay silent before its request fails.
+const UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 
 /// Hop-by-hop fields are about one connection; they are not forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -76,10 +81,17 @@ fn main() {
             res.on_drain(move || upstream_res.resume());
             upstream_res.on_end(move || res.end(()));
         });
+        // An upstream that stops answering for 30 s fails its request
+        // (ETIMEDOUT) rather than holding a client and a socket forever.
+        upstream_req.set_timeout(UPSTREAM_TIMEOUT_MS);
         upstream_req.on_error(move |e| {
-            if !res.headers_sent() {
-                res.write_head(502, &[("Content-Type", "text/plain")]);
+            if res.headers_sent() {
+                // The head went out: the client must see a truncated
+                // response, never a clean one with an error in its body.
+                res.destroy();
+                return;
             }
+            res.write_head(502, &[("Content-Type", "text/plain")]);
             res.end(format!("upstream error: {e}\n"));
         });
         // Client → upstream.

@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::socket::{arm_idle, destroy_in, emit_socket, Socket};
+use super::socket::{arm_idle, destroy_in, emit_socket, InputHold, Socket};
 use super::{with_net, Cause, SockId, READ_BUF_SIZE};
 use crate::chunk::Chunk;
 use crate::runtime::{self, Readiness};
@@ -248,7 +248,7 @@ fn deliver_eof_if_ready(id: SockId) {
         // Held input is processed before the EOF, unless the protocol
         // already had it and left it (a partial message no byte will ever
         // complete): then the EOF is what it needs to hear.
-        let unprocessed = !s.inbuf.is_empty() && s.input_blocked;
+        let unprocessed = !s.inbuf.is_empty() && s.input_hold.is_held();
         if s.destroyed || s.eof_delivered || !s.eof_seen || s.paused || unprocessed {
             return None;
         }
@@ -278,7 +278,7 @@ pub(crate) fn resume_reading(id: SockId) {
     // bytes came while paused still owes its `end`.
     let held = with_net(|net| {
         let s = net.socket(id)?;
-        if s.destroyed || s.paused || s.input_blocked {
+        if s.destroyed || s.paused || s.input_hold.is_held() {
             return None;
         }
         Some(std::mem::take(&mut s.inbuf))
@@ -400,7 +400,10 @@ pub(crate) fn flush_socket(id: SockId) {
             return (false, false);
         }
         let drain = std::mem::take(&mut s.need_drain);
-        let unblock = std::mem::take(&mut s.input_blocked);
+        let unblock = s.input_hold == InputHold::UntilFlushed;
+        if unblock {
+            s.input_hold = InputHold::None;
+        }
         // `end()` was called and all is written: shut down writing (or, if
         // that was done already and the peer ended too, finish).
         if s.ending {

@@ -50,9 +50,9 @@ pub(crate) struct SocketRec {
     /// paused). Pooled; empty when idle.
     pub(super) inbuf: Vec<u8>,
     pub(super) paused: bool,
-    /// Output is over the high-water mark and the protocol asked to stop
-    /// reading until it drains (the pipelining-flood guard).
-    pub(super) input_blocked: bool,
+    /// Whether the protocol asked to stop reading, and until when (the
+    /// pipelining-flood guard).
+    pub(super) input_hold: InputHold,
     pub(super) eof_seen: bool,
     pub(super) eof_delivered: bool,
     /// The stream ended without the transport's end marker (TLS without
@@ -77,6 +77,27 @@ pub(crate) struct SocketRec {
     pub(super) unref: bool,
 }
 
+/// Why a protocol stopped a socket's reading, which says what resumes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InputHold {
+    /// Reading as usual.
+    None,
+    /// The socket's output is over the high-water mark: reading resumes
+    /// when it has all been written.
+    UntilFlushed,
+    /// Output the protocol holds above the socket (responses queued behind
+    /// the one being sent) is over the mark: reading resumes when the
+    /// protocol says so ([`release_input`]), since no flush of this
+    /// socket's (possibly empty) buffer would tell.
+    UntilReleased,
+}
+
+impl InputHold {
+    pub(super) fn is_held(self) -> bool {
+        self != InputHold::None
+    }
+}
+
 impl SocketRec {
     /// Bytes queued and not yet written.
     pub(super) fn backlog(&self) -> usize {
@@ -94,7 +115,7 @@ impl SocketRec {
     }
 
     pub(super) fn can_read(&self) -> bool {
-        !self.destroyed && !self.paused && !self.input_blocked && !self.eof_seen
+        !self.destroyed && !self.paused && !self.input_hold.is_held() && !self.eof_seen
     }
 }
 
@@ -161,7 +182,7 @@ pub(crate) fn open(
             written: 0,
             inbuf: Vec::new(),
             paused: false,
-            input_blocked: false,
+            input_hold: InputHold::None,
             eof_seen: false,
             eof_delivered: false,
             truncated: false,
@@ -356,9 +377,42 @@ pub(crate) fn hold_input_until_flushed(id: SockId) {
     with_net(|net| {
         if let Some(s) = net.socket(id) {
             log::trace!("socket {}: output backlog; reading stops", id.key);
-            s.input_blocked = true;
+            s.input_hold = InputHold::UntilFlushed;
         }
     });
+}
+
+/// Stops reading until [`release_input`]: for output the protocol holds
+/// itself, which the socket's flushes know nothing of.
+pub(crate) fn hold_input_until_released(id: SockId) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            log::trace!("socket {}: protocol output held; reading stops", id.key);
+            s.input_hold = InputHold::UntilReleased;
+        }
+    });
+}
+
+/// Ends a [`hold_input_until_released`] hold: held input is processed (and
+/// the socket read) again on the next turn. Any other state is left alone.
+pub(crate) fn release_input(id: SockId) {
+    let released = with_net(|net| {
+        let s = net.socket(id)?;
+        (s.input_hold == InputHold::UntilReleased).then(|| s.input_hold = InputHold::None)
+    })
+    .flatten()
+    .is_some();
+    if released {
+        log::trace!(
+            "socket {}: protocol output released; reading resumes",
+            id.key
+        );
+        runtime::defer(runtime::Work::owned(
+            super::io::resume_ctx,
+            id.ctx(),
+            destroy_ctx,
+        ));
+    }
 }
 
 /// Whether input read earlier waits unconsumed (a partial message).
@@ -480,7 +534,7 @@ pub(crate) fn shutdown_and_linger(id: SockId) {
             log::trace!("socket {}: lingering after close", id.key);
             s.lingering = true;
             s.paused = false;
-            s.input_blocked = false;
+            s.input_hold = InputHold::None;
             runtime::schedule(
                 now + LINGER,
                 Work::new(destroy_ctx, id.ctx()).while_alive(socket_alive),

@@ -21,12 +21,15 @@ pub fn get_agent(host: &str, port: u16) -> Agent {
 }
 
 /// The global agent (Node's `http.globalAgent`): what requests use unless
-/// their options name another agent or none. Keep-alive, 5 sockets per
-/// host.
+/// their options name another agent or none. Node 20's defaults:
+/// keep-alive, no limit on sockets per host, free sockets closed after
+/// 5 s idle ([`AGENT_IDLE_TIMEOUT_MS`](crate::http::AGENT_IDLE_TIMEOUT_MS)).
+/// The seed's v0.4 agent allowed 5 sockets per host; a program that wants
+/// that bound sets it with [`Agent::set_max_sockets`].
 ///
 /// ```
 /// let global = nodelike::http::global_agent();
-/// assert_eq!(global.max_sockets(), 5);
+/// assert_eq!(global.max_sockets(), usize::MAX); // Node 20: Infinity
 /// assert_eq!(nodelike::http::RequestOptions::default().agent, Some(global));
 /// ```
 #[doc(alias = "globalAgent")]
@@ -182,7 +185,7 @@ impl Agent {
     /// use nodelike::http::{Agent, AgentOptions};
     /// let ten = Agent::new(AgentOptions { max_sockets: 10, keep_alive: true, ..Default::default() });
     /// assert_eq!(ten.max_sockets(), 10);
-    /// assert_eq!(nodelike::http::global_agent().max_sockets(), 5);
+    /// assert_eq!(nodelike::http::global_agent().max_sockets(), usize::MAX);
     /// ```
     #[doc(alias = "Agent")]
     pub fn new(options: AgentOptions) -> Agent {
@@ -255,7 +258,7 @@ impl Agent {
     /// agent's default: 5).
     ///
     /// ```
-    /// assert_eq!(nodelike::http::get_agent("a", 1).max_sockets(), 5);
+    /// assert_eq!(nodelike::http::get_agent("a", 1).max_sockets(), usize::MAX);
     /// ```
     pub fn max_sockets(&self) -> usize {
         with_state(|c| match self.scope {

@@ -328,7 +328,7 @@ impl ClientResponse {
 ///
 /// ```
 /// let agent = nodelike::http::get_agent("127.0.0.1", 8000);
-/// assert_eq!(agent.max_sockets(), 5);
+/// assert_eq!(agent.max_sockets(), usize::MAX); // Node 20: Infinity
 /// agent.set_max_sockets(50);
 /// assert_eq!(agent.sockets(), 0);
 /// ```
@@ -355,8 +355,10 @@ struct InstanceRec {
     upgrade: Listeners<UpgradeListener>,
 }
 
-/// The global agent's pool size per host (the seed's default).
-const GLOBAL_MAX_SOCKETS: usize = 5;
+/// The global agent's pool size per host: unlimited, Node 20's default
+/// (the seed's v0.4 agent allowed 5, which let five slow readers freeze
+/// every other request to the same host).
+const GLOBAL_MAX_SOCKETS: usize = usize::MAX;
 
 /// What tells agents apart besides host and port: their TLS options.
 #[cfg(feature = "tls")]

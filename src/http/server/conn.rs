@@ -111,6 +111,20 @@ impl ServerConn {
     }
 }
 
+/// The output held by responses queued behind the front one (written
+/// before their turn, so not yet handed to the socket).
+fn held_behind_front(
+    conn: &ServerConn,
+    exchanges: &crate::runtime::arena::Arena<super::exchange::Exchange>,
+) -> usize {
+    conn.queue
+        .iter()
+        .skip(1)
+        .filter_map(|&ex| exchanges.get(ex))
+        .map(|e| e.pending_out.len())
+        .sum()
+}
+
 /// What the parser found next in the input.
 enum Step<'a> {
     /// Stop processing; keep the rest for later.
@@ -232,8 +246,20 @@ fn next_step<'a>(
             if input.is_empty() {
                 return Step::Stop;
             }
+            // Back-pressure for the whole connection, as Node's
+            // `outgoingData`: what the socket has not sent plus what every
+            // response queued behind the front one holds. Past the mark no
+            // further request is dispatched, so handlers that write before
+            // their turn cannot pile up output; reading resumes when the
+            // socket's output drains.
             if backlog >= HIGH_WATER_MARK || conn.queue.len() >= MAX_PIPELINED {
                 net::hold_input_until_flushed(id);
+                return Step::Stop;
+            }
+            if backlog + held_behind_front(conn, exchanges) >= HIGH_WATER_MARK {
+                // Released by `complete_front` as the held output moves
+                // to the socket.
+                net::hold_input_until_released(id);
                 return Step::Stop;
             }
             // Empty lines before a request line are ignored (RFC 9112
@@ -678,6 +704,10 @@ pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
                 }
             }
         }
+        // Output held behind the front shrank: if it had stopped the
+        // reading, the next request check decides again (now counting
+        // those bytes in the socket's backlog, whose flush resumes).
+        net::release_input(id);
     }
     if moved {
         net::flush_soon(id);
@@ -1241,5 +1271,53 @@ mod tests {
             out.extend(more);
         }
         assert_eq!(conn.held(), 0);
+    }
+
+    /// Issue 19's first finding: the first of 64 pipelined requests is
+    /// not answered yet, every other handler writes 64 KiB at once, and
+    /// the client never reads. Only the first response writes to the
+    /// socket; the others hold their output, so dispatching stops once
+    /// that held output passes the high-water mark.
+    #[test]
+    fn responses_queued_behind_a_pipeline_count_against_the_output_bound() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let chunk = "y".repeat(64 * 1024);
+        let dispatched = Rc::new(RefCell::new(Vec::new()));
+        let d = dispatched.clone();
+        let first = Rc::new(RefCell::new(None));
+        let f = first.clone();
+        let conn = create_server(move |req, res| {
+            d.borrow_mut().push(req.url());
+            if req.url() == "/0" {
+                *f.borrow_mut() = Some(res); // answered later
+            } else {
+                res.write(chunk.as_str()); // ignores the false it returns
+                res.end(());
+            }
+        })
+        .connect_in_memory();
+        conn.set_window(Some(0));
+        let requests: String = (0..64)
+            .map(|i| format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n"))
+            .collect();
+        conn.send(requests.as_bytes());
+        let held_requests = dispatched.borrow().len();
+        assert!(
+            held_requests <= 3,
+            "dispatching went on past the bound: {held_requests} handlers ran"
+        );
+        // Memory is what the goal measures: ≤ 512 KiB for the connection.
+        assert!(conn.queued() + 64 * 1024 * (held_requests - 1) <= 512 * 1024);
+        // The first response ends; the client reads: everything arrives.
+        conn.set_window(None);
+        first.borrow_mut().take().unwrap().end("first");
+        let mut out = conn.take_output();
+        while out.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count() < 64 {
+            let more = conn.take_output();
+            assert!(!more.is_empty(), "stalled after {} bytes", out.len());
+            out.extend(more);
+        }
+        assert_eq!(dispatched.borrow().len(), 64);
     }
 }

@@ -584,6 +584,29 @@ impl ServerResponse {
         });
     }
 
+    /// Destroys the response's connection (Node's `res.destroy()`, which
+    /// destroys `res.socket`): what is unsent is dropped, the request gets
+    /// `close` with `aborted` and the response its `close`. This is how a
+    /// handler tells the client that a response whose head already went
+    /// out is cut short: the client sees a truncated body (a chunked body
+    /// without its last chunk, or fewer bytes than `Content-Length`),
+    /// never a clean end.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.write_head(200, &[("Content-Type", "text/plain")]);
+    /// res.write("the first half...");
+    /// // The rest cannot be had (an upstream failed): cut it short.
+    /// res.destroy();
+    /// # }
+    /// ```
+    pub fn destroy(&self) {
+        let socket = self.connection();
+        if socket.is_open() {
+            socket.destroy();
+        }
+    }
+
     /// The connection the response goes out on.
     ///
     /// ```no_run
