@@ -10,7 +10,8 @@ use crate::querystring::{self, Query};
 /// let u = nodelike::url::parse("/status?name=ryan", true);
 /// assert_eq!(u.pathname.as_deref(), Some("/status"));
 /// assert_eq!(u.search.as_deref(), Some("?name=ryan"));
-/// assert_eq!(u.parsed_query.unwrap().get("name"), Some("ryan"));
+/// assert_eq!(u.raw_query.as_deref(), Some("name=ryan"));
+/// assert_eq!(u.query.unwrap().get("name"), Some("ryan"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Url {
@@ -32,10 +33,28 @@ pub struct Url {
     pub pathname: Option<String>,
     /// The query with its `?`: `"?a=b"`.
     pub search: Option<String>,
-    /// The query without `?`: `"a=b"`.
-    pub query: Option<String>,
-    /// The query parsed, when `parse(s, true)`.
-    pub parsed_query: Option<Query>,
+    /// The query without `?`: `"a=b"` (what Node's `query` holds when
+    /// the query is not parsed).
+    ///
+    /// ```
+    /// let u = nodelike::url::parse("/p?a=b&a=c", false);
+    /// assert_eq!(u.raw_query.as_deref(), Some("a=b&a=c"));
+    /// assert_eq!(u.query, None);
+    /// ```
+    #[doc(alias = "query")]
+    pub raw_query: Option<String>,
+    /// The query parsed by [`querystring::parse`], when `parse(s, true)`
+    /// (empty if the URL has none), as Node's `url.parse(s, true).query`;
+    /// `None` otherwise.
+    ///
+    /// ```
+    /// let u = nodelike::url::parse("http://a.com?x=1&x=2&y", true);
+    /// let q = u.query.unwrap();
+    /// assert_eq!(q.get_all("x"), ["1", "2"]);
+    /// assert_eq!(q.get("y"), Some(""));
+    /// assert!(nodelike::url::parse("/only/path", true).query.unwrap().is_empty());
+    /// ```
+    pub query: Option<Query>,
     /// The fragment with its `#`.
     pub hash: Option<String>,
     /// `pathname` + `search`: what an HTTP request line carries.
@@ -57,7 +76,8 @@ impl Url {
 const SLASHED: &[&str] = &["http:", "https:", "ftp:", "gopher:", "file:", "ws:", "wss:"];
 
 /// Parses `s` as Node's legacy `url.parse` does; with `parse_query` the
-/// query is also parsed into [`Url::parsed_query`].
+/// query is also parsed into [`Url::query`] (the text stays in
+/// [`Url::raw_query`]).
 ///
 /// ```
 /// let u = nodelike::url::parse("http://user:pw@Example.com:8080/p/a/t/h?query=string#hash", false);
@@ -77,11 +97,11 @@ pub fn parse(s: &str, parse_query: bool) -> Url {
     }
     if let Some(i) = rest.find('?') {
         u.search = Some(rest[i..].to_owned());
-        u.query = Some(rest[i + 1..].to_owned());
+        u.raw_query = Some(rest[i + 1..].to_owned());
         rest = &rest[..i];
     }
     if parse_query {
-        u.parsed_query = Some(querystring::parse(u.query.as_deref().unwrap_or("")));
+        u.query = Some(querystring::parse(u.raw_query.as_deref().unwrap_or("")));
     }
     // scheme ":"
     if let Some(colon) = rest.find(':') {
@@ -197,7 +217,8 @@ mod tests {
         assert_eq!(u.href, "/status?name=ryan");
         assert_eq!(u.protocol, None);
         assert_eq!(u.path.as_deref(), Some("/status?name=ryan"));
-        assert_eq!(u.query.as_deref(), Some("name=ryan"));
+        assert_eq!(u.raw_query.as_deref(), Some("name=ryan"));
+        assert_eq!(u.query, None);
         let u = parse("http://127.0.0.1:8000", false);
         assert_eq!(
             (
@@ -215,9 +236,51 @@ mod tests {
         );
         let u = parse("HTTP://Example.COM/A?b#c", true);
         assert_eq!(u.href, "http://example.com/A?b#c");
-        assert_eq!(u.parsed_query.unwrap().get("b"), Some(""));
+        assert_eq!(u.query.unwrap().get("b"), Some(""));
         let u = parse("/only/path", true);
-        assert_eq!(u.parsed_query, Some(Query::new()));
+        assert_eq!(u.query, Some(Query::new()));
         assert_eq!(u.search, None);
+    }
+
+    /// Node 20's `url.parse(s, b)`: `search`, `query` (text when `b` is
+    /// false, an object when true), `path`, `pathname`, `href`.
+    #[test]
+    fn query_fields_match_node() {
+        type Pairs = &'static [(&'static str, &'static [&'static str])];
+        type Text = Option<&'static str>;
+        /// The URL, search, query text, query parsed, path, href.
+        type Case = (&'static str, Text, Text, Pairs, Text, &'static str);
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("/status?name=ryan", Some("?name=ryan"), Some("name=ryan"), &[("name", &["ryan"])], Some("/status?name=ryan"), "/status?name=ryan"),
+            ("/only/path", None, None, &[], Some("/only/path"), "/only/path"),
+            ("/p?", Some("?"), Some(""), &[], Some("/p?"), "/p?"),
+            ("http://a.com", None, None, &[], Some("/"), "http://a.com/"),
+            ("http://a.com?x=1&x=2&y", Some("?x=1&x=2&y"), Some("x=1&x=2&y"), &[("x", &["1", "2"]), ("y", &[""])], Some("/?x=1&x=2&y"), "http://a.com/?x=1&x=2&y"),
+            ("?a=%41+b", Some("?a=%41+b"), Some("a=%41+b"), &[("a", &["A b"])], Some("?a=%41+b"), "?a=%41+b"),
+            ("http://u@h/p?q=1#f", Some("?q=1"), Some("q=1"), &[("q", &["1"])], Some("/p?q=1"), "http://u@h/p?q=1#f"),
+        ];
+        for (s, search, raw, pairs, path, href) in cases {
+            let text = parse(s, false);
+            assert_eq!(text.search.as_deref(), *search, "{s}");
+            assert_eq!(text.raw_query.as_deref(), *raw, "{s}");
+            assert_eq!(text.query, None, "{s}");
+            assert_eq!(text.path.as_deref(), *path, "{s}");
+            assert_eq!(text.href, *href, "{s}");
+            let parsed = parse(s, true);
+            let mut want = Query::new();
+            for (k, vs) in pairs.iter() {
+                for v in vs.iter() {
+                    want.insert(*k, *v);
+                }
+            }
+            assert_eq!(parsed.query, Some(want), "{s}");
+            assert_eq!(parsed.raw_query, text.raw_query, "{s}");
+            assert_eq!(
+                (parsed.search, parsed.path, parsed.href),
+                (text.search, text.path, text.href),
+                "{s}"
+            );
+        }
     }
 }

@@ -270,8 +270,8 @@ pub fn remote() -> Remote {
 // ------------------------------------------------------------------ the loop
 
 /// Runs the event loop until nothing is left to wait for: no listening
-/// server, open socket, pending timer or `next_tick` callback (Node's rule
-/// for when a process exits).
+/// server, open socket, pending timer (but an [unref'd](Timer::unref) one)
+/// or `next_tick` callback (Node's rule for when a process exits).
 ///
 /// ```no_run
 /// use nodelike::http;
@@ -317,8 +317,10 @@ pub fn run() {
         let refs = REFS.try_with(Cell::get).unwrap_or(0);
         let Some((alive, timeout)) = with_rt(|rt| {
             let remote_tasks = rt.remote.as_ref().is_some_and(|r| r.has_tasks());
-            let alive =
-                refs > 0 || rt.timers.has_user_timers() || !rt.tasks.is_empty() || remote_tasks;
+            let alive = refs > 0
+                || rt.timers.has_refed_user_timers()
+                || !rt.tasks.is_empty()
+                || remote_tasks;
             let timeout = if !rt.tasks.is_empty() || remote_tasks {
                 Some(Duration::ZERO)
             } else {
@@ -483,7 +485,7 @@ fn run_user_timer(ctx: u64) {
     .flatten();
     match taken {
         Some(Callback::Once(f)) => {
-            with_rt(|rt| rt.timers.user.remove(key));
+            with_rt(|rt| rt.timers.remove_user(key));
             f();
         }
         Some(Callback::Repeat(mut f, period)) => {
@@ -523,6 +525,62 @@ pub struct Timer {
     key: usize,
     gen: u32,
     _loop: LoopBound,
+}
+
+impl Timer {
+    /// Lets [`run`] return while this timer is pending (Node's
+    /// `timeout.unref()`): it still fires if something else (a server, a
+    /// socket, a ref'd timer) keeps the loop going. Returns the timer, so
+    /// it chains as in Node. A timer that ran or was cleared is ignored.
+    ///
+    /// ```
+    /// // A heartbeat that must not keep the program alive on its own.
+    /// let beat = nodelike::set_interval(|| println!("still here"), 1000).unref();
+    /// assert!(!beat.has_ref());
+    /// nodelike::run(); // returns at once: nothing else to wait for
+    /// ```
+    pub fn unref(self) -> Timer {
+        with_rt(|rt| rt.timers.set_ref(self.key, self.gen, false));
+        self
+    }
+
+    /// Makes an [unref'd](Timer::unref) timer keep [`run`] going again
+    /// (Node's `timeout.ref()`; timers start ref'd). Returns the timer.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// let fired = Rc::new(Cell::new(false));
+    /// let f = fired.clone();
+    /// let t = nodelike::set_timeout(move || f.set(true), 1).unref();
+    /// nodelike::run(); // returns without waiting for it
+    /// assert!(!fired.get());
+    /// t.ref_();
+    /// nodelike::run(); // waits for it now
+    /// assert!(fired.get());
+    /// ```
+    #[doc(alias = "ref")]
+    pub fn ref_(self) -> Timer {
+        with_rt(|rt| rt.timers.set_ref(self.key, self.gen, true));
+        self
+    }
+
+    /// Whether this timer keeps [`run`] going (Node's `timeout.hasRef()`):
+    /// it is pending and not [unref'd](Timer::unref). Unlike Node, which
+    /// keeps the flag on the object, a timeout that has run (already in its
+    /// own callback) or a timer that was cleared answers `false`.
+    ///
+    /// ```
+    /// let t = nodelike::set_timeout(|| {}, 10);
+    /// assert!(t.has_ref());
+    /// assert!(!t.unref().has_ref());
+    /// assert!(t.ref_().has_ref());
+    /// nodelike::clear_timeout(t);
+    /// assert!(!t.has_ref());
+    /// ```
+    #[doc(alias = "hasRef")]
+    pub fn has_ref(self) -> bool {
+        with_rt(|rt| rt.timers.has_ref(self.key, self.gen)).unwrap_or(false)
+    }
 }
 
 /// Calls `callback` once, after `ms` milliseconds (Node's `setTimeout`).
@@ -593,7 +651,7 @@ pub fn set_interval(callback: impl FnMut() + 'static, ms: u64) -> Timer {
 #[doc(alias = "clearTimeout")]
 pub fn clear_timeout(timer: Timer) {
     let removed = with_rt(|rt| match rt.timers.user.get(timer.key) {
-        Some(t) if t.gen == timer.gen => Some(rt.timers.user.remove(timer.key)),
+        Some(t) if t.gen == timer.gen => Some(rt.timers.remove_user(timer.key)),
         _ => None,
     })
     .flatten();

@@ -35,6 +35,9 @@ pub(crate) enum Callback {
 pub(crate) struct UserTimer {
     pub(crate) gen: u32,
     pub(crate) callback: Callback,
+    /// Whether it keeps the loop alive (Node's `hasRef()`); see
+    /// [`Timers::set_ref`].
+    refed: bool,
 }
 
 /// One heap entry: due time, insertion order (ties run first-in first-out),
@@ -72,7 +75,12 @@ const COMPACT_FLOOR: usize = 4096;
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<Entry>>,
     seq: u64,
+    /// Removed only through [`remove_user`](Self::remove_user), which
+    /// keeps `unrefed` right.
     pub(crate) user: Slab<UserTimer>,
+    /// How many user timers are unref'd: the loop's liveness check is a
+    /// comparison, not a scan.
+    unrefed: usize,
     next_gen: u32,
     compact_at: usize,
 }
@@ -83,6 +91,7 @@ impl Default for Timers {
             heap: BinaryHeap::new(),
             seq: 0,
             user: Slab::new(),
+            unrefed: 0,
             next_gen: 0,
             compact_at: COMPACT_FLOOR,
         }
@@ -114,7 +123,11 @@ impl Timers {
     pub(crate) fn add_user(&mut self, at: Instant, callback: Callback) -> (usize, u32) {
         self.next_gen = self.next_gen.wrapping_add(1);
         let gen = self.next_gen;
-        let key = self.user.insert(UserTimer { gen, callback });
+        let key = self.user.insert(UserTimer {
+            gen,
+            callback,
+            refed: true,
+        });
         self.push(at, user_timer_work(key, gen));
         (key, gen)
     }
@@ -155,9 +168,46 @@ impl Timers {
         self.compact_at = (2 * self.heap.len()).max(COMPACT_FLOOR);
     }
 
-    /// Whether any user timer is still pending (it keeps the loop alive).
-    pub(crate) fn has_user_timers(&self) -> bool {
-        !self.user.is_empty()
+    /// Removes user timer `key` (which must exist).
+    pub(crate) fn remove_user(&mut self, key: usize) -> UserTimer {
+        let timer = self.user.remove(key);
+        if !timer.refed {
+            self.unrefed -= 1;
+        }
+        timer
+    }
+
+    /// User timer `key`/`gen`, if it is still set.
+    fn user_timer(&mut self, key: usize, gen: u32) -> Option<&mut UserTimer> {
+        self.user.get_mut(key).filter(|t| t.gen == gen)
+    }
+
+    /// Makes user timer `key`/`gen` keep the loop alive or not (Node's
+    /// `ref()`/`unref()`); a timer that ran or was cleared is ignored. An
+    /// unref'd timer still fires while something else keeps the loop going.
+    pub(crate) fn set_ref(&mut self, key: usize, gen: u32, refed: bool) {
+        let Some(t) = self.user_timer(key, gen) else {
+            return;
+        };
+        if t.refed != refed {
+            t.refed = refed;
+            if refed {
+                self.unrefed -= 1;
+            } else {
+                self.unrefed += 1;
+            }
+        }
+    }
+
+    /// Whether user timer `key`/`gen` is set and keeps the loop alive.
+    pub(crate) fn has_ref(&mut self, key: usize, gen: u32) -> bool {
+        self.user_timer(key, gen).is_some_and(|t| t.refed)
+    }
+
+    /// Whether a ref'd user timer is still pending (it keeps the loop
+    /// alive; unref'd ones do not).
+    pub(crate) fn has_refed_user_timers(&self) -> bool {
+        self.user.len() > self.unrefed
     }
 
     /// Entries in the heap, live or stale.
@@ -251,6 +301,76 @@ mod tests {
         assert!(compact(&mut t));
         assert_eq!(t.len(), COMPACT_FLOOR);
         assert!(!compact(&mut t), "the next mark is twice as far");
+    }
+
+    fn once() -> Callback {
+        Callback::Once(Box::new(|| {}))
+    }
+
+    #[test]
+    fn only_refed_user_timers_keep_the_loop_alive() {
+        let mut t = Timers::default();
+        let at = Instant::now();
+        let (a, a_gen) = t.add_user(at, once());
+        let (b, b_gen) = t.add_user(at, once());
+        t.set_ref(a, a_gen, false);
+        t.set_ref(a, a_gen, false); // twice counts once
+        assert!(!t.has_ref(a, a_gen) && t.has_ref(b, b_gen));
+        assert!(t.has_refed_user_timers());
+        t.set_ref(b, b_gen, false);
+        assert!(!t.has_refed_user_timers(), "both unref'd");
+        t.set_ref(b, b_gen, true);
+        assert!(t.has_refed_user_timers());
+        t.remove_user(b);
+        assert!(!t.has_refed_user_timers());
+        assert!(!t.has_ref(b, b_gen), "a removed timer keeps nothing alive");
+        t.set_ref(b, b_gen, true); // ignored
+        t.set_ref(a, a_gen.wrapping_add(1), true); // another generation: ignored
+        assert!(!t.has_refed_user_timers());
+        t.remove_user(a);
+        assert_eq!((t.user.len(), t.unrefed), (0, 0));
+    }
+
+    #[test]
+    fn run_returns_while_an_unrefed_interval_is_pending_and_ref_brings_it_back() {
+        use crate::runtime::{clear_interval, run, set_interval, set_timeout, Timer};
+        use std::{cell::Cell, rc::Rc};
+
+        let ticks = Rc::new(Cell::new(0u32));
+        let stop_at = Rc::new(Cell::new(u32::MAX));
+        let me: Rc<Cell<Option<Timer>>> = Rc::new(Cell::new(None));
+        let (n, stop, this) = (ticks.clone(), stop_at.clone(), me.clone());
+        let interval = set_interval(
+            move || {
+                n.set(n.get() + 1);
+                if n.get() >= stop.get() {
+                    clear_interval(this.get().unwrap());
+                }
+            },
+            1,
+        )
+        .unref();
+        me.set(Some(interval));
+        assert!(!interval.has_ref());
+
+        // Nothing else keeps the loop alive: run returns at once.
+        let started = Instant::now();
+        run();
+        assert_eq!(ticks.get(), 0);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(!interval.has_ref(), "still pending, still unref'd");
+
+        // While a ref'd timeout keeps the loop going, the interval fires.
+        set_timeout(|| {}, 30);
+        run();
+        assert!(ticks.get() >= 1, "the unref'd interval never fired");
+
+        // Ref'd again, it keeps run going until it clears itself.
+        stop_at.set(ticks.get() + 3);
+        assert!(interval.ref_().has_ref());
+        run();
+        assert_eq!(ticks.get(), stop_at.get());
+        assert!(!interval.has_ref(), "cleared");
     }
 
     #[test]
