@@ -130,3 +130,37 @@ fn an_upstream_failing_mid_body_truncates_the_proxied_response() {
     drop(proxy);
     up.stop();
 }
+
+/// A request asking to upgrade, to a server with no `upgrade` listener, is
+/// an ordinary request (Node sets `req.upgrade` only when somebody listens):
+/// `curl --http2` over cleartext gets its 200.
+#[test]
+fn an_upgrade_nobody_listens_for_is_served_as_an_ordinary_request() {
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| res.end(format!("plain {}", req.url())))
+    });
+    let out = Command::new("curl")
+        .args(["-sS", "--http2", "--max-time", "30", "-i"])
+        .arg(s.url("/h2c"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    assert!(text.ends_with("plain /h2c"), "{text}");
+    // The connection stays usable: a raw client asks twice on one.
+    let mut c = common::Reader::new(s.port());
+    c.send(b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().body_str(), "plain /a");
+    c.send(b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(c.response(false).unwrap().body_str(), "plain /b");
+    s.stop();
+}

@@ -544,11 +544,11 @@ fn upgrade_with_listener_gets_head_bytes_and_the_socket() {
 }
 
 #[test]
-fn upgrade_without_listener_destroys_the_connection() {
+fn connect_without_listener_destroys_the_connection() {
     let s = hello();
     let raw = exchange_until_close(
         s.port(),
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
     );
     assert!(
         raw.is_empty(),

@@ -293,7 +293,13 @@ fn next_step<'a>(
                 Ok(Some(len)) => {
                     ex.head.extend_from_slice(&input[..len]);
                     let p = &ex.parsed;
-                    let kind = if p.upgrade {
+                    // As Node: a request asking to upgrade leaves HTTP
+                    // only when someone listens for `upgrade` (or it is
+                    // a CONNECT); otherwise it is an ordinary request,
+                    // answered by the `request` listener.
+                    let upgrade_heard = srv.is_some_and(|srv| !srv.listeners.upgrade.is_empty());
+                    let is_connect = ex.method() == b"CONNECT";
+                    let kind = if p.upgrade && (upgrade_heard || is_connect) {
                         Kind::Upgrade
                     } else if p.expect_other {
                         Kind::Expect417
@@ -422,10 +428,7 @@ fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
     let socket = Socket::from_id(id);
     let handled = emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head));
     if !handled {
-        log::debug!(
-            "socket {}: upgrade requested and no upgrade listener; destroying",
-            id.key
-        );
+        log::debug!("socket {}: CONNECT and no listener; destroying", id.key);
         net::destroy(id, Cause::Aborted);
     }
 }

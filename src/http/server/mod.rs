@@ -862,7 +862,9 @@ impl Server {
     /// Adds an `upgrade` listener: `(request, socket, head)` for a request
     /// asking to switch protocols; `head` is what followed the request head
     /// in the same read. The connection then belongs to the listener. Without
-    /// one, upgrade requests have their connection destroyed.
+    /// one, as in Node, a request asking to upgrade is an ordinary request
+    /// for the `request` listener (so `curl --http2 http://…` gets its
+    /// answer over HTTP/1.1), and a `CONNECT` has its connection destroyed.
     ///
     /// ```
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
