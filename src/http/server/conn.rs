@@ -104,10 +104,12 @@ impl ServerConn {
         matches!(self.reading, Reading::Head) && self.queue.is_empty() && self.finishing.is_empty()
     }
 
-    /// Idle, open, and no request begun: a connection the server may close
-    /// to make room under its connection cap.
+    /// Idle after a finished response (waiting on the keep-alive timeout),
+    /// open, and no request begun: a connection the server may close to
+    /// make room under its connection cap. A connection that has not sent
+    /// its first request yet is never one: its request may be in flight.
     pub(crate) fn is_reusable_idle(&self, id: SockId) -> bool {
-        self.is_idle() && net::is_open(id) && !net::has_held_input(id)
+        self.keep_alive_idle && self.is_idle() && net::is_open(id) && !net::has_held_input(id)
     }
 }
 
@@ -1322,5 +1324,25 @@ mod tests {
             out.extend(more);
         }
         assert_eq!(dispatched.borrow().len(), 64);
+    }
+
+    /// Issue 19: at the cap, a connection that has not sent a byte yet is
+    /// not evicted by the next arrival; the newcomer is refused instead.
+    #[test]
+    fn at_the_connection_cap_a_fresh_silent_connection_is_not_evicted() {
+        let server = hello();
+        server.set_max_connections(1);
+        let silent = server.connect_in_memory();
+        let newcomer = server.connect_in_memory();
+        crate::runtime::settle();
+        assert!(newcomer.is_closed(), "the newcomer is refused");
+        assert!(!silent.is_closed(), "the silent one keeps its place");
+        silent.send(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(text(&silent).ends_with("you asked for /late"));
+        // Idle after its response, it may now make room.
+        let third = server.connect_in_memory();
+        crate::runtime::settle();
+        assert!(!third.is_closed());
+        assert!(silent.is_closed());
     }
 }

@@ -1140,9 +1140,11 @@ fn adopt(
         let srv = servers.get_mut(key)?;
         srv.connections += 1;
         let wants_event = !srv.listeners.connection.is_empty();
+        // A fresh connection is not evictable: its first request may be
+        // on the way. Only a connection idle after a finished response may
+        // make room at the cap; otherwise newcomers are refused (Node's
+        // `maxConnections`).
         conns.insert(id, ServerConn::new(me));
-        // Until its first request begins it is idle, and may make room.
-        note_idle(srv, conns, id);
         // A new connection must deliver its first request in time too.
         conn::start_request_clock(st, id);
         Some(wants_event)
