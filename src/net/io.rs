@@ -23,6 +23,16 @@ pub(super) fn on_ready(ctx: u64, ready: Readiness) {
     if ready.writable {
         flush_socket(id);
     }
+    if ready.read_closed || ready.error {
+        // Known before a byte is read: a response completed by this read
+        // must not hand its socket to the next request, which would be
+        // written into a connection the peer has already closed.
+        with_net(|net| {
+            if let Some(s) = net.socket(id) {
+                s.fin_announced = true;
+            }
+        });
+    }
     if ready.readable || ready.read_closed || ready.error {
         // With the peer's FIN in the same event, a short read does not mean
         // drained: the EOF is still to be read, and no other edge will come.

@@ -54,6 +54,9 @@ pub(crate) struct SocketRec {
     /// pipelining-flood guard).
     pub(super) input_hold: InputHold,
     pub(super) eof_seen: bool,
+    /// The poller reported the peer's end (or an error) before it was read:
+    /// the socket must not be reused, though the EOF is still to come.
+    pub(super) fin_announced: bool,
     pub(super) eof_delivered: bool,
     /// The stream ended without the transport's end marker (TLS without
     /// `close_notify`).
@@ -183,6 +186,7 @@ pub(crate) fn open(
             inbuf: Vec::new(),
             paused: false,
             input_hold: InputHold::None,
+            fin_announced: false,
             eof_seen: false,
             eof_delivered: false,
             truncated: false,
@@ -441,7 +445,11 @@ pub(crate) fn socket_alive(ctx: u64) -> bool {
 /// Whether the socket can carry another exchange: open, and the peer has
 /// not finished sending.
 pub(crate) fn is_reusable(id: SockId) -> bool {
-    with_net(|net| net.socket(id).is_some_and(|s| !s.destroyed && !s.eof_seen)).unwrap_or(false)
+    with_net(|net| {
+        net.socket(id)
+            .is_some_and(|s| !s.destroyed && !s.eof_seen && !s.fin_announced)
+    })
+    .unwrap_or(false)
 }
 
 /// Whether a connect is still under way.
