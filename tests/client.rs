@@ -557,16 +557,19 @@ s = http.server.HTTPServer(('127.0.0.1', 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
-    let mut node = std::process::Command::new("node")
-        .args(["-e", node])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut py = std::process::Command::new("python3")
-        .args(["-c", python])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Guarded: killed and reaped however the test ends.
+    let mut node = common::ChildGuard::spawn(
+        std::process::Command::new("node")
+            .args(["-e", node])
+            .stdout(std::process::Stdio::piped()),
+    )
+    .unwrap();
+    let mut py = common::ChildGuard::spawn(
+        std::process::Command::new("python3")
+            .args(["-c", python])
+            .stdout(std::process::Stdio::piped()),
+    )
+    .unwrap();
     let port_of = |child: &mut std::process::Child| {
         let mut line = String::new();
         let mut out = child.stdout.take().unwrap();
@@ -620,10 +623,7 @@ s.serve_forever()
         });
     });
     nodelike::run();
-    let _ = node.kill();
-    let _ = py.kill();
-    let _ = node.wait();
-    let _ = py.wait();
+    drop((node, py));
     let mut got = out.borrow().clone();
     got.sort();
     assert_eq!(

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{have, ExampleProcess};
+use common::{have, ChildGuard, ExampleProcess};
 
 fn need(program: &str) {
     assert!(
@@ -299,12 +299,14 @@ fn out_of_file_descriptors_the_server_keeps_serving_and_recovers() {
     // keeps serving the connections it has.
     use std::io::{Read, Write};
     let bin = common::example_bin("hello");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n 16 && exec {} 0", bin.display()))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // (`exec`: the guarded pid is the server's, not a shell's.)
+    let mut child = ChildGuard::spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n 16 && exec {} 0", bin.display()))
+            .stdout(std::process::Stdio::piped()),
+    )
+    .unwrap();
     let mut line = Vec::new();
     let mut out = child.stdout.take().unwrap();
     let mut byte = [0u8; 1];
@@ -368,6 +370,25 @@ fn out_of_file_descriptors_the_server_keeps_serving_and_recovers() {
         get(&mut fresh),
         "accepting resumed after descriptors were freed"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
+}
+
+#[test]
+fn a_failing_test_leaves_no_child_behind() {
+    // What every test that starts a server relies on: the guard kills and
+    // reaps its child while a panic unwinds.
+    let pid = std::thread::spawn(|| {
+        let child = ChildGuard::spawn(Command::new("sleep").arg("1000")).expect("sleep runs");
+        let pid = child.id();
+        std::panic::panic_any(pid)
+    })
+    .join()
+    .expect_err("the thread panicked")
+    .downcast::<u32>()
+    .expect("with the pid");
+    // Reaped, not just killed: no zombie left under our pid either.
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "child {pid} survived the panic"
+    );
 }
