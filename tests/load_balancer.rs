@@ -306,14 +306,16 @@ fn a_rolling_restart_behind_nginx_loses_no_request() {
             .status()
             .unwrap();
         assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // (A hang detector, generous for a loaded machine: the backend's
+        // own close grace is 2 s.)
+        let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
             assert!(
                 Instant::now() < deadline,
-                "backend {i} did not exit within 5 s of SIGTERM"
+                "backend {i} did not exit within 30 s of SIGTERM"
             );
             std::thread::sleep(Duration::from_millis(10));
         };
