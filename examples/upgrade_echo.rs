@@ -1,7 +1,11 @@
 //! Protocol upgrade: a request with `Connection: Upgrade` leaves HTTP and
-//! the socket becomes an echo service (the seed's `upgrade` example).
+//! the socket becomes an echo service (the seed's `upgrade` example), with
+//! back-pressure: a peer that sends and never reads is not echoed into an
+//! ever-growing queue, it is stopped by its own TCP window instead.
 //! Teaches: a socket leaving HTTP (`upgrade`), raw `data` events on the
-//! same loop. Guide: chapter 2 (handles) and 3 (server events).
+//! same loop, back-pressure on a raw socket (`write` returning `false`,
+//! `pause`, `drain`, `resume`). Guide: chapters 2 (handles), 3 (server
+//! events) and 4 (back-pressure).
 //!
 //! Run it:   cargo run --example upgrade_echo [PORT]      (default 8000)
 //! Poke it:  printf 'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello\n' \
@@ -27,10 +31,22 @@ fn main() {
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: {protocol}\r\nConnection: Upgrade\r\n\r\n"
         ));
         // Bytes that came in the same packet as the request head.
-        socket.write(head);
+        if !socket.write(head) {
+            socket.pause();
+        }
+        // Echo with back-pressure. `write` returns `false` once more than
+        // 16 KiB wait to be sent: the peer is not reading its echo. Stop
+        // reading from it until that queue has drained; meanwhile the
+        // kernel's receive window fills and pushes back on the peer, and
+        // this process holds a few KiB, not everything the peer sent.
+        // Ignoring `false` would queue every byte a non-reading peer sends.
         socket.on_data(move |chunk| {
-            socket.write(chunk);
+            if !socket.write(chunk) {
+                socket.pause();
+            }
         });
+        // Everything queued went out: read (and echo) again.
+        socket.on_drain(move || socket.resume());
     });
     // A listen failure (a busy port, ...): say so and exit 1. Without an
     // `error` listener it would panic out of `run` instead, as `hello` shows.

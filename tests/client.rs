@@ -8,7 +8,7 @@ mod common;
 use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use common::{have, TestServer};
@@ -21,6 +21,23 @@ type Pump = Box<dyn Fn()>;
 
 fn log() -> Log {
     Rc::new(RefCell::new(Vec::new()))
+}
+
+/// Ends `res` with `body` once `flag` is set (polled on the server's loop):
+/// for an answer that must come only after something the client does, on
+/// another thread, however slow the machine (never a fixed delay).
+fn end_when(flag: Arc<AtomicBool>, res: http::ServerResponse, body: &'static str) {
+    let timer = Rc::new(std::cell::Cell::new(None));
+    let t = timer.clone();
+    timer.set(Some(nodelike::set_interval(
+        move || {
+            if flag.load(Ordering::SeqCst) {
+                nodelike::clear_interval(t.get().unwrap());
+                res.end(body);
+            }
+        },
+        5,
+    )));
 }
 
 fn opts(port: u16, method: &str, path: &str) -> RequestOptions {
@@ -358,15 +375,18 @@ fn abort_queued_never_reaches_the_server_and_abort_mid_response_closes() {
     let seen = Arc::new(AtomicUsize::new(0));
     let s2 = seen.clone();
     let (tx, rx) = mpsc::channel::<String>();
+    let aborted = Arc::new(AtomicBool::new(false));
+    let abort_seen = aborted.clone();
     let s = TestServer::start(move || {
         http::create_server(move |req, res| {
             s2.fetch_add(1, Ordering::SeqCst);
             tx.send(req.url()).unwrap();
             if req.url() == "/slow" {
                 res.write("partial");
-                // The client aborts on the first bytes; the rest then fails
-                // to send and the server drops the connection.
-                nodelike::set_timeout(move || res.end("rest"), 50);
+                // The client aborts on the first bytes; the rest, sent only
+                // after that (however long it takes), then fails to send and
+                // the server drops the connection.
+                end_when(abort_seen.clone(), res, "rest");
             } else {
                 res.end("ok");
             }
@@ -397,9 +417,11 @@ fn abort_queued_never_reaches_the_server_and_abort_mid_response_closes() {
     // Abort the slow one once its first bytes arrived.
     slow.on_response(move |res| {
         let o3 = o2.clone();
+        let aborted = aborted.clone();
         res.on_data(move |_| {
             o3.borrow_mut().push("abort".into());
             slow2.abort();
+            aborted.store(true, Ordering::SeqCst);
         });
     });
     nodelike::run();
@@ -557,16 +579,19 @@ s = http.server.HTTPServer(('127.0.0.1', 0), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 "#;
-    let mut node = std::process::Command::new("node")
-        .args(["-e", node])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut py = std::process::Command::new("python3")
-        .args(["-c", python])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // Guarded: killed and reaped however the test ends.
+    let mut node = common::ChildGuard::spawn(
+        std::process::Command::new("node")
+            .args(["-e", node])
+            .stdout(std::process::Stdio::piped()),
+    )
+    .unwrap();
+    let mut py = common::ChildGuard::spawn(
+        std::process::Command::new("python3")
+            .args(["-c", python])
+            .stdout(std::process::Stdio::piped()),
+    )
+    .unwrap();
     let port_of = |child: &mut std::process::Child| {
         let mut line = String::new();
         let mut out = child.stdout.take().unwrap();
@@ -620,10 +645,7 @@ s.serve_forever()
         });
     });
     nodelike::run();
-    let _ = node.kill();
-    let _ = py.kill();
-    let _ = node.wait();
-    let _ = py.wait();
+    drop((node, py));
     let mut got = out.borrow().clone();
     got.sort();
     assert_eq!(
@@ -661,16 +683,19 @@ fn get_example_prints_status_headers_body_and_trailers() {
 #[test]
 fn timeout_fails_a_request_whose_server_is_too_slow() {
     // The server answers only after the client's timeout has expired.
-    let s = TestServer::start(|| {
-        http::create_server(|_req, res| {
-            nodelike::set_timeout(move || res.end("late"), 300);
-        })
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let late = timed_out.clone();
+    let s = TestServer::start(move || {
+        http::create_server(move |_req, res| end_when(late.clone(), res, "late"))
     });
     let kinds = Rc::new(RefCell::new(Vec::new()));
     let k = kinds.clone();
     let req = http::get(opts(s.port(), "GET", "/"), |_| panic!("no response"));
     req.set_timeout(50);
-    req.on_error(move |e| k.borrow_mut().push(e.kind()));
+    req.on_error(move |e| {
+        k.borrow_mut().push(e.kind());
+        timed_out.store(true, Ordering::SeqCst);
+    });
     nodelike::run();
     assert_eq!(*kinds.borrow(), [ErrorKind::Timeout]);
     s.stop();
@@ -679,8 +704,10 @@ fn timeout_fails_a_request_whose_server_is_too_slow() {
 #[test]
 fn abort_before_connect_and_mid_upload() {
     let (tx, rx) = mpsc::channel::<String>();
+    let (in_tx, in_rx) = mpsc::channel::<String>();
     let s = TestServer::start(move || {
         http::create_server(move |req, res| {
+            in_tx.send(req.url()).unwrap();
             let tx = tx.clone();
             let url = req.url();
             req.on_close(move |reason| tx.send(format!("{url} {reason}")).unwrap());
@@ -693,9 +720,25 @@ fn abort_before_connect_and_mid_upload() {
     // Mid-upload: the server sees the request close as aborted.
     let mid = http::request(opts(s.port(), "POST", "/mid"), |_| panic!("aborted"));
     mid.write("part of a body");
-    nodelike::set_timeout(move || mid.abort(), 30);
+    // Abort once the server has the request (polled: the server is on
+    // another thread), not after a fixed delay.
+    let poll = Rc::new(std::cell::Cell::new(None));
+    let p = poll.clone();
+    poll.set(Some(nodelike::set_interval(
+        move || {
+            if let Ok(url) = in_rx.try_recv() {
+                assert_eq!(url, "/mid");
+                nodelike::clear_interval(p.get().unwrap());
+                mid.abort();
+            }
+        },
+        5,
+    )));
     nodelike::run();
-    assert_eq!(rx.recv().unwrap(), "/mid aborted");
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap(),
+        "/mid aborted"
+    );
     assert!(rx.try_recv().is_err());
     s.stop();
 }
@@ -856,10 +899,13 @@ fn request_write_returns_false_and_drain_fires_for_a_large_upload() {
 /// `abort`, `close`, with no `error`.
 #[test]
 fn request_events_come_in_nodes_order_and_abort_emits_abort_then_close() {
-    let s = TestServer::start(|| {
-        http::create_server(|req, res| {
+    // `/slow` is answered only once the client has aborted it.
+    let abort_flag = Arc::new(AtomicBool::new(false));
+    let abort_seen = abort_flag.clone();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
             if req.url() == "/slow" {
-                nodelike::set_timeout(move || res.end("late"), 500);
+                end_when(abort_seen.clone(), res, "late");
             } else {
                 res.end("ok");
             }
@@ -885,7 +931,10 @@ fn request_events_come_in_nodes_order_and_abort_emits_abort_then_close() {
     let aborted = log();
     let slow = http::request(opts(s.port(), "GET", "/slow"), |_| panic!("aborted first"));
     let (a1, a2, a3) = (aborted.clone(), aborted.clone(), aborted.clone());
-    slow.on_abort(move || push(&a1, "abort"));
+    slow.on_abort(move || {
+        push(&a1, "abort");
+        abort_flag.store(true, Ordering::SeqCst);
+    });
     slow.on_close(move || push(&a2, "close"));
     slow.on_error(move |e| push(&a3, &format!("error {}", e.code())));
     slow.end(());
@@ -930,9 +979,12 @@ fn a_deadline_ends_a_trickling_response_with_abort_err() {
                 },
                 10,
             );
-            res.on_close(move || nodelike::clear_interval(timer));
             // Give up on our own after a while, whatever the client does.
-            nodelike::set_timeout(move || nodelike::clear_interval(timer), 3_000);
+            let give_up = nodelike::set_timeout(move || nodelike::clear_interval(timer), 30_000);
+            res.on_close(move || {
+                nodelike::clear_interval(timer);
+                nodelike::clear_timeout(give_up);
+            });
         })
     });
     let out = log();
@@ -945,8 +997,10 @@ fn a_deadline_ends_a_trickling_response_with_abort_err() {
             }
         });
     });
-    req.set_timeout(1_000); // idle: never reached, bytes keep coming
-    req.set_deadline(150);
+    // Idle: never reached, bytes keep coming (generous for a loaded
+    // machine). The deadline leaves a loaded machine time for a first byte.
+    req.set_timeout(10_000);
+    req.set_deadline(1_000);
     let (o1, o2) = (out.clone(), out.clone());
     req.on_error(move |e| o1.borrow_mut().push(format!("error {}", e.code())));
     req.on_close(move || o2.borrow_mut().push("close".into()));

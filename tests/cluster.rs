@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-use common::{example_bin, free_port, Reader};
+use common::{example_bin, free_port, ChildGuard, Reader};
 use nodelike::http;
 
 #[test]
@@ -301,12 +301,13 @@ fn an_idle_connection_unused_during_the_close_grace_is_closed_when_it_ends() {
 #[test]
 fn the_examples_stop_gracefully_on_sigterm_and_exit_0() {
     for (name, workers) in [("hello", "1"), ("hello", "2"), ("echo", "2")] {
-        let mut child = Command::new(example_bin(name))
-            .args(["0", "--workers", workers])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (cargo test builds examples)"));
+        let mut child = ChildGuard::spawn(
+            Command::new(example_bin(name))
+                .args(["0", "--workers", workers])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e} (cargo test builds examples)"));
         let mut out = child.stdout.take().unwrap();
         let mut line = Vec::new();
         let mut byte = [0u8; 1];

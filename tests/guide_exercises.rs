@@ -170,9 +170,22 @@ fn ch06_a_timeout_listener_decides_when_to_close() {
             socket.destroy();
         }
     });
-    let conn = server.connect_in_memory();
-    // The in-memory connection does not keep the loop alive: a timer does.
-    nodelike::set_timeout(|| {}, 300);
+    let conn = Rc::new(server.connect_in_memory());
+    // The in-memory connection does not keep the loop alive: an interval
+    // does, until the connection has closed (or a generous deadline: then
+    // the assertions below say what did not happen). Not a fixed delay: a
+    // loaded machine may run both timeouts' worth of time in one turn.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let keep = Rc::new(Cell::new(None));
+    let (k, c) = (keep.clone(), conn.clone());
+    keep.set(Some(nodelike::set_interval(
+        move || {
+            if c.is_closed() || std::time::Instant::now() > deadline {
+                nodelike::clear_interval(k.get().unwrap());
+            }
+        },
+        5,
+    )));
     nodelike::run();
     assert_eq!(timeouts.get(), 2);
     assert!(conn.is_closed());

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::pki::{pki, Pki};
-use common::{have, TestServer};
+use common::{have, ChildGuard, TestServer};
 use nodelike::http::Server;
 use nodelike::https::{self, ServerOptions};
 
@@ -580,13 +580,14 @@ process.stdin.resume();
         cert = p.path("server.pem"),
         key = p.path("server.key"),
     );
-    let mut node = Command::new("node")
-        .arg("-e")
-        .arg(&script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("node runs");
+    let mut node = ChildGuard::spawn(
+        Command::new("node")
+            .arg("-e")
+            .arg(&script)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped()),
+    )
+    .expect("node runs");
     let mut line = String::new();
     let mut out = node.stdout.take().unwrap();
     let mut byte = [0u8; 1];
@@ -603,8 +604,7 @@ process.stdin.resume();
         },
     )]);
     drop(node.stdin.take());
-    let _ = node.kill();
-    let _ = node.wait();
+    drop(node);
     assert_eq!(result, [Ok("node says /x".to_string())]);
 }
 

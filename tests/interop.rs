@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{have, ExampleProcess};
+use common::{have, ChildGuard, ExampleProcess};
 
 fn need(program: &str) {
     assert!(
@@ -296,15 +296,38 @@ fn file_server_example_streams_files_and_refuses_escapes() {
 #[test]
 fn out_of_file_descriptors_the_server_keeps_serving_and_recovers() {
     // EMFILE on accept: the server stops accepting, retries on a timer, and
-    // keeps serving the connections it has.
-    use std::io::{Read, Write};
+    // keeps serving the connections it has. Every step waits for something
+    // it can observe (the server's own warning, an answer), with a generous
+    // deadline, and never for a length of time: a loaded machine only makes
+    // it slower.
+    use std::io::{BufRead, Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    const DEADLINE: Duration = Duration::from_secs(30);
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const ANSWER_END: &[u8] = b"Hello, World!";
+
     let bin = common::example_bin("hello");
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -n 16 && exec {} 0", bin.display()))
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    // (`exec`: the guarded pid is the server's, not a shell's.)
+    let mut child = ChildGuard::spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -n 16 && exec {} 0", bin.display()))
+            // The accept loop's warning says when descriptors ran out.
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    )
+    .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (warned_tx, warned) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("accept:") && line.contains("retrying") {
+                let _ = warned_tx.send(line);
+            }
+        }
+    });
     let mut line = Vec::new();
     let mut out = child.stdout.take().unwrap();
     let mut byte = [0u8; 1];
@@ -321,53 +344,124 @@ fn out_of_file_descriptors_the_server_keeps_serving_and_recovers() {
         .unwrap()
         .parse()
         .unwrap();
-    let get = |s: &mut std::net::TcpStream| -> bool {
-        if s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
-            return false;
+
+    /// A connection and what it has read so far.
+    struct Conn {
+        stream: TcpStream,
+        got: Vec<u8>,
+    }
+    impl Conn {
+        fn answered(&self) -> bool {
+            self.got.ends_with(ANSWER_END)
         }
-        let mut buf = [0u8; 512];
-        let mut got = Vec::new();
-        while !got.ends_with(b"Hello, World!") {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
+        /// Reads what has arrived without waiting; panics if the server
+        /// closed the connection before answering.
+        fn poll(&mut self) {
+            let mut buf = [0u8; 512];
+            while !self.answered() {
+                match self.stream.read(&mut buf) {
+                    Ok(0) => panic!(
+                        "closed before answering: {:?}",
+                        String::from_utf8_lossy(&self.got)
+                    ),
+                    Ok(n) => self.got.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                    Err(e) => panic!("read: {e}"),
+                }
             }
         }
-        true
+    }
+    let open = || {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(REQUEST).unwrap();
+        stream.set_nonblocking(true).unwrap();
+        Conn {
+            stream,
+            got: Vec::new(),
+        }
     };
-    let connect = || {
-        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        // A short probe: a connection still in the kernel's backlog gets no
-        // answer, and we need not wait long to find that out. (Kept short
-        // so that probing every waiting connection stays well inside the
-        // served ones' 5 s keep-alive timeout.)
-        s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
-            .unwrap();
-        s
+    // Waits until `done` holds, polling every connection meanwhile.
+    let wait_until = |conns: &mut Vec<Conn>, what: &str, done: &dyn Fn(&[Conn]) -> bool| {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            conns.iter_mut().for_each(Conn::poll);
+            if done(conns) {
+                return;
+            }
+            assert!(Instant::now() < until, "{what}: not within {DEADLINE:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     };
-    // Far more connections than descriptors: the kernel queues them.
-    let mut conns: Vec<std::net::TcpStream> = (0..24).map(|_| connect()).collect();
-    let served: Vec<bool> = conns.iter_mut().map(get).collect();
-    let first_ok = served
-        .iter()
-        .position(|&ok| ok)
-        .expect("some connections are served");
-    assert!(
-        served.iter().any(|ok| !ok),
-        "some connections waited beyond the descriptor limit"
+
+    // Far more connections than descriptors, each with a request: the
+    // kernel queues those the server cannot accept.
+    let mut conns: Vec<Conn> = (0..24).map(|_| open()).collect();
+    let warning = warned
+        .recv_timeout(DEADLINE)
+        .expect("the server ran out of descriptors accepting 24 connections under `ulimit -n 16`");
+    assert!(warning.contains("Too many open files"), "{warning}");
+    wait_until(&mut conns, "a first answer", &|c| {
+        c.iter().any(Conn::answered)
+    });
+
+    // The accepted ones keep being served: a second request on one.
+    let first = conns.iter().position(Conn::answered).unwrap();
+    let mut again = conns.remove(first);
+    again.got.clear();
+    again.stream.write_all(REQUEST).unwrap();
+    wait_until(
+        &mut vec![again],
+        "a second answer on a served connection",
+        &|c| c[0].answered(),
     );
-    // The accepted ones keep being served.
-    assert!(get(&mut conns[first_ok]));
-    // Free the descriptors: new connections are accepted again (retry timer).
-    conns.clear();
-    let mut fresh = connect();
-    fresh
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+
+    // Free descriptors by closing every connection as soon as it is
+    // answered: the retry timer must get to each one still waiting in the
+    // backlog (its request sent long ago), however many that is.
+    let waiting = conns.len();
+    let mut answered = 0;
+    let mut until = Instant::now() + DEADLINE;
+    while !conns.is_empty() {
+        conns.iter_mut().for_each(Conn::poll);
+        let before = conns.len();
+        conns.retain(|c| !c.answered());
+        answered += before - conns.len();
+        if before != conns.len() {
+            // Progress: the deadline is for the next answer.
+            until = Instant::now() + DEADLINE;
+        } else {
+            assert!(
+                Instant::now() < until,
+                "{answered} of {waiting} connections answered, the rest never were: \
+                 accepting did not resume as descriptors were freed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // And a fresh connection is accepted and served.
+    let mut fresh = vec![open()];
+    wait_until(&mut fresh, "a fresh connection's answer", &|c| {
+        c[0].answered()
+    });
+    drop(child);
+}
+
+#[test]
+fn a_failing_test_leaves_no_child_behind() {
+    // What every test that starts a server relies on: the guard kills and
+    // reaps its child while a panic unwinds.
+    let pid = std::thread::spawn(|| {
+        let child = ChildGuard::spawn(Command::new("sleep").arg("1000")).expect("sleep runs");
+        let pid = child.id();
+        std::panic::panic_any(pid)
+    })
+    .join()
+    .expect_err("the thread panicked")
+    .downcast::<u32>()
+    .expect("with the pid");
+    // Reaped, not just killed: no zombie left under our pid either.
     assert!(
-        get(&mut fresh),
-        "accepting resumed after descriptors were freed"
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "child {pid} survived the panic"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

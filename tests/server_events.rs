@@ -143,6 +143,9 @@ fn write_returns_false_past_the_high_water_mark_and_drain_fires() {
                     s2.set(s2.get() + 1);
                     if !res.write(&p[..]) {
                         f2.set(f2.get() + 1);
+                        if f2.get() == 1 {
+                            t2.send("backed up".into()).unwrap();
+                        }
                         return;
                     }
                 }
@@ -158,11 +161,15 @@ fn write_returns_false_past_the_high_water_mark_and_drain_fires() {
     let mut c = connect(s.port());
     c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
-    // Read slowly at first so the server's queue fills.
-    std::thread::sleep(Duration::from_millis(50));
+    // Read nothing until the server's queue has filled (4 MiB cannot all
+    // sit in the kernel's buffers for a peer that does not read).
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(30)).unwrap(),
+        "backed up"
+    );
     let mut all = Vec::new();
     c.read_to_end(&mut all).unwrap();
-    let text = rx.recv().unwrap();
+    let text = rx.recv_timeout(Duration::from_secs(30)).unwrap();
     let falses: usize = text.split(' ').nth(4).unwrap().parse().unwrap();
     assert!(falses > 0, "{text}");
     let body_start = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
@@ -241,10 +248,11 @@ fn set_encoding_utf8_decodes_characters_split_across_chunks() {
 
 #[test]
 fn idle_connection_is_closed_after_the_server_timeout() {
-    // test-http-set-timeout.js, with a short timeout instead of 2 minutes.
+    // test-http-set-timeout.js, with a short timeout instead of 2 minutes
+    // (long enough for a loaded machine to send its request first).
     let s = TestServer::start(|| {
         let server = http::create_server(|_req, res| res.end("ok"));
-        server.set_timeout(50);
+        server.set_timeout(1_000);
         server
     });
     let mut c = Reader::new(s.port());
@@ -265,14 +273,15 @@ fn unfinished_request_gets_close_with_timeout() {
             let tx = tx.clone();
             req.on_close(move |reason| tx.send(reason).unwrap());
         });
-        server.set_timeout(50);
+        // Long enough for a loaded machine to send the head first.
+        server.set_timeout(1_000);
         server
     });
     let mut c = connect(s.port());
     c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
     assert_eq!(
-        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        rx.recv_timeout(Duration::from_secs(30)).unwrap(),
         CloseReason::Timeout
     );
     let mut rest = Vec::new();
@@ -286,6 +295,7 @@ fn client_going_away_mid_body_gives_close_with_aborted() {
     let (tx, rx) = mpsc::channel::<String>();
     let s = TestServer::start(move || {
         http::create_server(move |req, res| {
+            tx.send("request".into()).unwrap();
             let tx2 = tx.clone();
             req.on_close(move |reason| tx2.send(format!("req:{reason}")).unwrap());
             let tx3 = tx.clone();
@@ -298,7 +308,8 @@ fn client_going_away_mid_body_gives_close_with_aborted() {
     let mut c = connect(s.port());
     c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    // Mid-body once the server has the request.
+    assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), "request");
     drop(c);
     assert_eq!(
         rx.recv_timeout(Duration::from_secs(10)).unwrap(),
@@ -324,10 +335,10 @@ fn a_client_reset_with_responses_pending_aborts_each_request() {
         let server = http::create_server(move |req, res| {
             let (t1, t2) = (tx.clone(), tx.clone());
             let url = req.url();
+            tx.send(format!("{url} in")).unwrap();
             req.on_close(move |reason| t1.send(format!("{url} req:{reason}")).unwrap());
             res.on_close(move || t2.send(format!("res:{}", res.writable_finished())).unwrap());
-            // Never answered before the client goes.
-            nodelike::set_timeout(move || res.end(()), 2_000);
+            // Never answered: the client goes first, however slow it is.
         });
         server.on_connection(move |socket| {
             let t = t.clone();
@@ -340,7 +351,12 @@ fn a_client_reset_with_responses_pending_aborts_each_request() {
     w.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
     // Both requests are in before the reset.
-    std::thread::sleep(Duration::from_millis(50));
+    for url in ["/a", "/b"] {
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(30)).unwrap(),
+            format!("{url} in")
+        );
+    }
     socket2::SockRef::from(&c)
         .set_linger(Some(Duration::ZERO))
         .unwrap();
@@ -764,7 +780,9 @@ fn a_bad_chunk_mid_body_answers_400_and_closes_the_waiting_request() {
 fn an_idle_keep_alive_connection_closes_after_the_keep_alive_timeout() {
     let s = TestServer::start(|| {
         let server = http::create_server(|_req, res| res.end("ok"));
-        server.set_keep_alive_timeout(50);
+        // Long enough for a loaded machine to send its second request in
+        // time, short enough for the test.
+        server.set_keep_alive_timeout(1_000);
         server
     });
     let mut c = Reader::new(s.port());

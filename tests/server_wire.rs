@@ -809,12 +809,28 @@ fn server_close_lets_a_busy_connection_finish_with_connection_close() {
 fn connection_cap_closes_an_idle_connection_first_then_refuses() {
     let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
     let (closed_tx, closed_rx) = std::sync::mpsc::channel::<u16>();
+    // Set by the test once the refusal is seen: the held answers may go.
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let released = release.clone();
     let s = TestServer::start(move || {
         let server = http::create_server(move |req, res| {
             if req.url() == "/hold" {
-                // Busy until later; tell the test it is being held.
+                // Busy until the test releases it (not for a fixed time: a
+                // slow test thread would then find both slots idle); tell
+                // the test it is being held.
                 held_tx.send(()).unwrap();
-                nodelike::set_timeout(move || res.end("held"), 300);
+                let released = released.clone();
+                let timer = std::rc::Rc::new(std::cell::Cell::new(None));
+                let t = timer.clone();
+                timer.set(Some(nodelike::set_interval(
+                    move || {
+                        if released.load(std::sync::atomic::Ordering::SeqCst) {
+                            nodelike::clear_interval(t.get().unwrap());
+                            res.end("held");
+                        }
+                    },
+                    5,
+                )));
             } else {
                 res.end("ok");
             }
@@ -864,6 +880,7 @@ fn connection_cap_closes_an_idle_connection_first_then_refuses() {
         refused.response(false).is_none(),
         "refused without a response"
     );
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(open_one.response(false).unwrap().body, b"held");
     assert_eq!(c.response(false).unwrap().body, b"held");
     drop((open_one, c));

@@ -80,7 +80,8 @@ fn an_idle_timeout_goes_to_the_response_and_server_timeout_listeners() {
             res.on_timeout(move || t2.send("res-timeout").unwrap());
             res.write("partial"); // and never more
         });
-        server.set_timeout(100);
+        // Long enough for a loaded machine to send the request first.
+        server.set_timeout(1_000);
         server.on_timeout(move |socket| {
             tx.send("server-timeout").unwrap();
             socket.destroy();

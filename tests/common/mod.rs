@@ -314,9 +314,56 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
     p.join("examples").join(name)
 }
 
-/// Runs an example on a free port; killed on drop.
+/// A child process that is killed and reaped when dropped: at the end of
+/// the test, or while a failed assertion unwinds. Every test that starts a
+/// long-lived child (a server, nginx, node) holds it in one, so that no
+/// failure leaves a process behind holding a port. Derefs to the
+/// [`Child`](std::process::Child), so `id`, `wait`, `try_wait`, `stdout`...
+/// work as before; a child already waited for is left alone (std knows it
+/// was reaped and sends no signal to a pid that may have been reused).
+pub struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    pub fn new(child: std::process::Child) -> ChildGuard {
+        ChildGuard(child)
+    }
+
+    /// Spawns `cmd`, guarded from the start.
+    pub fn spawn(cmd: &mut std::process::Command) -> std::io::Result<ChildGuard> {
+        cmd.spawn().map(ChildGuard)
+    }
+}
+
+impl From<std::process::Child> for ChildGuard {
+    fn from(child: std::process::Child) -> ChildGuard {
+        ChildGuard(child)
+    }
+}
+
+impl std::ops::Deref for ChildGuard {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ChildGuard {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs an example on a free port; killed (and reaped) on drop, and also
+/// when it fails to start properly.
 pub struct ExampleProcess {
-    pub child: std::process::Child,
+    pub child: ChildGuard,
     pub port: u16,
 }
 
@@ -329,15 +376,16 @@ impl ExampleProcess {
 
     /// [`start`](Self::start) with arguments after the port.
     pub fn start_with(name: &str, args: &[String]) -> ExampleProcess {
-        let mut child = std::process::Command::new(example_bin(name))
-            .arg("0")
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start example {name}: {e} (cargo test builds examples)")
-            });
+        let mut child = ChildGuard::spawn(
+            std::process::Command::new(example_bin(name))
+                .arg("0")
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::inherit()),
+        )
+        .unwrap_or_else(|e| {
+            panic!("cannot start example {name}: {e} (cargo test builds examples)")
+        });
         // It prints its URL once listening.
         let mut out = child.stdout.take().unwrap();
         let mut seen = Vec::new();
@@ -357,13 +405,6 @@ impl ExampleProcess {
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
         ExampleProcess { child, port }
-    }
-}
-
-impl Drop for ExampleProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
