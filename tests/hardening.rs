@@ -164,3 +164,184 @@ fn an_upgrade_nobody_listens_for_is_served_as_an_ordinary_request() {
     assert_eq!(c.response(false).unwrap().body_str(), "plain /b");
     s.stop();
 }
+
+/// A Python server: on its first connection it answers one request with a
+/// keep-alive response, reads the next request and closes without an
+/// answer; later connections are answered and closed.
+fn drop_second_request_server() -> (common::ChildGuard, u16) {
+    let script = r#"
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(16)
+print(s.getsockname()[1], flush=True)
+def head(c):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(4096)
+        if not d: return None
+        buf += d
+    return buf
+first = True
+while True:
+    c, _ = s.accept()
+    req = head(c)
+    if req is None: c.close(); continue
+    path = req.split(b" ")[1]
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
+    if first:
+        first = False
+        head(c)  # the request on the reused socket: read, never answered
+    c.close()
+"#;
+    let mut child = common::ChildGuard::spawn(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .stdout(std::process::Stdio::piped()),
+    )
+    .expect("python3 starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+/// Two requests in turn over the global agent; the second reuses the
+/// first's socket, which the server closes without answering. Returns
+/// the second's body or error code.
+fn second_request_on_a_closing_socket(port: u16, method: &'static str) -> Result<String, String> {
+    let out = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let o = out.clone();
+    let first = http::get(
+        format!("http://127.0.0.1:{port}/first").as_str(),
+        move |res| {
+            let o = o.clone();
+            res.on_data(|_| {});
+            res.on_end(move || {
+                let o2 = o.clone();
+                let req = http::request(
+                    http::RequestOptions {
+                        method: method.into(),
+                        port,
+                        host: "127.0.0.1".into(),
+                        path: "/second".into(),
+                        ..Default::default()
+                    },
+                    move |res| {
+                        let body = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+                        let b = body.clone();
+                        res.on_data(move |c| b.borrow_mut().extend_from_slice(&c));
+                        let o3 = o2.clone();
+                        res.on_end(move || {
+                            *o3.borrow_mut() =
+                                Some(Ok(String::from_utf8_lossy(&body.borrow()).into_owned()))
+                        });
+                    },
+                );
+                let o4 = o.clone();
+                req.on_error(move |e| *o4.borrow_mut() = Some(Err(e.code().to_owned())));
+                req.end(());
+            });
+        },
+    );
+    first.on_error(|e| panic!("the first request: {e}"));
+    nodelike::run();
+    let result = out.borrow_mut().take().expect("an outcome");
+    result
+}
+
+/// The FIN race's other half: an idempotent request on a reused socket
+/// that closes before any byte of the response is sent again, once, on a
+/// fresh connection (as hyper and undici do); a POST is not.
+#[test]
+fn an_idempotent_request_on_a_socket_closed_under_it_is_sent_again_once() {
+    if !have("python3") {
+        eprintln!("skipping: python3 is not installed");
+        return;
+    }
+    let (_server, port) = drop_second_request_server();
+    assert_eq!(
+        second_request_on_a_closing_socket(port, "GET"),
+        Ok("/second".into())
+    );
+    let (_server, port) = drop_second_request_server();
+    assert_eq!(
+        second_request_on_a_closing_socket(port, "POST"),
+        Err("ECONNRESET".into())
+    );
+}
+
+/// Against a server that closes after every keep-alive response, 1,000
+/// requests one after another on the global agent all succeed (issue 19:
+/// 10 of 20 failed with `socket hang up`).
+#[test]
+fn a_server_closing_after_every_response_fails_no_request() {
+    if !have("python3") {
+        eprintln!("skipping: python3 is not installed");
+        return;
+    }
+    let script = r#"
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(128)
+print(s.getsockname()[1], flush=True)
+def serve(c):
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = c.recv(4096)
+        if not d: c.close(); return
+        buf += d
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+    let mut child = common::ChildGuard::spawn(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .stdout(std::process::Stdio::piped()),
+    )
+    .expect("python3 starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let failures = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let done = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    fn next(
+        port: u16,
+        left: u32,
+        failures: std::rc::Rc<std::cell::Cell<u32>>,
+        done: std::rc::Rc<std::cell::Cell<u32>>,
+    ) {
+        if left == 0 {
+            return;
+        }
+        let (f, d) = (failures.clone(), done.clone());
+        let req = http::get(format!("http://127.0.0.1:{port}/").as_str(), move |res| {
+            let (f, d) = (f.clone(), d.clone());
+            res.on_data(|_| {});
+            res.on_end(move || {
+                d.set(d.get() + 1);
+                next(port, left - 1, f.clone(), d.clone());
+            });
+        });
+        req.on_error(move |_| {
+            failures.set(failures.get() + 1);
+            done.set(done.get() + 1);
+            next(port, left - 1, failures.clone(), done.clone());
+        });
+    }
+    next(port, 1000, failures.clone(), done.clone());
+    nodelike::run();
+    assert_eq!(done.get(), 1000);
+    assert_eq!(failures.get(), 0, "requests failed with socket hang up");
+}

@@ -34,6 +34,9 @@ pub(super) fn on_socket_closed(sock: SockId, cause: Cause) {
         }
     });
     if let Some(ex) = ex {
+        if cause != Cause::Timeout && with_state(|c| replay_on_fresh_socket(c, ex)) == Some(true) {
+            return;
+        }
         let kind = if cause == Cause::Timeout {
             ErrorKind::Timeout
         } else {
@@ -41,6 +44,33 @@ pub(super) fn on_socket_closed(sock: SockId, cause: Cause) {
         };
         fail(ex, Error::new(kind, "socket hang up"));
     }
+}
+
+/// A request whose reused socket closed before any byte of the response:
+/// sent again, once, on a fresh connection (see [`Replay`]). Returns
+/// whether it was.
+fn replay_on_fresh_socket(c: &mut ClientState, ex: ClientId) -> bool {
+    let Some(e) = c.clients.get_mut(ex) else {
+        return false;
+    };
+    if e.done {
+        return false;
+    }
+    let Replay::Keeping(mut again) = std::mem::take(&mut e.replay) else {
+        return false;
+    };
+    let Some(options) = e.options.clone() else {
+        runtime::give_buf(again);
+        return false;
+    };
+    // What was sent goes first, then whatever was not written yet.
+    again.extend_from_slice(&e.out);
+    runtime::give_buf(std::mem::replace(&mut e.out, again));
+    e.socket = None;
+    let agent = e.agent;
+    log::debug!("client: a reused socket closed before the response; sending again on a new one");
+    connect(c, ex, agent, &options);
+    true
 }
 
 /// Ends an exchange with an error: `error` on the request (logged if nobody

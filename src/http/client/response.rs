@@ -129,6 +129,10 @@ fn next_step<'a>(
             if input.is_empty() {
                 return Step::Stop;
             }
+            // The response has begun: the request will not be replayed.
+            if let Replay::Keeping(sent) = std::mem::take(&mut ex.replay) {
+                runtime::give_buf(sent);
+            }
             let head_request = ex.is_head();
             match h1::parse_response_head(input, head_request, &Limits::default(), &mut ex.parsed) {
                 Ok(None) => Step::Stop,
