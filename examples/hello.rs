@@ -83,9 +83,21 @@ fn serve(port: u16, grace: u64, announce: bool) -> http::Server {
         }
     });
     server.set_close_grace(grace);
+    // The first SIGTERM or SIGINT closes gracefully: stop accepting, let
+    // requests in flight finish, then `run` returns. A client sending a
+    // head or a body very slowly can hold that for minutes, so a second
+    // signal stops at once (an operator's Ctrl-C twice, or a supervisor's
+    // second TERM before its KILL).
+    let signalled = std::rc::Rc::new(std::cell::Cell::new(false));
     for signal in [Signal::Term, Signal::Int] {
-        // Stop accepting, let requests in flight finish, then `run` returns.
-        let _ = process::on_signal(signal, move |_| server.close());
+        let signalled = signalled.clone();
+        let _ = process::on_signal(signal, move |signal| {
+            if signalled.replace(true) {
+                eprintln!("{signal:?} again: exiting without waiting");
+                std::process::exit(1);
+            }
+            server.close();
+        });
     }
     server
 }
