@@ -105,7 +105,11 @@ fn main() {
         // The client went away before its answer was complete (mid-upload
         // or mid-download): stop the upstream exchange too, or its
         // connection leaks.
-        req.on_close(move |_reason| upstream_req.abort());
+        req.on_close(move |reason| {
+            if reason.is_abnormal() {
+                upstream_req.abort();
+            }
+        });
     });
     // A listen failure (a busy port, ...): say so and exit 1. Without an
     // `error` listener it would panic out of `run` instead, as `hello` shows.

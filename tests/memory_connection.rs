@@ -228,7 +228,8 @@ fn a_good_request_before_a_bad_one_is_answered_first() {
         let error = text.find("HTTP/1.1 400 ").expect("a 400 after the 200");
         assert!(text[..error].ends_with("ok"), "{how}: {text}");
         assert_eq!(text.matches("HTTP/1.1 ").count(), 2, "{how}: {text}");
-        assert_eq!(*log.borrow(), ["request /first"], "{how}");
+        // The first request's life ended well: its `close` says so.
+        assert_eq!(*log.borrow(), ["request /first", "close:finished"], "{how}");
     }
 }
 
@@ -250,11 +251,31 @@ POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\
             "{how}: {text}"
         );
         assert!(!text.contains("Connection: close"), "{how}: {text}");
+        // Each request's `close` (finished) follows its response's
+        // flush, which interleaves with the requests as the split allows.
+        let requests: Vec<String> = log
+            .borrow()
+            .iter()
+            .filter(|l| l.starts_with("request"))
+            .cloned()
+            .collect();
         assert_eq!(
-            *log.borrow(),
+            requests,
             ["request /a", "request /b", "request /c"],
             "{how}"
         );
+        let closes = log
+            .borrow()
+            .iter()
+            .filter(|l| *l == "close:finished")
+            .count();
+        assert_eq!(
+            closes + requests.len(),
+            log.borrow().len(),
+            "{how}: {:?}",
+            log.borrow()
+        );
+        assert_eq!(closes, 3, "{how}");
         assert!(!conn.is_closed(), "{how}: the connection stays open");
     }
     assert_eq!(server.connections(), 0, "dropped connections are gone");
@@ -270,7 +291,7 @@ fn a_partial_head_then_end_of_stream_gets_400_at_once() {
     assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
     assert!(text.contains("HTTP/1.1 400 Bad Request\r\n"), "{text}");
     assert!(conn.output_ended());
-    assert_eq!(*log.borrow(), ["request /first"]);
+    assert_eq!(*log.borrow(), ["request /first", "close:finished"]);
 }
 
 #[test]

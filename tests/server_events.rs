@@ -42,18 +42,24 @@ fn events_fire_in_order_request_data_end_finish_close() {
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
     );
     assert_eq!(r.body, b"ok");
-    let events: Vec<String> = (0..5)
+    let events: Vec<String> = (0..6)
         .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
         .collect();
+    // Node 20's order: the request's `close` comes last, once, saying the
+    // life ended well.
     assert_eq!(
         events,
-        ["request", "data:abc", "end", "finish", "close:true"]
+        [
+            "request",
+            "data:abc",
+            "end",
+            "finish",
+            "close:true",
+            "req-close:finished"
+        ]
     );
     s.stop();
-    assert!(
-        rx.try_recv().is_err(),
-        "no request close after a complete exchange"
-    );
+    assert!(rx.try_recv().is_err(), "the request's close fires once");
 }
 
 #[test]
@@ -378,12 +384,16 @@ fn a_client_reset_with_responses_pending_aborts_each_request() {
     s.stop();
 }
 
+/// With `set_allow_half_open(true)` (Node's `httpAllowHalfOpen`) a FIN is
+/// RFC 9112's half-close: every request already sent is answered.
 #[test]
 fn half_closed_client_still_gets_its_responses() {
     let s = TestServer::start(|| {
-        http::create_server(|req, res| {
+        let server = http::create_server(|req, res| {
             nodelike::set_timeout(move || res.end(req.url()), 10);
-        })
+        });
+        server.set_allow_half_open(true);
+        server
     });
     let mut c = connect(s.port());
     c.write_all(b"GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -925,4 +935,61 @@ fn request_fields_are_readable_in_the_responses_finish_and_close_listeners() {
     assert_eq!(rx.recv().unwrap(), "close PUT /thing?x=1");
     assert_eq!(rx.recv().unwrap(), "later \"\" \"\"");
     s.stop();
+}
+
+/// Node's default: a client's FIN with requests unanswered aborts them:
+/// each response gets `close`, then its request `close` with `aborted`,
+/// and the connection closes at once, so `server.close()` is not held.
+/// (Node 20 on the same bytes: `request /a, request /b, res close
+/// finished=false, req close aborted=true` twice, then the connection
+/// closes.)
+#[test]
+fn a_clients_fin_aborts_what_it_asked_and_was_not_answered() {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        let on_conn = tx.clone();
+        let server = http::create_server(move |req, res| {
+            let url = req.url();
+            tx.send(format!("request {url}")).unwrap();
+            let t = tx.clone();
+            let u = url.clone();
+            res.on_close(move || t.send(format!("res close {u}")).unwrap());
+            let t = tx.clone();
+            req.on_close(move |reason| t.send(format!("req close {url} {reason}")).unwrap());
+            // Never answered: the handler waits on something slow.
+        });
+        server.on_connection(move |socket| {
+            let t = on_conn.clone();
+            socket.on_close(move |_| t.send("connection closed".into()).unwrap());
+        });
+        server
+    });
+    let mut c = connect(s.port());
+    c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let second = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!([first, second], ["request /a", "request /b"]);
+    c.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    assert!(
+        all.is_empty(),
+        "nothing was answered: {:?}",
+        String::from_utf8_lossy(&all)
+    );
+    let seen: Vec<String> = (0..5)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "res close /a",
+            "req close /a aborted",
+            "res close /b",
+            "req close /b aborted",
+            "connection closed"
+        ]
+    );
+    s.stop(); // not held by the aborted requests
 }

@@ -429,6 +429,18 @@ fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
     let Some(server) = server_key(ex) else { return };
     let socket = Socket::from_id(id);
     let handled = emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head));
+    // The socket was handed over: the request's life as HTTP is over.
+    let fire = with_state(|st| match st.exchanges.get_mut(ex) {
+        Some(e) if !e.req_closed => {
+            e.req_closed = true;
+            true
+        }
+        _ => false,
+    })
+    .unwrap_or(false);
+    if fire && handled {
+        emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Finished));
+    }
     if !handled {
         log::debug!("socket {}: CONNECT and no listener; destroying", id.key);
         net::destroy(id, Cause::Aborted);
@@ -498,7 +510,26 @@ fn emit_end(ex: ExId) {
     .unwrap_or(false);
     if live {
         emit_ex(ex, |l| &mut l.end, |f| f());
+        // A response that finished before the body's end: `close` now.
+        close_request_after_response(ex);
         with_state(|st| free_if_done(st, ex));
+    }
+}
+
+/// The request's `close` for a life that ended well: once both its `end`
+/// and its response's `finish` have been emitted (Node 20: `end`,
+/// `finish`, the response's `close`, then the request's `close`).
+fn close_request_after_response(ex: ExId) {
+    let fire = with_state(|st| match st.exchanges.get_mut(ex) {
+        Some(e) if e.req_done && e.finished && !e.req_closed => {
+            e.req_closed = true;
+            true
+        }
+        _ => false,
+    })
+    .unwrap_or(false);
+    if fire {
+        emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Finished));
     }
 }
 
@@ -617,6 +648,8 @@ fn on_eof(id: SockId) {
     enum Next {
         Upgraded,
         PartialHead,
+        /// The client left: these requests will never be answered.
+        Abort(Vec<ExId>),
         Handled,
     }
     // Empty lines after the last request were consumed as they came (see
@@ -625,6 +658,10 @@ fn on_eof(id: SockId) {
     let partial_head = net::has_held_input(id);
     let next = with_state(|st| {
         let conn = st.conns.get_mut(id)?;
+        let half_open = st
+            .servers
+            .get(conn.server.0)
+            .is_some_and(|srv| srv.allow_half_open);
         match conn.reading {
             Reading::Upgraded => return Some(Next::Upgraded),
             Reading::Head if partial_head => {
@@ -638,6 +675,24 @@ fn on_eof(id: SockId) {
                 // The body was cut short: the request is aborted.
                 log::debug!("socket {}: peer closed mid-body", id.key);
                 net::destroy(id, Cause::Aborted);
+            }
+            _ if !half_open && !conn.queue.is_empty() => {
+                // Node's default (`httpAllowHalfOpen: false`): the client
+                // is gone, so what it asked and was not answered is
+                // aborted. Responses already ended (and handed to the
+                // socket) still go out; one on the wire is cut short
+                // there; then the connection closes.
+                log::debug!(
+                    "socket {}: peer ended with {} requests unanswered; aborting them",
+                    id.key,
+                    conn.queue.len()
+                );
+                conn.keep_alive.peer_ended();
+                conn.reading = Reading::Closed;
+                let unanswered: Vec<ExId> = conn.queue.drain(..).collect();
+                conn.close_at = Some(net::queued_mark(id));
+                net::flush_soon(id);
+                return Some(Next::Abort(unanswered));
             }
             _ => {
                 // Answer everything already asked; the last response closes.
@@ -660,8 +715,35 @@ fn on_eof(id: SockId) {
             let err = Error::parse(400, "incomplete request head at end of stream");
             client_error(id, err);
         }
+        Some(Next::Abort(unanswered)) => {
+            for ex in unanswered {
+                abort_exchange(ex);
+            }
+        }
         Some(Next::Handled) | None => {}
     }
+}
+
+/// Ends an exchange whose client left before its response ended: the
+/// response's `close`, then the request's `close` with `aborted` (Node's
+/// order). The exchange lets go of the socket, so whatever the handler
+/// still writes goes nowhere.
+fn abort_exchange(ex: ExId) {
+    let req_open = with_state(|st| {
+        let e = st.exchanges.get_mut(ex)?;
+        e.socket = None;
+        e.ended = true;
+        e.finished = true;
+        e.req_done = true;
+        Some(!std::mem::replace(&mut e.req_closed, true))
+    })
+    .flatten()
+    .unwrap_or(false);
+    emit_res_close(ex);
+    if req_open {
+        emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Aborted));
+    }
+    with_state(|st| free_if_done(st, ex));
 }
 
 /// Moves finished responses off the front of the queue, hands the next
@@ -855,7 +937,9 @@ fn after_flush(id: SockId) {
             conn.finishing.pop_front();
             let e = st.exchanges.get_mut(ex)?;
             e.finished = true;
-            let listens = !e.listeners.finish.is_empty() || !e.listeners.res_close.is_empty();
+            let listens = !e.listeners.finish.is_empty()
+                || !e.listeners.res_close.is_empty()
+                || !e.listeners.req_close.is_empty();
             if !listens {
                 e.res_closed = true;
                 free_if_done(st, ex);
@@ -870,6 +954,7 @@ fn after_flush(id: SockId) {
             Some(Some(ex)) => {
                 emit_ex(ex, |l| &mut l.finish, |f| f());
                 emit_res_close(ex);
+                close_request_after_response(ex);
                 with_state(|st| free_if_done(st, ex));
             }
         }

@@ -23,9 +23,14 @@ pub(crate) type ExId = Id;
 /// ```
 /// use nodelike::http::CloseReason;
 /// assert_eq!(CloseReason::Timeout.code(), "timeout");
+/// assert_eq!(CloseReason::Finished.code(), "finished");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CloseReason {
+    /// The life ended well: the response finished (after `end` and the
+    /// response's `finish` and `close`, as Node 20 orders them), or an
+    /// upgrade handed the connection over.
+    Finished,
     /// The connection was idle for longer than the server's timeout.
     Timeout,
     /// The client closed the connection prematurely (or it was destroyed).
@@ -40,9 +45,22 @@ impl CloseReason {
     /// ```
     pub fn code(&self) -> &'static str {
         match self {
+            CloseReason::Finished => "finished",
             CloseReason::Timeout => "timeout",
             CloseReason::Aborted => "aborted",
         }
+    }
+
+    /// Whether the request was cut short (`Timeout` or `Aborted`), as the
+    /// seed's `close` meant; `false` for a life that ended well.
+    ///
+    /// ```
+    /// use nodelike::http::CloseReason;
+    /// assert!(CloseReason::Aborted.is_abnormal());
+    /// assert!(!CloseReason::Finished.is_abnormal());
+    /// ```
+    pub fn is_abnormal(&self) -> bool {
+        *self != CloseReason::Finished
     }
 }
 

@@ -268,12 +268,16 @@ impl IncomingMessage {
         self.add(|e| e.listeners.end.push(Box::new(f)));
     }
 
-    /// Adds a `close` listener: the connection was terminated before the
-    /// response was ended or could be flushed (the seed's words), because
-    /// it timed out or the client went away, whether or not the request's
-    /// body had arrived (a GET whose client leaves mid-download gets it).
-    /// The reason says which. Fires at most once, after `end` if `end`
-    /// fired; a request whose response finished never gets it.
+    /// Adds a `close` listener: fires exactly once in every request's life,
+    /// as in Node 20. When all went well, after the response finished
+    /// (`end`, the response's `finish` and `close`, then this), or after an
+    /// upgrade handed the connection over, with [`CloseReason::Finished`].
+    /// The seed's abnormal closes keep their reasons: the connection was
+    /// terminated before the response was ended or could be flushed,
+    /// because it timed out ([`CloseReason::Timeout`]) or the client went
+    /// away ([`CloseReason::Aborted`]), whether or not the request's body
+    /// had arrived (a GET whose client leaves mid-download gets it).
+    /// [`CloseReason::is_abnormal`] tells the two kinds apart.
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {

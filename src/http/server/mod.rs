@@ -166,6 +166,9 @@ pub(crate) struct ServerRec {
     /// How long `close` leaves idle connections open for requests already
     /// on their way (`None`: closed at once, as in Node).
     pub(crate) close_grace: Option<Duration>,
+    /// A client's FIN is a half-close (answer what it asked, then close)
+    /// rather than an abort of what is unanswered (Node's default).
+    pub(crate) allow_half_open: bool,
     pub(crate) limits: Limits,
     pub(crate) listeners: ServerListeners,
 }
@@ -249,6 +252,7 @@ impl Server {
                 tls: None,
                 keep_alive_timeout: Some(Duration::from_millis(DEFAULT_KEEP_ALIVE_TIMEOUT_MS)),
                 close_grace: None,
+                allow_half_open: false,
                 limits: Limits::default(),
                 listeners: ServerListeners::default(),
             });
@@ -701,6 +705,30 @@ impl Server {
     #[doc(alias = "drain")]
     pub fn set_close_grace(&self, ms: u64) -> &Server {
         self.with(|s| s.close_grace = (ms > 0).then(|| Duration::from_millis(ms)));
+        self
+    }
+
+    /// What a client's FIN means (Node's `server.httpAllowHalfOpen`,
+    /// default `false`).
+    ///
+    /// - `false`, Node's default: the client is gone. Every request it
+    ///   sent whose response has not ended is aborted: the request gets
+    ///   `close` with [`CloseReason::Aborted`](crate::http::CloseReason),
+    ///   the response `close`; responses already ended still go out, and
+    ///   the connection closes after them. A client that timed out and
+    ///   left holds nothing, and `server.close()` is not kept waiting.
+    /// - `true`: RFC 9112's half-close. The client has only finished
+    ///   sending; every request it sent is answered, then the connection
+    ///   closes. For clients that shut down their writing side and wait
+    ///   (some HTTP/1.0 tools, `nc -N`).
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| res.end(()));
+    /// server.set_allow_half_open(true); // answer after the client's FIN
+    /// ```
+    #[doc(alias = "httpAllowHalfOpen")]
+    pub fn set_allow_half_open(&self, allow: bool) -> &Server {
+        self.with(|s| s.allow_half_open = allow);
         self
     }
 
