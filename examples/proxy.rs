@@ -15,6 +15,7 @@
 //! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
 //! stderr and exit status 1.
 use nodelike::http::{self, IntoRequestOptions, RequestOptions};
+use nodelike::{Error, ErrorKind};
 
 /// How long the upstream may stay silent before its request fails.
 const UPSTREAM_TIMEOUT_MS: u64 = 30_000;
@@ -81,9 +82,14 @@ fn main() {
             res.on_drain(move || upstream_res.resume());
             upstream_res.on_end(move || res.end(()));
         });
-        // An upstream that stops answering for 30 s fails its request
-        // (ETIMEDOUT) rather than holding a client and a socket forever.
+        // An upstream that stops answering for 30 s is given up on
+        // (`timeout`, then `destroy` with ETIMEDOUT, as a Node proxy does)
+        // rather than holding a client and a socket forever.
         upstream_req.set_timeout(UPSTREAM_TIMEOUT_MS);
+        upstream_req.on_timeout(move || {
+            let e = Error::new(ErrorKind::Timeout, "upstream timed out");
+            upstream_req.destroy(Some(e));
+        });
         upstream_req.on_error(move |e| {
             if res.headers_sent() {
                 // The head went out: the client must see a truncated

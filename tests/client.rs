@@ -680,24 +680,84 @@ fn get_example_prints_status_headers_body_and_trailers() {
     assert!(String::from_utf8_lossy(&refused.stderr).starts_with("error: "));
 }
 
+/// Node's `req.setTimeout`: the `timeout` event, and the listener decides.
+/// Destroying with an error gives `error` with it, then `close` (Node 20's
+/// sequence for `req.destroy(err)`).
 #[test]
-fn timeout_fails_a_request_whose_server_is_too_slow() {
-    // The server answers only after the client's timeout has expired.
+fn timeout_emits_timeout_and_the_listener_destroys_the_request() {
+    // The server answers only after the client gave up.
     let timed_out = Arc::new(AtomicBool::new(false));
     let late = timed_out.clone();
     let s = TestServer::start(move || {
         http::create_server(move |_req, res| end_when(late.clone(), res, "late"))
     });
-    let kinds = Rc::new(RefCell::new(Vec::new()));
-    let k = kinds.clone();
+    let log = Rc::new(RefCell::new(Vec::new()));
     let req = http::get(opts(s.port(), "GET", "/"), |_| panic!("no response"));
     req.set_timeout(50);
+    let l = log.clone();
+    req.on_timeout(move || {
+        l.borrow_mut().push("timeout".to_string());
+        req.destroy(Some(nodelike::Error::new(ErrorKind::Timeout, "too slow")));
+    });
+    let l = log.clone();
     req.on_error(move |e| {
-        k.borrow_mut().push(e.kind());
+        l.borrow_mut()
+            .push(format!("error {:?} {}", e.kind(), e.message()));
         timed_out.store(true, Ordering::SeqCst);
     });
+    let l = log.clone();
+    req.on_close(move || l.borrow_mut().push("close".to_string()));
     nodelike::run();
-    assert_eq!(*kinds.borrow(), [ErrorKind::Timeout]);
+    assert_eq!(
+        *log.borrow(),
+        ["timeout", "error Timeout too slow", "close"]
+    );
+    assert!(req.destroyed());
+    s.stop();
+}
+
+/// ... and without a listener that ends it, the request goes on: a slow
+/// answer still arrives after `timeout` (Node's behaviour).
+#[test]
+fn timeout_alone_does_not_fail_the_request() {
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let late = timed_out.clone();
+    let s = TestServer::start(move || {
+        http::create_server(move |_req, res| end_when(late.clone(), res, "late"))
+    });
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let req = http::get(opts(s.port(), "GET", "/"), move |res| {
+        let l = l.clone();
+        res.on_data(move |c| {
+            l.borrow_mut()
+                .push(String::from_utf8_lossy(&c).into_owned())
+        });
+    });
+    req.set_timeout(50);
+    let l = log.clone();
+    req.on_timeout(move || {
+        l.borrow_mut().push("timeout".to_string());
+        timed_out.store(true, Ordering::SeqCst); // now the server answers
+    });
+    req.on_error(|e| panic!("{e}"));
+    nodelike::run();
+    assert_eq!(log.borrow()[0], "timeout");
+    assert_eq!(log.borrow().last().map(String::as_str), Some("late"));
+    s.stop();
+}
+
+/// `destroy()` without an error: Node's `ECONNRESET` "socket hang up".
+#[test]
+fn destroy_without_an_error_is_a_socket_hang_up() {
+    let s = TestServer::start(|| http::create_server(|_req, _res| {}));
+    let code = Rc::new(RefCell::new(String::new()));
+    let c = code.clone();
+    let req = http::get(opts(s.port(), "GET", "/"), |_| panic!("no response"));
+    req.on_error(move |e| *c.borrow_mut() = format!("{} {}", e.code(), e.message()));
+    req.on_socket(move |_| req.destroy(None));
+    nodelike::run();
+    assert_eq!(*code.borrow(), "ECONNRESET socket hang up");
     s.stop();
 }
 

@@ -73,6 +73,20 @@ fn replay_on_fresh_socket(c: &mut ClientState, ex: ClientId) -> bool {
     true
 }
 
+/// The socket's idle timeout passed: `timeout` on the request it carries
+/// (Node's `req.on('timeout')`). Returns whether the socket stays: it does
+/// while it carries a request, whoever listens; a free one is destroyed.
+pub(super) fn on_socket_timeout(sock: SockId) -> bool {
+    let ex = with_state(|c| c.conns.get(sock).and_then(|conn| conn.ex)).flatten();
+    let Some(ex) = ex else { return false };
+    log::debug!(
+        "client: socket {} idle past the request's timeout",
+        sock.key
+    );
+    emit(ex, |l| &mut l.timeout, |f| f());
+    true
+}
+
 /// Ends an exchange with an error: `error` on the request (logged if nobody
 /// listens), and `close` on a response that had started.
 pub(super) fn fail(ex: ClientId, err: Error) {

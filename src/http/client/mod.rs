@@ -115,9 +115,10 @@ static PROTOCOL: net::Protocol = net::Protocol {
     closed: on_socket_closed,
     failed: on_failed,
     secured: |_| {},
-    // Idle too long: the request fails with a timeout (the socket is
-    // destroyed, which fails it).
-    timeout: |_| false,
+    // Idle too long: a socket carrying a request tells it (`timeout`) and
+    // stays, as in Node, where the listener decides (`destroy`, usually);
+    // an idle pooled socket is closed.
+    timeout: on_socket_timeout,
 };
 
 /// How long an idle pooled socket is kept for reuse.
@@ -154,6 +155,7 @@ struct ClientListeners {
     finish: Listeners<dyn FnMut()>,
     close: Listeners<dyn FnMut()>,
     abort: Listeners<dyn FnMut()>,
+    timeout: Listeners<dyn FnMut()>,
 }
 
 impl ClientListeners {
@@ -166,6 +168,7 @@ impl ClientListeners {
             && self.data.is_empty()
             && self.end.is_empty()
             && self.res_close.is_empty()
+            && self.timeout.is_empty()
             && self.socket.is_empty()
             && self.finish.is_empty()
             && self.close.is_empty()

@@ -319,14 +319,20 @@ impl ClientRequest {
         });
     }
 
-    /// Fails the request with an [`ErrorKind::Timeout`] error (and closes
-    /// its connection) if its socket is idle for `ms` milliseconds while the
-    /// request waits for or reads its response. `0` disables it.
+    /// Emits `timeout` ([`on_timeout`](Self::on_timeout)) when the
+    /// request's socket has been idle for `ms` milliseconds while the
+    /// request waits for or reads its response (Node's
+    /// `request.setTimeout`). As in Node, that is all it does: the request
+    /// goes on unless the listener ends it, usually with
+    /// [`destroy`](Self::destroy). `0` disables it. An agent's
+    /// `AgentOptions::timeout` sets it for the agent's requests. For a
+    /// deadline that fails the request by itself, see
+    /// [`set_deadline`](Self::set_deadline).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::ClientRequest) {
     /// req.set_timeout(10_000);
-    /// req.on_error(|e| if e.kind() == nodelike::ErrorKind::Timeout { eprintln!("too slow") });
+    /// req.on_timeout(move || req.destroy(None)); // `error`: ECONNRESET, then `close`
     /// # }
     /// ```
     #[doc(alias = "setTimeout")]
@@ -410,6 +416,76 @@ impl ClientRequest {
             }
             with_state(|c| free_client(c, self.id));
         }
+    }
+
+    /// Adds a `timeout` listener: the socket was idle for the
+    /// [`set_timeout`](Self::set_timeout) time (Node's
+    /// `req.on('timeout')`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_timeout(5_000);
+    /// req.on_timeout(move || {
+    ///     let e = nodelike::Error::new(nodelike::ErrorKind::Timeout, "upstream too slow");
+    ///     req.destroy(Some(e));
+    /// });
+    /// # }
+    /// ```
+    #[doc(alias = "timeout")]
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) -> &Self {
+        self.add(|l| l.timeout.push(Box::new(f)));
+        self
+    }
+
+    /// Destroys the request (Node's `req.destroy(err)`): its socket is
+    /// destroyed, then `error` with `err` (or, without one, Node's
+    /// `ECONNRESET` "socket hang up"), `close`, and the response's `close`
+    /// if it had begun. A request already over is left alone.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_error(|e| eprintln!("{e}")); // socket hang up (ECONNRESET)
+    /// req.destroy(None);
+    /// # }
+    /// ```
+    pub fn destroy(&self, err: Option<Error>) {
+        let live = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.done {
+                return None;
+            }
+            let sock = e.socket;
+            let agent = e.queued.then_some(e.agent).flatten();
+            if let Some(a) = agent {
+                c.agents[a].queue.retain(|x| *x != self.id);
+            }
+            release_placeholder(c, self.id);
+            if let Some(s) = sock {
+                if let Some(conn) = c.conns.get_mut(s) {
+                    conn.ex = None;
+                }
+                net::destroy(s, Cause::Aborted);
+            }
+            Some(())
+        })
+        .flatten();
+        if live.is_some() {
+            let err =
+                err.unwrap_or_else(|| Error::new(ErrorKind::ConnectionReset, "socket hang up"));
+            fail(self.id, err);
+        }
+    }
+
+    /// Whether the request is over: destroyed, aborted, failed, or its
+    /// response ended (Node's `req.destroyed`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// if !req.destroyed() { req.destroy(None) }
+    /// # }
+    /// ```
+    pub fn destroyed(&self) -> bool {
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.done)).unwrap_or(true)
     }
 
     /// Sets a header until the head is sent (a list sends one line each).
