@@ -164,10 +164,15 @@ fn write_write_end_is_chunked_with_exact_bytes() {
     );
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nDate: "
-    ));
-    assert!(head.ends_with("\r\nConnection: close"), "{head}");
+    // Node's order: the handler's headers, Date, Connection, framing.
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: "),
+        "{head}"
+    );
+    assert!(
+        head.ends_with("\r\nConnection: close\r\nTransfer-Encoding: chunked"),
+        "{head}"
+    );
     // Chunk sizes are byte lengths (é is two bytes); the empty write sent nothing.
     assert_eq!(body, "c\r\nhello world\n\r\n2\r\né\r\n0\r\n\r\n");
     s.stop();

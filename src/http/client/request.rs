@@ -83,6 +83,16 @@ fn request_over(
                         None => ex.set_headers.push((n.clone(), vec![v.clone()])),
                     }
                 }
+                // Node sets `Host` here, after the options' headers, so it
+                // sits there on the wire and `get_header("host")` has it.
+                if !ex
+                    .set_headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("host"))
+                {
+                    ex.set_headers
+                        .push(("Host".to_owned(), vec![host_header(&o)]));
+                }
                 let invalid = !encode::is_valid_method(&o.method)
                     || !encode::is_valid_request_target(&o.path)
                     || o.host.bytes().any(|b| b <= b' ' || b == 0x7f)
@@ -753,6 +763,25 @@ impl ClientRequest {
     }
 }
 
+/// The `Host` header Node computes: the host (an IPv6 address in
+/// brackets), with the port unless it is the scheme's default.
+fn host_header(o: &RequestOptions) -> String {
+    #[cfg(feature = "tls")]
+    let default_port = if o.tls.is_some() { 443 } else { 80 };
+    #[cfg(not(feature = "tls"))]
+    let default_port = 80;
+    let host = if o.host.contains(':') && !o.host.starts_with('[') {
+        format!("[{}]", o.host)
+    } else {
+        o.host.clone()
+    };
+    if o.port == default_port {
+        host
+    } else {
+        format!("{host}:{}", o.port)
+    }
+}
+
 /// Serializes the request line and headers, deciding the framing.
 pub(super) fn write_request_head(
     e: &mut ClientExchange,
@@ -769,15 +798,6 @@ pub(super) fn write_request_head(
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name))
     };
-    if !has("host") {
-        out.extend_from_slice(b"Host: ");
-        out.extend_from_slice(o.host.as_bytes());
-        if o.port != 80 {
-            out.push(b':');
-            encode::write_decimal(out, u64::from(o.port));
-        }
-        out.extend_from_slice(b"\r\n");
-    }
     let mut length = None;
     let mut chunked_by_user = false;
     for (n, values) in &e.set_headers {
@@ -791,6 +811,15 @@ pub(super) fn write_request_head(
                 chunked_by_user = true;
             }
             encode::write_header(out, n, v);
+        }
+    }
+    // Node's order: the caller's headers, `Connection`, then the framing.
+    // A pooling agent says `keep-alive` (Node 20's default agent does).
+    if !has("connection") {
+        if o.agent.is_none() || e.close_after {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
     }
     // GET, HEAD, DELETE, OPTIONS, TRACE and CONNECT have no body unless
@@ -817,9 +846,6 @@ pub(super) fn write_request_head(
             }
         }
     };
-    if (o.agent.is_none() || e.close_after) && !has("connection") {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
     out.extend_from_slice(b"\r\n");
     e.head_sent = true;
 }

@@ -637,7 +637,8 @@ fn close_reason(cause: Cause) -> CloseReason {
 fn write_error_response(conn: &mut ServerConn, id: SockId, status: u16) {
     net::write_with(id, |out| {
         h1::encode::write_status_line(out, status, h1::encode::reason_phrase(status));
-        out.extend_from_slice(b"Connection: close\r\nContent-Length: 0\r\n\r\n");
+        // Byte for byte Node's answer: no length, the close ends it.
+        out.extend_from_slice(b"Connection: close\r\n\r\n");
     });
     conn.keep_alive.close();
     conn.close_at = Some(net::queued_mark(id));

@@ -339,14 +339,8 @@ impl Exchange {
             .unwrap_or_else(|| encode::reason_phrase(status));
         encode::write_status_line(out, status, reason);
         out.extend_from_slice(&self.head_lines);
-        if let Some(n) = extra_length {
-            out.extend_from_slice(b"Content-Length: ");
-            encode::write_decimal(out, n);
-            out.extend_from_slice(b"\r\n");
-        }
-        if extra_chunked {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-        }
+        // Node's order: the handler's headers, `Date`, `Connection`, then
+        // the framing the server added.
         if !self.flags.date && self.send_date {
             out.extend_from_slice(b"Date: ");
             out.extend_from_slice(date.get_at(now).as_bytes());
@@ -358,6 +352,14 @@ impl Exchange {
             } else if http10 {
                 out.extend_from_slice(b"Connection: keep-alive\r\n");
             }
+        }
+        if let Some(n) = extra_length {
+            out.extend_from_slice(b"Content-Length: ");
+            encode::write_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        if extra_chunked {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
         out.extend_from_slice(b"\r\n");
         self.head_written = true;
