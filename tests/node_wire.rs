@@ -50,6 +50,8 @@ const REQUESTS: &[&str] = &[
     "GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     // A response whose length the server adds, on a closing connection.
     "GET /length HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    // Framing headers removed by the handler stay removed.
+    "GET /removed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
 ];
 
 fn requests() -> Vec<String> {
@@ -70,6 +72,8 @@ const http = require('http'), net = require('net');
 const requests = JSON.parse(process.argv[1]);
 const srv = http.createServer((req, res) => {
   if (req.url === '/chunked') { res.writeHead(200, { 'X-A': 'b' }); res.write('x'); res.end(); }
+  else if (req.url === '/head-then-end') { res.writeHead(200, { 'X-A': 'b' }); res.end('hello'); }
+  else if (req.url === '/removed') { res.removeHeader('transfer-encoding'); res.removeHeader('content-length'); res.write('a'); res.end('b'); }
   else { res.setHeader('X-A', 'b'); res.end('hello'); }
 });
 srv.listen(0, '127.0.0.1', async () => {
@@ -114,6 +118,14 @@ srv.listen(0, '127.0.0.1', async () => {
                 res.write_head(200, &[("X-A", "b")]);
                 res.write("x");
                 res.end(());
+            } else if req.url() == "/head-then-end" {
+                res.write_head(200, &[("X-A", "b")]);
+                res.end("hello");
+            } else if req.url() == "/removed" {
+                res.remove_header("transfer-encoding");
+                res.remove_header("content-length");
+                res.write("a");
+                res.end("b");
             } else {
                 res.set_header("X-A", "b");
                 res.end("hello");
@@ -222,4 +234,29 @@ fn parse_json_strings(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The one deliberate difference in framing: after an explicit
+/// `write_head` without a length, `end(data)` with no earlier `write` sends
+/// `Content-Length` where Node (which fixes the framing inside `writeHead`)
+/// sends the body chunked. The length lets the client see the whole body
+/// at once and costs no chunk framing; both are valid HTTP/1.1, and every
+/// other header is as Node writes it (README, "Deliberate differences").
+#[test]
+fn write_head_then_end_sends_a_length_where_node_chunks() {
+    let s = TestServer::start(|| {
+        http::create_server(|_req, res| {
+            res.write_head(200, &[("X-A", "b")]);
+            res.end("hello");
+        })
+    });
+    let ours = exchange(
+        s.port(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(
+        ours,
+        "HTTP/1.1 200 OK\r\nX-A: b\r\nDate: -\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"
+    );
+    s.stop();
 }

@@ -151,6 +151,12 @@ pub(crate) struct Exchange {
     pub(crate) trailers_out: Vec<(String, String)>,
     /// `remove_header("content-length")` was called: no automatic length.
     pub(crate) removed_content_length: bool,
+    /// `remove_header("transfer-encoding")`: never chunked by us (Node's
+    /// `_removedTE`); with no length the body is close-delimited.
+    pub(crate) removed_transfer_encoding: bool,
+    /// `remove_header("connection")`: no automatic `Connection` line
+    /// (Node's `_removedConnection`).
+    pub(crate) removed_connection: bool,
     /// Add a `Date` header when the handler set none (Node's `sendDate`).
     pub(crate) send_date: bool,
     pub(crate) need_drain: bool,
@@ -184,6 +190,8 @@ impl Exchange {
         self.pending_out.clear();
         self.trailers_out.clear();
         self.removed_content_length = false;
+        self.removed_transfer_encoding = false;
+        self.removed_connection = false;
         self.send_date = true;
         self.need_drain = false;
     }
@@ -325,10 +333,13 @@ impl Exchange {
             // `Content-Length` (Node's `_removedContLen`).
             extra_length = Some(n as u64);
             Framing::Length(n as u64)
-        } else if !http10 {
+        } else if !http10 && !self.removed_transfer_encoding {
             extra_chunked = true;
             Framing::Chunked
         } else {
+            // HTTP/1.0, or both framing headers removed by the handler
+            // (Node's test-http-remove-header-stays-removed): the body
+            // runs to the close.
             keep_alive = false;
             Framing::Eof
         };
@@ -346,7 +357,7 @@ impl Exchange {
             out.extend_from_slice(date.get_at(now).as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        if !self.flags.connection {
+        if !self.flags.connection && !self.removed_connection {
             if !keep_alive {
                 out.extend_from_slice(b"Connection: close\r\n");
             } else if http10 {

@@ -467,9 +467,18 @@ impl ServerResponse {
                 ));
             }
             e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            // As in Node, removing a header the server would add keeps it
+            // out: no automatic length (chunked instead), no chunked
+            // framing (the body then runs to the close), no `Connection`
+            // or `Date` line.
             if name.eq_ignore_ascii_case("content-length") {
-                // As in Node: no automatic length either (chunked instead).
                 e.removed_content_length = true;
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                e.removed_transfer_encoding = true;
+            } else if name.eq_ignore_ascii_case("connection") {
+                e.removed_connection = true;
+            } else if name.eq_ignore_ascii_case("date") {
+                e.send_date = false;
             }
             Ok(())
         });
