@@ -260,3 +260,102 @@ fn write_head_then_end_sends_a_length_where_node_chunks() {
     );
     s.stop();
 }
+
+/// `http.get` against Node's server sending a chunked body with trailers:
+/// they reach `res.trailers()` by `end`, as Node's client sees them.
+#[test]
+fn trailers_from_nodes_server_reach_the_response() {
+    if !have("node") {
+        eprintln!("skipping: node is not installed");
+        return;
+    }
+    let mut child = common::ChildGuard::spawn(
+        Command::new("node")
+            .arg("-e")
+            .arg(
+                "const s = require('http').createServer((req, res) => {
+                   res.writeHead(200, { 'Trailer': 'X-Sum' });
+                   res.write('body');
+                   res.addTrailers({ 'X-Sum': 'abc123' });
+                   res.end();
+                 }).listen(0, '127.0.0.1', () => console.log(s.address().port));",
+            )
+            .stdout(std::process::Stdio::piped()),
+    )
+    .expect("node starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let s = seen.clone();
+    let req = http::get(format!("http://127.0.0.1:{port}/").as_str(), move |res| {
+        let s = s.clone();
+        res.on_data(|_| {});
+        res.on_end(move || {
+            *s.borrow_mut() = Some((
+                res.trailers().get("x-sum").map(str::to_owned),
+                res.raw_trailers(),
+            ))
+        });
+    });
+    req.on_error(|e| panic!("{e}"));
+    nodelike::run();
+    let (sum, raw) = seen.borrow_mut().take().expect("the response ended");
+    assert_eq!(sum.as_deref(), Some("abc123"));
+    assert_eq!(raw, [("X-Sum".to_string(), "abc123".to_string())]);
+}
+
+/// `add_trailers` on a request: Node's server reads them as
+/// `req.trailers` after a chunked body.
+#[test]
+fn request_trailers_reach_nodes_server() {
+    if !have("node") {
+        eprintln!("skipping: node is not installed");
+        return;
+    }
+    let mut child = common::ChildGuard::spawn(
+        Command::new("node")
+            .arg("-e")
+            .arg(
+                "const s = require('http').createServer((req, res) => {
+                   let body = '';
+                   req.on('data', (c) => body += c);
+                   req.on('end', () => res.end(body + ' ' + JSON.stringify(req.trailers)));
+                 }).listen(0, '127.0.0.1', () => console.log(s.address().port));",
+            )
+            .stdout(std::process::Stdio::piped()),
+    )
+    .expect("node starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let body = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let b = body.clone();
+    let req = http::request(
+        http::RequestOptions {
+            method: "POST".into(),
+            host: "127.0.0.1".into(),
+            port,
+            ..Default::default()
+        },
+        move |res| {
+            let b = b.clone();
+            res.on_data(move |c| b.borrow_mut().push_str(&String::from_utf8_lossy(&c)));
+        },
+    );
+    req.on_error(|e| panic!("{e}"));
+    req.set_header("Trailer", "X-Checksum");
+    req.write("payload");
+    req.add_trailers(&[("X-Checksum", "abc123")]);
+    req.end(());
+    nodelike::run();
+    assert_eq!(*body.borrow(), r#"payload {"x-checksum":"abc123"}"#);
+}

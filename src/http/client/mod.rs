@@ -198,6 +198,10 @@ struct ClientExchange {
     res_started: bool,
     res_complete: bool,
     trailers: Option<Headers>,
+    /// Trailers to send after a chunked request body (`add_trailers`).
+    trailers_out: Vec<(String, String)>,
+    /// The trailer lines as received (Node's `rawTrailers`).
+    raw_trailers: Vec<(String, String)>,
     decoder: Option<StringDecoder>,
     /// Over: response complete, failed or aborted. No more events.
     done: bool,

@@ -251,7 +251,7 @@ impl ClientRequest {
             }
             // The same encoder as the server's responses: bytes past the
             // Content-Length are not sent, and are an error.
-            let encoded = e.framing.encode(&mut out, data, end, &[]);
+            let encoded = e.framing.encode(&mut out, data, end, &e.trailers_out);
             if end {
                 e.ended = true;
             }
@@ -496,6 +496,42 @@ impl ClientRequest {
     /// ```
     pub fn destroyed(&self) -> bool {
         with_state(|c| c.clients.get(self.id).is_none_or(|e| e.done)).unwrap_or(true)
+    }
+
+    /// Adds trailer fields, sent after a chunked body (Node's
+    /// `request.addTrailers`); announce them with a `Trailer` header, which
+    /// also makes the body chunked. A body sent with a length has no room
+    /// for them, and they are dropped, as in Node.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.set_header("Trailer", "X-Checksum");
+    /// req.write("payload");
+    /// req.add_trailers(&[("X-Checksum", "abc123")]);
+    /// req.end(());
+    /// # }
+    /// ```
+    #[doc(alias = "addTrailers")]
+    pub fn add_trailers(&self, trailers: &[(&str, &str)]) {
+        let bad = trailers
+            .iter()
+            .find(|(n, v)| !encode::is_valid_header_name(n) || !encode::is_valid_header_value(v));
+        if let Some((n, _)) = bad {
+            let e = Error::new(
+                ErrorKind::InvalidHeader,
+                format!("Invalid character in trailer {n:?}"),
+            );
+            if !emit(self.id, |l| &mut l.error, |f| f(&e)) {
+                e.report_unhandled("ClientRequest", "ClientRequest::on_error");
+            }
+            return;
+        }
+        with_state(|c| {
+            if let Some(e) = c.clients.get_mut(self.id) {
+                e.trailers_out
+                    .extend(trailers.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+            }
+        });
     }
 
     /// Sets a header until the head is sent (a list sends one line each).
@@ -833,14 +869,15 @@ pub(super) fn write_request_head(
         Framing::Length(n)
     } else {
         match end_len {
-            Some(0) if bodiless_method => Framing::NoBody,
-            Some(n) => {
+            Some(0) if bodiless_method && !has("trailer") => Framing::NoBody,
+            // Announced trailers need chunked framing (Node's rule).
+            Some(n) if !has("trailer") => {
                 out.extend_from_slice(b"Content-Length: ");
                 encode::write_decimal(out, n as u64);
                 out.extend_from_slice(b"\r\n");
                 Framing::Length(n as u64)
             }
-            None => {
+            _ => {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
                 Framing::Chunked
             }

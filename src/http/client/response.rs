@@ -190,10 +190,15 @@ fn next_step<'a>(
             Ok((n, Decoded::NeedMore)) => Step::Skip(n),
             Ok((n, Decoded::Done)) => {
                 let mut trailers = None;
+                ex.raw_trailers.clear();
                 for (name, value) in decoder.trailers() {
                     trailers
                         .get_or_insert_with(Headers::new)
                         .append_raw(name, value);
+                    ex.raw_trailers.push((
+                        h1::latin1(name).into_owned(),
+                        h1::latin1(value).into_owned(),
+                    ));
                 }
                 ex.trailers = trailers;
                 conn.reading = ClientReading::Head;
@@ -401,6 +406,19 @@ impl ClientResponse {
     /// ```
     pub fn trailers(&self) -> Headers {
         self.read(|e| e.trailers.clone().unwrap_or_default())
+    }
+
+    /// The trailer lines as received, names with their case (Node's
+    /// `res.rawTrailers`, as pairs); empty until `end`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// res.on_end(move || println!("{:?}", res.raw_trailers()));
+    /// # }
+    /// ```
+    #[doc(alias = "rawTrailers")]
+    pub fn raw_trailers(&self) -> Vec<(String, String)> {
+        self.read(|e| e.raw_trailers.clone())
     }
 
     /// Makes `data` events carry decoded text.

@@ -370,10 +370,15 @@ fn next_step<'a>(
                 Ok((len, Decoded::Done)) => {
                     if let Some(e) = exchanges.get_mut(ex) {
                         let mut trailers = None;
+                        e.raw_trailers.clear();
                         for (name, value) in decoder.trailers() {
                             trailers
                                 .get_or_insert_with(h1::Headers::new)
                                 .append_raw(name, value);
+                            e.raw_trailers.push((
+                                h1::latin1(name).into_owned(),
+                                h1::latin1(value).into_owned(),
+                            ));
                         }
                         e.trailers = trailers;
                     }

@@ -125,6 +125,8 @@ pub(crate) struct Exchange {
     /// The request's `close` was emitted (at most once).
     pub(crate) req_closed: bool,
     pub(crate) trailers: Option<h1::Headers>,
+    /// The trailer lines as received, names as sent (Node's `rawTrailers`).
+    pub(crate) raw_trailers: Vec<(String, String)>,
     pub(crate) decoder: Option<StringDecoder>,
     // ---- the response ----
     pub(crate) status: u16,
@@ -174,6 +176,7 @@ impl Exchange {
         self.req_done = false;
         self.req_closed = false;
         self.trailers = None;
+        self.raw_trailers.clear();
         self.decoder = None;
         self.status = 200;
         self.reason = None;

@@ -128,6 +128,21 @@ impl IncomingMessage {
         self.read(|e| e.trailers.clone().unwrap_or_default())
     }
 
+    /// The trailer lines as received, names with their case (Node's
+    /// `request.rawTrailers`, as pairs); empty until `end` has fired.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_end(move || {
+    ///     for (name, value) in req.raw_trailers() { println!("{name}: {value}") }
+    /// });
+    /// # }
+    /// ```
+    #[doc(alias = "rawTrailers")]
+    pub fn raw_trailers(&self) -> Vec<(String, String)> {
+        self.read(|e| e.raw_trailers.clone())
+    }
+
     /// The HTTP version, `"1.1"` or `"1.0"` (Node's `request.httpVersion`).
     ///
     /// ```no_run
