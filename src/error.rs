@@ -71,6 +71,9 @@ pub enum ErrorKind {
     /// presented where one is required (`CERT_REJECTED`, or OpenSSL's
     /// more precise code: `CERT_NOT_YET_VALID`, `INVALID_PURPOSE`, ...).
     CertRejected,
+    /// `server.close(callback)` on a server that was not listening
+    /// (`ERR_SERVER_NOT_RUNNING`).
+    ServerNotRunning,
     /// A TLS configuration mistake, found before any connection: a PEM
     /// that cannot be read (`ERR_OSSL_PEM_NO_START_LINE`), a key that does
     /// not match its certificate (`ERR_OSSL_X509_KEY_VALUES_MISMATCH`), an
@@ -261,6 +264,7 @@ impl Error {
             ErrorKind::SelfSignedCertInChain => "SELF_SIGNED_CERT_IN_CHAIN",
             ErrorKind::CertRejected => "CERT_REJECTED",
             ErrorKind::TlsConfig => "ERR_TLS_CONFIG",
+            ErrorKind::ServerNotRunning => "ERR_SERVER_NOT_RUNNING",
         }
     }
 

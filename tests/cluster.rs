@@ -160,7 +160,7 @@ fn close_with_finishes_requests_in_flight_closes_idle_connections_and_calls_back
                 let t = t.clone();
                 let s = server;
                 nodelike::next_tick(move || {
-                    s.close_with(move || t.send("closed").unwrap());
+                    s.close_with(move |_| t.send("closed").unwrap());
                 });
             }
         });
@@ -219,7 +219,7 @@ fn with_a_close_grace_a_post_arriving_on_an_idle_connection_after_close_is_answe
         server.on_request(move |req, _res| {
             if req.url() == "/close" {
                 let t = t.clone();
-                server.close_with(move || t.send("closed").unwrap());
+                server.close_with(move |_| t.send("closed").unwrap());
             }
         });
         server.listen(0, "127.0.0.1", move || {
@@ -271,7 +271,7 @@ fn an_idle_connection_unused_during_the_close_grace_is_closed_when_it_ends() {
         server.on_request(move |req, _res| {
             if req.url() == "/close" {
                 let t = t.clone();
-                server.close_with(move || t.send("closed").unwrap());
+                server.close_with(move |_| t.send("closed").unwrap());
             }
         });
         server.listen(0, "127.0.0.1", move || {

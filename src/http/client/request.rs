@@ -486,6 +486,31 @@ impl ClientRequest {
         }
     }
 
+    /// Whether `end` has been called (Node's `writableEnded`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// if !req.writable_ended() { req.end(()) }
+    /// # }
+    /// ```
+    #[doc(alias = "writableEnded")]
+    pub fn writable_ended(&self) -> bool {
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.ended)).unwrap_or(true)
+    }
+
+    /// Whether the whole request has been handed to its socket (Node's
+    /// `writableFinished`; `finish` has been, or is about to be, emitted).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.on_finish(move || assert!(req.writable_finished()));
+    /// # }
+    /// ```
+    #[doc(alias = "writableFinished")]
+    pub fn writable_finished(&self) -> bool {
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.finished)).unwrap_or(true)
+    }
+
     /// Whether the request is over: destroyed, aborted, failed, or its
     /// response ended (Node's `req.destroyed`).
     ///

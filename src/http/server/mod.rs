@@ -494,23 +494,43 @@ impl Server {
     }
 
     /// [`close`](Self::close), then `callback` once, when the last
-    /// connection is gone (Node's `server.close(callback)`).
+    /// connection is gone (Node's `server.close(callback)`). As in Node,
+    /// the callback gets `Some` error, `ERR_SERVER_NOT_RUNNING`, when the
+    /// server was not listening (never was, or was closed already).
     ///
     /// ```
     /// use std::{cell::Cell, rc::Rc};
     /// let closed = Rc::new(Cell::new(0));
     /// let c = closed.clone();
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
-    /// server.listen(0, "127.0.0.1", move || server.close_with(move || c.set(c.get() + 1)));
+    /// server.listen(0, "127.0.0.1", move || {
+    ///     server.close_with(move |err| {
+    ///         assert!(err.is_none());
+    ///         c.set(c.get() + 1)
+    ///     })
+    /// });
     /// nodelike::run();
     /// assert_eq!(closed.get(), 1);
+    ///
+    /// // Not listening: Node's error.
+    /// let idle = nodelike::http::create_server(|_req, res| res.end(()));
+    /// idle.close_with(|err| assert_eq!(err.unwrap().code(), "ERR_SERVER_NOT_RUNNING"));
+    /// nodelike::run();
     /// ```
     #[doc(alias = "close")]
-    pub fn close_with(&self, callback: impl FnOnce() + 'static) {
+    pub fn close_with(&self, callback: impl FnOnce(Option<&Error>) + 'static) {
+        let running = self.with(|s| s.listener.is_some()).unwrap_or(false);
         let mut callback = Some(callback);
         self.on_close(move || {
             if let Some(f) = callback.take() {
-                f();
+                if running {
+                    f(None);
+                } else {
+                    f(Some(&Error::new(
+                        ErrorKind::ServerNotRunning,
+                        "Server is not running.",
+                    )));
+                }
             }
         });
         self.close();

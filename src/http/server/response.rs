@@ -558,6 +558,30 @@ impl ServerResponse {
         self.send(chunk.chunk_bytes(), true);
     }
 
+    /// Sends the head now, before any body (Node's `res.flushHeaders()`):
+    /// a client waiting on a slow body sees the status at once. The body
+    /// that follows is then chunked unless a `Content-Length` was set.
+    ///
+    /// ```
+    /// let server = nodelike::http::create_server(|_req, res| {
+    ///     res.set_header("X-Early", "yes");
+    ///     res.flush_headers(); // the body comes later
+    /// });
+    /// let conn = server.connect_in_memory();
+    /// conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// let head = String::from_utf8(conn.take_output()).unwrap();
+    /// assert!(head.starts_with("HTTP/1.1 200 OK\r\nX-Early: yes\r\n"));
+    /// assert!(head.ends_with("Transfer-Encoding: chunked\r\n\r\n"));
+    /// ```
+    #[doc(alias = "flushHeaders")]
+    pub fn flush_headers(&self) {
+        if self.read(|e| e.head_written || e.ended) {
+            return;
+        }
+        // An empty chunk of body: the head goes out, nothing else.
+        self.send(&[], false);
+    }
+
     fn send(&self, data: &[u8], end: bool) -> bool {
         let result = with_state(|st| send(st, self.ex, data, end)).flatten();
         match result {
