@@ -5,8 +5,9 @@
 //! and runs, links the source files that implement it, and ends with an
 //! exercise whose answer is a test in `tests/guide_exercises.rs`.
 //!
-//! 1. [The loop](ch01_the_loop): `run`, timers, `next_tick`, what keeps the
-//!    loop alive, and when `run` returns.
+//! 1. [The loop](ch01_the_loop): `run`, timers, `next_tick`, the order of
+//!    a turn (I/O before timers), what keeps the loop alive, and when `run`
+//!    returns.
 //! 2. [Handles](ch02_handles): `Copy` key-and-generation values,
 //!    re-entrancy, stale handles, why `close` never fires inline.
 //! 3. [A server from scratch](ch03_a_server): `request`, `data`, `end`,
