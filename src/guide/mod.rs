@@ -19,7 +19,8 @@
 //! 6. [Timeouts](ch06_timeouts): headers, request, keep-alive, idle; what
 //!    each defends against.
 //! 7. [The client and the agent](ch07_the_client): pooling, queueing,
-//!    errors.
+//!    errors, timeouts (`set_timeout`, `set_deadline`), and the guide's
+//!    goal, the proxy.
 //! 8. [Benchmarking against Node](ch08_benchmarking): how to run it, and
 //!    why CPU per request ranks servers.
 //! 9. TLS as a transport: `ch09_tls` (built with the `tls` feature, the
@@ -28,8 +29,11 @@
 //!
 //! By the end you can write, from the chapters alone, a streaming proxy like
 //! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
-//! (chapter 7), with back-pressure both ways (chapter 4), timeouts
-//! (chapter 6), and a graceful stop (chapter 10).
+//! (chapter 7), with back-pressure both ways (chapter 4); upstream errors
+//! answered with 502, or with a cut-short response (`res.destroy()`) once
+//! the head went out; timeouts (the server's in chapter 6, the upstream
+//! request's in chapter 7); and a graceful stop on SIGTERM (chapter 10).
+//! Its answer test checks each of these.
 
 #[doc = include_str!("ch01_the_loop.md")]
 pub mod ch01_the_loop {}
