@@ -25,7 +25,9 @@
 //!    why CPU per request ranks servers.
 //! 9. TLS as a transport: `ch09_tls` (built with the `tls` feature, the
 //!    default).
-//! 10. [One loop per core, and scaling out](ch10_one_loop_per_core).
+//! 10. [One loop per core, and scaling out](ch10_one_loop_per_core): a
+//!     `broadcast` that reaches each loop's server (a thread-local),
+//!     signals and a graceful stop.
 //!
 //! By the end you can write, from the chapters alone, a streaming proxy like
 //! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
