@@ -347,7 +347,7 @@ fn ch10_a_broadcast_closes_every_worker() {
 
 /// How long the guide's proxy lets its upstream stay silent (short here, so
 /// the test's silent upstream is given up on quickly).
-const UPSTREAM_TIMEOUT_MS: u64 = 300;
+const UPSTREAM_TIMEOUT_MS: u64 = 500;
 
 /// The guide's goal (chapters 3, 4, 6, 7 and 10 together): a streaming
 /// proxy to the upstream at `upstream_port`. A server whose handler is a
