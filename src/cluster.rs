@@ -67,6 +67,40 @@ impl Worker {
     ///     }
     /// });
     /// ```
+    ///
+    /// `task` runs on each worker's loop thread, in a later turn of that
+    /// loop. It is `Send + Sync` (one closure for every thread), so it
+    /// cannot carry a [`Server`](crate::http::Server) or any other handle
+    /// (they are `!Send`, and each names records of the loop that made it).
+    /// It reaches a loop's server through a `thread_local!` that the worker
+    /// set when it created the server: the setup closure runs on the
+    /// worker's thread before its loop starts, so the slot is set by the
+    /// time `task` runs there.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use nodelike::http;
+    ///
+    /// thread_local! {
+    ///     /// This loop's server, set by the worker that created it.
+    ///     static SERVER: Cell<Option<http::Server>> = const { Cell::new(None) };
+    /// }
+    ///
+    /// let exit = nodelike::cluster(2, |worker| {
+    ///     let server = http::create_server(|_req, res| res.end("hello"));
+    ///     server.listen(0, "127.0.0.1", || {});
+    ///     SERVER.with(|slot| slot.set(Some(server)));
+    ///     if worker.id() == 0 {
+    ///         // Every loop closes its own server; then `cluster` returns.
+    ///         worker.broadcast(|| {
+    ///             if let Some(server) = SERVER.with(|slot| slot.get()) {
+    ///                 server.close();
+    ///             }
+    ///         });
+    ///     }
+    /// });
+    /// assert!(exit.panicked.is_empty());
+    /// ```
     pub fn broadcast(&self, task: impl Fn() + Send + Sync + 'static) {
         let task = Arc::new(task);
         for l in self.loops.iter() {

@@ -259,8 +259,8 @@ fn ch08_a_thousand_requests_over_one_connection() {
 }
 
 /// Chapter 9: a server that asks for a client certificate without
-/// requiring one serves an anonymous client, and says it is not
-/// authorized.
+/// requiring one (and with no `ca`: the system's roots would judge one)
+/// serves an anonymous client, and says it is not authorized.
 #[cfg(feature = "tls")]
 #[test]
 fn ch09_asking_without_requiring_serves_an_anonymous_client() {
@@ -269,7 +269,7 @@ fn ch09_asking_without_requiring_serves_an_anonymous_client() {
     let options = https::ServerOptions {
         cert: pair.cert.pem().into_bytes(),
         key: pair.key_pair.serialize_pem().into_bytes(),
-        ca: Some(pair.cert.pem().into_bytes()),
+        ca: None,
         request_cert: true,
         reject_unauthorized: Some(false),
         ..Default::default()
@@ -345,97 +345,272 @@ fn ch10_a_broadcast_closes_every_worker() {
     assert_eq!(closed.load(Ordering::SeqCst), 2);
 }
 
-/// The guide's goal (chapters 3, 4 and 7 together): a streaming proxy. A
-/// server whose handler is a client request to an upstream; bodies piped
-/// both ways with back-pressure; the upstream aborted if the client goes.
-#[test]
-fn ch07_a_streaming_proxy_from_the_guide_alone() {
-    // The upstream: echoes the body back, uppercased, with its own header.
-    let upstream = http::create_server(|req, res| {
-        res.write_head(200, &[("X-Upstream", "yes")]);
+/// How long the guide's proxy lets its upstream stay silent (short here, so
+/// the test's silent upstream is given up on quickly).
+const UPSTREAM_TIMEOUT_MS: u64 = 500;
+
+/// The guide's goal (chapters 3, 4, 6, 7 and 10 together): a streaming
+/// proxy to the upstream at `upstream_port`. A server whose handler is a
+/// client request to the upstream; bodies piped both ways with
+/// back-pressure; an upstream that fails answers 502, or cuts the response
+/// short if its head already went out; a silent upstream is given up on;
+/// the upstream request is aborted if the client goes.
+fn guide_proxy(upstream_port: u16) -> http::Server {
+    http::create_server(move |req, res| {
+        let options = http::RequestOptions {
+            host: "127.0.0.1".into(),
+            port: upstream_port,
+            method: req.method(),
+            path: req.url(),
+            ..Default::default()
+        };
+        let up = http::request(options, move |up_res| {
+            let status = up_res.status_code();
+            let marker = up_res
+                .headers()
+                .get("x-upstream")
+                .unwrap_or_default()
+                .to_string();
+            res.write_head(status, &[("X-Via", "proxy"), ("X-Upstream", &marker)]);
+            // Downstream is slow? Pause the upstream response.
+            up_res.on_data(move |chunk| {
+                if !res.write(chunk) {
+                    up_res.pause();
+                }
+            });
+            res.on_drain(move || up_res.resume());
+            up_res.on_end(move || res.end(()));
+        });
+        // Silent for too long: `timeout`, and the proxy gives up on the
+        // upstream; the error (ETIMEDOUT) arrives at `on_error`, below.
+        up.set_timeout(UPSTREAM_TIMEOUT_MS);
+        up.on_timeout(move || {
+            up.destroy(Some(nodelike::Error::new(
+                nodelike::ErrorKind::Timeout,
+                "upstream timed out",
+            )));
+        });
+        up.on_error(move |e| {
+            if res.headers_sent() {
+                // The head went out: the client must see a truncated body,
+                // never a clean end.
+                res.destroy();
+                return;
+            }
+            res.write_head(502, &[("Content-Type", "text/plain")]);
+            res.end(format!("upstream error: {}\n", e.code()));
+        });
+        // Upstream is slow? Pause the client's body.
         req.on_data(move |chunk| {
-            if !res.write(chunk.to_string().to_uppercase()) {
+            if !up.write(chunk) {
                 req.pause();
             }
         });
-        res.on_drain(move || req.resume());
-        req.on_end(move || res.end(()));
-    });
-    let got = Rc::new(RefCell::new(String::new()));
-    let g = got.clone();
-    upstream.listen(0, "127.0.0.1", move || {
-        let upstream_port = upstream.address().unwrap().port();
-        // The proxy.
-        let proxy = http::create_server(move |req, res| {
-            let options = http::RequestOptions {
-                host: "127.0.0.1".into(),
-                port: upstream_port,
-                method: req.method(),
-                path: req.url(),
-                ..Default::default()
-            };
-            let up = http::request(options, move |up_res| {
-                let status = up_res.status_code();
-                let marker = up_res
-                    .headers()
-                    .get("x-upstream")
-                    .unwrap_or_default()
-                    .to_string();
-                res.write_head(status, &[("X-Via", "proxy"), ("X-Upstream", &marker)]);
-                // Downstream is slow? Pause the upstream response.
-                up_res.on_data(move |chunk| {
-                    if !res.write(chunk) {
-                        up_res.pause();
-                    }
-                });
-                res.on_drain(move || up_res.resume());
-                up_res.on_end(move || res.end(()));
-            });
-            // Upstream is slow? Pause the client's body.
+        up.on_drain(move || req.resume());
+        req.on_end(move || up.end(()));
+        // The client went away before its answer was complete: so does the
+        // upstream request.
+        req.on_close(move |reason| {
+            if reason.is_abnormal() {
+                up.abort();
+            }
+        });
+    })
+}
+
+/// The body of a chunked response, and whether its last chunk came.
+fn dechunk(mut rest: &[u8]) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return (body, false);
+        };
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|line| usize::from_str_radix(line.trim(), 16).ok());
+        let Some(size) = size else {
+            return (body, false);
+        };
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return (body, rest.starts_with(b"\r\n"));
+        }
+        if rest.len() < size + 2 {
+            body.extend_from_slice(&rest[..size.min(rest.len())]);
+            return (body, false);
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+/// One request on a fresh connection, as a plain TCP client would send it:
+/// the response's head (lowercased), its body, and whether the body ended
+/// properly (its last chunk came, or all of its `Content-Length`). The read
+/// timeout is only a safety net: a proxy that hangs fails the test instead
+/// of holding it forever.
+fn exchange(port: u16, request: &str) -> (String, String, bool) {
+    use std::io::{Read, Write};
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    socket.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        match socket.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // A connection destroyed by the proxy may end with a reset.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "{request:?}: no end within 10 s ({e}): the proxy hangs; got {:?}",
+                String::from_utf8_lossy(&raw)
+            ),
+        }
+    }
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        panic!(
+            "{request:?}: no response head in {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let rest = &raw[split + 4..];
+    let (body, complete) = if head.contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        (rest.to_vec(), length == Some(rest.len()))
+    };
+    (head, String::from_utf8_lossy(&body).into_owned(), complete)
+}
+
+/// The guide's goal: the proxy of chapter 7 (see [`guide_proxy`]), driven
+/// by a plain TCP client on another thread: a body through and back; an
+/// upstream that is down answers 502 at once; a silent upstream answers 502
+/// after the upstream timeout; an upstream that fails mid-body gives a
+/// truncated response. Then SIGTERM closes every server and `run` returns.
+#[test]
+fn ch07_a_streaming_proxy_from_the_guide_alone() {
+    use nodelike::process::{self, Signal};
+    // The upstream: echoes the body back, uppercased, with its own header;
+    // `/slow` never answers; `/fail` sends its head and some body, then
+    // its connection breaks.
+    let upstream = http::create_server(|req, res| match req.url().as_str() {
+        "/slow" => {}
+        "/fail" => {
+            res.write_head(200, &[("X-Upstream", "yes")]);
+            res.write("partial ");
+            nodelike::set_timeout(move || res.destroy(), 20);
+        }
+        _ => {
+            res.write_head(200, &[("X-Upstream", "yes")]);
             req.on_data(move |chunk| {
-                if !up.write(chunk) {
+                if !res.write(chunk.to_string().to_uppercase()) {
                     req.pause();
                 }
             });
-            up.on_drain(move || req.resume());
-            req.on_end(move || up.end(()));
-            // The client went away: so does the upstream request.
-            req.on_close(move |_reason| up.abort());
-        });
-        let g = g.clone();
+            res.on_drain(move || req.resume());
+            req.on_end(move || res.end(()));
+        }
+    });
+    // A port nobody listens on: an upstream that is down.
+    let down_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let to_nowhere = guide_proxy(down_port);
+    // The graceful stop (chapter 10): SIGTERM closes every server; `run`
+    // returns once their connections are gone.
+    let proxy_slot: Rc<Cell<Option<http::Server>>> = Rc::new(Cell::new(None));
+    let p = proxy_slot.clone();
+    process::on_signal(Signal::Term, move |_| {
+        if let Some(proxy) = p.get() {
+            proxy.close();
+        }
+        to_nowhere.close();
+        upstream.close();
+    })
+    .expect("listening for SIGTERM");
+
+    let client = Rc::new(Cell::new(None));
+    let c = client.clone();
+    upstream.listen(0, "127.0.0.1", move || {
+        let proxy = guide_proxy(upstream.address().unwrap().port());
+        proxy_slot.set(Some(proxy));
+        let c = c.clone();
         proxy.listen(0, "127.0.0.1", move || {
             let proxy_port = proxy.address().unwrap().port();
-            let options = http::RequestOptions {
-                host: "127.0.0.1".into(),
-                port: proxy_port,
-                method: "POST".into(),
-                path: "/shout".into(),
-                ..Default::default()
-            };
-            let g = g.clone();
-            let client = http::request(options, move |res| {
-                let g1 = g.clone();
-                g.borrow_mut().push_str(&format!(
-                    "{} via={} upstream={} ",
-                    res.status_code(),
-                    res.headers().get("x-via").unwrap_or_default(),
-                    res.headers().get("x-upstream").unwrap_or_default()
-                ));
-                res.on_data(move |chunk| g1.borrow_mut().push_str(&chunk.to_string()));
-                res.on_end(move || {
-                    proxy.close();
-                    upstream.close();
-                });
+            to_nowhere.listen(0, "127.0.0.1", move || {
+                let nowhere_port = to_nowhere.address().unwrap().port();
+                // The client blocks on its sockets: it runs on a thread of
+                // its own, never on the loop's.
+                c.set(Some(std::thread::spawn(move || {
+                    let outcome =
+                        std::panic::catch_unwind(|| client_side(proxy_port, nowhere_port));
+                    // Stop the proxy whatever happened, so `run` returns.
+                    signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic);
+                    }
+                })));
             });
-            for piece in ["hello ", "through ", "the proxy"] {
-                client.write(piece);
-            }
-            client.end(());
         });
     });
     nodelike::run();
-    assert_eq!(
-        *got.borrow(),
-        "200 via=proxy upstream=yes HELLO THROUGH THE PROXY"
+    let client = client.take().expect("the client ran");
+    if let Err(panic) = client.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The client's side of [`ch07_a_streaming_proxy_from_the_guide_alone`].
+fn client_side(proxy_port: u16, nowhere_port: u16) {
+    // A body through the proxy and back.
+    let body = "hello through the proxy";
+    let (head, answer, complete) = exchange(
+        proxy_port,
+        &format!(
+            "POST /shout HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
     );
+    assert!(head.starts_with("http/1.1 200 "), "{head}");
+    assert!(head.contains("\r\nx-via: proxy"), "{head}");
+    assert!(head.contains("\r\nx-upstream: yes"), "{head}");
+    assert_eq!(answer, "HELLO THROUGH THE PROXY");
+    assert!(complete);
+
+    // The upstream is down: 502 at once, not a hang.
+    let (head, answer, complete) = exchange(
+        nowhere_port,
+        "GET /anything HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("http/1.1 502 "), "{head}");
+    assert_eq!(answer, "upstream error: ECONNREFUSED\n");
+    assert!(complete);
+
+    // The upstream accepts but never answers: 502 once its timeout fires.
+    let (head, answer, _) = exchange(
+        proxy_port,
+        "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("http/1.1 502 "), "{head}");
+    assert_eq!(answer, "upstream error: ETIMEDOUT\n");
+
+    // The upstream breaks after the head went out: the client sees the
+    // connection close before the last chunk, a truncated body.
+    let (head, answer, complete) = exchange(
+        proxy_port,
+        "GET /fail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(head.starts_with("http/1.1 200 "), "{head}");
+    assert_eq!(answer, "partial ");
+    assert!(!complete, "a truncated body, not a clean end");
 }

@@ -5,8 +5,9 @@
 //! and runs, links the source files that implement it, and ends with an
 //! exercise whose answer is a test in `tests/guide_exercises.rs`.
 //!
-//! 1. [The loop](ch01_the_loop): `run`, timers, `next_tick`, what keeps the
-//!    loop alive, and when `run` returns.
+//! 1. [The loop](ch01_the_loop): `run`, timers, `next_tick`, the order of
+//!    a turn (I/O before timers), what keeps the loop alive, and when `run`
+//!    returns.
 //! 2. [Handles](ch02_handles): `Copy` key-and-generation values,
 //!    re-entrancy, stale handles, why `close` never fires inline.
 //! 3. [A server from scratch](ch03_a_server): `request`, `data`, `end`,
@@ -18,17 +19,23 @@
 //! 6. [Timeouts](ch06_timeouts): headers, request, keep-alive, idle; what
 //!    each defends against.
 //! 7. [The client and the agent](ch07_the_client): pooling, queueing,
-//!    errors.
+//!    errors, timeouts (`set_timeout`, `set_deadline`), and the guide's
+//!    goal, the proxy.
 //! 8. [Benchmarking against Node](ch08_benchmarking): how to run it, and
 //!    why CPU per request ranks servers.
 //! 9. TLS as a transport: `ch09_tls` (built with the `tls` feature, the
 //!    default).
-//! 10. [One loop per core, and scaling out](ch10_one_loop_per_core).
+//! 10. [One loop per core, and scaling out](ch10_one_loop_per_core): a
+//!     `broadcast` that reaches each loop's server (a thread-local),
+//!     signals and a graceful stop.
 //!
 //! By the end you can write, from the chapters alone, a streaming proxy like
 //! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
-//! (chapter 7), with back-pressure both ways (chapter 4), timeouts
-//! (chapter 6), and a graceful stop (chapter 10).
+//! (chapter 7), with back-pressure both ways (chapter 4); upstream errors
+//! answered with 502, or with a cut-short response (`res.destroy()`) once
+//! the head went out; timeouts (the server's in chapter 6, the upstream
+//! request's in chapter 7); and a graceful stop on SIGTERM (chapter 10).
+//! Its answer test checks each of these.
 
 #[doc = include_str!("ch01_the_loop.md")]
 pub mod ch01_the_loop {}
