@@ -15,6 +15,7 @@
 //! Cannot listen (a busy port, ...): `error: listen EADDRINUSE: ...` on
 //! stderr and exit status 1.
 use nodelike::http::{self, IntoRequestOptions, RequestOptions};
+use nodelike::process::{self, Signal};
 use nodelike::{Error, ErrorKind};
 
 /// How long the upstream may stay silent before its request fails.
@@ -129,5 +130,18 @@ fn main() {
             server.address().expect("listening")
         );
     });
+    // SIGTERM or SIGINT: stop accepting and let exchanges in flight finish
+    // (`run` then returns); a second one exits at once.
+    let signalled = std::rc::Rc::new(std::cell::Cell::new(false));
+    for signal in [Signal::Term, Signal::Int] {
+        let signalled = signalled.clone();
+        let _ = process::on_signal(signal, move |signal| {
+            if signalled.replace(true) {
+                eprintln!("{signal:?} again: exiting without waiting");
+                std::process::exit(1);
+            }
+            server.close();
+        });
+    }
     nodelike::run();
 }

@@ -58,8 +58,8 @@ impl Shared {
 /// [`remote`](crate::remote) on the loop's thread. (Node has no direct
 /// equivalent; it is what `worker.postMessage` rests on.)
 ///
-/// A posted closure runs in the loop's next turn, as a `next_tick` callback
-/// does; one already posted keeps [`run`](crate::run) going until it has
+/// A posted closure runs in the loop's next turn, in its I/O phase (after
+/// that turn's `next_tick` work, before its due timers); one already posted keeps [`run`](crate::run) going until it has
 /// run. A handle out there does not keep the loop alive by itself: a loop
 /// with nothing to wait for returns, and a post after that runs when `run`
 /// is called again.
