@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{connect, request, Reader, TestServer};
+use common::{connect, exchange_until_close, request, Reader, TestServer};
 use nodelike::http::{self, CloseReason};
 
 #[test]
@@ -992,4 +992,60 @@ fn a_clients_fin_aborts_what_it_asked_and_was_not_answered() {
         ]
     );
     s.stop(); // not held by the aborted requests
+}
+
+/// `destroyed()`/`closed()` follow the `close` events, and
+/// `IncomingMessage::destroy()` aborts the exchange as Node's
+/// `req.destroy()` does.
+#[test]
+fn destroyed_follows_close_and_req_destroy_aborts() {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            let t = tx.clone();
+            t.send(format!(
+                "in handler: {} {}",
+                req.destroyed(),
+                res.destroyed()
+            ))
+            .unwrap();
+            if req.url() == "/destroy" {
+                let t = tx.clone();
+                req.on_close(move |reason| t.send(format!("req close {reason}")).unwrap());
+                req.destroy();
+                return;
+            }
+            let t = tx.clone();
+            res.on_close(move || {
+                t.send(format!("res close: {} {}", res.destroyed(), res.closed()))
+                    .unwrap()
+            });
+            let t = tx.clone();
+            req.on_close(move |reason| {
+                t.send(format!("req close {reason}: {}", req.closed()))
+                    .unwrap()
+            });
+            res.end("ok");
+        })
+    });
+    let r = request(s.port(), b"GET /fine HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.body, b"ok");
+    let seen: Vec<String> = (0..3)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "in handler: false false",
+            "res close: true true",
+            "req close finished: true"
+        ]
+    );
+    let raw = exchange_until_close(s.port(), b"GET /destroy HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(raw.is_empty(), "destroyed before any answer");
+    let seen: Vec<String> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(seen, ["in handler: false false", "req close aborted"]);
+    s.stop();
 }

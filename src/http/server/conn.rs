@@ -54,6 +54,10 @@ pub(crate) struct ServerConn {
     /// Exchanges whose responses have not all been queued to the socket, in
     /// request order; only the front one writes to the socket directly.
     pub(crate) queue: VecDeque<ExId>,
+    /// Bytes the responses behind the front one hold in their
+    /// `pending_out` (counted as they write, uncounted as they move to the
+    /// socket): the part of Node's `outgoingData` above the socket.
+    pub(crate) held_behind: usize,
     /// Ended responses waiting for their last byte to reach the OS:
     /// (exchange, socket `written` mark).
     pub(crate) finishing: VecDeque<(ExId, u64)>,
@@ -87,6 +91,7 @@ impl ServerConn {
             server,
             reading: Reading::Head,
             queue: VecDeque::new(),
+            held_behind: 0,
             finishing: VecDeque::new(),
             body_ex: None,
             upgraded: None,
@@ -111,20 +116,6 @@ impl ServerConn {
     pub(crate) fn is_reusable_idle(&self, id: SockId) -> bool {
         self.keep_alive_idle && self.is_idle() && net::is_open(id) && !net::has_held_input(id)
     }
-}
-
-/// The output held by responses queued behind the front one (written
-/// before their turn, so not yet handed to the socket).
-fn held_behind_front(
-    conn: &ServerConn,
-    exchanges: &crate::runtime::arena::Arena<super::exchange::Exchange>,
-) -> usize {
-    conn.queue
-        .iter()
-        .skip(1)
-        .filter_map(|&ex| exchanges.get(ex))
-        .map(|e| e.pending_out.len())
-        .sum()
 }
 
 /// What the parser found next in the input.
@@ -258,7 +249,7 @@ fn next_step<'a>(
                 net::hold_input_until_flushed(id);
                 return Step::Stop;
             }
-            if backlog + held_behind_front(conn, exchanges) >= HIGH_WATER_MARK {
+            if backlog + conn.held_behind >= HIGH_WATER_MARK {
                 // Released by `complete_front` as the held output moves
                 // to the socket.
                 net::hold_input_until_released(id);
@@ -793,6 +784,7 @@ pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
         if let Some(&next) = conn.queue.front() {
             if let Some(n) = exchanges.get_mut(next) {
                 if !n.pending_out.is_empty() {
+                    conn.held_behind = conn.held_behind.saturating_sub(n.pending_out.len());
                     net::write_owned(id, &mut n.pending_out);
                 }
             }

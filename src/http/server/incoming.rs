@@ -258,6 +258,49 @@ impl IncomingMessage {
         self.socket().unwrap_or(Socket::from_id(SockId::NONE))
     }
 
+    /// Destroys the request's connection (Node's `req.destroy()`): the
+    /// response is cut short, and `close` follows on both with
+    /// [`CloseReason::Aborted`].
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// if req.headers().get("content-length") == Some("999999999") {
+    ///     req.destroy(); // not worth reading
+    /// }
+    /// # }
+    /// ```
+    pub fn destroy(&self) {
+        let socket = self.connection();
+        if socket.is_open() {
+            socket.destroy();
+        }
+    }
+
+    /// Whether the request's `close` has been emitted (Node's
+    /// `req.destroyed`, and `req.closed`: they agree for a request, which
+    /// is destroyed as its life ends). A stale handle says `true`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_end(move || println!("closed yet: {}", req.destroyed()));
+    /// # }
+    /// ```
+    pub fn destroyed(&self) -> bool {
+        with_state(|st| st.exchanges.get(self.ex).is_none_or(|e| e.req_closed)).unwrap_or(true)
+    }
+
+    /// Whether `close` has been emitted (Node's `req.closed`); the same as
+    /// [`destroyed`](Self::destroyed).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// assert!(!req.closed() || req.destroyed());
+    /// # }
+    /// ```
+    pub fn closed(&self) -> bool {
+        self.destroyed()
+    }
+
     /// Adds a `data` listener: a chunk of the decoded body.
     ///
     /// ```no_run

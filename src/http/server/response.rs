@@ -640,6 +640,31 @@ impl ServerResponse {
         }
     }
 
+    /// Whether the response's `close` has been emitted, after it finished
+    /// or because its connection died (Node's `res.destroyed`, which Node
+    /// sets as it emits `close`). A stale handle says `true`.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_finish(move || println!("destroyed yet: {}", res.destroyed()));
+    /// # }
+    /// ```
+    pub fn destroyed(&self) -> bool {
+        with_state(|st| st.exchanges.get(self.ex).is_none_or(|e| e.res_closed)).unwrap_or(true)
+    }
+
+    /// Whether `close` has been emitted (Node's `res.closed`); the same as
+    /// [`destroyed`](Self::destroyed).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.on_close(move || assert!(res.closed()));
+    /// # }
+    /// ```
+    pub fn closed(&self) -> bool {
+        self.destroyed()
+    }
+
     /// The connection the response goes out on.
     ///
     /// ```no_run
@@ -782,7 +807,11 @@ fn output(
             e.pending_out = runtime::take_buf();
         }
         let mut out = std::mem::take(&mut e.pending_out);
+        let before = out.len();
         write(e, &mut out, date);
+        if let Some(conn) = conns.get_mut(sock) {
+            conn.held_behind += out.len() - before;
+        }
         let ok = out.len() < HIGH_WATER_MARK;
         e.pending_out = out;
         if !ok {
