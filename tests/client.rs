@@ -1068,3 +1068,124 @@ fn a_deadline_ends_a_trickling_response_with_abort_err() {
     assert_eq!(*out.borrow(), ["data", "error ABORT_ERR", "close"]);
     s.stop();
 }
+
+/// GETs `path` through `agent`, recording "path status body" when it ends
+/// or "path error CODE message".
+fn fetch_with(agent: http::Agent, port: u16, path: &str, out: &Log) -> http::ClientRequest {
+    let (o, e, p) = (out.clone(), out.clone(), path.to_string());
+    let o_path = p.clone();
+    let req = http::request(
+        RequestOptions {
+            agent: Some(agent),
+            ..opts(port, "GET", path)
+        },
+        move |res| {
+            let body = Rc::new(RefCell::new(Vec::new()));
+            let b = body.clone();
+            res.on_data(move |c| b.borrow_mut().extend_from_slice(&c));
+            let (o, p) = (o.clone(), o_path.clone());
+            res.on_end(move || {
+                o.borrow_mut().push(format!(
+                    "{p} {} {}",
+                    res.status_code(),
+                    String::from_utf8_lossy(&body.borrow())
+                ))
+            });
+        },
+    );
+    req.on_error(move |err| {
+        e.borrow_mut()
+            .push(format!("{p} error {} {}", err.code(), err.message()))
+    });
+    req.end(());
+    req
+}
+
+/// A server that never answers `/hold` and answers anything else "ok",
+/// counting connections.
+fn holding_server(connections: Arc<AtomicUsize>) -> TestServer {
+    TestServer::start(move || {
+        let server = http::create_server(|req, res| {
+            if req.url() != "/hold" {
+                res.end("ok");
+            }
+        });
+        server.on_connection(move |_| {
+            connections.fetch_add(1, Ordering::SeqCst);
+        });
+        server
+    })
+}
+
+#[test]
+fn agent_destroy_fails_the_request_in_flight_and_the_queue_goes_on_new_connections() {
+    // Node 20, `new http.Agent({ keepAlive: true, maxSockets: 1 })`, /1 in
+    // flight and /2, /3 queued, then `agent.destroy()`: /1 gets
+    // "ECONNRESET socket hang up", /2 and /3 are answered on a new
+    // connection. Here /hold runs on a reused socket, which is not sent
+    // again on a fresh one (what a closing keep-alive socket would get).
+    let conns = Arc::new(AtomicUsize::new(0));
+    let s = holding_server(conns.clone());
+    let port = s.port();
+    let out = log();
+    let agent = http::Agent::new(http::AgentOptions {
+        keep_alive: true,
+        max_sockets: 1,
+        ..Default::default()
+    });
+    let o = out.clone();
+    let first = fetch_with(agent, port, "/0", &out);
+    first.on_close(move || {
+        let hold = fetch_with(agent, port, "/hold", &o);
+        fetch_with(agent, port, "/2", &o);
+        fetch_with(agent, port, "/3", &o);
+        assert_eq!((agent.sockets(), agent.queue()), (1, 2));
+        hold.on_finish(move || agent.destroy());
+    });
+    nodelike::run();
+    assert_eq!(
+        *out.borrow(),
+        [
+            "/0 200 ok",
+            "/hold error ECONNRESET socket hang up",
+            "/2 200 ok",
+            "/3 200 ok"
+        ]
+    );
+    assert_eq!(conns.load(Ordering::SeqCst), 2, "one new connection");
+    assert_eq!((agent.sockets(), agent.idle_sockets()), (0, 1));
+    s.stop();
+}
+
+#[test]
+fn agent_destroy_closes_free_sockets_and_leaves_other_agents_alone() {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let s = holding_server(conns.clone());
+    let port = s.port();
+    let out = log();
+    let ours = http::Agent::new(http::AgentOptions {
+        keep_alive: true,
+        ..Default::default()
+    });
+    let other = http::Agent::new(http::AgentOptions {
+        keep_alive: true,
+        ..Default::default()
+    });
+    fetch_with(ours, port, "/a", &out);
+    fetch_with(ours, port, "/b", &out);
+    fetch_with(other, port, "/c", &out);
+    nodelike::run();
+    assert_eq!((ours.idle_sockets(), other.idle_sockets()), (2, 1));
+    ours.destroy();
+    // The sockets close on the next turn, as in Node.
+    assert_eq!(ours.idle_sockets(), 2);
+    nodelike::run();
+    assert_eq!((ours.idle_sockets(), other.idle_sockets()), (0, 1));
+    // Still usable: a new connection.
+    fetch_with(ours, port, "/d", &out);
+    fetch_with(other, port, "/e", &out);
+    nodelike::run();
+    assert_eq!(out.borrow().len(), 5);
+    assert_eq!(conns.load(Ordering::SeqCst), 4, "/e reused its socket");
+    s.stop();
+}

@@ -316,6 +316,81 @@ impl Agent {
         self.count(|a| a.idle.len())
     }
 
+    /// Destroys every socket the agent has right now, in use or free
+    /// (Node's `agent.destroy()`): every host's pool of an instance or of
+    /// the global agent, or the one pool of a
+    /// [`get_agent`](crate::http::get_agent) handle.
+    ///
+    /// A request on one of them fails as when its socket is destroyed in
+    /// Node: `error` with "socket hang up" (`ECONNRESET`), then `close`; it
+    /// is not sent again on a fresh connection. Requests waiting in the
+    /// queue are not failed: as in Node, each socket's close frees its slot
+    /// and the next waiting request gets a new connection. The sockets
+    /// close on the next turn of the loop, so [`sockets`](Self::sockets)
+    /// and [`idle_sockets`](Self::idle_sockets) count them until then, as
+    /// Node's `agent.sockets` does. The agent stays usable.
+    ///
+    /// ```no_run
+    /// use nodelike::http::{self, Agent, AgentOptions};
+    /// let agent = Agent::new(AgentOptions { keep_alive: true, ..Default::default() });
+    /// let req = http::request(
+    ///     http::RequestOptions { host: "127.0.0.1".into(), port: 8000, agent: Some(agent), ..Default::default() },
+    ///     |_res| {},
+    /// );
+    /// req.on_error(|e| eprintln!("{e}")); // socket hang up (ECONNRESET)
+    /// req.end(());
+    /// nodelike::set_timeout(move || agent.destroy(), 100);
+    /// nodelike::run();
+    /// ```
+    pub fn destroy(&self) {
+        let lookups = with_state(|c| {
+            let mut sockets = Vec::new();
+            let mut lookups = Vec::new();
+            for i in self.pools(c) {
+                let Some(a) = c.agents.get(i) else { continue };
+                sockets.extend(a.idle.iter().copied());
+                for used in &a.active {
+                    match *used {
+                        InUse::Socket(s) => sockets.push(s),
+                        InUse::Resolving(id) => lookups.push((i, id)),
+                    }
+                }
+            }
+            for sock in sockets {
+                // The request fails with the socket, as in Node: no replay.
+                let ex = c.conns.get(sock).and_then(|conn| conn.ex);
+                if let Some(e) = ex.and_then(|ex| c.clients.get_mut(ex)) {
+                    if let Replay::Keeping(sent) = std::mem::take(&mut e.replay) {
+                        runtime::give_buf(sent);
+                    }
+                }
+                log::debug!("client: agent destroys socket {}", sock.key);
+                net::destroy(sock, Cause::Aborted);
+            }
+            // A connection still looking up its host has no socket yet:
+            // its request fails now (the lookup's answer finds it done),
+            // and its slot goes to the next waiting request.
+            let mut failed = Vec::new();
+            for (a, id) in lookups {
+                if let Some(e) = c.clients.get_mut(id) {
+                    if !e.done {
+                        e.done = true;
+                        failed.push(id);
+                    }
+                }
+                c.agents[a].active.retain(|u| *u != InUse::Resolving(id));
+                start_next(c, a);
+            }
+            failed
+        })
+        .unwrap_or_default();
+        for id in lookups {
+            crate::next_tick(move || {
+                fail_now(id, Error::new(ErrorKind::ConnectionReset, "socket hang up"))
+            });
+        }
+    }
+
     /// Requests waiting for a socket (Node's `agent.queue.length`).
     ///
     /// ```

@@ -210,6 +210,12 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
 pub(super) fn forget_socket(c: &mut ClientState, a: usize, sock: SockId) {
     c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
     c.agents[a].idle.retain(|x| *x != sock);
+    start_next(c, a);
+}
+
+/// A slot of agent `a` is free: the oldest waiting request (if any) gets
+/// a socket.
+pub(super) fn start_next(c: &mut ClientState, a: usize) {
     if let Some(next) = c.agents[a].queue.pop_front() {
         if let Some(e) = c.clients.get_mut(next) {
             e.queued = false;
