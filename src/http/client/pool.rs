@@ -186,6 +186,13 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
         net::destroy(sock, Cause::Aborted);
         return;
     };
+    // The agent's `free` event, after what follows has decided where the
+    // socket goes (Node's own `free` listener runs before the user's).
+    if has_free_listeners(c, a) {
+        if let Some(options) = c.clients.get(ex).and_then(|e| e.options.clone()) {
+            crate::next_tick(move || emit_agent_free(a, sock, &options));
+        }
+    }
     c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
     if let Some(next) = c.agents[a].queue.pop_front() {
         c.agents[a].active.push(InUse::Socket(sock));
@@ -515,5 +522,102 @@ mod tests {
         assert_eq!(one_free.idle_sockets(), 1);
         assert!(conns[1].output_ended(), "the second idle socket is closed");
         assert!(!conns[0].output_ended());
+    }
+
+    #[test]
+    fn free_is_emitted_after_end_wherever_the_socket_goes_as_in_node() {
+        // Node 20: `new http.Agent({ keepAlive: true, maxSockets: 2,
+        // maxFreeSockets: 1 })`, three GETs; on each `free`, (sockets,
+        // freeSockets, requests): (2, 0, 0) handed to the waiting /3,
+        // (1, 1, 0) kept free, (1, 1, 0) destroyed past maxFreeSockets
+        // (Node counts that one in `sockets` until its `close`; here it
+        // has already left: (0, 1, 0)).
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let agent = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_sockets: 2,
+            max_free_sockets: 1,
+            ..Default::default()
+        });
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        agent.on_free(move |socket, options| {
+            l.borrow_mut().push(format!(
+                "free {} {}:{} {:?}",
+                options.path,
+                options.host,
+                options.port,
+                (agent.sockets(), agent.idle_sockets(), agent.queue()),
+            ));
+            assert!(socket.remote_address().is_none(), "in memory");
+        });
+        for path in ["/1", "/2", "/3"] {
+            let l = log.clone();
+            let req = http::request(
+                RequestOptions {
+                    host: "free-event.test".into(),
+                    path: path.into(),
+                    agent: Some(agent),
+                    ..Default::default()
+                },
+                move |res| {
+                    let l = l.clone();
+                    res.on_data(|_| {});
+                    res.on_end(move || l.borrow_mut().push(format!("end {path}")));
+                },
+            );
+            req.end(());
+        }
+        let conns = new_connections();
+        assert_eq!(conns.len(), 2);
+        request_line(&conns[0]);
+        request_line(&conns[1]);
+        conns[0].send(OK);
+        conns[1].send(OK);
+        conns[0].send(OK);
+        assert_eq!(
+            *log.borrow(),
+            [
+                "end /1",
+                "free /1 free-event.test:80 (2, 0, 0)",
+                "end /2",
+                "free /2 free-event.test:80 (1, 1, 0)",
+                "end /3",
+                "free /3 free-event.test:80 (0, 1, 0)",
+            ]
+        );
+        assert!(conns[0].output_ended(), "past max_free_sockets: closed");
+    }
+
+    #[test]
+    fn free_is_not_emitted_for_a_socket_closed_after_its_response() {
+        use crate::http::{global_agent, Agent, AgentOptions};
+        use_memory_connections();
+        let once = Agent::new(AgentOptions::default()); // keep_alive: false
+        let frees = Rc::new(RefCell::new(0));
+        let (f1, f2, f3) = (frees.clone(), frees.clone(), frees.clone());
+        once.on_free(move |_, _| *f1.borrow_mut() += 1);
+        get_with(Some(once), "no-free.test", "/a");
+        // The global agent keeps sockets alive, but this response closes.
+        global_agent().on_free(move |_, o| {
+            assert_eq!(o.host, "no-free.test");
+            *f2.borrow_mut() += 1
+        });
+        get_agent("no-free.test", 80).on_free(move |_, _| *f3.borrow_mut() += 10);
+        get_with(Some(global_agent()), "no-free.test", "/b");
+        let conns = new_connections();
+        conns[0].take_output();
+        conns[0].send(OK);
+        conns[1].take_output();
+        conns[1].send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(*frees.borrow(), 0);
+        // A keep-alive response: the host pool's listener, then the
+        // global agent's.
+        get_with(Some(global_agent()), "no-free.test", "/c");
+        let conns = new_connections();
+        conns[0].take_output();
+        conns[0].send(OK);
+        assert_eq!(*frees.borrow(), 11);
     }
 }
