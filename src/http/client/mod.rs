@@ -291,6 +291,10 @@ struct AgentRec {
     active: Vec<InUse>,
     /// Idle keep-alive sockets, most recently used last.
     idle: Vec<SockId>,
+    /// Requests waiting for a socket, oldest first. One aborted, destroyed
+    /// or failed while waiting keeps its place, as in Node (which counts it
+    /// in `agent.requests` until a socket comes free and passes it by): see
+    /// `pool::next_waiting`.
     queue: VecDeque<ClientId>,
     /// The seed's `agent.on('upgrade')`: for requests without an `upgrade`
     /// listener of their own.

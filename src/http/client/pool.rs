@@ -194,7 +194,7 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
         }
     }
     c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
-    if let Some(next) = c.agents[a].queue.pop_front() {
+    if let Some(next) = next_waiting(c, a) {
         c.agents[a].active.push(InUse::Socket(sock));
         attach(c, next, sock);
         return;
@@ -223,12 +223,25 @@ pub(super) fn forget_socket(c: &mut ClientState, a: usize, sock: SockId) {
 /// A slot of agent `a` is free: the oldest waiting request (if any) gets
 /// a socket.
 pub(super) fn start_next(c: &mut ClientState, a: usize) {
-    if let Some(next) = c.agents[a].queue.pop_front() {
-        if let Some(e) = c.clients.get_mut(next) {
-            e.queued = false;
-        }
+    if let Some(next) = next_waiting(c, a) {
         assign(c, next);
     }
+}
+
+/// Takes the oldest request in agent `a`'s queue that still wants a
+/// socket. Requests aborted or destroyed while waiting kept their place
+/// (Node counts them in `agent.requests` until a socket comes free and
+/// hands itself on past them); they leave the queue here.
+pub(super) fn next_waiting(c: &mut ClientState, a: usize) -> Option<ClientId> {
+    while let Some(id) = c.agents[a].queue.pop_front() {
+        if let Some(e) = c.clients.get_mut(id) {
+            e.queued = false;
+            if !e.done {
+                return Some(id);
+            }
+        }
+    }
+    None
 }
 
 pub(super) fn detach_from_agent(c: &mut ClientState, sock: SockId) {
@@ -619,5 +632,97 @@ mod tests {
         conns[0].take_output();
         conns[0].send(OK);
         assert_eq!(*frees.borrow(), 11);
+    }
+
+    /// A request queued behind /1 (one socket), then stopped by `stop`:
+    /// the agent's (sockets, free, queue) along the way, and whether the
+    /// stopped request ever reached the server.
+    fn stop_a_queued_request(
+        host: &str,
+        stop: impl Fn(crate::http::ClientRequest),
+    ) -> Vec<(usize, usize, usize)> {
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let agent = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_sockets: 1,
+            ..Default::default()
+        });
+        let counts = || (agent.sockets(), agent.idle_sockets(), agent.queue());
+        get_with(Some(agent), host, "/1");
+        let queued = http::request(
+            RequestOptions {
+                host: host.into(),
+                path: "/2".into(),
+                agent: Some(agent),
+                ..Default::default()
+            },
+            |_| panic!("stopped before it was sent"),
+        );
+        queued.on_error(|_| {});
+        queued.end(());
+        let conns = new_connections();
+        assert_eq!(conns.len(), 1);
+        let mut seen = vec![counts()];
+        stop(queued);
+        seen.push(counts());
+        crate::runtime::settle();
+        seen.push(counts());
+        assert_eq!(request_line(&conns[0]), "GET /1 HTTP/1.1");
+        conns[0].send(OK);
+        seen.push(counts());
+        assert!(conns[0].take_output().is_empty(), "/2 never sent");
+        assert!(new_connections().is_empty());
+        seen
+    }
+
+    #[test]
+    fn an_aborted_queued_request_is_counted_until_a_socket_passes_it_by() {
+        // Node 20, `new http.Agent({ keepAlive: true, maxSockets: 1 })`,
+        // /1 in flight and /2 queued, `r2.abort()`: (sockets, free,
+        // requests) is (1, 0, 1) before the abort, after it and on the
+        // next turn; once /1's socket is free it passes /2 by: (0, 1, 0).
+        let seen = stop_a_queued_request("abort-queued.test", |req| req.abort());
+        assert_eq!(seen, [(1, 0, 1), (1, 0, 1), (1, 0, 1), (0, 1, 0)]);
+    }
+
+    #[test]
+    fn a_destroyed_queued_request_is_counted_until_a_socket_passes_it_by() {
+        // Node 20: the same numbers with `r2.destroy()`.
+        let seen = stop_a_queued_request("destroy-queued.test", |req| req.destroy(None));
+        assert_eq!(seen, [(1, 0, 1), (1, 0, 1), (1, 0, 1), (0, 1, 0)]);
+    }
+
+    #[test]
+    fn a_socket_closing_passes_stopped_queued_requests_by() {
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let agent = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_sockets: 1,
+            ..Default::default()
+        });
+        get_with(Some(agent), "passed-by.test", "/1");
+        let stopped = http::request(
+            RequestOptions {
+                host: "passed-by.test".into(),
+                path: "/2".into(),
+                agent: Some(agent),
+                ..Default::default()
+            },
+            |_| panic!("aborted"),
+        );
+        stopped.end(());
+        get_with(Some(agent), "passed-by.test", "/3");
+        stopped.abort();
+        assert_eq!(agent.queue(), 2);
+        let first = new_connections();
+        request_line(&first[0]);
+        // /1's socket closes: its slot goes to /3, past the aborted /2.
+        first[0].reset();
+        assert_eq!(agent.queue(), 0);
+        let second = new_connections();
+        assert_eq!(second.len(), 1);
+        assert_eq!(request_line(&second[0]), "GET /3 HTTP/1.1");
     }
 }
