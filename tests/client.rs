@@ -1230,3 +1230,36 @@ fn an_aborted_queued_request_is_counted_as_node_counts_it() {
     assert_eq!(conns.load(Ordering::SeqCst), 1);
     s.stop();
 }
+
+#[test]
+fn agent_destroy_fails_a_request_whose_host_is_still_being_looked_up() {
+    // Node 20: `agent.sockets` counts a socket while its lookup runs, and
+    // `agent.destroy()` then fails the request with "ECONNRESET socket
+    // hang up" (not the lookup's ENOTFOUND).
+    let out = log();
+    let agent = http::Agent::new(http::AgentOptions {
+        keep_alive: true,
+        ..Default::default()
+    });
+    let req = http::get(
+        RequestOptions {
+            host: "nodelike.invalid".into(),
+            port: 80,
+            agent: Some(agent),
+            ..Default::default()
+        },
+        |_| panic!("no response"),
+    );
+    let (e, c) = (out.clone(), out.clone());
+    req.on_error(move |err| {
+        e.borrow_mut()
+            .push(format!("error {} {}", err.code(), err.message()))
+    });
+    req.on_close(move || c.borrow_mut().push("close".into()));
+    assert_eq!(agent.sockets(), 1);
+    agent.destroy();
+    assert_eq!(agent.sockets(), 1, "until the next turn, as in Node");
+    nodelike::run();
+    assert_eq!(*out.borrow(), ["error ECONNRESET socket hang up", "close"]);
+    assert_eq!(agent.sockets(), 0);
+}

@@ -456,25 +456,26 @@ impl Agent {
                 net::destroy(sock, Cause::Aborted);
             }
             // A connection still looking up its host has no socket yet:
-            // its request fails now (the lookup's answer finds it done),
-            // and its slot goes to the next waiting request.
-            let mut failed = Vec::new();
-            for (a, id) in lookups {
-                if let Some(e) = c.clients.get_mut(id) {
-                    if !e.done {
-                        e.done = true;
-                        failed.push(id);
-                    }
+            // its request is over now (the lookup's answer finds it done),
+            // and fails on the next turn, when its slot goes to the next
+            // waiting request, as a destroyed socket's would.
+            lookups.retain(|&(_, id)| match c.clients.get_mut(id) {
+                Some(e) if !e.done => {
+                    e.done = true;
+                    true
                 }
-                c.agents[a].active.retain(|u| *u != InUse::Resolving(id));
-                start_next(c, a);
-            }
-            failed
+                _ => false,
+            });
+            lookups
         })
         .unwrap_or_default();
-        for id in lookups {
+        for (a, id) in lookups {
             crate::next_tick(move || {
-                fail_now(id, Error::new(ErrorKind::ConnectionReset, "socket hang up"))
+                with_state(|c| {
+                    c.agents[a].active.retain(|u| *u != InUse::Resolving(id));
+                    start_next(c, a);
+                });
+                fail_now(id, Error::new(ErrorKind::ConnectionReset, "socket hang up"));
             });
         }
     }
