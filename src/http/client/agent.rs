@@ -480,11 +480,15 @@ impl Agent {
         }
     }
 
-    /// Requests waiting for a socket (Node's `agent.queue.length`).
+    /// Requests waiting for a socket (Node's `agent.queue.length`, and
+    /// Node 20's `agent.requests`). A request aborted or destroyed while
+    /// waiting is counted until a socket comes free and passes it by, as
+    /// Node counts it.
     ///
     /// ```
     /// assert_eq!(nodelike::http::get_agent("e", 1).queue(), 0);
     /// ```
+    #[doc(alias = "requests")]
     pub fn queue(&self) -> usize {
         self.count(|a| a.queue.len())
     }
