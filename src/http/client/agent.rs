@@ -138,6 +138,7 @@ pub(super) fn agent_for(
         idle: Vec::new(),
         queue: VecDeque::new(),
         upgrade: Listeners::default(),
+        free: Listeners::default(),
     });
     c.agents.len() - 1
 }
@@ -176,6 +177,49 @@ pub(super) fn emit_agent_upgrade(ex: ClientId, mut call: impl FnMut(&mut Upgrade
         )
 }
 
+/// Whether anyone listens for `free` on pool `agent`: on the pool, or on
+/// its agent (instance or global).
+pub(super) fn has_free_listeners(c: &ClientState, agent: usize) -> bool {
+    let Some(a) = c.agents.get(agent) else {
+        return false;
+    };
+    let owner = match a.owner {
+        Some(i) => c.instances.get(i).map(|inst| &inst.free),
+        None => Some(&c.global_free),
+    };
+    !a.free.is_empty() || owner.is_some_and(|l| !l.is_empty())
+}
+
+/// The agent's `free` event for `sock`, back in pool `agent`: the pool's
+/// listeners, then its agent's (instance or global).
+pub(super) fn emit_agent_free(agent: usize, sock: SockId, options: &RequestOptions) {
+    let socket = Socket::from_id(sock);
+    let mut call = |f: &mut FreeListener| f(socket, options);
+    runtime::listeners::emit(
+        |f| {
+            with_state(|c| c.agents.get_mut(agent).map(|a| f(&mut a.free)).is_some())
+                .unwrap_or(false)
+        },
+        &mut call,
+    );
+    runtime::listeners::emit(
+        |f| {
+            with_state(|c| {
+                let owner = c.agents.get(agent).map(|a| a.owner)?;
+                let listeners = match owner {
+                    Some(i) => &mut c.instances.get_mut(i)?.free,
+                    None => &mut c.global_free,
+                };
+                f(listeners);
+                Some(())
+            })
+            .flatten()
+            .is_some()
+        },
+        &mut call,
+    );
+}
+
 impl Agent {
     /// A new agent with its own pools (Node's `new http.Agent(options)`):
     /// pass it as [`RequestOptions::agent`] to use it. Capping one fan-out
@@ -196,6 +240,7 @@ impl Agent {
                     ..options
                 },
                 upgrade: Listeners::default(),
+                free: Listeners::default(),
             });
             c.instances.len() - 1
         })
@@ -249,6 +294,49 @@ impl Agent {
             AgentScope::Instance(n) => {
                 if let Some(inst) = c.instances.get_mut(n) {
                     inst.upgrade.push(Box::new(f));
+                }
+            }
+        });
+    }
+
+    /// Adds a `free` listener (Node's `agent.on('free', (socket, options)
+    /// => ...)`): a keep-alive socket's response is over and the socket is
+    /// back in the agent. It is called on the next tick, after the
+    /// response's `end`, once the agent has decided what the socket does
+    /// next, as Node's own listener runs before the user's: it carries a
+    /// waiting request, or waits among the free sockets, or (past
+    /// [`max_free_sockets`](AgentOptions::max_free_sockets)) it is being
+    /// destroyed. A socket closed after its response (no keep-alive, or
+    /// `Connection: close`) is never free.
+    ///
+    /// `options` are those of the request that just finished on the
+    /// socket (Node passes the options the socket was made with: the same
+    /// host, port and agent). Listeners on a
+    /// [`get_agent`](crate::http::get_agent) handle hear that pool's
+    /// sockets; on an instance or the global agent, every pool's.
+    ///
+    /// ```no_run
+    /// use nodelike::http::{self, Agent, AgentOptions};
+    /// let agent = Agent::new(AgentOptions { keep_alive: true, ..Default::default() });
+    /// agent.on_free(|socket, options| {
+    ///     println!("{}:{} free on {:?}", options.host, options.port, socket.local_address());
+    /// });
+    /// let get = http::RequestOptions { host: "127.0.0.1".into(), port: 8000, agent: Some(agent), ..Default::default() };
+    /// http::get(get, |res| res.on_data(|_| {}));
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "free")]
+    pub fn on_free(&self, f: impl FnMut(Socket, &RequestOptions) + 'static) {
+        with_state(|c| match self.scope {
+            AgentScope::Host(h) => {
+                if let Some(a) = c.agents.get_mut(h) {
+                    a.free.push(Box::new(f));
+                }
+            }
+            AgentScope::Global => c.global_free.push(Box::new(f)),
+            AgentScope::Instance(n) => {
+                if let Some(inst) = c.instances.get_mut(n) {
+                    inst.free.push(Box::new(f));
                 }
             }
         });
@@ -316,11 +404,91 @@ impl Agent {
         self.count(|a| a.idle.len())
     }
 
-    /// Requests waiting for a socket (Node's `agent.queue.length`).
+    /// Destroys every socket the agent has right now, in use or free
+    /// (Node's `agent.destroy()`): every host's pool of an instance or of
+    /// the global agent, or the one pool of a
+    /// [`get_agent`](crate::http::get_agent) handle.
+    ///
+    /// A request on one of them fails as when its socket is destroyed in
+    /// Node: `error` with "socket hang up" (`ECONNRESET`), then `close`; it
+    /// is not sent again on a fresh connection. Requests waiting in the
+    /// queue are not failed: as in Node, each socket's close frees its slot
+    /// and the next waiting request gets a new connection. The sockets
+    /// close on the next turn of the loop, so [`sockets`](Self::sockets)
+    /// and [`idle_sockets`](Self::idle_sockets) count them until then, as
+    /// Node's `agent.sockets` does. The agent stays usable.
+    ///
+    /// ```no_run
+    /// use nodelike::http::{self, Agent, AgentOptions};
+    /// let agent = Agent::new(AgentOptions { keep_alive: true, ..Default::default() });
+    /// let req = http::request(
+    ///     http::RequestOptions { host: "127.0.0.1".into(), port: 8000, agent: Some(agent), ..Default::default() },
+    ///     |_res| {},
+    /// );
+    /// req.on_error(|e| eprintln!("{e}")); // socket hang up (ECONNRESET)
+    /// req.end(());
+    /// nodelike::set_timeout(move || agent.destroy(), 100);
+    /// nodelike::run();
+    /// ```
+    pub fn destroy(&self) {
+        let lookups = with_state(|c| {
+            let mut sockets = Vec::new();
+            let mut lookups = Vec::new();
+            for i in self.pools(c) {
+                let Some(a) = c.agents.get(i) else { continue };
+                sockets.extend(a.idle.iter().copied());
+                for used in &a.active {
+                    match *used {
+                        InUse::Socket(s) => sockets.push(s),
+                        InUse::Resolving(id) => lookups.push((i, id)),
+                    }
+                }
+            }
+            for sock in sockets {
+                // The request fails with the socket, as in Node: no replay.
+                let ex = c.conns.get(sock).and_then(|conn| conn.ex);
+                if let Some(e) = ex.and_then(|ex| c.clients.get_mut(ex)) {
+                    if let Replay::Keeping(sent) = std::mem::take(&mut e.replay) {
+                        runtime::give_buf(sent);
+                    }
+                }
+                log::debug!("client: agent destroys socket {}", sock.key);
+                net::destroy(sock, Cause::Aborted);
+            }
+            // A connection still looking up its host has no socket yet:
+            // its request is over now (the lookup's answer finds it done),
+            // and fails on the next turn, when its slot goes to the next
+            // waiting request, as a destroyed socket's would.
+            lookups.retain(|&(_, id)| match c.clients.get_mut(id) {
+                Some(e) if !e.done => {
+                    e.done = true;
+                    true
+                }
+                _ => false,
+            });
+            lookups
+        })
+        .unwrap_or_default();
+        for (a, id) in lookups {
+            crate::next_tick(move || {
+                with_state(|c| {
+                    c.agents[a].active.retain(|u| *u != InUse::Resolving(id));
+                    start_next(c, a);
+                });
+                fail_now(id, Error::new(ErrorKind::ConnectionReset, "socket hang up"));
+            });
+        }
+    }
+
+    /// Requests waiting for a socket (Node's `agent.queue.length`, and
+    /// Node 20's `agent.requests`). A request aborted or destroyed while
+    /// waiting is counted until a socket comes free and passes it by, as
+    /// Node counts it.
     ///
     /// ```
     /// assert_eq!(nodelike::http::get_agent("e", 1).queue(), 0);
     /// ```
+    #[doc(alias = "requests")]
     pub fn queue(&self) -> usize {
         self.count(|a| a.queue.len())
     }

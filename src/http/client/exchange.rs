@@ -116,17 +116,8 @@ pub(super) fn fail_emit(ex: ClientId, err: Error, started: bool) {
         err.report_unhandled("ClientRequest", "ClientRequest::on_error");
     }
     emit(ex, |l| &mut l.close, |f| f());
-    with_state(|c| {
-        // A request still queued leaves the queue.
-        let agent = c
-            .clients
-            .get(ex)
-            .and_then(|e| e.queued.then_some(e.agent).flatten());
-        if let Some(a) = agent {
-            c.agents[a].queue.retain(|x| *x != ex);
-        }
-        free_client(c, ex);
-    });
+    // A request still queued keeps its place (`pool::next_waiting`).
+    with_state(|c| free_client(c, ex));
 }
 
 pub(super) fn emit<F: ?Sized + 'static>(

@@ -70,6 +70,8 @@ struct ClientState {
     global_max_sockets: usize,
     /// `upgrade` listeners on the global agent as a whole.
     global_upgrade: Listeners<UpgradeListener>,
+    /// `free` listeners on the global agent as a whole.
+    global_free: Listeners<FreeListener>,
     /// Unit tests of the pool: when set, the agent's new connections are
     /// in-memory ones, whose far ends are pushed here for the test to play
     /// the server.
@@ -85,6 +87,7 @@ thread_local! {
         instances: Vec::new(),
         global_max_sockets: GLOBAL_MAX_SOCKETS,
         global_upgrade: Listeners::default(),
+        global_free: Listeners::default(),
         #[cfg(test)]
         memory_peers: None,
     });
@@ -140,6 +143,10 @@ fn client_from_ctx(ctx: u64) -> ClientId {
 }
 
 type UpgradeListener = dyn FnMut(ClientResponse, Socket, &[u8]);
+
+/// An agent's `free` listener: the socket, and the options of the request
+/// that just finished on it.
+type FreeListener = dyn FnMut(Socket, &RequestOptions);
 
 #[derive(Default)]
 struct ClientListeners {
@@ -284,10 +291,16 @@ struct AgentRec {
     active: Vec<InUse>,
     /// Idle keep-alive sockets, most recently used last.
     idle: Vec<SockId>,
+    /// Requests waiting for a socket, oldest first. One aborted, destroyed
+    /// or failed while waiting keeps its place, as in Node (which counts it
+    /// in `agent.requests` until a socket comes free and passes it by): see
+    /// `pool::next_waiting`.
     queue: VecDeque<ClientId>,
     /// The seed's `agent.on('upgrade')`: for requests without an `upgrade`
     /// listener of their own.
     upgrade: Listeners<UpgradeListener>,
+    /// `agent.on('free')` on this host's pool.
+    free: Listeners<FreeListener>,
 }
 
 /// What an agent counts as a socket in use.
@@ -385,10 +398,12 @@ enum AgentScope {
     Instance(usize),
 }
 
-/// An agent instance's record: its options and its own `upgrade` listeners.
+/// An agent instance's record: its options and its own `upgrade` and
+/// `free` listeners.
 struct InstanceRec {
     options: AgentOptions,
     upgrade: Listeners<UpgradeListener>,
+    free: Listeners<FreeListener>,
 }
 
 /// The global agent's pool size per host: unlimited, Node 20's default

@@ -186,8 +186,15 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
         net::destroy(sock, Cause::Aborted);
         return;
     };
+    // The agent's `free` event, after what follows has decided where the
+    // socket goes (Node's own `free` listener runs before the user's).
+    if has_free_listeners(c, a) {
+        if let Some(options) = c.clients.get(ex).and_then(|e| e.options.clone()) {
+            crate::next_tick(move || emit_agent_free(a, sock, &options));
+        }
+    }
     c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
-    if let Some(next) = c.agents[a].queue.pop_front() {
+    if let Some(next) = next_waiting(c, a) {
         c.agents[a].active.push(InUse::Socket(sock));
         attach(c, next, sock);
         return;
@@ -210,12 +217,31 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
 pub(super) fn forget_socket(c: &mut ClientState, a: usize, sock: SockId) {
     c.agents[a].active.retain(|x| *x != InUse::Socket(sock));
     c.agents[a].idle.retain(|x| *x != sock);
-    if let Some(next) = c.agents[a].queue.pop_front() {
-        if let Some(e) = c.clients.get_mut(next) {
-            e.queued = false;
-        }
+    start_next(c, a);
+}
+
+/// A slot of agent `a` is free: the oldest waiting request (if any) gets
+/// a socket.
+pub(super) fn start_next(c: &mut ClientState, a: usize) {
+    if let Some(next) = next_waiting(c, a) {
         assign(c, next);
     }
+}
+
+/// Takes the oldest request in agent `a`'s queue that still wants a
+/// socket. Requests aborted or destroyed while waiting kept their place
+/// (Node counts them in `agent.requests` until a socket comes free and
+/// hands itself on past them); they leave the queue here.
+pub(super) fn next_waiting(c: &mut ClientState, a: usize) -> Option<ClientId> {
+    while let Some(id) = c.agents[a].queue.pop_front() {
+        if let Some(e) = c.clients.get_mut(id) {
+            e.queued = false;
+            if !e.done {
+                return Some(id);
+            }
+        }
+    }
+    None
 }
 
 pub(super) fn detach_from_agent(c: &mut ClientState, sock: SockId) {
@@ -509,5 +535,194 @@ mod tests {
         assert_eq!(one_free.idle_sockets(), 1);
         assert!(conns[1].output_ended(), "the second idle socket is closed");
         assert!(!conns[0].output_ended());
+    }
+
+    #[test]
+    fn free_is_emitted_after_end_wherever_the_socket_goes_as_in_node() {
+        // Node 20: `new http.Agent({ keepAlive: true, maxSockets: 2,
+        // maxFreeSockets: 1 })`, three GETs; on each `free`, (sockets,
+        // freeSockets, requests): (2, 0, 0) handed to the waiting /3,
+        // (1, 1, 0) kept free, (1, 1, 0) destroyed past maxFreeSockets
+        // (Node counts that one in `sockets` until its `close`; here it
+        // has already left: (0, 1, 0)).
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let agent = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_sockets: 2,
+            max_free_sockets: 1,
+            ..Default::default()
+        });
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let l = log.clone();
+        agent.on_free(move |socket, options| {
+            l.borrow_mut().push(format!(
+                "free {} {}:{} {:?}",
+                options.path,
+                options.host,
+                options.port,
+                (agent.sockets(), agent.idle_sockets(), agent.queue()),
+            ));
+            assert!(socket.remote_address().is_none(), "in memory");
+        });
+        for path in ["/1", "/2", "/3"] {
+            let l = log.clone();
+            let req = http::request(
+                RequestOptions {
+                    host: "free-event.test".into(),
+                    path: path.into(),
+                    agent: Some(agent),
+                    ..Default::default()
+                },
+                move |res| {
+                    let l = l.clone();
+                    res.on_data(|_| {});
+                    res.on_end(move || l.borrow_mut().push(format!("end {path}")));
+                },
+            );
+            req.end(());
+        }
+        let conns = new_connections();
+        assert_eq!(conns.len(), 2);
+        request_line(&conns[0]);
+        request_line(&conns[1]);
+        conns[0].send(OK);
+        conns[1].send(OK);
+        conns[0].send(OK);
+        assert_eq!(
+            *log.borrow(),
+            [
+                "end /1",
+                "free /1 free-event.test:80 (2, 0, 0)",
+                "end /2",
+                "free /2 free-event.test:80 (1, 1, 0)",
+                "end /3",
+                "free /3 free-event.test:80 (0, 1, 0)",
+            ]
+        );
+        assert!(conns[0].output_ended(), "past max_free_sockets: closed");
+    }
+
+    #[test]
+    fn free_is_not_emitted_for_a_socket_closed_after_its_response() {
+        use crate::http::{global_agent, Agent, AgentOptions};
+        use_memory_connections();
+        let once = Agent::new(AgentOptions::default()); // keep_alive: false
+        let frees = Rc::new(RefCell::new(0));
+        let (f1, f2, f3) = (frees.clone(), frees.clone(), frees.clone());
+        once.on_free(move |_, _| *f1.borrow_mut() += 1);
+        get_with(Some(once), "no-free.test", "/a");
+        // The global agent keeps sockets alive, but this response closes.
+        global_agent().on_free(move |_, o| {
+            assert_eq!(o.host, "no-free.test");
+            *f2.borrow_mut() += 1
+        });
+        get_agent("no-free.test", 80).on_free(move |_, _| *f3.borrow_mut() += 10);
+        get_with(Some(global_agent()), "no-free.test", "/b");
+        let conns = new_connections();
+        conns[0].take_output();
+        conns[0].send(OK);
+        conns[1].take_output();
+        conns[1].send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(*frees.borrow(), 0);
+        // A keep-alive response: the host pool's listener, then the
+        // global agent's.
+        get_with(Some(global_agent()), "no-free.test", "/c");
+        let conns = new_connections();
+        conns[0].take_output();
+        conns[0].send(OK);
+        assert_eq!(*frees.borrow(), 11);
+    }
+
+    /// A request queued behind /1 (one socket), then stopped by `stop`:
+    /// the agent's (sockets, free, queue) along the way, and whether the
+    /// stopped request ever reached the server.
+    fn stop_a_queued_request(
+        host: &str,
+        stop: impl Fn(crate::http::ClientRequest),
+    ) -> Vec<(usize, usize, usize)> {
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let agent = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_sockets: 1,
+            ..Default::default()
+        });
+        let counts = || (agent.sockets(), agent.idle_sockets(), agent.queue());
+        get_with(Some(agent), host, "/1");
+        let queued = http::request(
+            RequestOptions {
+                host: host.into(),
+                path: "/2".into(),
+                agent: Some(agent),
+                ..Default::default()
+            },
+            |_| panic!("stopped before it was sent"),
+        );
+        queued.on_error(|_| {});
+        queued.end(());
+        let conns = new_connections();
+        assert_eq!(conns.len(), 1);
+        let mut seen = vec![counts()];
+        stop(queued);
+        seen.push(counts());
+        crate::runtime::settle();
+        seen.push(counts());
+        assert_eq!(request_line(&conns[0]), "GET /1 HTTP/1.1");
+        conns[0].send(OK);
+        seen.push(counts());
+        assert!(conns[0].take_output().is_empty(), "/2 never sent");
+        assert!(new_connections().is_empty());
+        seen
+    }
+
+    #[test]
+    fn an_aborted_queued_request_is_counted_until_a_socket_passes_it_by() {
+        // Node 20, `new http.Agent({ keepAlive: true, maxSockets: 1 })`,
+        // /1 in flight and /2 queued, `r2.abort()`: (sockets, free,
+        // requests) is (1, 0, 1) before the abort, after it and on the
+        // next turn; once /1's socket is free it passes /2 by: (0, 1, 0).
+        let seen = stop_a_queued_request("abort-queued.test", |req| req.abort());
+        assert_eq!(seen, [(1, 0, 1), (1, 0, 1), (1, 0, 1), (0, 1, 0)]);
+    }
+
+    #[test]
+    fn a_destroyed_queued_request_is_counted_until_a_socket_passes_it_by() {
+        // Node 20: the same numbers with `r2.destroy()`.
+        let seen = stop_a_queued_request("destroy-queued.test", |req| req.destroy(None));
+        assert_eq!(seen, [(1, 0, 1), (1, 0, 1), (1, 0, 1), (0, 1, 0)]);
+    }
+
+    #[test]
+    fn a_socket_closing_passes_stopped_queued_requests_by() {
+        use crate::http::{Agent, AgentOptions};
+        use_memory_connections();
+        let agent = Agent::new(AgentOptions {
+            keep_alive: true,
+            max_sockets: 1,
+            ..Default::default()
+        });
+        get_with(Some(agent), "passed-by.test", "/1");
+        let stopped = http::request(
+            RequestOptions {
+                host: "passed-by.test".into(),
+                path: "/2".into(),
+                agent: Some(agent),
+                ..Default::default()
+            },
+            |_| panic!("aborted"),
+        );
+        stopped.end(());
+        get_with(Some(agent), "passed-by.test", "/3");
+        stopped.abort();
+        assert_eq!(agent.queue(), 2);
+        let first = new_connections();
+        request_line(&first[0]);
+        // /1's socket closes: its slot goes to /3, past the aborted /2.
+        first[0].reset();
+        assert_eq!(agent.queue(), 0);
+        let second = new_connections();
+        assert_eq!(second.len(), 1);
+        assert_eq!(request_line(&second[0]), "GET /3 HTTP/1.1");
     }
 }

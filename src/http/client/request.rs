@@ -401,10 +401,7 @@ impl ClientRequest {
             e.done = true;
             let started = e.res_started;
             let sock = e.socket;
-            let agent = e.queued.then_some(e.agent).flatten();
-            if let Some(a) = agent {
-                c.agents[a].queue.retain(|x| *x != self.id);
-            }
+            // A queued request keeps its place (`pool::next_waiting`).
             release_placeholder(c, self.id);
             if let Some(s) = sock {
                 if let Some(conn) = c.conns.get_mut(s) {
@@ -465,10 +462,7 @@ impl ClientRequest {
                 return None;
             }
             let sock = e.socket;
-            let agent = e.queued.then_some(e.agent).flatten();
-            if let Some(a) = agent {
-                c.agents[a].queue.retain(|x| *x != self.id);
-            }
+            // A queued request keeps its place (`pool::next_waiting`).
             release_placeholder(c, self.id);
             if let Some(s) = sock {
                 if let Some(conn) = c.conns.get_mut(s) {
