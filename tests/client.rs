@@ -1263,3 +1263,31 @@ fn agent_destroy_fails_a_request_whose_host_is_still_being_looked_up() {
     assert_eq!(*out.borrow(), ["error ECONNRESET socket hang up", "close"]);
     assert_eq!(agent.sockets(), 0);
 }
+
+/// A queue behind a failing lookup is not stranded: with one socket per
+/// host, two GETs to a name that does not resolve both fail with
+/// `ENOTFOUND`, as in Node 20 (the second used to wait forever).
+#[test]
+fn a_queue_behind_a_failed_lookup_fails_too() {
+    let agent = http::Agent::new(http::AgentOptions {
+        max_sockets: 1,
+        ..Default::default()
+    });
+    let codes = Rc::new(RefCell::new(Vec::new()));
+    for path in ["/1", "/2"] {
+        let req = http::request(
+            RequestOptions {
+                host: "nodelike.invalid".into(),
+                path: path.into(),
+                agent: Some(agent),
+                ..Default::default()
+            },
+            |_| panic!("no response"),
+        );
+        let c = codes.clone();
+        req.on_error(move |e| c.borrow_mut().push(format!("{path} {}", e.code())));
+        req.end(());
+    }
+    nodelike::run();
+    assert_eq!(*codes.borrow(), ["/1 ENOTFOUND", "/2 ENOTFOUND"]);
+}

@@ -343,7 +343,7 @@ impl Agent {
     }
 
     /// The most sockets the agent opens at once, per host (the global
-    /// agent's default: 5).
+    /// agent's default: unlimited, as Node 20's; the seed's was 5).
     ///
     /// ```
     /// assert_eq!(nodelike::http::get_agent("a", 1).max_sockets(), usize::MAX);

@@ -52,6 +52,23 @@ pub(super) fn release_placeholder(c: &mut ClientState, id: ClientId) {
     }
 }
 
+/// Drops the placeholder of a request that will not connect after all (its
+/// lookup failed, or it was aborted, destroyed or timed out while
+/// resolving), and gives the slot it held to the next queued request: a
+/// queue behind a failed lookup is never stranded.
+pub(super) fn give_up_placeholder(c: &mut ClientState, id: ClientId) {
+    let agent = c.clients.get(id).and_then(|e| e.agent);
+    let held = agent.is_some_and(|a| {
+        c.agents
+            .get(a)
+            .is_some_and(|rec| rec.active.contains(&InUse::Resolving(id)))
+    });
+    release_placeholder(c, id);
+    if let (Some(a), true) = (agent, held) {
+        super::pool::start_next(c, a);
+    }
+}
+
 pub(super) fn connect_addr(c: &mut ClientState, id: ClientId, addr: SocketAddr) {
     release_placeholder(c, id);
     #[cfg(feature = "tls")]

@@ -402,7 +402,7 @@ impl ClientRequest {
             let started = e.res_started;
             let sock = e.socket;
             // A queued request keeps its place (`pool::next_waiting`).
-            release_placeholder(c, self.id);
+            give_up_placeholder(c, self.id);
             if let Some(s) = sock {
                 if let Some(conn) = c.conns.get_mut(s) {
                     conn.ex = None;
@@ -463,7 +463,7 @@ impl ClientRequest {
             }
             let sock = e.socket;
             // A queued request keeps its place (`pool::next_waiting`).
-            release_placeholder(c, self.id);
+            give_up_placeholder(c, self.id);
             if let Some(s) = sock {
                 if let Some(conn) = c.conns.get_mut(s) {
                     conn.ex = None;
@@ -944,7 +944,7 @@ fn deadline_due(ctx: u64) {
             return None;
         }
         let sock = e.socket;
-        release_placeholder(c, id);
+        give_up_placeholder(c, id);
         if let Some(s) = sock {
             if let Some(conn) = c.conns.get_mut(s) {
                 conn.ex = None;

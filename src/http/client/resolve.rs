@@ -34,12 +34,14 @@ pub(super) fn resolved(id: ClientId, result: std::io::Result<SocketAddr>) {
                 if c.clients.get(id).is_some_and(|e| !e.done) {
                     connect_addr(c, id, addr);
                 } else {
-                    release_placeholder(c, id);
+                    give_up_placeholder(c, id);
                 }
             });
         }
         Err(e) => {
-            with_state(|c| release_placeholder(c, id));
+            // The slot goes to the next queued request, which then looks
+            // up (and fails) on its own, as in Node.
+            with_state(|c| give_up_placeholder(c, id));
             fail(id, Error::new(ErrorKind::Dns, e.to_string()));
         }
     }
