@@ -359,3 +359,30 @@ fn request_trailers_reach_nodes_server() {
     nodelike::run();
     assert_eq!(*body.borrow(), r#"payload {"x-checksum":"abc123"}"#);
 }
+
+/// An HTTP/0.9-style answer (a body with no status line): llhttp's verdict
+/// in Node 20, `HPE_INVALID_CONSTANT` "Parse Error: Expected HTTP/, RTSP/
+/// or ICE/", and no response.
+#[test]
+fn a_reply_without_a_status_line_is_llhttps_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        s.write_all(b"hello world\n").unwrap();
+    });
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let s = seen.clone();
+    let req = http::get(format!("http://127.0.0.1:{port}/").as_str(), |_| {
+        panic!("no response")
+    });
+    req.on_error(move |e| *s.borrow_mut() = format!("{} {}", e.code(), e.message()));
+    nodelike::run();
+    server.join().unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        "HPE_INVALID_CONSTANT Parse Error: Expected HTTP/, RTSP/ or ICE/"
+    );
+}

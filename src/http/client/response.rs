@@ -139,7 +139,10 @@ fn next_step<'a>(
                 // Not a status line at all: llhttp's HPE_INVALID_CONSTANT.
                 Err(_) if !input.starts_with(&b"HTTP/"[..input.len().min(5)]) => Step::Error(
                     id,
-                    Error::parse_with_code("HPE_INVALID_CONSTANT", "Parse Error: Expected HTTP/"),
+                    Error::parse_with_code(
+                        "HPE_INVALID_CONSTANT",
+                        "Parse Error: Expected HTTP/, RTSP/ or ICE/",
+                    ),
                 ),
                 Err(e) => Step::Error(
                     id,
