@@ -448,6 +448,8 @@ impl ClientResponse {
     /// ```no_run
     /// # fn f(res: nodelike::http::ClientResponse) {
     /// if let Some(socket) = res.socket() {
+    ///     println!("from {:?}", socket.remote_address());
+    ///     #[cfg(feature = "tls")]
     ///     if !socket.authorized() {
     ///         eprintln!("untrusted server: {:?}", socket.authorization_error());
     ///     }
