@@ -17,7 +17,9 @@ use nodelike::net;
 
 /// A tunnelling proxy written with this crate's API: `CONNECT host:port`
 /// opens `net::connect(port, host)` and pipes bytes both ways. Port 1 is
-/// refused with a 407; a target that cannot be reached gets a 502.
+/// refused with a 407 (written and ended on the handed-over socket without
+/// `Connection: close`, as Node proxies often do); a target that cannot be
+/// reached gets a 502.
 fn proxy() -> Server {
     let server = http::create_server(|_req, res| {
         res.write_head(405, &[]);
@@ -31,9 +33,8 @@ fn proxy() -> Server {
         };
         let port: u16 = port.parse().unwrap_or(0);
         if port == 1 {
-            client.end(
-                "HTTP/1.1 407 Proxy Authentication Required\r\nConnection: close\r\nContent-Length: 4\r\n\r\nwho?",
-            );
+            client
+                .end("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 4\r\n\r\nwho?");
             return;
         }
         let connected = Rc::new(Cell::new(false));
@@ -44,7 +45,9 @@ fn proxy() -> Server {
         }) {
             Ok(socket) => socket,
             Err(_) => {
-                client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+                client.end(
+                    "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                );
                 return;
             }
         };
@@ -59,7 +62,9 @@ fn proxy() -> Server {
         client.on_end(move || upstream.end(()));
         upstream.on_close(move |had_error| {
             if !connected.get() {
-                client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+                client.end(
+                    "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                );
             } else if had_error {
                 client.destroy();
             }
@@ -171,6 +176,8 @@ fn a_refused_connect_is_an_ordinary_response() {
     // The proxy refuses (407): a response with its body, no tunnel.
     let events = tunnel_get(p.port(), "127.0.0.1:1");
     assert_eq!(events, ["response 407", "body who?", "close"]);
+    // Its socket is not pooled: the next CONNECT gets a fresh one.
+    assert_eq!(http::get_agent("127.0.0.1", p.port()).idle_sockets(), 0);
     // The target cannot be reached: `net::connect`'s socket closes with an
     // error before it connected, and the proxy answers 502.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

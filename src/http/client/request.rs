@@ -821,7 +821,8 @@ impl ClientRequest {
     /// and its socket never goes back to the agent's pool. Without a
     /// listener the connection is closed. Unlike Node, which hands every
     /// answer to a `CONNECT` to `connect`, a non-2xx answer (a proxy's
-    /// `407`, say) is an ordinary response, body and all.
+    /// `407`, say) is an ordinary response, body and all; its socket is
+    /// closed after it, never pooled.
     ///
     /// ```no_run
     /// use nodelike::http::{self, RequestOptions};

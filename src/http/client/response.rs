@@ -183,7 +183,12 @@ fn next_step<'a>(
                     ex.res_head.clear();
                     ex.res_head.extend_from_slice(&input[..n]);
                     ex.res_started = true;
-                    conn.keep_alive.peer_message(ex.parsed.keep_alive);
+                    // A socket that carried a refused CONNECT is not
+                    // reused: a proxy often answers from the socket it was
+                    // handed and ends it, without saying `close` (and
+                    // Node's client never pools it either).
+                    conn.keep_alive
+                        .peer_message(ex.parsed.keep_alive && !ex.is_connect());
                     let empty = matches!(ex.parsed.body, h1::BodyKind::Empty);
                     if !empty {
                         conn.reading = ClientReading::Body(Decoder::new(ex.parsed.body));
