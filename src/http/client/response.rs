@@ -86,6 +86,15 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                     // handed over (`req.destroyed`, then `close`).
                     emit(ex, |l| &mut l.close, |f| f());
                 }
+                // The record, which the handed-over `res` reads, lives as
+                // long as the socket does.
+                if handled {
+                    socket.on_close(move |_| {
+                        with_state(|c| free_client(c, ex));
+                    });
+                } else {
+                    with_state(|c| free_client(c, ex));
+                }
                 return data.len();
             }
             Step::Data(ex, n, chunk) => {
@@ -805,6 +814,12 @@ mod tests {
         );
         assert_eq!(server.take_output(), b"through the tunnel");
         assert!(req.destroyed());
+        // The exchange's record goes when the tunnel's socket closes.
+        let live = || super::with_state(|c| c.clients.len()).unwrap();
+        let before = live();
+        server.end();
+        crate::runtime::settle();
+        assert_eq!(live(), before - 1);
     }
 
     #[test]
