@@ -40,8 +40,8 @@ pub(crate) use listener::{
     accept_pending, close_listener, listen, listener_address, Acceptor, ListenerId,
 };
 pub use memory::MemoryConnection;
-pub use socket::Socket;
 pub(crate) use socket::*;
+pub use socket::{connect, Socket};
 #[cfg(feature = "tls")]
 pub(crate) use tls::connect_tls;
 pub(crate) use transport::{
@@ -168,7 +168,7 @@ pub(crate) static RAW: Protocol = Protocol {
     eof: raw_eof,
     flushed: ignore,
     drain: ignore,
-    connected: |_, _| {},
+    connected: raw_connected,
     closed: |_, _| {},
     failed: |_, _| {},
     secured: |_| {},
@@ -177,6 +177,17 @@ pub(crate) static RAW: Protocol = Protocol {
 };
 
 fn ignore(_: SockId) {}
+
+/// A socket opened by [`connect`] is up: its callback runs. (A failed
+/// connect destroys the socket, whose `close` then says `had_error`.)
+fn raw_connected(id: SockId, result: Result<(), std::io::Error>) {
+    match result {
+        Ok(()) => {
+            socket::emit_socket(id, |l| &mut l.connect, |f| f());
+        }
+        Err(e) => log::debug!("socket {}: connect failed: {e}", id.key),
+    }
+}
 
 /// Protocol state kept per socket by a layer above: a table indexed by the
 /// socket's key, checked against its generation. O(1) both ways, with no

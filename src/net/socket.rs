@@ -27,6 +27,8 @@ pub(crate) struct SocketListeners {
     pub(crate) close: Listeners<dyn FnMut(bool)>,
     pub(crate) drain: Listeners<dyn FnMut()>,
     pub(crate) timeout: Listeners<dyn FnMut()>,
+    /// `net::connect`'s callback: the connection is up.
+    pub(crate) connect: Listeners<dyn FnMut()>,
 }
 
 pub(crate) struct SocketRec {
@@ -565,6 +567,59 @@ pub(super) fn emit_socket<F: ?Sized + 'static>(
         },
         call,
     )
+}
+
+/// Opens a TCP connection to `host:port` (Node's
+/// `net.connect(port, host, callback)`): `on_connect` runs once it is up.
+/// What is written before that is sent as soon as it is; bytes read are
+/// `data` events, as on any socket. A connection that fails closes the
+/// socket (its `close` listeners get `true`); errors known at once (a name
+/// that does not resolve, no socket to be had) are returned.
+///
+/// `host` is an IP address or `localhost`; another name is looked up with
+/// the system's resolver, which blocks the loop while it runs.
+///
+/// ```no_run
+/// use nodelike::net;
+/// let socket = net::connect(8000, "127.0.0.1", || println!("connected")).unwrap();
+/// socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+/// socket.on_data(|chunk| print!("{chunk}"));
+/// socket.on_close(|had_error| println!("closed (error: {had_error})"));
+/// nodelike::run();
+/// ```
+pub fn connect(
+    port: u16,
+    host: &str,
+    on_connect: impl FnMut() + 'static,
+) -> Result<Socket, crate::Error> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = if bare.eq_ignore_ascii_case("localhost") {
+        Some(IpAddr::from([127, 0, 0, 1]))
+    } else {
+        bare.parse::<IpAddr>().ok()
+    };
+    let addr = match ip {
+        Some(ip) => SocketAddr::new(ip, port),
+        None => (bare, port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?,
+    };
+    let transport = super::transport::connect_tcp(addr)?;
+    let id = open(
+        transport,
+        Some(addr),
+        Open {
+            protocol: &super::RAW,
+            idle_timeout: None,
+            connecting: true,
+            unref: false,
+        },
+    )?;
+    let socket = Socket::from_id(id);
+    socket.add(|l| l.connect.push(Box::new(on_connect)));
+    Ok(socket)
 }
 
 /// Node's `net.Socket`: a TCP or unix-domain connection. A cheap `Copy`

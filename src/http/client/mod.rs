@@ -155,6 +155,7 @@ struct ClientListeners {
     drain: Listeners<dyn FnMut()>,
     continue_: Listeners<dyn FnMut()>,
     upgrade: Listeners<UpgradeListener>,
+    connect: Listeners<UpgradeListener>,
     data: Listeners<dyn FnMut(Chunk<'_>)>,
     end: Listeners<dyn FnMut()>,
     res_close: Listeners<dyn FnMut()>,
@@ -172,6 +173,7 @@ impl ClientListeners {
             && self.drain.is_empty()
             && self.continue_.is_empty()
             && self.upgrade.is_empty()
+            && self.connect.is_empty()
             && self.data.is_empty()
             && self.end.is_empty()
             && self.res_close.is_empty()
@@ -259,6 +261,12 @@ impl ClientExchange {
         self.options
             .as_ref()
             .is_some_and(|o| o.method.eq_ignore_ascii_case("HEAD"))
+    }
+
+    fn is_connect(&self) -> bool {
+        self.options
+            .as_ref()
+            .is_some_and(|o| o.method.eq_ignore_ascii_case("CONNECT"))
     }
 }
 

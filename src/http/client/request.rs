@@ -809,6 +809,40 @@ impl ClientRequest {
         self
     }
 
+    /// Adds a `connect` listener: a 2xx answer to this `CONNECT` request
+    /// opened a tunnel; the socket and the bytes after the head are yours
+    /// (raw `data` from now on). The response is never a `response` event,
+    /// and its socket never goes back to the agent's pool. Without a
+    /// listener the connection is closed. Unlike Node, which hands every
+    /// answer to a `CONNECT` to `connect`, a non-2xx answer (a proxy's
+    /// `407`, say) is an ordinary response, body and all; its socket is
+    /// closed after it, never pooled.
+    ///
+    /// ```no_run
+    /// use nodelike::http::{self, RequestOptions};
+    /// let req = http::request(
+    ///     RequestOptions {
+    ///         port: 8080, // the proxy
+    ///         method: "CONNECT".into(),
+    ///         path: "example.com:80".into(),
+    ///         ..Default::default()
+    ///     },
+    ///     |res| eprintln!("the proxy refused: {}", res.status_code()),
+    /// );
+    /// req.on_connect(|res, socket, _head| {
+    ///     println!("tunnel open ({})", res.status_code());
+    ///     socket.write("GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+    ///     socket.on_data(|chunk| print!("{chunk}"));
+    /// });
+    /// req.end(());
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "connect")]
+    pub fn on_connect(&self, f: impl FnMut(ClientResponse, Socket, &[u8]) + 'static) -> &Self {
+        self.add(|l| l.connect.push(Box::new(f)));
+        self
+    }
+
     fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {

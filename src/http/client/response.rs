@@ -12,7 +12,8 @@ enum Step<'a> {
     Skip(usize),
     Continue(ClientId, usize),
     Response(ClientId, usize, bool),
-    Upgrade(ClientId, usize),
+    /// A 101, or a 2xx to a CONNECT (`true`): the socket leaves HTTP.
+    Upgrade(ClientId, usize, bool),
     Data(ClientId, usize, &'a [u8]),
     End(ClientId, usize),
     Error(ClientId, Error),
@@ -53,16 +54,21 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                     }
                 }
             }
-            Step::Upgrade(ex, n) => {
+            Step::Upgrade(ex, n, connect) => {
                 pos += n;
                 let head = &data[pos..];
                 let res = ClientResponse::new(ex);
                 let socket = Socket::from_id(sock);
-                // The socket leaves the agent before the `upgrade` event:
-                // it no longer counts as in use (Node counts 0).
+                // The socket leaves the agent before the `upgrade` (or
+                // `connect`) event: it no longer counts as in use (Node
+                // counts 0), and it never goes back to the pool.
                 with_state(|c| detach_from_agent(c, sock));
-                let handled = emit(ex, |l| &mut l.upgrade, |f| f(res, socket, head))
-                    || emit_agent_upgrade(ex, |f| f(res, socket, head));
+                let handled = if connect {
+                    emit(ex, |l| &mut l.connect, |f| f(res, socket, head))
+                } else {
+                    emit(ex, |l| &mut l.upgrade, |f| f(res, socket, head))
+                        || emit_agent_upgrade(ex, |f| f(res, socket, head))
+                };
                 with_state(|c| {
                     if let Some(e) = c.clients.get_mut(ex) {
                         e.done = true;
@@ -75,6 +81,20 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                         net::destroy(sock, Cause::Aborted);
                     }
                 });
+                if connect {
+                    // Node: the request's life is over once the tunnel is
+                    // handed over (`req.destroyed`, then `close`).
+                    emit(ex, |l| &mut l.close, |f| f());
+                }
+                // The record, which the handed-over `res` reads, lives as
+                // long as the socket does.
+                if handled {
+                    socket.on_close(move |_| {
+                        with_state(|c| free_client(c, ex));
+                    });
+                } else {
+                    with_state(|c| free_client(c, ex));
+                }
                 return data.len();
             }
             Step::Data(ex, n, chunk) => {
@@ -150,12 +170,18 @@ fn next_step<'a>(
                 ),
                 Ok(Some(n)) => {
                     let status = ex.parsed.status;
-                    if status == 101 {
-                        // Kept, so the `upgrade` listener reads the 101's
-                        // status and headers.
+                    // A 2xx to a CONNECT opens a tunnel (RFC 9110 §9.3.6:
+                    // such a response has no body, whatever its head
+                    // says); any other answer to it is an ordinary
+                    // response.
+                    let tunnel = ex.is_connect() && (200..300).contains(&status);
+                    if status == 101 || tunnel {
+                        // Kept, so the `upgrade` (or `connect`) listener
+                        // reads the status and headers.
+                        ex.parsed.upgrade = true;
                         ex.res_head.clear();
                         ex.res_head.extend_from_slice(&input[..n]);
-                        return Step::Upgrade(id, n);
+                        return Step::Upgrade(id, n, tunnel);
                     }
                     if (100..200).contains(&status) {
                         // An interim response: `continue` for 100, then wait
@@ -169,7 +195,12 @@ fn next_step<'a>(
                     ex.res_head.clear();
                     ex.res_head.extend_from_slice(&input[..n]);
                     ex.res_started = true;
-                    conn.keep_alive.peer_message(ex.parsed.keep_alive);
+                    // A socket that carried a refused CONNECT is not
+                    // reused: a proxy often answers from the socket it was
+                    // handed and ends it, without saying `close` (and
+                    // Node's client never pools it either).
+                    conn.keep_alive
+                        .peer_message(ex.parsed.keep_alive && !ex.is_connect());
                     let empty = matches!(ex.parsed.body, h1::BodyKind::Empty);
                     if !empty {
                         conn.reading = ClientReading::Body(Decoder::new(ex.parsed.body));
@@ -539,6 +570,58 @@ impl ClientResponse {
             .unwrap_or(true)
     }
 
+    /// Destroys the response (Node's `res.destroy()`): a response still
+    /// arriving has its socket destroyed (it never goes back to the pool),
+    /// then the request gets `close` and the response its own `close`; no
+    /// `end`, no `error`. A response already complete is left alone.
+    ///
+    /// ```no_run
+    /// nodelike::http::get("http://127.0.0.1:8000/huge", |res| {
+    ///     if res.headers().get("content-type") != Some("text/plain") {
+    ///         res.destroy(); // not what we want: stop the download
+    ///     }
+    /// });
+    /// nodelike::run();
+    /// ```
+    pub fn destroy(&self) {
+        let live = with_state(|c| {
+            let e = c.clients.get_mut(self.id)?;
+            if e.done {
+                return None;
+            }
+            e.done = true;
+            let sock = e.socket;
+            if let Some(s) = sock {
+                if let Some(conn) = c.conns.get_mut(s) {
+                    conn.ex = None;
+                }
+                net::destroy(s, Cause::Aborted);
+            }
+            Some(())
+        })
+        .flatten();
+        if live.is_some() {
+            log::debug!("client: response destroyed");
+            // Node's order: the request's `close`, then the response's.
+            emit(self.id, |l| &mut l.close, |f| f());
+            emit(self.id, |l| &mut l.res_close, |f| f());
+            with_state(|c| free_client(c, self.id));
+        }
+    }
+
+    /// Whether the response is over: destroyed, cut off, or read to its
+    /// end (Node's `res.destroyed`, which a response that ended also
+    /// says).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ClientResponse) {
+    /// if !res.destroyed() { res.destroy() }
+    /// # }
+    /// ```
+    pub fn destroyed(&self) -> bool {
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.done)).unwrap_or(true)
+    }
+
     fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
@@ -687,6 +770,109 @@ mod tests {
         server.take_output();
         server.send(b"HTTP/1.1 404 Not Quite Found\r\nX-Mixed-Case: a\r\ncontent-length: 0\r\nX-Mixed-Case: b\r\n\r\n");
         assert!(*seen.borrow());
+    }
+
+    fn connect_options() -> crate::http::RequestOptions {
+        crate::http::RequestOptions {
+            host: "proxy.invalid".into(),
+            method: "CONNECT".into(),
+            path: "example.com:443".into(),
+            agent: None,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_2xx_to_connect_hands_over_the_socket_and_is_no_response() {
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let ev = events.clone();
+        let (req, server) = request_in_memory(connect_options(), move |res| {
+            ev.borrow_mut()
+                .push(format!("response {}", res.status_code()));
+        });
+        let ev = events.clone();
+        req.on_connect(move |res, socket, head| {
+            ev.borrow_mut().push(format!(
+                "connect {} {:?}",
+                res.status_code(),
+                String::from_utf8_lossy(head)
+            ));
+            let ev = ev.clone();
+            socket.on_data(move |c| ev.borrow_mut().push(format!("data {c}")));
+            socket.write("through the tunnel");
+        });
+        let ev = events.clone();
+        req.on_close(move || ev.borrow_mut().push("close".into()));
+        req.end(());
+        let sent = server.take_output();
+        assert!(
+            sent.starts_with(b"CONNECT example.com:443 HTTP/1.1\r\n"),
+            "{}",
+            String::from_utf8_lossy(&sent)
+        );
+        // The head says a body follows; a tunnel has none (RFC 9110).
+        server.send(b"HTTP/1.1 200 Connection Established\r\nContent-Length: 5\r\n\r\nfirst");
+        server.send(b"more");
+        assert_eq!(
+            *events.borrow(),
+            ["connect 200 \"first\"", "close", "data more"]
+        );
+        assert_eq!(server.take_output(), b"through the tunnel");
+        assert!(req.destroyed());
+        // The exchange's record goes when the tunnel's socket closes.
+        let live = || super::with_state(|c| c.clients.len()).unwrap();
+        let before = live();
+        server.end();
+        crate::runtime::settle();
+        assert_eq!(live(), before - 1);
+    }
+
+    #[test]
+    fn a_non_2xx_to_connect_is_an_ordinary_response() {
+        let seen = Rc::new(RefCell::new(String::new()));
+        let s = seen.clone();
+        let (req, server) = request_in_memory(connect_options(), move |res| {
+            s.borrow_mut().push_str(&format!("{} ", res.status_code()));
+            let s = s.clone();
+            res.on_data(move |c| s.borrow_mut().push_str(&c.to_string()));
+        });
+        let tunnel = Rc::new(RefCell::new(false));
+        let t = tunnel.clone();
+        req.on_connect(move |_, _, _| *t.borrow_mut() = true);
+        req.end(());
+        server.take_output();
+        server.send(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 4\r\n\r\nwho?");
+        assert_eq!(*seen.borrow(), "407 who?");
+        assert!(!*tunnel.borrow());
+    }
+
+    #[test]
+    fn destroying_a_response_mid_body_closes_it_without_end_or_error() {
+        let events = Rc::new(RefCell::new(Vec::new()));
+        let ev = events.clone();
+        let (req, server) = request_in_memory("http://test.invalid/x", move |res| {
+            let e = ev.clone();
+            res.on_data(move |c| {
+                e.borrow_mut().push(format!("data {c}"));
+                res.destroy();
+                assert!(res.destroyed());
+            });
+            let e = ev.clone();
+            res.on_end(move || e.borrow_mut().push("end".into()));
+            let e = ev.clone();
+            res.on_close(move || e.borrow_mut().push("res close".into()));
+        });
+        let ev = events.clone();
+        req.on_error(move |e| ev.borrow_mut().push(format!("error {}", e.code())));
+        let ev = events.clone();
+        req.on_close(move || ev.borrow_mut().push("req close".into()));
+        req.end(());
+        server.take_output();
+        server.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf");
+        crate::runtime::settle();
+        assert_eq!(*events.borrow(), ["data half", "req close", "res close"]);
+        assert!(server.is_closed());
+        assert!(req.destroyed());
     }
 
     #[test]

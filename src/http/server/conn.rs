@@ -152,6 +152,15 @@ enum Kind {
     Continue,
     Expect417,
     Upgrade,
+    /// A CONNECT: the socket goes to the `connect` listeners.
+    Connect,
+}
+
+impl Kind {
+    /// The request leaves HTTP: the connection is handed over.
+    fn leaves_http(self) -> bool {
+        matches!(self, Kind::Upgrade | Kind::Connect)
+    }
 }
 
 /// Parses and dispatches everything in `data`; returns the bytes consumed
@@ -176,8 +185,8 @@ fn process_input(id: SockId, data: &[u8]) -> usize {
                 body_empty,
             } => {
                 pos += len;
-                if kind == Kind::Upgrade {
-                    dispatch_upgrade(id, ex, &data[pos..]);
+                if kind.leaves_http() {
+                    dispatch_upgrade(id, ex, kind, &data[pos..]);
                     return data.len();
                 }
                 dispatch_request(server, ex, kind);
@@ -286,13 +295,16 @@ fn next_step<'a>(
                 Ok(Some(len)) => {
                     ex.head.extend_from_slice(&input[..len]);
                     let p = &ex.parsed;
-                    // As Node: a request asking to upgrade leaves HTTP
-                    // only when someone listens for `upgrade` (or it is
-                    // a CONNECT); otherwise it is an ordinary request,
-                    // answered by the `request` listener.
+                    // As Node: a CONNECT always leaves HTTP (for the
+                    // `connect` listeners, or closed without one); a
+                    // request asking to upgrade leaves it only when
+                    // someone listens for `upgrade`, otherwise it is an
+                    // ordinary request, answered by the `request` listener.
                     let upgrade_heard = srv.is_some_and(|srv| !srv.listeners.upgrade.is_empty());
                     let is_connect = ex.method() == b"CONNECT";
-                    let kind = if p.upgrade && (upgrade_heard || is_connect) {
+                    let kind = if is_connect {
+                        Kind::Connect
+                    } else if p.upgrade && upgrade_heard {
                         Kind::Upgrade
                     } else if p.expect_other {
                         Kind::Expect417
@@ -308,10 +320,10 @@ fn next_step<'a>(
                     );
                     conn.keep_alive.peer_message(p.keep_alive);
                     let body_empty = matches!(p.body, h1::BodyKind::Empty);
-                    if body_empty || kind == Kind::Upgrade {
+                    if body_empty || kind.leaves_http() {
                         conn.request_started = None;
                     }
-                    if kind == Kind::Upgrade {
+                    if kind.leaves_http() {
                         conn.reading = Reading::Upgraded;
                         conn.upgraded = Some(ex_id);
                         ex.req_complete = true;
@@ -414,17 +426,22 @@ fn dispatch_request(server: (usize, u32), ex: ExId, kind: Kind) {
                 emit_server(server, |l| &mut l.request, |f| f(req, res));
             }
         }
-        Kind::Normal | Kind::Upgrade => {
+        // (An upgrade or a CONNECT is dispatched by `dispatch_upgrade`.)
+        Kind::Normal | Kind::Upgrade | Kind::Connect => {
             emit_server(server, |l| &mut l.request, |f| f(req, res));
         }
     }
 }
 
-fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
+fn dispatch_upgrade(id: SockId, ex: ExId, kind: Kind, head: &[u8]) {
     let req = IncomingMessage::new(ex);
     let Some(server) = server_key(ex) else { return };
     let socket = Socket::from_id(id);
-    let handled = emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head));
+    let handled = if kind == Kind::Connect {
+        emit_server(server, |l| &mut l.connect, |f| f(req, socket, head))
+    } else {
+        emit_server(server, |l| &mut l.upgrade, |f| f(req, socket, head))
+    };
     // The socket was handed over: the request's life as HTTP is over.
     let fire = with_state(|st| match st.exchanges.get_mut(ex) {
         Some(e) if !e.req_closed => {
@@ -438,7 +455,10 @@ fn dispatch_upgrade(id: SockId, ex: ExId, head: &[u8]) {
         emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Finished));
     }
     if !handled {
-        log::debug!("socket {}: CONNECT and no listener; destroying", id.key);
+        log::debug!(
+            "socket {}: CONNECT and no `connect` listener; destroying",
+            id.key
+        );
         net::destroy(id, Cause::Aborted);
     }
 }
@@ -1407,6 +1427,53 @@ mod tests {
             out.extend(more);
         }
         assert_eq!(dispatched.borrow().len(), 64);
+    }
+
+    #[test]
+    fn a_connect_goes_to_the_connect_listener_never_to_request_or_upgrade() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let log = seen.clone();
+        let server = create_server(move |req, res| {
+            log.borrow_mut().push(format!("request {}", req.url()));
+            res.end(());
+        });
+        let log = seen.clone();
+        server.on_upgrade(move |req, socket, _head| {
+            log.borrow_mut().push(format!("upgrade {}", req.url()));
+            socket.destroy();
+        });
+        let log = seen.clone();
+        server.on_connect(move |req, socket, head| {
+            log.borrow_mut().push(format!(
+                "connect {} {:?}",
+                req.url(),
+                String::from_utf8_lossy(head)
+            ));
+            socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+            let l = log.clone();
+            socket.on_data(move |chunk| {
+                l.borrow_mut().push(format!("tunnel {chunk}"));
+                socket.write(chunk);
+            });
+        });
+        let conn = server.connect_in_memory();
+        conn.send(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\nfirst");
+        conn.send(b"GET / HTTP/1.1\r\n\r\n");
+        let out = text(&conn);
+        assert_eq!(
+            out,
+            "HTTP/1.1 200 Connection Established\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+        );
+        assert_eq!(
+            *seen.borrow(),
+            [
+                "connect example.com:443 \"first\"",
+                "tunnel GET / HTTP/1.1\r\n\r\n"
+            ]
+        );
+        assert!(!conn.output_ended());
     }
 
     /// Issue 19: at the cap, a connection that has not sent a byte yet is

@@ -133,6 +133,7 @@ pub(crate) struct ServerListeners {
     pub(crate) check_expectation: Listeners<dyn FnMut(IncomingMessage, ServerResponse)>,
     pub(crate) connection: Listeners<dyn FnMut(Socket)>,
     pub(crate) upgrade: Listeners<UpgradeListener>,
+    pub(crate) connect: Listeners<UpgradeListener>,
     pub(crate) client_error: Listeners<ClientErrorListener>,
     pub(crate) close: Listeners<dyn FnMut()>,
     pub(crate) error: Listeners<dyn FnMut(&Error)>,
@@ -912,7 +913,8 @@ impl Server {
     /// in the same read. The connection then belongs to the listener. Without
     /// one, as in Node, a request asking to upgrade is an ordinary request
     /// for the `request` listener (so `curl --http2 http://…` gets its
-    /// answer over HTTP/1.1), and a `CONNECT` has its connection destroyed.
+    /// answer over HTTP/1.1). A `CONNECT` never comes here: it goes to
+    /// [`on_connect`](Self::on_connect).
     ///
     /// ```
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));
@@ -923,6 +925,48 @@ impl Server {
     #[doc(alias = "upgrade")]
     pub fn on_upgrade(&self, f: impl FnMut(IncomingMessage, Socket, &[u8]) + 'static) -> &Server {
         self.with(|s| s.listeners.upgrade.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `connect` listener: `(request, socket, head)` for a `CONNECT`
+    /// request (`req.url()` is its `host:port`); `head` is what followed
+    /// the request head in the same read, the first bytes of the tunnel.
+    /// The connection then belongs to the listener: it writes the answer
+    /// (`HTTP/1.1 200 Connection Established`) itself, and every later
+    /// byte is a raw `data` event on the socket. A `CONNECT` never reaches
+    /// the `request` or `upgrade` listeners; without a `connect` listener
+    /// its connection is closed, as in Node.
+    ///
+    /// A proxy's tunnel, with [`net::connect`](crate::net::connect) for the
+    /// upstream leg:
+    ///
+    /// ```no_run
+    /// use nodelike::{http, net};
+    /// let server = http::create_server(|_req, res| res.end(()));
+    /// server.on_connect(|req, client, head| {
+    ///     let url = req.url();
+    ///     let (host, port) = url.rsplit_once(':').unwrap_or((&url, "443"));
+    ///     let port: u16 = port.parse().unwrap_or(443);
+    ///     let Ok(upstream) = net::connect(port, host, move || {
+    ///         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+    ///     }) else {
+    ///         client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
+    ///         return;
+    ///     };
+    ///     upstream.write(head);
+    ///     upstream.on_data(move |chunk| { client.write(chunk); });
+    ///     client.on_data(move |chunk| { upstream.write(chunk); });
+    ///     upstream.on_end(move || client.end(()));
+    ///     client.on_end(move || upstream.end(()));
+    ///     upstream.on_close(move |_| client.destroy());
+    ///     client.on_close(move |_| upstream.destroy());
+    /// });
+    /// server.listen(8080, "127.0.0.1", || {});
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "connect")]
+    pub fn on_connect(&self, f: impl FnMut(IncomingMessage, Socket, &[u8]) + 'static) -> &Server {
+        self.with(|s| s.listeners.connect.push(Box::new(f)));
         self
     }
 
