@@ -300,11 +300,11 @@ fn next_step<'a>(
                     // request asking to upgrade leaves it only when
                     // someone listens for `upgrade`, otherwise it is an
                     // ordinary request, answered by the `request` listener.
-                    let upgrade_heard = srv.is_some_and(|srv| !srv.listeners.upgrade.is_empty());
                     let is_connect = ex.method() == b"CONNECT";
                     let kind = if is_connect {
                         Kind::Connect
-                    } else if p.upgrade && upgrade_heard {
+                    } else if p.upgrade && srv.is_some_and(|srv| !srv.listeners.upgrade.is_empty())
+                    {
                         Kind::Upgrade
                     } else if p.expect_other {
                         Kind::Expect417
@@ -527,8 +527,26 @@ fn emit_end(ex: ExId) {
     if live {
         emit_ex(ex, |l| &mut l.end, |f| f());
         // A response that finished before the body's end: `close` now.
-        close_request_after_response(ex);
-        with_state(|st| free_if_done(st, ex));
+        // (One borrow on the common path, where the response has not
+        // finished yet: this runs once per request.)
+        let fire = with_state(|st| {
+            let fire = match st.exchanges.get_mut(ex) {
+                Some(e) if e.finished && !e.req_closed => {
+                    e.req_closed = true;
+                    true
+                }
+                _ => false,
+            };
+            if !fire {
+                free_if_done(st, ex);
+            }
+            fire
+        })
+        .unwrap_or(false);
+        if fire {
+            emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Finished));
+            with_state(|st| free_if_done(st, ex));
+        }
     }
 }
 

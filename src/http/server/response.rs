@@ -782,8 +782,9 @@ fn output(
     } = st;
     let e = exchanges.get_mut(ex)?;
     let sock = e.socket?;
-    let front = conns
-        .get(sock)
+    let conn = conns.get_mut(sock);
+    let front = conn
+        .as_ref()
         .is_some_and(|conn| conn.queue.front() == Some(&ex));
     if front {
         let mut write = Some(write);
@@ -809,7 +810,7 @@ fn output(
         let mut out = std::mem::take(&mut e.pending_out);
         let before = out.len();
         write(e, &mut out, date);
-        if let Some(conn) = conns.get_mut(sock) {
+        if let Some(conn) = conn {
             conn.held_behind += out.len() - before;
         }
         let ok = out.len() < HIGH_WATER_MARK;
