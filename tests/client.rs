@@ -1291,3 +1291,85 @@ fn a_queue_behind_a_failed_lookup_fails_too() {
     nodelike::run();
     assert_eq!(*codes.borrow(), ["/1 ENOTFOUND", "/2 ENOTFOUND"]);
 }
+
+/// Node sets `Host` when the request is made: `get_header` reads it, the
+/// scheme's default port is left out, and `remove_header` takes it away.
+#[test]
+fn the_host_header_is_set_at_creation_as_in_node() {
+    let s = TestServer::start(|| {
+        http::create_server(|req, res| {
+            res.end(format!("{:?}", req.headers().get("host")));
+        })
+    });
+    let req = http::request(opts(s.port(), "GET", "/"), |_| {});
+    assert_eq!(
+        req.get_header("host").map(|v| v.to_string()),
+        Some(format!("127.0.0.1:{}", s.port()))
+    );
+    req.abort();
+    let plain = http::request(
+        RequestOptions {
+            host: "example.test".into(),
+            port: 80,
+            ..Default::default()
+        },
+        |_| {},
+    );
+    assert_eq!(
+        plain.get_header("host").map(|v| v.to_string()).as_deref(),
+        Some("example.test")
+    );
+    plain.abort();
+    // Without one, the server sees none (and answers 400, as HTTP/1.1 says).
+    let bare = http::request(opts(s.port(), "GET", "/"), |res| {
+        assert_eq!(res.status_code(), 400);
+        res.resume();
+    });
+    bare.remove_header("host");
+    bare.on_error(|e| panic!("{e}"));
+    bare.end(());
+    nodelike::run();
+    s.stop();
+}
+
+/// `AgentOptions::timeout` is the agent's requests' `set_timeout`: the
+/// request hears `timeout` (Node's agent `timeout` option); and
+/// `writable_ended`/`writable_finished` follow `end` and `finish`.
+#[test]
+fn an_agents_timeout_reaches_its_requests_and_writable_flags_follow_the_request() {
+    let answered = Arc::new(AtomicBool::new(false));
+    let late = answered.clone();
+    let s = TestServer::start(move || {
+        http::create_server(move |_req, res| end_when(late.clone(), res, "late"))
+    });
+    let agent = http::Agent::new(http::AgentOptions {
+        keep_alive: true,
+        timeout: Some(50),
+        ..Default::default()
+    });
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let req = http::request(
+        RequestOptions {
+            agent: Some(agent),
+            ..opts(s.port(), "GET", "/")
+        },
+        |res| res.resume(),
+    );
+    assert!(!req.writable_ended() && !req.writable_finished());
+    let l = log.clone();
+    req.on_finish(move || {
+        l.borrow_mut()
+            .push(format!("finish {}", req.writable_finished()))
+    });
+    let l = log.clone();
+    req.on_timeout(move || {
+        l.borrow_mut().push("timeout".to_string());
+        answered.store(true, Ordering::SeqCst);
+    });
+    req.on_error(|e| panic!("{e}"));
+    req.end(());
+    assert!(req.writable_ended());
+    nodelike::run();
+    assert_eq!(*log.borrow(), ["finish true", "timeout"]);
+    s.stop();
+}

@@ -193,20 +193,7 @@ while True:
         head(c)  # the request on the reused socket: read, never answered
     c.close()
 "#;
-    let mut child = common::ChildGuard::spawn(
-        Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .stdout(std::process::Stdio::piped()),
-    )
-    .expect("python3 starts");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    (child, line.trim().parse().unwrap())
+    common::ChildGuard::spawn_listening(Command::new("python3").arg("-c").arg(script))
 }
 
 /// Two requests in turn over the global agent; the second reuses the
@@ -300,20 +287,8 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 "#;
-    let mut child = common::ChildGuard::spawn(
-        Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .stdout(std::process::Stdio::piped()),
-    )
-    .expect("python3 starts");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let port: u16 = line.trim().parse().unwrap();
+    let (_child, port) =
+        common::ChildGuard::spawn_listening(Command::new("python3").arg("-c").arg(script));
     let failures = std::rc::Rc::new(std::cell::Cell::new(0u32));
     let done = std::rc::Rc::new(std::cell::Cell::new(0u32));
     fn next(

@@ -269,27 +269,14 @@ fn trailers_from_nodes_server_reach_the_response() {
         eprintln!("skipping: node is not installed");
         return;
     }
-    let mut child = common::ChildGuard::spawn(
-        Command::new("node")
-            .arg("-e")
-            .arg(
-                "const s = require('http').createServer((req, res) => {
+    let (_child, port) = common::ChildGuard::spawn_listening(Command::new("node").arg("-e").arg(
+        "const s = require('http').createServer((req, res) => {
                    res.writeHead(200, { 'Trailer': 'X-Sum' });
                    res.write('body');
                    res.addTrailers({ 'X-Sum': 'abc123' });
                    res.end();
                  }).listen(0, '127.0.0.1', () => console.log(s.address().port));",
-            )
-            .stdout(std::process::Stdio::piped()),
-    )
-    .expect("node starts");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let port: u16 = line.trim().parse().unwrap();
+    ));
     let seen = std::rc::Rc::new(std::cell::RefCell::new(None));
     let s = seen.clone();
     let req = http::get(format!("http://127.0.0.1:{port}/").as_str(), move |res| {
@@ -317,26 +304,13 @@ fn request_trailers_reach_nodes_server() {
         eprintln!("skipping: node is not installed");
         return;
     }
-    let mut child = common::ChildGuard::spawn(
-        Command::new("node")
-            .arg("-e")
-            .arg(
-                "const s = require('http').createServer((req, res) => {
+    let (_child, port) = common::ChildGuard::spawn_listening(Command::new("node").arg("-e").arg(
+        "const s = require('http').createServer((req, res) => {
                    let body = '';
                    req.on('data', (c) => body += c);
                    req.on('end', () => res.end(body + ' ' + JSON.stringify(req.trailers)));
                  }).listen(0, '127.0.0.1', () => console.log(s.address().port));",
-            )
-            .stdout(std::process::Stdio::piped()),
-    )
-    .expect("node starts");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let port: u16 = line.trim().parse().unwrap();
+    ));
     let body = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
     let b = body.clone();
     let req = http::request(

@@ -332,6 +332,24 @@ impl ChildGuard {
     pub fn spawn(cmd: &mut std::process::Command) -> std::io::Result<ChildGuard> {
         cmd.spawn().map(ChildGuard)
     }
+
+    /// Spawns a peer server (`node -e ...`, `python3 -c ...`) whose first
+    /// line on stdout is the port it listens on; returns it with the port.
+    pub fn spawn_listening(cmd: &mut std::process::Command) -> (ChildGuard, u16) {
+        let mut child = ChildGuard::spawn(cmd.stdout(std::process::Stdio::piped()))
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("piped")),
+            &mut line,
+        )
+        .expect("the peer prints its port");
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no port in {line:?}"));
+        (child, port)
+    }
 }
 
 impl From<std::process::Child> for ChildGuard {

@@ -448,9 +448,7 @@ impl Agent {
                 // The request fails with the socket, as in Node: no replay.
                 let ex = c.conns.get(sock).and_then(|conn| conn.ex);
                 if let Some(e) = ex.and_then(|ex| c.clients.get_mut(ex)) {
-                    if let Replay::Keeping(sent) = std::mem::take(&mut e.replay) {
-                        runtime::give_buf(sent);
-                    }
+                    e.replay = Replay::Off;
                 }
                 log::debug!("client: agent destroys socket {}", sock.key);
                 net::destroy(sock, Cause::Aborted);

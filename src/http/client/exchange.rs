@@ -53,19 +53,21 @@ fn replay_on_fresh_socket(c: &mut ClientState, ex: ClientId) -> bool {
     let Some(e) = c.clients.get_mut(ex) else {
         return false;
     };
-    if e.done {
+    let replayable = std::mem::take(&mut e.replay) == Replay::Armed
+        && !e.done
+        && e.ended
+        && e.framing == Framing::NoBody;
+    if !replayable {
         return false;
     }
-    let Replay::Keeping(mut again) = std::mem::take(&mut e.replay) else {
-        return false;
-    };
     let Some(options) = e.options.clone() else {
-        runtime::give_buf(again);
         return false;
     };
-    // What was sent goes first, then whatever was not written yet.
-    again.extend_from_slice(&e.out);
-    runtime::give_buf(std::mem::replace(&mut e.out, again));
+    // The whole request was its head: written again, as it was.
+    let mut again = std::mem::take(&mut e.out);
+    again.clear();
+    write_request_head(e, &mut again, Some(0));
+    e.out = again;
     e.socket = None;
     let agent = e.agent;
     log::debug!("client: a reused socket closed before the response; sending again on a new one");
@@ -85,6 +87,22 @@ pub(super) fn on_socket_timeout(sock: SockId) -> bool {
     );
     emit(ex, |l| &mut l.timeout, |f| f());
     true
+}
+
+/// Makes exchange `id` let go of what it holds before it ends early
+/// (abort, destroy, a deadline): a lookup's placeholder (its slot goes to
+/// the next queued request) and its socket (detached, so the socket's
+/// close tells it nothing, then destroyed with `cause`). A queued request
+/// keeps its place in the queue (`pool::next_waiting` passes it by).
+pub(super) fn let_go(c: &mut ClientState, id: ClientId, cause: Cause) {
+    let sock = c.clients.get(id).and_then(|e| e.socket);
+    give_up_placeholder(c, id);
+    if let Some(s) = sock {
+        if let Some(conn) = c.conns.get_mut(s) {
+            conn.ex = None;
+        }
+        net::destroy(s, cause);
+    }
 }
 
 /// Ends an exchange with an error: `error` on the request (logged if nobody

@@ -224,30 +224,27 @@ struct ClientExchange {
     /// (`set_no_delay`, `set_socket_keep_alive`).
     no_delay: Option<bool>,
     socket_keep_alive: Option<(bool, u64)>,
-    /// What the request sent on a reused socket, kept until its response
-    /// begins, to send it again on a fresh connection if that socket
-    /// turns out to be closing.
+    /// Whether the request may be sent again on a fresh connection if its
+    /// reused socket turns out to be closing.
     replay: Replay,
     listeners: ClientListeners,
 }
 
 /// A request on a reused keep-alive socket races the server closing that
 /// socket: the server may have sent its FIN just before our request went
-/// out. Such a request, when idempotent, is sent once more on a fresh
-/// connection if the socket closes before any byte of the response
-/// arrives, as hyper and Node's undici do.
-#[derive(Default)]
+/// out. Such a request, when idempotent and without a body, is sent once
+/// more on a fresh connection if the socket closes before any byte of the
+/// response arrives, as hyper and Node's undici do. Nothing is kept for
+/// it: a bodiless request is its head, which is written again from the
+/// request's options and headers (so the common path copies nothing).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 enum Replay {
-    /// Not on a reused socket, not idempotent, past the limit, or the
-    /// response has begun.
+    /// Not on a reused socket, not idempotent, or the response has begun.
     #[default]
     Off,
-    /// The bytes sent so far (a pooled buffer).
-    Keeping(Vec<u8>),
+    /// On a reused socket, idempotent, nothing of the response seen yet.
+    Armed,
 }
-
-/// More than this sent on a reused socket is not kept for a replay.
-const REPLAY_LIMIT: usize = 64 * 1024;
 
 /// Methods whose request may be sent twice (RFC 9110 §9.2.2).
 fn is_idempotent(method: &str) -> bool {

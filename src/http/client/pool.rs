@@ -54,7 +54,7 @@ pub(super) fn assign(c: &mut ClientState, id: ClientId) {
         c.agents[agent].active.push(InUse::Socket(sock));
         if is_idempotent(&o.method) {
             if let Some(ex) = c.clients.get_mut(id) {
-                ex.replay = Replay::Keeping(runtime::take_buf());
+                ex.replay = Replay::Armed;
             }
         }
         attach(c, id, sock);
@@ -151,13 +151,6 @@ fn pump_bytes(c: &mut ClientState, id: ClientId) {
     let bytes = std::mem::take(&mut ex.out);
     net::write(sock, &bytes);
     if let Some(ex) = c.clients.get_mut(id) {
-        if let Replay::Keeping(sent) = &mut ex.replay {
-            if sent.len() + bytes.len() <= REPLAY_LIMIT {
-                sent.extend_from_slice(&bytes);
-            } else if let Replay::Keeping(sent) = std::mem::take(&mut ex.replay) {
-                runtime::give_buf(sent);
-            }
-        }
         let mut bytes = bytes;
         bytes.clear();
         ex.out = bytes;

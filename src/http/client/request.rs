@@ -400,15 +400,7 @@ impl ClientRequest {
             }
             e.done = true;
             let started = e.res_started;
-            let sock = e.socket;
-            // A queued request keeps its place (`pool::next_waiting`).
-            give_up_placeholder(c, self.id);
-            if let Some(s) = sock {
-                if let Some(conn) = c.conns.get_mut(s) {
-                    conn.ex = None;
-                }
-                net::destroy(s, Cause::Aborted);
-            }
+            let_go(c, self.id, Cause::Aborted);
             Some(started)
         })
         .flatten();
@@ -461,15 +453,7 @@ impl ClientRequest {
             if e.done {
                 return None;
             }
-            let sock = e.socket;
-            // A queued request keeps its place (`pool::next_waiting`).
-            give_up_placeholder(c, self.id);
-            if let Some(s) = sock {
-                if let Some(conn) = c.conns.get_mut(s) {
-                    conn.ex = None;
-                }
-                net::destroy(s, Cause::Aborted);
-            }
+            let_go(c, self.id, Cause::Aborted);
             Some(())
         })
         .flatten();
@@ -972,22 +956,18 @@ fn client_alive(ctx: u64) -> bool {
 /// A request's deadline came: fail it unless it is over.
 fn deadline_due(ctx: u64) {
     let id = client_from_ctx(ctx);
-    let sock = with_state(|c| {
-        let e = c.clients.get_mut(id)?;
+    let live = with_state(|c| {
+        let e = c.clients.get(id)?;
         if e.done {
             return None;
         }
-        let sock = e.socket;
-        give_up_placeholder(c, id);
-        if let Some(s) = sock {
-            if let Some(conn) = c.conns.get_mut(s) {
-                conn.ex = None;
-            }
-        }
-        Some(sock)
+        let_go(c, id, Cause::Timeout);
+        Some(())
     })
     .flatten();
-    let Some(sock) = sock else { return };
+    if live.is_none() {
+        return;
+    }
     log::debug!("client: request past its deadline");
     fail(
         id,
@@ -996,7 +976,4 @@ fn deadline_due(ctx: u64) {
             "The operation was aborted due to timeout",
         ),
     );
-    if let Some(s) = sock {
-        net::destroy(s, Cause::Timeout);
-    }
 }

@@ -150,9 +150,7 @@ fn next_step<'a>(
                 return Step::Stop;
             }
             // The response has begun: the request will not be replayed.
-            if let Replay::Keeping(sent) = std::mem::take(&mut ex.replay) {
-                runtime::give_buf(sent);
-            }
+            ex.replay = Replay::Off;
             let head_request = ex.is_head();
             match h1::parse_response_head(input, head_request, &Limits::default(), &mut ex.parsed) {
                 Ok(None) => Step::Stop,
@@ -590,13 +588,7 @@ impl ClientResponse {
                 return None;
             }
             e.done = true;
-            let sock = e.socket;
-            if let Some(s) = sock {
-                if let Some(conn) = c.conns.get_mut(s) {
-                    conn.ex = None;
-                }
-                net::destroy(s, Cause::Aborted);
-            }
+            let_go(c, self.id, Cause::Aborted);
             Some(())
         })
         .flatten();

@@ -110,13 +110,40 @@ impl PeerCertificate {
     }
 }
 
+/// The two fields Node's `checkServerIdentity` reads, and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CertNames {
+    /// As [`PeerCertificate::subjectaltname`].
+    pub(crate) subjectaltname: Option<String>,
+    /// The subject's CN.
+    pub(crate) cn: Option<String>,
+}
+
+impl CertNames {
+    /// Reads them from a DER certificate (`None` if it is not one).
+    pub(crate) fn from_der(der: &[u8]) -> Option<CertNames> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(CertNames {
+            subjectaltname: subject_alt_names(&cert),
+            cn: first_cn(cert.subject()),
+        })
+    }
+}
+
+fn first_cn(name: &x509_parser::x509::X509Name<'_>) -> Option<String> {
+    name.iter_common_name()
+        .next()
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_owned)
+}
+
 fn describe(cert: &X509Certificate<'_>, der: &[u8]) -> PeerCertificate {
     let name = |n: &x509_parser::x509::X509Name<'_>| {
         let first = |it: &mut dyn Iterator<
             Item = &x509_parser::x509::AttributeTypeAndValue<'_>,
         >| { it.next().and_then(|a| a.as_str().ok()).map(str::to_owned) };
         DistinguishedName {
-            cn: first(&mut n.iter_common_name()),
+            cn: first_cn(n),
             o: first(&mut n.iter_organization()),
             ou: first(&mut n.iter_organizational_unit()),
             c: first(&mut n.iter_country()),

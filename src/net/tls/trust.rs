@@ -28,7 +28,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
-use super::certificate::{check_validity, is_self_issued, PeerCertificate};
+use super::certificate::{check_validity, is_self_issued, CertNames, PeerCertificate};
 use crate::{Error, ErrorKind};
 
 /// The most intermediates a peer may send. Each one costs path-building
@@ -269,17 +269,23 @@ impl RefusedCertificate {
 /// is not in the cert's altnames: DNS:b.example`.
 #[doc(alias = "checkServerIdentity")]
 pub fn check_server_identity(hostname: &str, cert: &PeerCertificate) -> Result<(), Error> {
-    identity(hostname, cert).map_err(|reason| {
-        Refusal {
-            issue: CertIssue::NameMismatch,
-            message: format!("{}: {reason}", CertIssue::NameMismatch.message()),
-        }
-        .to_error()
+    let names = CertNames {
+        subjectaltname: cert.subjectaltname.clone(),
+        cn: cert.subject.cn.clone(),
+    };
+    identity(hostname, &names).map_err(|refusal| refusal.to_error())
+}
+
+/// The rules of [`check_server_identity`] on the two fields they read;
+/// a refusal carries Node's reason.
+fn identity(hostname: &str, cert: &CertNames) -> Result<(), Refusal> {
+    names_match(hostname, cert).map_err(|reason| Refusal {
+        issue: CertIssue::NameMismatch,
+        message: format!("{}: {reason}", CertIssue::NameMismatch.message()),
     })
 }
 
-/// The rules of [`check_server_identity`]; `Err` is Node's reason.
-fn identity(hostname: &str, cert: &PeerCertificate) -> Result<(), String> {
+fn names_match(hostname: &str, cert: &CertNames) -> Result<(), String> {
     let mut dns_names = Vec::new();
     let mut ips = Vec::new();
     let alt_names = cert.subjectaltname.as_deref().unwrap_or("");
@@ -312,7 +318,7 @@ fn identity(hostname: &str, cert: &PeerCertificate) -> Result<(), String> {
             "Host: {host}. is not in the cert's altnames: {alt_names}"
         ));
     }
-    match &cert.subject.cn {
+    match &cert.cn {
         Some(cn) if name_matches(host, cn) => Ok(()),
         Some(cn) => Err(format!("Host: {host}. is not cert's CN: {cn}")),
         None => Err("Cert does not contain a DNS name".to_owned()),
@@ -394,11 +400,10 @@ impl ServerTrust {
         now: UnixTime,
     ) -> Result<(), Refusal> {
         self.verify_chain(end, intermediates, now)?;
-        let cert = PeerCertificate::from_der(end).ok_or(Refusal::from(CertIssue::Other))?;
-        identity(host, &cert).map_err(|reason| Refusal {
-            issue: CertIssue::NameMismatch,
-            message: format!("{}: {reason}", CertIssue::NameMismatch.message()),
-        })
+        // Only the two fields the name rules read: no digests, no other
+        // field, on every client handshake.
+        let names = CertNames::from_der(end).ok_or(Refusal::from(CertIssue::Other))?;
+        identity(host, &names)
     }
 
     fn verify_chain(
@@ -435,24 +440,6 @@ impl ServerTrust {
             self.algorithms.all,
         )
         .map_err(classify)
-    }
-
-    fn verify_tls12(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 }
 
@@ -499,7 +486,7 @@ impl ServerCertVerifier for NodeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.trust.verify_tls12(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.trust.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -508,7 +495,7 @@ impl ServerCertVerifier for NodeServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.trust.verify_tls13(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.trust.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
