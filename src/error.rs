@@ -80,6 +80,18 @@ pub enum ErrorKind {
     /// unusable key (`ERR_OSSL_UNSUPPORTED`), no trusted roots
     /// (`ERR_TLS_NO_TRUSTED_ROOTS`).
     TlsConfig,
+    /// A stream closed before it ended or finished, as `pipeline` and
+    /// `finished` report it (`ERR_STREAM_PREMATURE_CLOSE`).
+    StreamPrematureClose,
+    /// A write to, or a pipe into, a stream already destroyed
+    /// (`ERR_STREAM_DESTROYED`).
+    StreamDestroyed,
+    /// Compressed data that cannot be decoded (`Z_DATA_ERROR`, or zlib's
+    /// more precise code: `Z_BUF_ERROR`, ...).
+    Zlib,
+    /// Output past a size cap, such as a decompression bomb stopped at
+    /// `max_output_length` (`ERR_BUFFER_TOO_LARGE`).
+    BufferTooLarge,
 }
 
 /// An error: a kind to match on, Node's code, a message for people, and
@@ -265,6 +277,10 @@ impl Error {
             ErrorKind::CertRejected => "CERT_REJECTED",
             ErrorKind::TlsConfig => "ERR_TLS_CONFIG",
             ErrorKind::ServerNotRunning => "ERR_SERVER_NOT_RUNNING",
+            ErrorKind::StreamPrematureClose => "ERR_STREAM_PREMATURE_CLOSE",
+            ErrorKind::StreamDestroyed => "ERR_STREAM_DESTROYED",
+            ErrorKind::Zlib => "Z_DATA_ERROR",
+            ErrorKind::BufferTooLarge => "ERR_BUFFER_TOO_LARGE",
         }
     }
 

@@ -101,6 +101,7 @@ pub use http::https;
 pub mod net;
 pub mod querystring;
 mod runtime;
+pub mod stream;
 
 /// Node's `process` events: signals on the loop.
 ///

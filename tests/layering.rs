@@ -1,6 +1,8 @@
 //! The dependency rule of the crate, checked on its sources: layers run one
-//! way, `http` → `net` → `runtime`. Nothing in `src/runtime` names `net` or
-//! `http`; nothing in `src/net` names `http`. Calls go back up only through
+//! way, `http` → `net` (with `fs` and `zlib` beside it) → `stream` →
+//! `runtime`. Nothing in `src/runtime` names a layer above it; `src/stream`
+//! (the stream traits, `pipe`) names only `runtime`; nothing in `src/net`,
+//! `src/fs` or `src/zlib` names `http`. Calls go back up only through
 //! what the lower layer defines (work items, I/O handlers, protocol hooks).
 //!
 //! The shared leaves at the crate root (`chunk`, `error`, `encoding`,
@@ -17,6 +19,9 @@ enum Layer {
     /// Shared leaves: chunk, error, encoding, url, querystring.
     Leaf,
     Runtime,
+    /// The stream contract: `stream::{Readable, Writable}`, `pipe`.
+    Stream,
+    /// `net`, and the services beside it: `fs`, `zlib`.
     Net,
     Http,
     /// `lib.rs` (the top, re-exporting everything) and `cluster.rs` (loops
@@ -28,7 +33,9 @@ fn layer_of(path: &Path) -> Layer {
     let rel = path.to_string_lossy().replace('\\', "/");
     if rel.contains("src/runtime/") {
         Layer::Runtime
-    } else if rel.contains("src/net/") {
+    } else if rel.contains("src/stream/") {
+        Layer::Stream
+    } else if rel.contains("src/net/") || rel.contains("src/fs/") || rel.contains("src/zlib/") {
         Layer::Net
     } else if rel.contains("src/http/") {
         Layer::Http
@@ -42,12 +49,18 @@ fn layer_of(path: &Path) -> Layer {
 /// The layers a line of code names, by the paths it uses.
 fn layers_named(code: &str, own: Layer) -> Vec<Layer> {
     let mut named = Vec::new();
-    let patterns: [(&str, Layer); 6] = [
+    let patterns: [(&str, Layer); 12] = [
         ("crate::runtime", Layer::Runtime),
+        ("crate::stream", Layer::Stream),
         ("crate::net", Layer::Net),
+        ("crate::fs", Layer::Net),
+        ("crate::zlib", Layer::Net),
         ("crate::http", Layer::Http),
         ("nodelike::runtime", Layer::Runtime),
+        ("nodelike::stream", Layer::Stream),
         ("nodelike::net", Layer::Net),
+        ("nodelike::fs", Layer::Net),
+        ("nodelike::zlib", Layer::Net),
         ("nodelike::http", Layer::Http),
     ];
     for (pattern, layer) in patterns {
@@ -59,7 +72,10 @@ fn layers_named(code: &str, own: Layer) -> Vec<Layer> {
     // from there any layer: `super::http` in `src/net/mod.rs`, say.
     for (name, layer) in [
         ("runtime", Layer::Runtime),
+        ("stream", Layer::Stream),
         ("net", Layer::Net),
+        ("fs", Layer::Net),
+        ("zlib", Layer::Net),
         ("http", Layer::Http),
     ] {
         for prefix in ["super::", "super::super::", "super::super::super::"] {
@@ -138,7 +154,7 @@ fn layers_depend_only_downward() {
     }
     assert!(
         all.is_empty(),
-        "imports that run back up the layers (http → net → runtime):\n{}",
+        "imports that run back up the layers (http → net, fs, zlib → stream → runtime):\n{}",
         all.join("\n")
     );
 }
@@ -164,6 +180,12 @@ fn a_deliberate_back_import_is_caught_with_its_file_and_line() {
         "/// let s = nodelike::http::create_server(|_, res| res.end(()));"
     )
     .is_empty());
+
+    let stream = Path::new("src/stream/pipe.rs");
+    assert_eq!(violations(stream, "use crate::net::Socket;").len(), 1);
+    assert!(violations(stream, "crate::runtime::bury(x);").is_empty());
+    let fs = Path::new("src/fs/mod.rs");
+    assert_eq!(violations(fs, "use crate::http::ServerResponse;").len(), 1);
 
     let leaf = Path::new("src/chunk.rs");
     assert_eq!(violations(leaf, "use crate::net::Socket;").len(), 1);

@@ -1,0 +1,194 @@
+//! The worker pool: blocking work (file system calls, compression) off the
+//! loop's thread, as libuv's thread pool does for Node.
+//!
+//! A loop must never block: one slow disk read would stall every connection
+//! it serves. So work that blocks is handed to a small set of threads shared
+//! by the whole process (every loop of a cluster uses the same pool), and
+//! its result comes back to the loop that asked through that loop's
+//! [`Remote`](super::Remote) handle, where the completion runs with no state
+//! borrowed, exactly like any other callback.
+//!
+//! ```text
+//!   loop thread                      worker threads (4, or UV_THREADPOOL_SIZE)
+//!   queue_work(job, done) ──job──▶  queue ──▶ job() ──result──┐
+//!     done kept here, by id                                    │ Remote::post
+//!   next turn: done(result) ◀──────────────────────────────────┘
+//! ```
+//!
+//! Only the job and its result cross threads (`Send`); the completion stays
+//! on the loop's thread, so it may hold handles and `Rc`s. Work in flight
+//! keeps the loop alive, as a pending `fs` request keeps a Node process
+//! alive. A job that panics resumes its panic on the loop's thread, where
+//! `run` reports it as it reports a callback's.
+//!
+//! The pool starts its threads on first use. Its size is read once, from
+//! `UV_THREADPOOL_SIZE` as libuv reads it (1 to 1024; 4 when unset or not
+//! a number).
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// A job for a worker thread: it runs the work and posts the result back.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How many worker threads libuv starts when `UV_THREADPOOL_SIZE` is unset.
+pub(crate) const DEFAULT_THREADS: usize = 4;
+
+/// libuv's cap on `UV_THREADPOOL_SIZE`.
+const MAX_THREADS: usize = 1024;
+
+/// The process's worker threads and their queue.
+struct Pool {
+    queue: Mutex<VecDeque<Job>>,
+    /// Signalled once per queued job.
+    ready: Condvar,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+/// The pool's size by libuv's rule for `UV_THREADPOOL_SIZE`.
+pub(crate) fn threads_for(setting: Option<&str>) -> usize {
+    setting
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .map(|n| n.clamp(1, MAX_THREADS))
+        .unwrap_or(DEFAULT_THREADS)
+}
+
+/// The pool, started on first use.
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| {
+        let threads = threads_for(std::env::var("UV_THREADPOOL_SIZE").ok().as_deref());
+        log::debug!("pool: starting {threads} worker threads");
+        for n in 0..threads {
+            let spawned = std::thread::Builder::new()
+                .name(format!("nodelike-worker-{n}"))
+                .spawn(work_forever);
+            if let Err(e) = spawned {
+                // Fewer threads is slower, not wrong, so long as one runs.
+                log::error!("pool: cannot start worker {n}: {e}");
+            }
+        }
+        Pool {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Condvar::new(),
+        }
+    })
+}
+
+/// A worker thread's life: take the next job, run it, forever.
+fn work_forever() {
+    let pool = pool();
+    loop {
+        let job = {
+            let mut queue = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if let Some(job) = queue.pop_front() {
+                    break job;
+                }
+                queue = pool.ready.wait(queue).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        job();
+    }
+}
+
+thread_local! {
+    /// Completions waiting for their job, by id (this loop's only).
+    static WAITING: RefCell<slab::Slab<Box<dyn Any>>> = RefCell::new(slab::Slab::new());
+}
+
+/// Runs `job` on a worker thread, then `done(result)` on this loop's thread
+/// in a later turn. The loop stays alive until `done` has run.
+///
+/// Jobs run in parallel, so two jobs of one stream must be queued one after
+/// the other (queue the next from the first's `done`) to keep their order.
+pub(crate) fn queue_work<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+    done: impl FnOnce(T) + 'static,
+) {
+    let loop_handle = super::remote();
+    let done: Box<dyn FnOnce(T)> = Box::new(done);
+    let Ok(id) = WAITING.try_with(|w| w.borrow_mut().insert(Box::new(done) as Box<dyn Any>)) else {
+        return; // the thread is ending: nobody is left to tell
+    };
+    super::add_ref();
+    let pool = pool();
+    let work: Job = Box::new(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        loop_handle.post(move || complete(id, outcome));
+    });
+    pool.queue
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push_back(work);
+    pool.ready.notify_one();
+}
+
+/// A job came back (on the loop's thread): run its completion, or resume
+/// its panic here, where `run` reports panics.
+fn complete<T: 'static>(id: usize, outcome: std::thread::Result<T>) {
+    super::release_ref();
+    let done = WAITING
+        .try_with(|w| w.borrow_mut().try_remove(id))
+        .ok()
+        .flatten()
+        .and_then(|d| d.downcast::<Box<dyn FnOnce(T)>>().ok());
+    match outcome {
+        Ok(result) => {
+            if let Some(done) = done {
+                done(result);
+            }
+        }
+        Err(panic) => {
+            // The completion (user code) is dropped outside every borrow.
+            drop(done);
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[test]
+    fn the_pool_size_follows_libuvs_rule() {
+        assert_eq!(threads_for(None), 4);
+        assert_eq!(threads_for(Some("8")), 8);
+        assert_eq!(threads_for(Some(" 2 ")), 2);
+        assert_eq!(threads_for(Some("0")), 1);
+        assert_eq!(threads_for(Some("5000")), 1024);
+        assert_eq!(threads_for(Some("many")), 4);
+    }
+
+    #[test]
+    fn work_runs_off_the_loop_and_completes_on_it() {
+        let loop_thread = std::thread::current().id();
+        let seen = Rc::new(Cell::new(0));
+        for n in 0..32u64 {
+            let seen = seen.clone();
+            queue_work(
+                move || (n, std::thread::current().id()),
+                move |(n, worker)| {
+                    assert_ne!(worker, std::thread::current().id());
+                    assert_eq!(std::thread::current().id(), loop_thread);
+                    seen.set(seen.get() + n);
+                },
+            );
+        }
+        // Work in flight keeps the loop alive until every completion ran.
+        crate::run();
+        assert_eq!(seen.get(), (0..32).sum::<u64>());
+    }
+
+    #[test]
+    fn a_job_that_panics_resumes_its_panic_on_the_loop() {
+        queue_work(|| -> u8 { panic!("job failed") }, |_| unreachable!());
+        let caught = std::panic::catch_unwind(crate::run).expect_err("the panic comes out of run");
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"job failed"));
+    }
+}
