@@ -346,6 +346,9 @@ pub(crate) fn flush_socket(id: SockId) {
         if s.connecting {
             return None; // written once connected
         }
+        if s.corks > 0 {
+            return None; // held by `cork`; `uncork` flushes
+        }
         let transport = s.transport.as_mut()?;
         let mut failed = None;
         while s.out_pos < s.out.len() {

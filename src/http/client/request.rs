@@ -977,3 +977,112 @@ fn deadline_due(ctx: u64) {
         ),
     );
 }
+
+impl ClientRequest {
+    /// Bytes written but not yet handed to the OS (Node's
+    /// `writableLength`): what waits for a socket, and the socket's
+    /// backlog.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// println!("{} bytes queued", req.writable_length());
+    /// # }
+    /// ```
+    #[doc(alias = "writableLength")]
+    pub fn writable_length(&self) -> usize {
+        with_state(|c| {
+            let e = c.clients.get(self.id)?;
+            Some(e.out.len() + e.socket.map_or(0, net::backlog))
+        })
+        .flatten()
+        .unwrap_or(0)
+    }
+
+    /// The request's socket, once it has one.
+    fn socket_now(&self) -> Option<Socket> {
+        with_state(|c| c.clients.get(self.id).and_then(|e| e.socket))
+            .flatten()
+            .map(Socket::from_id)
+    }
+}
+
+/// The request's body as a Node `Writable`: `pipe` a file, an upload, a
+/// server's request into it (the proxy).
+///
+/// ```no_run
+/// use nodelike::http;
+/// use nodelike::stream::Readable;
+/// http::create_server(|req, res| {
+///     let upstream = http::request("http://127.0.0.1:9000/", move |up| {
+///         up.pipe(res);
+///     });
+///     req.pipe(upstream);
+/// });
+/// ```
+impl crate::stream::Stream for ClientRequest {
+    fn destroy(&self, error: Option<Error>) {
+        ClientRequest::destroy(self, error);
+    }
+
+    fn destroyed(&self) -> bool {
+        ClientRequest::destroyed(self)
+    }
+
+    fn on_error(&self, f: impl FnMut(&Error) + 'static) {
+        ClientRequest::on_error(self, f);
+    }
+
+    fn on_close(&self, f: impl FnMut() + 'static) {
+        ClientRequest::on_close(self, f);
+    }
+
+    fn end_of_stream(&self, callback: Box<dyn FnOnce(Option<Error>)>) {
+        crate::stream::EndOfStream::writable(*self, callback);
+    }
+}
+
+impl crate::stream::Writable for ClientRequest {
+    fn write(&self, chunk: impl IntoChunk) -> bool {
+        ClientRequest::write(self, chunk)
+    }
+
+    fn end(&self, chunk: impl IntoChunk) {
+        ClientRequest::end(self, chunk);
+    }
+
+    fn on_drain(&self, f: impl FnMut() + 'static) {
+        ClientRequest::on_drain(self, f);
+    }
+
+    fn on_finish(&self, f: impl FnMut() + 'static) {
+        ClientRequest::on_finish(self, f);
+    }
+
+    fn cork(&self) {
+        if let Some(socket) = self.socket_now() {
+            socket.cork();
+        }
+    }
+
+    fn uncork(&self) {
+        if let Some(socket) = self.socket_now() {
+            socket.uncork();
+        }
+    }
+
+    fn writable_ended(&self) -> bool {
+        ClientRequest::writable_ended(self)
+    }
+
+    fn writable_finished(&self) -> bool {
+        ClientRequest::writable_finished(self)
+    }
+
+    fn writable_length(&self) -> usize {
+        ClientRequest::writable_length(self)
+    }
+
+    fn writable_high_water_mark(&self) -> usize {
+        HIGH_WATER_MARK
+    }
+}

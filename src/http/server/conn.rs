@@ -973,26 +973,36 @@ fn after_flush(id: SockId) {
             conn.finishing.pop_front();
             let e = st.exchanges.get_mut(ex)?;
             e.finished = true;
+            // Node's `req._dump()`: the request's unread body is of no use
+            // once its response is sent; it must still be read off the
+            // wire (or the next request on the connection never comes),
+            // even if a listener or a `pipe` paused it.
+            let dump = (!e.req_complete).then(|| std::mem::take(&mut e.listeners.data));
             let listens = !e.listeners.finish.is_empty()
                 || !e.listeners.res_close.is_empty()
                 || !e.listeners.req_close.is_empty();
             if !listens {
                 e.res_closed = true;
                 free_if_done(st, ex);
-                return Some(None);
+                return Some((None, dump));
             }
-            Some(Some(ex))
+            Some((Some(ex), dump))
         })
         .flatten();
-        match next {
-            None => break,
-            Some(None) => {}
-            Some(Some(ex)) => {
-                emit_ex(ex, |l| &mut l.finish, |f| f());
-                emit_res_close(ex);
-                close_request_after_response(ex);
-                with_state(|st| free_if_done(st, ex));
+        let Some((emit_for, dump)) = next else {
+            break;
+        };
+        if let Some(data_listeners) = dump {
+            if !data_listeners.is_empty() {
+                runtime::bury(data_listeners);
             }
+            Socket::from_id(id).resume();
+        }
+        if let Some(ex) = emit_for {
+            emit_ex(ex, |l| &mut l.finish, |f| f());
+            emit_res_close(ex);
+            close_request_after_response(ex);
+            with_state(|st| free_if_done(st, ex));
         }
     }
     let held_input = net::has_held_input(id);

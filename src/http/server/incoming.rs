@@ -240,6 +240,36 @@ impl IncomingMessage {
         }
     }
 
+    /// Whether reading is paused (Node's `readable.isPaused()`): by
+    /// [`pause`](Self::pause), or by a `pipe` waiting for its destination
+    /// to drain.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.pause();
+    /// assert!(req.is_paused());
+    /// # }
+    /// ```
+    #[doc(alias = "isPaused")]
+    pub fn is_paused(&self) -> bool {
+        self.socket()
+            .and_then(|s| crate::net::read_state(s.id))
+            .is_some_and(|state| state.paused)
+    }
+
+    /// Whether `end` was emitted: the whole body was delivered (Node's
+    /// `readableEnded`). A stale handle says `true`.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::IncomingMessage) {
+    /// req.on_close(move |_| println!("read it all: {}", req.readable_ended()));
+    /// # }
+    /// ```
+    #[doc(alias = "readableEnded")]
+    pub fn readable_ended(&self) -> bool {
+        with_state(|st| st.exchanges.get(self.ex).is_none_or(|e| e.req_complete)).unwrap_or(true)
+    }
+
     fn socket(&self) -> Option<Socket> {
         with_state(|st| st.exchanges.get(self.ex).and_then(|e| e.socket))
             .flatten()
@@ -383,5 +413,72 @@ impl IncomingMessage {
                 f(e);
             }
         });
+    }
+}
+
+/// The request's body as a Node `Readable`: `pipe` it into a response, a
+/// file, a transform. Its `error` is Node 20's `ECONNRESET` `aborted`, for a
+/// request whose connection ended before its life did; `close` is the
+/// request's `close`, whatever its reason.
+///
+/// ```no_run
+/// use nodelike::http;
+/// use nodelike::stream::Readable;
+/// http::create_server(|req, res| {
+///     req.pipe(res); // the echo server
+/// });
+/// ```
+impl crate::stream::Stream for IncomingMessage {
+    fn destroy(&self, _error: Option<crate::Error>) {
+        IncomingMessage::destroy(self);
+    }
+
+    fn destroyed(&self) -> bool {
+        IncomingMessage::destroyed(self)
+    }
+
+    fn on_error(&self, mut f: impl FnMut(&crate::Error) + 'static) {
+        IncomingMessage::on_close(self, move |reason| {
+            if reason.is_abnormal() {
+                f(&crate::Error::new(
+                    crate::ErrorKind::ConnectionReset,
+                    "aborted",
+                ));
+            }
+        });
+    }
+
+    fn on_close(&self, mut f: impl FnMut() + 'static) {
+        IncomingMessage::on_close(self, move |_| f());
+    }
+
+    fn end_of_stream(&self, callback: Box<dyn FnOnce(Option<crate::Error>)>) {
+        crate::stream::EndOfStream::readable(*self, callback);
+    }
+}
+
+impl crate::stream::Readable for IncomingMessage {
+    fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
+        IncomingMessage::on_data(self, f);
+    }
+
+    fn on_end(&self, f: impl FnMut() + 'static) {
+        IncomingMessage::on_end(self, f);
+    }
+
+    fn pause(&self) {
+        IncomingMessage::pause(self);
+    }
+
+    fn resume(&self) {
+        IncomingMessage::resume(self);
+    }
+
+    fn is_paused(&self) -> bool {
+        IncomingMessage::is_paused(self)
+    }
+
+    fn readable_ended(&self) -> bool {
+        IncomingMessage::readable_ended(self)
     }
 }

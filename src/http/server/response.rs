@@ -852,3 +852,105 @@ fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result
     }
     Some(result.map(|()| ok.unwrap_or(false)))
 }
+
+impl ServerResponse {
+    /// Bytes written but not yet handed to the OS (Node's
+    /// `writableLength`): this response's output waiting behind an earlier
+    /// one on the connection, or the connection's backlog while it is the
+    /// one on the wire.
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// if res.writable_length() > 1 << 20 { res.destroy() }
+    /// # }
+    /// ```
+    #[doc(alias = "writableLength")]
+    pub fn writable_length(&self) -> usize {
+        with_state(|st| {
+            let e = st.exchanges.get(self.ex)?;
+            let sock = e.socket?;
+            let on_wire = st
+                .conns
+                .get(sock)
+                .is_some_and(|conn| conn.queue.front() == Some(&self.ex));
+            Some(e.pending_out.len() + if on_wire { net::backlog(sock) } else { 0 })
+        })
+        .flatten()
+        .unwrap_or(0)
+    }
+}
+
+/// The response as a Node `Writable`: what `pipe` and `pipeline` write to.
+/// `cork` holds the connection's writes, as Node's `res.cork()` corks its
+/// socket.
+///
+/// ```no_run
+/// use nodelike::http;
+/// use nodelike::stream::Readable;
+/// http::create_server(|req, res| {
+///     req.pipe(res);
+/// });
+/// ```
+impl crate::stream::Stream for ServerResponse {
+    fn destroy(&self, _error: Option<Error>) {
+        ServerResponse::destroy(self);
+    }
+
+    fn destroyed(&self) -> bool {
+        ServerResponse::destroyed(self)
+    }
+
+    fn on_error(&self, f: impl FnMut(&Error) + 'static) {
+        ServerResponse::on_error(self, f);
+    }
+
+    fn on_close(&self, f: impl FnMut() + 'static) {
+        ServerResponse::on_close(self, f);
+    }
+
+    fn end_of_stream(&self, callback: Box<dyn FnOnce(Option<Error>)>) {
+        crate::stream::EndOfStream::writable(*self, callback);
+    }
+}
+
+impl crate::stream::Writable for ServerResponse {
+    fn write(&self, chunk: impl IntoChunk) -> bool {
+        ServerResponse::write(self, chunk)
+    }
+
+    fn end(&self, chunk: impl IntoChunk) {
+        ServerResponse::end(self, chunk);
+    }
+
+    fn on_drain(&self, f: impl FnMut() + 'static) {
+        ServerResponse::on_drain(self, f);
+    }
+
+    fn on_finish(&self, f: impl FnMut() + 'static) {
+        ServerResponse::on_finish(self, f);
+    }
+
+    fn cork(&self) {
+        self.connection().cork();
+    }
+
+    fn uncork(&self) {
+        self.connection().uncork();
+    }
+
+    fn writable_ended(&self) -> bool {
+        ServerResponse::writable_ended(self)
+    }
+
+    fn writable_finished(&self) -> bool {
+        ServerResponse::writable_finished(self)
+    }
+
+    fn writable_length(&self) -> usize {
+        ServerResponse::writable_length(self)
+    }
+
+    fn writable_high_water_mark(&self) -> usize {
+        HIGH_WATER_MARK
+    }
+}
