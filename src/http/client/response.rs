@@ -653,6 +653,67 @@ impl ClientResponse {
 
 /// Responses fed to a client through in-memory connections: whole, split
 /// at every offset, and one byte at a time.
+/// The response's body as a Node `Readable`: `pipe` it into a file, a
+/// server's response (the proxy), a transform. Its `error` is the
+/// request's: why the response was cut off.
+///
+/// ```no_run
+/// use nodelike::http;
+/// use nodelike::stream::Readable;
+/// http::create_server(|_req, res| {
+///     http::get("http://127.0.0.1:9000/", move |up| {
+///         up.pipe(res);
+///     });
+/// });
+/// ```
+impl crate::stream::Stream for ClientResponse {
+    fn destroy(&self, _error: Option<Error>) {
+        ClientResponse::destroy(self);
+    }
+
+    fn destroyed(&self) -> bool {
+        ClientResponse::destroyed(self)
+    }
+
+    fn on_error(&self, f: impl FnMut(&Error) + 'static) {
+        self.add(|l| l.error.push(Box::new(f)));
+    }
+
+    fn on_close(&self, f: impl FnMut() + 'static) {
+        ClientResponse::on_close(self, f);
+    }
+
+    fn end_of_stream(&self, callback: Box<dyn FnOnce(Option<Error>)>) {
+        crate::stream::EndOfStream::readable(*self, callback);
+    }
+}
+
+impl crate::stream::Readable for ClientResponse {
+    fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
+        ClientResponse::on_data(self, f);
+    }
+
+    fn on_end(&self, f: impl FnMut() + 'static) {
+        ClientResponse::on_end(self, f);
+    }
+
+    fn pause(&self) {
+        ClientResponse::pause(self);
+    }
+
+    fn resume(&self) {
+        ClientResponse::resume(self);
+    }
+
+    fn is_paused(&self) -> bool {
+        ClientResponse::is_paused(self)
+    }
+
+    fn readable_ended(&self) -> bool {
+        ClientResponse::readable_ended(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -908,66 +969,5 @@ mod tests {
         assert!(errors.borrow().is_empty());
         req.end("b");
         assert_eq!(*errors.borrow(), ["ERR_STREAM_WRITE_AFTER_END"]);
-    }
-}
-
-/// The response's body as a Node `Readable`: `pipe` it into a file, a
-/// server's response (the proxy), a transform. Its `error` is the
-/// request's: why the response was cut off.
-///
-/// ```no_run
-/// use nodelike::http;
-/// use nodelike::stream::Readable;
-/// http::create_server(|_req, res| {
-///     http::get("http://127.0.0.1:9000/", move |up| {
-///         up.pipe(res);
-///     });
-/// });
-/// ```
-impl crate::stream::Stream for ClientResponse {
-    fn destroy(&self, _error: Option<Error>) {
-        ClientResponse::destroy(self);
-    }
-
-    fn destroyed(&self) -> bool {
-        ClientResponse::destroyed(self)
-    }
-
-    fn on_error(&self, f: impl FnMut(&Error) + 'static) {
-        self.add(|l| l.error.push(Box::new(f)));
-    }
-
-    fn on_close(&self, f: impl FnMut() + 'static) {
-        ClientResponse::on_close(self, f);
-    }
-
-    fn end_of_stream(&self, callback: Box<dyn FnOnce(Option<Error>)>) {
-        crate::stream::EndOfStream::readable(*self, callback);
-    }
-}
-
-impl crate::stream::Readable for ClientResponse {
-    fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
-        ClientResponse::on_data(self, f);
-    }
-
-    fn on_end(&self, f: impl FnMut() + 'static) {
-        ClientResponse::on_end(self, f);
-    }
-
-    fn pause(&self) {
-        ClientResponse::pause(self);
-    }
-
-    fn resume(&self) {
-        ClientResponse::resume(self);
-    }
-
-    fn is_paused(&self) -> bool {
-        ClientResponse::is_paused(self)
-    }
-
-    fn readable_ended(&self) -> bool {
-        ClientResponse::readable_ended(self)
     }
 }
