@@ -1,7 +1,8 @@
 //! Echoes every request back: its method, URL, version and headers as
 //! `x-` response headers, its body streamed back as it arrives (with
-//! back-pressure), its trailers as `x-trailer-` trailers.
-//! Teaches: streaming with back-pressure both ways, trailers, one loop per
+//! back-pressure: `req.pipe_with(res, ..)`), its trailers as `x-trailer-`
+//! trailers.
+//! Teaches: streaming with `pipe` (back-pressure both ways), trailers, one loop per
 //! core behind a balancer. Guide: chapters 3 (a server), 4 (back-pressure)
 //! and 10 (`docs/deploy.md` puts it behind nginx).
 //!
@@ -22,6 +23,7 @@
 //! stderr and exit status 1.
 use nodelike::http;
 use nodelike::process::{self, Signal};
+use nodelike::stream::{PipeOptions, Readable};
 
 fn main() {
     env_logger::init();
@@ -77,13 +79,11 @@ fn serve(port: u16, grace: u64, announce: bool) {
         }
         res.write_head(status, &[]);
 
-        // The body, streamed back with back-pressure.
-        req.on_data(move |chunk| {
-            if !res.write(chunk) {
-                req.pause();
-            }
-        });
-        res.on_drain(move || req.resume());
+        // The body, streamed back with back-pressure: `pipe` pauses the
+        // request while the response's buffer is full and resumes it on
+        // `drain`. `end: false` because the response ends below, after
+        // the request's trailers are known.
+        req.pipe_with(res, PipeOptions { end: false });
         req.on_end(move || {
             let trailers: Vec<(String, String)> = req
                 .trailers()

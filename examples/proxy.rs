@@ -1,7 +1,8 @@
 //! The classic Node program: a proxy that pipes each incoming request into
-//! a client request to an upstream server, and the response back, with
-//! back-pressure both ways (pause the side that reads when the side that
-//! writes says `false`; resume on `drain`).
+//! a client request to an upstream server, and the response back:
+//! `req.pipe(upstream_req)` and `upstream_res.pipe(res)`, with
+//! back-pressure both ways (`pipe` pauses the side that reads when the
+//! side that writes says `false`, and resumes it on `drain`).
 //! Teaches: a server whose handler is a client, back-pressure across two
 //! connections, aborting the upstream when the client goes, a timeout on
 //! the upstream, and `res.destroy()` to cut short a response whose
@@ -16,6 +17,7 @@
 //! stderr and exit status 1.
 use nodelike::http::{self, IntoRequestOptions, RequestOptions};
 use nodelike::process::{self, Signal};
+use nodelike::stream::Readable;
 use nodelike::{Error, ErrorKind};
 
 /// How long the upstream may stay silent before its request fails.
@@ -75,13 +77,7 @@ fn main() {
                 .collect();
             res.write_head(upstream_res.status_code(), &borrowed);
             // Upstream → client.
-            upstream_res.on_data(move |chunk| {
-                if !res.write(chunk) {
-                    upstream_res.pause();
-                }
-            });
-            res.on_drain(move || upstream_res.resume());
-            upstream_res.on_end(move || res.end(()));
+            upstream_res.pipe(res);
         });
         // An upstream that stops answering for 30 s is given up on
         // (`timeout`, then `destroy` with ETIMEDOUT, as a Node proxy does)
@@ -102,13 +98,7 @@ fn main() {
             res.end(format!("upstream error: {e}\n"));
         });
         // Client → upstream.
-        req.on_data(move |chunk| {
-            if !upstream_req.write(chunk) {
-                req.pause();
-            }
-        });
-        upstream_req.on_drain(move || req.resume());
-        req.on_end(move || upstream_req.end(()));
+        req.pipe(upstream_req);
         // The client went away before its answer was complete (mid-upload
         // or mid-download): stop the upstream exchange too, or its
         // connection leaks.
