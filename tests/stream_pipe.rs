@@ -364,3 +364,61 @@ fn a_destination_that_ends_early_does_not_stall_the_connection() {
     assert_eq!(second.body_str(), "next\n");
     server.stop();
 }
+
+/// Node's unpipe: once the destination is gone (its client left), the
+/// source feeds it no more and is paused, so an endless upstream is no
+/// longer read. Seen from a `data` listener added after the pipe's: the
+/// first chunk after the close finds the source paused.
+#[test]
+fn a_destination_that_closes_unpipes_and_pauses_the_source() {
+    let upstream = TestServer::start(|| {
+        http::create_server(|_req, res| {
+            let piece = vec![b'y'; 16 * 1024];
+            let pump = std::rc::Rc::new(move || while res.write(&piece[..]) {});
+            let again = pump.clone();
+            res.on_drain(move || again());
+            pump();
+        })
+    });
+    let upstream_port = upstream.port();
+    let (tx, rx) = mpsc::channel::<bool>();
+    let proxy = TestServer::start(move || {
+        http::create_server(move |_req, res| {
+            let tx = tx.clone();
+            http::get(format!("http://127.0.0.1:{upstream_port}/"), move |up| {
+                up.pipe(res);
+                let tx = tx.clone();
+                res.on_close(move || {
+                    let tx = tx.clone();
+                    let reported = std::rc::Rc::new(std::cell::Cell::new(false));
+                    up.on_data(move |_| {
+                        if !reported.replace(true) {
+                            let _ = tx.send(up.is_paused());
+                            up.destroy();
+                        }
+                    });
+                    // The source may have nothing more to say (it was
+                    // paused by a full destination): let it speak once.
+                    up.resume();
+                });
+            });
+        })
+    });
+    let mut conn = common::connect(proxy.port());
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = 0;
+    let mut buf = [0u8; 65536];
+    while got < (256 << 10) {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got += n;
+    }
+    drop(conn);
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "the source is paused once its destination closed"
+    );
+    proxy.stop();
+    upstream.stop();
+}

@@ -5,11 +5,8 @@
 //!   src ──data──▶ dst.write(chunk) ── false? ──▶ src.pause()
 //!   dst ──drain─▶ src.resume()
 //!   src ──end───▶ dst.end()            (unless PipeOptions { end: false })
-//!   dst ──close/error──▶ unpipe: src stops feeding dst and is paused
+//!   dst destroyed ──▶ unpipe: src stops feeding dst and is paused
 //! ```
-
-use std::cell::Cell;
-use std::rc::Rc;
 
 use super::{Readable, Writable};
 
@@ -32,16 +29,14 @@ impl Default for PipeOptions {
     }
 }
 
-/// Where a pipe is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
-    /// Chunks flow from the source to the destination.
-    Piped,
-    /// The destination closed or failed: the source no longer feeds it.
-    Unpiped,
-}
-
 /// Pipes `src` into `dst` (see [`Readable::pipe`]).
+///
+/// A pipe is three listeners and no state of its own: whether it still
+/// stands is whether `dst` is alive. A destination that closed (or was
+/// destroyed by its error) unpipes the source at the source's next chunk:
+/// the chunk is dropped and the source paused, as Node's `unpipe` pauses
+/// it. Keeping no shared flag is what makes `pipe` cost what the same
+/// pump written by hand costs (`benches/pipe_cost.py`).
 pub(super) fn pipe<R: Readable, W: Writable>(src: R, dst: W, options: PipeOptions) -> W {
     if dst.destroyed() {
         // Node's pipe into a destroyed stream writes nothing and leaves the
@@ -49,47 +44,23 @@ pub(super) fn pipe<R: Readable, W: Writable>(src: R, dst: W, options: PipeOption
         log::debug!("stream: pipe into a destroyed stream ignored");
         return dst;
     }
-    // One small shared cell per pipe: the listeners below cannot be taken
-    // off one by one, so they ask it whether the pipe still stands.
-    let link = Rc::new(Cell::new(Link::Piped));
-    {
-        let link = link.clone();
-        src.on_data(move |chunk| {
-            if link.get() == Link::Piped && !dst.write(chunk) {
-                src.pause();
-            }
-        });
-    }
-    {
-        let link = link.clone();
-        dst.on_drain(move || {
-            if link.get() == Link::Piped {
-                src.resume();
-            }
-        });
-    }
+    src.on_data(move |chunk| {
+        if dst.destroyed() {
+            // Unpiped: the destination is gone; hold the source.
+            src.pause();
+        } else if !dst.write(chunk) {
+            src.pause();
+        }
+    });
+    dst.on_drain(move || src.resume());
     if options.end {
-        let link = link.clone();
         src.on_end(move || {
-            if link.get() == Link::Piped {
+            if !dst.destroyed() {
                 dst.end(());
             }
         });
     }
-    {
-        let link = link.clone();
-        dst.on_error(move |_| unpipe(&link, src));
-    }
-    dst.on_close(move || unpipe(&link, src));
     // A paused source starts flowing when piped, as in Node.
     src.resume();
     dst
-}
-
-/// The destination is gone: stop feeding it, and stop the source (its
-/// data would have nowhere to go).
-fn unpipe<R: Readable>(link: &Cell<Link>, src: R) {
-    if link.replace(Link::Unpiped) == Link::Piped && !src.readable_ended() {
-        src.pause();
-    }
 }
