@@ -614,3 +614,74 @@ fn client_side(proxy_port: u16, nowhere_port: u16) {
     assert_eq!(answer, "partial ");
     assert!(!complete, "a truncated body, not a clean end");
 }
+
+/// Chapter 11: a proxy's download sent on with `stream::pipeline`; the
+/// client leaves mid-download: the callback hears it once, and the
+/// upstream's response is destroyed (its server sees it close unfinished).
+#[test]
+fn ch11_a_pipeline_tears_down_a_download_its_client_left() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A server on its own thread and loop: `setup` makes it; it listens
+    /// on a free port, which is sent back.
+    fn serve(setup: impl FnOnce() -> http::Server + Send + 'static) -> u16 {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let server = setup();
+            server.listen(0, "127.0.0.1", || {});
+            tx.send(server.address().unwrap().port()).unwrap();
+            nodelike::run();
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap()
+    }
+
+    // The upstream: an endless download, written as fast as it drains.
+    let (upstream_tx, upstream_rx) = mpsc::channel::<bool>();
+    let upstream_port = serve(move || {
+        http::create_server(move |_req, res| {
+            let finished = upstream_tx.clone();
+            let piece = vec![b'x'; 16 * 1024];
+            let pump = Rc::new(move || while res.write(&piece[..]) {});
+            let again = pump.clone();
+            res.on_drain(move || again());
+            pump();
+            res.on_close(move || {
+                let _ = finished.send(res.writable_finished());
+            });
+        })
+    });
+    // The proxy: its download goes on through a pipeline.
+    let (report_tx, report_rx) = mpsc::channel::<Option<&'static str>>();
+    let proxy_port = serve(move || {
+        http::create_server(move |_req, res| {
+            let report = report_tx.clone();
+            http::get(format!("http://127.0.0.1:{upstream_port}/"), move |up| {
+                let report = report.clone();
+                nodelike::stream::pipeline((up, res), move |err| {
+                    let _ = report.send(err.map(|e| e.code()));
+                });
+            });
+        })
+    });
+    // A client that reads 1 MiB, then leaves.
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", proxy_port)).unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (mut got, mut buf) = (0, vec![0u8; 65536]);
+    while got < 1 << 20 {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "the proxy closed early");
+        got += n;
+    }
+    drop(conn);
+    let first = report_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first, Some("ERR_STREAM_PREMATURE_CLOSE"));
+    let upstream_finished = upstream_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(!upstream_finished, "the upstream response was destroyed");
+    assert!(
+        report_rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "the callback ran once"
+    );
+}

@@ -28,6 +28,10 @@
 //! 10. [One loop per core, and scaling out](ch10_one_loop_per_core): a
 //!     `broadcast` that reaches each loop's server (a thread-local),
 //!     signals and a graceful stop.
+//! 11. [Streams](ch11_streams): the `Readable`/`Writable` contract, `pipe`
+//!     (chapter 4's pump, named), `pipeline` and `finished` (a chain that
+//!     fails as one), and the worker pool that keeps blocking work off the
+//!     loop.
 //!
 //! By the end you can write, from the chapters alone, a streaming proxy like
 //! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
@@ -67,3 +71,6 @@ pub mod ch09_tls {}
 
 #[doc = include_str!("ch10_one_loop_per_core.md")]
 pub mod ch10_one_loop_per_core {}
+
+#[doc = include_str!("ch11_streams.md")]
+pub mod ch11_streams {}
