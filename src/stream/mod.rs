@@ -36,9 +36,11 @@
 //! nodelike::run();
 //! ```
 
+mod delegate;
 mod pipe;
 mod pipeline;
 
+pub(crate) use delegate::{readable_by_its_own_methods, writable_by_its_own_methods};
 pub use pipe::PipeOptions;
 pub use pipeline::{finished, pipeline, Chain, EndOfStream};
 

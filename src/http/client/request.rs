@@ -998,6 +998,50 @@ impl ClientRequest {
         .unwrap_or(0)
     }
 
+    /// Holds the socket's writes until [`uncork`](Self::uncork) (Node's
+    /// `req.cork()`); before the request has a socket, nothing is written
+    /// anyway.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.cork();
+    /// req.write("a");
+    /// req.write("b");
+    /// req.uncork();
+    /// # }
+    /// ```
+    pub fn cork(&self) {
+        if let Some(socket) = self.socket_now() {
+            socket.cork();
+        }
+    }
+
+    /// Undoes one [`cork`](Self::cork) (Node's `req.uncork()`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// req.uncork();
+    /// # }
+    /// ```
+    pub fn uncork(&self) {
+        if let Some(socket) = self.socket_now() {
+            socket.uncork();
+        }
+    }
+
+    /// The buffer size past which `write` returns `false`: 16 KiB (Node's
+    /// `writableHighWaterMark`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// assert_eq!(req.writable_high_water_mark(), 16 * 1024);
+    /// # }
+    /// ```
+    #[doc(alias = "writableHighWaterMark")]
+    pub fn writable_high_water_mark(&self) -> usize {
+        HIGH_WATER_MARK
+    }
+
     /// The request's socket, once it has one.
     fn socket_now(&self) -> Option<Socket> {
         with_state(|c| c.clients.get(self.id).and_then(|e| e.socket))
@@ -1041,48 +1085,4 @@ impl crate::stream::Stream for ClientRequest {
     }
 }
 
-impl crate::stream::Writable for ClientRequest {
-    fn write(&self, chunk: impl IntoChunk) -> bool {
-        ClientRequest::write(self, chunk)
-    }
-
-    fn end(&self, chunk: impl IntoChunk) {
-        ClientRequest::end(self, chunk);
-    }
-
-    fn on_drain(&self, f: impl FnMut() + 'static) {
-        ClientRequest::on_drain(self, f);
-    }
-
-    fn on_finish(&self, f: impl FnMut() + 'static) {
-        ClientRequest::on_finish(self, f);
-    }
-
-    fn cork(&self) {
-        if let Some(socket) = self.socket_now() {
-            socket.cork();
-        }
-    }
-
-    fn uncork(&self) {
-        if let Some(socket) = self.socket_now() {
-            socket.uncork();
-        }
-    }
-
-    fn writable_ended(&self) -> bool {
-        ClientRequest::writable_ended(self)
-    }
-
-    fn writable_finished(&self) -> bool {
-        ClientRequest::writable_finished(self)
-    }
-
-    fn writable_length(&self) -> usize {
-        ClientRequest::writable_length(self)
-    }
-
-    fn writable_high_water_mark(&self) -> usize {
-        HIGH_WATER_MARK
-    }
-}
+crate::stream::writable_by_its_own_methods!(ClientRequest);

@@ -688,31 +688,7 @@ impl crate::stream::Stream for ClientResponse {
     }
 }
 
-impl crate::stream::Readable for ClientResponse {
-    fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
-        ClientResponse::on_data(self, f);
-    }
-
-    fn on_end(&self, f: impl FnMut() + 'static) {
-        ClientResponse::on_end(self, f);
-    }
-
-    fn pause(&self) {
-        ClientResponse::pause(self);
-    }
-
-    fn resume(&self) {
-        ClientResponse::resume(self);
-    }
-
-    fn is_paused(&self) -> bool {
-        ClientResponse::is_paused(self)
-    }
-
-    fn readable_ended(&self) -> bool {
-        ClientResponse::readable_ended(self)
-    }
-}
+crate::stream::readable_by_its_own_methods!(ClientResponse);
 
 #[cfg(test)]
 mod tests {

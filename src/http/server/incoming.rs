@@ -457,28 +457,4 @@ impl crate::stream::Stream for IncomingMessage {
     }
 }
 
-impl crate::stream::Readable for IncomingMessage {
-    fn on_data(&self, f: impl FnMut(Chunk<'_>) + 'static) {
-        IncomingMessage::on_data(self, f);
-    }
-
-    fn on_end(&self, f: impl FnMut() + 'static) {
-        IncomingMessage::on_end(self, f);
-    }
-
-    fn pause(&self) {
-        IncomingMessage::pause(self);
-    }
-
-    fn resume(&self) {
-        IncomingMessage::resume(self);
-    }
-
-    fn is_paused(&self) -> bool {
-        IncomingMessage::is_paused(self)
-    }
-
-    fn readable_ended(&self) -> bool {
-        IncomingMessage::readable_ended(self)
-    }
-}
+crate::stream::readable_by_its_own_methods!(IncomingMessage);

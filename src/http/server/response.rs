@@ -854,6 +854,44 @@ fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result
 }
 
 impl ServerResponse {
+    /// Holds the connection's writes until [`uncork`](Self::uncork)
+    /// (Node's `res.cork()`, which corks the socket).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.cork();
+    /// res.write("a");
+    /// nodelike::set_timeout(move || { res.write("b"); res.uncork(); }, 5);
+    /// # }
+    /// ```
+    pub fn cork(&self) {
+        self.connection().cork();
+    }
+
+    /// Undoes one [`cork`](Self::cork) (Node's `res.uncork()`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// res.uncork();
+    /// # }
+    /// ```
+    pub fn uncork(&self) {
+        self.connection().uncork();
+    }
+
+    /// The buffer size past which `write` returns `false`: 16 KiB (Node's
+    /// `writableHighWaterMark`).
+    ///
+    /// ```no_run
+    /// # fn f(res: nodelike::http::ServerResponse) {
+    /// assert_eq!(res.writable_high_water_mark(), 16 * 1024);
+    /// # }
+    /// ```
+    #[doc(alias = "writableHighWaterMark")]
+    pub fn writable_high_water_mark(&self) -> usize {
+        HIGH_WATER_MARK
+    }
+
     /// Bytes written but not yet handed to the OS (Node's
     /// `writableLength`): this response's output waiting behind an earlier
     /// one on the connection, or the connection's backlog while it is the
@@ -913,44 +951,4 @@ impl crate::stream::Stream for ServerResponse {
     }
 }
 
-impl crate::stream::Writable for ServerResponse {
-    fn write(&self, chunk: impl IntoChunk) -> bool {
-        ServerResponse::write(self, chunk)
-    }
-
-    fn end(&self, chunk: impl IntoChunk) {
-        ServerResponse::end(self, chunk);
-    }
-
-    fn on_drain(&self, f: impl FnMut() + 'static) {
-        ServerResponse::on_drain(self, f);
-    }
-
-    fn on_finish(&self, f: impl FnMut() + 'static) {
-        ServerResponse::on_finish(self, f);
-    }
-
-    fn cork(&self) {
-        self.connection().cork();
-    }
-
-    fn uncork(&self) {
-        self.connection().uncork();
-    }
-
-    fn writable_ended(&self) -> bool {
-        ServerResponse::writable_ended(self)
-    }
-
-    fn writable_finished(&self) -> bool {
-        ServerResponse::writable_finished(self)
-    }
-
-    fn writable_length(&self) -> usize {
-        ServerResponse::writable_length(self)
-    }
-
-    fn writable_high_water_mark(&self) -> usize {
-        HIGH_WATER_MARK
-    }
-}
+crate::stream::writable_by_its_own_methods!(ServerResponse);
