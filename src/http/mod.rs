@@ -16,6 +16,7 @@ pub mod h1;
 #[cfg(feature = "tls")]
 pub mod https;
 mod keep_alive;
+mod outgoing;
 mod server;
 
 pub(crate) use body::{BodyError, Framing};

@@ -106,16 +106,12 @@ fn server_name(tls: &crate::net::tls::ClientTlsOptions, ex: &ClientExchange, hos
     if let Some(name) = &tls.servername {
         return name.trim_matches(['[', ']']).to_owned();
     }
-    let host_header = ex
-        .set_headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("host"))
-        .and_then(|(_, values)| values.first());
+    let host_header = ex.set_headers.first("host");
     let name = match host_header {
         // `[::1]:8443` is `::1`; `example.com:8443` is `example.com`.
         Some(h) if h.starts_with('[') => match h.find(']') {
             Some(end) => &h[1..end],
-            None => h.as_str(),
+            None => h,
         },
         Some(h) => h.split(':').next().unwrap_or(h),
         None => host,

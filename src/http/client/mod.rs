@@ -38,6 +38,7 @@ use crate::chunk::{Chunk, IntoChunk};
 use crate::encoding::{Encoding, StringDecoder};
 use crate::http::h1::{self, encode, Decoded, Decoder, Headers, Limits, ParsedResponse};
 use crate::http::keep_alive::{AfterMessage, KeepAlive};
+use crate::http::outgoing::OutgoingHeaders;
 use crate::http::{BodyError, Framing};
 use crate::net::{self, Cause, PerSocket, SockId, Socket, Transport, HIGH_WATER_MARK};
 use crate::runtime::arena::{Arena, Id};
@@ -193,7 +194,7 @@ struct ClientExchange {
     agent: Option<usize>,
     /// Queued in the agent, waiting for a socket.
     queued: bool,
-    set_headers: Vec<(String, Vec<String>)>,
+    set_headers: OutgoingHeaders,
     head_sent: bool,
     framing: Framing,
     /// `end` was called.

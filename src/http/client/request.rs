@@ -74,24 +74,12 @@ fn request_over(
         match options {
             Ok(o) => {
                 for (n, v) in &o.headers {
-                    match ex
-                        .set_headers
-                        .iter_mut()
-                        .find(|(name, _)| name.eq_ignore_ascii_case(n))
-                    {
-                        Some(entry) => entry.1.push(v.clone()),
-                        None => ex.set_headers.push((n.clone(), vec![v.clone()])),
-                    }
+                    ex.set_headers.append(n, v);
                 }
                 // Node sets `Host` here, after the options' headers, so it
                 // sits there on the wire and `get_header("host")` has it.
-                if !ex
-                    .set_headers
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("host"))
-                {
-                    ex.set_headers
-                        .push(("Host".to_owned(), vec![host_header(&o)]));
+                if !ex.set_headers.has("host") {
+                    ex.set_headers.append("Host", &host_header(&o));
                 }
                 let invalid = !encode::is_valid_method(&o.method)
                     || !encode::is_valid_request_target(&o.path)
@@ -121,11 +109,9 @@ fn request_over(
             });
             let req = ClientRequest::from_id(id);
             let expects = with_state(|c| {
-                c.clients.get(id).is_some_and(|e| {
-                    e.set_headers
-                        .iter()
-                        .any(|(n, _)| n.eq_ignore_ascii_case("expect"))
-                })
+                c.clients
+                    .get(id)
+                    .is_some_and(|e| e.set_headers.has("expect"))
             });
             if expects == Some(true) {
                 req.flush_headers();
@@ -555,23 +541,7 @@ impl ClientRequest {
                     "Cannot set headers after they are sent",
                 ));
             }
-            if !encode::is_valid_header_name(name)
-                || values.iter().any(|v| !encode::is_valid_header_value(v))
-            {
-                return Some(Error::new(
-                    ErrorKind::InvalidHeader,
-                    format!("Invalid character in header [\"{name}\"]"),
-                ));
-            }
-            match e
-                .set_headers
-                .iter_mut()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
-                Some(entry) => entry.1 = values,
-                None => e.set_headers.push((name.to_owned(), values)),
-            }
-            None
+            e.set_headers.set(name, values).err()
         })
         .flatten();
         if let Some(e) = err {
@@ -591,20 +561,58 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "getHeader")]
     pub fn get_header(&self, name: &str) -> Option<h1::HeaderValue> {
+        with_state(|c| c.clients.get(self.id)?.set_headers.get(name)).flatten()
+    }
+
+    /// Whether a header is set for sending (Node's `hasHeader`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// if !req.has_header("user-agent") {
+    ///     req.set_header("User-Agent", "nodelike");
+    /// }
+    /// # }
+    /// ```
+    #[doc(alias = "hasHeader")]
+    pub fn has_header(&self, name: &str) -> bool {
         with_state(|c| {
-            let e = c.clients.get(self.id)?;
-            e.set_headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| {
-                    if v.len() == 1 {
-                        h1::HeaderValue::Single(v[0].clone())
-                    } else {
-                        h1::HeaderValue::List(v.clone())
-                    }
-                })
+            c.clients
+                .get(self.id)
+                .is_some_and(|e| e.set_headers.has(name))
         })
-        .flatten()
+        .unwrap_or(false)
+    }
+
+    /// Every header set for sending, names in lower case (Node's
+    /// `getHeaders`), `Host` included.
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// for (name, value) in req.get_headers() {
+    ///     println!("{name}: {}", value.as_str());
+    /// }
+    /// # }
+    /// ```
+    #[doc(alias = "getHeaders")]
+    pub fn get_headers(&self) -> Vec<(String, h1::HeaderValue)> {
+        with_state(|c| c.clients.get(self.id).map(|e| e.set_headers.all()))
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    /// The names of the headers set for sending, in lower case (Node's
+    /// `getHeaderNames`).
+    ///
+    /// ```no_run
+    /// # fn f(req: nodelike::http::ClientRequest) {
+    /// assert!(req.get_header_names().contains(&"host".to_string()));
+    /// # }
+    /// ```
+    #[doc(alias = "getHeaderNames")]
+    pub fn get_header_names(&self) -> Vec<String> {
+        with_state(|c| c.clients.get(self.id).map(|e| e.set_headers.names()))
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// Removes a header before the head is sent.
@@ -619,7 +627,7 @@ impl ClientRequest {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
                 if !e.head_sent {
-                    e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                    e.set_headers.remove(name);
                 }
             }
         });
@@ -866,14 +874,10 @@ pub(super) fn write_request_head(
     out.push(b' ');
     out.extend_from_slice(o.path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let has = |name: &str| {
-        e.set_headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
+    let has = |name: &str| e.set_headers.has(name);
     let mut length = None;
     let mut chunked_by_user = false;
-    for (n, values) in &e.set_headers {
+    for (n, values) in e.set_headers.iter() {
         for v in values {
             if n.eq_ignore_ascii_case("content-length") {
                 length = v.trim().parse::<u64>().ok();

@@ -9,6 +9,7 @@ use std::time::Instant;
 use crate::chunk::Chunk;
 use crate::encoding::StringDecoder;
 use crate::http::h1::{self, encode, DateCache, ParsedRequest};
+use crate::http::outgoing::{check_header, OutgoingHeaders};
 use crate::http::{BodyError, Framing};
 use crate::net::SockId;
 use crate::runtime::arena::Id;
@@ -132,7 +133,7 @@ pub(crate) struct Exchange {
     pub(crate) status: u16,
     pub(crate) reason: Option<String>,
     /// Node's mutable headers (`set_header`): name as given, values.
-    pub(crate) set_headers: Vec<(String, Vec<String>)>,
+    pub(crate) set_headers: OutgoingHeaders,
     /// `write_head` was called (or implicitly done): headers are fixed.
     pub(crate) head_committed: bool,
     /// The committed header lines, already serialized.
@@ -247,7 +248,7 @@ impl Exchange {
         self.head_lines.clear();
         self.flags = HeadFlags::default();
         let set = std::mem::take(&mut self.set_headers);
-        for (name, values) in &set {
+        for (name, values) in set.iter() {
             if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 continue;
             }
@@ -410,21 +411,4 @@ impl Exchange {
             }
         })
     }
-}
-
-/// Validates a header about to be sent (Node throws `ERR_INVALID_CHAR`).
-pub(crate) fn check_header(name: &str, value: &str) -> Result<(), Error> {
-    if !encode::is_valid_header_name(name) {
-        return Err(Error::new(
-            ErrorKind::InvalidHeader,
-            format!("Header name must be a valid HTTP token [\"{name}\"]"),
-        ));
-    }
-    if !encode::is_valid_header_value(value) {
-        return Err(Error::new(
-            ErrorKind::InvalidHeader,
-            format!("Invalid character in header content [\"{name}\"]"),
-        ));
-    }
-    Ok(())
 }

@@ -1,10 +1,11 @@
 //! Node's `http.ServerResponse`.
 
 use super::conn::{self, complete_front};
-use super::exchange::{check_header, ExId, Exchange};
+use super::exchange::{ExId, Exchange};
 use super::{with_state, ServerState};
 use crate::chunk::IntoChunk;
 use crate::http::h1::{DateCache, HeaderValue};
+use crate::http::outgoing::check_header;
 use crate::net::{self, SockId, Socket, HIGH_WATER_MARK};
 use crate::runtime::{self, LoopBound};
 use crate::{Error, ErrorKind};
@@ -305,18 +306,7 @@ impl ServerResponse {
                     "Cannot set headers after they are sent to the client",
                 ));
             }
-            for v in &values {
-                check_header(name, v)?;
-            }
-            match e
-                .set_headers
-                .iter_mut()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
-                Some(entry) => entry.1 = values,
-                None => e.set_headers.push((name.to_owned(), values)),
-            }
-            Ok(())
+            e.set_headers.set(name, values)
         });
     }
 
@@ -331,18 +321,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "getHeader")]
     pub fn get_header(&self, name: &str) -> Option<HeaderValue> {
-        self.read(|e| {
-            e.set_headers
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| {
-                    if v.len() == 1 {
-                        HeaderValue::Single(v[0].clone())
-                    } else {
-                        HeaderValue::List(v.clone())
-                    }
-                })
-        })
+        self.read(|e| e.set_headers.get(name))
     }
 
     /// Every header queued with [`set_header`](Self::set_header), names in
@@ -362,19 +341,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "getHeaders")]
     pub fn get_headers(&self) -> Vec<(String, HeaderValue)> {
-        self.read(|e| {
-            e.set_headers
-                .iter()
-                .map(|(n, v)| {
-                    let value = if v.len() == 1 {
-                        HeaderValue::Single(v[0].clone())
-                    } else {
-                        HeaderValue::List(v.clone())
-                    };
-                    (n.to_ascii_lowercase(), value)
-                })
-                .collect()
-        })
+        self.read(|e| e.set_headers.all())
     }
 
     /// The names of the queued headers, in lower case (Node's
@@ -388,12 +355,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "getHeaderNames")]
     pub fn get_header_names(&self) -> Vec<String> {
-        self.read(|e| {
-            e.set_headers
-                .iter()
-                .map(|(n, _)| n.to_ascii_lowercase())
-                .collect()
-        })
+        self.read(|e| e.set_headers.names())
     }
 
     /// The reason phrase that goes (or went) out with the status (Node's
@@ -443,11 +405,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "hasHeader")]
     pub fn has_header(&self, name: &str) -> bool {
-        self.read(|e| {
-            e.set_headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-        })
+        self.read(|e| e.set_headers.has(name))
     }
 
     /// Removes a header queued for implicit sending.
@@ -466,7 +424,7 @@ impl ServerResponse {
                     "Cannot remove headers after they are sent",
                 ));
             }
-            e.set_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            e.set_headers.remove(name);
             // As in Node, removing a header the server would add keeps it
             // out: no automatic length (chunked instead), no chunked
             // framing (the body then runs to the close), no `Connection`
