@@ -168,6 +168,14 @@ impl ServerResponse {
     /// name to send several lines. The head goes out with the first
     /// `write`/`end`.
     ///
+    /// The list is of `&str` pairs, so the forms a Node port writes all
+    /// compile: `&[]` for none, literals, and `&String`s made on the spot
+    /// (`("Content-Length", &len.to_string())`). For pairs of `String`s
+    /// built at run time (a `Vec<(String, String)>`, a map), use
+    /// [`write_head_from`](Self::write_head_from). (One generic parameter
+    /// for both would lose the first three: an empty `&[]` or a `&String`
+    /// in a literal has no single type to infer.)
+    ///
     /// ```no_run
     /// # fn f(res: nodelike::http::ServerResponse) {
     /// let body = "hello world";
