@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use super::exchange::{CloseReason, ExId, ExListeners};
+use super::exchange::{CloseReason, ExId, ExListeners, RequestLife, ResponseBody};
 use super::{emit_server, with_state, IncomingMessage, ServerRec, ServerResponse, ServerState};
 use crate::chunk::Chunk;
 use crate::http::h1::{self, Decoded, Decoder};
@@ -326,10 +326,8 @@ fn next_step<'a>(
                     if kind.leaves_http() {
                         conn.reading = Reading::Upgraded;
                         conn.upgraded = Some(ex_id);
-                        ex.req_complete = true;
-                        ex.req_done = true;
-                        ex.ended = true;
-                        ex.finished = true;
+                        ex.request = RequestLife::Ended;
+                        ex.response_body = ResponseBody::Abandoned;
                     } else {
                         conn.queue.push_back(ex_id);
                         if !body_empty {
@@ -444,11 +442,8 @@ fn dispatch_upgrade(id: SockId, ex: ExId, kind: Kind, head: &[u8]) {
     };
     // The socket was handed over: the request's life as HTTP is over.
     let fire = with_state(|st| match st.exchanges.get_mut(ex) {
-        Some(e) if !e.req_closed => {
-            e.req_closed = true;
-            true
-        }
-        _ => false,
+        Some(e) => e.request.close(),
+        None => false,
     })
     .unwrap_or(false);
     if fire && handled {
@@ -516,12 +511,8 @@ fn emit_end(ex: ExId) {
         emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
     let live = with_state(|st| match st.exchanges.get_mut(ex) {
-        Some(e) if !e.req_done => {
-            e.req_complete = true;
-            e.req_done = true;
-            true
-        }
-        _ => false,
+        Some(e) => e.request.end(),
+        None => false,
     })
     .unwrap_or(false);
     if live {
@@ -531,10 +522,7 @@ fn emit_end(ex: ExId) {
         // finished yet: this runs once per request.)
         let fire = with_state(|st| {
             let fire = match st.exchanges.get_mut(ex) {
-                Some(e) if e.finished && !e.req_closed => {
-                    e.req_closed = true;
-                    true
-                }
+                Some(e) if e.response_body.finished() => e.request.close(),
                 _ => false,
             };
             if !fire {
@@ -555,10 +543,7 @@ fn emit_end(ex: ExId) {
 /// `finish`, the response's `close`, then the request's `close`).
 fn close_request_after_response(ex: ExId) {
     let fire = with_state(|st| match st.exchanges.get_mut(ex) {
-        Some(e) if e.req_done && e.finished && !e.req_closed => {
-            e.req_closed = true;
-            true
-        }
+        Some(e) if e.request.done() && e.response_body.finished() => e.request.close(),
         _ => false,
     })
     .unwrap_or(false);
@@ -572,7 +557,7 @@ pub(super) fn free_if_done(st: &mut ServerState, ex: ExId) {
     let Some(e) = st.exchanges.get_mut(ex) else {
         return;
     };
-    if !(e.req_done && e.finished) {
+    if !(e.request.done() && e.response_body.finished()) {
         return;
     }
     let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
@@ -627,7 +612,9 @@ fn client_error(id: SockId, err: Error) {
         let mut abandoned = None;
         if let Some(ex) = cut_short {
             let on_wire = conn.queue.front() == Some(&ex)
-                && exchanges.get(ex).is_some_and(|e| e.head_written);
+                && exchanges
+                    .get(ex)
+                    .is_some_and(|e| e.response_head.is_written());
             if on_wire {
                 log::debug!("socket {}: response under way; destroying", id.key);
                 net::destroy(id, cause);
@@ -637,8 +624,7 @@ fn client_error(id: SockId, err: Error) {
             // `body_ex` keeps it tracked until the socket closes.
             conn.queue.retain(|&queued| queued != ex);
             if let Some(e) = exchanges.get_mut(ex) {
-                e.req_done = true;
-                e.req_closed = true;
+                e.request.close();
                 abandoned = Some(ex);
             }
         }
@@ -767,10 +753,8 @@ fn abort_exchange(ex: ExId) {
     let req_open = with_state(|st| {
         let e = st.exchanges.get_mut(ex)?;
         e.socket = None;
-        e.ended = true;
-        e.finished = true;
-        e.req_done = true;
-        Some(!std::mem::replace(&mut e.req_closed, true))
+        e.response_body.reach(ResponseBody::Abandoned);
+        Some(e.request.close())
     })
     .flatten()
     .unwrap_or(false);
@@ -796,7 +780,7 @@ pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
             conn.queue.pop_front();
             continue;
         };
-        if !e.ended {
+        if !e.response_body.ended() {
             break;
         }
         conn.queue.pop_front();
@@ -972,12 +956,12 @@ fn after_flush(id: SockId) {
             }
             conn.finishing.pop_front();
             let e = st.exchanges.get_mut(ex)?;
-            e.finished = true;
+            e.response_body.reach(ResponseBody::Finished);
             // Node's `req._dump()`: the request's unread body is of no use
             // once its response is sent; it must still be read off the
             // wire (or the next request on the connection never comes),
             // even if a listener or a `pipe` paused it.
-            let dump = (!e.req_complete).then(|| std::mem::take(&mut e.listeners.data));
+            let dump = (!e.request.complete()).then(|| std::mem::take(&mut e.listeners.data));
             let listens = !e.listeners.finish.is_empty()
                 || !e.listeners.res_close.is_empty()
                 || !e.listeners.req_close.is_empty();
@@ -1074,7 +1058,7 @@ fn on_timeout(id: SockId) -> bool {
         let req = conn
             .body_ex
             .or(conn.queue.back().copied())
-            .filter(|&ex| st.exchanges.get(ex).is_some_and(|e| !e.req_complete));
+            .filter(|&ex| st.exchanges.get(ex).is_some_and(|e| !e.request.complete()));
         Some((conn.server, req, conn.queue.front().copied()))
     })
     .flatten();
@@ -1114,11 +1098,7 @@ fn on_socket_closed(id: SockId, cause: Cause) {
         // the request's body was complete (a GET whose client went away
         // mid-download gets it too).
         let req_open = with_state(|st| match st.exchanges.get_mut(ex) {
-            Some(e) if !e.req_closed && (!e.req_done || !e.finished) => {
-                e.req_done = true;
-                e.req_closed = true;
-                true
-            }
+            Some(e) if !(e.request.done() && e.response_body.finished()) => e.request.close(),
             _ => false,
         })
         .unwrap_or(false);
@@ -1128,9 +1108,7 @@ fn on_socket_closed(id: SockId, cause: Cause) {
         emit_res_close(ex);
         with_state(|st| {
             if let Some(e) = st.exchanges.get_mut(ex) {
-                e.req_done = true;
-                e.finished = true;
-                e.ended = true;
+                e.response_body.reach(ResponseBody::Abandoned);
             }
             free_if_done(st, ex);
         });

@@ -71,6 +71,121 @@ impl std::fmt::Display for CloseReason {
     }
 }
 
+/// Where a request is in its life, as Node's `IncomingMessage` tells it
+/// (`complete`, `readableEnded`, `destroyed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum RequestLife {
+    /// The head arrived; `data` events may follow.
+    #[default]
+    Receiving,
+    /// `end` was emitted: the whole body arrived; `close` is to come.
+    Ended,
+    /// `close` was emitted after `end`: a life that ended well (or a
+    /// connection handed over by an upgrade).
+    ClosedAfterEnd,
+    /// `close` was emitted before `end`: cut short (aborted, timed out, a
+    /// bad body).
+    ClosedEarly,
+}
+
+impl RequestLife {
+    /// The whole body arrived (`end` was emitted).
+    pub(crate) fn complete(self) -> bool {
+        matches!(self, RequestLife::Ended | RequestLife::ClosedAfterEnd)
+    }
+
+    /// No more `data` or `end` will be emitted.
+    pub(crate) fn done(self) -> bool {
+        self != RequestLife::Receiving
+    }
+
+    /// `close` was emitted.
+    pub(crate) fn closed(self) -> bool {
+        matches!(self, RequestLife::ClosedAfterEnd | RequestLife::ClosedEarly)
+    }
+
+    /// Moves to `Ended`; whether it was receiving (so `end` is emitted).
+    pub(crate) fn end(&mut self) -> bool {
+        let receiving = *self == RequestLife::Receiving;
+        if receiving {
+            *self = RequestLife::Ended;
+        }
+        receiving
+    }
+
+    /// Moves to a closed state; whether it was not closed yet (so `close`
+    /// is emitted, once in every life).
+    pub(crate) fn close(&mut self) -> bool {
+        let next = match *self {
+            RequestLife::Receiving => RequestLife::ClosedEarly,
+            RequestLife::Ended => RequestLife::ClosedAfterEnd,
+            closed => return closed != *self,
+        };
+        *self = next;
+        true
+    }
+}
+
+/// The response's head: open to changes until fixed by `write_head` (or
+/// the first `write`), then written into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum ResponseHead {
+    /// `set_header` and `write_head` may still change it.
+    #[default]
+    Open,
+    /// Fixed: status and lines decided (Node's `headersSent` is true).
+    Fixed,
+    /// Serialized into the output, framing decided.
+    Written,
+}
+
+impl ResponseHead {
+    /// Node's `headersSent`: no more changes.
+    pub(crate) fn is_fixed(self) -> bool {
+        self != ResponseHead::Open
+    }
+
+    /// The head's bytes are in the output.
+    pub(crate) fn is_written(self) -> bool {
+        self == ResponseHead::Written
+    }
+}
+
+/// The response's body, in order: written, ended, handed to the OS. A
+/// response whose connection died before it finished is `Abandoned`:
+/// nothing more goes out, and it counts as ended and finished, so its
+/// record can be freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) enum ResponseBody {
+    /// `write` may be called.
+    #[default]
+    Writing,
+    /// `end` was called (Node's `writableEnded`).
+    Ended,
+    /// The last byte was handed to the OS (`finish`; `writableFinished`).
+    Finished,
+    /// The connection ended before the response did (or the socket left
+    /// HTTP through an upgrade).
+    Abandoned,
+}
+
+impl ResponseBody {
+    /// `end` was called, or the response was abandoned.
+    pub(crate) fn ended(self) -> bool {
+        self >= ResponseBody::Ended
+    }
+
+    /// The body was handed to the OS, or the response was abandoned.
+    pub(crate) fn finished(self) -> bool {
+        self >= ResponseBody::Finished
+    }
+
+    /// Moves forward to `state` (never back).
+    pub(crate) fn reach(&mut self, state: ResponseBody) {
+        *self = (*self).max(state);
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct ExListeners {
     pub(crate) data: Listeners<dyn FnMut(Chunk<'_>)>,
@@ -119,12 +234,8 @@ pub(crate) struct Exchange {
     /// A copy of the request head; `parsed` holds ranges into it.
     pub(crate) head: Vec<u8>,
     pub(crate) parsed: ParsedRequest,
-    /// `end` was emitted: the whole body arrived.
-    pub(crate) req_complete: bool,
-    /// No more request events will fire (`end` or `close` was emitted).
-    pub(crate) req_done: bool,
-    /// The request's `close` was emitted (at most once).
-    pub(crate) req_closed: bool,
+    /// Where the request is in its life: receiving, ended, closed.
+    pub(crate) request: RequestLife,
     pub(crate) trailers: Option<h1::Headers>,
     /// The trailer lines as received, names as sent (Node's `rawTrailers`).
     pub(crate) raw_trailers: Vec<(String, String)>,
@@ -134,19 +245,18 @@ pub(crate) struct Exchange {
     pub(crate) reason: Option<String>,
     /// Node's mutable headers (`set_header`): name as given, values.
     pub(crate) set_headers: OutgoingHeaders,
-    /// `write_head` was called (or implicitly done): headers are fixed.
-    pub(crate) head_committed: bool,
+    /// Whether the head can still change, is fixed, or is in the output.
+    pub(crate) response_head: ResponseHead,
     /// The committed header lines, already serialized.
     pub(crate) head_lines: Vec<u8>,
     pub(crate) flags: HeadFlags,
-    /// The status line and headers have been written to the output.
-    pub(crate) head_written: bool,
     pub(crate) framing: Framing,
     pub(crate) keep_alive: bool,
-    pub(crate) ended: bool,
-    /// The last byte was handed to the OS (`finish` emitted).
-    pub(crate) finished: bool,
-    /// `close` was emitted on the response.
+    /// Whether the body is being written, ended, handed to the OS, or
+    /// abandoned with its connection.
+    pub(crate) response_body: ResponseBody,
+    /// The response's `close` was emitted (it is emitted once, whether the
+    /// body finished or was abandoned).
     pub(crate) res_closed: bool,
     /// Output made while an earlier response on the connection is still
     /// going out; moved to the socket when this one's turn comes.
@@ -173,23 +283,19 @@ impl Exchange {
         debug_assert!(self.listeners.is_empty());
         self.socket = Some(socket);
         self.head.clear();
-        self.req_complete = false;
-        self.req_done = false;
-        self.req_closed = false;
+        self.request = RequestLife::Receiving;
         self.trailers = None;
         self.raw_trailers.clear();
         self.decoder = None;
         self.status = 200;
         self.reason = None;
         self.set_headers.clear();
-        self.head_committed = false;
+        self.response_head = ResponseHead::Open;
         self.head_lines.clear();
         self.flags = HeadFlags::default();
-        self.head_written = false;
         self.framing = Framing::NoBody;
         self.keep_alive = false;
-        self.ended = false;
-        self.finished = false;
+        self.response_body = ResponseBody::Writing;
         self.res_closed = false;
         self.pending_out.clear();
         self.trailers_out.clear();
@@ -218,7 +324,7 @@ impl Exchange {
         reason: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<(), Error> {
-        if self.head_committed {
+        if self.response_head.is_fixed() {
             return Err(Error::new(
                 ErrorKind::HeadersSent,
                 "Cannot write headers after they are sent to the client",
@@ -260,7 +366,7 @@ impl Exchange {
         for (name, value) in headers {
             self.add_line(name, value);
         }
-        self.head_committed = true;
+        self.response_head = ResponseHead::Fixed;
         Ok(())
     }
 
@@ -377,7 +483,7 @@ impl Exchange {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        self.head_written = true;
+        self.response_head = ResponseHead::Written;
         log::trace!(
             "response: head written, status {status}, {:?}, keep-alive {keep_alive}",
             self.framing
@@ -393,7 +499,7 @@ impl Exchange {
     ) -> Result<(), Error> {
         let result = self.framing.encode(out, data, end, &self.trailers_out);
         if end {
-            self.ended = true;
+            self.response_body.reach(ResponseBody::Ended);
         }
         result.map_err(|e| match e {
             BodyError::TooLong => Error::new(

@@ -191,7 +191,7 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn complete(&self) -> bool {
-        self.read(|e| e.req_complete)
+        self.read(|e| e.request.complete())
     }
 
     /// Makes `data` events carry text in `encoding` ([`Chunk::Text`]),
@@ -267,7 +267,12 @@ impl IncomingMessage {
     /// ```
     #[doc(alias = "readableEnded")]
     pub fn readable_ended(&self) -> bool {
-        with_state(|st| st.exchanges.get(self.ex).is_none_or(|e| e.req_complete)).unwrap_or(true)
+        with_state(|st| {
+            st.exchanges
+                .get(self.ex)
+                .is_none_or(|e| e.request.complete())
+        })
+        .unwrap_or(true)
     }
 
     fn socket(&self) -> Option<Socket> {
@@ -316,7 +321,8 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn destroyed(&self) -> bool {
-        with_state(|st| st.exchanges.get(self.ex).is_none_or(|e| e.req_closed)).unwrap_or(true)
+        with_state(|st| st.exchanges.get(self.ex).is_none_or(|e| e.request.closed()))
+            .unwrap_or(true)
     }
 
     /// Whether `close` has been emitted (Node's `req.closed`); the same as

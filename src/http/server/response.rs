@@ -155,7 +155,7 @@ impl ServerResponse {
     #[doc(alias = "writeContinue")]
     pub fn write_continue(&self) {
         with_state(|st| {
-            if matches!(st.exchanges.get(self.ex), Some(e) if !e.head_written) {
+            if matches!(st.exchanges.get(self.ex), Some(e) if !e.response_head.is_written()) {
                 output(st, self.ex, |_, out, _| {
                     out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n")
                 });
@@ -255,7 +255,7 @@ impl ServerResponse {
     #[doc(alias = "statusCode")]
     pub fn set_status_code(&self, status: u16) {
         self.mutate(|e| {
-            if e.head_committed {
+            if e.response_head.is_fixed() {
                 return Err(Error::new(
                     ErrorKind::HeadersSent,
                     "Cannot set the status after headers are sent",
@@ -278,7 +278,7 @@ impl ServerResponse {
     pub fn set_status_message(&self, reason: &str) {
         let reason = reason.to_owned();
         self.mutate(move |e| {
-            if e.head_committed {
+            if e.response_head.is_fixed() {
                 return Err(Error::new(
                     ErrorKind::HeadersSent,
                     "Cannot set the status after headers are sent",
@@ -308,7 +308,7 @@ impl ServerResponse {
     pub fn set_header(&self, name: &str, value: impl IntoHeaderValues) {
         let values = value.into_header_values();
         self.mutate(|e| {
-            if e.head_committed {
+            if e.response_head.is_fixed() {
                 return Err(Error::new(
                     ErrorKind::HeadersSent,
                     "Cannot set headers after they are sent to the client",
@@ -426,7 +426,7 @@ impl ServerResponse {
     #[doc(alias = "removeHeader")]
     pub fn remove_header(&self, name: &str) {
         self.mutate(|e| {
-            if e.head_committed {
+            if e.response_head.is_fixed() {
                 return Err(Error::new(
                     ErrorKind::HeadersSent,
                     "Cannot remove headers after they are sent",
@@ -460,7 +460,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "headersSent")]
     pub fn headers_sent(&self) -> bool {
-        self.read(|e| e.head_committed)
+        self.read(|e| e.response_head.is_fixed())
     }
 
     /// Whether `end` has been called (Node's `writableEnded`).
@@ -472,7 +472,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "writableEnded")]
     pub fn writable_ended(&self) -> bool {
-        self.read(|e| e.ended)
+        self.read(|e| e.response_body.ended())
     }
 
     /// Whether the last byte has been handed to the OS (Node's
@@ -486,7 +486,7 @@ impl ServerResponse {
     #[doc(alias = "writableFinished")]
     pub fn writable_finished(&self) -> bool {
         with_state(|st| match st.exchanges.get(self.ex) {
-            Some(e) => e.finished,
+            Some(e) => e.response_body.finished(),
             // Freed: it finished (or its connection died, which emitted close).
             None => true,
         })
@@ -508,7 +508,7 @@ impl ServerResponse {
         let data = chunk.chunk_bytes();
         if data.is_empty() {
             // Node sends nothing for an empty write, not even the head.
-            return self.read(|e| !e.ended);
+            return self.read(|e| !e.response_body.ended());
         }
         self.send(data, false)
     }
@@ -541,7 +541,7 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "flushHeaders")]
     pub fn flush_headers(&self) {
-        if self.read(|e| e.head_written || e.ended) {
+        if self.read(|e| e.response_head.is_written() || e.response_body.ended()) {
             return;
         }
         // An empty chunk of body: the head goes out, nothing else.
@@ -790,10 +790,10 @@ fn output(
 
 fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, Error>> {
     let e = st.exchanges.get_mut(ex)?;
-    if e.ended {
+    if e.response_body.ended() {
         return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
     }
-    if !e.head_committed {
+    if !e.response_head.is_fixed() {
         let status = e.status;
         if let Err(err) = e.commit_head(status, None, &[]) {
             return Some(Err(err));
@@ -807,7 +807,7 @@ fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result
     let mut result = Ok(());
     let now = runtime::now();
     let ok = output(st, ex, |e, out, date| {
-        if !e.head_written {
+        if !e.response_head.is_written() {
             let end_len = end.then_some(data.len());
             e.write_head_bytes(out, end_len, conn_keep_alive, date, now);
         }
