@@ -458,11 +458,8 @@ impl Agent {
             // and fails on the next turn, when its slot goes to the next
             // waiting request, as a destroyed socket's would.
             lookups.retain(|&(_, id)| match c.clients.get_mut(id) {
-                Some(e) if !e.done => {
-                    e.done = true;
-                    true
-                }
-                _ => false,
+                Some(e) => e.response.end_early(),
+                None => false,
             });
             lookups
         })

@@ -7,7 +7,7 @@ pub(super) fn free_client(c: &mut ClientState, ex: ClientId) {
     let Some(e) = c.clients.get_mut(ex) else {
         return;
     };
-    if !e.done {
+    if !e.response.is_over() {
         return;
     }
     let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
@@ -54,8 +54,8 @@ fn replay_on_fresh_socket(c: &mut ClientState, ex: ClientId) -> bool {
         return false;
     };
     let replayable = std::mem::take(&mut e.replay) == Replay::Armed
-        && !e.done
-        && e.ended
+        && !e.response.is_over()
+        && e.request.ended()
         && e.framing == Framing::NoBody;
     if !replayable {
         return false;
@@ -109,9 +109,9 @@ pub(super) fn let_go(c: &mut ClientState, id: ClientId, cause: Cause) {
 /// listens), and `close` on a response that had started.
 pub(super) fn fail(ex: ClientId, err: Error) {
     let started = with_state(|c| match c.clients.get_mut(ex) {
-        Some(e) if !e.done => {
-            e.done = true;
-            Some(e.res_started)
+        Some(e) if !e.response.is_over() => {
+            e.response.end_early();
+            Some(e.response.started())
         }
         _ => None,
     })

@@ -195,30 +195,26 @@ struct ClientExchange {
     /// Queued in the agent, waiting for a socket.
     queued: bool,
     set_headers: OutgoingHeaders,
-    head_sent: bool,
+    /// How far the request has gone out: its head, its end, all of it.
+    request: RequestOut,
     framing: Framing,
-    /// `end` was called.
-    ended: bool,
     /// Bytes not yet handed to a socket (before it connected).
     out: Vec<u8>,
     need_drain: bool,
     /// Response head bytes and their parse.
     res_head: Vec<u8>,
     parsed: ParsedResponse,
-    res_started: bool,
-    res_complete: bool,
     trailers: Option<Headers>,
     /// Trailers to send after a chunked request body (`add_trailers`).
     trailers_out: Vec<(String, String)>,
     /// The trailer lines as received (Node's `rawTrailers`).
     raw_trailers: Vec<(String, String)>,
     decoder: Option<StringDecoder>,
-    /// Over: response complete, failed or aborted. No more events.
-    done: bool,
+    /// Where the exchange is: waiting for a response, receiving it,
+    /// complete, or over early (failed, aborted, destroyed, upgraded).
+    response: ResponseLife,
     /// Idle timeout while this request owns its socket (`set_timeout`).
     timeout: Option<Duration>,
-    /// `finish` has been queued (the whole request went to its socket).
-    finished: bool,
     /// Its agent does not keep sockets alive: send `Connection: close`.
     close_after: bool,
     /// Socket options asked for before the request had a socket
@@ -229,6 +225,88 @@ struct ClientExchange {
     /// reused socket turns out to be closing.
     replay: Replay,
     listeners: ClientListeners,
+}
+
+/// How far a request has gone out, in order (Node's `headersSent`,
+/// `writableEnded`, `writableFinished`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum RequestOut {
+    /// Headers may still change.
+    #[default]
+    Unsent,
+    /// The head is written (to the socket, or held until it connects).
+    HeadSent,
+    /// `end` was called.
+    Ended,
+    /// The whole request was handed to its socket (`finish` is queued).
+    Finished,
+}
+
+impl RequestOut {
+    fn head_sent(self) -> bool {
+        self >= RequestOut::HeadSent
+    }
+
+    fn ended(self) -> bool {
+        self >= RequestOut::Ended
+    }
+
+    fn finished(self) -> bool {
+        self == RequestOut::Finished
+    }
+
+    /// Moves forward to `state` (never back).
+    fn reach(&mut self, state: RequestOut) {
+        *self = (*self).max(state);
+    }
+}
+
+/// Where an exchange is, seen from its response. Once over (`Complete` or
+/// `Over`), no more events fire for it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum ResponseLife {
+    /// No response head yet.
+    #[default]
+    Awaiting,
+    /// The head arrived; the body is arriving.
+    Receiving,
+    /// The response ended (`end`).
+    Complete,
+    /// Over before the response completed: failed, aborted, destroyed, or
+    /// its socket handed over by an upgrade. `started` says whether a
+    /// response head had arrived (its `close` is then emitted).
+    Over { started: bool },
+}
+
+impl ResponseLife {
+    /// No more events: complete or over early (Node's `destroyed`).
+    fn is_over(self) -> bool {
+        matches!(self, ResponseLife::Complete | ResponseLife::Over { .. })
+    }
+
+    /// A response head arrived.
+    fn started(self) -> bool {
+        matches!(
+            self,
+            ResponseLife::Receiving | ResponseLife::Complete | ResponseLife::Over { started: true }
+        )
+    }
+
+    /// The response ended (Node's `complete`).
+    fn is_complete(self) -> bool {
+        self == ResponseLife::Complete
+    }
+
+    /// Ends the exchange early; whether it was live until now.
+    fn end_early(&mut self) -> bool {
+        let live = !self.is_over();
+        if live {
+            *self = ResponseLife::Over {
+                started: self.started(),
+            };
+        }
+        live
+    }
 }
 
 /// A request on a reused keep-alive socket races the server closing that

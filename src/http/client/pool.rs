@@ -124,8 +124,8 @@ pub(super) fn pump(c: &mut ClientState, id: ClientId) {
     let Some(ex) = c.clients.get_mut(id) else {
         return;
     };
-    if ex.ended && !ex.finished && ex.out.is_empty() && ex.socket.is_some() {
-        ex.finished = true;
+    if ex.request == RequestOut::Ended && ex.out.is_empty() && ex.socket.is_some() {
+        ex.request.reach(RequestOut::Finished);
         runtime::defer(runtime::Work::new(emit_finish_ctx, client_ctx(id)));
     }
 }
@@ -162,7 +162,7 @@ fn pump_bytes(c: &mut ClientState, id: ClientId) {
 pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
     let (sent, agent) = match c.clients.get(ex) {
         // The request went out whole: the message allowed persistence.
-        Some(e) => (e.ended, e.agent),
+        Some(e) => (e.request.ended(), e.agent),
         None => (false, None),
     };
     let settings = pool_settings(c, agent.and_then(|a| c.agents.get(a)).and_then(|a| a.owner));
@@ -229,7 +229,7 @@ pub(super) fn next_waiting(c: &mut ClientState, a: usize) -> Option<ClientId> {
     while let Some(id) = c.agents[a].queue.pop_front() {
         if let Some(e) = c.clients.get_mut(id) {
             e.queued = false;
-            if !e.done {
+            if !e.response.is_over() {
                 return Some(id);
             }
         }

@@ -158,7 +158,7 @@ pub fn get(
             );
             with_state(|c| {
                 if let Some(ex) = c.clients.get_mut(req.id) {
-                    ex.done = true;
+                    ex.response.end_early();
                 }
             });
             crate::next_tick(move || fail_now(req.id, e));
@@ -217,10 +217,10 @@ impl ClientRequest {
     fn send(&self, data: &[u8], end: bool) -> bool {
         let result = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
-            if e.done && !e.res_started {
+            if e.response == (ResponseLife::Over { started: false }) {
                 return Some(Ok(false));
             }
-            if e.ended {
+            if e.request.ended() {
                 // Node: `end()` again is a no-op; data after the end is
                 // an error.
                 if end && data.is_empty() {
@@ -232,14 +232,14 @@ impl ClientRequest {
                 )));
             }
             let mut out = std::mem::take(&mut e.out);
-            if !e.head_sent {
+            if !e.request.head_sent() {
                 write_request_head(e, &mut out, end.then_some(data.len()));
             }
             // The same encoder as the server's responses: bytes past the
             // Content-Length are not sent, and are an error.
             let encoded = e.framing.encode(&mut out, data, end, &e.trailers_out);
             if end {
-                e.ended = true;
+                e.request.reach(RequestOut::Ended);
             }
             e.out = out;
             let mismatch = match encoded {
@@ -305,7 +305,7 @@ impl ClientRequest {
             let Some(e) = c.clients.get_mut(self.id) else {
                 return;
             };
-            if e.head_sent || e.done {
+            if e.request.head_sent() || e.response.is_over() {
                 return;
             }
             let mut out = std::mem::take(&mut e.out);
@@ -381,11 +381,10 @@ impl ClientRequest {
     pub fn abort(&self) {
         let state = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
-            if e.done {
+            if !e.response.end_early() {
                 return None;
             }
-            e.done = true;
-            let started = e.res_started;
+            let started = e.response.started();
             let_go(c, self.id, Cause::Aborted);
             Some(started)
         })
@@ -436,7 +435,7 @@ impl ClientRequest {
     pub fn destroy(&self, err: Option<Error>) {
         let live = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
-            if e.done {
+            if e.response.is_over() {
                 return None;
             }
             let_go(c, self.id, Cause::Aborted);
@@ -459,7 +458,7 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "writableEnded")]
     pub fn writable_ended(&self) -> bool {
-        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.ended)).unwrap_or(true)
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.request.ended())).unwrap_or(true)
     }
 
     /// Whether the whole request has been handed to its socket (Node's
@@ -472,7 +471,7 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "writableFinished")]
     pub fn writable_finished(&self) -> bool {
-        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.finished)).unwrap_or(true)
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.request.finished())).unwrap_or(true)
     }
 
     /// Whether the request is over: destroyed, aborted, failed, or its
@@ -484,7 +483,7 @@ impl ClientRequest {
     /// # }
     /// ```
     pub fn destroyed(&self) -> bool {
-        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.done)).unwrap_or(true)
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.response.is_over())).unwrap_or(true)
     }
 
     /// Adds trailer fields, sent after a chunked body (Node's
@@ -535,7 +534,7 @@ impl ClientRequest {
         let values = value.into_header_values();
         let err = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
-            if e.head_sent {
+            if e.request.head_sent() {
                 return Some(Error::new(
                     ErrorKind::HeadersSent,
                     "Cannot set headers after they are sent",
@@ -626,7 +625,7 @@ impl ClientRequest {
     pub fn remove_header(&self, name: &str) {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
-                if !e.head_sent {
+                if !e.request.head_sent() {
                     e.set_headers.remove(name);
                 }
             }
@@ -925,7 +924,7 @@ pub(super) fn write_request_head(
         }
     };
     out.extend_from_slice(b"\r\n");
-    e.head_sent = true;
+    e.request.reach(RequestOut::HeadSent);
 }
 
 /// `drain` for the request on a client socket.
@@ -954,7 +953,12 @@ pub(super) fn emit_request_drain(sock: SockId) {
 /// `Work::alive` for a request's deadline: whether the exchange is still
 /// there (a finished one's deadline is dropped when the heap is compacted).
 fn client_alive(ctx: u64) -> bool {
-    with_state(|c| c.clients.get(client_from_ctx(ctx)).is_some_and(|e| !e.done)).unwrap_or(false)
+    with_state(|c| {
+        c.clients
+            .get(client_from_ctx(ctx))
+            .is_some_and(|e| !e.response.is_over())
+    })
+    .unwrap_or(false)
 }
 
 /// A request's deadline came: fail it unless it is over.
@@ -962,7 +966,7 @@ fn deadline_due(ctx: u64) {
     let id = client_from_ctx(ctx);
     let live = with_state(|c| {
         let e = c.clients.get(id)?;
-        if e.done {
+        if e.response.is_over() {
             return None;
         }
         let_go(c, id, Cause::Timeout);

@@ -31,7 +31,7 @@ pub(super) fn resolved(id: ClientId, result: std::io::Result<SocketAddr>) {
     match result {
         Ok(addr) => {
             with_state(|c| {
-                if c.clients.get(id).is_some_and(|e| !e.done) {
+                if c.clients.get(id).is_some_and(|e| !e.response.is_over()) {
                     connect_addr(c, id, addr);
                 } else {
                     give_up_placeholder(c, id);

@@ -71,7 +71,7 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                 };
                 with_state(|c| {
                     if let Some(e) = c.clients.get_mut(ex) {
-                        e.done = true;
+                        e.response.end_early();
                     }
                     // The socket has left HTTP: from now on its bytes are
                     // plain `data` events.
@@ -192,7 +192,7 @@ fn next_step<'a>(
                     }
                     ex.res_head.clear();
                     ex.res_head.extend_from_slice(&input[..n]);
-                    ex.res_started = true;
+                    ex.response = ResponseLife::Receiving;
                     // A socket that carried a refused CONNECT is not
                     // reused: a proxy often answers from the socket it was
                     // handed and ends it, without saying `close` (and
@@ -289,9 +289,8 @@ pub(super) fn complete(sock: SockId, ex: ClientId, poisoned: Option<Option<Error
         emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
     let first = with_state(|c| match c.clients.get_mut(ex) {
-        Some(e) if !e.done => {
-            e.done = true;
-            e.res_complete = true;
+        Some(e) if !e.response.is_over() => {
+            e.response = ResponseLife::Complete;
             true
         }
         _ => false,
@@ -591,7 +590,7 @@ impl ClientResponse {
     /// # }
     /// ```
     pub fn complete(&self) -> bool {
-        with_state(|c| c.clients.get(self.id).map(|e| e.res_complete))
+        with_state(|c| c.clients.get(self.id).map(|e| e.response.is_complete()))
             .flatten()
             .unwrap_or(true)
     }
@@ -612,10 +611,9 @@ impl ClientResponse {
     pub fn destroy(&self) {
         let live = with_state(|c| {
             let e = c.clients.get_mut(self.id)?;
-            if e.done {
+            if !e.response.end_early() {
                 return None;
             }
-            e.done = true;
             let_go(c, self.id, Cause::Aborted);
             Some(())
         })
@@ -639,7 +637,7 @@ impl ClientResponse {
     /// # }
     /// ```
     pub fn destroyed(&self) -> bool {
-        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.done)).unwrap_or(true)
+        with_state(|c| c.clients.get(self.id).is_none_or(|e| e.response.is_over())).unwrap_or(true)
     }
 
     fn add(&self, f: impl FnOnce(&mut ClientListeners)) {
