@@ -1,7 +1,21 @@
 //! The `Agent` handle: one pool of connections per host, port and TLS
 //! options (Node's `http.Agent`).
 
-use super::*;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::net::{Cause, SockId, Socket};
+use crate::runtime::listeners::Listeners;
+use crate::runtime::LoopBound;
+use crate::{net, runtime, Error, ErrorKind};
+
+use super::exchange::fail_now;
+use super::options::RequestOptions;
+use super::pool::start_next;
+use super::{
+    with_state, Agent, AgentRec, AgentScope, ClientId, ClientResponse, ClientState, FreeListener,
+    InUse, InstanceRec, Replay, TlsKey, UpgradeListener,
+};
 
 /// The global agent's pool for `host:port`, created on first use (Node's
 /// `http.getAgent(host, port)`).

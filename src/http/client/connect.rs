@@ -1,7 +1,19 @@
 //! Opening connections: plain TCP, unix sockets, or TLS, and what the
 //! connect's outcome means for the request.
 
-use super::*;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::http::keep_alive::KeepAlive;
+use crate::net::{SockId, Socket, Transport};
+use crate::{net, Error, ErrorKind};
+
+use super::exchange::fail;
+use super::options::RequestOptions;
+use super::pool::{announce_socket, pump};
+use super::resolve::resolve_in_background;
+use super::{
+    with_state, ClientConn, ClientExchange, ClientId, ClientReading, ClientState, InUse, PROTOCOL,
+};
 
 pub(super) fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
     if let Some(path) = &o.socket_path {

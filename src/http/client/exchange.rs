@@ -1,7 +1,15 @@
 //! The record behind a request and its response: its events, and how an
 //! exchange ends (failed, or its socket closed).
 
-use super::*;
+use crate::http::Framing;
+use crate::net::{Cause, SockId};
+use crate::runtime::listeners::Listeners;
+use crate::{net, runtime, Error, ErrorKind};
+
+use super::connect::{connect, give_up_placeholder};
+use super::pool::forget_socket;
+use super::request::write_request_head;
+use super::{with_state, ClientId, ClientListeners, ClientState, Replay};
 
 pub(super) fn free_client(c: &mut ClientState, ex: ClientId) {
     let Some(e) = c.clients.get_mut(ex) else {

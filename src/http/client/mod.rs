@@ -30,33 +30,28 @@ mod response;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::chunk::{Chunk, IntoChunk};
-use crate::encoding::{Encoding, StringDecoder};
-use crate::http::h1::{self, encode, Decoded, Decoder, Headers, Limits, ParsedResponse};
-use crate::http::keep_alive::{AfterMessage, KeepAlive};
+use crate::chunk::Chunk;
+use crate::encoding::StringDecoder;
+use crate::http::h1::{Decoder, Headers, ParsedResponse};
+use crate::http::keep_alive::KeepAlive;
 use crate::http::outgoing::OutgoingHeaders;
-use crate::http::{BodyError, Framing};
-use crate::net::{self, Cause, PerSocket, SockId, Socket, Transport, HIGH_WATER_MARK};
+use crate::http::Framing;
+use crate::net::{self, PerSocket, SockId, Socket};
 use crate::runtime::arena::{Arena, Id};
 use crate::runtime::listeners::Listeners;
-use crate::runtime::{self, LoopBound};
-use crate::{Error, ErrorKind};
+use crate::runtime::LoopBound;
+use crate::Error;
 
 pub use agent::{get_agent, global_agent, AgentOptions};
 pub use options::{IntoRequestOptions, RequestOptions};
 pub use request::{get, request, request_in_memory};
 
-use agent::*;
-use connect::*;
-use exchange::*;
-use pool::*;
-use request::*;
-use resolve::*;
-use response::*;
+use connect::{on_connected, on_failed};
+use exchange::{on_socket_closed, on_socket_timeout};
+use request::emit_request_drain;
+use response::{on_eof, process_input};
 
 /// The client side's state on one thread: requests in flight, the protocol
 /// state of client sockets, and the agents.

@@ -1,6 +1,8 @@
 //! What a request asks for: `RequestOptions`, and URLs turned into them.
 
-use super::*;
+use std::path::PathBuf;
+
+use crate::{Error, ErrorKind};
 
 /// Where and what to request (Node's `http.request` options).
 ///

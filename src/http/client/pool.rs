@@ -2,7 +2,19 @@
 //! pooled one, a new connection, or a place in the agent's queue), and
 //! what happens to a socket after its response.
 
-use super::*;
+use std::time::Duration;
+
+use crate::http::keep_alive::AfterMessage;
+use crate::net::{Cause, SockId, Socket};
+use crate::{net, runtime};
+
+use super::agent::{agent_for, emit_agent_free, has_free_listeners, pool_settings};
+use super::connect::connect;
+use super::exchange::emit;
+use super::{
+    client_ctx, client_from_ctx, is_idempotent, tls_key, with_state, AgentScope, ClientId,
+    ClientReading, ClientState, InUse, Replay, RequestOut, AGENT_IDLE_TIMEOUT_MS,
+};
 
 /// Finds the request a socket: an idle pooled one, a new connection, or
 /// a place in the agent's queue.

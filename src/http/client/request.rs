@@ -1,7 +1,23 @@
 //! The request side: `request`, `get`, the `ClientRequest` handle, and
 //! encoding the request head and body.
 
-use super::*;
+use std::time::Duration;
+
+use crate::chunk::IntoChunk;
+use crate::http::h1::encode;
+use crate::http::{h1, BodyError, Framing};
+use crate::net::{Cause, SockId, Socket, Transport, HIGH_WATER_MARK};
+use crate::runtime::arena::Id;
+use crate::{net, runtime, Error, ErrorKind};
+
+use super::connect::{start_socket, Start};
+use super::exchange::{emit, fail, fail_now, free_client, let_go};
+use super::options::{IntoRequestOptions, RequestOptions};
+use super::pool::{assign, pump};
+use super::{
+    client_ctx, client_from_ctx, with_state, ClientExchange, ClientListeners, ClientRequest,
+    ClientResponse, RequestOut, ResponseLife,
+};
 
 /// Issues a request (Node's `http.request(options, callback)`): returns the
 /// [`ClientRequest`] to write the body to; `on_response` gets the response

@@ -1,7 +1,13 @@
 //! Name resolution on a helper thread, reported back through the loop's
 //! remote handle.
 
-use super::*;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use crate::{runtime, Error, ErrorKind};
+
+use super::connect::{connect_addr, give_up_placeholder};
+use super::exchange::fail;
+use super::{with_state, ClientId};
 
 /// Name resolution blocks, so it runs on a helper thread, which posts the
 /// result back to the loop through its remote handle. A lookup in flight

@@ -1,7 +1,20 @@
 //! The response side: parsing responses off the socket, the
 //! `ClientResponse` handle, and the end of an exchange.
 
-use super::*;
+use crate::chunk::Chunk;
+use crate::encoding::{Encoding, StringDecoder};
+use crate::http::h1;
+use crate::http::h1::{Decoded, Decoder, Headers, Limits};
+use crate::net::{Cause, SockId, Socket};
+use crate::{net, Error};
+
+use super::agent::emit_agent_upgrade;
+use super::exchange::{emit, fail, free_client, let_go};
+use super::pool::{detach_from_agent, release_socket};
+use super::{
+    with_state, ClientExchange, ClientId, ClientListeners, ClientReading, ClientResponse,
+    ClientState, Replay, ResponseLife,
+};
 
 enum Step<'a> {
     Stop,
