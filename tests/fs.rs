@@ -22,10 +22,8 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "nodelike-fs-{name}-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("nodelike-fs-{name}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
@@ -139,7 +137,7 @@ fn callbacks_round_trip() {
     {
         let log = log.clone();
         let path = path.clone();
-        fs::write_file(&path.clone(), "hello, world", move |r| {
+        fs::write_file(path.clone(), "hello, world", move |r| {
             r.unwrap();
             log.borrow_mut().push("written".into());
             let log2 = log.clone();
@@ -182,7 +180,10 @@ fn callbacks_round_trip() {
                                     fs::close(fd, move |r| {
                                         let e = r.unwrap_err();
                                         assert_eq!(e.code(), "EBADF");
-                                        assert_eq!(e.message(), "EBADF: bad file descriptor, close");
+                                        assert_eq!(
+                                            e.message(),
+                                            "EBADF: bad file descriptor, close"
+                                        );
                                         assert_eq!(e.syscall_name(), Some("close"));
                                         assert_eq!(e.path(), None);
                                         log.borrow_mut().push("closed twice".into());
@@ -284,7 +285,10 @@ fn errors_carry_nodes_codes_messages_and_paths() {
     // A directory opens, and its read fails: Node names no path then.
     let e = failure(|cb| fs::read_file(&dir.0, cb));
     assert_eq!(e.code(), "EISDIR");
-    assert_eq!(e.message(), "EISDIR: illegal operation on a directory, read");
+    assert_eq!(
+        e.message(),
+        "EISDIR: illegal operation on a directory, read"
+    );
     assert_eq!(e.path(), None);
     assert_eq!(e.syscall_name(), Some("read"));
 
@@ -313,7 +317,10 @@ fn errors_carry_nodes_codes_messages_and_paths() {
 
     let e = failure(|cb| fs::open(&file, "rw", cb));
     assert_eq!(e.code(), "ERR_INVALID_ARG_VALUE");
-    assert_eq!(e.message(), "The argument 'flags' is invalid. Received 'rw'");
+    assert_eq!(
+        e.message(),
+        "The argument 'flags' is invalid. Received 'rw'"
+    );
 
     // EACCES: a file nobody may read. Root reads it anyway; then there is
     // nothing to check.
@@ -362,7 +369,10 @@ fn read_streams_deliver_nodes_ranges_in_order() {
                 want.len(),
                 "hwm {high_water_mark} {start:?}..={end:?}"
             );
-            assert!(got.bytes == want, "hwm {high_water_mark} {start:?}..={end:?}");
+            assert!(
+                got.bytes == want,
+                "hwm {high_water_mark} {start:?}..={end:?}"
+            );
             assert_eq!(got.events, ["open", "ready", "data", "end", "close"]);
             assert!(got.chunks.iter().all(|&n| n <= high_water_mark && n > 0));
             assert_eq!(got.bytes_read, want.len() as u64);
@@ -613,7 +623,10 @@ fn write_streams_push_back_and_finish_in_order() {
     // Written before the file is even open: queued.
     assert!(ws.write(&expected[..10_000]));
     assert_eq!(ws.writable_length(), 10_000);
-    assert!(!ws.write(&expected[10_000..20_000]), "20 000 bytes ≥ 16 KiB");
+    assert!(
+        !ws.write(&expected[10_000..20_000]),
+        "20 000 bytes ≥ 16 KiB"
+    );
     assert_eq!(ws.writable_length(), 20_000);
     {
         let (events, expected) = (events.clone(), expected.clone());
@@ -764,7 +777,12 @@ fn a_read_stream_pumped_into_an_http_response_reaches_curl() {
 fn ranges_match_nodes_create_read_stream() {
     let dir = TempDir::new("node");
     let (path, _) = dir.file_of("data.bin", 100_000);
-    for (start, end) in [(0u64, 0u64), (17, 70_000), (99_990, 200_000), (65_536, 65_536)] {
+    for (start, end) in [
+        (0u64, 0u64),
+        (17, 70_000),
+        (99_990, 200_000),
+        (65_536, 65_536),
+    ] {
         let script = format!(
             "const fs = require('fs'); const parts = [];\
              fs.createReadStream(process.argv[1], {{ start: {start}, end: {end} }})\

@@ -88,10 +88,12 @@ struct OpenFile {
 }
 
 thread_local! {
-    static FS: RefCell<FsState> = RefCell::new(FsState {
-        files: slab::Slab::new(),
-        streams: slab::Slab::new(),
-    });
+    static FS: RefCell<FsState> = const {
+        RefCell::new(FsState {
+            files: slab::Slab::new(),
+            streams: slab::Slab::new(),
+        })
+    };
 }
 
 /// Runs `f` with the layer's state borrowed; `None` while the thread-local
@@ -256,10 +258,7 @@ fn write_all(file: &File, data: &[u8], at: Option<u64>) -> io::Result<()> {
 /// nodelike::run();
 /// ```
 #[doc(alias = "readFile")]
-pub fn read_file(
-    path: impl AsRef<Path>,
-    callback: impl FnOnce(Result<Vec<u8>, Error>) + 'static,
-) {
+pub fn read_file(path: impl AsRef<Path>, callback: impl FnOnce(Result<Vec<u8>, Error>) + 'static) {
     let path = path.as_ref().to_path_buf();
     queue_work(
         move || {
@@ -296,8 +295,7 @@ pub fn write_file(
     queue_work(
         move || {
             let mut file = File::create(&path).map_err(|e| Error::fs("open", e, &shown(&path)))?;
-            file.write_all(&data)
-                .map_err(|e| Error::fs("write", e, ""))
+            file.write_all(&data).map_err(|e| Error::fs("write", e, ""))
         },
         callback,
     );

@@ -218,8 +218,10 @@ impl Stream for ReadStream {
     /// assert!(file.destroyed());
     /// ```
     fn destroyed(&self) -> bool {
-        streams::with_record(self.id, |r| !matches!(r.phase, Phase::Opening | Phase::Open))
-            .unwrap_or(true)
+        streams::with_record(self.id, |r| {
+            !matches!(r.phase, Phase::Opening | Phase::Open)
+        })
+        .unwrap_or(true)
     }
 
     /// ```no_run

@@ -23,6 +23,11 @@ use crate::runtime::listeners::{self, Listeners};
 use crate::runtime::pool::queue_work;
 use crate::{Chunk, Error};
 
+/// `error` listeners.
+type ErrorListeners = Listeners<dyn FnMut(&Error)>;
+/// `data` listeners: each gets a chunk lent for the call.
+pub(super) type DataListeners = Listeners<dyn FnMut(Chunk<'_>)>;
+
 /// A stream's key and generation (a stale handle finds another generation
 /// and does nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,7 +97,7 @@ pub(super) struct ReadSide {
     pub(super) remaining: Option<u64>,
     pub(super) high_water_mark: usize,
     pub(super) bytes_read: u64,
-    pub(super) on_data: Listeners<dyn FnMut(Chunk<'_>)>,
+    pub(super) on_data: DataListeners,
     pub(super) on_end: Listeners<dyn FnMut()>,
 }
 
@@ -150,7 +155,7 @@ pub(super) struct Record {
     pub(super) error: Option<Error>,
     pub(super) on_open: Listeners<dyn FnMut(Fd)>,
     pub(super) on_ready: Listeners<dyn FnMut()>,
-    pub(super) on_error: Listeners<dyn FnMut(&Error)>,
+    pub(super) on_error: ErrorListeners,
     pub(super) on_close: Listeners<dyn FnMut()>,
     pub(super) side: Side,
 }
@@ -235,7 +240,7 @@ pub(super) fn emit<F: ?Sized + 'static>(
     call: impl FnMut(&mut F),
 ) -> bool {
     listeners::emit(
-        |f| with_record(id, |r| pick(r).map(|l| f(l)).is_some()).unwrap_or(false),
+        |f| with_record(id, |r| pick(r).map(&mut *f).is_some()).unwrap_or(false),
         call,
     )
 }
@@ -246,7 +251,7 @@ pub(super) fn on_open(r: &mut Record) -> Option<&mut Listeners<dyn FnMut(Fd)>> {
 pub(super) fn on_ready(r: &mut Record) -> Option<&mut Listeners<dyn FnMut()>> {
     Some(&mut r.on_ready)
 }
-pub(super) fn on_error(r: &mut Record) -> Option<&mut Listeners<dyn FnMut(&Error)>> {
+pub(super) fn on_error(r: &mut Record) -> Option<&mut ErrorListeners> {
     Some(&mut r.on_error)
 }
 pub(super) fn on_close(r: &mut Record) -> Option<&mut Listeners<dyn FnMut()>> {
@@ -426,7 +431,7 @@ pub(super) fn advance(id: Id, caller: Caller) {
     }
 }
 
-pub(super) fn on_data(r: &mut Record) -> Option<&mut Listeners<dyn FnMut(Chunk<'_>)>> {
+pub(super) fn on_data(r: &mut Record) -> Option<&mut DataListeners> {
     match &mut r.side {
         Side::Read(side) => Some(&mut side.on_data),
         Side::Write(_) => None,
@@ -465,19 +470,17 @@ fn decide(s: &mut FsState, id: Id, caller: Caller) -> Step {
             r.io = Io::Closing;
             // A file the user closed under the stream (with `fs::close`)
             // is gone from the table already.
-            let file = r
-                .fd
-                .take()
-                .filter(|fd| files.get(fd.key).is_some_and(|f| f.gen == fd.gen))
-                .map(|fd| files.remove(fd.key).file);
+            let file =
+                r.fd.take()
+                    .filter(|fd| files.get(fd.key).is_some_and(|f| f.gen == fd.gen))
+                    .map(|fd| files.remove(fd.key).file);
             Step::Close(file)
         }
         Phase::Open => {
             let emit_ok = caller == Caller::Loop;
-            let file = r
-                .fd
-                .and_then(|fd| files.get(fd.key).filter(|f| f.gen == fd.gen))
-                .map(|f| f.file.clone());
+            let file =
+                r.fd.and_then(|fd| files.get(fd.key).filter(|f| f.gen == fd.gen))
+                    .map(|f| f.file.clone());
             match &mut r.side {
                 Side::Read(side) => {
                     if side.flow != Flow::Flowing {

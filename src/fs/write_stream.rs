@@ -216,8 +216,10 @@ impl Stream for WriteStream {
     /// assert!(!out.destroyed());
     /// ```
     fn destroyed(&self) -> bool {
-        streams::with_record(self.id, |r| !matches!(r.phase, Phase::Opening | Phase::Open))
-            .unwrap_or(true)
+        streams::with_record(self.id, |r| {
+            !matches!(r.phase, Phase::Opening | Phase::Open)
+        })
+        .unwrap_or(true)
     }
 
     /// ```no_run
@@ -291,7 +293,10 @@ impl Writable for WriteStream {
                 below
             }
             Accepted::AfterEnd => {
-                self.destroy(Some(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
+                self.destroy(Some(Error::new(
+                    ErrorKind::WriteAfterEnd,
+                    "write after end",
+                )));
                 false
             }
             Accepted::Refused => {
