@@ -380,16 +380,28 @@ fn read_streams_deliver_nodes_ranges_in_order() {
     }
     // One byte at a time, over a smaller file.
     let (small, small_data) = dir.file_of("small.bin", 3000);
-    let got = read_through(
-        &small,
-        ReadStreamOptions {
-            start: Some(5),
-            end: Some(2500),
-            high_water_mark: 1,
-        },
-    );
-    assert!(got.bytes == small_data[5..=2500]);
-    assert!(got.chunks.iter().all(|&n| n == 1));
+    let small_ranges: [(Option<u64>, Option<u64>); 6] = [
+        (None, None),
+        (Some(0), Some(0)),
+        (Some(5), Some(2500)),
+        (Some(2990), Some(10_000)), // end past the end of the file
+        (None, Some(99)),
+        (Some(2000), None),
+    ];
+    for (start, end) in small_ranges {
+        let got = read_through(
+            &small,
+            ReadStreamOptions {
+                start,
+                end,
+                high_water_mark: 1,
+            },
+        );
+        let want = node_range(&small_data, start, end);
+        assert!(got.bytes == want, "hwm 1 {start:?}..={end:?}");
+        assert_eq!(got.chunks.len(), want.len());
+        assert_eq!(got.events, ["open", "ready", "data", "end", "close"]);
+    }
 
     // A start past the end: no data, just `end`.
     let got = read_through(

@@ -15,8 +15,8 @@
 //! | `fs.writeFile(path, data, cb)` | [`fs::write_file(path, data, cb)`](write_file) |
 //! | `fs.stat(path, cb)`, `fs.lstat` | [`fs::stat`](stat), [`fs::lstat`](lstat) ([`Stats`]) |
 //! | `fs.open(path, flags, cb)` | [`fs::open(path, "r+", cb)`](open) (an [`Fd`]) |
-//! | `fs.read(fd, buf, 0, length, position, cb)` | [`fs::read(fd, length, Some(position), cb)`](read) |
-//! | `fs.write(fd, data, position, cb)` | [`fs::write(fd, data, None, cb)`](write) |
+//! | `fs.read(fd, buf, 0, length, position, cb)` | [`fs::read(fd, length, Some(position), cb)`](read()) |
+//! | `fs.write(fd, data, position, cb)` | [`fs::write(fd, data, None, cb)`](write()) |
 //! | `fs.close(fd, cb)` | [`fs::close(fd, cb)`](close) |
 //! | `fs.createReadStream(path, { start, end, highWaterMark })` | [`fs::create_read_stream`](create_read_stream) ([`ReadStream`]) |
 //! | `fs.createWriteStream(path, { flags, start, highWaterMark })` | [`fs::create_write_stream`](create_write_stream) ([`WriteStream`]) |

@@ -64,6 +64,13 @@ impl Default for ReadStreamOptions {
 /// file.on_error(|e| eprintln!("{e}"));
 /// nodelike::run();
 /// ```
+///
+/// It belongs to its loop: moving it to another thread does not compile.
+///
+/// ```compile_fail
+/// let file = nodelike::fs::create_read_stream("Cargo.toml", Default::default());
+/// std::thread::spawn(move || drop(file));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReadStream {
     id: Id,

@@ -70,6 +70,13 @@ impl Default for WriteStreamOptions {
 /// log.on_error(|e| eprintln!("{e}"));
 /// nodelike::run();
 /// ```
+///
+/// It belongs to its loop: moving it to another thread does not compile.
+///
+/// ```compile_fail
+/// let out = nodelike::fs::create_write_stream("/tmp/out.txt", Default::default());
+/// std::thread::spawn(move || drop(out));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct WriteStream {
     id: Id,
