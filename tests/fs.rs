@@ -818,3 +818,55 @@ fn ranges_match_nodes_create_read_stream() {
         assert!(ours.bytes == node.stdout, "{start}..={end}");
     }
 }
+
+/// A stream's events, as `name` or `error CODE`, until its `close`.
+fn events_of<S: Stream>(s: S) -> Log {
+    let events: Log = Rc::default();
+    {
+        let events = events.clone();
+        s.on_error(move |e| events.borrow_mut().push(format!("error {}", e.code())));
+    }
+    {
+        let events = events.clone();
+        s.on_close(move || events.borrow_mut().push("close".into()));
+    }
+    events
+}
+
+#[test]
+fn a_failed_write_destroys_the_write_stream() {
+    // /dev/full refuses every write with ENOSPC.
+    if !Path::new("/dev/full").exists() {
+        println!("note: no /dev/full here; ENOSPC not checked");
+        return;
+    }
+    let ws = fs::create_write_stream("/dev/full", WriteStreamOptions::default());
+    let events = events_of(ws);
+    let message = Rc::new(RefCell::new(String::new()));
+    {
+        let message = message.clone();
+        ws.on_error(move |e| *message.borrow_mut() = e.message().to_owned());
+    }
+    {
+        let events = events.clone();
+        ws.on_finish(move || events.borrow_mut().push("finish".into()));
+    }
+    ws.write("no room");
+    ws.end(());
+    nodelike::run();
+    assert_eq!(*events.borrow(), ["error ENOSPC", "close"]);
+    assert_eq!(*message.borrow(), "ENOSPC: no space left on device, write");
+    assert!(ws.destroyed());
+}
+
+#[test]
+fn a_file_closed_under_a_read_stream_fails_it_with_ebadf() {
+    let dir = TempDir::new("ebadf");
+    let (path, _) = dir.file_of("data.bin", 1000);
+    let rs = fs::create_read_stream(&path, ReadStreamOptions::default());
+    let events = events_of(rs);
+    rs.on_open(|fd| fs::close(fd, |r| r.unwrap()));
+    rs.on_data(|_| panic!("no data from a closed file"));
+    nodelike::run();
+    assert_eq!(*events.borrow(), ["error EBADF", "close"]);
+}
