@@ -110,16 +110,7 @@ fn with_fs<R>(f: impl FnOnce(&mut FsState) -> R) -> Option<R> {
 
 impl FsState {
     fn add_file(&mut self, file: File) -> Fd {
-        let gen = crate::runtime::next_gen();
-        let key = self.files.insert(OpenFile {
-            gen,
-            file: Arc::new(file),
-        });
-        Fd {
-            key,
-            gen,
-            _loop: LoopBound::default(),
-        }
+        insert_file(&mut self.files, file)
     }
 
     fn file(&self, fd: Fd) -> Option<Arc<File>> {
@@ -135,6 +126,21 @@ impl FsState {
         } else {
             None
         }
+    }
+}
+
+/// Puts an open file in the table (also while a stream's record is
+/// borrowed beside it).
+fn insert_file(files: &mut slab::Slab<OpenFile>, file: File) -> Fd {
+    let gen = crate::runtime::next_gen();
+    let key = files.insert(OpenFile {
+        gen,
+        file: Arc::new(file),
+    });
+    Fd {
+        key,
+        gen,
+        _loop: LoopBound::default(),
     }
 }
 

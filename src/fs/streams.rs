@@ -267,16 +267,7 @@ fn opened(id: Id, result: std::io::Result<File>) {
         r.io = Io::Idle;
         match result.take()? {
             Ok(file) => {
-                let gen = crate::runtime::next_gen();
-                let key = files.insert(super::OpenFile {
-                    gen,
-                    file: Arc::new(file),
-                });
-                let fd = Fd {
-                    key,
-                    gen,
-                    _loop: crate::runtime::LoopBound::default(),
-                };
+                let fd = super::insert_file(files, file);
                 r.fd = Some(fd);
                 if r.phase == Phase::Opening {
                     r.phase = Phase::Open;
