@@ -135,6 +135,12 @@ pub struct Error {
     /// (`HPE_INVALID_CONSTANT` for bytes that are not a response),
     /// OpenSSL's (`CERT_NOT_YET_VALID`, `ERR_OSSL_PEM_NO_START_LINE`).
     precise_code: Option<&'static str>,
+    /// The file a file-system call failed on (Node's `err.path`); set only
+    /// by [`Error::fs`].
+    path: Option<String>,
+    /// The system call that failed (Node's `err.syscall`); set only by
+    /// [`Error::fs`].
+    syscall_name: Option<&'static str>,
 }
 
 /// What two errors' causes are compared by.
@@ -158,6 +164,8 @@ impl PartialEq for Error {
             && self.message == other.message
             && self.status == other.status
             && self.precise_code == other.precise_code
+            && self.path == other.path
+            && self.syscall_name == other.syscall_name
             && cause(self) == cause(other)
     }
 }
@@ -178,6 +186,8 @@ impl Error {
             status: 0,
             source: None,
             precise_code: None,
+            path: None,
+            syscall_name: None,
         }
     }
 
@@ -200,6 +210,8 @@ impl Error {
             status,
             source: None,
             precise_code: None,
+            path: None,
+            syscall_name: None,
         }
     }
 
@@ -284,6 +296,35 @@ impl Error {
         }
     }
 
+    /// The file a file-system call failed on (Node's `err.path`), for
+    /// errors from [`fs`](crate::fs) that name one.
+    ///
+    /// ```no_run
+    /// nodelike::fs::read_file("/no/such", |r| {
+    ///     assert_eq!(r.unwrap_err().path(), Some("/no/such"));
+    /// });
+    /// nodelike::run();
+    /// ```
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    /// The system call that failed (Node's `err.syscall`: `"open"`,
+    /// `"read"`, `"stat"`, ...), for errors from [`fs`](crate::fs).
+    /// (Named so because `syscall` is the crate's constructor for the
+    /// network's errors.)
+    ///
+    /// ```no_run
+    /// nodelike::fs::stat("/no/such", |r| {
+    ///     assert_eq!(r.unwrap_err().syscall_name(), Some("stat"));
+    /// });
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "syscall")]
+    pub fn syscall_name(&self) -> Option<&str> {
+        self.syscall_name
+    }
+
     /// The cause, when it is an operating-system error.
     fn io_source(&self) -> Option<&io::Error> {
         self.source.as_deref()?.downcast_ref::<io::Error>()
@@ -328,6 +369,8 @@ impl Error {
             status,
             source: None,
             precise_code: None,
+            path: None,
+            syscall_name: None,
         }
     }
 }
@@ -359,6 +402,30 @@ impl Error {
             message.push_str(address);
         }
         err.message = message;
+        err
+    }
+
+    /// The failure of file-system call `syscall` on `path` (`""` when the
+    /// call names no file, as Node's `read` and `close` errors do), worded
+    /// as Node words it, with `e` kept as the source and the errno's name
+    /// as the code: `ENOENT: no such file or directory, open '/no/such'`.
+    pub(crate) fn fs(syscall: &'static str, e: io::Error, path: &str) -> Error {
+        let known = os_code(&e);
+        let mut err = Error::from(e);
+        let (code, description) = match known {
+            Some((code, description)) => (code, description.to_owned()),
+            None => (err.code(), err.message.clone()),
+        };
+        err.message = if path.is_empty() {
+            format!("{code}: {description}, {syscall}")
+        } else {
+            format!("{code}: {description}, {syscall} '{path}'")
+        };
+        // The errno's own name, even where the kind would say another
+        // (EPERM is a `PermissionDenied` as EACCES is).
+        err.precise_code = known.map(|(code, _)| code);
+        err.path = (!path.is_empty()).then(|| path.to_owned());
+        err.syscall_name = Some(syscall);
         err
     }
 
@@ -396,6 +463,9 @@ impl Error {
 /// The errno name and libuv's description (what Node prints) of an I/O
 /// error, for the kinds the standard library names portably.
 fn os_code(e: &io::Error) -> Option<(&'static str, &'static str)> {
+    if let Some(named) = e.raw_os_error().and_then(linux_errno) {
+        return Some(named);
+    }
     Some(match e.kind() {
         io::ErrorKind::AddrInUse => ("EADDRINUSE", "address already in use"),
         io::ErrorKind::AddrNotAvailable => ("EADDRNOTAVAIL", "address not available"),
@@ -412,6 +482,37 @@ fn os_code(e: &io::Error) -> Option<(&'static str, &'static str)> {
         io::ErrorKind::OutOfMemory => ("ENOMEM", "not enough memory"),
         _ => return None,
     })
+}
+
+/// The errnos the file system reports that `io::ErrorKind` does not name
+/// on the crate's minimum Rust (`IsADirectory`, `NotADirectory` and
+/// `StorageFull` are stable only from 1.83; EMFILE, EBADF, EPERM have no
+/// kind of their own), by their Linux numbers, with libuv's descriptions.
+#[cfg(target_os = "linux")]
+fn linux_errno(errno: i32) -> Option<(&'static str, &'static str)> {
+    Some(match errno {
+        1 => ("EPERM", "operation not permitted"),
+        5 => ("EIO", "i/o error"),
+        9 => ("EBADF", "bad file descriptor"),
+        20 => ("ENOTDIR", "not a directory"),
+        21 => ("EISDIR", "illegal operation on a directory"),
+        23 => ("ENFILE", "file table overflow"),
+        24 => ("EMFILE", "too many open files"),
+        27 => ("EFBIG", "file too large"),
+        28 => ("ENOSPC", "no space left on device"),
+        29 => ("ESPIPE", "invalid seek"),
+        30 => ("EROFS", "read-only file system"),
+        36 => ("ENAMETOOLONG", "name too long"),
+        39 => ("ENOTEMPTY", "directory not empty"),
+        40 => ("ELOOP", "too many symbolic links encountered"),
+        _ => return None,
+    })
+}
+
+/// Elsewhere the kinds alone name what they can.
+#[cfg(not(target_os = "linux"))]
+fn linux_errno(_errno: i32) -> Option<(&'static str, &'static str)> {
+    None
 }
 
 /// The message, then the code in parentheses unless the message already
@@ -458,6 +559,8 @@ impl From<io::Error> for Error {
             status: 0,
             source: Some(Arc::new(e)),
             precise_code: None,
+            path: None,
+            syscall_name: None,
         }
     }
 }

@@ -94,6 +94,7 @@ mod chunk;
 mod cluster;
 pub mod encoding;
 mod error;
+pub mod fs;
 pub mod guide;
 pub mod http;
 #[cfg(feature = "tls")]
