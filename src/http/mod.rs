@@ -15,6 +15,7 @@ mod client;
 pub mod h1;
 #[cfg(feature = "tls")]
 pub mod https;
+mod incoming;
 mod keep_alive;
 mod outgoing;
 mod server;

@@ -20,7 +20,7 @@ pub(super) fn free_client(c: &mut ClientState, ex: ClientId) {
     }
     let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
     let options = e.options.take();
-    e.trailers = None;
+    e.incoming.reset();
     c.clients.remove(ex);
     if let Some(l) = listeners {
         runtime::bury(l);

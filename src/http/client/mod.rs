@@ -33,8 +33,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::chunk::Chunk;
-use crate::encoding::StringDecoder;
-use crate::http::h1::{Decoder, Headers, ParsedResponse};
+use crate::http::h1::{Decoder, ParsedResponse};
+use crate::http::incoming::IncomingBody;
 use crate::http::keep_alive::KeepAlive;
 use crate::http::outgoing::OutgoingHeaders;
 use crate::http::Framing;
@@ -199,12 +199,10 @@ struct ClientExchange {
     /// Response head bytes and their parse.
     res_head: Vec<u8>,
     parsed: ParsedResponse,
-    trailers: Option<Headers>,
     /// Trailers to send after a chunked request body (`add_trailers`).
     trailers_out: Vec<(String, String)>,
-    /// The trailer lines as received (Node's `rawTrailers`).
-    raw_trailers: Vec<(String, String)>,
-    decoder: Option<StringDecoder>,
+    /// The body's text decoder (`set_encoding`) and trailers.
+    incoming: IncomingBody,
     /// Where the exchange is: waiting for a response, receiving it,
     /// complete, or over early (failed, aborted, destroyed, upgraded).
     response: ResponseLife,

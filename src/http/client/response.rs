@@ -2,9 +2,10 @@
 //! `ClientResponse` handle, and the end of an exchange.
 
 use crate::chunk::Chunk;
-use crate::encoding::{Encoding, StringDecoder};
+use crate::encoding::Encoding;
 use crate::http::h1;
 use crate::http::h1::{Decoded, Decoder, Headers, Limits};
+use crate::http::incoming::data_chunk;
 use crate::net::{Cause, SockId, Socket};
 use crate::{net, Error};
 
@@ -234,18 +235,7 @@ fn next_step<'a>(
             Ok((0, Decoded::NeedMore)) => Step::Stop,
             Ok((n, Decoded::NeedMore)) => Step::Skip(n),
             Ok((n, Decoded::Done)) => {
-                let mut trailers = None;
-                ex.raw_trailers.clear();
-                for (name, value) in decoder.trailers() {
-                    trailers
-                        .get_or_insert_with(Headers::new)
-                        .append_raw(name, value);
-                    ex.raw_trailers.push((
-                        h1::latin1(name).into_owned(),
-                        h1::latin1(value).into_owned(),
-                    ));
-                }
-                ex.trailers = trailers;
+                ex.incoming.keep_trailers(decoder);
                 conn.reading = ClientReading::Head;
                 Step::End(id, n)
             }
@@ -254,22 +244,10 @@ fn next_step<'a>(
 }
 
 pub(super) fn emit_data(ex: ClientId, data: &[u8]) {
-    let text = with_state(|c| {
-        let e = c.clients.get_mut(ex)?;
-        let d = e.decoder.as_mut()?;
-        let mut s = String::new();
-        d.write(data, &mut s);
-        Some(s)
-    })
-    .flatten();
-    match text {
-        Some(s) if s.is_empty() => {}
-        Some(s) => {
-            emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
-        }
-        None => {
-            emit(ex, |l| &mut l.data, |f| f(Chunk::Bytes(data)));
-        }
+    // With an encoding set, decode (keeping a split character for later).
+    let text = with_state(|c| c.clients.get_mut(ex)?.incoming.text_of(data)).flatten();
+    if let Some(chunk) = data_chunk(&text, data) {
+        emit(ex, |l| &mut l.data, |f| f(chunk));
     }
 }
 
@@ -297,7 +275,7 @@ fn complete_before(sock: SockId, ex: ClientId, after: &[u8]) {
 /// (or closes). `poisoned`: bytes followed the response, so the socket is
 /// destroyed instead, after the request's parse error if there is one.
 pub(super) fn complete(sock: SockId, ex: ClientId, poisoned: Option<Option<Error>>) {
-    let tail = with_state(|c| c.clients.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
+    let tail = with_state(|c| c.clients.get_mut(ex)?.incoming.finish_text()).flatten();
     if let Some(s) = tail {
         emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
@@ -449,7 +427,7 @@ impl ClientResponse {
     /// # }
     /// ```
     pub fn trailers(&self) -> Headers {
-        self.read(|e| e.trailers.clone().unwrap_or_default())
+        self.read(|e| e.incoming.trailers())
     }
 
     /// The trailer lines as received, names with their case (Node's
@@ -462,7 +440,7 @@ impl ClientResponse {
     /// ```
     #[doc(alias = "rawTrailers")]
     pub fn raw_trailers(&self) -> Vec<(String, String)> {
-        self.read(|e| e.raw_trailers.clone())
+        self.read(|e| e.incoming.raw_trailers())
     }
 
     /// Makes `data` events carry decoded text.
@@ -476,7 +454,7 @@ impl ClientResponse {
     pub fn set_encoding(&self, encoding: Encoding) {
         with_state(|c| {
             if let Some(e) = c.clients.get_mut(self.id) {
-                e.decoder = Some(StringDecoder::new(encoding));
+                e.incoming.set_encoding(encoding);
             }
         });
     }

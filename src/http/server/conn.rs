@@ -12,6 +12,7 @@ use super::exchange::{CloseReason, ExId, ExListeners, RequestLife, ResponseBody}
 use super::{emit_server, with_state, IncomingMessage, ServerRec, ServerResponse, ServerState};
 use crate::chunk::Chunk;
 use crate::http::h1::{self, Decoded, Decoder};
+use crate::http::incoming::data_chunk;
 use crate::http::keep_alive::{AfterMessage, KeepAlive};
 use crate::net::{self, Cause, SockId, Socket, HIGH_WATER_MARK};
 use crate::runtime::listeners::{emit, Listeners};
@@ -370,18 +371,7 @@ fn next_step<'a>(
                 Ok((len, Decoded::NeedMore)) => Step::Skip(len),
                 Ok((len, Decoded::Done)) => {
                     if let Some(e) = exchanges.get_mut(ex) {
-                        let mut trailers = None;
-                        e.raw_trailers.clear();
-                        for (name, value) in decoder.trailers() {
-                            trailers
-                                .get_or_insert_with(h1::Headers::new)
-                                .append_raw(name, value);
-                            e.raw_trailers.push((
-                                h1::latin1(name).into_owned(),
-                                h1::latin1(value).into_owned(),
-                            ));
-                        }
-                        e.trailers = trailers;
+                        e.incoming.keep_trailers(decoder);
                     }
                     conn.body_ex = None;
                     conn.request_started = None;
@@ -479,34 +469,23 @@ pub(crate) fn emit_ex<F: ?Sized + 'static>(
 }
 
 fn emit_data(ex: ExId, data: &[u8]) {
-    // With an encoding set, decode (keeping a split character for later).
-    let text = with_state(|st| {
+    // With an encoding set, decode (keeping a split character for later);
+    // with nobody listening, do neither.
+    let Some(text) = with_state(|st| {
         let e = st.exchanges.get_mut(ex)?;
-        if e.listeners.data.is_empty() {
-            return Some(None);
-        }
-        let d = e.decoder.as_mut()?;
-        let mut s = String::new();
-        d.write(data, &mut s);
-        Some(Some(s))
+        (!e.listeners.data.is_empty()).then(|| e.incoming.text_of(data))
     })
-    .flatten();
-    match text {
-        Some(None) => {}
-        Some(Some(s)) => {
-            if !s.is_empty() {
-                emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
-            }
-        }
-        None => {
-            emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Bytes(data)));
-        }
+    .flatten() else {
+        return;
+    };
+    if let Some(chunk) = data_chunk(&text, data) {
+        emit_ex(ex, |l| &mut l.data, |f| f(chunk));
     }
 }
 
 fn emit_end(ex: ExId) {
     // Flush a character the decoder still holds (Node's StringDecoder.end).
-    let tail = with_state(|st| st.exchanges.get_mut(ex)?.decoder.as_mut()?.finish()).flatten();
+    let tail = with_state(|st| st.exchanges.get_mut(ex)?.incoming.finish_text()).flatten();
     if let Some(s) = tail {
         emit_ex(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
@@ -561,7 +540,7 @@ pub(super) fn free_if_done(st: &mut ServerState, ex: ExId) {
         return;
     }
     let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
-    e.trailers = None;
+    e.incoming.reset();
     let buf = std::mem::take(&mut e.pending_out);
     st.exchanges.remove(ex);
     runtime::give_buf(buf);

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use crate::chunk::Chunk;
-use crate::encoding::StringDecoder;
-use crate::http::h1::{self, encode, DateCache, ParsedRequest};
+use crate::http::h1::{encode, DateCache, ParsedRequest};
+use crate::http::incoming::IncomingBody;
 use crate::http::outgoing::{check_header, OutgoingHeaders};
 use crate::http::{BodyError, Framing};
 use crate::net::SockId;
@@ -236,10 +236,8 @@ pub(crate) struct Exchange {
     pub(crate) parsed: ParsedRequest,
     /// Where the request is in its life: receiving, ended, closed.
     pub(crate) request: RequestLife,
-    pub(crate) trailers: Option<h1::Headers>,
-    /// The trailer lines as received, names as sent (Node's `rawTrailers`).
-    pub(crate) raw_trailers: Vec<(String, String)>,
-    pub(crate) decoder: Option<StringDecoder>,
+    /// The body's text decoder (`set_encoding`) and trailers.
+    pub(crate) incoming: IncomingBody,
     // ---- the response ----
     pub(crate) status: u16,
     pub(crate) reason: Option<String>,
@@ -284,9 +282,7 @@ impl Exchange {
         self.socket = Some(socket);
         self.head.clear();
         self.request = RequestLife::Receiving;
-        self.trailers = None;
-        self.raw_trailers.clear();
-        self.decoder = None;
+        self.incoming.reset();
         self.status = 200;
         self.reason = None;
         self.set_headers.clear();

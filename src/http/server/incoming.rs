@@ -4,7 +4,7 @@
 use super::exchange::{CloseReason, ExId, Exchange};
 use super::with_state;
 use crate::chunk::Chunk;
-use crate::encoding::{Encoding, StringDecoder};
+use crate::encoding::Encoding;
 use crate::http::h1::Headers;
 use crate::net::{SockId, Socket};
 use crate::runtime::LoopBound;
@@ -125,7 +125,7 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn trailers(&self) -> Headers {
-        self.read(|e| e.trailers.clone().unwrap_or_default())
+        self.read(|e| e.incoming.trailers())
     }
 
     /// The trailer lines as received, names with their case (Node's
@@ -140,7 +140,7 @@ impl IncomingMessage {
     /// ```
     #[doc(alias = "rawTrailers")]
     pub fn raw_trailers(&self) -> Vec<(String, String)> {
-        self.read(|e| e.raw_trailers.clone())
+        self.read(|e| e.incoming.raw_trailers())
     }
 
     /// The HTTP version, `"1.1"` or `"1.0"` (Node's `request.httpVersion`).
@@ -207,7 +207,7 @@ impl IncomingMessage {
     pub fn set_encoding(&self, encoding: Encoding) {
         with_state(|st| {
             if let Some(e) = st.exchanges.get_mut(self.ex) {
-                e.decoder = Some(StringDecoder::new(encoding));
+                e.incoming.set_encoding(encoding);
             }
         });
     }
