@@ -21,12 +21,18 @@
 //! | `io.rs` | readiness, the read path, flush, resume, end of stream, idle checks, close |
 //! | `listener.rs` | listening sockets and the accept loop |
 //! | `transport.rs` | the `Transport` trait; TCP and unix streams |
+//! | `connect.rs` | `connect`, `create_connection`: the name looked up off the loop |
+//! | `server.rs` | `create_server`: the public `net::Server` |
+//! | `stream.rs` | `Socket` as a `stream::Duplex` |
 //! | `memory.rs` | in-memory connections (`MemoryConnection`) |
 
+mod connect;
 mod io;
 mod listener;
 mod memory;
+mod server;
 mod socket;
+mod stream;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 mod transport;
@@ -41,7 +47,9 @@ pub(crate) use listener::{
 };
 pub use memory::MemoryConnection;
 pub(crate) use socket::*;
-pub use socket::{connect, Socket};
+pub use connect::{connect, connect_path, create_connection, ConnectOptions};
+pub use server::{create_server, create_server_with, NetServerOptions, Server};
+pub use socket::{ReadyState, Socket};
 #[cfg(feature = "tls")]
 pub(crate) use tls::connect_tls;
 pub(crate) use transport::{
@@ -170,7 +178,7 @@ pub(crate) static RAW: Protocol = Protocol {
     drain: ignore,
     connected: raw_connected,
     closed: |_, _| {},
-    failed: |_, _| {},
+    failed: raw_failed,
     secured: |_| {},
     // A raw socket is only told (Node's `net` rule).
     timeout: |_| true,
@@ -178,15 +186,35 @@ pub(crate) static RAW: Protocol = Protocol {
 
 fn ignore(_: SockId) {}
 
-/// A socket opened by [`connect`] is up: its callback runs. (A failed
-/// connect destroys the socket, whose `close` then says `had_error`.)
+/// A socket opened by [`connect`] is up: `connect` (its callback), then
+/// `ready`. A failed connect keeps Node's `connect ECONNREFUSED
+/// 127.0.0.1:PORT` for the `error` event; the socket is destroyed right
+/// after, so `error` and then `close(true)` follow on the next turn.
 fn raw_connected(id: SockId, result: Result<(), std::io::Error>) {
     match result {
         Ok(()) => {
             socket::emit_socket(id, |l| &mut l.connect, |f| f());
+            socket::emit_socket(id, |l| &mut l.ready, |f| f());
         }
-        Err(e) => log::debug!("socket {}: connect failed: {e}", id.key),
+        Err(e) => {
+            log::debug!("socket {}: connect failed: {e}", id.key);
+            let address = Socket::from_id(id)
+                .remote_address()
+                .map(|a| connect::host_port(a))
+                .unwrap_or_default();
+            socket::set_error(id, crate::Error::syscall("connect", e, &address));
+        }
     }
+}
+
+/// Reading a raw socket failed (a reset): Node's `read ECONNRESET` goes to
+/// `error`, before `close(true)`.
+fn raw_failed(id: SockId, e: &std::io::Error) {
+    let copy = e
+        .raw_os_error()
+        .map(std::io::Error::from_raw_os_error)
+        .unwrap_or_else(|| std::io::Error::new(e.kind(), e.to_string()));
+    socket::set_error(id, crate::Error::syscall("read", copy, ""));
 }
 
 /// Protocol state kept per socket by a layer above: a table indexed by the

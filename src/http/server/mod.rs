@@ -947,18 +947,19 @@ impl Server {
     ///     let url = req.url();
     ///     let (host, port) = url.rsplit_once(':').unwrap_or((&url, "443"));
     ///     let port: u16 = port.parse().unwrap_or(443);
-    ///     let Ok(upstream) = net::connect(port, host, move || {
+    ///     let upstream = net::connect(port, host, move || {
     ///         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    ///     }) else {
+    ///     });
+    ///     upstream.on_error(move |_| {
     ///         client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
-    ///         return;
-    ///     };
+    ///     });
     ///     upstream.write(head);
     ///     upstream.on_data(move |chunk| { client.write(chunk); });
     ///     client.on_data(move |chunk| { upstream.write(chunk); });
     ///     upstream.on_end(move || client.end(()));
     ///     client.on_end(move || upstream.end(()));
-    ///     upstream.on_close(move |_| client.destroy());
+    ///     // After an error the 502 is on its way: `end` sends it, then closes.
+    ///     upstream.on_close(move |had_error| if !had_error { client.destroy() });
     ///     client.on_close(move |_| upstream.destroy());
     /// });
     /// server.listen(8080, "127.0.0.1", || {});
