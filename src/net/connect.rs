@@ -100,10 +100,7 @@ pub fn connect(port: u16, host: &str, on_connect: impl FnMut() + 'static) -> Soc
 /// socket.end("hello\n");
 /// nodelike::run();
 /// ```
-pub fn connect_path(
-    path: impl Into<PathBuf>,
-    on_connect: impl FnMut() + 'static,
-) -> Socket {
+pub fn connect_path(path: impl Into<PathBuf>, on_connect: impl FnMut() + 'static) -> Socket {
     create_connection(
         ConnectOptions {
             path: Some(path.into()),
@@ -141,7 +138,10 @@ pub fn create_connection(options: ConnectOptions, on_connect: impl FnMut() + 'st
     if let Some(path) = &options.path {
         match super::connect_unix(path) {
             Ok(t) => attach(id, t, None, &options, &path.display().to_string()),
-            Err(e) => fail(id, Error::syscall("connect", e, &path.display().to_string())),
+            Err(e) => fail(
+                id,
+                Error::syscall("connect", e, &path.display().to_string()),
+            ),
         }
         return socket;
     }
@@ -163,7 +163,11 @@ pub fn create_connection(options: ConnectOptions, on_connect: impl FnMut() + 'st
             crate::runtime::pool::queue_work(
                 {
                     let bare = bare.clone();
-                    move || (bare.as_str(), port).to_socket_addrs().map(|mut a| a.next())
+                    move || {
+                        (bare.as_str(), port)
+                            .to_socket_addrs()
+                            .map(|mut a| a.next())
+                    }
                 },
                 move |found| {
                     // Destroyed while the lookup ran: nothing to connect.

@@ -41,14 +41,14 @@ use std::cell::RefCell;
 
 use slab::Slab;
 
+pub use connect::{connect, connect_path, create_connection, ConnectOptions};
 pub(crate) use io::{emit_raw_data, raw_eof};
 pub(crate) use listener::{
     accept_pending, close_listener, listen, listener_address, Acceptor, ListenerId,
 };
 pub use memory::MemoryConnection;
-pub(crate) use socket::*;
-pub use connect::{connect, connect_path, create_connection, ConnectOptions};
 pub use server::{create_server, create_server_with, NetServerOptions, Server};
+pub(crate) use socket::*;
 pub use socket::{ReadyState, Socket};
 #[cfg(feature = "tls")]
 pub(crate) use tls::connect_tls;

@@ -243,7 +243,11 @@ impl Server {
     /// server.listen_path("/tmp/hi.sock", || println!("listening"));
     /// nodelike::run();
     /// ```
-    pub fn listen_path(&self, path: impl AsRef<Path>, callback: impl FnOnce() + 'static) -> &Server {
+    pub fn listen_path(
+        &self,
+        path: impl AsRef<Path>,
+        callback: impl FnOnce() + 'static,
+    ) -> &Server {
         let path = path.as_ref().to_path_buf();
         let name = path.display().to_string();
         self.listen_on(
@@ -353,9 +357,7 @@ impl Server {
     /// ```
     #[doc(alias = "close")]
     pub fn close_with(&self, callback: impl FnOnce(Option<&Error>) + 'static) {
-        let running = self
-            .with(|s| s.life == Life::Listening)
-            .unwrap_or(false);
+        let running = self.with(|s| s.life == Life::Listening).unwrap_or(false);
         if !running {
             let e = Error::new(ErrorKind::ServerNotRunning, "Server is not running.");
             crate::next_tick(move || callback(Some(&e)));

@@ -218,7 +218,14 @@ pub(crate) fn open(
             )?),
             None => None,
         };
-        entry.insert(SocketRec::new(gen, Some(transport), source, remote, how, now));
+        entry.insert(SocketRec::new(
+            gen,
+            Some(transport),
+            source,
+            remote,
+            how,
+            now,
+        ));
         if !how.unref {
             runtime::add_ref();
         }
