@@ -200,7 +200,7 @@ fn raw_connected(id: SockId, result: Result<(), std::io::Error>) {
             log::debug!("socket {}: connect failed: {e}", id.key);
             let address = Socket::from_id(id)
                 .remote_address()
-                .map(|a| connect::host_port(a))
+                .map(connect::host_port)
                 .unwrap_or_default();
             socket::set_error(id, crate::Error::syscall("connect", e, &address));
         }

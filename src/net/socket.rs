@@ -273,15 +273,14 @@ pub(crate) fn attach(
 ) -> std::io::Result<()> {
     with_net(|net| {
         let s = net.socket(id).filter(|s| !s.destroyed)?;
-        let source = match transport.source() {
-            Some(src) => Some(runtime::register(
+        let source = transport.source().map(|src| {
+            runtime::register(
                 src,
                 mio::Interest::READABLE | mio::Interest::WRITABLE,
                 &SOCKET_IO,
                 id.ctx(),
-            )),
-            None => None,
-        };
+            )
+        });
         let source = match source.transpose() {
             Ok(source) => source,
             Err(e) => return Some(Err(e)),
