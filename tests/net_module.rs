@@ -525,6 +525,60 @@ fn destroy_with_an_error_and_destroy_soon() {
     assert_eq!(client[4], "close true");
 }
 
+/// `pause_on_connect`: an accepted socket starts paused and reads nothing
+/// until resumed; a write after `end` is Node's `write after end`.
+#[test]
+fn pause_on_connect_and_write_after_end() {
+    let events = log();
+    let ev = events.clone();
+    let server = net::create_server_with(
+        NetServerOptions {
+            pause_on_connect: true,
+            ..Default::default()
+        },
+        move |socket| {
+            assert!(socket.is_paused());
+            let ev2 = ev.clone();
+            socket.on_data(move |chunk| {
+                assert!(!socket.is_paused());
+                push(&ev2, format!("server data {chunk}"));
+            });
+            let ev2 = ev.clone();
+            nodelike::set_timeout(
+                move || {
+                    push(&ev2, "server resume");
+                    socket.resume();
+                },
+                30,
+            );
+            socket.on_end(move || {
+                socket.end("ok");
+                assert!(!socket.write("more"), "write after end");
+            });
+            record(socket, &ev, "server");
+        },
+    );
+    server.on_connection(move |_| server.close());
+    let got = Rc::new(RefCell::new(String::new()));
+    let g = got.clone();
+    server.listen(0, "127.0.0.1", move || {
+        let port = server.address().unwrap().port();
+        let client = net::connect(port, "127.0.0.1", || {});
+        client.end("early bytes");
+        let g = g.clone();
+        client.on_data(move |chunk| g.borrow_mut().push_str(&chunk.to_string()));
+    });
+    nodelike::run();
+    let server = of(&events, "server");
+    assert_eq!(
+        server[..3],
+        ["resume", "data early bytes", "end"],
+        "{server:?}"
+    );
+    assert!(server[3].starts_with("error write after end"), "{server:?}");
+    assert_eq!(server[4], "close true");
+}
+
 /// A server on a unix socket, and `connect_path` to it.
 #[test]
 fn a_unix_socket_server_and_client() {

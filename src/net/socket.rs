@@ -749,6 +749,9 @@ impl Socket {
 
     /// Queues `data` for sending; returns `false` once more than the
     /// high-water mark (16 KiB) waits, and `drain` fires when it has gone.
+    /// Writing after [`end`](Socket::end) is Node's `write after end`
+    /// (`ERR_STREAM_WRITE_AFTER_END`): the socket is destroyed with it,
+    /// so `error` and `close(true)` follow.
     ///
     /// ```no_run
     /// # fn f(socket: nodelike::net::Socket) {
@@ -758,7 +761,16 @@ impl Socket {
     /// # }
     /// ```
     pub fn write(&self, data: impl IntoChunk) -> bool {
-        write(self.id, data.chunk_bytes())
+        let bytes = data.chunk_bytes();
+        let ended = with_net(|net| net.socket(self.id).is_some_and(|s| s.ending)).unwrap_or(false);
+        if ended && !bytes.is_empty() {
+            destroy_with_error(
+                self.id,
+                crate::Error::new(crate::ErrorKind::WriteAfterEnd, "write after end"),
+            );
+            return false;
+        }
+        write(self.id, bytes)
     }
 
     /// Sends `data` (if any), then half-closes: the writing side shuts down
