@@ -579,6 +579,44 @@ fn pause_on_connect_and_write_after_end() {
     assert_eq!(server[4], "close true");
 }
 
+/// A peer that resets the connection: `error` with Node's `read
+/// ECONNRESET`, then `close(true)` (test-net-error-twice.js's shape).
+#[test]
+fn a_reset_is_error_then_close_with_had_error() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (got_tx, got_rx) = std::sync::mpsc::channel::<()>();
+    let events = log();
+    let ev = events.clone();
+    let server = net::create_server(move |socket| {
+        let got_tx = got_tx.clone();
+        socket.on_data(move |_| {
+            let _ = got_tx.send(());
+        });
+        record(socket, &ev, "server");
+    });
+    server.on_connection(move |_| server.close());
+    server.listen(0, "127.0.0.1", move || {
+        tx.send(server.address().unwrap().port()).unwrap();
+    });
+    let client = std::thread::spawn(move || {
+        let port = rx.recv().unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"x").unwrap();
+        got_rx.recv().unwrap();
+        // Linger 0: closing sends a reset, not a FIN.
+        socket2::SockRef::from(&s)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .unwrap();
+        drop(s);
+    });
+    nodelike::run();
+    client.join().unwrap();
+    let server = of(&events, "server");
+    assert_eq!(server.len(), 2, "{server:?}");
+    assert!(server[0].starts_with("error read ECONNRESET"), "{server:?}");
+    assert_eq!(server[1], "close true");
+}
+
 /// A server on a unix socket, and `connect_path` to it.
 #[test]
 fn a_unix_socket_server_and_client() {

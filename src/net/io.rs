@@ -379,7 +379,7 @@ pub(crate) fn flush_socket(id: SockId) {
             // Node's `write EPIPE`: the `error` before `close(true)`.
             s.node
                 .error
-                .get_or_insert_with(|| crate::Error::syscall("write", e, ""));
+                .get_or_insert_with(|| super::socket::write_error(e));
             destroy_in(net, id, Cause::Aborted);
             return None;
         }

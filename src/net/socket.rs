@@ -681,6 +681,19 @@ pub(crate) fn set_error(id: SockId, error: crate::Error) {
     });
 }
 
+/// A failed write as Node words it: `write EPIPE` (which the crate's
+/// error kinds count as a reset, but Node names by its errno), or
+/// `write ECONNRESET: ...`.
+pub(super) fn write_error(e: std::io::Error) -> crate::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        crate::Error::new(crate::ErrorKind::ConnectionReset, "write EPIPE")
+            .with_code("EPIPE")
+            .with_source(e)
+    } else {
+        crate::Error::syscall("write", e, "")
+    }
+}
+
 /// Destroys a socket with `error` (Node's `socket.destroy(err)`): `error`,
 /// then `close(true)`, on the next turn.
 pub(crate) fn destroy_with_error(id: SockId, error: crate::Error) {
