@@ -617,6 +617,45 @@ fn a_reset_is_error_then_close_with_had_error() {
     assert_eq!(server[1], "close true");
 }
 
+/// test-net-server-max-connections.js: over the cap, a connection is
+/// closed as soon as it is accepted; under it again, accepted.
+#[test]
+fn max_connections_refuses_the_extra_connection() {
+    let accepted = Rc::new(Cell::new(0));
+    let a = accepted.clone();
+    let server = net::create_server(move |socket| {
+        a.set(a.get() + 1);
+        socket.write("welcome");
+    });
+    server.set_max_connections(Some(1));
+    let outcome = Rc::new(RefCell::new(Vec::new()));
+    let o = outcome.clone();
+    server.listen(0, "127.0.0.1", move || {
+        let port = server.address().unwrap().port();
+        let first = net::connect(port, "127.0.0.1", || {});
+        let o = o.clone();
+        first.on_data(move |chunk| {
+            o.borrow_mut().push(format!("first {chunk}"));
+            // The first is in: a second is over the cap.
+            let second = net::connect(port, "127.0.0.1", || {});
+            second.on_error(|_| {});
+            let o2 = o.clone();
+            second.on_data(move |chunk| o2.borrow_mut().push(format!("second {chunk}")));
+            let o = o.clone();
+            second.on_close(move |_| {
+                o.borrow_mut().push("second closed".into());
+                assert_eq!(server.connections(), 1);
+                first.end_with_callback((), move || {
+                    server.close();
+                });
+            });
+        });
+    });
+    nodelike::run();
+    assert_eq!(accepted.get(), 1);
+    assert_eq!(*outcome.borrow(), ["first welcome", "second closed"]);
+}
+
 /// A server on a unix socket, and `connect_path` to it.
 #[test]
 fn a_unix_socket_server_and_client() {

@@ -1298,6 +1298,25 @@ impl Socket {
         self.add(|l| l.finish.push(Box::new(f)));
     }
 
+    /// [`end`](Socket::end), then `callback` once, at `finish` (Node's
+    /// `socket.end(data, callback)`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.end_with_callback("bye\n", move || println!("all of it sent"));
+    /// # }
+    /// ```
+    #[doc(alias = "end")]
+    pub fn end_with_callback(&self, data: impl IntoChunk, callback: impl FnOnce() + 'static) {
+        let mut callback = Some(callback);
+        self.on_finish(move || {
+            if let Some(f) = callback.take() {
+                f();
+            }
+        });
+        self.end(data);
+    }
+
     /// Adds an `error` listener: the connect failed (`connect ECONNREFUSED
     /// 127.0.0.1:7000`, `getaddrinfo ENOTFOUND no.such.host`), a read or
     /// write failed (`read ECONNRESET`), or
