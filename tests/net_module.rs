@@ -842,6 +842,54 @@ fn nodes_client_against_our_tcp_echo() {
     );
 }
 
+/// Node's `net.connect(path)` against our server on a unix socket.
+#[test]
+fn nodes_client_against_our_unix_socket_server() {
+    if !have("node") {
+        eprintln!("skipped: no node");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nodelike-net-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let _ = std::fs::remove_file(&path);
+    let server = net::create_server(|socket| {
+        socket.pipe(socket);
+    });
+    server.on_connection(move |_| server.close());
+    let node = Rc::new(RefCell::new(None));
+    let (n, p) = (node.clone(), path.clone());
+    server.listen_path(&path, move || {
+        let child = ChildGuard::spawn(
+            Command::new("node")
+                .arg("-e")
+                .arg(
+                    "const s = require('net').connect(process.argv[1]);
+                     const got = [];
+                     s.on('data', d => got.push(d));
+                     s.on('end', () => console.log(Buffer.concat(got).toString()));
+                     s.end('over a unix socket, from node');",
+                )
+                .arg(&p)
+                .stdout(Stdio::piped()),
+        )
+        .unwrap();
+        *n.borrow_mut() = Some(child);
+    });
+    nodelike::run();
+    let mut child = node.borrow_mut().take().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(out.trim(), "over a unix socket, from node");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `tcp_echo` closes on SIGTERM and exits 0.
 #[test]
 fn tcp_echo_stops_on_sigterm() {
