@@ -1,8 +1,39 @@
 //! Node's `net` layer: sockets and listeners, under every protocol.
 //!
-//! A socket is a record in this layer's slab (`SocketRec`, in
-//! `src/net/socket.rs`); a
-//! [`Socket`] is a handle to it (key and generation, `Copy`). This layer
+//! Used directly, it is Node's `net` module: [`create_server`] for a TCP
+//! or unix-socket server whose connections are [`Socket`]s, [`connect`]
+//! and [`create_connection`] for clients. A `Socket` is a
+//! [`Duplex`](crate::stream::Duplex) stream with Node's events (`connect`,
+//! `ready`, `data`, `end`, `finish`, `error`, `close(had_error)`, `drain`,
+//! `timeout`) in Node's order.
+//!
+//! | Node | nodelike |
+//! |---|---|
+//! | `net.createServer({ allowHalfOpen, pauseOnConnect }, cb)` | [`create_server_with`] |
+//! | `server.listen(port, host, cb)`, `listen(path, cb)` | [`Server::listen`], [`Server::listen_path`] |
+//! | `server.close(cb)`, `getConnections`, `maxConnections` | [`Server::close_with`], [`Server::connections`], [`Server::set_max_connections`] |
+//! | `net.connect(port, host, cb)`, `net.connect(path, cb)` | [`connect`], [`connect_path`] |
+//! | `net.createConnection(options, cb)` | [`create_connection`] with [`ConnectOptions`] |
+//! | `socket.readyState`, `bytesRead`, `bytesWritten` | [`Socket::ready_state`], [`Socket::bytes_read`], [`Socket::bytes_written`] |
+//! | `socket.destroy(err)`, `destroySoon()`, `end(data, cb)` | [`Socket::destroy_with_error`], [`Socket::destroy_soon`], [`Socket::end_with_callback`] |
+//!
+//! ```no_run
+//! use nodelike::net;
+//! use nodelike::stream::Readable;
+//! // An echo server, and a client that says hello to it.
+//! let server = net::create_server(|socket| {
+//!     socket.pipe(socket);
+//! });
+//! server.listen(7000, "127.0.0.1", || {
+//!     let client = net::connect(7000, "127.0.0.1", || println!("connected"));
+//!     client.on_data(|chunk| print!("{chunk}"));
+//!     client.end("hello\n");
+//! });
+//! nodelike::run();
+//! ```
+//!
+//! Inside, a socket is a record in this layer's slab (`SocketRec`, in
+//! `src/net/socket.rs`); a [`Socket`] is a handle to it (key and generation, `Copy`). This layer
 //! owns the I/O paths every protocol shares: reading into one shared
 //! buffer, corked writes and their flush, pause/resume and back-pressure,
 //! idle timeouts, half-close, linger and the deferred `close`.
