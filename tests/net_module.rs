@@ -656,6 +656,46 @@ fn max_connections_refuses_the_extra_connection() {
     assert_eq!(*outcome.borrow(), ["first welcome", "second closed"]);
 }
 
+/// `cork` holds writes until `uncork` (nested), and `end` undoes every
+/// cork; the trait's view (`writable_ended`, `writable_finished`) follows.
+#[test]
+fn cork_holds_writes_until_uncork_or_end() {
+    use nodelike::stream::Writable;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = net::create_server(move |socket| {
+        socket.cork();
+        socket.cork();
+        socket.write("a");
+        socket.write("b");
+        socket.uncork();
+        nodelike::set_timeout(
+            move || {
+                // Still corked once: nothing has left yet.
+                assert_eq!(socket.buffer_size(), 2);
+                socket.write("c");
+                assert!(!Writable::writable_ended(&socket));
+                socket.end("d"); // uncorks all
+                assert!(Writable::writable_ended(&socket));
+                assert!(!Writable::writable_finished(&socket));
+                socket.on_finish(move || assert!(Writable::writable_finished(&socket)));
+            },
+            20,
+        );
+    });
+    server.on_connection(move |_| server.close());
+    server.listen(0, "127.0.0.1", move || {
+        tx.send(server.address().unwrap().port()).unwrap();
+    });
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", rx.recv().unwrap())).unwrap();
+        let mut all = String::new();
+        s.read_to_string(&mut all).unwrap();
+        all
+    });
+    nodelike::run();
+    assert_eq!(client.join().unwrap(), "abcd");
+}
+
 /// A server on a unix socket, and `connect_path` to it.
 #[test]
 fn a_unix_socket_server_and_client() {

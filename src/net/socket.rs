@@ -800,6 +800,8 @@ impl Socket {
         let ending = with_net(|net| match net.socket(self.id) {
             Some(s) if !s.destroyed => {
                 s.ending = true;
+                // As Node's `end()`: every `cork()` is undone.
+                s.node.corks = 0;
                 true
             }
             _ => false,
