@@ -37,7 +37,8 @@
 //! | `server.listen(port, host, cb)` / `listen(path, cb)` | [`http::Server::listen`] / [`listen_path`](http::Server::listen_path) |
 //! | `server.on('checkContinue' \| 'checkExpectation' \| 'upgrade' \| 'clientError', f)` | `on_check_continue`, `on_check_expectation`, `on_upgrade`, `on_client_error` |
 //! | `server.on('connect', f)`, `req.on('connect', f)` | [`on_connect`](http::Server::on_connect), [`on_connect`](http::ClientRequest::on_connect) |
-//! | `net.connect(port, host, cb)` | [`net::connect`] |
+//! | `net.connect(port, host, cb)`, `net.createConnection(options, cb)` | [`net::connect`], [`net::create_connection`] |
+//! | `net.createServer(options, cb)` | [`net::create_server`], [`net::create_server_with`] |
 //! | `req.method`, `req.url`, `req.headers`, `req.httpVersion` | `req.method()`, `req.url()`, `req.headers()`, `req.http_version()` |
 //! | `req.setEncoding('utf8')` | `req.set_encoding(Encoding::Utf8)` |
 //! | `res.writeHead(code, headers)` | `res.write_head(code, &[(name, value)])` |

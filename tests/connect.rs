@@ -39,18 +39,12 @@ fn proxy() -> Server {
         }
         let connected = Rc::new(Cell::new(false));
         let up = connected.clone();
-        let upstream = match net::connect(port, host, move || {
+        let upstream = net::connect(port, host, move || {
             up.set(true);
             client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        }) {
-            Ok(socket) => socket,
-            Err(_) => {
-                client.end(
-                    "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-                );
-                return;
-            }
-        };
+        });
+        // A failed connect is an `error`, then `close(true)` (below).
+        upstream.on_error(|e| log::debug!("upstream: {e}"));
         upstream.write(head);
         upstream.on_data(move |chunk| {
             client.write(chunk);

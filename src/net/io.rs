@@ -8,7 +8,7 @@
 
 use std::io;
 
-use super::socket::{arm_idle, destroy_in, emit_socket, InputHold, Socket};
+use super::socket::{arm_idle, destroy_in, emit_socket, Finish, HalfOpen, InputHold, Socket};
 use super::{with_net, Cause, SockId, READ_BUF_SIZE};
 use crate::chunk::Chunk;
 use crate::runtime::{self, Readiness};
@@ -104,6 +104,7 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Ok(n) if n > 0 => {
                         s.last_active = now;
+                        s.node.bytes_read += n as u64;
                         break Ok(n);
                     }
                     other => break other,
@@ -242,12 +243,18 @@ pub(crate) fn emit_raw_data(id: SockId, data: &[u8]) {
     }
 }
 
-/// The peer ended a raw socket: `end`, then end our side too (Node's
-/// default `allowHalfOpen: false`).
+/// The peer ended a raw socket: `end`, then, unless the socket allows half
+/// open connections, end our side too (Node's default
+/// `allowHalfOpen: false`).
 pub(crate) fn raw_eof(id: SockId) {
     log::trace!("socket {}: end", id.key);
     emit_socket(id, |l| &mut l.end, |f| f());
-    Socket::from_id(id).end(());
+    let half_open = with_net(|net| net.socket(id).map(|s| s.node.half_open))
+        .flatten()
+        .unwrap_or_default();
+    if half_open == HalfOpen::EndWithPeer {
+        Socket::from_id(id).end(());
+    }
 }
 
 /// The peer closed its writing side and every byte before the FIN has been
@@ -343,8 +350,8 @@ pub(crate) fn flush_socket(id: SockId) {
     let now = runtime::now();
     let outcome = with_net(|net| {
         let s = net.socket(id)?;
-        if s.connecting {
-            return None; // written once connected
+        if s.connecting || s.node.corks > 0 {
+            return None; // written once connected, or uncorked
         }
         if s.corks > 0 {
             return None; // held by `cork`; `uncork` flushes
@@ -372,6 +379,10 @@ pub(crate) fn flush_socket(id: SockId) {
         }
         if let Some(e) = failed {
             log::debug!("socket {}: write error: {e}", id.key);
+            // Node's `write EPIPE`: the `error` before `close(true)`.
+            s.node
+                .error
+                .get_or_insert_with(|| super::socket::write_error(e));
             destroy_in(net, id, Cause::Aborted);
             return None;
         }
@@ -405,12 +416,12 @@ pub(crate) fn flush_socket(id: SockId) {
     // The buffer is empty: protocol bookkeeping first (finish events, a
     // response that closes the connection), then drain and half-close.
     (protocol.flushed)(id);
-    let (drain, unblock) = with_net(|net| {
+    let (drain, unblock, finish) = with_net(|net| {
         let Some(s) = net.socket(id) else {
-            return (false, false);
+            return (false, false, false);
         };
         if s.destroyed || s.backlog() > 0 {
-            return (false, false);
+            return (false, false, false);
         }
         let drain = std::mem::take(&mut s.need_drain);
         let unblock = s.input_hold == InputHold::UntilFlushed;
@@ -419,16 +430,20 @@ pub(crate) fn flush_socket(id: SockId) {
         }
         // `end()` was called and all is written: shut down writing (or, if
         // that was done already and the peer ended too, finish).
+        let mut finish = false;
         if s.ending {
             s.shut_write();
-            // Both directions are done: the socket is finished.
+            finish = s.node.finish == Finish::Pending;
+            s.node.finish = Finish::Emitted;
+            // Both directions are done: the socket is finished. (Its
+            // `close` comes on a later turn, so `finish` still goes first.)
             if s.eof_seen {
                 destroy_in(net, id, Cause::Aborted);
             }
         }
-        (drain, unblock)
+        (drain, unblock, finish)
     })
-    .unwrap_or((false, false));
+    .unwrap_or((false, false, false));
     if unblock {
         runtime::defer(runtime::Work::owned(
             resume_ctx,
@@ -440,6 +455,10 @@ pub(crate) fn flush_socket(id: SockId) {
         log::trace!("socket {}: drain", id.key);
         emit_socket(id, |l| &mut l.drain, |f| f());
         (protocol.drain)(id);
+    }
+    if finish {
+        log::trace!("socket {}: finish", id.key);
+        emit_socket(id, |l| &mut l.finish, |f| f());
     }
 }
 
@@ -458,7 +477,22 @@ pub(super) fn finish_close(ctx: u64) {
         runtime::release_ref();
     }
     (rec.protocol.closed)(id, rec.cause);
-    let had_error = rec.cause == Cause::Error;
+    let error = rec.node.error.take();
+    let had_error = rec.cause == Cause::Error || error.is_some();
+    if let Some(e) = error {
+        // Node's order: `error`, then `close(true)`, on the same turn.
+        if rec.listeners.error.is_empty() {
+            if std::ptr::eq(rec.protocol, &super::RAW) {
+                // Never silent; but not a panic either (see `Socket::on_error`).
+                e.report_unhandled("Socket", "Socket::on_error");
+            } else {
+                log::debug!("socket {}: {e}", id.key);
+            }
+        }
+        for f in rec.listeners.error.iter_mut() {
+            f(&e);
+        }
+    }
     for f in rec.listeners.close.iter_mut() {
         f(had_error);
     }

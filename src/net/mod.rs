@@ -1,8 +1,39 @@
 //! Node's `net` layer: sockets and listeners, under every protocol.
 //!
-//! A socket is a record in this layer's slab (`SocketRec`, in
-//! `src/net/socket.rs`); a
-//! [`Socket`] is a handle to it (key and generation, `Copy`). This layer
+//! Used directly, it is Node's `net` module: [`create_server`] for a TCP
+//! or unix-socket server whose connections are [`Socket`]s, [`connect`]
+//! and [`create_connection`] for clients. A `Socket` is a
+//! [`Duplex`](crate::stream::Duplex) stream with Node's events (`connect`,
+//! `ready`, `data`, `end`, `finish`, `error`, `close(had_error)`, `drain`,
+//! `timeout`) in Node's order.
+//!
+//! | Node | nodelike |
+//! |---|---|
+//! | `net.createServer({ allowHalfOpen, pauseOnConnect }, cb)` | [`create_server_with`] |
+//! | `server.listen(port, host, cb)`, `listen(path, cb)` | [`Server::listen`], [`Server::listen_path`] |
+//! | `server.close(cb)`, `getConnections`, `maxConnections` | [`Server::close_with`], [`Server::connections`], [`Server::set_max_connections`] |
+//! | `net.connect(port, host, cb)`, `net.connect(path, cb)` | [`connect`], [`connect_path`] |
+//! | `net.createConnection(options, cb)` | [`create_connection`] with [`ConnectOptions`] |
+//! | `socket.readyState`, `bytesRead`, `bytesWritten` | [`Socket::ready_state`], [`Socket::bytes_read`], [`Socket::bytes_written`] |
+//! | `socket.destroy(err)`, `destroySoon()`, `end(data, cb)` | [`Socket::destroy_with_error`], [`Socket::destroy_soon`], [`Socket::end_with_callback`] |
+//!
+//! ```no_run
+//! use nodelike::net;
+//! use nodelike::stream::Readable;
+//! // An echo server, and a client that says hello to it.
+//! let server = net::create_server(|socket| {
+//!     socket.pipe(socket);
+//! });
+//! server.listen(7000, "127.0.0.1", || {
+//!     let client = net::connect(7000, "127.0.0.1", || println!("connected"));
+//!     client.on_data(|chunk| print!("{chunk}"));
+//!     client.end("hello\n");
+//! });
+//! nodelike::run();
+//! ```
+//!
+//! Inside, a socket is a record in this layer's slab (`SocketRec`, in
+//! `src/net/socket.rs`); a [`Socket`] is a handle to it (key and generation, `Copy`). This layer
 //! owns the I/O paths every protocol shares: reading into one shared
 //! buffer, corked writes and their flush, pause/resume and back-pressure,
 //! idle timeouts, half-close, linger and the deferred `close`.
@@ -21,12 +52,18 @@
 //! | `io.rs` | readiness, the read path, flush, resume, end of stream, idle checks, close |
 //! | `listener.rs` | listening sockets and the accept loop |
 //! | `transport.rs` | the `Transport` trait; TCP and unix streams |
+//! | `connect.rs` | `connect`, `create_connection`: the name looked up off the loop |
+//! | `server.rs` | `create_server`: the public `net::Server` |
+//! | `stream.rs` | `Socket` as a `stream::Duplex` |
 //! | `memory.rs` | in-memory connections (`MemoryConnection`) |
 
+mod connect;
 mod io;
 mod listener;
 mod memory;
+mod server;
 mod socket;
+mod stream;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
 mod transport;
@@ -35,13 +72,15 @@ use std::cell::RefCell;
 
 use slab::Slab;
 
+pub use connect::{connect, connect_path, create_connection, ConnectOptions};
 pub(crate) use io::{emit_raw_data, raw_eof};
 pub(crate) use listener::{
     accept_pending, close_listener, listen, listener_address, Acceptor, ListenerId,
 };
 pub use memory::MemoryConnection;
+pub use server::{create_server, create_server_with, NetServerOptions, Server};
 pub(crate) use socket::*;
-pub use socket::{connect, Socket};
+pub use socket::{ReadyState, Socket};
 #[cfg(feature = "tls")]
 pub(crate) use tls::connect_tls;
 pub(crate) use transport::{
@@ -170,7 +209,7 @@ pub(crate) static RAW: Protocol = Protocol {
     drain: ignore,
     connected: raw_connected,
     closed: |_, _| {},
-    failed: |_, _| {},
+    failed: raw_failed,
     secured: |_| {},
     // A raw socket is only told (Node's `net` rule).
     timeout: |_| true,
@@ -178,15 +217,35 @@ pub(crate) static RAW: Protocol = Protocol {
 
 fn ignore(_: SockId) {}
 
-/// A socket opened by [`connect`] is up: its callback runs. (A failed
-/// connect destroys the socket, whose `close` then says `had_error`.)
+/// A socket opened by [`connect`] is up: `connect` (its callback), then
+/// `ready`. A failed connect keeps Node's `connect ECONNREFUSED
+/// 127.0.0.1:PORT` for the `error` event; the socket is destroyed right
+/// after, so `error` and then `close(true)` follow on the next turn.
 fn raw_connected(id: SockId, result: Result<(), std::io::Error>) {
     match result {
         Ok(()) => {
             socket::emit_socket(id, |l| &mut l.connect, |f| f());
+            socket::emit_socket(id, |l| &mut l.ready, |f| f());
         }
-        Err(e) => log::debug!("socket {}: connect failed: {e}", id.key),
+        Err(e) => {
+            log::debug!("socket {}: connect failed: {e}", id.key);
+            let address = Socket::from_id(id)
+                .remote_address()
+                .map(connect::host_port)
+                .unwrap_or_default();
+            socket::set_error(id, crate::Error::syscall("connect", e, &address));
+        }
     }
+}
+
+/// Reading a raw socket failed (a reset): Node's `read ECONNRESET` goes to
+/// `error`, before `close(true)`.
+fn raw_failed(id: SockId, e: &std::io::Error) {
+    let copy = e
+        .raw_os_error()
+        .map(std::io::Error::from_raw_os_error)
+        .unwrap_or_else(|| std::io::Error::new(e.kind(), e.to_string()));
+    socket::set_error(id, crate::Error::syscall("read", copy, ""));
 }
 
 /// Protocol state kept per socket by a layer above: a table indexed by the

@@ -29,6 +29,48 @@ pub(crate) struct SocketListeners {
     pub(crate) timeout: Listeners<dyn FnMut()>,
     /// `net::connect`'s callback: the connection is up.
     pub(crate) connect: Listeners<dyn FnMut()>,
+    /// Right after `connect`: the socket can be used.
+    pub(crate) ready: Listeners<dyn FnMut()>,
+    /// `end()` was called and every byte went to the OS.
+    pub(crate) finish: Listeners<dyn FnMut()>,
+    /// Emitted just before `close(true)`.
+    pub(crate) error: Listeners<dyn FnMut(&crate::Error)>,
+}
+
+/// Whether a socket ends its own side when the peer's FIN arrives (Node's
+/// `allowHalfOpen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum HalfOpen {
+    /// Node's default: after the `end` listeners ran, our side ends too.
+    #[default]
+    EndWithPeer,
+    /// Our side stays writable until the user calls `end`.
+    StayWritable,
+}
+
+/// Where a socket's writing side is, as Node's `finish` event sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Finish {
+    /// `end()` not called, or its bytes not all written yet.
+    #[default]
+    Pending,
+    /// Everything went to the OS and the FIN was sent: `finish` fired.
+    Emitted,
+}
+
+/// What the public `net` API keeps per socket beyond what protocols need:
+/// Node's options and the state its events and counters read.
+#[derive(Default)]
+pub(crate) struct NodeSide {
+    pub(super) half_open: HalfOpen,
+    /// Bytes read from the transport (Node's `bytesRead`).
+    pub(super) bytes_read: u64,
+    /// Nested `cork()` calls: while above zero, nothing is flushed.
+    pub(super) corks: u32,
+    /// The error `error` will carry, emitted on the close turn right before
+    /// `close(true)` (Node emits both on the tick after `destroy(err)`).
+    pub(super) error: Option<crate::Error>,
+    pub(super) finish: Finish,
 }
 
 pub(crate) struct SocketRec {
@@ -83,6 +125,7 @@ pub(crate) struct SocketRec {
     /// Does not keep the loop alive (an idle pooled client socket, an
     /// in-memory connection).
     pub(super) unref: bool,
+    pub(super) node: NodeSide,
 }
 
 /// Why a protocol stopped a socket's reading, which says what resumes it.
@@ -178,9 +221,94 @@ pub(crate) fn open(
             )?),
             None => None,
         };
-        entry.insert(SocketRec {
+        entry.insert(SocketRec::new(
             gen,
-            transport: Some(transport),
+            Some(transport),
+            source,
+            remote,
+            how,
+            now,
+        ));
+        if !how.unref {
+            runtime::add_ref();
+        }
+        arm_idle(net, id);
+        Ok::<_, std::io::Error>(id)
+    })
+    .unwrap_or_else(|| Err(std::io::ErrorKind::NotConnected.into()))?;
+    log::trace!(
+        "socket {}: open ({}, from {remote:?})",
+        id.key,
+        how.protocol.name
+    );
+    Ok(id)
+}
+
+/// Makes a socket record with no transport yet: a connect whose address is
+/// still being looked up. Writes queue (it is `connecting`) until
+/// [`attach`] gives it its stream; it keeps the loop alive meanwhile.
+pub(crate) fn open_unattached(how: Open) -> SockId {
+    let now = runtime::now();
+    let gen = runtime::next_gen();
+    with_net(|net| {
+        let entry = net.sockets.vacant_entry();
+        let id = SockId {
+            key: entry.key() as u32,
+            gen,
+        };
+        entry.insert(SocketRec::new(gen, None, None, None, how, now));
+        if !how.unref {
+            runtime::add_ref();
+        }
+        arm_idle(net, id);
+        id
+    })
+    .unwrap_or(SockId::NONE)
+}
+
+/// Gives a socket made by [`open_unattached`] its (connecting) stream and
+/// registers it; the connect's outcome then arrives as readiness. A socket
+/// destroyed meanwhile drops the stream (closing it).
+pub(crate) fn attach(
+    id: SockId,
+    mut transport: Box<dyn Transport>,
+    remote: Option<SocketAddr>,
+) -> std::io::Result<()> {
+    with_net(|net| {
+        let s = net.socket(id).filter(|s| !s.destroyed)?;
+        let source = transport.source().map(|src| {
+            runtime::register(
+                src,
+                mio::Interest::READABLE | mio::Interest::WRITABLE,
+                &SOCKET_IO,
+                id.ctx(),
+            )
+        });
+        let source = match source.transpose() {
+            Ok(source) => source,
+            Err(e) => return Some(Err(e)),
+        };
+        s.transport = Some(transport);
+        s.source = source;
+        s.remote = remote;
+        Some(Ok(()))
+    })
+    .flatten()
+    .unwrap_or(Ok(()))
+}
+
+impl SocketRec {
+    fn new(
+        gen: u32,
+        transport: Option<Box<dyn Transport>>,
+        source: Option<SourceKey>,
+        remote: Option<SocketAddr>,
+        how: Open,
+        now: Instant,
+    ) -> SocketRec {
+        SocketRec {
+            gen,
+            transport,
             source,
             remote,
             protocol: how.protocol,
@@ -207,20 +335,9 @@ pub(crate) fn open(
             timer_at: None,
             listeners: SocketListeners::default(),
             unref: how.unref,
-        });
-        if !how.unref {
-            runtime::add_ref();
+            node: NodeSide::default(),
         }
-        arm_idle(net, id);
-        Ok::<_, std::io::Error>(id)
-    })
-    .unwrap_or_else(|| Err(std::io::ErrorKind::NotConnected.into()))?;
-    log::trace!(
-        "socket {}: open ({}, from {remote:?})",
-        id.key,
-        how.protocol.name
-    );
-    Ok(id)
+    }
 }
 
 /// Queues the idle-timeout check of a socket for `last_active + timeout`,
@@ -558,6 +675,40 @@ pub(crate) fn shutdown_and_linger(id: SockId) {
     });
 }
 
+/// Keeps `error` for the socket's `error` event, emitted on its close
+/// turn before `close(true)`. The first error wins, as in Node.
+pub(crate) fn set_error(id: SockId, error: crate::Error) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            s.node.error.get_or_insert(error);
+        }
+    });
+}
+
+/// A failed write as Node words it: `write EPIPE` (which the crate's
+/// error kinds count as a reset, but Node names by its errno), or
+/// `write ECONNRESET: ...`.
+pub(super) fn write_error(e: std::io::Error) -> crate::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        crate::Error::new(crate::ErrorKind::ConnectionReset, "write EPIPE")
+            .with_code("EPIPE")
+            .with_source(e)
+    } else {
+        crate::Error::syscall("write", e, "")
+    }
+}
+
+/// Destroys a socket with `error` (Node's `socket.destroy(err)`): `error`,
+/// then `close(true)`, on the next turn.
+pub(crate) fn destroy_with_error(id: SockId, error: crate::Error) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id).filter(|s| !s.destroyed) {
+            s.node.error.get_or_insert(error);
+            destroy_in(net, id, Cause::Error);
+        }
+    });
+}
+
 /// Emits one of a socket's events; returns whether anyone listened.
 pub(super) fn emit_socket<F: ?Sized + 'static>(
     id: SockId,
@@ -571,59 +722,6 @@ pub(super) fn emit_socket<F: ?Sized + 'static>(
         },
         call,
     )
-}
-
-/// Opens a TCP connection to `host:port` (Node's
-/// `net.connect(port, host, callback)`): `on_connect` runs once it is up.
-/// What is written before that is sent as soon as it is; bytes read are
-/// `data` events, as on any socket. A connection that fails closes the
-/// socket (its `close` listeners get `true`); errors known at once (a name
-/// that does not resolve, no socket to be had) are returned.
-///
-/// `host` is an IP address or `localhost`; another name is looked up with
-/// the system's resolver, which blocks the loop while it runs.
-///
-/// ```no_run
-/// use nodelike::net;
-/// let socket = net::connect(8000, "127.0.0.1", || println!("connected")).unwrap();
-/// socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-/// socket.on_data(|chunk| print!("{chunk}"));
-/// socket.on_close(|had_error| println!("closed (error: {had_error})"));
-/// nodelike::run();
-/// ```
-pub fn connect(
-    port: u16,
-    host: &str,
-    on_connect: impl FnMut() + 'static,
-) -> Result<Socket, crate::Error> {
-    use std::net::{IpAddr, ToSocketAddrs};
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip = if bare.eq_ignore_ascii_case("localhost") {
-        Some(IpAddr::from([127, 0, 0, 1]))
-    } else {
-        bare.parse::<IpAddr>().ok()
-    };
-    let addr = match ip {
-        Some(ip) => SocketAddr::new(ip, port),
-        None => (bare, port)
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?,
-    };
-    let transport = super::transport::connect_tcp(addr)?;
-    let id = open(
-        transport,
-        Some(addr),
-        Open {
-            protocol: &super::RAW,
-            idle_timeout: None,
-            connecting: true,
-            unref: false,
-        },
-    )?;
-    let socket = Socket::from_id(id);
-    socket.add(|l| l.connect.push(Box::new(on_connect)));
-    Ok(socket)
 }
 
 /// Node's `net.Socket`: a TCP or unix-domain connection. A cheap `Copy`
@@ -668,6 +766,9 @@ impl Socket {
 
     /// Queues `data` for sending; returns `false` once more than the
     /// high-water mark (16 KiB) waits, and `drain` fires when it has gone.
+    /// Writing after [`end`](Socket::end) is Node's `write after end`
+    /// (`ERR_STREAM_WRITE_AFTER_END`): the socket is destroyed with it,
+    /// so `error` and `close(true)` follow.
     ///
     /// ```no_run
     /// # fn f(socket: nodelike::net::Socket) {
@@ -677,7 +778,16 @@ impl Socket {
     /// # }
     /// ```
     pub fn write(&self, data: impl IntoChunk) -> bool {
-        write(self.id, data.chunk_bytes())
+        let bytes = data.chunk_bytes();
+        let ended = with_net(|net| net.socket(self.id).is_some_and(|s| s.ending)).unwrap_or(false);
+        if ended && !bytes.is_empty() {
+            destroy_with_error(
+                self.id,
+                crate::Error::new(crate::ErrorKind::WriteAfterEnd, "write after end"),
+            );
+            return false;
+        }
+        write(self.id, bytes)
     }
 
     /// Sends `data` (if any), then half-closes: the writing side shuts down
@@ -696,6 +806,8 @@ impl Socket {
                 // Ending lets every corked write go, as in Node.
                 s.corks = 0;
                 s.ending = true;
+                // As Node's `end()`: every `cork()` is undone.
+                s.node.corks = 0;
                 true
             }
             _ => false,
@@ -1152,4 +1264,389 @@ impl Socket {
             }
         });
     }
+}
+
+/// Where a socket is in its life, as Node's `socket.readyState` names it.
+///
+/// ```
+/// use nodelike::net::ReadyState;
+/// assert_eq!(ReadyState::ReadOnly.as_str(), "readOnly");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[doc(alias = "readyState")]
+pub enum ReadyState {
+    /// A connect (or its name lookup) is under way.
+    Opening,
+    /// Readable and writable.
+    Open,
+    /// Our side ended; the peer may still send.
+    ReadOnly,
+    /// The peer ended; we may still write (half-open).
+    WriteOnly,
+    /// Both sides done, or the socket destroyed or closed.
+    Closed,
+}
+
+impl ReadyState {
+    /// Node's string for the state (`"opening"`, `"open"`, `"readOnly"`,
+    /// `"writeOnly"`, `"closed"`).
+    ///
+    /// ```
+    /// assert_eq!(nodelike::net::ReadyState::Open.as_str(), "open");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadyState::Opening => "opening",
+            ReadyState::Open => "open",
+            ReadyState::ReadOnly => "readOnly",
+            ReadyState::WriteOnly => "writeOnly",
+            ReadyState::Closed => "closed",
+        }
+    }
+}
+
+/// Node's socket API beyond what protocols need: the remaining events,
+/// counters, states and options.
+impl Socket {
+    fn read_rec<R>(&self, f: impl FnOnce(&SocketRec) -> R) -> Option<R> {
+        with_net(|net| net.socket(self.id).map(|s| f(s))).flatten()
+    }
+
+    /// Adds a `connect` listener: a connection made by
+    /// [`connect`](super::connect) is up (before `ready`).
+    ///
+    /// ```no_run
+    /// let socket = nodelike::net::connect(7000, "127.0.0.1", || {});
+    /// socket.on_connect(move || { socket.write("hello"); });
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "connect")]
+    pub fn on_connect(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.connect.push(Box::new(f)));
+    }
+
+    /// Adds a `ready` listener: right after `connect`, the socket can be
+    /// used.
+    ///
+    /// ```no_run
+    /// let socket = nodelike::net::connect(7000, "127.0.0.1", || {});
+    /// socket.on_ready(|| println!("ready"));
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "ready")]
+    pub fn on_ready(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.ready.push(Box::new(f)));
+    }
+
+    /// Adds a `finish` listener: [`end`](Socket::end) was called and every
+    /// byte went to the OS, with our FIN after it.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.end("bye\n");
+    /// socket.on_finish(|| println!("all sent"));
+    /// # }
+    /// ```
+    #[doc(alias = "finish")]
+    pub fn on_finish(&self, f: impl FnMut() + 'static) {
+        self.add(|l| l.finish.push(Box::new(f)));
+    }
+
+    /// [`end`](Socket::end), then `callback` once, at `finish` (Node's
+    /// `socket.end(data, callback)`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.end_with_callback("bye\n", move || println!("all of it sent"));
+    /// # }
+    /// ```
+    #[doc(alias = "end")]
+    pub fn end_with_callback(&self, data: impl IntoChunk, callback: impl FnOnce() + 'static) {
+        let mut callback = Some(callback);
+        self.on_finish(move || {
+            if let Some(f) = callback.take() {
+                f();
+            }
+        });
+        self.end(data);
+    }
+
+    /// Adds an `error` listener: the connect failed (`connect ECONNREFUSED
+    /// 127.0.0.1:7000`, `getaddrinfo ENOTFOUND no.such.host`), a read or
+    /// write failed (`read ECONNRESET`), or
+    /// [`destroy_with_error`](Socket::destroy_with_error) was called. It
+    /// runs on the turn after, right before `close(true)`.
+    ///
+    /// Unlike Node, an `error` nobody listens for does not end the process:
+    /// a plain socket's is printed to stderr with Node's uncaught-error
+    /// text, and `close(true)` still says it happened.
+    ///
+    /// ```no_run
+    /// let socket = nodelike::net::connect(1, "127.0.0.1", || {});
+    /// socket.on_error(|e| eprintln!("{e}")); // connect ECONNREFUSED 127.0.0.1:1
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "error")]
+    pub fn on_error(&self, f: impl FnMut(&crate::Error) + 'static) {
+        self.add(|l| l.error.push(Box::new(f)));
+    }
+
+    /// Destroys the socket with an error (Node's `socket.destroy(err)`):
+    /// `error` with it, then `close(true)`, on the next turn.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// use nodelike::{Error, ErrorKind};
+    /// socket.destroy_with_error(Error::new(ErrorKind::Aborted, "bad peer"));
+    /// # }
+    /// ```
+    #[doc(alias = "destroy")]
+    pub fn destroy_with_error(&self, error: crate::Error) {
+        destroy_with_error(self.id, error);
+    }
+
+    /// Ends our side and destroys the socket once everything queued has
+    /// been written (Node's `destroySoon`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.write("last words");
+    /// socket.destroy_soon();
+    /// # }
+    /// ```
+    #[doc(alias = "destroySoon")]
+    pub fn destroy_soon(&self) {
+        let finished = self
+            .read_rec(|s| s.node.finish == Finish::Emitted)
+            .unwrap_or(false);
+        if finished {
+            self.destroy();
+        } else {
+            let socket = *self;
+            self.on_finish(move || socket.destroy());
+            self.end(());
+        }
+    }
+
+    /// Whether [`pause`](Socket::pause) stopped reading (Node's
+    /// `isPaused()`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.pause();
+    /// assert!(socket.is_paused());
+    /// # }
+    /// ```
+    #[doc(alias = "isPaused")]
+    pub fn is_paused(&self) -> bool {
+        self.read_rec(|s| s.paused).unwrap_or(false)
+    }
+
+    /// Bytes received so far (Node's `bytesRead`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.on_end(move || println!("{} bytes in", socket.bytes_read()));
+    /// # }
+    /// ```
+    #[doc(alias = "bytesRead")]
+    pub fn bytes_read(&self) -> u64 {
+        self.read_rec(|s| s.node.bytes_read).unwrap_or(0)
+    }
+
+    /// Bytes written so far, counting those still queued (Node's
+    /// `bytesWritten`).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.write("abc");
+    /// assert!(socket.bytes_written() >= 3);
+    /// # }
+    /// ```
+    #[doc(alias = "bytesWritten")]
+    pub fn bytes_written(&self) -> u64 {
+        queued_mark(self.id)
+    }
+
+    /// Where the socket is in its life (Node's `readyState`).
+    ///
+    /// ```no_run
+    /// use nodelike::net::ReadyState;
+    /// let socket = nodelike::net::connect(7000, "127.0.0.1", || {});
+    /// assert_eq!(socket.ready_state(), ReadyState::Opening);
+    /// nodelike::run();
+    /// ```
+    #[doc(alias = "readyState")]
+    pub fn ready_state(&self) -> ReadyState {
+        self.read_rec(|s| {
+            let readable = !s.eof_seen;
+            let writable = !s.ending && !s.write_shut;
+            match () {
+                _ if s.destroyed => ReadyState::Closed,
+                _ if s.connecting => ReadyState::Opening,
+                _ if readable && writable => ReadyState::Open,
+                _ if readable => ReadyState::ReadOnly,
+                _ if writable => ReadyState::WriteOnly,
+                _ => ReadyState::Closed,
+            }
+        })
+        .unwrap_or(ReadyState::Closed)
+    }
+
+    /// Whether the socket is not connected yet (Node's `pending`: a
+    /// lookup or connect under way).
+    ///
+    /// ```no_run
+    /// let socket = nodelike::net::connect(7000, "127.0.0.1", || {});
+    /// assert!(socket.pending());
+    /// nodelike::run();
+    /// ```
+    pub fn pending(&self) -> bool {
+        self.read_rec(|s| s.connecting).unwrap_or(false)
+    }
+
+    /// Whether a connect is under way (Node's `connecting`).
+    ///
+    /// ```no_run
+    /// let socket = nodelike::net::connect(7000, "127.0.0.1", || {});
+    /// assert!(socket.connecting());
+    /// nodelike::run();
+    /// ```
+    pub fn connecting(&self) -> bool {
+        is_connecting(self.id)
+    }
+
+    /// The local address (Node's `socket.address()`: port, family and
+    /// address in one). `None` for unix sockets or a closed socket.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// if let Some(a) = socket.address() { println!("{} {}", a.ip(), a.port()) }
+    /// # }
+    /// ```
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.local_address()
+    }
+
+    /// The peer's address family, `"IPv4"` or `"IPv6"` (Node's
+    /// `remoteFamily`); `None` for unix sockets or a closed socket.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// assert_eq!(socket.remote_family(), Some("IPv4"));
+    /// # }
+    /// ```
+    #[doc(alias = "remoteFamily")]
+    pub fn remote_family(&self) -> Option<&'static str> {
+        self.remote_address()
+            .map(|a| if a.is_ipv4() { "IPv4" } else { "IPv6" })
+    }
+
+    /// Whether our side stays open after the peer's FIN (Node's
+    /// `allowHalfOpen`; `false` by default: the peer's `end` ends ours).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// assert!(!socket.allow_half_open());
+    /// # }
+    /// ```
+    #[doc(alias = "allowHalfOpen")]
+    pub fn allow_half_open(&self) -> bool {
+        self.read_rec(|s| s.node.half_open == HalfOpen::StayWritable)
+            .unwrap_or(false)
+    }
+
+    /// Sets [`allow_half_open`](Socket::allow_half_open): with `true`, once
+    /// the peer has ended, our side stays writable until
+    /// [`end`](Socket::end).
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.set_allow_half_open(true);
+    /// socket.on_end(move || { socket.end("you said it all\n"); });
+    /// # }
+    /// ```
+    pub fn set_allow_half_open(&self, allow: bool) {
+        set_half_open(self.id, allow);
+    }
+
+    /// Holds writes in memory until [`uncork`](Socket::uncork) (Node's
+    /// `cork()`); calls nest.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.cork();
+    /// socket.write("a");
+    /// socket.write("b");
+    /// socket.uncork(); // "ab" leaves together
+    /// # }
+    /// ```
+    pub fn cork(&self) {
+        with_net(|net| {
+            if let Some(s) = net.socket(self.id) {
+                s.node.corks += 1;
+            }
+        });
+    }
+
+    /// Undoes one [`cork`](Socket::cork); the last lets the writes go.
+    ///
+    /// ```no_run
+    /// # fn f(socket: nodelike::net::Socket) {
+    /// socket.uncork();
+    /// # }
+    /// ```
+    pub fn uncork(&self) {
+        let released = with_net(|net| {
+            let s = net.socket(self.id)?;
+            if s.node.corks == 0 {
+                return None;
+            }
+            s.node.corks -= 1;
+            Some(s.node.corks == 0)
+        })
+        .flatten()
+        .unwrap_or(false);
+        if released {
+            cork(self.id);
+        }
+    }
+
+    /// Whether the peer's `end` was delivered (Node's `readableEnded`).
+    pub(crate) fn ended_by_peer(&self) -> bool {
+        self.read_rec(|s| s.eof_delivered).unwrap_or(false)
+    }
+
+    /// Whether `end` was called (Node's `writableEnded`).
+    pub(crate) fn ended_by_us(&self) -> bool {
+        self.read_rec(|s| s.ending || s.write_shut).unwrap_or(false)
+    }
+
+    /// Whether `finish` fired (Node's `writableFinished`).
+    pub(crate) fn finished(&self) -> bool {
+        self.read_rec(|s| s.node.finish == Finish::Emitted)
+            .unwrap_or(false)
+    }
+}
+
+/// Sets a socket's half-open rule (see [`Socket::set_allow_half_open`]).
+pub(crate) fn set_half_open(id: SockId, allow: bool) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            s.node.half_open = if allow {
+                HalfOpen::StayWritable
+            } else {
+                HalfOpen::EndWithPeer
+            };
+        }
+    });
+}
+
+/// Starts a socket paused (Node's `pauseOnConnect`).
+pub(crate) fn start_paused(id: SockId) {
+    with_net(|net| {
+        if let Some(s) = net.socket(id) {
+            s.paused = true;
+        }
+    });
 }

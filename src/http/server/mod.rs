@@ -947,18 +947,27 @@ impl Server {
     ///     let url = req.url();
     ///     let (host, port) = url.rsplit_once(':').unwrap_or((&url, "443"));
     ///     let port: u16 = port.parse().unwrap_or(443);
-    ///     let Ok(upstream) = net::connect(port, host, move || {
+    ///     // Whether the tunnel is up decides how a failure is answered.
+    ///     let up = std::rc::Rc::new(std::cell::Cell::new(false));
+    ///     let u = up.clone();
+    ///     let upstream = net::connect(port, host, move || {
+    ///         u.set(true);
     ///         client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-    ///     }) else {
-    ///         client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
-    ///         return;
-    ///     };
+    ///     });
+    ///     upstream.on_error(|e| eprintln!("upstream: {e}"));
     ///     upstream.write(head);
     ///     upstream.on_data(move |chunk| { client.write(chunk); });
     ///     client.on_data(move |chunk| { upstream.write(chunk); });
     ///     upstream.on_end(move || client.end(()));
     ///     client.on_end(move || upstream.end(()));
-    ///     upstream.on_close(move |_| client.destroy());
+    ///     upstream.on_close(move |_| {
+    ///         if up.get() {
+    ///             client.destroy_soon(); // what upstream sent still goes out
+    ///         } else {
+    ///             // Refused, or the name did not resolve.
+    ///             client.end("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
+    ///         }
+    ///     });
     ///     client.on_close(move |_| upstream.destroy());
     /// });
     /// server.listen(8080, "127.0.0.1", || {});
