@@ -353,9 +353,6 @@ pub(crate) fn flush_socket(id: SockId) {
         if s.connecting || s.node.corks > 0 {
             return None; // written once connected, or uncorked
         }
-        if s.corks > 0 {
-            return None; // held by `cork`; `uncork` flushes
-        }
         let transport = s.transport.as_mut()?;
         let mut failed = None;
         while s.out_pos < s.out.len() {

@@ -88,9 +88,6 @@ pub(crate) struct SocketRec {
     /// non-empty; an idle socket holds none.
     pub(super) out: Vec<u8>,
     pub(super) out_pos: usize,
-    /// Nested `cork` calls not yet undone: while above zero, output is
-    /// kept and not flushed (Node's `writable.cork()`).
-    pub(super) corks: u32,
     /// Total bytes written to the OS so far (marks when a response finished).
     pub(super) written: u64,
     /// Input read but not yet consumed (a partial head, or bytes held while
@@ -315,7 +312,6 @@ impl SocketRec {
             connecting: how.connecting,
             out: Vec::new(),
             out_pos: 0,
-            corks: 0,
             written: 0,
             inbuf: Vec::new(),
             paused: false,
@@ -803,8 +799,6 @@ impl Socket {
         write(self.id, bytes);
         let ending = with_net(|net| match net.socket(self.id) {
             Some(s) if !s.destroyed => {
-                // Ending lets every corked write go, as in Node.
-                s.corks = 0;
                 s.ending = true;
                 // As Node's `end()`: every `cork()` is undone.
                 s.node.corks = 0;
@@ -814,52 +808,6 @@ impl Socket {
         })
         .unwrap_or(false);
         if ending {
-            cork(self.id);
-        }
-    }
-
-    /// Holds writes in memory until [`uncork`](Socket::uncork), so that
-    /// writes made across several callbacks leave in one piece (Node's
-    /// `socket.cork()`). Calls nest; [`end`](Socket::end) uncorks.
-    /// (Writes made in one callback already leave together: the loop
-    /// flushes each socket once per phase.)
-    ///
-    /// ```no_run
-    /// # fn f(socket: nodelike::net::Socket) {
-    /// socket.cork();
-    /// socket.write("head");
-    /// nodelike::set_timeout(move || {
-    ///     socket.write("body");
-    ///     socket.uncork(); // "headbody" leaves in one write
-    /// }, 10);
-    /// # }
-    /// ```
-    pub fn cork(&self) {
-        with_net(|net| {
-            if let Some(s) = net.socket(self.id) {
-                s.corks = s.corks.saturating_add(1);
-            }
-        });
-    }
-
-    /// Undoes one [`cork`](Socket::cork); when none is left, what was
-    /// held is flushed.
-    ///
-    /// ```no_run
-    /// # fn f(socket: nodelike::net::Socket) {
-    /// socket.uncork();
-    /// # }
-    /// ```
-    pub fn uncork(&self) {
-        let released = with_net(|net| match net.socket(self.id) {
-            Some(s) if s.corks > 0 => {
-                s.corks -= 1;
-                s.corks == 0
-            }
-            _ => false,
-        })
-        .unwrap_or(false);
-        if released {
             cork(self.id);
         }
     }
