@@ -303,7 +303,8 @@ impl Completion {
     /// Finishes the call having used only part of its chunk: `rest` goes
     /// back to the front of the queue, and is handed over again once the
     /// readable side has room (how zlib keeps a decompression's output
-    /// bounded by the back-pressure, not by the input's ratio).
+    /// bounded by the back-pressure, not by the input's ratio). An empty
+    /// `rest` asks for a call with no input, to give held output.
     pub(crate) fn done_with_rest(self, rest: Vec<u8>) {
         self.finish(Ok(()), Some(rest));
     }
@@ -320,7 +321,9 @@ impl Completion {
             let mut after = After::default();
             let rest_len = rest.as_ref().map_or(0, Vec::len);
             r.writable_length = r.writable_length.saturating_sub(bytes) + rest_len;
-            if let Some(rest) = rest.filter(|rest| !rest.is_empty()) {
+            // An empty rest still comes back: the logic has output left
+            // to give without more input.
+            if let Some(rest) = rest {
                 r.queue.push_front(Entry::Chunk(rest));
             }
             if let Err(e) = result {
