@@ -396,13 +396,20 @@ impl Codec {
         Ok(Outcome { output, rest: None })
     }
 
+    /// `input` (whole, whatever its output), then [`finish`](Self::finish).
+    pub(crate) fn finish_after(&mut self, input: Vec<u8>) -> Result<Outcome, Error> {
+        let mut output = if input.is_empty() {
+            Vec::new()
+        } else {
+            self.feed_within(input, usize::MAX)?.output
+        };
+        output.append(&mut self.finish()?.output);
+        Ok(Outcome { output, rest: None })
+    }
+
     /// The whole of `data`, start to end (the one-shot calls).
     pub(crate) fn convert(mut self, data: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut output = self
-            .feed_within(data.to_vec(), usize::MAX)
-            .map(|o| o.output)?;
-        output.append(&mut self.finish()?.output);
-        Ok(output)
+        self.finish_after(data.to_vec()).map(|o| o.output)
     }
 }
 

@@ -202,9 +202,11 @@ pub(crate) struct ZlibLogic {
 
 /// One step of a codec.
 enum Step {
-    Feed(Vec<u8>),
+    /// A chunk, and whether a sync flush follows it.
+    Feed(Vec<u8>, bool),
     SyncFlush,
-    Finish,
+    /// The end, after the bytes given (a caller that held them back).
+    Finish(Vec<u8>),
 }
 
 impl ZlibLogic {
@@ -223,6 +225,18 @@ impl ZlibLogic {
         self
     }
 
+    /// One chunk, flushed after if `flush` (or every chunk is).
+    pub(crate) fn feed(&mut self, bytes: Vec<u8>, flush: bool, done: Completion) {
+        let flush = flush || self.flush_each;
+        self.run(Step::Feed(bytes, flush), done);
+    }
+
+    /// The end of the stream, after `pending`: for a caller that held the
+    /// first bytes back before choosing to compress them.
+    pub(crate) fn finish_with(&mut self, pending: Vec<u8>, done: Completion) {
+        self.run(Step::Finish(pending), done);
+    }
+
     fn run(&mut self, step: Step, done: Completion) {
         let Some(mut codec) = self.slot.take() else {
             // The queue hands one input at a time; a second while the
@@ -231,19 +245,19 @@ impl ZlibLogic {
             return;
         };
         let inline = match &step {
-            Step::Feed(bytes) => bytes.len() <= INLINE_LIMIT,
-            Step::SyncFlush | Step::Finish => self.inline_bytes <= INLINE_LIMIT,
+            Step::Feed(bytes, _) => bytes.len() <= INLINE_LIMIT,
+            Step::Finish(bytes) if !bytes.is_empty() => bytes.len() <= INLINE_LIMIT,
+            Step::SyncFlush | Step::Finish(_) => self.inline_bytes <= INLINE_LIMIT,
         };
         match &step {
-            Step::Feed(bytes) if inline => self.inline_bytes += bytes.len(),
+            Step::Feed(bytes, _) if inline => self.inline_bytes += bytes.len(),
             _ if !inline => self.inline_bytes = 0,
             _ => {}
         }
-        let flush_each = self.flush_each;
         let work = move |codec: &mut Codec| match step {
-            Step::Feed(bytes) => codec.feed(bytes, flush_each),
+            Step::Feed(bytes, flush) => codec.feed(bytes, flush),
             Step::SyncFlush => codec.sync_flush(),
-            Step::Finish => codec.finish(),
+            Step::Finish(pending) => codec.finish_after(pending),
         };
         let chunk_size = self.chunk_size;
         if inline {
@@ -289,13 +303,13 @@ fn deliver(outcome: Result<Outcome, Error>, done: Completion, chunk_size: usize)
 impl TransformLogic for ZlibLogic {
     fn transform(&mut self, input: Input, done: Completion) {
         match input {
-            Input::Chunk(bytes) => self.run(Step::Feed(bytes), done),
+            Input::Chunk(bytes) => self.run(Step::Feed(bytes, self.flush_each), done),
             Input::Flush => self.run(Step::SyncFlush, done),
         }
     }
 
     fn flush(&mut self, done: Completion) {
-        self.run(Step::Finish, done);
+        self.run(Step::Finish(Vec::new()), done);
     }
 }
 
