@@ -650,14 +650,18 @@ impl Default for DecompressOptions {
 /// `ERR_STREAM_PREMATURE_CLOSE`. A reader that pauses pauses the body.
 ///
 /// ```no_run
-/// use nodelike::http::{self, DecompressOptions};
+/// use nodelike::http::{self, DecompressOptions, RequestOptions};
 /// use nodelike::stream::{Readable, Stream};
-/// let req = http::get("http://127.0.0.1:8000/", |res| {
+/// let options = RequestOptions {
+///     port: 8000,
+///     headers: vec![("Accept-Encoding".into(), "br, gzip".into())],
+///     ..Default::default()
+/// };
+/// http::get(options, |res| {
 ///     let body = http::decompress(res, DecompressOptions::default());
 ///     body.on_data(|chunk| print!("{chunk}"));
 ///     body.on_error(|e| eprintln!("bad body: {e}"));
 /// });
-/// req.set_header("Accept-Encoding", "br, gzip");
 /// ```
 pub fn decompress<B: EncodedBody>(body: B, options: DecompressOptions) -> Transform {
     let z = zlib::ZlibOptions {
