@@ -49,8 +49,9 @@ fn server() -> TestServer {
                     let body = http::compression(&req, res, opts);
                     // Written in pieces, with back-pressure.
                     let doc = json(100 * 1024).into_bytes();
-                    let pieces: Rc<RefCell<Vec<Vec<u8>>>> =
-                        Rc::new(RefCell::new(doc.chunks(8000).rev().map(<[u8]>::to_vec).collect()));
+                    let pieces: Rc<RefCell<Vec<Vec<u8>>>> = Rc::new(RefCell::new(
+                        doc.chunks(8000).rev().map(<[u8]>::to_vec).collect(),
+                    ));
                     let more = move || {
                         while let Some(piece) = pieces.borrow_mut().pop() {
                             if !body.write(&piece) {
@@ -282,7 +283,12 @@ fn nodes_http_get_and_gunzip_read_the_body() {
     )
     .unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let (encoding, body) = out.split_once('\n').unwrap();
     assert_eq!(encoding, "gzip");

@@ -17,9 +17,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{ClientResponse, IncomingMessage, ServerResponse};
-use crate::stream::{
-    Completion, EndOfStream, Input, Stream, Transform, TransformLogic, Writable,
-};
+use crate::stream::{Completion, EndOfStream, Input, Stream, Transform, TransformLogic, Writable};
 use crate::zlib::{self, Kind, ZlibLogic};
 use crate::{Error, ErrorKind, IntoChunk};
 
@@ -104,7 +102,11 @@ fn negotiate(accept: Option<&str>) -> Option<Coding> {
             star = Some(q);
         } else {
             // x-gzip is gzip's old name (RFC 9110 §8.4.1.3).
-            let coding = if coding == "x-gzip" { "gzip".into() } else { coding };
+            let coding = if coding == "x-gzip" {
+                "gzip".into()
+            } else {
+                coding
+            };
             named.push((coding, q));
         }
     }
@@ -114,7 +116,9 @@ fn negotiate(accept: Option<&str>) -> Option<Coding> {
             .iter()
             .filter(|(n, _)| n == coding.token())
             .map(|&(_, q)| q)
-            .fold(None, |acc: Option<f32>, q| Some(acc.map_or(q, |a| a.max(q))))
+            .fold(None, |acc: Option<f32>, q| {
+                Some(acc.map_or(q, |a| a.max(q)))
+            })
             .or(star)
             .unwrap_or(0.0);
         if q > 0.0 && best.is_none_or(|(_, b)| q > b) {
@@ -130,7 +134,12 @@ fn negotiate(accept: Option<&str>) -> Option<Coding> {
 /// compressed (unlike Express, which leaves it alone).
 fn compressible(content_type: Option<&str>) -> bool {
     let Some(t) = content_type else { return true };
-    let t = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let t = t
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if t == "image/svg+xml" || t == "image/bmp" || t == "image/x-icon" {
         return true;
     }
@@ -300,8 +309,7 @@ impl TransformLogic for Negotiate {
                     done.done(Ok(()));
                     return;
                 }
-                let Mode::Deciding(held) = std::mem::replace(&mut self.mode, Mode::Identity)
-                else {
+                let Mode::Deciding(held) = std::mem::replace(&mut self.mode, Mode::Identity) else {
                     unreachable!("matched above")
                 };
                 match self.commit(&verdict) {
@@ -609,10 +617,10 @@ macro_rules! encoded_body {
     };
 }
 
-encoded_body!(IncomingMessage, |m: &IncomingMessage,
-                                mut f: Box<dyn FnMut()>| {
-    m.on_close(move |_| f())
-});
+encoded_body!(
+    IncomingMessage,
+    |m: &IncomingMessage, mut f: Box<dyn FnMut()>| { m.on_close(move |_| f()) }
+);
 encoded_body!(ClientResponse, |m: &ClientResponse, f: Box<dyn FnMut()>| {
     m.on_close(f)
 });

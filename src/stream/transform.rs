@@ -517,7 +517,7 @@ struct Record {
 }
 
 thread_local! {
-    static TRANSFORMS: RefCell<slab::Slab<Record>> = RefCell::new(slab::Slab::new());
+    static TRANSFORMS: RefCell<slab::Slab<Record>> = const { RefCell::new(slab::Slab::new()) };
 }
 
 /// Runs `f` on `t`'s record; `None` if it is gone (closed, or the thread
@@ -525,9 +525,9 @@ thread_local! {
 fn with_rec<R>(t: Transform, f: impl FnOnce(&mut Record) -> R) -> Option<R> {
     TRANSFORMS
         .try_with(|cell| {
-            let mut slab = cell
-                .try_borrow_mut()
-                .expect("nodelike: a Transform's state was entered re-entrantly (a bug in nodelike)");
+            let mut slab = cell.try_borrow_mut().expect(
+                "nodelike: a Transform's state was entered re-entrantly (a bug in nodelike)",
+            );
             match slab.get_mut(t.key as usize) {
                 Some(r) if r.gen == t.gen => Some(f(r)),
                 _ => None,
@@ -590,7 +590,9 @@ impl Record {
                 return Step::Final(logic, Completion { stream: t, op: id });
             }
         }
-        if self.read_side == ReadSide::EofPushed && self.out.is_empty() && self.flow == Flow::Flowing
+        if self.read_side == ReadSide::EofPushed
+            && self.out.is_empty()
+            && self.flow == Flow::Flowing
         {
             // Node's endReadable: `end` on the next tick, once all was read.
             self.read_side = ReadSide::EndScheduled;
@@ -905,10 +907,7 @@ impl Transform {
         runtime::bury(dead);
         crate::next_tick(move || {
             if let Some(e) = error {
-                let heard = emit(
-                    |f| with_rec(t, |r| f(&mut r.on_error)).is_some(),
-                    |l| l(&e),
-                );
+                let heard = emit(|f| with_rec(t, |r| f(&mut r.on_error)).is_some(), |l| l(&e));
                 if !heard {
                     e.report_unhandled("Transform", "Transform::on_error");
                 }
@@ -1046,7 +1045,10 @@ impl Writable for Transform {
                 below
             }
             Accepted::AfterEnd => {
-                self.destroy_with(Some(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
+                self.destroy_with(Some(Error::new(
+                    ErrorKind::WriteAfterEnd,
+                    "write after end",
+                )));
                 false
             }
             Accepted::Destroyed => false,

@@ -160,9 +160,7 @@ impl Codec {
         let engine = match options.kind {
             Kind::Gzip => Engine::Gzip(GzEncoder::new(sink, level(options.level))),
             Kind::Deflate => Engine::Deflate(ZlibEncoder::new(sink, level(options.level))),
-            Kind::DeflateRaw => {
-                Engine::DeflateRaw(DeflateEncoder::new(sink, level(options.level)))
-            }
+            Kind::DeflateRaw => Engine::DeflateRaw(DeflateEncoder::new(sink, level(options.level))),
             Kind::Gunzip => {
                 header = Header::Gzip;
                 Engine::Gunzip(MultiGzDecoder::new(sink))
@@ -349,17 +347,25 @@ impl Codec {
     pub(crate) fn finish(&mut self) -> Result<Outcome, Error> {
         let scratch = &mut self.scratch;
         let result: Result<(), Error> = match &mut self.engine {
-            Engine::Gzip(e) => e.try_finish().map_err(|e| Error::new(ErrorKind::Zlib, e.to_string())),
-            Engine::Deflate(e) => e.try_finish().map_err(|e| Error::new(ErrorKind::Zlib, e.to_string())),
-            Engine::DeflateRaw(e) => {
-                e.try_finish().map_err(|e| Error::new(ErrorKind::Zlib, e.to_string()))
-            }
+            Engine::Gzip(e) => e
+                .try_finish()
+                .map_err(|e| Error::new(ErrorKind::Zlib, e.to_string())),
+            Engine::Deflate(e) => e
+                .try_finish()
+                .map_err(|e| Error::new(ErrorKind::Zlib, e.to_string())),
+            Engine::DeflateRaw(e) => e
+                .try_finish()
+                .map_err(|e| Error::new(ErrorKind::Zlib, e.to_string())),
             Engine::BrotliCompress(_) => Ok(()),
             // flate2's gzip decoder refuses a member without its trailer.
             Engine::Gunzip(d) => d.try_finish().map_err(|_| truncated()),
-            Engine::Inflate(i, sink) => i
-                .run(&[], sink, scratch, usize::MAX)
-                .and_then(|_| if i.ended { Ok(()) } else { Err(truncated()) }),
+            Engine::Inflate(i, sink) => i.run(&[], sink, scratch, usize::MAX).and_then(|_| {
+                if i.ended {
+                    Ok(())
+                } else {
+                    Err(truncated())
+                }
+            }),
             Engine::BrotliDecompress(b, sink) => b
                 .run(&[], sink, scratch, usize::MAX)
                 .and_then(|_| if b.ended { Ok(()) } else { Err(truncated()) }),
