@@ -612,3 +612,73 @@ fn a_listener_may_write_to_the_stream_it_listens_to() {
     assert_eq!(&*out.borrow(), b"pingpong");
     assert!(p.destroyed(), "closed after end and finish");
 }
+
+#[test]
+fn pipeline_runs_through_zlib_stages_and_fails_as_one() {
+    // Success: every stage done, the callback hears None.
+    let (src, dst) = (Transform::pass_through(), Transform::pass_through());
+    let gzip = zlib::create_gzip(ZlibOptions::default());
+    let gunzip = zlib::create_gunzip(ZlibOptions::default());
+    let out = Rc::new(RefCell::new(Vec::new()));
+    let o = out.clone();
+    dst.on_data(move |chunk| o.borrow_mut().extend_from_slice(&chunk));
+    let result = Rc::new(RefCell::new(None));
+    let r = result.clone();
+    stream::pipeline((src, gzip, gunzip, dst), move |err| {
+        *r.borrow_mut() = Some(err)
+    });
+    let data = sample(300_000);
+    src.end(&data);
+    nodelike::run();
+    assert_eq!(result.borrow_mut().take(), Some(None));
+    assert!(*out.borrow() == data);
+
+    // Garbage in the middle: every stage destroyed with Z_DATA_ERROR.
+    let (src, dst) = (Transform::pass_through(), Transform::pass_through());
+    let gunzip = zlib::create_gunzip(ZlibOptions::default());
+    dst.on_data(|_| {});
+    let r = result.clone();
+    stream::pipeline((src, gunzip, dst), move |err| *r.borrow_mut() = Some(err));
+    src.write("certainly not gzip");
+    nodelike::run();
+    let err = result
+        .borrow_mut()
+        .take()
+        .flatten()
+        .expect("the pipeline fails");
+    assert_eq!(err.code(), "Z_DATA_ERROR");
+    assert!(src.destroyed() && gunzip.destroyed() && dst.destroyed());
+}
+
+#[test]
+fn a_stream_destroyed_while_its_job_is_on_the_pool_just_closes() {
+    let gzip = zlib::create_gzip(ZlibOptions::default());
+    let events = Rc::new(RefCell::new(Vec::<&str>::new()));
+    {
+        let e = events.clone();
+        gzip.on_data(move |_| e.borrow_mut().push("data"));
+        let e = events.clone();
+        gzip.on_close(move || e.borrow_mut().push("close"));
+        let e = events.clone();
+        gzip.on_error(move |_| e.borrow_mut().push("error"));
+    }
+    // Above the inline limit: the chunk is on a worker when destroy comes.
+    gzip.write(sample(64 * 1024));
+    gzip.destroy(None);
+    assert!(gzip.destroyed());
+    nodelike::run();
+    assert_eq!(*events.borrow(), ["close"]);
+}
+
+#[test]
+fn trailing_bytes_after_a_gzip_stream() {
+    // Another member is read on; anything else fails the stream.
+    let mut two = zlib::gzip_sync(b"one ", ZlibOptions::default()).unwrap();
+    two.extend(zlib::gzip_sync(b"two", ZlibOptions::default()).unwrap());
+    let out = run_through(zlib::create_gunzip(ZlibOptions::default()), &[&two]).unwrap();
+    assert_eq!(out, b"one two");
+    let mut junk = zlib::gzip_sync(b"one", ZlibOptions::default()).unwrap();
+    junk.extend_from_slice(b"junk");
+    let e = run_through(zlib::create_gunzip(ZlibOptions::default()), &[&junk]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Zlib);
+}

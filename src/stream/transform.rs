@@ -38,7 +38,9 @@ use crate::{Chunk, Error, ErrorKind, IntoChunk};
 /// pushes is read.
 ///
 /// A `Copy` handle: move it into as many listeners as need it. It belongs
-/// to the loop of the thread that made it.
+/// to the loop of the thread that made it. Its record is freed once
+/// `close` was emitted; the handle then reads as destroyed, not ended and
+/// not finished (ask those in the `close` listener, or before).
 ///
 /// ```
 /// use nodelike::stream::{Readable, Transform, TransformFns, Writable};

@@ -48,8 +48,12 @@
 //! assert_eq!(&*text.borrow(), b"hello, zlib");
 //! ```
 //!
-//! The codecs are pure Rust: `flate2` with its default `miniz_oxide`
-//! backend, and the `brotli` crate.
+//! The codecs are pure Rust: `flate2` on the `zlib-rs` backend (a port of
+//! zlib-ng: no C library to find), and the `brotli` crate.
+//!
+//! Differences from Node: `window_bits`, `mem_level`, `strategy` and
+//! dictionaries are not offered; bytes after the end of a gzip stream that
+//! are not another gzip member fail the stream (Node ignores them).
 
 mod codec;
 
