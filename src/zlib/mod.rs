@@ -20,7 +20,9 @@
 //! [`INLINE_LIMIT`] (1 KiB) goes to the worker pool (`UV_THREADPOOL_SIZE`
 //! threads, as Node's zlib uses libuv's), with one job in flight per
 //! stream; a small one is cheaper to do on the loop than to hand over, so
-//! it is. The one-shot calls without `_sync` always use the pool.
+//! it is, up to 1 KiB of input between two jobs on the pool (a codec
+//! holds input back until a block is full, so many small chunks add up to
+//! real work). The one-shot calls without `_sync` always use the pool.
 //!
 //! **Bounded memory.** A decompressing stream produces at most 64 KiB (or
 //! four `chunk_size`s) per step, then waits for its reader like any
@@ -197,9 +199,8 @@ pub(crate) struct ZlibLogic {
     /// which the Transform's queue guarantees).
     slot: Rc<Cell<Option<Box<Codec>>>>,
     chunk_size: usize,
-    /// Input handled inline since the last job on the pool: a flush or
-    /// the end after many small chunks may have real work to do.
-    inline_bytes: usize,
+    /// Input handled on the loop since the last job on the pool.
+    since_pool: usize,
     /// Follow every chunk with a sync flush (a streaming response).
     flush_each: bool,
 }
@@ -218,7 +219,7 @@ impl ZlibLogic {
         ZlibLogic {
             chunk_size: options.chunk_size,
             slot: Rc::new(Cell::new(Some(Box::new(Codec::new(&options))))),
-            inline_bytes: 0,
+            since_pool: 0,
             flush_each: false,
         }
     }
@@ -248,15 +249,18 @@ impl ZlibLogic {
             debug_assert!(false, "zlib: a step while another is in flight");
             return;
         };
-        let inline = match &step {
-            Step::Feed(bytes, _) => bytes.len() <= INLINE_LIMIT,
-            Step::Finish(bytes) if !bytes.is_empty() => bytes.len() <= INLINE_LIMIT,
-            Step::SyncFlush | Step::Finish(_) => self.inline_bytes <= INLINE_LIMIT,
+        // A codec holds input back until a block is full, so the step that
+        // fills one (or flushes, or ends) compresses everything fed since:
+        // at most INLINE_LIMIT bytes of input are handled on the loop
+        // between two jobs on the pool, whatever the sizes of the chunks.
+        let bytes = match &step {
+            Step::Feed(bytes, _) | Step::Finish(bytes) => bytes.len(),
+            Step::SyncFlush => 0,
         };
-        match &step {
-            Step::Feed(bytes, _) if inline => self.inline_bytes += bytes.len(),
-            _ if !inline => self.inline_bytes = 0,
-            _ => {}
+        self.since_pool += bytes;
+        let inline = self.since_pool <= INLINE_LIMIT;
+        if !inline {
+            self.since_pool = 0;
         }
         let work = move |codec: &mut Codec| match step {
             Step::Feed(bytes, flush) => codec.feed(bytes, flush),
