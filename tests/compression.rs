@@ -433,3 +433,81 @@ fn our_client_decodes_what_our_server_compressed() {
     }
     s.stop();
 }
+
+#[test]
+fn a_client_that_does_not_read_stops_the_handler_through_the_compressor() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const TOTAL: usize = 64 << 20;
+    let written = Arc::new(AtomicUsize::new(0));
+    let w = written.clone();
+    let s = TestServer::start(move || {
+        http::create_server(move |req, res| {
+            res.set_header("Content-Type", "text/plain");
+            let body = http::compression(&req, res, CompressionOptions::default());
+            // Letters at random: about 5 bits each once compressed, so the
+            // compressed response is tens of MiB too.
+            let seed = Rc::new(Cell::new(12345u32));
+            let w = w.clone();
+            let more = Rc::new(move || {
+                while w.load(Ordering::SeqCst) < TOTAL && !body.writable_ended() {
+                    let mut piece = vec![0u8; 16 * 1024];
+                    for b in piece.iter_mut() {
+                        seed.set(seed.get().wrapping_mul(1_103_515_245).wrapping_add(12_345));
+                        *b = b'a' + (seed.get() >> 16) as u8 % 26;
+                    }
+                    w.fetch_add(piece.len(), Ordering::SeqCst);
+                    if !body.write(piece) {
+                        return;
+                    }
+                }
+                if !body.writable_ended() {
+                    body.end(());
+                }
+            });
+            let m = more.clone();
+            body.on_drain(move || m());
+            more();
+        })
+    });
+    let mut stream = common::connect(s.port());
+    stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    // Not reading: the handler is held back once the socket, the
+    // response, the compressor's output and its queue are full.
+    let mut last = 0;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = written.load(Ordering::SeqCst);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    eprintln!("held back after {last} bytes written");
+    assert!(
+        last < TOTAL / 2,
+        "the handler wrote {last} bytes to a client that reads nothing"
+    );
+    // Then the client reads it all, and it decodes whole.
+    let raw = common::read_to_close(&mut stream);
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    let (mut rest, mut body) = (&raw[split..], Vec::new());
+    loop {
+        let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        body.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[eol + 4 + size..];
+    }
+    assert_eq!(gunzip(&body).len(), TOTAL);
+    s.stop();
+}
