@@ -671,14 +671,25 @@ fn a_stream_destroyed_while_its_job_is_on_the_pool_just_closes() {
 }
 
 #[test]
-fn trailing_bytes_after_a_gzip_stream() {
+fn trailing_bytes_after_a_stream_as_node_treats_them() {
     // Another member is read on; anything else fails the stream.
     let mut two = zlib::gzip_sync(b"one ", ZlibOptions::default()).unwrap();
     two.extend(zlib::gzip_sync(b"two", ZlibOptions::default()).unwrap());
     let out = run_through(zlib::create_gunzip(ZlibOptions::default()), &[&two]).unwrap();
     assert_eq!(out, b"one two");
+    let bytes: Vec<&[u8]> = two.chunks(1).collect();
+    let out = run_through(zlib::create_gunzip(ZlibOptions::default()), &bytes).unwrap();
+    assert_eq!(out, b"one two", "two members, byte by byte");
     let mut junk = zlib::gzip_sync(b"one", ZlibOptions::default()).unwrap();
     junk.extend_from_slice(b"junk");
     let e = run_through(zlib::create_gunzip(ZlibOptions::default()), &[&junk]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Zlib);
+    assert_eq!(e.message(), "incorrect header check");
+    // After a zlib stream, Node ignores what follows; so do we.
+    let mut z = zlib::deflate_sync(b"one", ZlibOptions::default()).unwrap();
+    z.extend_from_slice(b"junk");
+    assert_eq!(
+        zlib::inflate_sync(&z, ZlibOptions::default()).unwrap(),
+        b"one"
+    );
 }

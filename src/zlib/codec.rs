@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use brotli::enc::StandardAlloc;
-use flate2::write::{DeflateEncoder, GzEncoder, MultiGzDecoder, ZlibEncoder};
+use flate2::write::{DeflateEncoder, GzDecoder, GzEncoder, ZlibEncoder};
 use flate2::{Compression, Decompress, FlushDecompress, Status};
 
 use crate::{Error, ErrorKind};
@@ -91,7 +91,7 @@ enum Engine {
     Gzip(GzEncoder<Sink>),
     Deflate(ZlibEncoder<Sink>),
     DeflateRaw(DeflateEncoder<Sink>),
-    Gunzip(MultiGzDecoder<Sink>),
+    Gunzip(GzDecoder<Sink>),
     Inflate(Inflater, Sink),
     /// Before the first byte, which tells gzip from zlib.
     Unzip(Sink),
@@ -163,7 +163,7 @@ impl Codec {
             Kind::DeflateRaw => Engine::DeflateRaw(DeflateEncoder::new(sink, level(options.level))),
             Kind::Gunzip => {
                 header = Header::Gzip;
-                Engine::Gunzip(MultiGzDecoder::new(sink))
+                Engine::Gunzip(GzDecoder::new(sink))
             }
             Kind::Inflate => {
                 header = Header::Zlib;
@@ -284,7 +284,7 @@ impl Codec {
                 // else is read as zlib format.
                 if first == 0x1f {
                     self.header = Header::Gzip;
-                    self.engine = Engine::Gunzip(MultiGzDecoder::new(sink));
+                    self.engine = Engine::Gunzip(GzDecoder::new(sink));
                 } else {
                     self.header = Header::Zlib;
                     self.engine = Engine::Inflate(Inflater::new(true), sink);
@@ -307,13 +307,16 @@ impl Codec {
     }
 
     fn feed_engine(&mut self, input: &[u8], budget: usize) -> Result<Consumed, Error> {
+        if let Engine::Gunzip(_) = self.engine {
+            return self.gunzip(input, budget);
+        }
         let scratch = &mut self.scratch;
         let result = match &mut self.engine {
             Engine::Gzip(e) => e.write_all(input).map(|()| Consumed::All),
             Engine::Deflate(e) => e.write_all(input).map(|()| Consumed::All),
             Engine::DeflateRaw(e) => e.write_all(input).map(|()| Consumed::All),
             Engine::BrotliCompress(e) => e.write_all(input).map(|()| Consumed::All),
-            Engine::Gunzip(d) => gunzip(d, input, budget),
+            Engine::Gunzip(_) => unreachable!("handled above"),
             Engine::Inflate(i, sink) => return i.run(input, sink, scratch, budget),
             Engine::BrotliDecompress(b, sink) => return b.run(input, sink, scratch, budget),
             Engine::Unzip(_) | Engine::Done => Ok(Consumed::All),
@@ -425,25 +428,46 @@ enum Consumed {
     Part(usize),
 }
 
-/// Feeds the gzip decoder until the input is used or the budget reached;
-/// each `write` gives at most flate2's 32 KiB buffer of output.
-fn gunzip(d: &mut MultiGzDecoder<Sink>, input: &[u8], budget: usize) -> io::Result<Consumed> {
-    let mut used = 0;
-    while used < input.len() && d.get_ref().out.len() < budget {
-        let n = d.write(&input[used..])?;
-        if n == 0 {
-            // The stream ended: what follows is ignored.
-            used = input.len();
-            break;
+impl Codec {
+    /// Feeds the gzip decoder until the input is used or the budget
+    /// reached (each `write` gives at most flate2's 32 KiB buffer of
+    /// output). A member that ends with input left starts the next one,
+    /// whose header is checked as the first's was (Node's gunzip reads
+    /// concatenated members, and calls junk after one a header error).
+    fn gunzip(&mut self, input: &[u8], budget: usize) -> Result<Consumed, Error> {
+        let zerr = |e: io::Error| Error::new(ErrorKind::Zlib, e.to_string());
+        let mut used = 0;
+        loop {
+            let Engine::Gunzip(d) = &mut self.engine else {
+                return Ok(Consumed::All);
+            };
+            if used >= input.len() || d.get_ref().out.len() >= budget {
+                break;
+            }
+            let n = d.write(&input[used..]).map_err(zerr)?;
+            if n > 0 {
+                used += n;
+                continue;
+            }
+            // The member is complete (its trailer read): the next begins.
+            let Engine::Gunzip(d) = std::mem::replace(&mut self.engine, Engine::Done) else {
+                unreachable!("matched above")
+            };
+            let sink = d.finish().map_err(zerr)?;
+            self.engine = Engine::Gunzip(GzDecoder::new(sink));
+            self.header = Header::Gzip;
+            self.head.clear();
+            self.check_header(&input[used..])?;
         }
-        used += n;
+        if let Engine::Gunzip(d) = &mut self.engine {
+            d.flush().map_err(zerr)?;
+        }
+        Ok(if used >= input.len() {
+            Consumed::All
+        } else {
+            Consumed::Part(used)
+        })
     }
-    d.flush()?;
-    Ok(if used >= input.len() {
-        Consumed::All
-    } else {
-        Consumed::Part(used)
-    })
 }
 
 impl Inflater {

@@ -53,9 +53,11 @@
 //! The codecs are pure Rust: `flate2` on the `zlib-rs` backend (a port of
 //! zlib-ng: no C library to find), and the `brotli` crate.
 //!
-//! Differences from Node: `window_bits`, `mem_level`, `strategy` and
-//! dictionaries are not offered; bytes after the end of a gzip stream that
-//! are not another gzip member fail the stream (Node ignores them).
+//! As in Node, bytes after the end of a gzip stream must be another gzip
+//! member (else `incorrect header check`), and bytes after the end of a
+//! zlib or raw deflate stream are ignored. Not offered: `window_bits`,
+//! `mem_level`, `strategy`, dictionaries, `params` beyond quality and
+//! window.
 
 mod codec;
 
