@@ -503,7 +503,8 @@ fn a_user_transform_piped_between_two_streams_keeps_nodes_event_order() {
     stream::finished(up, move |err| *d.borrow_mut() = Some(err));
     nodelike::run();
     assert_eq!(&*out.borrow(), b"HELLO WORLD!");
-    assert_eq!(*events.borrow(), ["finish", "end", "close"]);
+    // Node 20's order for a Transform whose reader took everything.
+    assert_eq!(*events.borrow(), ["end", "finish", "close"]);
     assert!(up.destroyed());
     assert_eq!(done.borrow_mut().take(), Some(None));
 }
@@ -692,4 +693,55 @@ fn trailing_bytes_after_a_stream_as_node_treats_them() {
         zlib::inflate_sync(&z, ZlibOptions::default()).unwrap(),
         b"one"
     );
+}
+
+#[test]
+fn zlib_streams_finish_before_their_last_output_as_in_node() {
+    // Node 20: gzip's `finish` comes once its input is taken, before the
+    // end of its output: `finish`, `end`, `close`.
+    let gzip = zlib::create_gzip(ZlibOptions::default());
+    let events = Rc::new(RefCell::new(Vec::<&str>::new()));
+    {
+        let e = events.clone();
+        gzip.on_data(move |_| e.borrow_mut().push("data"));
+        for (name, which) in [("finish", 0), ("end", 1), ("close", 2)] {
+            let e = events.clone();
+            let push = move || e.borrow_mut().push(name);
+            match which {
+                0 => gzip.on_finish(push),
+                1 => gzip.on_end(push),
+                _ => gzip.on_close(push),
+            }
+        }
+    }
+    gzip.write("a".repeat(5000));
+    gzip.end(());
+    nodelike::run();
+    let events = events.borrow();
+    let at = |name| events.iter().position(|e| *e == name).unwrap();
+    assert!(at("finish") < at("end"), "{events:?}");
+    assert_eq!(events.last(), Some(&"close"));
+    assert_eq!(events[events.len() - 2], "end");
+}
+
+#[test]
+fn a_paused_reader_gets_finish_first_and_end_when_it_reads() {
+    // Node: `finish` at once, `end` only once the buffered data was read.
+    let p = Transform::pass_through();
+    p.pause();
+    p.write("x");
+    p.end(());
+    let events = Rc::new(RefCell::new(Vec::<&str>::new()));
+    let e = events.clone();
+    p.on_finish(move || e.borrow_mut().push("finish"));
+    let e = events.clone();
+    p.on_end(move || e.borrow_mut().push("end"));
+    nodelike::run();
+    assert_eq!(*events.borrow(), ["finish"]);
+    assert!(p.writable_finished() && !p.readable_ended());
+    let e = events.clone();
+    p.on_data(move |_| e.borrow_mut().push("data"));
+    p.resume();
+    nodelike::run();
+    assert_eq!(*events.borrow(), ["finish", "data", "end"]);
 }

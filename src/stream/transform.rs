@@ -8,7 +8,9 @@
 //!                                                   ▼
 //!   data ◀── flowing? ◀── out buffer (readable_length) ◀──┘
 //!
-//!   end() ──▶ queue empties ──▶ logic.flush(done) ──▶ finish ──▶ end ──▶ close
+//!   end() ──▶ queue empties ──▶ logic.flush(done) ──▶ end ──▶ finish ──▶ close
+//!             (Node's order: `end` first when the reader took everything,
+//!              on the next tick; a paused reader gets `end` when it reads)
 //! ```
 //!
 //! Back-pressure, as Node's Transform keeps it: the next chunk is handed
@@ -145,6 +147,28 @@ pub trait TransformLogic: 'static {
     /// # }
     /// ```
     fn flush(&mut self, done: Completion);
+
+    /// Whether `finish` comes as soon as the last input was handed over,
+    /// before the final flush runs (Node's zlib streams, whose `_final`
+    /// does nothing: `finish`, then the flush's output, then `end`). By
+    /// default `finish` follows the final flush, after `end` if the reader
+    /// took everything already (Node's Transform: `end`, `finish`,
+    /// `close`).
+    ///
+    /// ```
+    /// # use nodelike::stream::{Completion, Input, TransformLogic};
+    /// # struct Z;
+    /// # impl TransformLogic for Z {
+    /// # fn transform(&mut self, _: Input, done: Completion) { done.done(Ok(())) }
+    /// # fn flush(&mut self, done: Completion) { done.done(Ok(())) }
+    /// fn finish_before_flush(&self) -> bool {
+    ///     true
+    /// }
+    /// # }
+    /// ```
+    fn finish_before_flush(&self) -> bool {
+        false
+    }
 }
 
 /// The synchronous form of a [`Transform`]'s work: `transform(chunk, out)`
@@ -337,10 +361,12 @@ impl Completion {
                 OpKind::Chunk => {}
                 OpKind::SyncFlush(callback) => after.callback = callback,
                 OpKind::Final => {
-                    // Node's final: push(null), then `finish`.
+                    // Node's final: push(null), then `finish` (which the
+                    // pump schedules after `end`, if `end` is due now).
                     r.read_side = ReadSide::EofPushed;
-                    r.write_side = WriteSide::FinishScheduled;
-                    after.finish = true;
+                    if r.write_side == WriteSide::Finalizing {
+                        r.write_side = WriteSide::FinalDone;
+                    }
                 }
             }
             if r.drain == Drain::Needed && r.writable_length == 0 {
@@ -359,9 +385,6 @@ impl Completion {
         if let Some(callback) = after.callback {
             crate::next_tick(callback);
         }
-        if after.finish {
-            crate::next_tick(move || t.emit_finish());
-        }
         if after.drain {
             crate::next_tick(move || t.emit_drain());
         }
@@ -373,7 +396,6 @@ impl Completion {
 #[derive(Default)]
 struct After {
     drain: bool,
-    finish: bool,
     callback: Option<Box<dyn FnOnce()>>,
     error: Option<Error>,
 }
@@ -389,7 +411,10 @@ enum WriteSide {
     Ending,
     /// The logic's final flush is running.
     Finalizing,
-    /// The final flush is done; `finish` is on the next tick.
+    /// The final flush is done; the pump schedules `finish` (after `end`,
+    /// when the reader took everything: Node's order).
+    FinalDone,
+    /// `finish` is on the next tick.
     FinishScheduled,
     /// `finish` was emitted.
     Finished,
@@ -582,13 +607,18 @@ impl Record {
             if self.queue.is_empty() && self.write_side == WriteSide::Ending {
                 let id = self.next_op;
                 self.next_op += 1;
-                self.write_side = WriteSide::Finalizing;
+                let logic = self.logic.take().expect("checked above");
+                if logic.finish_before_flush() {
+                    self.write_side = WriteSide::FinishScheduled;
+                    crate::next_tick(move || t.emit_finish());
+                } else {
+                    self.write_side = WriteSide::Finalizing;
+                }
                 self.op = Op::Busy {
                     id,
                     bytes: 0,
                     kind: OpKind::Final,
                 };
-                let logic = self.logic.take().expect("checked above");
                 return Step::Final(logic, Completion { stream: t, op: id });
             }
         }
@@ -599,6 +629,10 @@ impl Record {
             // Node's endReadable: `end` on the next tick, once all was read.
             self.read_side = ReadSide::EndScheduled;
             crate::next_tick(move || t.emit_end());
+        }
+        if self.write_side == WriteSide::FinalDone {
+            self.write_side = WriteSide::FinishScheduled;
+            crate::next_tick(move || t.emit_finish());
         }
         Step::Idle
     }

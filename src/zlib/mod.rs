@@ -321,6 +321,12 @@ impl TransformLogic for ZlibLogic {
     fn flush(&mut self, done: Completion) {
         self.run(Step::Finish(Vec::new()), done);
     }
+
+    /// Node's zlib streams finish as soon as their input was taken; the
+    /// end of the compressed output follows.
+    fn finish_before_flush(&self) -> bool {
+        true
+    }
 }
 
 fn stream(options: CodecOptions) -> Transform {
