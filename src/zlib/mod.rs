@@ -71,19 +71,36 @@ use crate::Error;
 pub(crate) use codec::Kind;
 use codec::{Codec, CodecOptions, Outcome};
 
-/// Chunks up to this size are (de)compressed on the loop's thread; larger
-/// ones on the worker pool (handing work over costs more than doing a
-/// small chunk).
+/// Chunks up to this size are (de)compressed on the loop's thread, so long
+/// as no more than this much input was handled there since the stream's
+/// last job on the worker pool; the rest goes to the pool (handing work
+/// over costs more than doing a small chunk, but small chunks add up).
+///
+/// ```
+/// assert_eq!(nodelike::zlib::INLINE_LIMIT, 1024);
+/// ```
 pub const INLINE_LIMIT: usize = 1024;
 
 /// Node's default `chunkSize`: 16 KiB (`zlib.constants.Z_DEFAULT_CHUNK`).
+///
+/// ```
+/// assert_eq!(nodelike::zlib::Z_DEFAULT_CHUNK, 16 * 1024);
+/// ```
 pub const Z_DEFAULT_CHUNK: usize = 16 * 1024;
 
 /// Node's smallest `chunkSize` (`Z_MIN_CHUNK`).
+///
+/// ```
+/// assert_eq!(nodelike::zlib::Z_MIN_CHUNK, 64);
+/// ```
 pub const Z_MIN_CHUNK: usize = 64;
 
 /// Node's default `maxOutputLength`: `buffer.kMaxLength` (4 GiB on 64-bit
 /// Node 20).
+///
+/// ```
+/// assert_eq!(nodelike::zlib::MAX_OUTPUT_LENGTH, 1 << 32);
+/// ```
 pub const MAX_OUTPUT_LENGTH: usize = 1 << 32;
 
 /// The cap on decompressed output the HTTP helpers use (a compressed
