@@ -99,9 +99,10 @@ pub const Z_MIN_CHUNK: usize = 64;
 /// Node 20).
 ///
 /// ```
-/// assert_eq!(nodelike::zlib::MAX_OUTPUT_LENGTH, 1 << 32);
+/// assert_eq!(nodelike::zlib::MAX_OUTPUT_LENGTH as u64, 1 << 32);
 /// ```
-pub const MAX_OUTPUT_LENGTH: usize = 1 << 32;
+// Saturates on 32-bit targets, where no buffer can be larger anyway.
+pub const MAX_OUTPUT_LENGTH: usize = (u32::MAX as usize).saturating_add(1);
 
 /// The cap on decompressed output the HTTP helpers use (a compressed
 /// request or response body): 64 MiB. A body over it fails with
