@@ -104,6 +104,7 @@ pub mod net;
 pub mod querystring;
 mod runtime;
 pub mod stream;
+pub mod zlib;
 
 /// Node's `process` events: signals on the loop.
 ///

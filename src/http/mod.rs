@@ -12,6 +12,7 @@
 
 mod body;
 mod client;
+mod compression;
 pub mod h1;
 #[cfg(feature = "tls")]
 pub mod https;
@@ -25,6 +26,9 @@ pub(crate) use body::{BodyError, Framing};
 pub use client::{
     get, get_agent, global_agent, request, request_in_memory, Agent, AgentOptions, ClientRequest,
     ClientResponse, IntoRequestOptions, RequestOptions, AGENT_IDLE_TIMEOUT_MS,
+};
+pub use compression::{
+    compression, decompress, Compressed, CompressionOptions, DecompressOptions, EncodedBody,
 };
 pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::headers_public::{HeaderValue, Headers};

@@ -18,6 +18,8 @@
 //! | `stream.finished(s, cb)` | [`stream::finished(s, cb)`](finished) |
 //! | `readable.isPaused()` | [`Readable::is_paused`] |
 //! | `writable.writableLength` | [`Writable::writable_length`] |
+//! | `new stream.Transform({ transform, flush })` | [`Transform::new`]`(TransformFns { transform, flush })` |
+//! | `new stream.PassThrough()` | [`Transform::pass_through`] |
 //!
 //! The handles keep their own inherent methods (`req.on_data(..)` needs no
 //! import); the traits are for code generic over streams. Where a handle's
@@ -39,10 +41,12 @@
 mod delegate;
 mod pipe;
 mod pipeline;
+mod transform;
 
 pub(crate) use delegate::{readable_by_its_own_methods, writable_by_its_own_methods};
 pub use pipe::PipeOptions;
 pub use pipeline::{finished, pipeline, Chain, EndOfStream};
+pub use transform::{Completion, Input, Transform, TransformFns, TransformLogic};
 
 use crate::{Chunk, Error, IntoChunk};
 
