@@ -22,10 +22,12 @@
 //! | `listener.rs` | listening sockets and the accept loop |
 //! | `transport.rs` | the `Transport` trait; TCP and unix streams |
 //! | `memory.rs` | in-memory connections (`MemoryConnection`) |
+//! | `send_file.rs` | files as socket output: `sendfile(2)`, or pieces read on the pool |
 
 mod io;
 mod listener;
 mod memory;
+mod send_file;
 mod socket;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -40,6 +42,7 @@ pub(crate) use listener::{
     accept_pending, close_listener, listen, listener_address, Acceptor, ListenerId,
 };
 pub use memory::MemoryConnection;
+pub(crate) use send_file::send_file;
 pub(crate) use socket::*;
 pub use socket::{connect, Socket};
 #[cfg(feature = "tls")]

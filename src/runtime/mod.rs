@@ -19,7 +19,6 @@ pub(crate) mod arena;
 mod io;
 // Used by `fs` and `zlib` (landing next).
 pub(crate) mod listeners;
-#[allow(dead_code)]
 pub(crate) mod pool;
 mod remote;
 pub(crate) mod signals;
