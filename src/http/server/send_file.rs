@@ -36,6 +36,7 @@ use crate::{Error, ErrorKind};
 /// ```
 /// use nodelike::http::SendFileOptions;
 /// let options = SendFileOptions {
+///     root: Some("/srv/www".into()),
 ///     index: Some("index.html".into()),
 ///     ..SendFileOptions::default()
 /// };
@@ -43,6 +44,13 @@ use crate::{Error, ErrorKind};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendFileOptions {
+    /// The directory the path is relative to (Express's `root`). With a
+    /// root, the path must be relative and free of `..` segments, and the
+    /// file it resolves to, symbolic links followed, must lie inside the
+    /// root: anything else is refused with 403 (`EACCES`), so a link inside
+    /// the root cannot serve a file outside it. `None` (the default): the
+    /// path is used as given.
+    pub root: Option<PathBuf>,
     /// For a path that names a directory: the file inside it to serve
     /// (`index.html`, say). `None` (the default): a directory is an
     /// `EISDIR` error, which the caller answers (or 403 without a
@@ -59,6 +67,7 @@ pub struct SendFileOptions {
 impl Default for SendFileOptions {
     fn default() -> Self {
         SendFileOptions {
+            root: None,
             index: None,
             etag: true,
             last_modified: true,
@@ -193,8 +202,9 @@ fn start(res: ServerResponse, path: PathBuf, options: SendFileOptions, report: R
         Some(_) => {}
     }
     let index = options.index.clone();
+    let root = options.root.clone();
     crate::runtime::pool::queue_work(
-        move || open_file(path, index.as_deref()),
+        move || open_file(root.as_deref(), path, index.as_deref()),
         move |opened| match opened {
             Ok(opened) => respond(res, opened, &options, report),
             Err(e) => fail(res, report, e),
@@ -211,7 +221,7 @@ enum Method {
 
 /// On the pool: the file (or a directory's index), opened, with its size
 /// and modification time as the opened descriptor sees them.
-fn open_file(path: PathBuf, index: Option<&str>) -> Result<Opened, Error> {
+fn open_file(root: Option<&Path>, path: PathBuf, index: Option<&str>) -> Result<Opened, Error> {
     let stat_error = |e: io::Error, path: &Path| -> Error {
         let (status, code) = match e.kind() {
             io::ErrorKind::NotFound => (404, "ENOENT"),
@@ -232,13 +242,44 @@ fn open_file(path: PathBuf, index: Option<&str>) -> Result<Opened, Error> {
         .with_code(code)
         .with_source(e)
     };
+    // With a root, what is opened is the path with every link resolved,
+    // once it is known to lie inside the root; the name asked for still
+    // gives the type.
+    let root = match root {
+        Some(root) => {
+            use std::path::Component;
+            if !path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+                return Err(outside_root(&path));
+            }
+            Some(root.canonicalize().map_err(|e| stat_error(e, root))?)
+        }
+        None => None,
+    };
+    let resolve = |asked: &Path| -> Result<PathBuf, Error> {
+        match &root {
+            None => Ok(asked.to_path_buf()),
+            Some(root) => {
+                let real = root
+                    .join(asked)
+                    .canonicalize()
+                    .map_err(|e| stat_error(e, asked))?;
+                if real.starts_with(root) {
+                    Ok(real)
+                } else {
+                    Err(outside_root(asked))
+                }
+            }
+        }
+    };
     let mut path = path;
-    let mut meta = std::fs::metadata(&path).map_err(|e| stat_error(e, &path))?;
+    let mut real = resolve(&path)?;
+    let mut meta = std::fs::metadata(&real).map_err(|e| stat_error(e, &path))?;
     if meta.is_dir() {
         match index {
             Some(name) => {
                 path = path.join(name);
-                meta = std::fs::metadata(&path).map_err(|e| stat_error(e, &path))?;
+                real = resolve(&path)?;
+                meta = std::fs::metadata(&real).map_err(|e| stat_error(e, &path))?;
             }
             None => return Err(is_dir_error(&path)),
         }
@@ -262,7 +303,7 @@ fn open_file(path: PathBuf, index: Option<&str>) -> Result<Opened, Error> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(&path)
+        .open(&real)
         .map_err(|e| stat_error(e, &path))?;
     let meta = file.metadata().map_err(|e| stat_error(e, &path))?;
     if !meta.is_file() {
@@ -279,6 +320,15 @@ fn open_file(path: PathBuf, index: Option<&str>) -> Result<Opened, Error> {
         size: meta.len(),
         mtime_ms,
     })
+}
+
+fn outside_root(path: &Path) -> Error {
+    Error::with_status(
+        ErrorKind::Io,
+        403,
+        format!("EACCES: outside the root, open '{}'", path.display()),
+    )
+    .with_code("EACCES")
 }
 
 fn is_dir_error(path: &Path) -> Error {
