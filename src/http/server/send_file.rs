@@ -700,7 +700,8 @@ fn parse_http_date(s: &str) -> Option<u64> {
     let (_, rest) = s.split_once(", ")?;
     let mut parts = rest.split(' ');
     let day: u64 = parts.next()?.parse().ok()?;
-    let month = MONTHS.iter().position(|m| Some(*m) == parts.next())? as u64 + 1;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as u64 + 1;
     let year: u64 = parts.next()?.parse().ok()?;
     let mut clock = parts.next()?.split(':');
     let hh: u64 = clock.next()?.parse().ok()?;
