@@ -37,7 +37,10 @@ fn main() {
         }
     }
     let mut positional = positional.into_iter();
-    let port: u16 = positional.next().and_then(|p| p.parse().ok()).unwrap_or(8000);
+    let port: u16 = positional
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8000);
     let root = PathBuf::from(positional.next().unwrap_or_else(|| ".".into()));
     eprintln!("serving {}", root.display());
     if gzip {

@@ -16,10 +16,8 @@ use nodelike::http::{self, SendFileOptions, Server};
 
 /// A fresh folder of its own for one test.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "nodelike-send-file-{}-{name}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("nodelike-send-file-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -154,7 +152,11 @@ fn curl_ranges_validators_and_head() {
         &url,
     ]);
     assert_eq!(both.status, 200);
-    let old = curl(&["-H", "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT", &url]);
+    let old = curl(&[
+        "-H",
+        "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
+        &url,
+    ]);
     assert_eq!(old.status, 200);
 
     let past = curl(&["-r", "10000-", &url]);
@@ -281,7 +283,10 @@ http.get({ port, path: '/f.bin', headers: { Range: 'bytes=1000-1009' } }, (res) 
         .output()
         .expect("node runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let hex: String = data[1000..1010].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = data[1000..1010]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(
         text,
         format!("206 bytes 1000-1009/5000 {hex}\n304\n"),
@@ -306,7 +311,11 @@ fn a_missing_file_is_404_and_a_directory_follows_the_options() {
         )
     };
     assert_eq!(get(plain.port(), "/missing").status, 404);
-    assert_eq!(get(plain.port(), "/sub").status, 403, "EISDIR without index");
+    assert_eq!(
+        get(plain.port(), "/sub").status,
+        403,
+        "EISDIR without index"
+    );
     plain.stop();
 
     let indexed = files_server(

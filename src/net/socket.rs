@@ -354,8 +354,8 @@ pub(crate) fn queued_mark(id: SockId) -> u64 {
         net.socket(id)
             .map(|s| s.written + s.backlog() as u64 + s.files.remaining())
     })
-        .flatten()
-        .unwrap_or(0)
+    .flatten()
+    .unwrap_or(0)
 }
 
 /// Bytes handed to the OS so far.

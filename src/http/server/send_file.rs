@@ -248,7 +248,10 @@ fn open_file(root: Option<&Path>, path: PathBuf, index: Option<&str>) -> Result<
     let root = match root {
         Some(root) => {
             use std::path::Component;
-            if !path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+            if !path
+                .components()
+                .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+            {
                 return Err(outside_root(&path));
             }
             Some(root.canonicalize().map_err(|e| stat_error(e, root))?)
@@ -361,7 +364,10 @@ fn fail(res: ServerResponse, report: Report, e: Error) {
                 res.remove_header_if_set(name);
             }
             res.set_header("Content-Type", "text/plain; charset=utf-8");
-            res.end(format!("{}\n", crate::http::h1::encode::reason_phrase(status)));
+            res.end(format!(
+                "{}\n",
+                crate::http::h1::encode::reason_phrase(status)
+            ));
         }
     }
 }
@@ -710,8 +716,7 @@ fn parse_http_date(s: &str) -> Option<u64> {
     if parts.next()? != "GMT" || parts.next().is_some() || clock.next().is_some() {
         return None;
     }
-    if !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 || !(1970..=9999).contains(&year)
-    {
+    if !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 || !(1970..=9999).contains(&year) {
         return None;
     }
     // Days from civil (Howard Hinnant's algorithm).
@@ -777,12 +782,42 @@ mod tests {
     #[test]
     fn single_ranges_of_each_form_are_served_and_clamped() {
         use Ranged::*;
-        assert_eq!(parse_range("bytes=0-99", 1000), Partial { first: 0, last: 99 });
-        assert_eq!(parse_range("bytes=-50", 1000), Partial { first: 950, last: 999 });
-        assert_eq!(parse_range("bytes=100-", 1000), Partial { first: 100, last: 999 });
-        assert_eq!(parse_range("bytes=990-5000", 1000), Partial { first: 990, last: 999 });
-        assert_eq!(parse_range("bytes=-5000", 1000), Partial { first: 0, last: 999 });
-        assert_eq!(parse_range("Bytes = 1-1", 10), Partial { first: 1, last: 1 });
+        assert_eq!(
+            parse_range("bytes=0-99", 1000),
+            Partial { first: 0, last: 99 }
+        );
+        assert_eq!(
+            parse_range("bytes=-50", 1000),
+            Partial {
+                first: 950,
+                last: 999
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=100-", 1000),
+            Partial {
+                first: 100,
+                last: 999
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=990-5000", 1000),
+            Partial {
+                first: 990,
+                last: 999
+            }
+        );
+        assert_eq!(
+            parse_range("bytes=-5000", 1000),
+            Partial {
+                first: 0,
+                last: 999
+            }
+        );
+        assert_eq!(
+            parse_range("Bytes = 1-1", 10),
+            Partial { first: 1, last: 1 }
+        );
     }
 
     #[test]
@@ -792,14 +827,23 @@ mod tests {
         assert_eq!(parse_range("bytes=5000-6000", 1000), Unsatisfiable);
         assert_eq!(parse_range("bytes=-0", 1000), Unsatisfiable);
         assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
-        assert_eq!(parse_range("bytes=99999999999999999999-", 1000), Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=99999999999999999999-", 1000),
+            Unsatisfiable
+        );
         assert_eq!(
             parse_range("bytes=0-99999999999999999999", 1000),
-            Partial { first: 0, last: 999 }
+            Partial {
+                first: 0,
+                last: 999
+            }
         );
         assert_eq!(
             parse_range("bytes=-99999999999999999999", 1000),
-            Partial { first: 0, last: 999 }
+            Partial {
+                first: 0,
+                last: 999
+            }
         );
     }
 
@@ -863,11 +907,23 @@ mod tests {
             ..Ask::default()
         };
         assert!(not_modified(&ask(None, Some(&date)), Some(&tag), Some(2)));
-        assert!(!not_modified(&ask(None, Some(&http_date(1))), Some(&tag), Some(2)));
+        assert!(!not_modified(
+            &ask(None, Some(&http_date(1))),
+            Some(&tag),
+            Some(2)
+        ));
         // A present, non-matching If-None-Match wins over a current date.
-        assert!(!not_modified(&ask(Some("\"other\""), Some(&date)), Some(&tag), Some(2)));
+        assert!(!not_modified(
+            &ask(Some("\"other\""), Some(&date)),
+            Some(&tag),
+            Some(2)
+        ));
         assert!(not_modified(&ask(Some(&tag), None), Some(&tag), Some(2)));
-        assert!(!not_modified(&ask(None, Some("bad date")), Some(&tag), Some(2)));
+        assert!(!not_modified(
+            &ask(None, Some("bad date")),
+            Some(&tag),
+            Some(2)
+        ));
     }
 
     #[test]
@@ -883,9 +939,15 @@ mod tests {
 
     #[test]
     fn types_come_from_the_extension_with_utf_8_for_text() {
-        assert_eq!(content_type(Path::new("a/b.HTML")), "text/html; charset=utf-8");
+        assert_eq!(
+            content_type(Path::new("a/b.HTML")),
+            "text/html; charset=utf-8"
+        );
         assert_eq!(content_type(Path::new("x.png")), "image/png");
         assert_eq!(content_type(Path::new("x")), "application/octet-stream");
-        assert_eq!(content_type(Path::new("x.unknown")), "application/octet-stream");
+        assert_eq!(
+            content_type(Path::new("x.unknown")),
+            "application/octet-stream"
+        );
     }
 }
