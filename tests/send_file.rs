@@ -608,3 +608,57 @@ fn a_slow_reader_of_a_1_gib_file_costs_the_server_no_memory() {
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn over_a_unix_socket_the_file_goes_with_sendfile_byte_exact() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if !have("curl") {
+        eprintln!("skipping: curl is not installed");
+        return;
+    }
+    let dir = temp_dir("unix");
+    let data = pattern(2_000_001);
+    std::fs::write(dir.join("f.bin"), &data).unwrap();
+    let sock = dir.join("s.sock");
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let thread = {
+        let (dir, sock, stop) = (dir.clone(), sock.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let server = http::create_server(move |_req, res| {
+                res.send_file(dir.join("f.bin"), SendFileOptions::default());
+            });
+            server.listen_path(&sock, move || ready_tx.send(()).unwrap());
+            let ticker = std::rc::Rc::new(std::cell::Cell::new(None));
+            let t2 = ticker.clone();
+            ticker.set(Some(nodelike::set_interval(
+                move || {
+                    if stop.load(Ordering::SeqCst) {
+                        server.close();
+                        nodelike::clear_interval(t2.get().unwrap());
+                    }
+                },
+                5,
+            )));
+            nodelike::run();
+        })
+    };
+    ready.recv_timeout(Duration::from_secs(10)).unwrap();
+    let sock_arg = sock.display().to_string();
+    let whole = curl(&["--unix-socket", &sock_arg, "http://x/f.bin"]);
+    assert_eq!(whole.status, 200);
+    assert!(whole.body == data, "{} bytes", whole.body.len());
+    let part = curl(&[
+        "--unix-socket",
+        &sock_arg,
+        "-r",
+        "1000-1999",
+        "http://x/f.bin",
+    ]);
+    assert_eq!(part.status, 206);
+    assert!(part.body == data[1000..2000]);
+    stop.store(true, Ordering::SeqCst);
+    thread.join().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

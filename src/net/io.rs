@@ -350,10 +350,19 @@ pub(crate) fn flush_socket(id: SockId) {
         let mut failed = None;
         // The bytes up to the first waiting file, then the file, then on.
         loop {
-            let limit = s.files.next_at().unwrap_or(s.out.len());
+            let (limit, file_next) = match s.files.next_at() {
+                Some(at) => (at, true),
+                None => (s.out.len(), false),
+            };
             let transport = s.transport.as_mut()?;
             while s.out_pos < limit {
-                match transport.write(&s.out[s.out_pos..limit]) {
+                let bytes = &s.out[s.out_pos..limit];
+                let result = if file_next {
+                    super::send_file::write_before_file(&mut **transport, bytes)
+                } else {
+                    transport.write(bytes)
+                };
+                match result {
                     Ok(0) => {
                         failed = Some(io::Error::from(io::ErrorKind::WriteZero));
                         break;

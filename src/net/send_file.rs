@@ -27,6 +27,7 @@ use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
 use super::socket::SocketRec;
+use super::transport::Transport;
 use super::{with_net, Cause, SockId};
 use crate::runtime::{self, Work};
 
@@ -133,6 +134,22 @@ pub(crate) fn send_file(id: SockId, file: File, offset: u64, len: u64) -> bool {
 
 fn flush_work(id: SockId) -> Work {
     Work::owned(super::io::flush_ctx, id.ctx(), super::socket::destroy_ctx)
+}
+
+/// Writes bytes that a file follows (a response's head): with `MSG_MORE`
+/// when the file will go by `sendfile`, so the kernel holds a small head
+/// for the file's first bytes instead of sending it alone (nginx's
+/// `tcp_nopush`): one packet for a small file, not two.
+pub(super) fn write_before_file(transport: &mut dyn Transport, buf: &[u8]) -> io::Result<usize> {
+    if let Some(fd) = transport.file_fd() {
+        use rustix::net::SendFlags;
+        match rustix::net::send(fd, buf, SendFlags::MORE | SendFlags::NOSIGNAL) {
+            // A socket that takes no MSG_MORE (unix): as usual.
+            Err(rustix::io::Errno::OPNOTSUPP) | Err(rustix::io::Errno::INVAL) => {}
+            result => return result.map_err(io::Error::from),
+        }
+    }
+    transport.write(buf)
 }
 
 /// Moves the first waiting file on as far as the socket allows; called by
