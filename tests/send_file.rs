@@ -159,6 +159,18 @@ fn curl_ranges_validators_and_head() {
     ]);
     assert_eq!(old.status, 200);
 
+    let failed = curl(&["-H", "If-Match: \"other\"", &url]);
+    assert_eq!(failed.status, 412);
+    assert!(failed.body.is_empty());
+    let matched = curl(&["-H", &format!("If-Match: {etag}"), &url]);
+    assert_eq!(matched.status, 200);
+    let unmodified = curl(&[
+        "-H",
+        "If-Unmodified-Since: Thu, 01 Jan 1970 00:00:00 GMT",
+        &url,
+    ]);
+    assert_eq!(unmodified.status, 412);
+
     let past = curl(&["-r", "10000-", &url]);
     assert_eq!(past.status, 416);
     assert_eq!(

@@ -4,8 +4,9 @@
 //! The file is found and opened on the worker pool (a `stat` or `open` on
 //! a slow disk must not stall the loop). Back on the loop the request's
 //! validators and range are weighed against the file (RFC 9110 §13 and
-//! §14): 304 when the client's copy is current, 206 for one satisfiable
-//! range, 416 for an unsatisfiable one, else 200 with the whole file. The
+//! §14): 412 when If-Match or If-Unmodified-Since fails, 304 when the
+//! client's copy is current, 206 for one satisfiable range, 416 for an
+//! unsatisfiable one, else 200 with the whole file. The
 //! head is written as any response's is; the body is handed to `net` as a
 //! file (`net::send_file`), which sends it with `sendfile(2)` on TCP and
 //! unix sockets and in pieces read on the pool otherwise (TLS). A response
@@ -99,8 +100,9 @@ impl ServerResponse {
     /// Sends the file at `path` as the response (Express's `res.sendFile`
     /// without a callback): `Content-Type` from the extension,
     /// `Content-Length`, `Last-Modified`, a weak `ETag` and
-    /// `Accept-Ranges: bytes`, each unless you set it yourself; 304 for a
-    /// current `If-None-Match` or `If-Modified-Since`; 206 for one
+    /// `Accept-Ranges: bytes`, each unless you set it yourself; 412 when
+    /// `If-Match` or `If-Unmodified-Since` fails; 304 for a current
+    /// `If-None-Match` or `If-Modified-Since`; 206 for one
     /// satisfiable `Range` (416 for an unsatisfiable one; several ranges,
     /// or a malformed one, get the whole file). HEAD gets the head only.
     /// Only GET and HEAD are served (405 otherwise).
@@ -384,6 +386,8 @@ impl ServerResponse {
 #[derive(Debug, Default)]
 struct Ask {
     head: bool,
+    if_match: Option<String>,
+    if_unmodified_since: Option<String>,
     if_none_match: Option<String>,
     if_modified_since: Option<String>,
     range: Option<String>,
@@ -398,7 +402,11 @@ fn ask(e: &Exchange) -> Ask {
     for (n, v) in &e.parsed.headers {
         let name = e.head.get(n.clone()).unwrap_or_default();
         let value = || String::from_utf8_lossy(e.head.get(v.clone()).unwrap_or_default());
-        let slot = if name.eq_ignore_ascii_case(b"if-none-match") {
+        let slot = if name.eq_ignore_ascii_case(b"if-match") {
+            &mut ask.if_match
+        } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
+            &mut ask.if_unmodified_since
+        } else if name.eq_ignore_ascii_case(b"if-none-match") {
             &mut ask.if_none_match
         } else if name.eq_ignore_ascii_case(b"if-modified-since") {
             &mut ask.if_modified_since
@@ -453,6 +461,12 @@ fn respond(res: ServerResponse, opened: Opened, options: &SendFileOptions, repor
         .map(|v| v.as_str().to_owned())
         .filter(|_| options.etag);
     let modified_secs = options.last_modified.then_some(opened.mtime_ms / 1000);
+    if precondition_fails(&ask, sent_etag.as_deref(), modified_secs) {
+        res.remove_header_if_set("ETag");
+        res.remove_header_if_set("Last-Modified");
+        finish(res, opened, 412, Some((0, 0)), report);
+        return;
+    }
     if not_modified(&ask, sent_etag.as_deref(), modified_secs) {
         finish(res, opened, 304, None, report);
         return;
@@ -581,6 +595,21 @@ fn etag(size: u64, mtime_ms: u64) -> String {
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
 fn http_date(secs: u64) -> String {
     String::from_utf8_lossy(&format_imf_fixdate(secs)).into_owned()
+}
+
+/// Whether the request's preconditions on the current file fail (RFC 9110
+/// §13.2.2, steps 1 and 2): If-Match names none of its tags (compared
+/// weakly, as `send` compares them: our tag is weak), or, without
+/// If-Match, the file changed after If-Unmodified-Since. 412 then.
+fn precondition_fails(ask: &Ask, etag: Option<&str>, modified_secs: Option<u64>) -> bool {
+    if let Some(im) = &ask.if_match {
+        let any = im.split(',').any(|t| t.trim() == "*");
+        return !(any || etag.is_some_and(|tag| none_match_hits(im, tag)));
+    }
+    match (&ask.if_unmodified_since, modified_secs) {
+        (Some(ius), Some(modified)) => parse_http_date(ius).is_some_and(|since| modified > since),
+        _ => false,
+    }
 }
 
 /// Whether the client's copy is current (RFC 9110 §13.2.2: If-None-Match
@@ -927,6 +956,49 @@ mod tests {
     }
 
     #[test]
+    fn if_match_and_if_unmodified_since_fail_preconditions() {
+        let tag = etag(1, 2000);
+        let ask = |im: Option<&str>, ius: Option<&str>| Ask {
+            if_match: im.map(String::from),
+            if_unmodified_since: ius.map(String::from),
+            ..Ask::default()
+        };
+        assert!(!precondition_fails(&ask(None, None), Some(&tag), Some(2)));
+        assert!(!precondition_fails(
+            &ask(Some(&tag), None),
+            Some(&tag),
+            Some(2)
+        ));
+        assert!(!precondition_fails(
+            &ask(Some("*"), None),
+            Some(&tag),
+            Some(2)
+        ));
+        assert!(precondition_fails(
+            &ask(Some("\"x\""), None),
+            Some(&tag),
+            Some(2)
+        ));
+        assert!(!precondition_fails(&ask(Some("*"), None), None, Some(2)));
+        assert!(!precondition_fails(
+            &ask(None, Some(&http_date(2))),
+            Some(&tag),
+            Some(2)
+        ));
+        assert!(precondition_fails(
+            &ask(None, Some(&http_date(1))),
+            Some(&tag),
+            Some(2)
+        ));
+        // An If-Match present decides; the date is not looked at.
+        assert!(!precondition_fails(
+            &ask(Some(&tag), Some(&http_date(1))),
+            Some(&tag),
+            Some(2)
+        ));
+    }
+
+    #[test]
     fn if_range_takes_the_exact_etag_or_date() {
         let tag = etag(1, 2000);
         assert!(if_range_holds(None, Some(&tag), Some(2)));
@@ -935,6 +1007,47 @@ mod tests {
         assert!(if_range_holds(Some(&http_date(2)), Some(&tag), Some(2)));
         assert!(!if_range_holds(Some(&http_date(1)), Some(&tag), Some(2)));
         assert!(!if_range_holds(Some("nonsense"), Some(&tag), Some(2)));
+    }
+
+    /// An in-memory connection has no descriptor: the file goes in pieces
+    /// read on the pool, and pipelined responses keep their order.
+    #[test]
+    fn over_an_in_memory_connection_files_go_in_pieces_in_order() {
+        let dir =
+            std::env::temp_dir().join(format!("nodelike-send-file-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.join("f.bin"), &data).unwrap();
+        let d = dir.clone();
+        let server = crate::http::create_server(move |req, res| {
+            let name = req.url().trim_start_matches('/').to_owned();
+            res.send_file(d.join(name), SendFileOptions::default());
+        });
+        let conn = server.connect_in_memory();
+        conn.send(
+            b"GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /f.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n\
+              GET /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        // The pool's work keeps the loop alive until the last piece is out.
+        crate::run();
+        let out = conn.take_output();
+        let text = String::from_utf8_lossy(&out);
+        let first_body = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{}", &text[..200]);
+        assert!(out[first_body..first_body + data.len()] == data[..]);
+        let rest = String::from_utf8_lossy(&out[first_body + data.len()..]).into_owned();
+        assert!(
+            rest.starts_with("HTTP/1.1 206 Partial Content\r\n"),
+            "{rest}"
+        );
+        let tail = format!(
+            "\r\n\r\n{}",
+            String::from_utf8_lossy(&data[data.len() - 3..])
+        );
+        assert!(rest.contains(&tail), "{rest}");
+        assert!(rest.contains("HTTP/1.1 404 Not Found\r\n"), "{rest}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
