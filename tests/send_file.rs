@@ -563,6 +563,15 @@ fn the_body_leaves_with_sendfile_under_strace() {
     let got = r.response(false).unwrap();
     assert!(got.body == data);
     drop(r);
+    // Killing strace would leave the example running, detached: end the
+    // example (strace's child) first; strace then exits by itself.
+    let children = format!("/proc/{0}/task/{0}/children", _child.id());
+    for pid in std::fs::read_to_string(children)
+        .unwrap_or_default()
+        .split_whitespace()
+    {
+        let _ = Command::new("kill").arg(pid).status();
+    }
     drop(_child);
     let traced = std::fs::read_to_string(&log).unwrap();
     assert!(traced.contains("sendfile("), "{traced}");

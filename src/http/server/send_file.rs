@@ -244,9 +244,9 @@ fn open_file(root: Option<&Path>, path: PathBuf, index: Option<&str>) -> Result<
         .with_code(code)
         .with_source(e)
     };
-    // With a root, what is opened is the path with every link resolved,
-    // once it is known to lie inside the root; the name asked for still
-    // gives the type.
+    // With a root, the file is opened under the root's resolved path and
+    // then asked where it really is (`/proc/self/fd`): what was opened is
+    // what is checked, so a link swapped in between cannot slip past.
     let root = match root {
         Some(root) => {
             use std::path::Component;
@@ -256,35 +256,40 @@ fn open_file(root: Option<&Path>, path: PathBuf, index: Option<&str>) -> Result<
             {
                 return Err(outside_root(&path));
             }
-            Some(root.canonicalize().map_err(|e| stat_error(e, root))?)
+            Some(canonical_root(root).map_err(|e| stat_error(e, root))?)
         }
         None => None,
     };
-    let resolve = |asked: &Path| -> Result<PathBuf, Error> {
-        match &root {
-            None => Ok(asked.to_path_buf()),
-            Some(root) => {
-                let real = root
-                    .join(asked)
-                    .canonicalize()
-                    .map_err(|e| stat_error(e, asked))?;
-                if real.starts_with(root) {
-                    Ok(real)
-                } else {
-                    Err(outside_root(asked))
-                }
+    let open = |asked: &Path| -> Result<(File, std::fs::Metadata), Error> {
+        let full = match &root {
+            Some(root) => root.join(asked),
+            None => asked.to_path_buf(),
+        };
+        // Non-blocking: opening a FIFO must not hold the worker (its stat
+        // then refuses it); no controlling terminal from a device.
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(flags.bits() as i32)
+            .open(&full)
+            .map_err(|e| stat_error(e, asked))?;
+        if let Some(root) = &root {
+            let real = real_path(&file, &full).map_err(|e| stat_error(e, asked))?;
+            if !real.starts_with(root) {
+                return Err(outside_root(asked));
             }
         }
+        let meta = file.metadata().map_err(|e| stat_error(e, asked))?;
+        Ok((file, meta))
     };
     let mut path = path;
-    let mut real = resolve(&path)?;
-    let mut meta = std::fs::metadata(&real).map_err(|e| stat_error(e, &path))?;
+    let (mut file, mut meta) = open(&path)?;
     if meta.is_dir() {
         match index {
             Some(name) => {
                 path = path.join(name);
-                real = resolve(&path)?;
-                meta = std::fs::metadata(&real).map_err(|e| stat_error(e, &path))?;
+                (file, meta) = open(&path)?;
             }
             None => return Err(is_dir_error(&path)),
         }
@@ -293,26 +298,13 @@ fn open_file(root: Option<&Path>, path: PathBuf, index: Option<&str>) -> Result<
         return Err(is_dir_error(&path));
     }
     if !meta.is_file() {
-        // A FIFO or a device: opening one could block a worker forever, and
-        // it has no length to announce.
+        // A FIFO or a device has no length to announce.
         return Err(Error::with_status(
             ErrorKind::Io,
             403,
             format!("not a regular file, open '{}'", path.display()),
         )
         .with_code("EPERM"));
-    }
-    // Non-blocking, so a file swapped for a FIFO since the stat cannot
-    // hold the worker; the descriptor's own stat then decides.
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(&real)
-        .map_err(|e| stat_error(e, &path))?;
-    let meta = file.metadata().map_err(|e| stat_error(e, &path))?;
-    if !meta.is_file() {
-        return Err(is_dir_error(&path));
     }
     let mtime_ms = meta
         .modified()
@@ -325,6 +317,31 @@ fn open_file(root: Option<&Path>, path: PathBuf, index: Option<&str>) -> Result<
         size: meta.len(),
         mtime_ms,
     })
+}
+
+/// Where an opened file really is, every link resolved: the kernel's name
+/// for the descriptor, or (without `/proc`) the path resolved again.
+fn real_path(file: &File, opened_as: &Path) -> io::Result<PathBuf> {
+    use std::os::fd::AsRawFd;
+    std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .or_else(|_| opened_as.canonicalize())
+}
+
+/// A root with its links resolved, remembered per root: the root is the
+/// server's configuration, not the request's, so it is resolved once, not
+/// per file (a root re-pointed later keeps serving where it pointed).
+fn canonical_root(root: &Path) -> io::Result<PathBuf> {
+    static ROOTS: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut roots = ROOTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, real)) = roots.iter().find(|(asked, _)| asked == root) {
+        return Ok(real.clone());
+    }
+    let real = root.canonicalize()?;
+    if roots.len() >= 64 {
+        roots.clear(); // many roots: a cache, not a registry
+    }
+    roots.push((root.to_path_buf(), real.clone()));
+    Ok(real)
 }
 
 fn outside_root(path: &Path) -> Error {
