@@ -8,6 +8,7 @@
 
 use std::io;
 
+use super::send_file::Progress as SendProgress;
 use super::socket::{arm_idle, destroy_in, emit_socket, Finish, HalfOpen, InputHold, Socket};
 use super::{with_net, Cause, SockId, READ_BUF_SIZE};
 use crate::chunk::Chunk;
@@ -353,22 +354,55 @@ pub(crate) fn flush_socket(id: SockId) {
         if s.connecting || s.node.corks > 0 {
             return None; // written once connected, or uncorked
         }
-        let transport = s.transport.as_mut()?;
         let mut failed = None;
-        while s.out_pos < s.out.len() {
-            match transport.write(&s.out[s.out_pos..]) {
-                Ok(0) => {
-                    failed = Some(io::Error::from(io::ErrorKind::WriteZero));
-                    break;
+        // The bytes up to the first waiting file, then the file, then on.
+        loop {
+            let (limit, file_next) = match s.files.next_at() {
+                Some(at) => (at, true),
+                None => (s.out.len(), false),
+            };
+            let transport = s.transport.as_mut()?;
+            while s.out_pos < limit {
+                let bytes = &s.out[s.out_pos..limit];
+                let result = if file_next {
+                    super::send_file::write_before_file(&mut **transport, bytes)
+                } else {
+                    transport.write(bytes)
+                };
+                match result {
+                    Ok(0) => {
+                        failed = Some(io::Error::from(io::ErrorKind::WriteZero));
+                        break;
+                    }
+                    Ok(n) => {
+                        s.out_pos += n;
+                        s.written += n as u64;
+                        s.last_active = now;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 }
-                Ok(n) => {
-                    s.out_pos += n;
-                    s.written += n as u64;
-                    s.last_active = now;
+            }
+            if failed.is_some() || s.out_pos < limit || s.files.is_empty() {
+                break;
+            }
+            match super::send_file::drain_front(s, id, now) {
+                SendProgress::Done => {}
+                // A writable edge, or the piece being read, resumes.
+                SendProgress::Blocked | SendProgress::Waiting => return None,
+                SendProgress::Yield => {
+                    runtime::defer(runtime::Work::owned(
+                        flush_ctx,
+                        id.ctx(),
+                        super::socket::destroy_ctx,
+                    ));
+                    return None;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
+                SendProgress::Failed(e) => {
                     failed = Some(e);
                     break;
                 }
@@ -392,6 +426,7 @@ pub(crate) fn flush_socket(id: SockId) {
         if s.out_pos < s.out.len() {
             return None;
         }
+        let transport = s.transport.as_mut()?;
         // What the transport itself holds (TLS records) must go too before
         // the output counts as flushed.
         match transport.flush() {

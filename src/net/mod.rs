@@ -56,11 +56,13 @@
 //! | `server.rs` | `create_server`: the public `net::Server` |
 //! | `stream.rs` | `Socket` as a `stream::Duplex` |
 //! | `memory.rs` | in-memory connections (`MemoryConnection`) |
+//! | `send_file.rs` | files as socket output: `sendfile(2)`, or pieces read on the pool |
 
 mod connect;
 mod io;
 mod listener;
 mod memory;
+mod send_file;
 mod server;
 mod socket;
 mod stream;
@@ -78,6 +80,7 @@ pub(crate) use listener::{
     accept_pending, close_listener, listen, listener_address, Acceptor, ListenerId,
 };
 pub use memory::MemoryConnection;
+pub(crate) use send_file::send_file;
 pub use server::{create_server, create_server_with, NetServerOptions, Server};
 pub(crate) use socket::*;
 pub use socket::{ReadyState, Socket};

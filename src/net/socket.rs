@@ -88,8 +88,12 @@ pub(crate) struct SocketRec {
     /// non-empty; an idle socket holds none.
     pub(super) out: Vec<u8>,
     pub(super) out_pos: usize,
-    /// Total bytes written to the OS so far (marks when a response finished).
+    /// Total bytes written to the OS so far, file bytes included (marks
+    /// when a response finished).
     pub(super) written: u64,
+    /// Files queued in the output, each at its place among `out`'s bytes
+    /// (`send_file.rs`).
+    pub(super) files: super::send_file::FileQueue,
     /// Input read but not yet consumed (a partial head, or bytes held while
     /// paused). Pooled; empty when idle.
     pub(super) inbuf: Vec<u8>,
@@ -313,6 +317,7 @@ impl SocketRec {
             out: Vec::new(),
             out_pos: 0,
             written: 0,
+            files: Default::default(),
             inbuf: Vec::new(),
             paused: false,
             input_hold: InputHold::None,
@@ -405,7 +410,9 @@ pub(crate) fn write_owned(id: SockId, bytes: &mut Vec<u8>) {
             bytes.clear();
             return;
         }
-        if s.backlog() == 0 {
+        // With a file waiting, `out` is only appended to: the file's place
+        // is an index into it.
+        if s.backlog() == 0 && s.files.is_empty() {
             std::mem::swap(&mut s.out, bytes);
             s.out_pos = 0;
             bytes.clear();
@@ -460,9 +467,12 @@ pub(crate) fn backlog(id: SockId) -> usize {
 /// The total of bytes written a socket will reach once everything queued
 /// now is flushed (to know when a given response has left).
 pub(crate) fn queued_mark(id: SockId) -> u64 {
-    with_net(|net| net.socket(id).map(|s| s.written + s.backlog() as u64))
-        .flatten()
-        .unwrap_or(0)
+    with_net(|net| {
+        net.socket(id)
+            .map(|s| s.written + s.backlog() as u64 + s.files.remaining())
+    })
+    .flatten()
+    .unwrap_or(0)
 }
 
 /// Bytes handed to the OS so far.
@@ -626,6 +636,7 @@ pub(super) fn destroy_in(net: &mut super::Net, id: SockId, cause: Cause) {
     let out = std::mem::take(&mut s.out);
     let inbuf = std::mem::take(&mut s.inbuf);
     s.out_pos = 0;
+    s.files.clear();
     if let (Some(mut transport), Some(key)) = (transport, source) {
         if let Some(src) = transport.source() {
             runtime::deregister(src, key);

@@ -79,11 +79,23 @@ pub(crate) trait Transport {
     fn take_secured(&mut self) -> bool {
         false
     }
+
+    /// The descriptor `sendfile(2)` may write a file's bytes to directly:
+    /// only for a plain kernel stream (TCP, unix). TLS must encrypt them and
+    /// an in-memory pipe has no descriptor, so they say `None` and files
+    /// go through [`write`](Self::write) in pieces (`send_file.rs`).
+    fn file_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
 }
 
 impl Transport for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Read::read(self, buf)
+    }
+
+    fn file_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(self))
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -131,6 +143,10 @@ impl Transport for TcpStream {
 impl Transport for UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Read::read(self, buf)
+    }
+
+    fn file_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(self))
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -94,13 +94,21 @@ impl Remote {
         if !self.shared.open.load(Ordering::SeqCst) {
             return false;
         }
-        {
+        let first = {
             let mut tasks = match self.shared.tasks.lock() {
                 Ok(tasks) => tasks,
                 Err(poisoned) => poisoned.into_inner(),
             };
             tasks.push(Box::new(task));
-            self.shared.queued.fetch_add(1, Ordering::SeqCst);
+            self.shared.queued.fetch_add(1, Ordering::SeqCst) == 0
+        };
+        // Tasks already queued and not yet taken have had their wake: the
+        // loop takes them all at once (and `take_tasks` resets the count
+        // under the same lock), so one wake per batch is enough. The worker
+        // pool posts one completion per job; this saves a write per job
+        // when they come faster than the loop turns.
+        if !first {
+            return true;
         }
         if let Err(e) = self.shared.waker.wake() {
             log::warn!("remote: cannot wake the loop: {e}");

@@ -541,6 +541,7 @@ pub(super) fn free_if_done(st: &mut ServerState, ex: ExId) {
     }
     let listeners = (!e.listeners.is_empty()).then(|| std::mem::take(&mut e.listeners));
     e.incoming.reset();
+    e.pending_file = None;
     let buf = std::mem::take(&mut e.pending_out);
     st.exchanges.remove(ex);
     runtime::give_buf(buf);
@@ -787,6 +788,10 @@ pub(super) fn complete_front(st: &mut ServerState, id: SockId) {
                 if !n.pending_out.is_empty() {
                     conn.held_behind = conn.held_behind.saturating_sub(n.pending_out.len());
                     net::write_owned(id, &mut n.pending_out);
+                }
+                // A file body follows its head (`send_file`).
+                if let Some((file, offset, len)) = n.pending_file.take() {
+                    net::send_file(id, file, offset, len);
                 }
             }
         }

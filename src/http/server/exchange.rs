@@ -259,6 +259,9 @@ pub(crate) struct Exchange {
     /// Output made while an earlier response on the connection is still
     /// going out; moved to the socket when this one's turn comes.
     pub(crate) pending_out: Vec<u8>,
+    /// A file body (`send_file`) that goes out after `pending_out`, when
+    /// this response's turn comes: the file, its first byte, its length.
+    pub(crate) pending_file: Option<(std::fs::File, u64, u64)>,
     pub(crate) trailers_out: Vec<(String, String)>,
     /// `remove_header("content-length")` was called: no automatic length.
     pub(crate) removed_content_length: bool,
@@ -294,6 +297,7 @@ impl Exchange {
         self.response_body = ResponseBody::Writing;
         self.res_closed = false;
         self.pending_out.clear();
+        self.pending_file = None;
         self.trailers_out.clear();
         self.removed_content_length = false;
         self.removed_transfer_encoding = false;

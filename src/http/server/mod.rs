@@ -11,6 +11,7 @@ mod conn;
 mod exchange;
 mod incoming;
 mod response;
+mod send_file;
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -33,6 +34,7 @@ use exchange::Exchange;
 pub use exchange::CloseReason;
 pub use incoming::IncomingMessage;
 pub use response::{IntoHeaderValues, ServerResponse};
+pub use send_file::SendFileOptions;
 
 /// The server side's state on one thread: servers, their connections'
 /// protocol state, and the exchanges (request + response) in flight.

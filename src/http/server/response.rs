@@ -138,7 +138,7 @@ impl ServerResponse {
         }
     }
 
-    fn report(&self, e: Error) {
+    pub(super) fn report(&self, e: Error) {
         if !conn::emit_ex(self.ex, |l| &mut l.error, |f| f(&e)) {
             e.report_unhandled("ServerResponse", "ServerResponse::on_error");
         }
@@ -788,7 +788,12 @@ fn output(
     }
 }
 
-fn send(st: &mut ServerState, ex: ExId, data: &[u8], end: bool) -> Option<Result<bool, Error>> {
+pub(super) fn send(
+    st: &mut ServerState,
+    ex: ExId,
+    data: &[u8],
+    end: bool,
+) -> Option<Result<bool, Error>> {
     let e = st.exchanges.get_mut(ex)?;
     if e.response_body.ended() {
         return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
