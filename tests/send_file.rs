@@ -683,3 +683,62 @@ fn over_a_unix_socket_the_file_goes_with_sendfile_byte_exact() {
     thread.join().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `file_server --gzip`: what the client accepts compressed (br or gzip,
+/// decoded by curl itself) comes compressed and whole; no
+/// `Accept-Encoding`, a PNG or a small file comes as it is, with its
+/// length (through `sendfile(2)`); the root still holds.
+#[test]
+fn file_server_with_gzip_compresses_what_the_client_accepts() {
+    if !have("curl") {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let outside = temp_dir("gzip-outside");
+    std::fs::write(outside.join("secret.txt"), "secret ".repeat(1000)).unwrap();
+    let dir = temp_dir("gzip-root");
+    let text: String = (0..4000)
+        .map(|i| format!("line {i} of the page\n"))
+        .collect();
+    std::fs::write(dir.join("page.txt"), &text).unwrap();
+    std::fs::write(dir.join("small.txt"), "tiny\n").unwrap();
+    std::fs::write(dir.join("image.png"), pattern(64 * 1024)).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), dir.join("escape.txt")).unwrap();
+    let server = ExampleProcess::start_with(
+        "file_server",
+        &[dir.display().to_string(), "--gzip".to_string()],
+    );
+    let url = |path: &str| format!("http://127.0.0.1:{}{path}", server.port);
+
+    for coding in ["gzip", "br"] {
+        let got = curl(&[
+            "--compressed",
+            "-H",
+            &format!("Accept-Encoding: {coding}"),
+            &url("/page.txt"),
+        ]);
+        assert_eq!(got.status, 200, "{}", got.head);
+        assert_eq!(got.header("content-encoding").as_deref(), Some(coding));
+        assert_eq!(got.header("vary").as_deref(), Some("Accept-Encoding"));
+        assert_eq!(got.header("content-length"), None);
+        assert!(
+            got.body == text.as_bytes(),
+            "the {coding} page decodes whole"
+        );
+    }
+    // No Accept-Encoding: as it is, with its length.
+    let plain = curl(&[&url("/page.txt")]);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("content-length"), Some(text.len().to_string()));
+    assert!(plain.body == text.as_bytes());
+    // A type compressed already, and a body under the threshold: as they are.
+    let png = curl(&["-H", "Accept-Encoding: gzip", &url("/image.png")]);
+    assert_eq!(png.header("content-encoding"), None);
+    assert_eq!(png.body.len(), 64 * 1024);
+    let small = curl(&["-H", "Accept-Encoding: gzip", &url("/small.txt")]);
+    assert_eq!(small.header("content-encoding"), None);
+    assert_eq!(small.body, b"tiny\n");
+    // Compression does not open a way out of the root.
+    let escape = curl(&["-H", "Accept-Encoding: gzip", &url("/escape.txt")]);
+    assert_eq!(escape.status, 403);
+}

@@ -1049,3 +1049,32 @@ fn destroyed_follows_close_and_req_destroy_aborts() {
     assert_eq!(seen, ["in handler: false false", "req close aborted"]);
     s.stop();
 }
+
+/// Node: a second `end()` with no data is a no-op (a pipe's end after the
+/// handler ended the response, say); data after the end is
+/// `ERR_STREAM_WRITE_AFTER_END`.
+#[test]
+fn end_again_without_data_is_quiet_and_data_after_end_is_an_error() {
+    let errors = Rc::new(RefCell::new(Vec::new()));
+    let seen = errors.clone();
+    let server = http::create_server(move |req, res| {
+        let seen = seen.clone();
+        res.on_error(move |e| seen.borrow_mut().push(e.code()));
+        res.end("once\n");
+        res.end(());
+        if req.url() == "/data-after-end" {
+            res.end("twice\n");
+        }
+    });
+    let conn = server.connect_in_memory();
+    conn.send(b"GET /quiet HTTP/1.1\r\nHost: x\r\n\r\n");
+    nodelike::run();
+    let answer = String::from_utf8(conn.take_output()).unwrap();
+    assert!(answer.ends_with("\r\n\r\nonce\n"), "{answer}");
+    assert!(errors.borrow().is_empty(), "{:?}", errors.borrow());
+    conn.send(b"GET /data-after-end HTTP/1.1\r\nHost: x\r\n\r\n");
+    nodelike::run();
+    let answer = String::from_utf8(conn.take_output()).unwrap();
+    assert!(answer.ends_with("\r\n\r\nonce\n"), "{answer}");
+    assert_eq!(*errors.borrow(), vec!["ERR_STREAM_WRITE_AFTER_END"]);
+}

@@ -57,6 +57,7 @@ mod stats;
 mod streams;
 mod write_stream;
 
+pub(crate) use read_stream::read_stream_from_file;
 pub use read_stream::{create_read_stream, ReadStream, ReadStreamOptions};
 pub use stats::Stats;
 pub use write_stream::{create_write_stream, WriteStream, WriteStreamOptions};

@@ -95,11 +95,37 @@ pub struct ReadStream {
 /// ```
 #[doc(alias = "createReadStream")]
 pub fn create_read_stream(path: impl AsRef<Path>, options: ReadStreamOptions) -> ReadStream {
+    let side = read_side(&options);
+    let id = streams::create(path.as_ref(), super::open_options("r"), Side::Read(side));
+    ReadStream {
+        id,
+        _loop: LoopBound::default(),
+    }
+}
+
+/// A read stream over a file already open (Node's `createReadStream` with
+/// `fd`): `send_file` opens and checks a file, then reads it through one of
+/// these when it compresses. `path` is only what errors name.
+pub(crate) fn read_stream_from_file(
+    file: std::fs::File,
+    path: &Path,
+    options: ReadStreamOptions,
+) -> ReadStream {
+    let side = read_side(&options);
+    let id = streams::create_from_file(path, file, Side::Read(side));
+    ReadStream {
+        id,
+        _loop: LoopBound::default(),
+    }
+}
+
+/// A read side at its start, by the options.
+fn read_side(options: &ReadStreamOptions) -> ReadSide {
     let start = options.start;
     let remaining = options
         .end
         .map(|end| (end + 1).saturating_sub(start.unwrap_or(0)));
-    let side = ReadSide {
+    ReadSide {
         flow: Flow::Waiting,
         held: Held::Nothing,
         pos: start,
@@ -108,11 +134,6 @@ pub fn create_read_stream(path: impl AsRef<Path>, options: ReadStreamOptions) ->
         bytes_read: 0,
         on_data: Listeners::default(),
         on_end: Listeners::default(),
-    };
-    let id = streams::create(path.as_ref(), super::open_options("r"), Side::Read(side));
-    ReadStream {
-        id,
-        _loop: LoopBound::default(),
     }
 }
 

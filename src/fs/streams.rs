@@ -207,6 +207,30 @@ pub(super) fn create(
     id
 }
 
+/// A new stream over a file already open (one `send_file` opened and
+/// checked against its root): the stream opens on the next tick, as if
+/// its open job had come back.
+pub(super) fn create_from_file(path: &std::path::Path, file: File, side: Side) -> Id {
+    let gen = crate::runtime::next_gen();
+    let record = Record {
+        gen,
+        path: super::shown(path),
+        fd: None,
+        phase: Phase::Opening,
+        io: Io::Busy,
+        error: None,
+        on_open: Listeners::default(),
+        on_ready: Listeners::default(),
+        on_error: Listeners::default(),
+        on_close: Listeners::default(),
+        side,
+    };
+    let key = with_fs(|s| s.streams.insert(record)).unwrap_or(usize::MAX);
+    let id = Id { key, gen };
+    crate::next_tick(move || opened(id, Ok(file)));
+    id
+}
+
 /// Runs `f` on the stream's record, if it is still there.
 pub(super) fn with_record<R>(id: Id, f: impl FnOnce(&mut Record) -> R) -> Option<R> {
     with_fs(|s| match s.streams.get_mut(id.key) {

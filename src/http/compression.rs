@@ -128,6 +128,18 @@ fn negotiate(accept: Option<&str>) -> Option<Coding> {
     best.map(|(coding, _)| coding)
 }
 
+/// Whether a body of `len` bytes and this `Content-Type` would be sent
+/// compressed to a client that sent `accept` (`send_file`'s question,
+/// before it gives up `sendfile(2)` for a compressed stream).
+pub(crate) fn would_compress(
+    accept: Option<&str>,
+    content_type: Option<&str>,
+    len: u64,
+    options: &CompressionOptions,
+) -> bool {
+    len >= options.threshold as u64 && compressible(content_type) && negotiate(accept).is_some()
+}
+
 /// Whether a body of this `Content-Type` is worth compressing: not one
 /// compressed already (images but SVG, audio, video, archives, web fonts
 /// but the old formats, PDF, opaque bytes). A body with no type is
@@ -428,21 +440,10 @@ pub fn compression(
         options,
         mode: Mode::Deciding(Vec::new()),
     });
-    // The pump into the response, by hand (what `t.pipe(res)` does once
-    // the response is a `Writable`).
+    // The compressed bytes go to the response, with back-pressure.
     {
         use crate::stream::Readable;
-        t.on_data(move |chunk| {
-            if !res.write(chunk) {
-                t.pause();
-            }
-        });
-        res.on_drain(move || t.resume());
-        t.on_end(move || {
-            if !res.writable_ended() {
-                res.end(());
-            }
-        });
+        t.pipe(res);
     }
     // A compression failure cuts the response; a response gone stops the
     // compression.
@@ -687,9 +688,9 @@ pub fn decompress<B: EncodedBody>(body: B, options: DecompressOptions) -> Transf
         }),
         _ => Transform::pass_through(),
     };
-    // The pump from the body, by hand (what `body.pipe(t)` does once the
-    // messages are `Readable`). Once the stream failed, the rest of the
-    // body is read and dropped, so the connection stays usable.
+    // The pump from the body, not `body.pipe(t)`: once the stream failed,
+    // the rest of the body is read and dropped (where a pipe would pause
+    // it), so the connection stays usable.
     body.data(Box::new(move |chunk| {
         if !t.destroyed() && !t.write(chunk) && !t.destroyed() {
             body.pause_body();

@@ -521,7 +521,13 @@ impl ServerResponse {
     /// # }
     /// ```
     pub fn end(&self, chunk: impl IntoChunk) {
-        self.send(chunk.chunk_bytes(), true);
+        let data = chunk.chunk_bytes();
+        if data.is_empty() && self.writable_ended() {
+            // Node: `end()` again, with no data, is a no-op (data after
+            // the end is an error).
+            return;
+        }
+        self.send(data, true);
     }
 
     /// Sends the head now, before any body (Node's `res.flushHeaders()`):

@@ -26,9 +26,10 @@ use std::time::UNIX_EPOCH;
 use super::exchange::{ExId, Exchange};
 use super::response::{send, ServerResponse};
 use super::{with_state, ServerState};
+use crate::http::compression::would_compress;
 use crate::http::h1::encode::format_imf_fixdate;
 use crate::http::Framing;
-use crate::net;
+use crate::{fs, net, stream};
 use crate::{Error, ErrorKind};
 
 /// How [`ServerResponse::send_file`] serves a file (a subset of Express's
@@ -63,6 +64,13 @@ pub struct SendFileOptions {
     /// Send `Last-Modified` and honour `If-Modified-Since` (default
     /// `true`).
     pub last_modified: bool,
+    /// Compress the whole-file answers a client accepts compressed (br,
+    /// gzip or deflate, by `Accept-Encoding`), as nginx's `gzip on`: a
+    /// compressible type at or over the threshold is read on the worker
+    /// pool and streamed through `http::compression` (no `sendfile(2)`,
+    /// no `Content-Length`, no range: a `Range` is answered with the whole
+    /// file). `None` (the default): never compressed.
+    pub compression: Option<crate::http::CompressionOptions>,
 }
 
 impl Default for SendFileOptions {
@@ -72,6 +80,7 @@ impl Default for SendFileOptions {
             index: None,
             etag: true,
             last_modified: true,
+            compression: None,
         }
     }
 }
@@ -409,6 +418,7 @@ struct Ask {
     if_modified_since: Option<String>,
     range: Option<String>,
     if_range: Option<String>,
+    accept_encoding: Option<String>,
 }
 
 fn ask(e: &Exchange) -> Ask {
@@ -431,6 +441,8 @@ fn ask(e: &Exchange) -> Ask {
             &mut ask.range
         } else if name.eq_ignore_ascii_case(b"if-range") {
             &mut ask.if_range
+        } else if name.eq_ignore_ascii_case(b"accept-encoding") {
+            &mut ask.accept_encoding
         } else {
             continue;
         };
@@ -491,6 +503,23 @@ fn respond(res: ServerResponse, opened: Opened, options: &SendFileOptions, repor
     if !res.has_header("Content-Type") {
         res.set_header("Content-Type", content_type(&opened.path));
     }
+    if let Some(compression) = &options.compression {
+        let content_type = res
+            .get_header("Content-Type")
+            .map(|v| v.as_str().to_owned());
+        if !ask.head
+            && !res.has_header("Content-Encoding")
+            && would_compress(
+                ask.accept_encoding.as_deref(),
+                content_type.as_deref(),
+                opened.size,
+                compression,
+            )
+        {
+            compress(res, opened, *compression, report);
+            return;
+        }
+    }
     if !res.has_header("Accept-Ranges") {
         res.set_header("Accept-Ranges", "bytes");
     }
@@ -523,15 +552,30 @@ fn respond(res: ServerResponse, opened: Opened, options: &SendFileOptions, repor
     }
 }
 
-/// Writes the head and hands the body (`part`: first byte and length) to
-/// the connection; `None` for a bodiless 304.
-fn finish(
+/// The whole file, compressed: read on the worker pool through a read
+/// stream over the file already opened (and checked against its root),
+/// piped into `http::compression`, which negotiates the coding and sets
+/// `Content-Encoding` and `Vary`. A read error destroys the response.
+fn compress(
     res: ServerResponse,
     opened: Opened,
-    status: u16,
-    part: Option<(u64, u64)>,
+    options: crate::http::CompressionOptions,
     report: Report,
 ) {
+    tell_when_done(res, report);
+    let req = super::IncomingMessage::new(res.ex);
+    let body = crate::http::compression(&req, res, options);
+    let file = fs::read_stream_from_file(opened.file, &opened.path, Default::default());
+    stream::pipeline((file, body), |err| {
+        if let Some(e) = err {
+            log::debug!("send_file: compressed body cut short: {e}");
+        }
+    });
+}
+
+/// Tells the callback, once: `finish` says it all went; a `close` before
+/// it, that the response was cut short.
+fn tell_when_done(res: ServerResponse, report: Report) {
     if let Report::Callback(f) = report {
         // Told once: `finish` says it all went; a `close` before it, that
         // the response was cut short.
@@ -552,6 +596,18 @@ fn finish(
             }
         });
     }
+}
+
+/// Writes the head and hands the body (`part`: first byte and length) to
+/// the connection; `None` for a bodiless 304.
+fn finish(
+    res: ServerResponse,
+    opened: Opened,
+    status: u16,
+    part: Option<(u64, u64)>,
+    report: Report,
+) {
+    tell_when_done(res, report);
     let length = part.map(|(_, len)| len.to_string());
     let mut headers: Vec<(&str, &str)> = Vec::with_capacity(1);
     if let Some(len) = &length {
