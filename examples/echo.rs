@@ -94,11 +94,7 @@ fn serve(port: u16, grace: u64, announce: bool) {
                         .map(move |v| (format!("x-trailer-{name}"), v.to_owned()))
                 })
                 .collect();
-            let borrowed: Vec<(&str, &str)> = trailers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            res.add_trailers(&borrowed);
+            res.add_trailers(&trailers);
             res.end(());
         });
     });

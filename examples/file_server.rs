@@ -70,7 +70,7 @@ fn main() {
             }
             if e.code() == "EISDIR" && !pathname.ends_with('/') {
                 let location = format!("{pathname}/{search}");
-                res.write_head(301, &[("Location", &location)]);
+                res.write_head(301, &[("Location", location.as_str())]);
                 return res.end(());
             }
             match e.status() {

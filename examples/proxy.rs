@@ -71,11 +71,7 @@ fn main() {
                         .collect::<Vec<_>>()
                 })
                 .collect();
-            let borrowed: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
-            res.write_head(upstream_res.status_code(), &borrowed);
+            res.write_head(upstream_res.status_code(), &headers);
             // Upstream → client.
             upstream_res.pipe(res);
         });

@@ -371,7 +371,10 @@ fn guide_proxy(upstream_port: u16) -> http::Server {
                 .get("x-upstream")
                 .unwrap_or_default()
                 .to_string();
-            res.write_head(status, &[("X-Via", "proxy"), ("X-Upstream", &marker)]);
+            res.write_head(
+                status,
+                &[("X-Via", "proxy"), ("X-Upstream", marker.as_str())],
+            );
             // Downstream is slow? Pause the upstream response.
             up_res.on_data(move |chunk| {
                 if !res.write(chunk) {

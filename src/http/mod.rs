@@ -19,6 +19,7 @@ pub mod https;
 mod incoming;
 mod keep_alive;
 mod outgoing;
+pub use outgoing::HeaderList;
 mod server;
 
 pub(crate) use body::{BodyError, Framing};

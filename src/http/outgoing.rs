@@ -44,7 +44,9 @@ impl OutgoingHeaders {
         self.position(name).map(|i| value_of(&self.fields[i].1))
     }
 
-    /// The first value of `name`.
+    /// The first value of `name` (the client's TLS server name reads
+    /// `Host` with it).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) fn first(&self, name: &str) -> Option<&str> {
         self.position(name)
             .and_then(|i| self.fields[i].1.first())
@@ -100,6 +102,75 @@ fn value_of(values: &[String]) -> HeaderValue {
         HeaderValue::Single(values[0].clone())
     } else {
         HeaderValue::List(values.to_vec())
+    }
+}
+
+/// A list of header fields `write_head` takes: `&[]`, a literal of `&str`
+/// pairs, or any slice or `Vec` of pairs of `&str` and `String` (a list
+/// built at run time, with no copy into `&str` pairs by hand).
+///
+/// ```
+/// let server = nodelike::http::create_server(|req, res| {
+///     let built: Vec<(String, String)> = vec![("X-Url".into(), req.url())];
+///     match req.url().as_str() {
+///         "/none" => res.write_head(204, &[]),
+///         "/literal" => res.write_head(200, &[("X-A", "1"), ("X-B", "2")]),
+///         _ => res.write_head(200, &built),
+///     }
+///     res.end(());
+/// });
+/// let conn = server.connect_in_memory();
+/// conn.send(b"GET /built HTTP/1.1\r\nHost: x\r\n\r\n");
+/// assert!(String::from_utf8(conn.take_output()).unwrap().contains("X-Url: /built\r\n"));
+/// ```
+///
+/// A literal whose values are `&String`s (`&[("Content-Length",
+/// &len.to_string())]`) is not one: say `.as_str()` (or build a `Vec`);
+/// the compiler says so too ("is not a list of header fields ... write
+/// `String` values as `value.as_str()`"):
+///
+/// ```compile_fail
+/// nodelike::http::create_server(|_req, res| {
+///     let length = 5.to_string();
+///     res.write_head(200, &[("Content-Length", &length)]);
+///     res.end("hello");
+/// });
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a list of header fields",
+    label = "a header list is `&[]`, `&[(&str, &str)]`, or a slice or `Vec` of pairs of `&str`/`String`",
+    note = "in a literal, write `String` values as `value.as_str()`: `&[(\"Content-Length\", len.as_str())]`; or pass a `Vec<(String, String)>` (or use `write_head_from` for any iterator of pairs)"
+)]
+pub trait HeaderList {
+    /// Calls `f` with the fields as `&str` pairs (no copy for `&str`
+    /// pairs; a small `Vec` of borrows otherwise).
+    ///
+    /// ```
+    /// use nodelike::http::HeaderList;
+    /// let fields = vec![("X-A".to_string(), "1".to_string())];
+    /// fields.with_pairs(|pairs| assert_eq!(pairs, &[("X-A", "1")]));
+    /// ```
+    fn with_pairs<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R;
+}
+
+/// Literals of `&str` pairs, `&[]` included (the one array form, so an
+/// empty `&[]` has a type to infer).
+impl<const N: usize> HeaderList for [(&str, &str); N] {
+    fn with_pairs<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+        f(self)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderList for [(K, V)] {
+    fn with_pairs<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+        let pairs: Vec<(&str, &str)> = self.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        f(&pairs)
+    }
+}
+
+impl<K: AsRef<str>, V: AsRef<str>> HeaderList for Vec<(K, V)> {
+    fn with_pairs<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
+        self.as_slice().with_pairs(f)
     }
 }
 

@@ -5,15 +5,17 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::http::keep_alive::KeepAlive;
 use crate::net::{SockId, Socket, Transport};
-use crate::{net, Error, ErrorKind};
+#[cfg(feature = "tls")]
+use crate::ErrorKind;
+use crate::{net, Error};
 
 use super::exchange::fail;
 use super::options::RequestOptions;
 use super::pool::{announce_socket, pump};
 use super::resolve::resolve_in_background;
-use super::{
-    with_state, ClientConn, ClientExchange, ClientId, ClientReading, ClientState, InUse, PROTOCOL,
-};
+#[cfg(feature = "tls")]
+use super::ClientExchange;
+use super::{with_state, ClientConn, ClientId, ClientReading, ClientState, InUse, PROTOCOL};
 
 pub(super) fn connect(c: &mut ClientState, id: ClientId, agent: Option<usize>, o: &RequestOptions) {
     if let Some(path) = &o.socket_path {

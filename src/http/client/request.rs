@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::chunk::IntoChunk;
 use crate::http::h1::encode;
-use crate::http::{h1, BodyError, Framing};
+use crate::http::{h1, BodyError, Framing, HeaderList};
 use crate::net::{Cause, SockId, Socket, Transport, HIGH_WATER_MARK};
 use crate::runtime::arena::Id;
 use crate::{net, runtime, Error, ErrorKind};
@@ -516,7 +516,11 @@ impl ClientRequest {
     /// # }
     /// ```
     #[doc(alias = "addTrailers")]
-    pub fn add_trailers(&self, trailers: &[(&str, &str)]) {
+    pub fn add_trailers<H: HeaderList + ?Sized>(&self, trailers: &H) {
+        trailers.with_pairs(|trailers| self.add_trailer_pairs(trailers));
+    }
+
+    fn add_trailer_pairs(&self, trailers: &[(&str, &str)]) {
         let bad = trailers
             .iter()
             .find(|(n, v)| !encode::is_valid_header_name(n) || !encode::is_valid_header_value(v));

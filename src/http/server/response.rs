@@ -5,7 +5,7 @@ use super::exchange::{ExId, Exchange};
 use super::{with_state, ServerState};
 use crate::chunk::IntoChunk;
 use crate::http::h1::{DateCache, HeaderValue};
-use crate::http::outgoing::check_header;
+use crate::http::outgoing::{check_header, HeaderList};
 use crate::net::{self, SockId, Socket, HIGH_WATER_MARK};
 use crate::runtime::{self, LoopBound};
 use crate::{Error, ErrorKind};
@@ -168,24 +168,23 @@ impl ServerResponse {
     /// name to send several lines. The head goes out with the first
     /// `write`/`end`.
     ///
-    /// The list is of `&str` pairs, so the forms a Node port writes all
-    /// compile: `&[]` for none, literals, and `&String`s made on the spot
-    /// (`("Content-Length", &len.to_string())`). For pairs of `String`s
-    /// built at run time (a `Vec<(String, String)>`, a map), use
-    /// [`write_head_from`](Self::write_head_from). (One generic parameter
-    /// for both would lose the first three: an empty `&[]` or a `&String`
-    /// in a literal has no single type to infer.)
+    /// The list is any [`HeaderList`]: `&[]` for none, a literal of `&str`
+    /// pairs, or a slice or `Vec` of pairs of `&str` and `String` built at
+    /// run time. In a literal, a `String` value is written `.as_str()`
+    /// (the compiler points there); any other iterator of pairs goes
+    /// through [`write_head_from`](Self::write_head_from).
     ///
     /// ```no_run
     /// # fn f(res: nodelike::http::ServerResponse) {
     /// let body = "hello world";
-    /// res.write_head(200, &[("Content-Length", &body.len().to_string()), ("Content-Type", "text/plain")]);
+    /// let length = body.len().to_string();
+    /// res.write_head(200, &[("Content-Length", length.as_str()), ("Content-Type", "text/plain")]);
     /// res.end(body);
     /// # }
     /// ```
     #[doc(alias = "writeHead")]
-    pub fn write_head(&self, status: u16, headers: &[(&str, &str)]) {
-        self.mutate(|e| e.commit_head(status, None, headers));
+    pub fn write_head<H: HeaderList + ?Sized>(&self, status: u16, headers: &H) {
+        headers.with_pairs(|headers| self.mutate(|e| e.commit_head(status, None, headers)));
     }
 
     /// [`write_head`](Self::write_head) with headers from any iterator of
@@ -211,11 +210,7 @@ impl ServerResponse {
         headers: impl IntoIterator<Item = (K, V)>,
     ) {
         let owned: Vec<(K, V)> = headers.into_iter().collect();
-        let pairs: Vec<(&str, &str)> = owned
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_ref()))
-            .collect();
-        self.write_head(status, &pairs);
+        self.write_head(status, &owned);
     }
 
     /// [`write_head`](Self::write_head) with a reason phrase of your own.
@@ -227,8 +222,13 @@ impl ServerResponse {
     /// # }
     /// ```
     #[doc(alias = "writeHead")]
-    pub fn write_head_with_reason(&self, status: u16, reason: &str, headers: &[(&str, &str)]) {
-        self.mutate(|e| e.commit_head(status, Some(reason), headers));
+    pub fn write_head_with_reason<H: HeaderList + ?Sized>(
+        &self,
+        status: u16,
+        reason: &str,
+        headers: &H,
+    ) {
+        headers.with_pairs(|headers| self.mutate(|e| e.commit_head(status, Some(reason), headers)));
     }
 
     /// The status code that implicit headers will send (default 200).
@@ -578,7 +578,11 @@ impl ServerResponse {
     /// # }
     /// ```
     #[doc(alias = "addTrailers")]
-    pub fn add_trailers(&self, trailers: &[(&str, &str)]) {
+    pub fn add_trailers<H: HeaderList + ?Sized>(&self, trailers: &H) {
+        trailers.with_pairs(|trailers| self.add_trailer_pairs(trailers));
+    }
+
+    fn add_trailer_pairs(&self, trailers: &[(&str, &str)]) {
         self.mutate(|e| {
             for (n, v) in trailers {
                 check_header(n, v)?;
