@@ -58,7 +58,7 @@ impl Default for RequestOptions {
     }
 }
 
-/// What [`request`] and [`get`] accept: [`RequestOptions`], or a URL string
+/// What [`request`](crate::http::request) and [`get`](crate::http::get) accept: [`RequestOptions`], or a URL string
 /// (`http://host:port/path?query`).
 ///
 /// ```
