@@ -141,9 +141,53 @@ fn callbacks_round_trip() {
             r.unwrap();
             log.borrow_mut().push("written".into());
             let log2 = log.clone();
+            let reread = path.clone();
+            // The write below must not race this read on the pool (two
+            // jobs run in parallel, as in Node): it starts from here.
             fs::read_file(&path, move |r| {
                 assert_eq!(r.unwrap(), b"hello, world");
                 log2.borrow_mut().push("read".into());
+                let log = log2.clone();
+                let path = reread;
+                let log4 = log.clone();
+                fs::open(&path, "r+", move |fd| {
+                    let fd = fd.unwrap();
+                    let log = log4.clone();
+                    fs::write(fd, "WORLD", Some(7), move |n| {
+                        assert_eq!(n.unwrap(), 5);
+                        let log = log.clone();
+                        fs::read(fd, 100, Some(0), move |bytes| {
+                            assert_eq!(bytes.unwrap(), b"hello, WORLD");
+                            let log = log.clone();
+                            // Sequential reads go from the file's position.
+                            fs::read(fd, 5, None, move |bytes| {
+                                assert_eq!(bytes.unwrap(), b"hello");
+                                let log = log.clone();
+                                fs::read(fd, 100, Some(12), move |bytes| {
+                                    assert!(bytes.unwrap().is_empty(), "at the end");
+                                    let log = log.clone();
+                                    fs::close(fd, move |r| {
+                                        r.unwrap();
+                                        assert_eq!(fd.raw(), None);
+                                        log.borrow_mut().push("closed".into());
+                                        let log = log.clone();
+                                        fs::close(fd, move |r| {
+                                            let e = r.unwrap_err();
+                                            assert_eq!(e.code(), "EBADF");
+                                            assert_eq!(
+                                                e.message(),
+                                                "EBADF: bad file descriptor, close"
+                                            );
+                                            assert_eq!(e.syscall_name(), Some("close"));
+                                            assert_eq!(e.path(), None);
+                                            log.borrow_mut().push("closed twice".into());
+                                        });
+                                    });
+                                });
+                            });
+                        });
+                    });
+                });
             });
             let log3 = log.clone();
             fs::stat(&path, move |s| {
@@ -154,45 +198,6 @@ fn callbacks_round_trip() {
                 assert!(s.nlink >= 1 && s.ino != 0);
                 assert!(s.mtime > std::time::UNIX_EPOCH);
                 log3.borrow_mut().push("stat".into());
-            });
-            let log4 = log.clone();
-            fs::open(&path, "r+", move |fd| {
-                let fd = fd.unwrap();
-                let log = log4.clone();
-                fs::write(fd, "WORLD", Some(7), move |n| {
-                    assert_eq!(n.unwrap(), 5);
-                    let log = log.clone();
-                    fs::read(fd, 100, Some(0), move |bytes| {
-                        assert_eq!(bytes.unwrap(), b"hello, WORLD");
-                        let log = log.clone();
-                        // Sequential reads go from the file's position.
-                        fs::read(fd, 5, None, move |bytes| {
-                            assert_eq!(bytes.unwrap(), b"hello");
-                            let log = log.clone();
-                            fs::read(fd, 100, Some(12), move |bytes| {
-                                assert!(bytes.unwrap().is_empty(), "at the end");
-                                let log = log.clone();
-                                fs::close(fd, move |r| {
-                                    r.unwrap();
-                                    assert_eq!(fd.raw(), None);
-                                    log.borrow_mut().push("closed".into());
-                                    let log = log.clone();
-                                    fs::close(fd, move |r| {
-                                        let e = r.unwrap_err();
-                                        assert_eq!(e.code(), "EBADF");
-                                        assert_eq!(
-                                            e.message(),
-                                            "EBADF: bad file descriptor, close"
-                                        );
-                                        assert_eq!(e.syscall_name(), Some("close"));
-                                        assert_eq!(e.path(), None);
-                                        log.borrow_mut().push("closed twice".into());
-                                    });
-                                });
-                            });
-                        });
-                    });
-                });
             });
         });
     }

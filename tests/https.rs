@@ -645,53 +645,43 @@ fn back_pressure_holds_through_tls_for_a_64_mib_echo() {
     let before = peak_rss_kib();
     let script = format!(
         r#"
-import hashlib, socket, ssl, threading, time
-ctx = ssl.create_default_context(cafile={ca:?})
-raw = socket.create_connection(("127.0.0.1", {port}))
-tls = ctx.wrap_socket(raw, server_hostname="localhost")
+# One event loop drives both directions: an SSL object must not be used by
+# two threads at once (OpenSSL's rule), which a sending thread beside a
+# receiving one would do.
+import asyncio, hashlib, ssl
 size = 64 * 1024 * 1024
 block = bytes(range(256)) * 256
-sent = hashlib.sha256()
-def upload():
-    tls.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
-    for _ in range(size // len(block)):
-        sent.update(block)
-        tls.sendall(block)
-t = threading.Thread(target=upload)
-t.start()
-got = b""
-while b"\r\n\r\n" not in got:
-    got += tls.recv(65536)
-head, body = got.split(b"\r\n\r\n", 1)
-assert b"chunked" in head.lower(), head
-# Read the chunked echo slowly at first (the server must pause the upload).
-buf = body
-received = hashlib.sha256()
-total = 0
-time.sleep(0.5)
-def need(n):
-    global buf
-    while len(buf) < n:
-        more = tls.recv(1 << 20)
-        if not more:
-            raise SystemExit("closed early after %d bytes" % total)
-        buf += more
-while True:
-    need(1)
-    while b"\r\n" not in buf:
-        need(len(buf) + 1)
-    line, buf = buf.split(b"\r\n", 1)
-    n = int(line.split(b";")[0], 16)
-    need(n + 2)
-    chunk, buf = buf[:n], buf[n + 2:]
-    if n == 0:
-        break
-    received.update(chunk)
-    total += n
-t.join()
-assert total == size, total
-assert received.digest() == sent.digest()
-print("ok", total)
+async def main():
+    ctx = ssl.create_default_context(cafile={ca:?})
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", {port}, ssl=ctx, server_hostname="localhost", limit=1 << 20)
+    sent = hashlib.sha256()
+    async def upload():
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+        for _ in range(size // len(block)):
+            sent.update(block)
+            writer.write(block)
+            await writer.drain()
+    up = asyncio.create_task(upload())
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert b"chunked" in head.lower(), head
+    # Read the chunked echo slowly at first (the server must pause the upload).
+    await asyncio.sleep(0.5)
+    received = hashlib.sha256()
+    total = 0
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        n = int(line.split(b";")[0], 16)
+        chunk = await reader.readexactly(n + 2)
+        if n == 0:
+            break
+        received.update(chunk[:n])
+        total += n
+    await up
+    assert total == size, total
+    assert received.digest() == sent.digest()
+    print("ok", total)
+asyncio.run(main())
 "#,
         ca = p.path("ca.pem"),
         port = s.port()

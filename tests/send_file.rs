@@ -742,3 +742,45 @@ fn file_server_with_gzip_compresses_what_the_client_accepts() {
     let escape = curl(&["-H", "Accept-Encoding: gzip", &url("/escape.txt")]);
     assert_eq!(escape.status, 403);
 }
+
+/// The loop's cache of open files: a file served again within a second
+/// is the same descriptor (whole, from its start, compressed or not); a
+/// file replaced is served anew once a second has passed (nginx's
+/// `open_file_cache_valid`).
+#[test]
+fn a_cached_open_file_is_served_whole_and_a_replaced_one_is_seen_after_a_second() {
+    if !have("curl") {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let dir = temp_dir("cache");
+    let first: String = (0..2000).map(|i| format!("first {i}\n")).collect();
+    std::fs::write(dir.join("page.txt"), &first).unwrap();
+    let server = ExampleProcess::start_with(
+        "file_server",
+        &[dir.display().to_string(), "--gzip".to_string()],
+    );
+    let url = format!("http://127.0.0.1:{}/page.txt", server.port);
+    for _ in 0..3 {
+        let plain = curl(&[&url]);
+        assert!(
+            plain.body == first.as_bytes(),
+            "a cached file is sent whole"
+        );
+        let gzipped = curl(&["--compressed", "-H", "Accept-Encoding: gzip", &url]);
+        assert_eq!(gzipped.header("content-encoding").as_deref(), Some("gzip"));
+        assert!(gzipped.body == first.as_bytes(), "and read from its start");
+    }
+    let second: String = (0..3000).map(|i| format!("second {i}\n")).collect();
+    let fresh = dir.join("page.txt.new");
+    std::fs::write(&fresh, &second).unwrap();
+    std::fs::rename(&fresh, dir.join("page.txt")).unwrap();
+    // The cache's validity (one second), not a timing assertion: after it,
+    // the new file must be what is served.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let after = curl(&[&url]);
+    assert!(
+        after.body == second.as_bytes(),
+        "the replaced file is served"
+    );
+}

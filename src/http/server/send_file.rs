@@ -212,15 +212,111 @@ fn start(res: ServerResponse, path: PathBuf, options: SendFileOptions, report: R
         }
         Some(_) => {}
     }
-    let index = options.index.clone();
-    let root = options.root.clone();
+    let key = OpenKey {
+        root: options.root.clone(),
+        path,
+        index: options.index.clone(),
+    };
+    // A file opened less than a second ago is served from the loop's
+    // cache of open files (nginx's `open_file_cache`): no trip to the pool.
+    if let Some(opened) = open_files::lookup(&key) {
+        respond(res, opened, &options, report);
+        return;
+    }
+    let asked = key.clone();
     crate::runtime::pool::queue_work(
-        move || open_file(root.as_deref(), path, index.as_deref()),
+        move || open_file(key.root.as_deref(), key.path, key.index.as_deref()),
         move |opened| match opened {
-            Ok(opened) => respond(res, opened, &options, report),
+            Ok(opened) => {
+                open_files::remember(asked, &opened);
+                respond(res, opened, &options, report)
+            }
             Err(e) => fail(res, report, e),
         },
     );
+}
+
+/// What a file was asked by: the same three give the same file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct OpenKey {
+    root: Option<PathBuf>,
+    path: PathBuf,
+    index: Option<String>,
+}
+
+/// The loop's cache of files recently opened for `send_file` (nginx's
+/// `open_file_cache`, with `open_file_cache_valid 1s`): the descriptor,
+/// with the size and time it had, reused for one second, then opened
+/// (and checked against its root) again on the pool. So a small file
+/// served over and over costs no thread hop per request; a file changed
+/// or deleted is seen within a second (as nginx sees it within its
+/// validity). Errors are not cached.
+mod open_files {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+
+    use super::{OpenKey, Opened};
+
+    /// How long an opened file is reused without looking at the disk.
+    const VALID: Duration = Duration::from_secs(1);
+    /// Entries kept at most (the cache is cleared when it is full).
+    const MOST: usize = 256;
+
+    struct Entry {
+        opened: Opened,
+        at: Instant,
+    }
+
+    thread_local! {
+        static CACHE: RefCell<HashMap<OpenKey, Entry>> = RefCell::new(HashMap::new());
+    }
+
+    /// A copy of a fresh entry (its own descriptor, `dup`'d), if any.
+    pub(super) fn lookup(key: &OpenKey) -> Option<Opened> {
+        let now = crate::runtime::now();
+        CACHE
+            .try_with(|cache| {
+                let mut cache = cache.borrow_mut();
+                let entry = cache.get(key)?;
+                if now.saturating_duration_since(entry.at) >= VALID {
+                    cache.remove(key);
+                    return None;
+                }
+                let file = entry.opened.file.try_clone().ok()?;
+                Some(Opened {
+                    file,
+                    path: entry.opened.path.clone(),
+                    size: entry.opened.size,
+                    mtime_ms: entry.opened.mtime_ms,
+                })
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps a copy of a file just opened on the pool.
+    pub(super) fn remember(key: OpenKey, opened: &Opened) {
+        let Ok(file) = opened.file.try_clone() else {
+            return;
+        };
+        let entry = Entry {
+            opened: Opened {
+                file,
+                path: opened.path.clone(),
+                size: opened.size,
+                mtime_ms: opened.mtime_ms,
+            },
+            at: crate::runtime::now(),
+        };
+        let _ = CACHE.try_with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= MOST && !cache.contains_key(&key) {
+                cache.clear();
+            }
+            cache.insert(key, entry);
+        });
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -565,7 +661,13 @@ fn compress(
     tell_when_done(res, report);
     let req = super::IncomingMessage::new(res.ex);
     let body = crate::http::compression(&req, res, options);
-    let file = fs::read_stream_from_file(opened.file, &opened.path, Default::default());
+    // Positional reads from 0: the descriptor may be a copy of a cached
+    // one, whose file position other copies share.
+    let from_start = fs::ReadStreamOptions {
+        start: Some(0),
+        ..Default::default()
+    };
+    let file = fs::read_stream_from_file(opened.file, &opened.path, from_start);
     stream::pipeline((file, body), |err| {
         if let Some(e) = err {
             log::debug!("send_file: compressed body cut short: {e}");
