@@ -5,6 +5,7 @@
 //! Run it:   cargo run --release --example gzip_json [PORT] [--kib N]
 //!           (default 8000, a 100 KiB document)
 //! Poke it:  curl -s --compressed -D - -o /dev/null http://127.0.0.1:8000/
+//!           curl -s http://127.0.0.1:8000/hello   (small, uncompressed)
 use std::rc::Rc;
 
 use nodelike::http::{self, CompressionOptions};
@@ -38,6 +39,11 @@ fn main() {
         .unwrap_or(100);
     let doc = Rc::new(document(kib * 1024));
     let server = http::create_server(move |req, res| {
+        if req.url() == "/hello" {
+            // A small answer beside the compressed ones:
+            // `benches/gzip_flood_p99.py` times it during a flood of them.
+            return res.end("hello\n");
+        }
         res.set_header("Content-Type", "application/json");
         // The document is one write above the inline limit: it is
         // compressed on the worker pool, off the loop.
