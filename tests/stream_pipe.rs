@@ -422,3 +422,35 @@ fn a_destination_that_closes_unpipes_and_pauses_the_source() {
     proxy.stop();
     upstream.stop();
 }
+
+/// A request whose client leaves mid-body is, as a `Readable`, an error:
+/// Node 20's `ECONNRESET` "aborted", then `close`; `finished` reports it.
+/// A request read to its end is `finished` with no error.
+#[test]
+fn a_request_cut_off_mid_body_finishes_with_nodes_aborted_error() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let server = http::create_server(move |req, res| {
+        let log = log.clone();
+        stream::finished(req, move |err| {
+            log.borrow_mut()
+                .push(err.map(|e| format!("{} {}", e.code(), e.message())));
+        });
+        let body = std::rc::Rc::new(std::cell::Cell::new(0));
+        req.on_data(move |chunk| body.set(body.get() + chunk.len()));
+        req.on_end(move || res.end("ok\n"));
+    });
+    let whole = server.connect_in_memory();
+    whole.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
+    nodelike::run();
+    let cut = server.connect_in_memory();
+    cut.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    cut.reset();
+    nodelike::run();
+    assert_eq!(
+        *seen.borrow(),
+        vec![None, Some("ECONNRESET aborted".to_string())]
+    );
+}

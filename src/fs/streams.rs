@@ -175,15 +175,43 @@ pub(super) fn create(
     options: Result<std::fs::OpenOptions, Error>,
     side: Side,
 ) -> Id {
-    let shown = super::shown(path);
-    let (phase, io, error, options) = match options {
-        Ok(o) => (Phase::Opening, Io::Busy, None, Some(o)),
-        Err(e) => (Phase::Destroyed, Io::Idle, Some(e), None),
-    };
+    match options {
+        Ok(options) => {
+            let id = insert_record(path, Phase::Opening, Io::Busy, None, side);
+            let path = path.to_path_buf();
+            queue_work(move || options.open(&path), move |r| opened(id, r));
+            id
+        }
+        Err(e) => {
+            // Bad flags: `error` and `close` in a later turn.
+            let id = insert_record(path, Phase::Destroyed, Io::Idle, Some(e), side);
+            advance(id, Caller::User);
+            id
+        }
+    }
+}
+
+/// A new stream over a file already open (one `send_file` opened and
+/// checked against its root): the stream opens on the next tick, as if
+/// its open job had come back.
+pub(super) fn create_from_file(path: &std::path::Path, file: File, side: Side) -> Id {
+    let id = insert_record(path, Phase::Opening, Io::Busy, None, side);
+    crate::next_tick(move || opened(id, Ok(file)));
+    id
+}
+
+/// Puts a new stream's record in this loop's table.
+fn insert_record(
+    path: &std::path::Path,
+    phase: Phase,
+    io: Io,
+    error: Option<Error>,
+    side: Side,
+) -> Id {
     let gen = crate::runtime::next_gen();
     let record = Record {
         gen,
-        path: shown,
+        path: super::shown(path),
         fd: None,
         phase,
         io,
@@ -195,40 +223,7 @@ pub(super) fn create(
         side,
     };
     let key = with_fs(|s| s.streams.insert(record)).unwrap_or(usize::MAX);
-    let id = Id { key, gen };
-    match options {
-        Some(options) => {
-            let path = path.to_path_buf();
-            queue_work(move || options.open(&path), move |r| opened(id, r));
-        }
-        // Bad flags: `error` and `close` in a later turn.
-        None => advance(id, Caller::User),
-    }
-    id
-}
-
-/// A new stream over a file already open (one `send_file` opened and
-/// checked against its root): the stream opens on the next tick, as if
-/// its open job had come back.
-pub(super) fn create_from_file(path: &std::path::Path, file: File, side: Side) -> Id {
-    let gen = crate::runtime::next_gen();
-    let record = Record {
-        gen,
-        path: super::shown(path),
-        fd: None,
-        phase: Phase::Opening,
-        io: Io::Busy,
-        error: None,
-        on_open: Listeners::default(),
-        on_ready: Listeners::default(),
-        on_error: Listeners::default(),
-        on_close: Listeners::default(),
-        side,
-    };
-    let key = with_fs(|s| s.streams.insert(record)).unwrap_or(usize::MAX);
-    let id = Id { key, gen };
-    crate::next_tick(move || opened(id, Ok(file)));
-    id
+    Id { key, gen }
 }
 
 /// Runs `f` on the stream's record, if it is still there.
