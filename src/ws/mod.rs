@@ -44,6 +44,6 @@ pub use client::ClientOptions;
 pub use data::Data;
 pub use heartbeat::Heartbeat;
 pub use protocol::PerMessageDeflate;
-pub use server::{ServerOptions, WebSocketServer};
+pub use server::{HandleProtocols, ServerOptions, VerifyClient, WebSocketServer};
 pub use stream::{create_web_socket_stream, WebSocketStream};
-pub use websocket::{ReadyState, SendOptions, WebSocket};
+pub use websocket::{ReadyState, SendCallback, SendOptions, WebSocket};

@@ -243,10 +243,7 @@ pub(crate) fn accept_server_response(
     };
     let p = read_params(ext, false).map_err(|_| INVALID)?;
     // The server may not raise the limits we set (RFC 7692 §7.1.2).
-    let client_bits = match (
-        p.client_max_window_bits.flatten(),
-        opts.client_max_window_bits,
-    ) {
+    let client_bits = match (p.client_max_window_bits.flatten(), opts.client_max_window_bits) {
         (Some(theirs), Some(ours)) if theirs > ours => return Err(INVALID),
         (Some(theirs), _) => theirs,
         (None, ours) => ours.unwrap_or(15),
@@ -257,7 +254,8 @@ pub(crate) fn accept_server_response(
     };
     Ok(DeflateParams {
         server_no_context_takeover: p.server_no_context_takeover,
-        client_no_context_takeover: p.client_no_context_takeover || opts.client_no_context_takeover,
+        client_no_context_takeover: p.client_no_context_takeover
+            || opts.client_no_context_takeover,
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
     })
@@ -296,14 +294,8 @@ impl Inflater {
     pub(crate) fn new(params: &DeflateParams, role: Role) -> Inflater {
         // We decode what the other side compresses.
         let (bits, no_context_takeover) = match role {
-            Role::Server => (
-                params.client_max_window_bits,
-                params.client_no_context_takeover,
-            ),
-            Role::Client => (
-                params.server_max_window_bits,
-                params.server_no_context_takeover,
-            ),
+            Role::Server => (params.client_max_window_bits, params.client_no_context_takeover),
+            Role::Client => (params.server_max_window_bits, params.server_no_context_takeover),
         };
         Inflater {
             zlib: Decompress::new_with_window_bits(false, zlib_window_bits(bits)),
@@ -328,11 +320,7 @@ impl Inflater {
             // bounded by the cap so one call cannot overshoot it by much.
             if out.capacity() - out.len() < 256 {
                 let want = (input.len() * 4).clamp(4096, 1 << 20);
-                let room = if cap > 0 {
-                    want.min(cap.saturating_sub(out.len()) + 1).max(256)
-                } else {
-                    want
-                };
+                let room = if cap > 0 { want.min(cap.saturating_sub(out.len()) + 1).max(256) } else { want };
                 out.reserve(room);
             }
             let before_in = self.zlib.total_in();
@@ -369,11 +357,7 @@ impl Inflater {
     /// The message's last frame has been inflated: puts back the stripped
     /// trailer (flushing the last bytes out) and resets for the next
     /// message when the peer does not take context over.
-    pub(crate) fn finish_message(
-        &mut self,
-        out: &mut Vec<u8>,
-        cap: usize,
-    ) -> Result<(), ProtocolError> {
+    pub(crate) fn finish_message(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), ProtocolError> {
         let result = self.inflate(&TRAILER, out, cap);
         if self.no_context_takeover || result.is_err() {
             self.zlib.reset(false);
@@ -397,21 +381,10 @@ pub(crate) struct Deflater {
 
 impl Deflater {
     /// A compressor for `role`'s messages at zlib `level` (0-9).
-    pub(crate) fn new(
-        params: &DeflateParams,
-        role: Role,
-        level: u32,
-        threshold: usize,
-    ) -> Deflater {
+    pub(crate) fn new(params: &DeflateParams, role: Role, level: u32, threshold: usize) -> Deflater {
         let (bits, no_context_takeover) = match role {
-            Role::Server => (
-                params.server_max_window_bits,
-                params.server_no_context_takeover,
-            ),
-            Role::Client => (
-                params.client_max_window_bits,
-                params.client_no_context_takeover,
-            ),
+            Role::Server => (params.server_max_window_bits, params.server_no_context_takeover),
+            Role::Client => (params.client_max_window_bits, params.client_no_context_takeover),
         };
         Deflater {
             zlib: Compress::new_with_window_bits(
@@ -463,11 +436,7 @@ impl Deflater {
                 self.buf.reserve(input.len() / 2 + 64);
             }
             let before_in = self.zlib.total_in();
-            if self
-                .zlib
-                .compress_vec(input, &mut self.buf, FlushCompress::Sync)
-                .is_err()
-            {
+            if self.zlib.compress_vec(input, &mut self.buf, FlushCompress::Sync).is_err() {
                 return false;
             }
             let used = (self.zlib.total_in() - before_in) as usize;

@@ -153,14 +153,7 @@ impl Receiver {
             state: State::Header,
             head: [0; MAX_HEADER_LEN],
             head_len: 0,
-            frame: Frame {
-                fin: false,
-                rsv1: false,
-                opcode: 0,
-                mask: None,
-                remaining: 0,
-                offset: 0,
-            },
+            frame: Frame { fin: false, rsv1: false, opcode: 0, mask: None, remaining: 0, offset: 0 },
             message: Message::Idle,
             wire_len: 0,
             data: Vec::new(),
@@ -212,11 +205,7 @@ impl Receiver {
                     match self.read_payload(chunk, on) {
                         Ok(Flow::Continue) => {}
                         Ok(Flow::Pause) => {
-                            return Ok(if self.state == State::Closed {
-                                input.len()
-                            } else {
-                                pos
-                            })
+                            return Ok(if self.state == State::Closed { input.len() } else { pos })
                         }
                         Err(e) => return Err(self.fail(e)),
                     }
@@ -329,10 +318,7 @@ impl Receiver {
                 }
                 self.end_frame();
                 self.message = Message::Idle;
-                return Ok(on(Incoming::Message {
-                    data: chunk,
-                    binary,
-                }));
+                return Ok(on(Incoming::Message { data: chunk, binary }));
             }
             let start = self.data.len();
             if compressed {
@@ -385,10 +371,7 @@ impl Receiver {
             return Err(error::INVALID_UTF8);
         }
         self.message = Message::Idle;
-        let flow = on(Incoming::Message {
-            data: &self.data,
-            binary,
-        });
+        let flow = on(Incoming::Message { data: &self.data, binary });
         self.data.clear();
         if self.data.capacity() > KEEP_CAPACITY {
             // One huge message should not pin its memory for the
@@ -512,15 +495,5 @@ fn parse_header(buf: &[u8], ctx: Context) -> Result<Option<(Frame, usize)>, Prot
         let k = 2 + len_bytes;
         [buf[k], buf[k + 1], buf[k + 2], buf[k + 3]]
     });
-    Ok(Some((
-        Frame {
-            fin,
-            rsv1,
-            opcode,
-            mask,
-            remaining,
-            offset: 0,
-        },
-        header_len,
-    )))
+    Ok(Some((Frame { fin, rsv1, opcode, mask, remaining, offset: 0 }, header_len)))
 }
