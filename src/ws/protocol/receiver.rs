@@ -340,7 +340,12 @@ impl Receiver {
                 append_unmasked(&mut self.scratch, chunk, frame.mask, frame.offset);
                 if let Some(inflater) = self.inflater.as_mut() {
                     inflater.inflate(&self.scratch, &mut self.data, self.max_payload)?;
-                    if frame.fin && complete {
+                    // A compressed message with no payload bytes at all
+                    // (which a conforming sender does not produce: an empty
+                    // message compresses to `00`) is taken as empty rather
+                    // than feeding the trailer alone, which would leave the
+                    // inflater inside a stored block.
+                    if frame.fin && complete && self.wire_len > 0 {
                         inflater.finish_message(&mut self.data, self.max_payload)?;
                     }
                 }

@@ -189,3 +189,94 @@ impl Sender {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::protocol::receiver::tests::{check_all, Ev};
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn server() -> Sender {
+        Sender::new(Role::Server, None)
+    }
+
+    fn client() -> Sender {
+        Sender::with_fixed_mask(Role::Client, None, KEY)
+    }
+
+    #[test]
+    fn rfc6455_examples() {
+        let mut out = Vec::new();
+        server().message(&mut out, b"Hello", false, true);
+        assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        out.clear();
+        client().message(&mut out, b"Hello", false, false);
+        assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        out.clear();
+        let mut s = server();
+        s.fragment(&mut out, b"Hel", false, false, false);
+        s.fragment(&mut out, b"lo", false, true, false);
+        assert_eq!(out, [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+        out.clear();
+        server().ping(&mut out, b"Hello");
+        assert_eq!(out, [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        out.clear();
+        client().pong(&mut out, b"Hello");
+        assert_eq!(out, [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let data: Vec<u8> = (0..65536u32).map(|i| (i * 13) as u8).collect();
+        out.clear();
+        server().message(&mut out, &data[..256], true, false);
+        assert_eq!(&out[..4], &[0x82, 0x7e, 0x01, 0x00]);
+        assert_eq!(&out[4..], &data[..256]);
+        out.clear();
+        server().message(&mut out, &data, true, false);
+        assert_eq!(&out[..10], &[0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
+        assert_eq!(&out[10..], &data[..]);
+        // The client's masked frames read back in the server role.
+        out.clear();
+        client().message(&mut out, &data, true, false);
+        assert_eq!(&out[..14], &[0x82, 0xff, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d]);
+        assert_eq!(check_all(Role::Server, None, 0, &out), (vec![Ev::Binary(data)], Ok(())));
+    }
+
+    #[test]
+    fn close_frames() {
+        let mut out = Vec::new();
+        server().close(&mut out, Some(1000), "bye");
+        assert_eq!(out, [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);
+        out.clear();
+        server().close(&mut out, None, "");
+        assert_eq!(out, [0x88, 0x00]);
+        out.clear();
+        client().close(&mut out, Some(4000), "é");
+        assert_eq!(check_all(Role::Server, None, 0, &out), (vec![Ev::Close(Some(4000), "é".into())], Ok(())));
+    }
+
+    #[test]
+    fn client_keys_change_per_frame() {
+        let mut c = Sender::new(Role::Client, None);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        c.message(&mut a, b"same", false, false);
+        c.message(&mut b, b"same", false, false);
+        assert_ne!(a[2..6], b[2..6]);
+        for _ in 0..200 {
+            a.clear();
+            c.message(&mut a, b"same", false, false);
+            assert_eq!(check_all(Role::Server, None, 0, &a).0, vec![Ev::Text("same".into())]);
+        }
+    }
+
+    #[test]
+    fn no_allocation_when_out_has_room() {
+        let mut s = client();
+        let mut out = Vec::with_capacity(1024);
+        let ptr = out.as_ptr();
+        for _ in 0..10 {
+            out.clear();
+            s.message(&mut out, &[1; 32], true, false);
+        }
+        assert_eq!(out.as_ptr(), ptr);
+    }
+}
