@@ -538,30 +538,44 @@ mod tests {
         // §7.2.3.1: "Hello" compressed, whole and in two fragments.
         let one = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
         assert_eq!(check_all(c, p, 0, &one), (vec![hello()], Ok(())));
-        let frag = [0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00];
+        let frag = [
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ];
         assert_eq!(check_all(c, p, 0, &frag), (vec![hello()], Ok(())));
         // §7.2.3.2: the second "Hello" uses the first one's window.
         let mut two = one.to_vec();
         two.extend([0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
         assert_eq!(check_all(c, p, 0, &two), (vec![hello(), hello()], Ok(())));
         // §7.2.3.3: a stored (uncompressed) block.
-        let stored = [0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00];
+        let stored = [
+            0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
         assert_eq!(check_all(c, p, 0, &stored), (vec![hello()], Ok(())));
         // §7.2.3.4: a block with BFINAL set; the next message starts afresh.
         let mut bfinal = vec![0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
         bfinal.extend(one);
-        assert_eq!(check_all(c, p, 0, &bfinal), (vec![hello(), hello()], Ok(())));
+        assert_eq!(
+            check_all(c, p, 0, &bfinal),
+            (vec![hello(), hello()], Ok(()))
+        );
         // §7.2.3.5: two DEFLATE blocks in one message.
         let blocks = [
-            0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+            0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07,
+            0x00,
         ];
         assert_eq!(check_all(c, p, 0, &blocks), (vec![hello()], Ok(())));
         // An empty message compressed to a single 0x00 byte (§7.2.3.6).
-        assert_eq!(check_all(c, p, 0, &[0xc2, 0x01, 0x00]), (vec![Ev::Binary(vec![])], Ok(())));
+        assert_eq!(
+            check_all(c, p, 0, &[0xc2, 0x01, 0x00]),
+            (vec![Ev::Binary(vec![])], Ok(()))
+        );
         // A ping between the fragments of a compressed message.
         let mut with_ping = vec![0x41, 0x03, 0xf2, 0x48, 0xcd, 0x89, 0x01, b'p'];
         with_ping.extend([0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00]);
-        assert_eq!(check_all(c, p, 0, &with_ping), (vec![Ev::Ping(b"p".to_vec()), hello()], Ok(())));
+        assert_eq!(
+            check_all(c, p, 0, &with_ping),
+            (vec![Ev::Ping(b"p".to_vec()), hello()], Ok(()))
+        );
     }
 
     #[test]
@@ -584,7 +598,10 @@ mod tests {
             assert_eq!(out, [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
         }
         // Below the threshold, or without `compress`, nothing is compressed.
-        let mut s = Sender::new(Role::Server, Some(Deflater::new(&params(), Role::Server, 6, 1024)));
+        let mut s = Sender::new(
+            Role::Server,
+            Some(Deflater::new(&params(), Role::Server, 6, 1024)),
+        );
         out.clear();
         s.message(&mut out, b"Hello", false, true);
         assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
@@ -612,14 +629,26 @@ mod tests {
             }
             expected.push(Ev::Binary(m.clone()));
         }
-        assert_eq!(check_all(Role::Server, Some(p), 0, &out), (expected, Ok(())));
+        assert_eq!(
+            check_all(Role::Server, Some(p), 0, &out),
+            (expected, Ok(()))
+        );
     }
 
     #[test]
     fn round_trips_with_every_parameter() {
         let text: Vec<u8> = b"The quick brown fox jumps over the lazy dog. ".repeat(40);
-        let noise: Vec<u8> = (0..3000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        let messages = vec![text.clone(), noise, text[..100].to_vec(), vec![], text.clone(), text];
+        let noise: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let messages = vec![
+            text.clone(),
+            noise,
+            text[..100].to_vec(),
+            vec![],
+            text.clone(),
+            text,
+        ];
         for bits in [8, 9, 12, 15] {
             for no_takeover in [false, true] {
                 let p = DeflateParams {
@@ -634,24 +663,60 @@ mod tests {
 
     #[test]
     fn window_bits_8_stays_within_256_bytes() {
-        // A 9-bit zlib window stands in for 8: check no distance exceeds
-        // 256 by decoding with a 256-byte window built here (a tiny
-        // inflate of fixed/dynamic Huffman blocks is too much for a test,
-        // so compare the output against a message whose repeats lie 300
-        // bytes apart: a 9-bit window could reach them, an 8-bit may not).
+        // A 9-bit zlib window stands in for 8. zlib (and zlib-rs, whose
+        // `max_dist` is the window minus 262) never refers further back
+        // than 250 bytes with it: repeats 200 bytes apart compress, repeats
+        // 300 bytes apart do not, so a 256-byte window decodes everything.
         let mut p = params();
         p.server_max_window_bits = 8;
+        let pattern = |n: u32| -> Vec<u8> {
+            let unit: Vec<u8> = (0..n)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+                .collect();
+            unit.repeat(6000 / n as usize)
+        };
+        let near = pattern(200);
+        let far = pattern(300);
         let mut d = Deflater::new(&p, Role::Server, 9, 0);
-        let unit: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8).collect();
-        let msg = unit.repeat(20);
-        let compressed = d.compress(&msg, true).to_vec();
-        // Repeats 300 bytes apart cannot be referenced within 250 bytes, so
-        // the output is about as long as the input.
-        assert!(compressed.len() > msg.len() / 2, "{} bytes", compressed.len());
-        let mut p15 = params();
-        p15.server_max_window_bits = 15;
-        let mut d15 = Deflater::new(&p15, Role::Server, 9, 0);
-        assert!(d15.compress(&msg, true).len() < msg.len() / 4);
+        assert!(d.compress(&near, true).len() < near.len() / 4);
+        let mut d = Deflater::new(&p, Role::Server, 9, 0);
+        assert!(d.compress(&far, true).len() > far.len() / 2);
+        // With 15 bits the far repeats compress too.
+        let mut d15 = Deflater::new(&params(), Role::Server, 9, 0);
+        assert!(d15.compress(&far, true).len() < far.len() / 4);
+    }
+
+    #[test]
+    fn empty_messages() {
+        // An empty compressed message is the single byte 00, also right
+        // after another message (zlib then emits nothing by itself).
+        let mut s = Sender::new(
+            Role::Server,
+            Some(Deflater::new(&params(), Role::Server, 6, 0)),
+        );
+        let mut out = Vec::new();
+        s.message(&mut out, b"", true, true);
+        s.message(&mut out, b"Hello", false, true);
+        s.message(&mut out, b"", true, true);
+        s.fragment(&mut out, b"Hel", false, false, true);
+        s.fragment(&mut out, b"lo", false, false, true);
+        s.fragment(&mut out, b"", false, true, true);
+        s.message(&mut out, b"Hello", false, true);
+        assert_eq!(&out[..3], &[0xc2, 0x01, 0x00]);
+        let empty = Ev::Binary(vec![]);
+        let events = vec![empty.clone(), hello(), empty, hello(), hello()];
+        assert_eq!(
+            check_all(Role::Client, Some(params()), 0, &out),
+            (events, Ok(()))
+        );
+        // A compressed frame with no payload at all reads as empty too,
+        // and leaves the stream intact.
+        let mut input = vec![0xc2, 0x00];
+        input.extend([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(
+            check_all(Role::Client, Some(params()), 0, &input),
+            (vec![Ev::Binary(vec![]), hello()], Ok(()))
+        );
     }
 
     #[test]
@@ -675,8 +740,13 @@ mod tests {
             cap,
             Some(Inflater::new(&params(), Role::Server)),
         );
-        let err = r.receive(&frame, &mut |_| crate::ws::protocol::Flow::Continue).unwrap_err();
-        assert_eq!((err.close_code, err.code), (1009, "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"));
+        let err = r
+            .receive(&frame, &mut |_| crate::ws::protocol::Flow::Continue)
+            .unwrap_err();
+        assert_eq!(
+            (err.close_code, err.code),
+            (1009, "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH")
+        );
     }
 
     #[test]
@@ -700,7 +770,10 @@ mod tests {
         assert_eq!(r.unwrap_err().code, "WS_ERR_UNEXPECTED_RSV_1");
     }
 
-    fn server(offer: &str, opts: &PerMessageDeflate) -> Result<Option<(DeflateParams, String)>, ()> {
+    fn server(
+        offer: &str,
+        opts: &PerMessageDeflate,
+    ) -> Result<Option<(DeflateParams, String)>, ()> {
         negotiate_server(offer, opts)
     }
 
@@ -710,7 +783,9 @@ mod tests {
         let (p, resp) = server("permessage-deflate", &default).unwrap().unwrap();
         assert_eq!(resp, "permessage-deflate");
         assert_eq!(p, params());
-        let (p, resp) = server("permessage-deflate; client_max_window_bits", &default).unwrap().unwrap();
+        let (p, resp) = server("permessage-deflate; client_max_window_bits", &default)
+            .unwrap()
+            .unwrap();
         assert_eq!((p, resp.as_str()), (params(), "permessage-deflate"));
         let (p, resp) = server(
             "x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=10; server_max_window_bits=12; server_no_context_takeover",
@@ -722,7 +797,10 @@ mod tests {
             resp,
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=10"
         );
-        assert_eq!((p.client_max_window_bits, p.server_max_window_bits), (10, 12));
+        assert_eq!(
+            (p.client_max_window_bits, p.server_max_window_bits),
+            (10, 12)
+        );
         assert!(p.server_no_context_takeover && !p.client_no_context_takeover);
         // Our options: limits the client can honour.
         let opts = PerMessageDeflate {
@@ -742,14 +820,28 @@ mod tests {
             resp,
             "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9"
         );
-        assert_eq!((p.client_max_window_bits, p.server_max_window_bits), (9, 10));
+        assert_eq!(
+            (p.client_max_window_bits, p.server_max_window_bits),
+            (9, 10)
+        );
         // The client wants a smaller server window than ours: declined.
-        assert_eq!(server("permessage-deflate; server_max_window_bits=9; client_max_window_bits", &opts), Ok(None));
+        assert_eq!(
+            server(
+                "permessage-deflate; server_max_window_bits=9; client_max_window_bits",
+                &opts
+            ),
+            Ok(None)
+        );
         // No permessage-deflate offer at all.
         assert_eq!(server("x-foo; bar=1", &default), Ok(None));
         // A client asking for window 8 gets it (we compress with 9).
-        let (p, resp) = server("permessage-deflate; server_max_window_bits=8", &default).unwrap().unwrap();
-        assert_eq!((p.server_max_window_bits, resp.as_str()), (8, "permessage-deflate; server_max_window_bits=8"));
+        let (p, resp) = server("permessage-deflate; server_max_window_bits=8", &default)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.server_max_window_bits, resp.as_str()),
+            (8, "permessage-deflate; server_max_window_bits=8")
+        );
         // Malformed or bad parameters: 400.
         for bad in [
             "permessage-deflate; foo",
@@ -767,14 +859,19 @@ mod tests {
             assert_eq!(server(bad, &default), Err(()), "{bad}");
         }
         // A quoted value is its token.
-        let (p, _) = server("permessage-deflate; client_max_window_bits=\"9\"", &default).unwrap().unwrap();
+        let (p, _) = server("permessage-deflate; client_max_window_bits=\"9\"", &default)
+            .unwrap()
+            .unwrap();
         assert_eq!(p.client_max_window_bits, 9);
     }
 
     #[test]
     fn client_negotiation() {
         let default = PerMessageDeflate::default();
-        assert_eq!(client_offer(&default), "permessage-deflate; client_max_window_bits");
+        assert_eq!(
+            client_offer(&default),
+            "permessage-deflate; client_max_window_bits"
+        );
         let opts = PerMessageDeflate {
             server_no_context_takeover: true,
             client_no_context_takeover: true,
@@ -786,17 +883,26 @@ mod tests {
             client_offer(&opts),
             "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"
         );
-        assert_eq!(accept_server_response("permessage-deflate", &default), Ok(params()));
+        assert_eq!(
+            accept_server_response("permessage-deflate", &default),
+            Ok(params())
+        );
         let p = accept_server_response(
             "permessage-deflate; server_no_context_takeover; client_max_window_bits=9; server_max_window_bits=10",
             &default,
         )
         .unwrap();
         assert!(p.server_no_context_takeover);
-        assert_eq!((p.client_max_window_bits, p.server_max_window_bits), (9, 10));
+        assert_eq!(
+            (p.client_max_window_bits, p.server_max_window_bits),
+            (9, 10)
+        );
         // Our own limit applies when the server names none.
         let p = accept_server_response("permessage-deflate", &opts).unwrap();
-        assert_eq!((p.client_max_window_bits, p.client_no_context_takeover), (12, true));
+        assert_eq!(
+            (p.client_max_window_bits, p.client_no_context_takeover),
+            (12, true)
+        );
         const INVALID: &str = "Invalid Sec-WebSocket-Extensions header";
         for (bad, why) in [
             ("permessage-deflate; client_max_window_bits", INVALID),
@@ -805,8 +911,14 @@ mod tests {
             ("permessage-deflate; foo", INVALID),
             ("permessage-deflate, permessage-deflate", INVALID),
             ("permessage-deflate;", INVALID),
-            ("x-foo", "Server indicated an extension that was not requested"),
-            ("permessage-deflate, x-foo", "Server indicated an extension that was not requested"),
+            (
+                "x-foo",
+                "Server indicated an extension that was not requested",
+            ),
+            (
+                "permessage-deflate, x-foo",
+                "Server indicated an extension that was not requested",
+            ),
         ] {
             assert_eq!(accept_server_response(bad, &opts), Err(why), "{bad}");
         }

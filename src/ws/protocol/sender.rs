@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         out.clear();
         client().message(&mut out, b"Hello", false, false);
-        assert_eq!(out, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        assert_eq!(
+            out,
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
         out.clear();
         let mut s = server();
         s.fragment(&mut out, b"Hel", false, false, false);
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!(out, [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         out.clear();
         client().pong(&mut out, b"Hello");
-        assert_eq!(out, [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        assert_eq!(
+            out,
+            [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
         let data: Vec<u8> = (0..65536u32).map(|i| (i * 13) as u8).collect();
         out.clear();
         server().message(&mut out, &data[..256], true, false);
@@ -236,8 +242,14 @@ mod tests {
         // The client's masked frames read back in the server role.
         out.clear();
         client().message(&mut out, &data, true, false);
-        assert_eq!(&out[..14], &[0x82, 0xff, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d]);
-        assert_eq!(check_all(Role::Server, None, 0, &out), (vec![Ev::Binary(data)], Ok(())));
+        assert_eq!(
+            &out[..14],
+            &[0x82, 0xff, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d]
+        );
+        assert_eq!(
+            check_all(Role::Server, None, 0, &out),
+            (vec![Ev::Binary(data)], Ok(()))
+        );
     }
 
     #[test]
@@ -250,7 +262,10 @@ mod tests {
         assert_eq!(out, [0x88, 0x00]);
         out.clear();
         client().close(&mut out, Some(4000), "é");
-        assert_eq!(check_all(Role::Server, None, 0, &out), (vec![Ev::Close(Some(4000), "é".into())], Ok(())));
+        assert_eq!(
+            check_all(Role::Server, None, 0, &out),
+            (vec![Ev::Close(Some(4000), "é".into())], Ok(()))
+        );
     }
 
     #[test]
@@ -264,7 +279,10 @@ mod tests {
         for _ in 0..200 {
             a.clear();
             c.message(&mut a, b"same", false, false);
-            assert_eq!(check_all(Role::Server, None, 0, &a).0, vec![Ev::Text("same".into())]);
+            assert_eq!(
+                check_all(Role::Server, None, 0, &a).0,
+                vec![Ev::Text("same".into())]
+            );
         }
     }
 
