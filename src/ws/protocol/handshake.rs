@@ -235,6 +235,9 @@ mod tests {
         move |name: &str| list.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 
+    /// Headers to replace (`Some`) or remove (`None`).
+    type Changes<'a> = &'a [(&'static str, Option<&'static str>)];
+
     const GOOD: &[(&str, &str)] = &[
         ("upgrade", "websocket"),
         ("connection", "Upgrade"),
@@ -304,7 +307,7 @@ mod tests {
     fn refusals() {
         let r = check_upgrade_request("POST", &headers(GOOD)).unwrap_err();
         assert_eq!((r.status, r.message), (405, "Invalid HTTP method"));
-        let cases: &[(&[(&str, Option<&str>)], u16, &str)] = &[
+        let cases: &[(Changes<'_>, u16, &str)] = &[
             (&[("upgrade", None)], 400, "Invalid Upgrade header"),
             (&[("upgrade", Some("h2c"))], 400, "Invalid Upgrade header"),
             (&[("connection", None)], 400, "Invalid Connection header"),
