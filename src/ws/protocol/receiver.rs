@@ -904,4 +904,62 @@ pub(crate) mod tests {
         assert_eq!((r.data.capacity(), r.data.as_ptr()), (cap, ptr));
         assert_eq!(r.buffered(), 0);
     }
+
+    #[test]
+    fn random_and_mutated_input_never_panics() {
+        // xorshift: a fixed, dependency-free stream of pseudo-random bytes.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let params = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        // A valid stream to mutate: compressed and plain, fragmented,
+        // with control frames.
+        let mut valid = Vec::new();
+        valid.extend([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        valid.extend([
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x89, 0x01, b'p', 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ]);
+        valid.extend(plain(0x82, &[9; 300]));
+        valid.extend(plain(0x88, &[0x03, 0xe8, b'o', b'k']));
+        for round in 0..3000 {
+            let input: Vec<u8> = if round % 2 == 0 {
+                let len = (next() % 200) as usize;
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut v = valid.clone();
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() as usize) % v.len();
+                    v[i] = next() as u8;
+                }
+                v
+            };
+            for role in [Role::Server, Role::Client] {
+                for deflate in [None, Some(params)] {
+                    let mut r =
+                        Receiver::new(role, 1 << 16, deflate.map(|p| Inflater::new(&p, role)));
+                    let mut pos = 0;
+                    while pos < input.len() {
+                        let end = (pos + 1 + (next() % 40) as usize).min(input.len());
+                        match r.receive(&input[pos..end], &mut |_| Flow::Continue) {
+                            Ok(n) => assert_eq!(n, end - pos),
+                            Err(e) => {
+                                assert!(matches!(e.close_code, 1002 | 1007 | 1009));
+                                break;
+                            }
+                        }
+                        pos = end;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -298,3 +298,42 @@ mod tests {
         assert_eq!(out.as_ptr(), ptr);
     }
 }
+
+/// A rough per-message cost, for a release build:
+/// `cargo test --release --lib ws::protocol::sender::speed -- --ignored --nocapture`.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::ws::protocol::{Flow, Incoming, Receiver};
+
+    #[test]
+    #[ignore = "a timing, meaningful in release builds only"]
+    fn echo_32_byte_messages() {
+        // A client's stream of 32-byte masked text frames, read by a
+        // server that echoes each one.
+        let mut client = Sender::new(Role::Client, None);
+        let mut wire = Vec::new();
+        let n = 100_000;
+        for _ in 0..n {
+            client.message(&mut wire, b"0123456789abcdef0123456789abcdef", false, false);
+        }
+        let mut server = Sender::new(Role::Server, None);
+        let mut receiver = Receiver::new(Role::Server, 100 << 20, None);
+        let mut out = Vec::with_capacity(64 << 10);
+        let start = std::time::Instant::now();
+        for chunk in wire.chunks(16 << 10) {
+            let used = receiver
+                .receive(chunk, &mut |e| {
+                    if let Incoming::Message { data, binary } = e {
+                        server.message(&mut out, data, binary, false);
+                    }
+                    Flow::Continue
+                })
+                .unwrap();
+            assert_eq!(used, chunk.len());
+            out.clear();
+        }
+        let per = start.elapsed() / n;
+        eprintln!("receive + echo of a 32-byte message: {per:?}");
+    }
+}
