@@ -170,7 +170,9 @@ impl Receiver {
         }
     }
 
-    /// Bytes held for a message or frame not yet complete.
+    /// Bytes held for a message or frame not yet complete (the tests'
+    /// view of memory held).
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.data.len() + self.control.len() + self.head_len
     }
