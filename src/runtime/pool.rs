@@ -107,7 +107,9 @@ fn pool() -> &'static Pool {
     POOL.get_or_init(|| {
         let threads = threads_for(std::env::var("UV_THREADPOOL_SIZE").ok().as_deref());
         let niceness = niceness_for(std::env::var("NODELIKE_POOL_NICENESS").ok().as_deref());
-        log::debug!("pool: starting {threads} worker threads, {niceness} nice steps below the loop");
+        log::debug!(
+            "pool: starting {threads} worker threads, {niceness} nice steps below the loop"
+        );
         for n in 0..threads {
             let spawned = std::thread::Builder::new()
                 .name(format!("nodelike-worker-{n}"))
