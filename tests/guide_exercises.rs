@@ -688,3 +688,90 @@ fn ch11_a_pipeline_tears_down_a_download_its_client_left() {
         "the callback ran once"
     );
 }
+
+/// Chapter 12: a broadcast server that terminates a client with more than
+/// 64 KiB waiting in its socket instead of queueing without end. A client
+/// that never reads is cut off; a client that reads gets every message.
+#[test]
+fn ch12_a_broadcast_drops_the_client_that_does_not_read() {
+    use nodelike::ws::{self, WebSocket};
+    use std::io::Write;
+
+    const MESSAGES: usize = 300;
+    const LIMIT: usize = 64 * 1024;
+    let log = std::thread::spawn(|| {
+        let log = Rc::new(RefCell::new(Vec::<String>::new()));
+        let wss = ws::WebSocketServer::new(ws::ServerOptions {
+            port: Some(0),
+            host: Some("127.0.0.1".into()),
+            ..Default::default()
+        });
+        // The answer: every message goes to every client, except that a
+        // client too far behind is terminated.
+        let l = log.clone();
+        wss.on_connection(move |ws, req| {
+            let who = req.url();
+            let l = l.clone();
+            ws.on_close(move |code, _| l.borrow_mut().push(format!("{who} closed {code}")));
+            ws.on_message(move |data, _| {
+                for client in wss.clients() {
+                    if client.buffered_amount() > LIMIT {
+                        client.terminate();
+                    } else {
+                        client.send(data);
+                    }
+                }
+            });
+        });
+        let l = log.clone();
+        let slow_socket = Rc::new(RefCell::new(None));
+        let keep = slow_socket.clone();
+        wss.on_listening(move || {
+            let port = wss.address().unwrap().port();
+            // The slow client: it asks to upgrade, then never reads.
+            let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            slow.write_all(
+                b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                  Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+            )
+            .unwrap();
+            // The reader: one 32 KiB message at a time, the next once the
+            // broadcast of the last came back.
+            let reader =
+                WebSocket::connect(&format!("ws://127.0.0.1:{port}/reader"), Default::default());
+            let piece = vec![b'x'; 32 * 1024];
+            let first = piece.clone();
+            reader.on_open(move || {
+                reader.send(&first[..]);
+            });
+            let mut got = 0;
+            let l = l.clone();
+            reader.on_message(move |data, _| {
+                assert_eq!(data.len(), piece.len());
+                got += 1;
+                if got < MESSAGES {
+                    reader.send(&piece[..]);
+                } else {
+                    l.borrow_mut().push(format!("reader got {got}"));
+                    reader.close(Some(1000), "");
+                    wss.close();
+                }
+            });
+            // Kept open (and unread) while the loop runs.
+            *keep.borrow_mut() = Some(slow);
+        });
+        nodelike::run();
+        drop(slow_socket.borrow_mut().take());
+        let out = log.borrow().clone();
+        out
+    })
+    .join()
+    .unwrap();
+    assert!(log.contains(&"/slow closed 1006".to_string()), "{log:?}");
+    assert!(log.contains(&"reader got 300".to_string()), "{log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("/reader closed 1000"),
+        "{log:?}"
+    );
+}

@@ -32,6 +32,9 @@
 //!     (chapter 4's pump, named), `pipeline` and `finished` (a chain that
 //!     fails as one), and the worker pool that keeps blocking work off the
 //!     loop.
+//! 12. [WebSocket](ch12_websocket): the handshake, frames and masking, a
+//!     strict receiver, back-pressure, the close handshake and the
+//!     heartbeat, compression.
 //!
 //! By the end you can write, from the chapters alone, a streaming proxy like
 //! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
@@ -74,3 +77,6 @@ pub mod ch10_one_loop_per_core {}
 
 #[doc = include_str!("ch11_streams.md")]
 pub mod ch11_streams {}
+
+#[doc = include_str!("ch12_websocket.md")]
+pub mod ch12_websocket {}

@@ -271,8 +271,12 @@ fn zlib_window_bits(bits: u8) -> u8 {
 
 /// Decompresses the peer's messages.
 pub(crate) struct Inflater {
-    /// Raw inflate state (the window, with context takeover).
-    zlib: Decompress,
+    /// Raw inflate state (the window, with context takeover), made by the
+    /// first compressed message: an idle connection holds none (as `ws`,
+    /// which makes its zlib streams lazily too).
+    zlib: Option<Decompress>,
+    /// The window the state is made with.
+    window_bits: u8,
     /// The peer resets its compressor after each message, so we reset ours.
     no_context_takeover: bool,
     /// Where the current message's deflate stream stands.
@@ -306,10 +310,18 @@ impl Inflater {
             ),
         };
         Inflater {
-            zlib: Decompress::new_with_window_bits(false, zlib_window_bits(bits)),
+            zlib: None,
+            window_bits: zlib_window_bits(bits),
             no_context_takeover,
             stream: StreamState::Open,
         }
+    }
+
+    /// The inflate state, made on first use.
+    fn zlib(&mut self) -> &mut Decompress {
+        let bits = self.window_bits;
+        self.zlib
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits))
     }
 
     /// Inflates part of a compressed message (a frame's payload, unmasked),
@@ -335,20 +347,20 @@ impl Inflater {
                 };
                 out.reserve(room);
             }
-            let before_in = self.zlib.total_in();
+            let zlib = self.zlib();
+            let before_in = zlib.total_in();
             let len_before = out.len();
-            let status = self
-                .zlib
+            let status = zlib
                 .decompress_vec(input, out, FlushDecompress::Sync)
                 .map_err(|_| INVALID_DEFLATE)?;
-            let used = (self.zlib.total_in() - before_in) as usize;
+            let used = (zlib.total_in() - before_in) as usize;
             input = input.get(used..).unwrap_or(&[]);
             let produced = out.len() != len_before;
             if cap > 0 && out.len() > cap {
                 return Err(MAX_PAYLOAD);
             }
             if status == Status::StreamEnd {
-                self.zlib.reset(false);
+                self.zlib().reset(false);
                 self.stream = StreamState::Ended;
                 break;
             }
@@ -376,7 +388,9 @@ impl Inflater {
     ) -> Result<(), ProtocolError> {
         let result = self.inflate(&TRAILER, out, cap);
         if self.no_context_takeover || result.is_err() {
-            self.zlib.reset(false);
+            if let Some(zlib) = &mut self.zlib {
+                zlib.reset(false);
+            }
         }
         self.stream = StreamState::Open;
         result
@@ -385,8 +399,12 @@ impl Inflater {
 
 /// Compresses our messages.
 pub(crate) struct Deflater {
-    /// Raw deflate state.
-    zlib: Compress,
+    /// Raw deflate state, made by the first message compressed (an idle
+    /// connection holds none).
+    zlib: Option<Compress>,
+    /// The level and window the state is made with.
+    level: u32,
+    window_bits: u8,
     /// We reset the compressor after each message.
     no_context_takeover: bool,
     /// Messages under this many bytes are sent uncompressed.
@@ -414,15 +432,21 @@ impl Deflater {
             ),
         };
         Deflater {
-            zlib: Compress::new_with_window_bits(
-                Compression::new(level.min(9)),
-                false,
-                zlib_window_bits(bits),
-            ),
+            zlib: None,
+            level: level.min(9),
+            window_bits: zlib_window_bits(bits),
             no_context_takeover,
             threshold,
             buf: Vec::new(),
         }
+    }
+
+    /// The deflate state, made on first use.
+    fn zlib(&mut self) -> &mut Compress {
+        let (level, bits) = (self.level, self.window_bits);
+        self.zlib.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, bits)
+        })
     }
 
     /// Messages (first fragments) shorter than this go uncompressed.
@@ -440,7 +464,7 @@ impl Deflater {
             // stored blocks, which any inflater accepts at this point (the
             // output so far ended on a sync flush, so it is byte-aligned)
             // and which refer to no earlier data.
-            self.zlib.reset();
+            self.zlib().reset();
             self.buf.clear();
             write_stored(&mut self.buf, data);
         }
@@ -457,7 +481,9 @@ impl Deflater {
                 self.buf.push(0x00);
             }
             if self.no_context_takeover {
-                self.zlib.reset();
+                if let Some(zlib) = &mut self.zlib {
+                    zlib.reset();
+                }
             }
         }
         &self.buf
@@ -470,15 +496,16 @@ impl Deflater {
             if self.buf.capacity() - self.buf.len() < 64 {
                 self.buf.reserve(input.len() / 2 + 64);
             }
-            let before_in = self.zlib.total_in();
-            if self
-                .zlib
-                .compress_vec(input, &mut self.buf, FlushCompress::Sync)
-                .is_err()
-            {
+            let before_in = self.zlib().total_in();
+            let mut buf = std::mem::take(&mut self.buf);
+            let result = self
+                .zlib()
+                .compress_vec(input, &mut buf, FlushCompress::Sync);
+            self.buf = buf;
+            if result.is_err() {
                 return false;
             }
-            let used = (self.zlib.total_in() - before_in) as usize;
+            let used = (self.zlib().total_in() - before_in) as usize;
             input = input.get(used..).unwrap_or(&[]);
             // The flush is complete once zlib has room left over.
             if input.is_empty() && self.buf.len() < self.buf.capacity() {
