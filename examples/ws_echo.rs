@@ -2,8 +2,9 @@
 //! or binary), and a close is answered with the same code. permessage-
 //! deflate is offered, so browsers and Autobahn|Testsuite negotiate it.
 //! Teaches: `ws::WebSocketServer` on its own port, `on_message`,
-//! `send_with` keeping the message's type, and what the close handshake
-//! does by itself. Guide: chapter 12 (WebSocket).
+//! `send_with` keeping the message's type, back-pressure (`send` returning
+//! `false`, `pause`, `drain`, `resume`), and what the close handshake does
+//! by itself. Guide: chapter 12 (WebSocket).
 //!
 //! Run it:   cargo run --release --example ws_echo [PORT]      (default 8080)
 //! Poke it:  node -e "const W=require('ws');const w=new W('ws://127.0.0.1:8080');\
@@ -33,14 +34,19 @@ fn main() {
         // A peer breaking the protocol is its own business: the log says
         // so (the connection is already failed with the right close code).
         ws.on_error(|e| log::debug!("client: {}: {e}", e.code()));
-        let echo = ws;
+        // Back-pressure: a client that sends but does not read fills our
+        // output; past the mark we stop reading from it until it drains,
+        // so its own TCP window holds it back (memory stays bounded).
         ws.on_message(move |data, is_binary| {
             let options = SendOptions {
                 binary: Some(is_binary),
                 ..Default::default()
             };
-            echo.send_with(data, options, None);
+            if !ws.send_with(data, options, None) {
+                ws.pause();
+            }
         });
+        ws.on_drain(move || ws.resume());
     });
     wss.on_error(|e| {
         eprintln!("error: {e}");

@@ -164,7 +164,9 @@ impl Receiver {
             message: Message::Idle,
             wire_len: 0,
             data: Vec::new(),
-            control: Vec::with_capacity(MAX_CONTROL_PAYLOAD),
+            // Made by the first control frame: an idle connection that
+            // never sees one holds nothing for it.
+            control: Vec::new(),
             scratch: Vec::new(),
             utf8: Utf8Validator::new(),
         }

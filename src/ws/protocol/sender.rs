@@ -53,16 +53,24 @@ impl MaskKeys {
     }
 }
 
+/// Whether our frames are masked (RFC 6455 §5.3: a client's always are, a
+/// server's never).
+enum Masking {
+    /// We are the server: frames go out unmasked.
+    Server,
+    /// We are the client: each frame takes the next key from the pool.
+    Client(Box<MaskKeys>),
+}
+
 /// The outgoing half of a WebSocket connection: encodes frames (masked in
 /// the client role, compressed when permessage-deflate was negotiated)
 /// straight into the caller's buffer.
 pub(crate) struct Sender {
-    /// Our role: a client masks every frame.
-    role: Role,
+    /// How our frames are masked: a client masks every frame, a server
+    /// none (and so holds no key pool: 256 bytes less per connection).
+    masking: Masking,
     /// The compressor, when permessage-deflate was negotiated.
     deflater: Option<Deflater>,
-    /// Masking keys (client role).
-    keys: MaskKeys,
     /// The fragmented message being sent, if any.
     outgoing: Outgoing,
 }
@@ -71,10 +79,13 @@ impl Sender {
     /// A sender for `role`, with a compressor when permessage-deflate was
     /// negotiated.
     pub(crate) fn new(role: Role, deflater: Option<Deflater>) -> Sender {
+        let masking = match role {
+            Role::Client => Masking::Client(Box::new(MaskKeys::new())),
+            Role::Server => Masking::Server,
+        };
         Sender {
-            role,
+            masking,
             deflater,
-            keys: MaskKeys::new(),
             outgoing: Outgoing::Idle,
         }
     }
@@ -161,9 +172,9 @@ impl Sender {
 
     /// A fresh masking key in the client role, none in the server role.
     fn mask(&mut self) -> Option<[u8; 4]> {
-        match self.role {
-            Role::Client => Some(self.keys.next()),
-            Role::Server => None,
+        match &mut self.masking {
+            Masking::Client(keys) => Some(keys.next()),
+            Masking::Server => None,
         }
     }
 }
@@ -184,8 +195,10 @@ fn write_frame(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4
 impl Sender {
     pub(crate) fn with_fixed_mask(role: Role, deflater: Option<Deflater>, key: [u8; 4]) -> Sender {
         let mut s = Sender::new(role, deflater);
-        s.keys.pool = [key; 64].concat().try_into().unwrap_or([0; 256]);
-        s.keys.used = 0;
+        if let Masking::Client(keys) = &mut s.masking {
+            keys.pool = [key; 64].concat().try_into().unwrap_or([0; 256]);
+            keys.used = 0;
+        }
         s
     }
 }
