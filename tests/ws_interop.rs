@@ -141,7 +141,10 @@ fn node_client(url: &str, options: &str, plan: &str) -> Vec<String> {
         ChildGuard::spawn(peer_command().args(["client", url, options, plan])).expect("node");
     let lines = Lines::of(&mut child).rest();
     let status = child.wait().unwrap();
-    assert!(status.success(), "node client: {status}; printed {lines:#?}");
+    assert!(
+        status.success(),
+        "node client: {status}; printed {lines:#?}"
+    );
     lines
 }
 
@@ -173,7 +176,10 @@ impl NodeServer {
     fn finish(mut self) -> Vec<String> {
         let lines = self.lines.rest();
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "node server: {status}; printed {lines:#?}");
+        assert!(
+            status.success(),
+            "node server: {status}; printed {lines:#?}"
+        );
         lines
     }
 }
@@ -583,7 +589,10 @@ fn close_codes_between_a_node_client_and_our_server() {
 fn our_server_chooses_a_subprotocol_for_a_node_client() {
     let server = OurServer::start(|| ws::ServerOptions {
         handle_protocols: Some(Rc::new(|offered: &[&str], _req: &http::IncomingMessage| {
-            offered.iter().find(|p| **p == "chat").map(|p| p.to_string())
+            offered
+                .iter()
+                .find(|p| **p == "chat")
+                .map(|p| p.to_string())
         })),
         ..Default::default()
     });
@@ -860,7 +869,11 @@ fn our_client_sees_a_refusal_as_an_unexpected_response() {
     record(&ws, &log);
     nodelike::run();
     let log = log.borrow().clone();
-    assert_eq!(log.first().map(String::as_str), Some("unexpected-response 401"), "{log:?}");
+    assert_eq!(
+        log.first().map(String::as_str),
+        Some("unexpected-response 401"),
+        "{log:?}"
+    );
     assert!(!log.iter().any(|l| l.starts_with("open")), "{log:?}");
     server.stop();
 }
@@ -933,8 +946,10 @@ impl RawWs {
         let head = String::from_utf8(buf.drain(..end).collect()).unwrap();
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         assert!(
-            head.to_ascii_lowercase()
-                .contains(&format!("sec-websocket-accept: {}", ACCEPT.to_ascii_lowercase())),
+            head.to_ascii_lowercase().contains(&format!(
+                "sec-websocket-accept: {}",
+                ACCEPT.to_ascii_lowercase()
+            )),
             "{head}"
         );
         (RawWs { s, buf }, head)
@@ -1000,7 +1015,10 @@ impl RawWs {
                 assert!(payload.len() >= 2, "a close frame with a code: {payload:?}");
                 let code = u16::from_be_bytes([payload[0], payload[1]]);
                 let reason = String::from_utf8(payload[2..].to_vec()).unwrap();
-                assert!(self.frame().is_none(), "the server closes after its close frame");
+                assert!(
+                    self.frame().is_none(),
+                    "the server closes after its close frame"
+                );
                 return (code, reason);
             }
         }
@@ -1148,7 +1166,11 @@ impl WsEcho {
     fn start(nofile: Option<u64>) -> WsEcho {
         let port = free_port();
         let bin = example_bin("ws_echo");
-        assert!(bin.exists(), "{} (cargo test builds examples)", bin.display());
+        assert!(
+            bin.exists(),
+            "{} (cargo test builds examples)",
+            bin.display()
+        );
         let script = match nofile {
             Some(n) => format!("ulimit -n {n} && exec {} {port}", bin.display()),
             None => format!("exec {} {port}", bin.display()),
@@ -1322,7 +1344,11 @@ fn ws_chat_serves_its_page_and_broadcasts_to_every_client() {
     let chat = common::ExampleProcess::start("ws_chat");
     let page = common::request(chat.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(page.status, 200);
-    assert!(page.body_str().contains("new WebSocket("), "{}", page.body_str());
+    assert!(
+        page.body_str().contains("new WebSocket("),
+        "{}",
+        page.body_str()
+    );
     let (mut a, _) = RawWs::handshake(chat.port, "/chat", "");
     read_until_text(&mut a, "* guest-1 joined (1 online)");
     let (mut b, _) = RawWs::handshake(chat.port, "/chat", "");
@@ -1341,7 +1367,7 @@ fn ws_chat_serves_its_page_and_broadcasts_to_every_client() {
         node[1..],
         [
             "message text 27 \"* guest-3 joined (3 online)\"",
-            "message text 22 \"guest-3: hi from node\"",
+            "message text 21 \"guest-3: hi from node\"",
             "close 1000 bye",
         ]
     );
