@@ -1058,10 +1058,9 @@ fn close_code_for(port: u16, extra: &str, bytes: &[u8]) -> u16 {
     c.expect_close().0
 }
 
-#[test]
-fn bad_frames_are_answered_with_the_right_close_code() {
-    let server = OurServer::start(|| deflate_options(false));
-    let port = server.port;
+/// Bad frames on connections to `port`, each answered with a close frame
+/// and the end of the stream.
+fn bad_frames(port: u16) {
     // An unmasked client frame.
     assert_eq!(close_code_for(port, "", &frame(0x81, b"hi", false)), 1002);
     // A 2^63-byte frame (only its header is sent).
@@ -1093,7 +1092,37 @@ fn bad_frames_are_answered_with_the_right_close_code() {
     assert_eq!(close_code_for(port, "", &frame(0x83, b"", true)), 1002);
     // RSV1 without permessage-deflate negotiated.
     assert_eq!(close_code_for(port, "", &frame(0xc1, b"x", true)), 1002);
+}
+
+/// The server for the raw tests: permessage-deflate on (for the bomb; a
+/// client that does not offer it gets none), max_payload 1 MiB.
+fn raw_test_server() -> OurServer {
+    OurServer::start(|| ws::ServerOptions {
+        max_payload: MIB,
+        ..deflate_options(true)
+    })
+}
+
+/// The same for the Node peer: what `ws` itself does with the same bytes.
+fn raw_test_node_server() -> NodeServer {
+    NodeServer::start(
+        r#"{"serveAll":true,"perMessageDeflate":true,"maxPayload":1048576}"#,
+        "[]",
+    )
+}
+
+#[test]
+fn bad_frames_are_answered_with_the_right_close_code() {
+    let server = raw_test_server();
+    bad_frames(server.port);
     server.stop();
+}
+
+/// The control: `ws` answers the same bytes with the same codes.
+#[test]
+fn bad_frames_get_the_same_close_codes_from_node_ws() {
+    let node = raw_test_node_server();
+    bad_frames(node.port);
 }
 
 /// Raw deflate of `data` as permessage-deflate sends it (a sync flush,
@@ -1117,15 +1146,12 @@ fn deflate_message(data: &[u8]) -> Vec<u8> {
     out
 }
 
-#[test]
-fn a_deflate_bomb_is_stopped_at_max_payload() {
-    let server = OurServer::start(|| ws::ServerOptions {
-        max_payload: MIB,
-        ..deflate_options(true)
-    });
+/// A compressed message that inflates past max_payload (1 MiB) on a
+/// connection to `port`: 1009.
+fn deflate_bomb(port: u16) {
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
     // A small compressed message first: negotiated and understood.
-    let (mut c, head) = RawWs::handshake(server.port, "/bomb", offer);
+    let (mut c, head) = RawWs::handshake(port, "/bomb", offer);
     assert!(
         head.to_ascii_lowercase()
             .contains("sec-websocket-extensions: permessage-deflate"),
@@ -1150,7 +1176,19 @@ fn a_deflate_bomb_is_stopped_at_max_payload() {
     assert!(bomb.len() < MIB / 4, "{}", bomb.len());
     c.send(&frame(0xc2, &bomb, true));
     assert_eq!(c.expect_close().0, 1009);
+}
+
+#[test]
+fn a_deflate_bomb_is_stopped_at_max_payload() {
+    let server = raw_test_server();
+    deflate_bomb(server.port);
     server.stop();
+}
+
+#[test]
+fn a_deflate_bomb_is_stopped_at_max_payload_by_node_ws_too() {
+    let node = raw_test_node_server();
+    deflate_bomb(node.port);
 }
 
 // ---------------------------------------------------------------------------

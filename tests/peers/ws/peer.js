@@ -7,7 +7,9 @@
 //
 // OPTIONS (JSON): { "perMessageDeflate": bool, "protocols": [..] (client),
 //   "headers": {name: value} (client),
-//   "maxPayload": n, "handleProtocols": "first" | "none" (server) }
+//   "maxPayload": n, "handleProtocols": "first" | "none" (server),
+//   "serveAll": true (server: echo every connection, print nothing more,
+//   run until killed; the plan is ignored) }
 // PLAN (JSON): steps run in order on the (first) connection:
 //   {"send": "text"} | {"send": {"hex": ".."}} | {"send": {"text": N}} |
 //   {"send": {"binary": N}}, each with optional "fin": false, "compress": b
@@ -108,6 +110,14 @@ if (mode === 'server') {
   if (options.handleProtocols === 'first') serverOptions.handleProtocols = (protocols) => protocols.values().next().value;
   if (options.handleProtocols === 'none') serverOptions.handleProtocols = () => false;
   const wss = new WebSocket.Server(serverOptions, () => out(String(wss.address().port)));
+  if (options.serveAll) {
+    // Every connection echoes; nothing printed; runs until killed.
+    wss.on('connection', (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    return;
+  }
   wss.once('connection', (ws, req) => {
     out(`connection protocol=${ws.protocol} extensions=${ws.extensions} path=${req.url}`);
     ws.on('error', (e) => out(`error ${e.message}`));
