@@ -26,7 +26,7 @@ use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{example_bin, free_port, have, ChildGuard};
+use common::{example_bin, have, ChildGuard};
 use nodelike::{http, ws};
 
 /// How long anything may take before the test calls it a hang.
@@ -1201,31 +1201,36 @@ struct WsEcho {
 }
 
 impl WsEcho {
+    /// Starts it on port 0 (under `ulimit -n nofile` if given) and reads
+    /// the port from its `listening on ws://ADDR` line.
     fn start(nofile: Option<u64>) -> WsEcho {
-        let port = free_port();
         let bin = example_bin("ws_echo");
         assert!(
             bin.exists(),
             "{} (cargo test builds examples)",
             bin.display()
         );
+        // (`exec`: the guarded pid is the server's, not a shell's.)
         let script = match nofile {
-            Some(n) => format!("ulimit -n {n} && exec {} {port}", bin.display()),
-            None => format!("exec {} {port}", bin.display()),
+            Some(n) => format!("ulimit -n {n} && exec {} 0", bin.display()),
+            None => format!("exec {} 0", bin.display()),
         };
-        let child = ChildGuard::spawn(
+        let mut child = ChildGuard::spawn(
             Command::new("sh")
                 .arg("-c")
                 .arg(script)
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .stderr(Stdio::inherit()),
         )
         .unwrap();
-        let until = Instant::now() + DEADLINE;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < until, "ws_echo never listened on {port}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let line = Lines::of(&mut child)
+            .next()
+            .expect("ws_echo prints its address");
+        let port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
         WsEcho { child, port }
     }
 
