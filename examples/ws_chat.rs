@@ -103,7 +103,8 @@ fn main() {
         ..Default::default()
     });
     let next_guest = Rc::new(Cell::new(1u64));
-    let room = wss.clone();
+    // Handles are `Copy`: `wss` is moved into its own listener as is.
+    let room = wss;
     wss.on_connection(move |client: ws::WebSocket, _req: &http::IncomingMessage| {
         let name = format!("guest-{}", next_guest.get());
         next_guest.set(next_guest.get() + 1);
@@ -115,7 +116,7 @@ fn main() {
             &format!("* {name} joined ({} online)", online(&room)),
         );
 
-        let (r, n, c) = (room.clone(), name.clone(), client.clone());
+        let (r, n, c) = (room, name.clone(), client);
         client.on_message(move |data: &[u8], is_binary: bool| {
             if is_binary {
                 c.close(Some(1003), "text only");
@@ -125,7 +126,7 @@ fn main() {
             let text = std::str::from_utf8(data).unwrap_or_default();
             broadcast(&r, &format!("{n}: {text}"));
         });
-        let (r, n) = (room.clone(), name.clone());
+        let (r, n) = (room, name.clone());
         client.on_close(move |_code: u16, _reason: &str| {
             broadcast(&r, &format!("* {n} left ({} online)", online(&r)));
         });

@@ -144,7 +144,7 @@ fn chromium_echoes_a_thousand_messages_with_permessage_deflate() {
             saw.lock()
                 .unwrap()
                 .push(format!("connection extensions={}", socket.extensions()));
-            let (w, count) = (socket.clone(), std::rc::Rc::new(std::cell::Cell::new(0)));
+            let (w, count) = (socket, std::rc::Rc::new(std::cell::Cell::new(0)));
             socket.on_message(move |data: &[u8], is_binary: bool| {
                 count.set(count.get() + 1);
                 if !w.send_with(
@@ -159,7 +159,7 @@ fn chromium_echoes_a_thousand_messages_with_permessage_deflate() {
                     w.pause();
                 }
             });
-            let w = socket.clone();
+            let w = socket;
             socket.on_drain(move || w.resume());
             let saw = saw.clone();
             socket.on_close(move |code: u16, reason: &str| {

@@ -289,7 +289,7 @@ fn on_connection(ws: ws::WebSocket, path: String, events: Shared) {
         ws.extensions()
     ));
     let l = log.clone();
-    let w = ws.clone();
+    let w = ws;
     ws.on_message(move |data: &[u8], is_binary: bool| {
         if !is_binary && data.starts_with(b"cmd ") {
             let cmd = std::str::from_utf8(&data[4..]).unwrap().to_owned();
@@ -329,7 +329,7 @@ fn on_connection(ws: ws::WebSocket, path: String, events: Shared) {
             w.pause();
         }
     });
-    let w = ws.clone();
+    let w = ws;
     ws.on_drain(move || w.resume());
     let l = log.clone();
     ws.on_ping(move |d: &[u8]| l(format!("ping {}", hex(d))));
@@ -663,7 +663,7 @@ fn record_with(
         let log = log.clone();
         move |line: String| log.borrow_mut().push(line.trim_end().to_owned())
     };
-    let (p, w) = (push.clone(), ws.clone());
+    let (p, w) = (push.clone(), *ws);
     ws.on_open(move || {
         p(format!(
             "open protocol={} extensions={}",
@@ -708,7 +708,7 @@ fn our_client_echo(deflate: bool) {
     let sixteen = 16 * MIB;
     let log: Log = Rc::default();
     let ws = ws::WebSocket::connect(&node.url("/ours"), client_options(deflate));
-    let (w, w2, seen) = (ws.clone(), ws.clone(), Rc::new(std::cell::Cell::new(0)));
+    let (w, w2, seen) = (ws, ws, Rc::new(std::cell::Cell::new(0)));
     record_with(
         &ws,
         &log,
@@ -804,7 +804,7 @@ fn close_codes_between_our_client_and_a_node_server() {
     }
     for case in &cases {
         let ws = ws::WebSocket::connect(&case.node.url("/"), client_options(false));
-        let (w, code, we_close) = (ws.clone(), case.code, case.we_close);
+        let (w, code, we_close) = (ws, case.code, case.we_close);
         record_with(
             &ws,
             &case.log,
