@@ -1302,6 +1302,34 @@ fn a_client_that_never_reads_leaves_the_servers_memory_bounded() {
     );
 }
 
+/// The `ws_echo` example's contract, with Node's `ws` client (which offers
+/// permessage-deflate, as browsers do): each message back with its type,
+/// pings answered, a close answered with its code.
+#[test]
+fn a_node_client_is_echoed_by_the_ws_echo_example() {
+    let server = WsEcho::start(None);
+    let client = node_client(
+        &format!("ws://127.0.0.1:{}/", server.port),
+        "{}",
+        r#"[{"send":"hello"},{"send":{"binary":1048576}},{"send":{"text":100000}},
+            {"send":"a ","fin":false},{"send":"b"},{"ping":"01"},
+            {"wait":"message","count":4},{"wait":"pong","count":1},{"close":[4000,"bye"]}]"#,
+    );
+    let (open, client) = split_open(&client);
+    assert_deflate(&open, true);
+    assert_eq!(
+        client,
+        [
+            "message text 5 \"hello\"",
+            "message binary 1048576 pattern",
+            "message text 100000 pattern",
+            "message text 3 \"a b\"",
+            "pong 01",
+            "close 4000 bye",
+        ]
+    );
+}
+
 /// The soft limit on open files (from /proc), raised to the hard one with
 /// `prlimit` when lower than `want`.
 fn raise_nofile(want: u64) -> u64 {
