@@ -1090,8 +1090,79 @@ fn bad_frames(port: u16) {
     assert_eq!(c.frame(), Some((0x82, b"a\xceA".to_vec())));
     // A reserved opcode.
     assert_eq!(close_code_for(port, "", &frame(0x83, b"", true)), 1002);
-    // RSV1 without permessage-deflate negotiated.
+    // RSV1 without permessage-deflate negotiated; RSV2; RSV3.
     assert_eq!(close_code_for(port, "", &frame(0xc1, b"x", true)), 1002);
+    assert_eq!(close_code_for(port, "", &frame(0xa1, b"x", true)), 1002);
+    assert_eq!(close_code_for(port, "", &frame(0x91, b"x", true)), 1002);
+    // Invalid UTF-8 in one text frame.
+    assert_eq!(
+        close_code_for(port, "", &frame(0x81, b"ok \xff", true)),
+        1007
+    );
+    // A new message while a fragmented one is unfinished.
+    let mut interleaved = frame(0x01, b"part", true);
+    interleaved.extend(frame(0x81, b"new", true));
+    assert_eq!(close_code_for(port, "", &interleaved), 1002);
+    // Close frames the RFC forbids: one byte of payload, codes no one may
+    // send (999, 1004, 1005, 1006, 1016, 2000, 5000), a reason that is not
+    // UTF-8.
+    assert_eq!(close_code_for(port, "", &frame(0x88, &[3], true)), 1002);
+    for code in [999u16, 1004, 1005, 1006, 1016, 2000, 5000] {
+        assert_eq!(
+            close_code_for(port, "", &frame(0x88, &code.to_be_bytes(), true)),
+            1002,
+            "close code {code}"
+        );
+    }
+    let mut bad_reason = 1000u16.to_be_bytes().to_vec();
+    bad_reason.extend_from_slice(b"\xc3\x28");
+    assert_eq!(
+        close_code_for(port, "", &frame(0x88, &bad_reason, true)),
+        1007
+    );
+    // Over max_payload (1 MiB here): one frame's header says so; or
+    // fragments that add up to more.
+    let mut over = vec![0x82, 0x80 | 127];
+    over.extend_from_slice(&(MIB as u64 + 1).to_be_bytes());
+    over.extend_from_slice(&MASK);
+    assert_eq!(close_code_for(port, "", &over), 1009);
+    let mut parts = frame(0x02, &vec![1u8; 600 * 1024], true);
+    parts.extend(frame(0x80, &vec![2u8; 600 * 1024], true));
+    assert_eq!(close_code_for(port, "", &parts), 1009);
+}
+
+/// What the same servers accept from a raw client: a frame in the same
+/// packet as the handshake, a ping between two fragments, a close with a
+/// reason (answered with the same code).
+fn good_frames(port: u16) {
+    // The first frame right behind the request head, in one write.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut bytes = upgrade_request("/raw", "");
+    bytes.extend(frame(0x81, b"right behind the head", true));
+    s.write_all(&bytes).unwrap();
+    let mut c = RawWs { s, buf: Vec::new() };
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        if c.buf.is_empty() {
+            assert!(c.fill(), "closed during the handshake");
+        }
+        head.push(c.buf.remove(0));
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    assert_eq!(c.frame(), Some((0x81, b"right behind the head".to_vec())));
+    // A ping between fragments: its pong first, then the whole message.
+    let mut f = frame(0x01, b"one ", true);
+    f.extend(frame(0x89, b"between", true));
+    f.extend(frame(0x80, b"two", true));
+    c.send(&f);
+    assert_eq!(c.frame(), Some((0x8a, b"between".to_vec())));
+    assert_eq!(c.frame(), Some((0x81, b"one two".to_vec())));
+    // A close with a code and a reason.
+    let mut close = 4001u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"raw bye");
+    c.send(&frame(0x88, &close, true));
+    assert_eq!(c.expect_close().0, 4001);
 }
 
 /// The server for the raw tests: permessage-deflate on (for the bomb; a
@@ -1116,6 +1187,19 @@ fn bad_frames_are_answered_with_the_right_close_code() {
     let server = raw_test_server();
     bad_frames(server.port);
     server.stop();
+}
+
+#[test]
+fn good_frames_from_a_raw_client() {
+    let server = raw_test_server();
+    good_frames(server.port);
+    server.stop();
+}
+
+#[test]
+fn good_frames_from_a_raw_client_to_node_ws() {
+    let node = raw_test_node_server();
+    good_frames(node.port);
 }
 
 /// The control: `ws` answers the same bytes with the same codes.
