@@ -835,6 +835,153 @@ fn close_codes_between_our_client_and_a_node_server() {
     }
 }
 
+/// The sizes of the messages of the deflate-parameter tests: each repeats
+/// the last one's start, so a side that kept its window where it agreed
+/// not to would send back-references the other could not resolve.
+const DEFLATE_SIZES: [usize; 10] = [
+    1000, 1500, 2000, 4000, 8000, 16000, 33000, 65536, 70000, 200000,
+];
+
+fn deflate_echoes() -> Vec<String> {
+    DEFLATE_SIZES
+        .iter()
+        .flat_map(|&n| {
+            [
+                format!("message text {n} pattern"),
+                format!("message binary {n} pattern"),
+            ]
+        })
+        .collect()
+}
+
+/// permessage-deflate with every parameter a Node `ws` server can ask
+/// for (no context takeover either way, 10-bit windows, compress all):
+/// our client complies, each echo comes back whole.
+#[test]
+fn our_client_follows_a_node_servers_deflate_parameters() {
+    need("node");
+    let node = NodeServer::start(
+        r#"{"perMessageDeflate":{"serverNoContextTakeover":true,"clientNoContextTakeover":true,
+            "serverMaxWindowBits":10,"clientMaxWindowBits":10,"threshold":0}}"#,
+        r#"[{"echo":true},{"wait":"message","count":20},{"close":[1000,"done"]}]"#,
+    );
+    let log: Log = Rc::default();
+    let ws = ws::WebSocket::connect(&node.url("/deflate?params=all"), client_options(true));
+    let w = ws;
+    record_with(
+        &ws,
+        &log,
+        move || {
+            for n in DEFLATE_SIZES {
+                w.send(text_pattern(n));
+                w.send(binary_pattern(n));
+            }
+        },
+        || {},
+    );
+    nodelike::run();
+    let log = log.borrow().clone();
+    let (open, ours) = split_open(&log);
+    // (Whether `extensions` shows the parameters is not asserted: ws's
+    // shows the names only, a browser's the whole header. That they were
+    // followed shows in the echoes: Node inflates with 10-bit windows and
+    // no context, and fails on anything else.)
+    assert_deflate(&open, true);
+    let mut want = deflate_echoes();
+    want.push("close 1000 done".into());
+    assert_eq!(ours, want);
+    let (connection, theirs) = split_open(&node.finish());
+    assert!(
+        connection.ends_with(" path=/deflate?params=all"),
+        "{connection}"
+    );
+    assert_eq!(theirs, want);
+}
+
+/// The same parameters set on our server, with Node's `ws` client.
+#[test]
+fn a_node_client_follows_our_servers_deflate_parameters() {
+    let server = OurServer::start(|| ws::ServerOptions {
+        per_message_deflate: Some(ws::PerMessageDeflate {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: Some(10),
+            client_max_window_bits: Some(10),
+            threshold: 0,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let mut plan: Vec<String> = DEFLATE_SIZES
+        .iter()
+        .flat_map(|n| {
+            [
+                format!(r#"{{"send":{{"text":{n}}}}}"#),
+                format!(r#"{{"send":{{"binary":{n}}}}}"#),
+            ]
+        })
+        .collect();
+    plan.push(r#"{"wait":"message","count":20}"#.into());
+    plan.push(r#"{"close":[1000,"done"]}"#.into());
+    let client = node_client(
+        &server.url("/deflate"),
+        r#"{"perMessageDeflate":{"threshold":0}}"#,
+        &format!("[{}]", plan.join(",")),
+    );
+    let (open, theirs) = split_open(&client);
+    assert_deflate(&open, true);
+    let mut want = deflate_echoes();
+    want.push("close 1000 done".into());
+    assert_eq!(theirs, want);
+    let (_, ours) = split_open(&server.events_until_close("/deflate"));
+    assert_eq!(ours, want);
+    // What it answers an offer with, on the wire (ws's `extensions` on the
+    // Node side shows only the name).
+    let (_, head) = RawWs::handshake(
+        server.port,
+        "/deflate",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+    );
+    let accepted = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("sec-websocket-extensions:")
+                .map(|v| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no extension accepted: {head}"));
+    for param in [
+        "server_no_context_takeover",
+        "client_no_context_takeover",
+        "server_max_window_bits=10",
+        "client_max_window_bits=10",
+    ] {
+        assert!(accepted.contains(param), "{param} in {accepted:?}");
+    }
+    server.stop();
+}
+
+/// Many small messages sent at once keep their order both ways.
+#[test]
+fn ten_thousand_small_messages_keep_their_order() {
+    let server = OurServer::start(|| deflate_options(true));
+    let client = node_client(
+        &server.url("/many"),
+        "{}",
+        r#"[{"sendMany":{"prefix":"m","count":10000}},{"wait":"message","count":10000},
+            {"close":[1000,""]}]"#,
+    );
+    let want: Vec<String> = (0..10_000)
+        .map(|i| {
+            let m = format!("m{i}");
+            format!("message text {} {m:?}", m.len())
+        })
+        .collect();
+    assert_eq!(client[1..10_001], want[..]);
+    assert_eq!(client[10_001..], ["close 1000"]);
+    server.stop();
+}
+
 #[test]
 fn our_client_offers_subprotocols_and_a_node_server_picks_one() {
     need("node");

@@ -5,7 +5,8 @@
 //   node peer.js server OPTIONS PLAN       first line: the port it listens on
 //   node peer.js client URL OPTIONS PLAN
 //
-// OPTIONS (JSON): { "perMessageDeflate": bool, "protocols": [..] (client),
+// OPTIONS (JSON): { "perMessageDeflate": bool or ws's options object,
+//   "protocols": [..] (client),
 //   "headers": {name: value} (client),
 //   "maxPayload": n, "handleProtocols": "first" | "none" (server),
 //   "serveAll": true (server: echo every connection, print nothing more,
@@ -13,6 +14,7 @@
 // PLAN (JSON): steps run in order on the (first) connection:
 //   {"send": "text"} | {"send": {"hex": ".."}} | {"send": {"text": N}} |
 //   {"send": {"binary": N}}, each with optional "fin": false, "compress": b
+//   {"sendMany": {"prefix": "m", "count": N}} (texts m0, m1, ... at once)
 //   {"ping": "hex"} {"pong": "hex"} {"close": [code, "reason"]} {"close": []}
 //   {"terminate": true} {"echo": true} (echo every message from now on)
 //   {"wait": "message" | "ping" | "pong", "count": N} (totals so far)
@@ -83,6 +85,8 @@ function drive(ws, plan) {
         const opts = { binary, fin: step.fin !== false };
         if ('compress' in step) opts.compress = step.compress;
         ws.send(data, opts);
+      } else if ('sendMany' in step) {
+        for (let i = 0; i < step.sendMany.count; i++) ws.send(`${step.sendMany.prefix}${i}`);
       } else if ('ping' in step) ws.ping(Buffer.from(step.ping, 'hex'));
       else if ('pong' in step) ws.pong(Buffer.from(step.pong, 'hex'));
       else if ('close' in step) ws.close(...step.close);
@@ -104,7 +108,7 @@ if (mode === 'server') {
   const serverOptions = {
     port: 0,
     host: '127.0.0.1',
-    perMessageDeflate: !!options.perMessageDeflate,
+    perMessageDeflate: typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : !!options.perMessageDeflate,
   };
   if (options.maxPayload) serverOptions.maxPayload = options.maxPayload;
   if (options.handleProtocols === 'first') serverOptions.handleProtocols = (protocols) => protocols.values().next().value;
@@ -128,7 +132,7 @@ if (mode === 'server') {
   const options = JSON.parse(rest[1] || '{}');
   const plan = JSON.parse(rest[2] || '[]');
   const ws = new WebSocket(url, options.protocols || [], {
-    perMessageDeflate: options.perMessageDeflate !== false,
+    perMessageDeflate: typeof options.perMessageDeflate === 'object' ? options.perMessageDeflate : options.perMessageDeflate !== false,
     maxPayload: options.maxPayload || 100 * 1024 * 1024,
     headers: options.headers || {},
   });
