@@ -982,6 +982,78 @@ fn ten_thousand_small_messages_keep_their_order() {
     server.stop();
 }
 
+/// A close with no code is 1005 on both sides; a connection that ends
+/// without a close frame is 1006; a message over our client's max_payload
+/// is refused with 1009, which the server sees.
+#[test]
+fn our_client_sees_1005_1006_and_refuses_an_oversized_message_with_1009() {
+    need("node");
+    let no_code = NodeServer::start("{}", r#"[{"close":[]}]"#);
+    let cut = NodeServer::start("{}", r#"[{"terminate":true}]"#);
+    let big = NodeServer::start("{}", r#"[{"send":{"binary":2097152}}]"#);
+    let logs: Vec<Log> = (0..3).map(|_| Log::default()).collect();
+    for (node, log) in [&no_code, &cut, &big].iter().zip(&logs) {
+        let ws = ws::WebSocket::connect(
+            &node.url("/"),
+            ws::ClientOptions {
+                max_payload: MIB,
+                ..client_options(false)
+            },
+        );
+        record(&ws, log);
+    }
+    nodelike::run();
+    let log = |i: usize| logs[i].borrow()[1..].to_vec();
+    assert_eq!(log(0), ["close 1005"]);
+    assert_eq!(no_code.finish()[1..], ["close 1005"]);
+    assert_eq!(log(1), ["close 1006"]);
+    assert_eq!(cut.finish()[1..], ["close 1006"]);
+    // ws reports the error, then the close.
+    let l = log(2);
+    assert_eq!(l.last().map(String::as_str), Some("close 1006"), "{l:?}");
+    assert!(
+        l[..l.len() - 1].iter().all(|e| e.starts_with("error ")),
+        "{l:?}"
+    );
+    assert_eq!(big.finish()[1..], ["close 1009"]);
+}
+
+/// A server that picks a subprotocol the client did not offer fails the
+/// handshake (RFC 6455 4.1, as ws): an error, close 1006, never `open`.
+#[test]
+fn our_client_refuses_a_subprotocol_it_did_not_offer() {
+    need("node");
+    let node = NodeServer::start(r#"{"handleProtocols":"bogus"}"#, "[]");
+    let log: Log = Rc::default();
+    let ws = ws::WebSocket::connect(
+        &node.url("/"),
+        ws::ClientOptions {
+            protocols: vec!["chat".into()],
+            ..client_options(false)
+        },
+    );
+    record(&ws, &log);
+    nodelike::run();
+    let log = log.borrow().clone();
+    assert!(!log.iter().any(|l| l.starts_with("open")), "{log:?}");
+    assert!(log[0].starts_with("error "), "{log:?}");
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("close 1006"),
+        "{log:?}"
+    );
+}
+
+/// Node's client going away without a close frame: 1006 at our server.
+#[test]
+fn our_server_sees_1006_when_a_node_client_just_goes() {
+    let server = OurServer::start(|| deflate_options(false));
+    let client = node_client(&server.url("/gone"), "{}", r#"[{"terminate":true}]"#);
+    assert_eq!(client[1..], ["close 1006"]);
+    assert_eq!(server.events_until_close("/gone")[1..], ["close 1006"]);
+    server.stop();
+}
+
 #[test]
 fn our_client_offers_subprotocols_and_a_node_server_picks_one() {
     need("node");

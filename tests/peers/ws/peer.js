@@ -8,7 +8,8 @@
 // OPTIONS (JSON): { "perMessageDeflate": bool or ws's options object,
 //   "protocols": [..] (client),
 //   "headers": {name: value} (client),
-//   "maxPayload": n, "handleProtocols": "first" | "none" (server),
+//   "maxPayload": n, "handleProtocols": "first" | "none" | "bogus" (server:
+//   the client's first, none, or one it did not offer),
 //   "serveAll": true (server: echo every connection, print nothing more,
 //   run until killed; the plan is ignored) }
 // PLAN (JSON): steps run in order on the (first) connection:
@@ -113,6 +114,7 @@ if (mode === 'server') {
   if (options.maxPayload) serverOptions.maxPayload = options.maxPayload;
   if (options.handleProtocols === 'first') serverOptions.handleProtocols = (protocols) => protocols.values().next().value;
   if (options.handleProtocols === 'none') serverOptions.handleProtocols = () => false;
+  if (options.handleProtocols === 'bogus') serverOptions.handleProtocols = () => 'bogus';
   const wss = new WebSocket.Server(serverOptions, () => out(String(wss.address().port)));
   if (options.serveAll) {
     // Every connection echoes; nothing printed; runs until killed.
