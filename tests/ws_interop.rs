@@ -842,8 +842,11 @@ const DEFLATE_SIZES: [usize; 10] = [
     1000, 1500, 2000, 4000, 8000, 16000, 33000, 65536, 70000, 200000,
 ];
 
+/// The echoes: each size as text and as binary, then a text and a binary
+/// message sent compressed in two fragments each (5,200 + 5,200 and
+/// 5,020 + 5,020 bytes, which continue the pattern).
 fn deflate_echoes() -> Vec<String> {
-    DEFLATE_SIZES
+    let mut echoes: Vec<String> = DEFLATE_SIZES
         .iter()
         .flat_map(|&n| {
             [
@@ -851,7 +854,10 @@ fn deflate_echoes() -> Vec<String> {
                 format!("message binary {n} pattern"),
             ]
         })
-        .collect()
+        .collect();
+    echoes.push("message text 10400 pattern".into());
+    echoes.push("message binary 10040 pattern".into());
+    echoes
 }
 
 /// permessage-deflate with every parameter a Node `ws` server can ask
@@ -863,7 +869,7 @@ fn our_client_follows_a_node_servers_deflate_parameters() {
     let node = NodeServer::start(
         r#"{"perMessageDeflate":{"serverNoContextTakeover":true,"clientNoContextTakeover":true,
             "serverMaxWindowBits":10,"clientMaxWindowBits":10,"threshold":0}}"#,
-        r#"[{"echo":true},{"wait":"message","count":20},{"close":[1000,"done"]}]"#,
+        r#"[{"echo":true},{"wait":"message","count":22},{"close":[1000,"done"]}]"#,
     );
     let log: Log = Rc::default();
     let ws = ws::WebSocket::connect(&node.url("/deflate?params=all"), client_options(true));
@@ -876,6 +882,14 @@ fn our_client_follows_a_node_servers_deflate_parameters() {
                 w.send(text_pattern(n));
                 w.send(binary_pattern(n));
             }
+            let part = |fin| ws::SendOptions {
+                fin,
+                ..Default::default()
+            };
+            w.send_with(text_pattern(5200), part(false), None);
+            w.send_with(text_pattern(5200), part(true), None);
+            w.send_with(binary_pattern(5020), part(false), None);
+            w.send_with(binary_pattern(5020), part(true), None);
         },
         || {},
     );
@@ -921,7 +935,12 @@ fn a_node_client_follows_our_servers_deflate_parameters() {
             ]
         })
         .collect();
-    plan.push(r#"{"wait":"message","count":20}"#.into());
+    plan.push(
+        r#"{"send":{"text":5200},"fin":false},{"send":{"text":5200}},
+           {"send":{"binary":5020},"fin":false},{"send":{"binary":5020}}"#
+            .into(),
+    );
+    plan.push(r#"{"wait":"message","count":22}"#.into());
     plan.push(r#"{"close":[1000,"done"]}"#.into());
     let client = node_client(
         &server.url("/deflate"),
