@@ -1159,6 +1159,48 @@ fn handshake_refusals_on_the_wire() {
     server.stop();
 }
 
+/// Peers that finish the close handshake but never close their TCP
+/// connection are let go anyway: ws keeps its 30 s close timer until the
+/// socket has closed and destroys the socket when it runs out, so `close`
+/// is emitted and the connection does not stay forever. Three such peers,
+/// all at once: one answers our close, one starts the close, one breaks
+/// the protocol (we close with 1002).
+#[test]
+fn peers_that_keep_their_socket_after_the_close_handshake_are_let_go() {
+    let server = OurServer::start(|| deflate_options(false));
+    // We close, it answers.
+    let (mut answers, _) = RawWs::handshake(server.port, "/answers", "");
+    answers.send(&frame(0x81, b"cmd close 4000 go", true));
+    let (first, payload) = answers.frame().expect("our close frame");
+    assert_eq!((first, payload.as_slice()), (0x88, &b"\x0f\xa0go"[..]));
+    answers.send(&frame(0x88, &payload, true));
+    // It closes, we answer.
+    let (mut starts, _) = RawWs::handshake(server.port, "/starts", "");
+    let mut bye = 1000u16.to_be_bytes().to_vec();
+    bye.extend_from_slice(b"bye");
+    starts.send(&frame(0x88, &bye, true));
+    // It breaks the protocol (an unmasked frame).
+    let (mut breaks, _) = RawWs::handshake(server.port, "/breaks", "");
+    breaks.send(&frame(0x81, b"unmasked", false));
+    // Each gets the server's end of the stream (its FIN), and keeps its
+    // own socket open.
+    assert_eq!(starts.expect_close().0, 1000);
+    assert_eq!(breaks.expect_close().0, 1002);
+    assert!(answers.frame().is_none());
+    assert_eq!(
+        server.events_until_close("/answers")[1..],
+        ["close 4000 go"]
+    );
+    assert_eq!(
+        server.events_until_close("/starts")[1..],
+        ["close 1000 bye"]
+    );
+    let broke = server.events_until_close("/breaks");
+    assert!(broke.last().unwrap().starts_with("close "), "{broke:?}");
+    drop((answers, starts, breaks));
+    server.stop();
+}
+
 /// A client speaking frames by hand.
 struct RawWs {
     s: TcpStream,
@@ -1239,6 +1281,21 @@ impl RawWs {
             if !self.fill() {
                 assert!(self.buf.is_empty(), "a partial frame: {:?}", self.buf);
                 return None;
+            }
+        }
+    }
+
+    /// Reads frames up to a close frame the server started (as the
+    /// application asked), answers it as a client must, and returns its
+    /// code; then the stream must end. (Unanswered, the server would wait
+    /// for the answer, 30 s as ws, before it gives up on the connection.)
+    fn answer_close(&mut self) -> u16 {
+        loop {
+            let (first, payload) = self.frame().expect("a close frame before the end");
+            if first == 0x88 {
+                self.send(&frame(0x88, &payload[..2.min(payload.len())], true));
+                assert!(self.frame().is_none(), "the server closes after the answer");
+                return u16::from_be_bytes([payload[0], payload[1]]);
             }
         }
     }
@@ -1719,7 +1776,9 @@ fn ten_thousand_idle_connections_are_accepted_and_closed_cleanly() {
 /// Reads text frames until one equals `line` (others are announcements).
 fn read_until_text(c: &mut RawWs, line: &str) {
     let mut seen = Vec::new();
+    let until = Instant::now() + DEADLINE;
     loop {
+        assert!(Instant::now() < until, "no {line:?} came; saw {seen:?}");
         let (first, payload) = c
             .frame()
             .unwrap_or_else(|| panic!("closed before {line:?}; saw {seen:?}"));
@@ -1775,6 +1834,7 @@ fn ws_chat_serves_its_page_and_broadcasts_to_every_client() {
     read_until_text(&mut b, "* guest-3 left (2 online)");
     // Binary is refused with 1003.
     b.send(&frame(0x82, b"\x00", true));
-    assert_eq!(b.expect_close().0, 1003);
+    assert_eq!(b.answer_close(), 1003);
+    drop(b);
     read_until_text(&mut a, "* guest-2 left (1 online)");
 }
