@@ -3,6 +3,7 @@
 Node's `zlib.createGzip()` piped into the response, under wrk.
 
     python3 benches/gzip_vs_node.py [--secs 5] [--rounds 3] [--connections 10] [--kib 100]
+                                    [--also NAME=BINARY ...]
 
 Builds `examples/gzip_json` in release mode and runs it beside the same
 server in Node (a document made the same way, `zlib.createGzip()` at level
@@ -79,29 +80,41 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=10)
     ap.add_argument("--kib", type=int, default=100)
+    ap.add_argument("--binary", help="this build of gzip_json instead of building one")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=BINARY",
+                    help="another build of gzip_json in the same interleaved rounds "
+                         "(a before/after comparison)")
     a = ap.parse_args()
     ensure_wrk()
-    say("building examples/gzip_json (release)")
-    subprocess.run(["cargo", "build", "--release", "--example", "gzip_json"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    ours = os.path.join(target, "release", "examples", "gzip_json")
-    results = {"nodelike": [], "node": []}
+    if a.binary:
+        ours = a.binary
+    else:
+        say("building examples/gzip_json (release)")
+        subprocess.run(["cargo", "build", "--release", "--example", "gzip_json"], cwd=ROOT,
+                       check=True)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        ours = os.path.join(target, "release", "examples", "gzip_json")
+    builds = {"nodelike": ours}
+    builds.update(x.split("=", 1) for x in a.also)
+    results = {name: [] for name in builds}
+    results["node"] = []
     for r in range(a.rounds):
         for name in results:
             port = free_port()
-            if name == "nodelike":
-                argv = [ours, str(port), "--kib", str(a.kib)]
+            if name in builds:
+                argv = [builds[name], str(port), "--kib", str(a.kib)]
             else:
                 argv = ["node", "-e", NODE_SERVER, str(port), str(a.kib)]
             say(f"round {r + 1}: {name}")
             results[name].append(run_one(name, argv, port, a.secs, a.connections))
     print(f"{a.kib} KiB JSON, gzip level 6, wrk -c{a.connections} -d{a.secs}s, "
           f"median of {a.rounds} rounds")
-    print(f"{'server':<10} {'req/s':>9} {'CPU ms/resp':>12} {'gzip bytes':>11}")
+    print(f"{'server':<14} {'req/s':>9} {'CPU ms/resp':>12} {'x Node':>7} {'gzip bytes':>11}")
+    node_cpu = statistics.median(x[1] for x in results["node"])
     for name, runs in results.items():
         rps = statistics.median(x[0] for x in runs)
         cpu = statistics.median(x[1] for x in runs)
-        print(f"{name:<10} {rps:>9.0f} {cpu:>12.3f} {runs[0][2]:>11}")
+        print(f"{name:<14} {rps:>9.0f} {cpu:>12.3f} {cpu / node_cpu:>7.2f} {runs[0][2]:>11}")
 
 
 if __name__ == "__main__":

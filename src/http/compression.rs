@@ -309,9 +309,16 @@ impl TransformLogic for Negotiate {
             (Mode::Identity, Input::Flush) => done.done(Ok(())),
             (Mode::Compress(logic), input) => logic.transform(input, done),
             (Mode::Deciding(held), input) => {
-                let moment = match &input {
+                let flush = matches!(input, Input::Flush);
+                let moment = match input {
                     Input::Chunk(bytes) => {
-                        held.extend_from_slice(bytes);
+                        if held.is_empty() {
+                            // A body written whole (`end(body)`): its own
+                            // buffer is held, not copied.
+                            *held = bytes;
+                        } else {
+                            held.extend_from_slice(&bytes);
+                        }
                         Moment::Held(held.len())
                     }
                     Input::Flush => Moment::Flush,
@@ -330,7 +337,6 @@ impl TransformLogic for Negotiate {
                         done.done(Ok(()));
                     }
                     Some(logic) => {
-                        let flush = matches!(input, Input::Flush);
                         let logic = self.mode_compress(logic);
                         // At a flush point the held bytes go out flushed.
                         logic.feed(held, flush, done);

@@ -8,8 +8,9 @@
 
 use std::io;
 
+use super::lifecycle::{Flow, Life, Writing};
 use super::send_file::Progress as SendProgress;
-use super::socket::{arm_idle, destroy_in, emit_socket, Finish, HalfOpen, InputHold, Socket};
+use super::socket::{arm_idle, destroy_in, emit_socket, HalfOpen, InputHold, Socket};
 use super::{with_net, Cause, SockId, READ_BUF_SIZE};
 use crate::chunk::Chunk;
 use crate::runtime::{self, Readiness};
@@ -17,7 +18,8 @@ use crate::runtime::{self, Readiness};
 /// Readiness on a connected socket (`ctx`: its id).
 pub(super) fn on_ready(ctx: u64, ready: Readiness) {
     let id = SockId::from_ctx(ctx);
-    let connecting = with_net(|net| net.socket(id).is_some_and(|s| s.connecting)).unwrap_or(false);
+    let connecting =
+        with_net(|net| net.socket(id).is_some_and(|s| s.life.is_connecting())).unwrap_or(false);
     if connecting {
         finish_connect(id);
     }
@@ -30,7 +32,7 @@ pub(super) fn on_ready(ctx: u64, ready: Readiness) {
         // written into a connection the peer has already closed.
         with_net(|net| {
             if let Some(s) = net.socket(id) {
-                s.fin_announced = true;
+                s.reading.announce_fin();
             }
         });
     }
@@ -50,11 +52,13 @@ fn finish_connect(id: SockId) {
         match result {
             Ok(false) => None, // not yet
             Ok(true) => {
-                s.connecting = false;
+                s.life.connected();
                 Some((s.protocol, Ok(())))
             }
             Err(e) => {
-                s.connecting = false;
+                // Open for the moment the protocol hears of it; destroyed
+                // right after.
+                s.life.connected();
                 Some((s.protocol, Err(e)))
             }
         }
@@ -97,6 +101,7 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
         let now = runtime::now();
         let mut secured = None;
         let mut short_read_drains = true;
+        let mut truncated = false;
         let read = with_net(|net| {
             let s = net.socket(id)?;
             let transport = s.transport.as_mut()?;
@@ -136,11 +141,7 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
                 // (TLS without close_notify): an end, but a truncated one,
                 // which a protocol may refuse to take as complete.
                 log::debug!("socket {}: truncated: {e}", id.key);
-                with_net(|net| {
-                    if let Some(s) = net.socket(id) {
-                        s.truncated = true;
-                    }
-                });
+                truncated = true;
                 (0, true)
             }
             Some(Err(e)) => {
@@ -181,9 +182,9 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
         let alive = with_net(|net| {
             net.read_buf = scratch;
             match net.socket(id) {
-                Some(s) if !s.destroyed => {
+                Some(s) if !s.life.is_destroyed() => {
                     if eof {
-                        s.eof_seen = true;
+                        s.reading.eof_read(truncated);
                     }
                     if held.is_empty() {
                         runtime::give_buf(held);
@@ -220,7 +221,7 @@ pub(crate) fn read_socket(id: SockId, thorough: bool) {
 fn process(id: SockId, data: &[u8]) -> usize {
     let protocol = with_net(|net| match net.socket(id) {
         // Lingering: the bytes are read only to be thrown away.
-        Some(s) if !s.destroyed && !s.lingering => Some(s.protocol),
+        Some(s) if s.life.delivers_input() => Some(s.protocol),
         _ => None,
     })
     .flatten();
@@ -267,11 +268,14 @@ fn deliver_eof_if_ready(id: SockId) {
         // already had it and left it (a partial message no byte will ever
         // complete): then the EOF is what it needs to hear.
         let unprocessed = !s.inbuf.is_empty() && s.input_hold.is_held();
-        if s.destroyed || s.eof_delivered || !s.eof_seen || s.paused || unprocessed {
+        if s.life.is_destroyed() || s.flow == Flow::Paused || unprocessed {
             return None;
         }
-        s.eof_delivered = true;
-        if s.lingering {
+        if !s.reading.deliver_eof() {
+            return None; // not read yet, or told already
+        }
+        if s.life == Life::Lingering {
+            // The peer closed, which is what the linger waited for.
             destroy_in(net, id, Cause::Aborted);
             return None;
         }
@@ -296,7 +300,7 @@ pub(crate) fn resume_reading(id: SockId) {
     // bytes came while paused still owes its `end`.
     let held = with_net(|net| {
         let s = net.socket(id)?;
-        if s.destroyed || s.paused || s.input_hold.is_held() {
+        if s.life.is_destroyed() || s.flow == Flow::Paused || s.input_hold.is_held() {
             return None;
         }
         Some(std::mem::take(&mut s.inbuf))
@@ -311,7 +315,7 @@ pub(crate) fn resume_reading(id: SockId) {
         );
         held.drain(..consumed);
         let leftover = with_net(|net| match net.socket(id) {
-            Some(s) if !s.destroyed && s.inbuf.is_empty() && !held.is_empty() => {
+            Some(s) if !s.life.is_destroyed() && s.inbuf.is_empty() && !held.is_empty() => {
                 s.inbuf = held;
                 None
             }
@@ -327,7 +331,7 @@ pub(crate) fn resume_reading(id: SockId) {
         // complete it may already be in the socket, announced by an edge
         // that came while reading was stopped. Edge-triggered readiness
         // will not announce them again (the pipelining stall).
-        Some(s) => (s.can_read(), s.eof_seen),
+        Some(s) => (s.can_read(), s.reading.eof_seen()),
         None => (false, false),
     })
     .unwrap_or((false, false));
@@ -351,7 +355,7 @@ pub(crate) fn flush_socket(id: SockId) {
     let now = runtime::now();
     let outcome = with_net(|net| {
         let s = net.socket(id)?;
-        if s.connecting || s.node.corks > 0 {
+        if s.life.is_connecting() || s.node.corks > 0 {
             return None; // written once connected, or uncorked
         }
         let mut failed = None;
@@ -452,26 +456,24 @@ pub(crate) fn flush_socket(id: SockId) {
         let Some(s) = net.socket(id) else {
             return (false, false, false);
         };
-        if s.destroyed || s.backlog() > 0 {
+        if s.life.is_destroyed() || s.backlog() > 0 {
             return (false, false, false);
         }
-        let drain = std::mem::take(&mut s.need_drain);
+        let drain = s.drain.take();
         let unblock = s.input_hold == InputHold::UntilFlushed;
         if unblock {
             s.input_hold = InputHold::None;
         }
         // `end()` was called and all is written: shut down writing (or, if
         // that was done already and the peer ended too, finish).
-        let mut finish = false;
-        if s.ending {
-            s.shut_write();
-            finish = s.node.finish == Finish::Pending;
-            s.node.finish = Finish::Emitted;
-            // Both directions are done: the socket is finished. (Its
-            // `close` comes on a later turn, so `finish` still goes first.)
-            if s.eof_seen {
-                destroy_in(net, id, Cause::Aborted);
-            }
+        let (send_fin, finish) = s.writing.flushed();
+        if send_fin {
+            s.send_fin();
+        }
+        // Both directions are done: the socket is finished. (Its `close`
+        // comes on a later turn, so `finish` still goes first.)
+        if s.writing == Writing::Finished && s.reading.eof_seen() {
+            destroy_in(net, id, Cause::Aborted);
         }
         (drain, unblock, finish)
     })
@@ -508,9 +510,10 @@ pub(super) fn finish_close(ctx: u64) {
     if !rec.unref {
         runtime::release_ref();
     }
-    (rec.protocol.closed)(id, rec.cause);
+    let cause = rec.life.cause();
+    (rec.protocol.closed)(id, cause);
     let error = rec.node.error.take();
-    let had_error = rec.cause == Cause::Error || error.is_some();
+    let had_error = cause == Cause::Error || error.is_some();
     if let Some(e) = error {
         // Node's order: `error`, then `close(true)`, on the same turn.
         if rec.listeners.error.is_empty() {
@@ -540,7 +543,7 @@ pub(super) fn check_idle(ctx: u64) {
     let fired = with_net(|net| {
         let s = net.socket(id)?;
         let queued = s.timer_at?;
-        if queued > now || s.destroyed {
+        if queued > now || s.life.is_destroyed() {
             return None; // stale: a later check replaced this one
         }
         s.timer_at = None;

@@ -60,6 +60,7 @@
 
 mod connect;
 mod io;
+mod lifecycle;
 mod listener;
 mod memory;
 mod send_file;

@@ -112,7 +112,7 @@ pub(super) enum Progress {
 pub(crate) fn send_file(id: SockId, file: File, offset: u64, len: u64) -> bool {
     with_net(|net| {
         let s = net.socket(id)?;
-        if s.destroyed || s.write_shut {
+        if !s.accepts_writes() {
             return None;
         }
         if len == 0 {
@@ -309,7 +309,7 @@ fn read_exact_at(file: &File, buf: &mut Vec<u8>, offset: u64, len: usize) -> io:
 fn piece_read(id: SockId, file: File, buf: Vec<u8>, result: io::Result<()>) {
     let resume = with_net(|net| {
         let s = net.socket(id)?;
-        if s.destroyed {
+        if s.life.is_destroyed() {
             return None;
         }
         let f = s.files.files.front_mut()?;

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::lifecycle::{Drain, Flow, Life, Reading, Writing};
 use super::transport::Transport;
 use super::{with_net, Cause, Protocol, SockId, HIGH_WATER_MARK};
 use crate::chunk::{Chunk, IntoChunk};
@@ -48,16 +49,6 @@ pub(crate) enum HalfOpen {
     StayWritable,
 }
 
-/// Where a socket's writing side is, as Node's `finish` event sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Finish {
-    /// `end()` not called, or its bytes not all written yet.
-    #[default]
-    Pending,
-    /// Everything went to the OS and the FIN was sent: `finish` fired.
-    Emitted,
-}
-
 /// What the public `net` API keeps per socket beyond what protocols need:
 /// Node's options and the state its events and counters read.
 #[derive(Default)]
@@ -70,7 +61,6 @@ pub(crate) struct NodeSide {
     /// The error `error` will carry, emitted on the close turn right before
     /// `close(true)` (Node emits both on the tick after `destroy(err)`).
     pub(super) error: Option<crate::Error>,
-    pub(super) finish: Finish,
 }
 
 pub(crate) struct SocketRec {
@@ -82,8 +72,13 @@ pub(crate) struct SocketRec {
     pub(super) source: Option<SourceKey>,
     pub(super) remote: Option<SocketAddr>,
     pub(super) protocol: &'static Protocol,
-    /// A connection being set up: nothing is written until it is up.
-    pub(super) connecting: bool,
+    /// Connecting, open, lingering or destroyed (`lifecycle.rs`).
+    pub(super) life: Life,
+    /// How far the peer's side has gone: open, its end announced, its EOF
+    /// read, its end delivered.
+    pub(super) reading: Reading,
+    /// How far our side has gone: open, ending, shut, finished.
+    pub(super) writing: Writing,
     /// Bytes waiting to be written, from `out_pos` on. A pooled buffer while
     /// non-empty; an idle socket holds none.
     pub(super) out: Vec<u8>,
@@ -97,27 +92,14 @@ pub(crate) struct SocketRec {
     /// Input read but not yet consumed (a partial head, or bytes held while
     /// paused). Pooled; empty when idle.
     pub(super) inbuf: Vec<u8>,
-    pub(super) paused: bool,
+    /// The user's `pause()`/`resume()`.
+    pub(super) flow: Flow,
     /// Whether the protocol asked to stop reading, and until when (the
     /// pipelining-flood guard).
     pub(super) input_hold: InputHold,
-    pub(super) eof_seen: bool,
-    /// The poller reported the peer's end (or an error) before it was read:
-    /// the socket must not be reused, though the EOF is still to come.
-    pub(super) fin_announced: bool,
-    pub(super) eof_delivered: bool,
-    /// The stream ended without the transport's end marker (TLS without
-    /// `close_notify`).
-    pub(super) truncated: bool,
-    /// `end()` was called: shut down writing once `out` is flushed.
-    pub(super) ending: bool,
-    pub(super) write_shut: bool,
-    /// Reading only to discard until the peer closes (after a final
-    /// `Connection: close` response or a protocol error).
-    pub(super) lingering: bool,
-    pub(super) destroyed: bool,
-    pub(super) cause: Cause,
-    pub(super) need_drain: bool,
+    /// A write went over the high-water mark: `drain` once the output is
+    /// gone.
+    pub(super) drain: Drain,
     pub(super) idle_timeout: Option<Duration>,
     pub(super) last_active: Instant,
     /// The deadline of the idle check queued in the timer heap, if any.
@@ -156,18 +138,32 @@ impl SocketRec {
         self.out.len() - self.out_pos
     }
 
-    /// Shuts down the writing side, once.
-    pub(super) fn shut_write(&mut self) {
-        if !self.write_shut {
-            self.write_shut = true;
-            if let Some(t) = &mut self.transport {
-                let _ = t.shutdown_write();
-            }
+    /// Sends the FIN (the transport's write shutdown); errors are ignored,
+    /// as the peer may be gone already.
+    pub(super) fn send_fin(&mut self) {
+        if let Some(t) = &mut self.transport {
+            let _ = t.shutdown_write();
         }
     }
 
+    /// Shuts down the writing side now (a linger), once.
+    pub(super) fn shut_write(&mut self) {
+        if self.writing.shut() {
+            self.send_fin();
+        }
+    }
+
+    /// Whether new output may be queued: not destroyed, and our side not
+    /// shut.
+    pub(super) fn accepts_writes(&self) -> bool {
+        !self.life.is_destroyed() && self.writing.accepts_writes()
+    }
+
     pub(super) fn can_read(&self) -> bool {
-        !self.destroyed && !self.paused && !self.input_hold.is_held() && !self.eof_seen
+        !self.life.is_destroyed()
+            && self.flow == Flow::Flowing
+            && !self.input_hold.is_held()
+            && self.reading.may_send()
     }
 }
 
@@ -276,7 +272,7 @@ pub(crate) fn attach(
     remote: Option<SocketAddr>,
 ) -> std::io::Result<()> {
     with_net(|net| {
-        let s = net.socket(id).filter(|s| !s.destroyed)?;
+        let s = net.socket(id).filter(|s| !s.life.is_destroyed())?;
         let source = transport.source().map(|src| {
             runtime::register(
                 src,
@@ -313,24 +309,21 @@ impl SocketRec {
             source,
             remote,
             protocol: how.protocol,
-            connecting: how.connecting,
+            life: if how.connecting {
+                Life::Connecting
+            } else {
+                Life::Open
+            },
+            reading: Reading::Open,
+            writing: Writing::Open,
             out: Vec::new(),
             out_pos: 0,
             written: 0,
             files: Default::default(),
             inbuf: Vec::new(),
-            paused: false,
+            flow: Flow::Flowing,
             input_hold: InputHold::None,
-            fin_announced: false,
-            eof_seen: false,
-            eof_delivered: false,
-            truncated: false,
-            ending: false,
-            write_shut: false,
-            lingering: false,
-            destroyed: false,
-            cause: Cause::Aborted,
-            need_drain: false,
+            drain: Drain::NotOwed,
             idle_timeout: how.idle_timeout,
             last_active: now,
             timer_at: None,
@@ -376,7 +369,7 @@ pub(crate) fn write(id: SockId, bytes: &[u8]) -> bool {
 pub(crate) fn write_with(id: SockId, encode: impl FnOnce(&mut Vec<u8>)) -> Option<bool> {
     with_net(|net| {
         let s = net.socket(id)?;
-        if s.destroyed || s.write_shut {
+        if !s.accepts_writes() {
             return None;
         }
         let was_empty = s.backlog() == 0;
@@ -390,7 +383,7 @@ pub(crate) fn write_with(id: SockId, encode: impl FnOnce(&mut Vec<u8>)) -> Optio
         }
         let ok = backlog < HIGH_WATER_MARK;
         if !ok {
-            s.need_drain = true;
+            s.drain = Drain::Owed;
         }
         Some(ok)
     })
@@ -406,7 +399,7 @@ pub(crate) fn write_owned(id: SockId, bytes: &mut Vec<u8>) {
     }
     with_net(|net| {
         let Some(s) = net.socket(id) else { return };
-        if s.destroyed || s.write_shut {
+        if !s.accepts_writes() {
             bytes.clear();
             return;
         }
@@ -429,7 +422,7 @@ pub(crate) fn write_owned(id: SockId, bytes: &mut Vec<u8>) {
 pub(crate) fn want_drain(id: SockId) {
     with_net(|net| {
         if let Some(s) = net.socket(id) {
-            s.need_drain = true;
+            s.drain = Drain::Owed;
         }
     });
 }
@@ -495,8 +488,8 @@ pub(crate) struct ReadState {
 pub(crate) fn read_state(id: SockId) -> Option<ReadState> {
     with_net(|net| {
         net.socket(id).map(|s| ReadState {
-            destroyed: s.destroyed,
-            paused: s.paused,
+            destroyed: s.life.is_destroyed(),
+            paused: s.flow == Flow::Paused,
             backlog: s.backlog(),
         })
     })
@@ -556,12 +549,12 @@ pub(crate) fn has_held_input(id: SockId) -> bool {
 /// Whether the peer's end of stream was a truncation (TLS without
 /// `close_notify`), not a clean end.
 pub(crate) fn eof_was_truncated(id: SockId) -> bool {
-    with_net(|net| net.socket(id).is_some_and(|s| s.truncated)).unwrap_or(false)
+    with_net(|net| net.socket(id).is_some_and(|s| s.reading.truncated())).unwrap_or(false)
 }
 
 /// Whether the socket exists and is not destroyed.
 pub(crate) fn is_open(id: SockId) -> bool {
-    with_net(|net| net.socket(id).is_some_and(|s| !s.destroyed)).unwrap_or(false)
+    with_net(|net| net.socket(id).is_some_and(|s| !s.life.is_destroyed())).unwrap_or(false)
 }
 
 /// `Work::alive` for a socket's timers: whether the socket (`ctx`, key and
@@ -576,14 +569,14 @@ pub(crate) fn socket_alive(ctx: u64) -> bool {
 pub(crate) fn is_reusable(id: SockId) -> bool {
     with_net(|net| {
         net.socket(id)
-            .is_some_and(|s| !s.destroyed && !s.eof_seen && !s.fin_announced)
+            .is_some_and(|s| !s.life.is_destroyed() && s.reading == Reading::Open)
     })
     .unwrap_or(false)
 }
 
 /// Whether a connect is still under way.
 pub(crate) fn is_connecting(id: SockId) -> bool {
-    with_net(|net| net.socket(id).is_some_and(|s| s.connecting)).unwrap_or(false)
+    with_net(|net| net.socket(id).is_some_and(|s| s.life.is_connecting())).unwrap_or(false)
 }
 
 /// Sets the idle timeout (`None`: off) and restarts the idle clock.
@@ -625,12 +618,10 @@ pub(crate) fn destroy(id: SockId, cause: Cause) {
 
 pub(super) fn destroy_in(net: &mut super::Net, id: SockId, cause: Cause) {
     let Some(s) = net.socket(id) else { return };
-    if s.destroyed {
+    if !s.life.destroy(cause) {
         return;
     }
     log::trace!("socket {}: destroyed ({:?})", id.key, cause);
-    s.destroyed = true;
-    s.cause = cause;
     let transport = s.transport.take();
     let source = s.source.take();
     let out = std::mem::take(&mut s.out);
@@ -660,18 +651,20 @@ pub(crate) fn shutdown_and_linger(id: SockId) {
     let now = runtime::now();
     with_net(|net| {
         let Some(s) = net.socket(id) else { return };
-        if s.destroyed {
+        if s.life.is_destroyed() {
             return;
         }
         s.shut_write();
-        if s.eof_seen {
+        if s.reading.eof_seen() {
+            // The peer is done too: nothing to wait for.
             destroy_in(net, id, Cause::Aborted);
             return;
         }
-        if !s.lingering {
+        if s.life.start_linger() {
             log::trace!("socket {}: lingering after close", id.key);
-            s.lingering = true;
-            s.paused = false;
+            // Reading must go on to see the peer's close, whatever stopped
+            // it before.
+            s.flow = Flow::Flowing;
             s.input_hold = InputHold::None;
             runtime::schedule(
                 now + LINGER,
@@ -709,7 +702,7 @@ pub(super) fn write_error(e: std::io::Error) -> crate::Error {
 /// then `close(true)`, on the next turn.
 pub(crate) fn destroy_with_error(id: SockId, error: crate::Error) {
     with_net(|net| {
-        if let Some(s) = net.socket(id).filter(|s| !s.destroyed) {
+        if let Some(s) = net.socket(id).filter(|s| !s.life.is_destroyed()) {
             s.node.error.get_or_insert(error);
             destroy_in(net, id, Cause::Error);
         }
@@ -786,7 +779,8 @@ impl Socket {
     /// ```
     pub fn write(&self, data: impl IntoChunk) -> bool {
         let bytes = data.chunk_bytes();
-        let ended = with_net(|net| net.socket(self.id).is_some_and(|s| s.ending)).unwrap_or(false);
+        let ended = with_net(|net| net.socket(self.id).is_some_and(|s| s.writing.end_called()))
+            .unwrap_or(false);
         if ended && !bytes.is_empty() {
             destroy_with_error(
                 self.id,
@@ -809,8 +803,8 @@ impl Socket {
         let bytes = data.chunk_bytes();
         write(self.id, bytes);
         let ending = with_net(|net| match net.socket(self.id) {
-            Some(s) if !s.destroyed => {
-                s.ending = true;
+            Some(s) if !s.life.is_destroyed() => {
+                s.writing.end();
                 // As Node's `end()`: every `cork()` is undone.
                 s.node.corks = 0;
                 true
@@ -848,7 +842,7 @@ impl Socket {
         with_net(|net| {
             if let Some(s) = net.socket(self.id) {
                 log::trace!("socket {}: pause", self.id.key);
-                s.paused = true;
+                s.flow = Flow::Paused;
             }
         });
     }
@@ -862,9 +856,9 @@ impl Socket {
     /// ```
     pub fn resume(&self) {
         let resumed = with_net(|net| match net.socket(self.id) {
-            Some(s) if s.paused => {
+            Some(s) if s.flow == Flow::Paused => {
                 log::trace!("socket {}: resume", self.id.key);
-                s.paused = false;
+                s.flow = Flow::Flowing;
                 true
             }
             _ => false,
@@ -1376,7 +1370,7 @@ impl Socket {
     #[doc(alias = "destroySoon")]
     pub fn destroy_soon(&self) {
         let finished = self
-            .read_rec(|s| s.node.finish == Finish::Emitted)
+            .read_rec(|s| s.writing == Writing::Finished)
             .unwrap_or(false);
         if finished {
             self.destroy();
@@ -1398,7 +1392,7 @@ impl Socket {
     /// ```
     #[doc(alias = "isPaused")]
     pub fn is_paused(&self) -> bool {
-        self.read_rec(|s| s.paused).unwrap_or(false)
+        self.read_rec(|s| s.flow == Flow::Paused).unwrap_or(false)
     }
 
     /// Bytes received so far (Node's `bytesRead`).
@@ -1438,11 +1432,11 @@ impl Socket {
     #[doc(alias = "readyState")]
     pub fn ready_state(&self) -> ReadyState {
         self.read_rec(|s| {
-            let readable = !s.eof_seen;
-            let writable = !s.ending && !s.write_shut;
+            let readable = s.reading.may_send();
+            let writable = s.writing == Writing::Open;
             match () {
-                _ if s.destroyed => ReadyState::Closed,
-                _ if s.connecting => ReadyState::Opening,
+                _ if s.life.is_destroyed() => ReadyState::Closed,
+                _ if s.life.is_connecting() => ReadyState::Opening,
                 _ if readable && writable => ReadyState::Open,
                 _ if readable => ReadyState::ReadOnly,
                 _ if writable => ReadyState::WriteOnly,
@@ -1461,7 +1455,7 @@ impl Socket {
     /// nodelike::run();
     /// ```
     pub fn pending(&self) -> bool {
-        self.read_rec(|s| s.connecting).unwrap_or(false)
+        self.read_rec(|s| s.life.is_connecting()).unwrap_or(false)
     }
 
     /// Whether a connect is under way (Node's `connecting`).
@@ -1573,17 +1567,18 @@ impl Socket {
 
     /// Whether the peer's `end` was delivered (Node's `readableEnded`).
     pub(crate) fn ended_by_peer(&self) -> bool {
-        self.read_rec(|s| s.eof_delivered).unwrap_or(false)
+        self.read_rec(|s| s.reading.ended()).unwrap_or(false)
     }
 
     /// Whether `end` was called (Node's `writableEnded`).
     pub(crate) fn ended_by_us(&self) -> bool {
-        self.read_rec(|s| s.ending || s.write_shut).unwrap_or(false)
+        self.read_rec(|s| s.writing != Writing::Open)
+            .unwrap_or(false)
     }
 
     /// Whether `finish` fired (Node's `writableFinished`).
     pub(crate) fn finished(&self) -> bool {
-        self.read_rec(|s| s.node.finish == Finish::Emitted)
+        self.read_rec(|s| s.writing == Writing::Finished)
             .unwrap_or(false)
     }
 }
@@ -1605,7 +1600,7 @@ pub(crate) fn set_half_open(id: SockId, allow: bool) {
 pub(crate) fn start_paused(id: SockId) {
     with_net(|net| {
         if let Some(s) = net.socket(id) {
-            s.paused = true;
+            s.flow = Flow::Paused;
         }
     });
 }

@@ -22,7 +22,11 @@
 //! stream; a small one is cheaper to do on the loop than to hand over, so
 //! it is, up to 1 KiB of input between two jobs on the pool (a codec
 //! holds input back until a block is full, so many small chunks add up to
-//! real work). The one-shot calls without `_sync` always use the pool.
+//! real work). A flush or the end builds and writes the block of
+//! everything fed since the last one, so it stays on the loop only when
+//! that is under 1 KiB too; and the codec (a few hundred KiB of deflate
+//! state to allocate and clear) is made by its first step, wherever that
+//! runs. The one-shot calls without `_sync` always use the pool.
 //!
 //! **Bounded memory.** A decompressing stream produces at most 64 KiB (or
 //! four `chunk_size`s) per step, then waits for its reader like any
@@ -73,8 +77,9 @@ use codec::{Codec, CodecOptions, Outcome};
 
 /// Chunks up to this size are (de)compressed on the loop's thread, so long
 /// as no more than this much input was handled there since the stream's
-/// last job on the worker pool; the rest goes to the pool (handing work
-/// over costs more than doing a small chunk, but small chunks add up).
+/// last job on the worker pool (and, for a flush or the end, since the
+/// last flush); the rest goes to the pool (handing work over costs more
+/// than doing a small chunk, but small chunks add up).
 ///
 /// ```
 /// assert_eq!(nodelike::zlib::INLINE_LIMIT, 1024);
@@ -217,12 +222,30 @@ impl BrotliOptions {
 pub(crate) struct ZlibLogic {
     /// The codec, absent while a job has it (one job per stream at a time,
     /// which the Transform's queue guarantees).
-    slot: Rc<Cell<Option<Box<Codec>>>>,
+    slot: Rc<Cell<Option<Box<LazyCodec>>>>,
     chunk_size: usize,
     /// Input handled on the loop since the last job on the pool.
     since_pool: usize,
+    /// Input fed since the last flush point (a sync flush or the end):
+    /// what a flush has to turn into blocks, wherever it runs.
+    unflushed: usize,
     /// Follow every chunk with a sync flush (a streaming response).
     flush_each: bool,
+}
+
+/// A codec made by its first step, so that making it (a deflate state is
+/// a few hundred KiB to allocate and clear) happens where that step runs:
+/// on the pool for a body above the inline limit, not on the loop.
+struct LazyCodec {
+    options: CodecOptions,
+    codec: Option<Codec>,
+}
+
+impl LazyCodec {
+    fn get(&mut self) -> &mut Codec {
+        let options = &self.options;
+        self.codec.get_or_insert_with(|| Codec::new(options))
+    }
 }
 
 /// One step of a codec.
@@ -238,8 +261,12 @@ impl ZlibLogic {
     pub(crate) fn new(options: CodecOptions) -> ZlibLogic {
         ZlibLogic {
             chunk_size: options.chunk_size,
-            slot: Rc::new(Cell::new(Some(Box::new(Codec::new(&options))))),
+            slot: Rc::new(Cell::new(Some(Box::new(LazyCodec {
+                options,
+                codec: None,
+            })))),
             since_pool: 0,
+            unflushed: 0,
             flush_each: false,
         }
     }
@@ -273,19 +300,33 @@ impl ZlibLogic {
         // fills one (or flushes, or ends) compresses everything fed since:
         // at most INLINE_LIMIT bytes of input are handled on the loop
         // between two jobs on the pool, whatever the sizes of the chunks.
-        let bytes = match &step {
-            Step::Feed(bytes, _) | Step::Finish(bytes) => bytes.len(),
-            Step::SyncFlush => 0,
+        // And a flush (or the end) turns everything fed since the last one
+        // into blocks, which is work in proportion to all of it (a 100 KiB
+        // body's single block is built and written by its `finish`): it
+        // runs inline only when that is small too.
+        let (bytes, flushes) = match &step {
+            Step::Feed(bytes, flush) => (bytes.len(), *flush),
+            Step::Finish(bytes) => (bytes.len(), true),
+            Step::SyncFlush => (0, true),
         };
         self.since_pool += bytes;
-        let inline = self.since_pool <= INLINE_LIMIT;
+        self.unflushed += bytes;
+        let weight = if flushes {
+            self.unflushed
+        } else {
+            self.since_pool
+        };
+        let inline = weight <= INLINE_LIMIT;
         if !inline {
             self.since_pool = 0;
         }
-        let work = move |codec: &mut Codec| match step {
-            Step::Feed(bytes, flush) => codec.feed(bytes, flush),
-            Step::SyncFlush => codec.sync_flush(),
-            Step::Finish(pending) => codec.finish_after(pending),
+        if flushes {
+            self.unflushed = 0;
+        }
+        let work = move |codec: &mut LazyCodec| match step {
+            Step::Feed(bytes, flush) => codec.get().feed(bytes, flush),
+            Step::SyncFlush => codec.get().sync_flush(),
+            Step::Finish(pending) => codec.get().finish_after(pending),
         };
         let chunk_size = self.chunk_size;
         if inline {

@@ -14,7 +14,7 @@ use super::options::RequestOptions;
 use super::pool::start_next;
 use super::{
     with_state, Agent, AgentRec, AgentScope, ClientId, ClientResponse, ClientState, FreeListener,
-    InUse, InstanceRec, Replay, TlsKey, UpgradeListener,
+    InUse, InstanceRec, TlsKey, UpgradeListener,
 };
 
 /// The global agent's pool for `host:port`, created on first use (Node's
@@ -462,7 +462,7 @@ impl Agent {
                 // The request fails with the socket, as in Node: no replay.
                 let ex = c.conns.get(sock).and_then(|conn| conn.ex);
                 if let Some(e) = ex.and_then(|ex| c.clients.get_mut(ex)) {
-                    e.replay = Replay::Off;
+                    e.disarm_replay();
                 }
                 log::debug!("client: agent destroys socket {}", sock.key);
                 net::destroy(sock, Cause::Aborted);

@@ -184,7 +184,7 @@ pub(super) fn start_socket(
         c.agents[a].active.push(InUse::Socket(sock));
     }
     if let Some(ex) = c.clients.get_mut(id) {
-        ex.socket = Some(sock);
+        ex.attach_socket(sock);
     }
     announce_socket(id);
     log::trace!("client: socket {} connecting", sock.key);
@@ -195,7 +195,8 @@ pub(super) fn start_socket(
 pub(super) fn on_failed(sock: SockId, e: &std::io::Error) {
     #[cfg(feature = "tls")]
     if let Some(err) = crate::net::tls::handshake_error(e, crate::net::tls::Role::Client) {
-        let ex = with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
+        let ex =
+            with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.take_exchange())).flatten();
         if let Some(ex) = ex {
             fail(ex, err);
         }
@@ -217,8 +218,8 @@ pub(super) fn on_connected(sock: SockId, result: std::io::Result<()>) {
         }
         Err(e) => {
             log::debug!("client: socket {} connect failed: {e}", sock.key);
-            let ex =
-                with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.ex.take())).flatten();
+            let ex = with_state(|c| c.conns.get_mut(sock).and_then(|conn| conn.take_exchange()))
+                .flatten();
             if let Some(ex) = ex {
                 // Node's wording: `connect ECONNREFUSED 127.0.0.1:8000`,
                 // with the io error kept as the source.

@@ -30,14 +30,10 @@ mod response;
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use crate::chunk::Chunk;
-use crate::http::h1::{Decoder, ParsedResponse};
-use crate::http::incoming::IncomingBody;
+use crate::http::h1::Decoder;
 use crate::http::keep_alive::KeepAlive;
-use crate::http::outgoing::OutgoingHeaders;
-use crate::http::Framing;
 use crate::net::{self, PerSocket, SockId, Socket};
 use crate::runtime::arena::{Arena, Id};
 use crate::runtime::listeners::Listeners;
@@ -49,7 +45,7 @@ pub use options::{IntoRequestOptions, RequestOptions};
 pub use request::{get, request, request_in_memory};
 
 use connect::{on_connected, on_failed};
-use exchange::{on_socket_closed, on_socket_timeout};
+use exchange::{on_socket_closed, on_socket_timeout, ClientExchange};
 use request::emit_request_drain;
 use response::{on_eof, process_input};
 
@@ -181,162 +177,11 @@ impl ClientListeners {
     }
 }
 
-/// The record behind a `ClientRequest` and its `ClientResponse`.
-#[derive(Default)]
-struct ClientExchange {
-    options: Option<RequestOptions>,
-    socket: Option<SockId>,
-    agent: Option<usize>,
-    /// Queued in the agent, waiting for a socket.
-    queued: bool,
-    set_headers: OutgoingHeaders,
-    /// How far the request has gone out: its head, its end, all of it.
-    request: RequestOut,
-    framing: Framing,
-    /// Bytes not yet handed to a socket (before it connected).
-    out: Vec<u8>,
-    need_drain: bool,
-    /// Response head bytes and their parse.
-    res_head: Vec<u8>,
-    parsed: ParsedResponse,
-    /// Trailers to send after a chunked request body (`add_trailers`).
-    trailers_out: Vec<(String, String)>,
-    /// The body's text decoder (`set_encoding`) and trailers.
-    incoming: IncomingBody,
-    /// Where the exchange is: waiting for a response, receiving it,
-    /// complete, or over early (failed, aborted, destroyed, upgraded).
-    response: ResponseLife,
-    /// Idle timeout while this request owns its socket (`set_timeout`).
-    timeout: Option<Duration>,
-    /// Its agent does not keep sockets alive: send `Connection: close`.
-    close_after: bool,
-    /// Socket options asked for before the request had a socket
-    /// (`set_no_delay`, `set_socket_keep_alive`).
-    no_delay: Option<bool>,
-    socket_keep_alive: Option<(bool, u64)>,
-    /// Whether the request may be sent again on a fresh connection if its
-    /// reused socket turns out to be closing.
-    replay: Replay,
-    listeners: ClientListeners,
-}
-
-/// How far a request has gone out, in order (Node's `headersSent`,
-/// `writableEnded`, `writableFinished`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum RequestOut {
-    /// Headers may still change.
-    #[default]
-    Unsent,
-    /// The head is written (to the socket, or held until it connects).
-    HeadSent,
-    /// `end` was called.
-    Ended,
-    /// The whole request was handed to its socket (`finish` is queued).
-    Finished,
-}
-
-impl RequestOut {
-    fn head_sent(self) -> bool {
-        self >= RequestOut::HeadSent
-    }
-
-    fn ended(self) -> bool {
-        self >= RequestOut::Ended
-    }
-
-    fn finished(self) -> bool {
-        self == RequestOut::Finished
-    }
-
-    /// Moves forward to `state` (never back).
-    fn reach(&mut self, state: RequestOut) {
-        *self = (*self).max(state);
-    }
-}
-
-/// Where an exchange is, seen from its response. Once over (`Complete` or
-/// `Over`), no more events fire for it.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum ResponseLife {
-    /// No response head yet.
-    #[default]
-    Awaiting,
-    /// The head arrived; the body is arriving.
-    Receiving,
-    /// The response ended (`end`).
-    Complete,
-    /// Over before the response completed: failed, aborted, destroyed, or
-    /// its socket handed over by an upgrade. `started` says whether a
-    /// response head had arrived (its `close` is then emitted).
-    Over { started: bool },
-}
-
-impl ResponseLife {
-    /// No more events: complete or over early (Node's `destroyed`).
-    fn is_over(self) -> bool {
-        matches!(self, ResponseLife::Complete | ResponseLife::Over { .. })
-    }
-
-    /// A response head arrived.
-    fn started(self) -> bool {
-        matches!(
-            self,
-            ResponseLife::Receiving | ResponseLife::Complete | ResponseLife::Over { started: true }
-        )
-    }
-
-    /// The response ended (Node's `complete`).
-    fn is_complete(self) -> bool {
-        self == ResponseLife::Complete
-    }
-
-    /// Ends the exchange early; whether it was live until now.
-    fn end_early(&mut self) -> bool {
-        let live = !self.is_over();
-        if live {
-            *self = ResponseLife::Over {
-                started: self.started(),
-            };
-        }
-        live
-    }
-}
-
-/// A request on a reused keep-alive socket races the server closing that
-/// socket: the server may have sent its FIN just before our request went
-/// out. Such a request, when idempotent and without a body, is sent once
-/// more on a fresh connection if the socket closes before any byte of the
-/// response arrives, as hyper and Node's undici do. Nothing is kept for
-/// it: a bodiless request is its head, which is written again from the
-/// request's options and headers (so the common path copies nothing).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-enum Replay {
-    /// Not on a reused socket, not idempotent, or the response has begun.
-    #[default]
-    Off,
-    /// On a reused socket, idempotent, nothing of the response seen yet.
-    Armed,
-}
-
 /// Methods whose request may be sent twice (RFC 9110 §9.2.2).
 fn is_idempotent(method: &str) -> bool {
     ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]
         .iter()
         .any(|m| m.eq_ignore_ascii_case(method))
-}
-
-impl ClientExchange {
-    fn is_head(&self) -> bool {
-        self.options
-            .as_ref()
-            .is_some_and(|o| o.method.eq_ignore_ascii_case("HEAD"))
-    }
-
-    fn is_connect(&self) -> bool {
-        self.options
-            .as_ref()
-            .is_some_and(|o| o.method.eq_ignore_ascii_case("CONNECT"))
-    }
 }
 
 /// What the client side of a socket is doing.
@@ -352,6 +197,43 @@ struct ClientConn {
 enum ClientReading {
     Head,
     Body(Decoder),
+}
+
+/// The socket's changes that other files ask for: which exchange it
+/// carries, and where its reading starts.
+impl ClientConn {
+    /// Carries exchange `ex`, whose response starts with a head.
+    fn carry(&mut self, ex: ClientId) {
+        self.ex = Some(ex);
+        self.reading = ClientReading::Head;
+    }
+
+    /// Carries nothing (between requests, or before a close): the next
+    /// input is a new response's head.
+    fn release(&mut self) {
+        self.ex = None;
+        self.reading = ClientReading::Head;
+    }
+
+    /// Lets go of its exchange (which fails or goes on without it).
+    fn take_exchange(&mut self) -> Option<ClientId> {
+        self.ex.take()
+    }
+
+    /// Leaves its agent's pool.
+    fn take_agent(&mut self) -> Option<usize> {
+        self.agent.take()
+    }
+
+    /// A response head announced a body: decode it next.
+    fn read_body(&mut self, decoder: Decoder) {
+        self.reading = ClientReading::Body(decoder);
+    }
+
+    /// The body ended: the next input is a new response's head.
+    fn read_head(&mut self) {
+        self.reading = ClientReading::Head;
+    }
 }
 
 /// A connection pool for one `host:port` (Node's `http.Agent`).

@@ -11,9 +11,10 @@ use crate::{net, runtime};
 use super::agent::{agent_for, emit_agent_free, has_free_listeners, pool_settings};
 use super::connect::connect;
 use super::exchange::emit;
+use super::exchange::RequestOut;
 use super::{
     client_ctx, client_from_ctx, is_idempotent, tls_key, with_state, AgentScope, ClientId,
-    ClientReading, ClientState, InUse, Replay, RequestOut, AGENT_IDLE_TIMEOUT_MS,
+    ClientState, InUse, AGENT_IDLE_TIMEOUT_MS,
 };
 
 /// Finds the request a socket: an idle pooled one, a new connection, or
@@ -38,15 +39,7 @@ pub(super) fn assign(c: &mut ClientState, id: ClientId) {
     let agent = agent_for(c, owner, &o.host, o.port, &tls_key(&o));
     let settings = pool_settings(c, owner);
     if let Some(ex) = c.clients.get_mut(id) {
-        ex.agent = Some(agent);
-        // The agent's own socket settings, unless the request set its own.
-        ex.close_after = !settings.keep_alive;
-        if ex.timeout.is_none() {
-            ex.timeout = settings.timeout;
-        }
-        if ex.socket_keep_alive.is_none() {
-            ex.socket_keep_alive = settings.keep_alive_msecs.map(|ms| (true, ms));
-        }
+        ex.join_agent(agent, &settings);
     }
     // Reuse the most recently idle socket that is still open.
     while let Some(sock) = c.agents[agent].idle.pop() {
@@ -66,7 +59,7 @@ pub(super) fn assign(c: &mut ClientState, id: ClientId) {
         c.agents[agent].active.push(InUse::Socket(sock));
         if is_idempotent(&o.method) {
             if let Some(ex) = c.clients.get_mut(id) {
-                ex.replay = Replay::Armed;
+                ex.arm_replay();
             }
         }
         attach(c, id, sock);
@@ -78,7 +71,7 @@ pub(super) fn assign(c: &mut ClientState, id: ClientId) {
         log::trace!("client: agent {}:{} full; request queued", o.host, o.port);
         c.agents[agent].queue.push_back(id);
         if let Some(ex) = c.clients.get_mut(id) {
-            ex.queued = true;
+            ex.wait_in_queue();
         }
     }
 }
@@ -89,12 +82,10 @@ pub(super) fn attach(c: &mut ClientState, id: ClientId, sock: SockId) {
     let timeout = c.clients.get(id).and_then(|e| e.timeout);
     net::set_idle_timeout(sock, timeout);
     if let Some(conn) = c.conns.get_mut(sock) {
-        conn.ex = Some(id);
-        conn.reading = ClientReading::Head;
+        conn.carry(id);
     }
     if let Some(ex) = c.clients.get_mut(id) {
-        ex.socket = Some(sock);
-        ex.queued = false;
+        ex.attach_socket(sock);
     }
     announce_socket(id);
     pump(c, id);
@@ -160,12 +151,12 @@ fn pump_bytes(c: &mut ClientState, id: ClientId) {
     let Some(ex) = c.clients.get_mut(id) else {
         return;
     };
-    let bytes = std::mem::take(&mut ex.out);
+    let bytes = ex.take_out();
     net::write(sock, &bytes);
     if let Some(ex) = c.clients.get_mut(id) {
         let mut bytes = bytes;
         bytes.clear();
-        ex.out = bytes;
+        ex.put_out(bytes);
     }
 }
 
@@ -184,8 +175,7 @@ pub(super) fn release_socket(c: &mut ClientState, sock: SockId, ex: ClientId) {
     let keep = agent.is_some()
         && settings.keep_alive
         && conn.keep_alive.after_message(sent, false) == AfterMessage::KeepOpen;
-    conn.ex = None;
-    conn.reading = ClientReading::Head;
+    conn.release();
     let (Some(a), true) = (agent, keep) else {
         detach_from_agent(c, sock);
         net::destroy(sock, Cause::Aborted);
@@ -240,7 +230,7 @@ pub(super) fn start_next(c: &mut ClientState, a: usize) {
 pub(super) fn next_waiting(c: &mut ClientState, a: usize) -> Option<ClientId> {
     while let Some(id) = c.agents[a].queue.pop_front() {
         if let Some(e) = c.clients.get_mut(id) {
-            e.queued = false;
+            e.leave_queue();
             if !e.response.is_over() {
                 return Some(id);
             }
@@ -250,7 +240,7 @@ pub(super) fn next_waiting(c: &mut ClientState, a: usize) -> Option<ClientId> {
 }
 
 pub(super) fn detach_from_agent(c: &mut ClientState, sock: SockId) {
-    let agent = c.conns.get_mut(sock).and_then(|conn| conn.agent.take());
+    let agent = c.conns.get_mut(sock).and_then(|conn| conn.take_agent());
     if let Some(a) = agent {
         forget_socket(c, a, sock);
     }

@@ -12,11 +12,11 @@ use crate::{net, runtime, Error, ErrorKind};
 
 use super::connect::{start_socket, Start};
 use super::exchange::{emit, fail, fail_now, free_client, let_go};
+use super::exchange::{ClientExchange, RequestOut, ResponseLife};
 use super::options::{IntoRequestOptions, RequestOptions};
 use super::pool::{assign, pump};
 use super::{
-    client_ctx, client_from_ctx, with_state, ClientExchange, ClientListeners, ClientRequest,
-    ClientResponse, RequestOut, ResponseLife,
+    client_ctx, client_from_ctx, with_state, ClientListeners, ClientRequest, ClientResponse,
 };
 
 /// Issues a request (Node's `http.request(options, callback)`): returns the
@@ -89,21 +89,13 @@ fn request_over(
         ex.listeners.response.push(Box::new(on_response));
         match options {
             Ok(o) => {
-                for (n, v) in &o.headers {
-                    ex.set_headers.append(n, v);
-                }
-                // Node sets `Host` here, after the options' headers, so it
-                // sits there on the wire and `get_header("host")` has it.
-                if !ex.set_headers.has("host") {
-                    ex.set_headers.append("Host", &host_header(&o));
-                }
                 let invalid = !encode::is_valid_method(&o.method)
                     || !encode::is_valid_request_target(&o.path)
                     || o.host.bytes().any(|b| b <= b' ' || b == 0x7f)
                     || o.headers.iter().any(|(n, v)| {
                         !encode::is_valid_header_name(n) || !encode::is_valid_header_value(v)
                     });
-                ex.options = Some(o);
+                ex.set_request(o, host_header);
                 if invalid {
                     Err(Error::new(
                         ErrorKind::InvalidHeader,
@@ -247,7 +239,7 @@ impl ClientRequest {
                     false,
                 )));
             }
-            let mut out = std::mem::take(&mut e.out);
+            let mut out = e.take_out();
             if !e.request.head_sent() {
                 write_request_head(e, &mut out, end.then_some(data.len()));
             }
@@ -257,7 +249,7 @@ impl ClientRequest {
             if end {
                 e.request.reach(RequestOut::Ended);
             }
-            e.out = out;
+            e.put_out(out);
             let mismatch = match encoded {
                 Ok(()) => None,
                 Err(BodyError::TooLong) => Some(Error::new(
@@ -279,7 +271,7 @@ impl ClientRequest {
             let ok = backlog < HIGH_WATER_MARK;
             if !ok {
                 if let Some(e) = c.clients.get_mut(self.id) {
-                    e.need_drain = true;
+                    e.owe_drain();
                 }
                 if let Some(s) = sock {
                     net::want_drain(s);
@@ -324,9 +316,9 @@ impl ClientRequest {
             if e.request.head_sent() || e.response.is_over() {
                 return;
             }
-            let mut out = std::mem::take(&mut e.out);
+            let mut out = e.take_out();
             write_request_head(e, &mut out, None);
-            e.out = out;
+            e.put_out(out);
             pump(c, self.id);
         });
     }
@@ -354,7 +346,7 @@ impl ClientRequest {
             let Some(e) = c.clients.get_mut(self.id) else {
                 return;
             };
-            e.timeout = timeout;
+            e.set_timeout(timeout);
             if let Some(sock) = e.socket {
                 net::set_idle_timeout(sock, timeout);
             }
@@ -690,7 +682,7 @@ impl ClientRequest {
     /// ```
     #[doc(alias = "setNoDelay")]
     pub fn set_no_delay(&self, no_delay: bool) {
-        if let Some(socket) = self.remember_socket_option(|e| e.no_delay = Some(no_delay)) {
+        if let Some(socket) = self.remember_socket_option(|e| e.set_no_delay(no_delay)) {
             socket.set_no_delay(no_delay);
         }
     }
@@ -706,7 +698,7 @@ impl ClientRequest {
     #[doc(alias = "setSocketKeepAlive")]
     pub fn set_socket_keep_alive(&self, enable: bool, initial_delay_ms: u64) {
         let option = Some((enable, initial_delay_ms));
-        if let Some(socket) = self.remember_socket_option(|e| e.socket_keep_alive = option) {
+        if let Some(socket) = self.remember_socket_option(|e| e.set_socket_keep_alive(option)) {
             socket.set_keep_alive(enable, initial_delay_ms);
         }
     }
@@ -923,7 +915,7 @@ pub(super) fn write_request_head(
     let bodiless_method = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
         .iter()
         .any(|m| o.method.eq_ignore_ascii_case(m));
-    e.framing = if chunked_by_user {
+    let framing = if chunked_by_user {
         Framing::Chunked
     } else if let Some(n) = length {
         Framing::Length(n)
@@ -944,7 +936,7 @@ pub(super) fn write_request_head(
         }
     };
     out.extend_from_slice(b"\r\n");
-    e.request.reach(RequestOut::HeadSent);
+    e.head_written(framing);
 }
 
 /// `drain` for the request on a client socket.
@@ -957,13 +949,9 @@ pub(super) fn emit_request_drain(sock: SockId) {
     })
     .flatten();
     if let Some(ex) = ex {
-        let wanted = with_state(|c| {
-            c.clients
-                .get_mut(ex)
-                .map(|e| std::mem::take(&mut e.need_drain))
-        })
-        .flatten()
-        .unwrap_or(false);
+        let wanted = with_state(|c| c.clients.get_mut(ex).map(|e| e.take_drain()))
+            .flatten()
+            .unwrap_or(false);
         if wanted {
             emit(ex, |l| &mut l.drain, |f| f());
         }

@@ -10,12 +10,10 @@ use crate::net::{Cause, SockId, Socket};
 use crate::{net, Error};
 
 use super::agent::emit_agent_upgrade;
+use super::exchange::ClientExchange;
 use super::exchange::{emit, fail, free_client, let_go};
 use super::pool::{detach_from_agent, release_socket};
-use super::{
-    with_state, ClientExchange, ClientId, ClientListeners, ClientReading, ClientResponse,
-    ClientState, Replay, ResponseLife,
-};
+use super::{with_state, ClientId, ClientListeners, ClientReading, ClientResponse, ClientState};
 
 enum Step<'a> {
     Stop,
@@ -164,7 +162,7 @@ fn next_step<'a>(
                 return Step::Stop;
             }
             // The response has begun: the request will not be replayed.
-            ex.replay = Replay::Off;
+            ex.disarm_replay();
             let head_request = ex.is_head();
             match h1::parse_response_head(input, head_request, &Limits::default(), &mut ex.parsed) {
                 Ok(None) => Step::Stop,
@@ -191,8 +189,7 @@ fn next_step<'a>(
                         // Kept, so the `upgrade` (or `connect`) listener
                         // reads the status and headers.
                         ex.parsed.upgrade = true;
-                        ex.res_head.clear();
-                        ex.res_head.extend_from_slice(&input[..n]);
+                        ex.keep_head(&input[..n]);
                         return Step::Upgrade(id, n, tunnel);
                     }
                     if (100..200).contains(&status) {
@@ -204,9 +201,7 @@ fn next_step<'a>(
                             Step::Skip(n)
                         };
                     }
-                    ex.res_head.clear();
-                    ex.res_head.extend_from_slice(&input[..n]);
-                    ex.response = ResponseLife::Receiving;
+                    ex.receive_head(&input[..n]);
                     // A socket that carried a refused CONNECT is not
                     // reused: a proxy often answers from the socket it was
                     // handed and ends it, without saying `close` (and
@@ -215,7 +210,7 @@ fn next_step<'a>(
                         .peer_message(ex.parsed.keep_alive && !ex.is_connect());
                     let empty = matches!(ex.parsed.body, h1::BodyKind::Empty);
                     if !empty {
-                        conn.reading = ClientReading::Body(Decoder::new(ex.parsed.body));
+                        conn.read_body(Decoder::new(ex.parsed.body));
                     }
                     log::trace!(
                         "client: socket {} response {status}, body {:?}",
@@ -236,7 +231,7 @@ fn next_step<'a>(
             Ok((n, Decoded::NeedMore)) => Step::Skip(n),
             Ok((n, Decoded::Done)) => {
                 ex.incoming.keep_trailers(decoder);
-                conn.reading = ClientReading::Head;
+                conn.read_head();
                 Step::End(id, n)
             }
         },
@@ -279,14 +274,8 @@ pub(super) fn complete(sock: SockId, ex: ClientId, poisoned: Option<Option<Error
     if let Some(s) = tail {
         emit(ex, |l| &mut l.data, |f| f(Chunk::Text(&s)));
     }
-    let first = with_state(|c| match c.clients.get_mut(ex) {
-        Some(e) if !e.response.is_over() => {
-            e.response = ResponseLife::Complete;
-            true
-        }
-        _ => false,
-    })
-    .unwrap_or(false);
+    let first =
+        with_state(|c| c.clients.get_mut(ex).is_some_and(|e| e.complete())).unwrap_or(false);
     if !first {
         return;
     }
@@ -299,7 +288,7 @@ pub(super) fn complete(sock: SockId, ex: ClientId, poisoned: Option<Option<Error
         Some(err) => {
             with_state(|c| {
                 if let Some(conn) = c.conns.get_mut(sock) {
-                    conn.ex = None;
+                    conn.release();
                 }
                 detach_from_agent(c, sock);
             });
