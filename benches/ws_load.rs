@@ -113,7 +113,10 @@ fn parse_args() -> Args {
         Some((h, p)) => (h, num_port(p)),
         None => (authority, 80),
     };
-    a.host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    a.host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     a.port = port;
     a.path = path.to_string();
     if a.connections == 0 || a.in_flight == 0 {
@@ -184,7 +187,9 @@ fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::new();
     for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
             if i <= c.len() {
                 s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -307,14 +312,22 @@ impl Conn {
 
     /// Parses the handshake response and then frames; `sending` says
     /// whether each echo is answered with a new message.
-    fn process(&mut self, stats: &mut Stats, sending: bool, in_flight: usize) -> Result<(), String> {
+    fn process(
+        &mut self,
+        stats: &mut Stats,
+        sending: bool,
+        in_flight: usize,
+    ) -> Result<(), String> {
         if let Phase::Handshake { accept } = &self.phase {
             let Some(end) = self.inbuf.windows(4).position(|w| w == b"\r\n\r\n") else {
                 return Ok(());
             };
             let head = String::from_utf8_lossy(&self.inbuf[..end]).to_string();
             if !head.starts_with("HTTP/1.1 101") {
-                return Err(format!("handshake refused: {}", head.lines().next().unwrap_or("")));
+                return Err(format!(
+                    "handshake refused: {}",
+                    head.lines().next().unwrap_or("")
+                ));
             }
             let ok = head.lines().any(|l| {
                 l.split_once(':').is_some_and(|(k, v)| {
@@ -343,7 +356,10 @@ impl Conn {
             }
             let (len, hlen) = match b[1] & 0x7F {
                 126 if b.len() >= 4 => (u16::from_be_bytes([b[2], b[3]]) as usize, 4),
-                127 if b.len() >= 10 => (u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize, 10),
+                127 if b.len() >= 10 => (
+                    u64::from_be_bytes(b[2..10].try_into().unwrap()) as usize,
+                    10,
+                ),
                 126 | 127 => break,
                 n => (n as usize, 2),
             };
@@ -360,7 +376,9 @@ impl Conn {
                         if stats.measuring {
                             stats.received += 1;
                             if let Some(t) = sent {
-                                stats.latencies_us.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                                stats
+                                    .latencies_us
+                                    .push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
                             }
                         }
                         if sending {
@@ -376,7 +394,10 @@ impl Conn {
                 0xA => {}
                 0x8 => {
                     let code = if len >= 2 {
-                        u16::from_be_bytes([self.inbuf[payload_start], self.inbuf[payload_start + 1]])
+                        u16::from_be_bytes([
+                            self.inbuf[payload_start],
+                            self.inbuf[payload_start + 1],
+                        ])
                     } else {
                         1005
                     };
@@ -444,10 +465,16 @@ fn main() {
             std::process::exit(1)
         });
         poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)
+            .register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )
             .expect("register");
         let key = base64(&rng.bytes::<16>());
-        let accept = base64(&sha1(format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes()));
+        let accept = base64(&sha1(
+            format!("{key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11").as_bytes(),
+        ));
         let request = format!(
             "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
@@ -476,8 +503,14 @@ fn main() {
 
     while measure_end.is_none() {
         let now = Instant::now();
-        let open = conns.iter().filter(|c| matches!(c.phase, Phase::Open)).count();
-        let alive = conns.iter().filter(|c| !matches!(c.phase, Phase::Dead)).count();
+        let open = conns
+            .iter()
+            .filter(|c| matches!(c.phase, Phase::Open))
+            .count();
+        let alive = conns
+            .iter()
+            .filter(|c| !matches!(c.phase, Phase::Dead))
+            .count();
         if alive == 0 {
             eprintln!("every connection failed");
             std::process::exit(1);
@@ -486,25 +519,42 @@ fn main() {
             if open == alive {
                 open_at = Some(now);
             } else if now > handshake_deadline {
-                eprintln!("only {open} of {} connections opened within 20 s", a.connections);
+                eprintln!(
+                    "only {open} of {} connections opened within 20 s",
+                    a.connections
+                );
                 std::process::exit(1);
             }
         }
         if let Some(t0) = open_at {
             if measure_start.is_none() && now >= t0 + Duration::from_secs_f64(a.warmup) {
                 stats.measuring = true;
-                measure_start = Some((now, own_cpu(), a.server_pid.and_then(|p| process_cpu(p, ticks))));
+                measure_start = Some((
+                    now,
+                    own_cpu(),
+                    a.server_pid.and_then(|p| process_cpu(p, ticks)),
+                ));
             }
         }
         if let Some((t1, _, _)) = measure_start {
             if now >= t1 + Duration::from_secs_f64(a.secs) {
                 stats.measuring = false;
-                measure_end = Some((now, own_cpu(), a.server_pid.and_then(|p| process_cpu(p, ticks))));
+                measure_end = Some((
+                    now,
+                    own_cpu(),
+                    a.server_pid.and_then(|p| process_cpu(p, ticks)),
+                ));
                 break;
             }
         }
         poll.poll(&mut events, Some(Duration::from_millis(5)))
-            .or_else(|e| if e.kind() == io::ErrorKind::Interrupted { Ok(()) } else { Err(e) })
+            .or_else(|e| {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
             .expect("poll");
         for ev in events.iter() {
             let c = &mut conns[ev.token().0];
@@ -534,7 +584,8 @@ fn main() {
 
     // A clean goodbye: a close frame (1000) on every live connection.
     for c in conns.iter_mut().filter(|c| matches!(c.phase, Phase::Open)) {
-        c.out.extend_from_slice(&masked_frame(0x8, &1000u16.to_be_bytes(), c.key));
+        c.out
+            .extend_from_slice(&masked_frame(0x8, &1000u16.to_be_bytes(), c.key));
         let _ = c.flush();
     }
 

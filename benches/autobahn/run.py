@@ -62,6 +62,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
 from benchlib import free_port, say  # noqa: E402
 
+TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 REQUIREMENTS = os.path.join(HERE, "requirements-py27.txt")
 BEHAVIORS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
 CI_CASES = ([f"{s}.*" for s in (1, 2, 3, 4, 5, 6, 7, 9, 10)]
@@ -166,20 +167,16 @@ def command(template, **fields):
     return [a.format(**fields) for a in argv]
 
 
-def ensure_default_binary(argv, default_template, example):
-    """Builds the default example in release mode when it is the command and missing."""
-    exe = argv[0]
-    if not os.path.isabs(exe):
-        exe = os.path.join(ROOT, exe)
-    if os.path.exists(exe):
-        argv[0] = exe
-        return
-    if shlex.split(default_template)[0] == shlex.split(" ".join(argv))[0] or argv[0].endswith("/" + example):
-        say(f"autobahn: {argv[0]} is missing: cargo build --release --example {example}")
+def default_binary(argv, example):
+    """The default command's example, from $CARGO_TARGET_DIR (else target/),
+    built in release mode when missing."""
+    exe = os.path.join(TARGET, "release", "examples", example)
+    if not os.path.exists(exe):
+        say(f"autobahn: {exe} is missing: cargo build --release --example {example}")
         r = subprocess.run(["cargo", "build", "--release", "--quiet", "--example", example], cwd=ROOT)
         if r.returncode != 0 or not os.path.exists(exe):
             raise SystemExit(f"autobahn: could not build examples/{example}")
-        argv[0] = exe
+    argv[0] = exe
 
 
 # ---------------------------------------------------------------- specs
@@ -271,7 +268,7 @@ def run_server_mode(a, py, outdir, cases, exclude):
     port = free_port()
     argv = command(a.server_cmd, port=port)
     if a.server_cmd == DEFAULT_SERVER:
-        ensure_default_binary(argv, DEFAULT_SERVER, "ws_echo")
+        default_binary(argv, "ws_echo")
     if a.agent:
         agent = a.agent
     elif os.path.basename(argv[0]) in ("node", "python3", "python") and len(argv) > 1:
@@ -309,7 +306,7 @@ def run_client_mode(a, py, outdir, cases, exclude):
     url = f"ws://127.0.0.1:{port}"
     argv = command(a.client_cmd, url=url, port=port)
     if a.client_cmd == DEFAULT_CLIENT:
-        ensure_default_binary(argv, DEFAULT_CLIENT, "ws_autobahn_client")
+        default_binary(argv, "ws_autobahn_client")
     spec = make_spec("fuzzingserver.json", outdir, url, "-", cases, exclude)
     say(f"autobahn: wstest -m fuzzingserver -s {os.path.relpath(spec, ROOT)} ({url}), client {' '.join(argv)}")
     started = []
