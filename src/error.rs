@@ -92,6 +92,10 @@ pub enum ErrorKind {
     /// Output past a size cap, such as a decompression bomb stopped at
     /// `max_output_length` (`ERR_BUFFER_TOO_LARGE`).
     BufferTooLarge,
+    /// A WebSocket failure: the peer broke the protocol (with `ws`'s
+    /// `WS_ERR_*` code in [`code`](Error::code)), the opening handshake
+    /// failed, or a send found the connection not open.
+    WebSocket,
 }
 
 /// An error: a kind to match on, Node's code, a message for people, and
@@ -293,6 +297,7 @@ impl Error {
             ErrorKind::StreamDestroyed => "ERR_STREAM_DESTROYED",
             ErrorKind::Zlib => "Z_DATA_ERROR",
             ErrorKind::BufferTooLarge => "ERR_BUFFER_TOO_LARGE",
+            ErrorKind::WebSocket => "ERR_WEBSOCKET",
         }
     }
 

@@ -131,6 +131,7 @@ pub mod tls {
     };
 }
 pub mod url;
+pub mod ws;
 
 pub use chunk::{Chunk, IntoChunk};
 pub use cluster::{cluster, ClusterExit, Worker};

@@ -1,5 +1,5 @@
 //! The dependency rule of the crate, checked on its sources: layers run one
-//! way, `http` → `net` (with `fs` and `zlib` beside it) → `stream` →
+//! way, `ws` → `http` → `net` (with `fs` and `zlib` beside it) → `stream` →
 //! `runtime`. Nothing in `src/runtime` names a layer above it; `src/stream`
 //! (the stream traits, `pipe`) names only `runtime`; nothing in `src/net`,
 //! `src/fs` or `src/zlib` names `http`. Calls go back up only through
@@ -24,6 +24,8 @@ enum Layer {
     /// `net`, and the services beside it: `fs`, `zlib`.
     Net,
     Http,
+    /// `ws`: WebSocket, on HTTP's upgrade and client.
+    Ws,
     /// `lib.rs` (the top, re-exporting everything) and `cluster.rs` (loops
     /// on threads, above every layer).
     Top,
@@ -39,6 +41,8 @@ fn layer_of(path: &Path) -> Layer {
         Layer::Net
     } else if rel.contains("src/http/") {
         Layer::Http
+    } else if rel.contains("src/ws/") {
+        Layer::Ws
     } else if rel.ends_with("src/lib.rs") || rel.ends_with("src/cluster.rs") {
         Layer::Top
     } else {
@@ -49,7 +53,7 @@ fn layer_of(path: &Path) -> Layer {
 /// The layers a line of code names, by the paths it uses.
 fn layers_named(code: &str, own: Layer) -> Vec<Layer> {
     let mut named = Vec::new();
-    let patterns: [(&str, Layer); 12] = [
+    let patterns: [(&str, Layer); 14] = [
         ("crate::runtime", Layer::Runtime),
         ("crate::stream", Layer::Stream),
         ("crate::net", Layer::Net),
@@ -62,6 +66,8 @@ fn layers_named(code: &str, own: Layer) -> Vec<Layer> {
         ("nodelike::fs", Layer::Net),
         ("nodelike::zlib", Layer::Net),
         ("nodelike::http", Layer::Http),
+        ("crate::ws", Layer::Ws),
+        ("nodelike::ws", Layer::Ws),
     ];
     for (pattern, layer) in patterns {
         if code.contains(pattern) {
@@ -77,6 +83,7 @@ fn layers_named(code: &str, own: Layer) -> Vec<Layer> {
         ("fs", Layer::Net),
         ("zlib", Layer::Net),
         ("http", Layer::Http),
+        ("ws", Layer::Ws),
     ] {
         for prefix in ["super::", "super::super::", "super::super::super::"] {
             if code.contains(&format!("{prefix}{name}::"))

@@ -1,0 +1,474 @@
+//! permessage-deflate (RFC 7692): the options, the negotiation of
+//! `Sec-WebSocket-Extensions`, and the per-connection compressor and
+//! decompressor.
+//!
+//! Each message is raw DEFLATE (no zlib header) ended by a sync flush,
+//! whose trailing empty stored block `00 00 ff ff` is stripped by the
+//! sender and put back by the receiver (§7.2.1-2). With context takeover
+//! (the default) the LZ77 window carries over from message to message; a
+//! `*_no_context_takeover` parameter makes that side start every message
+//! afresh.
+//!
+//! **Window bits 8.** zlib cannot compress with a 256-byte window (raw
+//! deflate with windowBits 8 is refused, and flate2 accepts 9..=15 only),
+//! so a peer that asks for 8 gets our 9-bit compressor: zlib's deflate
+//! never emits a distance beyond the window size minus 262 bytes (250 for
+//! a 512-byte window), which a 256-byte window decodes. Decompressing
+//! always works with a window at least as large as the peer's, so our
+//! decompressor uses 9 for 8. Node's zlib does the same mapping.
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::error::{ProtocolError, INVALID_DEFLATE, MAX_PAYLOAD};
+use super::extension::{self, Extension};
+use super::Role;
+
+/// The trailer a sync flush ends with (an empty stored block).
+const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The extension's token.
+const NAME: &str = "permessage-deflate";
+
+/// Options for permessage-deflate: `ws`'s `perMessageDeflate` object
+/// (`WebSocketServer` has it off by default, a client offers it by default).
+///
+/// The `*_max_window_bits` limits are base-2 logarithms of the LZ77 window
+/// (8 to 15; `None` leaves it to the peer, up to 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerMessageDeflate {
+    /// The server starts every message with an empty window (uses less
+    /// memory between messages, compresses worse).
+    pub server_no_context_takeover: bool,
+    /// The client starts every message with an empty window.
+    pub client_no_context_takeover: bool,
+    /// The largest window the server may compress with.
+    pub server_max_window_bits: Option<u8>,
+    /// The largest window the client may compress with.
+    pub client_max_window_bits: Option<u8>,
+    /// Messages smaller than this many bytes are sent uncompressed
+    /// (default 1024, as `ws`): compressing a few bytes costs more time
+    /// than it saves bandwidth.
+    pub threshold: usize,
+    /// The zlib compression level, 0 (store) to 9 (best); default 6, zlib's
+    /// default, as `ws`.
+    pub level: u32,
+    /// `ws`'s `concurrencyLimit` (default 10): how many zlib jobs `ws` runs
+    /// at once on Node's thread pool. Kept for parity; here compression runs
+    /// on the event loop, one message at a time, so it has no effect.
+    pub concurrency_limit: usize,
+}
+
+impl Default for PerMessageDeflate {
+    fn default() -> Self {
+        PerMessageDeflate {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: None,
+            client_max_window_bits: None,
+            threshold: 1024,
+            level: 6,
+            concurrency_limit: 10,
+        }
+    }
+}
+
+/// What both sides agreed on (RFC 7692 §7.1). Window bits are 8..=15 (15
+/// when the parameter was absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DeflateParams {
+    /// The server resets its compressor after every message.
+    pub(crate) server_no_context_takeover: bool,
+    /// The client resets its compressor after every message.
+    pub(crate) client_no_context_takeover: bool,
+    /// The server's compression window.
+    pub(crate) server_max_window_bits: u8,
+    /// The client's compression window.
+    pub(crate) client_max_window_bits: u8,
+}
+
+/// The parameters of one offer or response, checked (`ws`'s
+/// `normalizeParams`). `client_max_window_bits` may be present without a
+/// value in a client's offer ("I can honour a limit"): `Some(None)`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Params {
+    server_no_context_takeover: bool,
+    client_no_context_takeover: bool,
+    server_max_window_bits: Option<u8>,
+    client_max_window_bits: Option<Option<u8>>,
+}
+
+/// Checks one permessage-deflate element's parameters: known names only,
+/// each at most once, flags without values, window bits 8..=15. A bare
+/// `client_max_window_bits` is allowed only in an offer (`from_client`).
+fn read_params(ext: &Extension, from_client: bool) -> Result<Params, ()> {
+    let mut p = Params::default();
+    let mut seen = [false; 4];
+    for (key, value) in &ext.params {
+        let (slot, v) = (key.as_str(), value.as_deref());
+        let index = match (slot, v) {
+            ("server_no_context_takeover", None) => {
+                p.server_no_context_takeover = true;
+                0
+            }
+            ("client_no_context_takeover", None) => {
+                p.client_no_context_takeover = true;
+                1
+            }
+            ("server_max_window_bits", Some(v)) => {
+                p.server_max_window_bits = Some(window_bits(v)?);
+                2
+            }
+            ("client_max_window_bits", None) if from_client => {
+                p.client_max_window_bits = Some(None);
+                3
+            }
+            ("client_max_window_bits", Some(v)) => {
+                p.client_max_window_bits = Some(Some(window_bits(v)?));
+                3
+            }
+            _ => return Err(()),
+        };
+        if std::mem::replace(&mut seen[index], true) {
+            return Err(()); // a parameter twice
+        }
+    }
+    Ok(p)
+}
+
+/// A window bits value: decimal 8..=15, no sign, no leading zeros.
+fn window_bits(v: &str) -> Result<u8, ()> {
+    match v {
+        "8" | "9" | "10" | "11" | "12" | "13" | "14" | "15" => v.parse().map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+/// Server: the client's offers (every `Sec-WebSocket-Extensions` value,
+/// joined by ", ") against our options. `Ok(None)` when no
+/// permessage-deflate offer is acceptable (the connection goes on
+/// uncompressed), `Ok(Some((params, response header value)))` for the first
+/// acceptable one, `Err(())` when the header is malformed or a
+/// permessage-deflate offer has a bad parameter (the server answers 400,
+/// "Invalid or unacceptable Sec-WebSocket-Extensions header"). Other
+/// extensions are ignored.
+pub(crate) fn negotiate_server(
+    offers: &str,
+    opts: &PerMessageDeflate,
+) -> Result<Option<(DeflateParams, String)>, ()> {
+    let list = extension::parse(offers)?;
+    // Every offer is checked first, as ws does: a bad later offer fails the
+    // handshake even when an earlier one would do.
+    let mut checked = Vec::new();
+    for ext in list.iter().filter(|e| e.name == NAME) {
+        checked.push(read_params(ext, true)?);
+    }
+    let acceptable = |p: &Params| {
+        // We must use a window no larger than the client allows, and we can
+        // only limit the client's window if it says it can honour a limit.
+        let server_ok = match (opts.server_max_window_bits, p.server_max_window_bits) {
+            (Some(ours), Some(theirs)) => ours <= theirs,
+            _ => true,
+        };
+        let client_ok = opts.client_max_window_bits.is_none() || p.client_max_window_bits.is_some();
+        server_ok && client_ok
+    };
+    let Some(offer) = checked.into_iter().find(acceptable) else {
+        return Ok(None);
+    };
+    let server_bits = opts.server_max_window_bits.or(offer.server_max_window_bits);
+    let client_bits = match (opts.client_max_window_bits, offer.client_max_window_bits) {
+        (Some(ours), Some(Some(theirs))) => Some(ours.min(theirs)),
+        (Some(ours), _) => Some(ours),
+        (None, Some(Some(theirs))) => Some(theirs),
+        (None, _) => None,
+    };
+    let params = DeflateParams {
+        server_no_context_takeover: offer.server_no_context_takeover
+            || opts.server_no_context_takeover,
+        client_no_context_takeover: offer.client_no_context_takeover
+            || opts.client_no_context_takeover,
+        server_max_window_bits: server_bits.unwrap_or(15),
+        client_max_window_bits: client_bits.unwrap_or(15),
+    };
+    let mut response = String::from(NAME);
+    if params.server_no_context_takeover {
+        response.push_str("; server_no_context_takeover");
+    }
+    if params.client_no_context_takeover {
+        response.push_str("; client_no_context_takeover");
+    }
+    if let Some(bits) = server_bits {
+        response.push_str(&format!("; server_max_window_bits={bits}"));
+    }
+    if let Some(bits) = client_bits {
+        response.push_str(&format!("; client_max_window_bits={bits}"));
+    }
+    Ok(Some((params, response)))
+}
+
+/// Client: our offer's header value, e.g. `permessage-deflate;
+/// client_max_window_bits` (the bare parameter says we can honour a limit
+/// the server sets).
+pub(crate) fn client_offer(opts: &PerMessageDeflate) -> String {
+    let mut offer = String::from(NAME);
+    if opts.server_no_context_takeover {
+        offer.push_str("; server_no_context_takeover");
+    }
+    if opts.client_no_context_takeover {
+        offer.push_str("; client_no_context_takeover");
+    }
+    if let Some(bits) = opts.server_max_window_bits {
+        offer.push_str(&format!("; server_max_window_bits={bits}"));
+    }
+    match opts.client_max_window_bits {
+        Some(bits) => offer.push_str(&format!("; client_max_window_bits={bits}")),
+        None => offer.push_str("; client_max_window_bits"),
+    }
+    offer
+}
+
+/// Client: the server's `Sec-WebSocket-Extensions` against our offer. An
+/// error is the text the client fails the connection with (`ws`'s).
+pub(crate) fn accept_server_response(
+    value: &str,
+    opts: &PerMessageDeflate,
+) -> Result<DeflateParams, &'static str> {
+    const INVALID: &str = "Invalid Sec-WebSocket-Extensions header";
+    let list = extension::parse(value).map_err(|_| INVALID)?;
+    if list.iter().any(|e| e.name != NAME) {
+        return Err("Server indicated an extension that was not requested");
+    }
+    let [ext] = list.as_slice() else {
+        return Err(INVALID); // permessage-deflate accepted twice
+    };
+    let p = read_params(ext, false).map_err(|_| INVALID)?;
+    // The server may not raise the limits we set (RFC 7692 §7.1.2).
+    let client_bits = match (p.client_max_window_bits.flatten(), opts.client_max_window_bits) {
+        (Some(theirs), Some(ours)) if theirs > ours => return Err(INVALID),
+        (Some(theirs), _) => theirs,
+        (None, ours) => ours.unwrap_or(15),
+    };
+    let server_bits = match (p.server_max_window_bits, opts.server_max_window_bits) {
+        (Some(theirs), Some(ours)) if theirs > ours => return Err(INVALID),
+        (theirs, _) => theirs.unwrap_or(15),
+    };
+    Ok(DeflateParams {
+        server_no_context_takeover: p.server_no_context_takeover,
+        client_no_context_takeover: p.client_no_context_takeover
+            || opts.client_no_context_takeover,
+        server_max_window_bits: server_bits,
+        client_max_window_bits: client_bits,
+    })
+}
+
+/// flate2 (like zlib for raw deflate) takes 9..=15; see the module docs for
+/// why 9 stands in for 8.
+fn zlib_window_bits(bits: u8) -> u8 {
+    bits.clamp(9, 15)
+}
+
+/// Decompresses the peer's messages.
+pub(crate) struct Inflater {
+    /// Raw inflate state (the window, with context takeover).
+    zlib: Decompress,
+    /// The peer resets its compressor after each message, so we reset ours.
+    no_context_takeover: bool,
+    /// Where the current message's deflate stream stands.
+    stream: StreamState,
+}
+
+/// A message's deflate stream: normally open until the message ends; a
+/// peer may end it with a final block (BFINAL), after which the rest of the
+/// message (the trailer we append, padding) is not deflate data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StreamState {
+    /// Still decoding.
+    Open,
+    /// A final block ended the stream; the decompressor has been reset and
+    /// the rest of this message is ignored.
+    Ended,
+}
+
+impl Inflater {
+    /// A decompressor for the messages `role`'s peer sends.
+    pub(crate) fn new(params: &DeflateParams, role: Role) -> Inflater {
+        // We decode what the other side compresses.
+        let (bits, no_context_takeover) = match role {
+            Role::Server => (params.client_max_window_bits, params.client_no_context_takeover),
+            Role::Client => (params.server_max_window_bits, params.server_no_context_takeover),
+        };
+        Inflater {
+            zlib: Decompress::new_with_window_bits(false, zlib_window_bits(bits)),
+            no_context_takeover,
+            stream: StreamState::Open,
+        }
+    }
+
+    /// Inflates part of a compressed message (a frame's payload, unmasked),
+    /// appending to `out`; fails with 1009 as soon as `out` passes `cap`
+    /// (`0` for no limit), having produced at most about `cap` extra bytes,
+    /// so a deflate bomb costs bounded memory and time.
+    pub(crate) fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) -> Result<(), ProtocolError> {
+        let mut input = input;
+        while self.stream == StreamState::Open {
+            // Room to write into: about what the input could expand to,
+            // bounded by the cap so one call cannot overshoot it by much.
+            if out.capacity() - out.len() < 256 {
+                let want = (input.len() * 4).clamp(4096, 1 << 20);
+                let room = if cap > 0 { want.min(cap.saturating_sub(out.len()) + 1).max(256) } else { want };
+                out.reserve(room);
+            }
+            let before_in = self.zlib.total_in();
+            let len_before = out.len();
+            let status = self
+                .zlib
+                .decompress_vec(input, out, FlushDecompress::Sync)
+                .map_err(|_| INVALID_DEFLATE)?;
+            let used = (self.zlib.total_in() - before_in) as usize;
+            input = input.get(used..).unwrap_or(&[]);
+            let produced = out.len() != len_before;
+            if cap > 0 && out.len() > cap {
+                return Err(MAX_PAYLOAD);
+            }
+            if status == Status::StreamEnd {
+                self.zlib.reset(false);
+                self.stream = StreamState::Ended;
+                break;
+            }
+            // Done when the input is used up and the output did not fill
+            // the room it had (so nothing more is waiting inside zlib).
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+            // No progress with room and input to spare: zlib wants more
+            // input than this frame has (the next frame brings it).
+            if used == 0 && !produced {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The message's last frame has been inflated: puts back the stripped
+    /// trailer (flushing the last bytes out) and resets for the next
+    /// message when the peer does not take context over.
+    pub(crate) fn finish_message(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), ProtocolError> {
+        let result = self.inflate(&TRAILER, out, cap);
+        if self.no_context_takeover || result.is_err() {
+            self.zlib.reset(false);
+        }
+        self.stream = StreamState::Open;
+        result
+    }
+}
+
+/// Compresses our messages.
+pub(crate) struct Deflater {
+    /// Raw deflate state.
+    zlib: Compress,
+    /// We reset the compressor after each message.
+    no_context_takeover: bool,
+    /// Messages under this many bytes are sent uncompressed.
+    threshold: usize,
+    /// The compressed bytes of the message being sent (reused).
+    buf: Vec<u8>,
+}
+
+impl Deflater {
+    /// A compressor for `role`'s messages at zlib `level` (0-9).
+    pub(crate) fn new(params: &DeflateParams, role: Role, level: u32, threshold: usize) -> Deflater {
+        let (bits, no_context_takeover) = match role {
+            Role::Server => (params.server_max_window_bits, params.server_no_context_takeover),
+            Role::Client => (params.client_max_window_bits, params.client_no_context_takeover),
+        };
+        Deflater {
+            zlib: Compress::new_with_window_bits(
+                Compression::new(level.min(9)),
+                false,
+                zlib_window_bits(bits),
+            ),
+            no_context_takeover,
+            threshold,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Messages (first fragments) shorter than this go uncompressed.
+    pub(crate) fn threshold(&self) -> usize {
+        self.threshold
+    }
+
+    /// Compresses one frame's worth of a message; `fin` for its last
+    /// frame, whose trailer is stripped. The bytes stay valid until the next
+    /// call.
+    pub(crate) fn compress(&mut self, data: &[u8], fin: bool) -> &[u8] {
+        self.buf.clear();
+        if !self.deflate_into_buf(data) {
+            // zlib failed (it should not): reset it and send the data as
+            // stored blocks, which any inflater accepts at this point (the
+            // output so far ended on a sync flush, so it is byte-aligned)
+            // and which refer to no earlier data.
+            self.zlib.reset();
+            self.buf.clear();
+            write_stored(&mut self.buf, data);
+        }
+        if fin {
+            if self.buf.ends_with(&TRAILER) {
+                self.buf.truncate(self.buf.len() - TRAILER.len());
+            }
+            if self.no_context_takeover {
+                self.zlib.reset();
+            }
+        }
+        &self.buf
+    }
+
+    /// Runs `data` and a sync flush through zlib into `buf`; false on error.
+    fn deflate_into_buf(&mut self, data: &[u8]) -> bool {
+        let mut input = data;
+        loop {
+            if self.buf.capacity() - self.buf.len() < 64 {
+                self.buf.reserve(input.len() / 2 + 64);
+            }
+            let before_in = self.zlib.total_in();
+            if self.zlib.compress_vec(input, &mut self.buf, FlushCompress::Sync).is_err() {
+                return false;
+            }
+            let used = (self.zlib.total_in() - before_in) as usize;
+            input = input.get(used..).unwrap_or(&[]);
+            // The flush is complete once zlib has room left over.
+            if input.is_empty() && self.buf.len() < self.buf.capacity() {
+                return true;
+            }
+        }
+    }
+
+    /// Frees the compression buffer if one huge message grew it.
+    pub(crate) fn trim(&mut self) {
+        if self.buf.capacity() > KEEP_CAPACITY {
+            self.buf = Vec::new();
+        }
+    }
+}
+
+/// Buffers larger than this are freed after their message rather than kept
+/// for the next one.
+pub(crate) const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// Appends `data` as non-final stored DEFLATE blocks (RFC 1951 §3.2.4),
+/// ending with an empty one so the output looks like a sync flush's.
+fn write_stored(out: &mut Vec<u8>, data: &[u8]) {
+    for chunk in data.chunks(0xffff) {
+        let len = chunk.len() as u16;
+        out.push(0x00); // BFINAL 0, BTYPE 00, then padding to the byte
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
+}

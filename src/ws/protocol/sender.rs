@@ -1,0 +1,174 @@
+//! [`Sender`]: messages and control frames out, as bytes appended to the
+//! caller's buffer.
+
+use super::close;
+use super::deflate::Deflater;
+use super::frame::{write_header, FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV1};
+use super::handshake::fill_random;
+use super::mask::apply_mask;
+use super::Role;
+
+/// Whether a fragmented message is being sent ([`Sender::fragment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outgoing {
+    /// The next fragment opens a message.
+    Idle,
+    /// A message is open: the next fragments are continuations.
+    Open {
+        /// Its first frame had RSV1: every fragment goes through the
+        /// compressor.
+        compressed: bool,
+    },
+}
+
+/// Masking keys from the kernel's CSPRNG, fetched 64 at a time so that a
+/// client does not make a syscall per frame.
+struct MaskKeys {
+    /// Random bytes, four per key.
+    pool: [u8; 256],
+    /// Bytes of `pool` already used.
+    used: usize,
+}
+
+impl MaskKeys {
+    /// An empty pool (filled on first use: servers never need one).
+    fn new() -> Self {
+        MaskKeys { pool: [0; 256], used: 256 }
+    }
+
+    /// The next key.
+    fn next(&mut self) -> [u8; 4] {
+        if self.used + 4 > self.pool.len() {
+            fill_random(&mut self.pool);
+            self.used = 0;
+        }
+        let k = &self.pool[self.used..self.used + 4];
+        self.used += 4;
+        [k[0], k[1], k[2], k[3]]
+    }
+}
+
+/// The outgoing half of a WebSocket connection: encodes frames (masked in
+/// the client role, compressed when permessage-deflate was negotiated)
+/// straight into the caller's buffer.
+pub(crate) struct Sender {
+    /// Our role: a client masks every frame.
+    role: Role,
+    /// The compressor, when permessage-deflate was negotiated.
+    deflater: Option<Deflater>,
+    /// Masking keys (client role).
+    keys: MaskKeys,
+    /// The fragmented message being sent, if any.
+    outgoing: Outgoing,
+}
+
+impl Sender {
+    /// A sender for `role`, with a compressor when permessage-deflate was
+    /// negotiated.
+    pub(crate) fn new(role: Role, deflater: Option<Deflater>) -> Sender {
+        Sender { role, deflater, keys: MaskKeys::new(), outgoing: Outgoing::Idle }
+    }
+
+    /// One whole message as one frame, compressed when `compress`, a
+    /// compressor exists and the message is at least its threshold.
+    pub(crate) fn message(&mut self, out: &mut Vec<u8>, data: &[u8], binary: bool, compress: bool) {
+        let opcode = if binary { OP_BINARY } else { OP_TEXT };
+        let mask = self.mask();
+        match self.deflater.as_mut() {
+            Some(d) if compress && data.len() >= d.threshold() => {
+                write_frame(out, FIN | RSV1 | opcode, d.compress(data, true), mask);
+                d.trim();
+            }
+            _ => write_frame(out, FIN | opcode, data, mask),
+        }
+    }
+
+    /// One fragment (`ws`'s `send(data, { fin })`): the first call opens a
+    /// message (text or binary, compressed or not for all its fragments),
+    /// later calls are continuations, `fin` ends it.
+    pub(crate) fn fragment(
+        &mut self,
+        out: &mut Vec<u8>,
+        data: &[u8],
+        binary: bool,
+        fin: bool,
+        compress: bool,
+    ) {
+        let (opcode, compressed, rsv1) = match self.outgoing {
+            Outgoing::Idle => {
+                let compressed = compress
+                    && self.deflater.as_ref().is_some_and(|d| data.len() >= d.threshold());
+                let opcode = if binary { OP_BINARY } else { OP_TEXT };
+                (opcode, compressed, if compressed { RSV1 } else { 0 })
+            }
+            // RSV1 goes on a message's first frame only (RFC 7692 §6.1).
+            Outgoing::Open { compressed } => (OP_CONTINUATION, compressed, 0),
+        };
+        self.outgoing = if fin { Outgoing::Idle } else { Outgoing::Open { compressed } };
+        let first = if fin { FIN } else { 0 } | rsv1 | opcode;
+        let mask = self.mask();
+        match self.deflater.as_mut() {
+            Some(d) if compressed => {
+                write_frame(out, first, d.compress(data, fin), mask);
+                if fin {
+                    d.trim();
+                }
+            }
+            _ => write_frame(out, first, data, mask),
+        }
+    }
+
+    /// A ping (the caller keeps the payload within 125 bytes).
+    pub(crate) fn ping(&mut self, out: &mut Vec<u8>, payload: &[u8]) {
+        let mask = self.mask();
+        write_frame(out, FIN | OP_PING, payload, mask);
+    }
+
+    /// A pong (the caller keeps the payload within 125 bytes).
+    pub(crate) fn pong(&mut self, out: &mut Vec<u8>, payload: &[u8]) {
+        let mask = self.mask();
+        write_frame(out, FIN | OP_PONG, payload, mask);
+    }
+
+    /// A close frame: no body without a code (the caller checks the code
+    /// and the reason's length).
+    pub(crate) fn close(&mut self, out: &mut Vec<u8>, code: Option<u16>, reason: &str) {
+        let mask = self.mask();
+        write_header(out, FIN | OP_CLOSE, close::body_len(code, reason), mask);
+        let start = out.len();
+        close::write_body(out, code, reason);
+        if let Some(key) = mask {
+            apply_mask(&mut out[start..], key, 0);
+        }
+    }
+
+    /// A fresh masking key in the client role, none in the server role.
+    fn mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Client => Some(self.keys.next()),
+            Role::Server => None,
+        }
+    }
+}
+
+/// Appends a frame: header, then the payload (masked in place when `mask`).
+fn write_frame(out: &mut Vec<u8>, first: u8, payload: &[u8], mask: Option<[u8; 4]>) {
+    write_header(out, first, payload.len(), mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+}
+
+/// Test hook: a sender whose masking keys are all `key` (RFC examples use
+/// fixed keys).
+#[cfg(test)]
+impl Sender {
+    pub(crate) fn with_fixed_mask(role: Role, deflater: Option<Deflater>, key: [u8; 4]) -> Sender {
+        let mut s = Sender::new(role, deflater);
+        s.keys.pool = [key; 64].concat().try_into().unwrap_or([0; 256]);
+        s.keys.used = 0;
+        s
+    }
+}
