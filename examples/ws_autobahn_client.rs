@@ -71,7 +71,7 @@ fn run_case(base: Rc<str>, agent: Rc<str>, i: u32, n: u32) {
         ws::ClientOptions::default(),
     );
     // Failing the connection is what many cases expect: the close follows.
-    ws.on_error(|e| log::debug!("case {i}: {e}"));
+    ws.on_error(move |e| log::debug!("case {i}: {e}"));
     ws.on_message(move |data, is_binary| {
         let options = SendOptions {
             binary: Some(is_binary),
