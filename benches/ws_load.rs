@@ -261,6 +261,9 @@ struct Conn {
     out_pos: usize,
     inbuf: Vec<u8>,
     frame: Vec<u8>,
+    /// What every echo must carry (checked: a server that answers with
+    /// something else is an error, not a fast server).
+    payload: std::rc::Rc<[u8]>,
     key: [u8; 4],
     sent_at: VecDeque<Instant>,
 }
@@ -372,6 +375,13 @@ impl Conn {
                 // A message ends with its FIN frame (echoes of ours are one frame each).
                 0x0..=0x2 => {
                     if fin {
+                        if opcode == 0
+                            || self.inbuf[payload_start..payload_start + len] != self.payload[..]
+                        {
+                            return Err(format!(
+                                "an echo that is not what was sent ({len} bytes, opcode {opcode})"
+                            ));
+                        }
                         let sent = self.sent_at.pop_front();
                         if stats.measuring {
                             stats.received += 1;
@@ -454,7 +464,7 @@ fn main() {
         });
     let ticks = clock_ticks();
     let mut rng = Rng::new();
-    let payload = vec![b'x'; a.size];
+    let payload: std::rc::Rc<[u8]> = vec![b'x'; a.size].into();
     let opcode = if a.binary { 0x2 } else { 0x1 };
 
     let mut poll = Poll::new().expect("poll");
@@ -488,6 +498,7 @@ fn main() {
             out_pos: 0,
             inbuf: Vec::with_capacity(64 * 1024),
             frame: masked_frame(opcode, &payload, mask),
+            payload: payload.clone(),
             key: mask,
             sent_at: VecDeque::with_capacity(a.in_flight + 1),
         });

@@ -89,7 +89,7 @@ def load(exe, server, a, in_flight):
     if int(vals.get("errors", "0")):
         say(f"  ({server.name}: {vals['errors']} connection errors: {r.stderr.strip()[:300]})")
     return (float(vals["messages/s"]), float(vals["server cpu us/msg"]),
-            int(vals["latency p50 us"]), int(vals["latency p99 us"]))
+            int(vals["latency p50 us"]), int(vals["latency p99 us"]), float(vals["client cpu us/msg"]))
 
 
 def main():
@@ -124,32 +124,34 @@ def main():
                 say(f"[{depth} in flight] round {r + 1}/{a.rounds}: {name} ({a.secs:g}s)...")
                 with Server(name, argv) as s:
                     got[name].append(load(exe, s, a, depth))
-        med = {n: tuple(statistics.median(x[i] for x in runs) for i in range(4)) for n, runs in got.items()}
+        med = {n: tuple(statistics.median(x[i] for x in runs) for i in range(5)) for n, runs in got.items()}
         rows.append((depth, med))
 
     names = list(servers)
     lines = [f"ws_load: {a.connections} connections, {a.size}-byte text messages, {a.secs:g} s per run "
              f"(after 1 s warmup), median of {a.rounds} rounds, server and load on one core each; "
              f"permessage-deflate off",
-             f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs, "
+             f"{datetime.datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
              + ", ".join(f"{n}: {' '.join(os.path.basename(x) for x in servers[n][:2])}" for n in names)]
     head = f"{'in flight':<11}"
     for n in names:
-        head += f"{n + ' msg/s':>16}{n + ' us/msg':>17}{n + ' p99 us':>17}"
+        head += f"{n + ' msg/s':>16}{n + ' us/msg':>17}{n + ' p99 us':>17}{'ws_load us/msg':>16}"
     if len(names) == 2:
         head += f"{'msg/s ratio':>13}{'cpu ratio':>11}"
     lines.append(head)
     for depth, med in rows:
         line = f"{depth:<11}"
         for n in names:
-            rate, cpu, _p50, p99 = med[n]
-            line += f"{rate:>16.0f}{cpu:>17.2f}{p99:>17.0f}"
+            rate, cpu, _p50, p99, client = med[n]
+            line += f"{rate:>16.0f}{cpu:>17.2f}{p99:>17.0f}{client:>16.2f}"
         if len(names) == 2:
             o, n = med["nodelike"], med["node"]
             line += f"{o[0] / n[0]:>12.2f}x{n[1] / o[1]:>10.2f}x"
         lines.append(line)
     if len(names) == 2:
         lines.append("ratios: nodelike's msg/s over node's; node's server CPU per message over nodelike's (>1: we use less)")
+    lines.append("us/msg: the server's CPU time per message; ws_load us/msg: the load generator's own (when it is near\n"
+                 "the server's, ws_load is the bottleneck and msg/s understates the server: compare us/msg)")
     table = "\n".join(lines)
     print("\n" + table)
     if not a.no_save:
