@@ -135,6 +135,6 @@ fn autobahn_client_mode_with_ws_autobahn_client() {
     run(
         "client",
         "--client-cmd",
-        format!("'{}' {{url}}", bin.display()),
+        format!("'{}' {{url}} {{agent}}", bin.display()),
     );
 }

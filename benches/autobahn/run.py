@@ -13,9 +13,9 @@ server: starts CMD (default `target/release/examples/ws_echo {port}`, built
     E.g. --server-cmd 'node benches/node-ws-echo.js {port}'.
 client: runs `wstest -m fuzzingserver` on a free loopback port (spec from
     benches/autobahn/fuzzingserver.json), then CMD (default
-    `target/release/examples/ws_autobahn_client {url}`), which must run every
+    `target/release/examples/ws_autobahn_client {url} {agent}`), which must run every
     case (GET /getCaseCount, /runCase?case=N&agent=A, /updateReports?agent=A)
-    and exit. E.g. --client-cmd 'node benches/autobahn/node-client.js {url}'.
+    and exit. E.g. --client-cmd 'node benches/autobahn/node-client.js {url} {agent}'.
 
 Cases: every case by default (`*`); --cases takes wstest's patterns; --ci is
 the preset the tests and CI run: sections 1 to 10 (there is no 8 or 11) and
@@ -68,7 +68,7 @@ BEHAVIORS = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
 CI_CASES = ([f"{s}.*" for s in (1, 2, 3, 4, 5, 6, 7, 9, 10)]
             + [f"12.{g}.1" for g in range(1, 6)] + [f"13.{g}.1" for g in range(1, 8)])
 DEFAULT_SERVER = "target/release/examples/ws_echo {port}"
-DEFAULT_CLIENT = "target/release/examples/ws_autobahn_client {url}"
+DEFAULT_CLIENT = "target/release/examples/ws_autobahn_client {url} {agent}"
 
 
 # ---------------------------------------------------------------- wstest
@@ -89,6 +89,8 @@ def python2_candidates():
 
 
 def has_wstest(py):
+    if not os.access(py, os.X_OK):
+        return False
     r = subprocess.run([py, "-W", "ignore", "-c", "import autobahntestsuite, autobahn; print(autobahntestsuite.version)"],
                        capture_output=True, text=True)
     return r.returncode == 0
@@ -105,6 +107,8 @@ def ensure_wstest():
         raise SystemExit("autobahn: no Python 2.7 found (wstest needs one): looked for ~/.pyenv/versions/2.7*/bin/python, "
                          "python2.7 and python2 on the PATH; set NODELIKE_PYTHON2 to one")
     py = candidates[0]
+    if not os.access(py, os.X_OK):
+        raise SystemExit(f"autobahn: {py} is not an executable Python 2.7")
     say(f"autobahn: installing Autobahn|Testsuite (wstest) into {py}: "
         f"{py} -m pip install -r {os.path.relpath(REQUIREMENTS, ROOT)} (pinned, from PyPI)")
     env = dict(os.environ, PIP_NO_PYTHON_VERSION_WARNING="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
@@ -272,7 +276,8 @@ def run_server_mode(a, py, outdir, cases, exclude):
     if a.agent:
         agent = a.agent
     elif os.path.basename(argv[0]) in ("node", "python3", "python") and len(argv) > 1:
-        agent = os.path.basename(argv[1]).rsplit(".", 1)[0]
+        script = next((x for x in argv[1:] if not x.startswith("-")), argv[1])
+        agent = os.path.basename(script).rsplit(".", 1)[0]
     else:
         agent = os.path.basename(argv[0])
     url = f"ws://127.0.0.1:{port}"
@@ -304,7 +309,7 @@ def run_server_mode(a, py, outdir, cases, exclude):
 def run_client_mode(a, py, outdir, cases, exclude):
     port = free_port()
     url = f"ws://127.0.0.1:{port}"
-    argv = command(a.client_cmd, url=url, port=port)
+    argv = command(a.client_cmd, url=url, port=port, agent=a.agent or "nodelike")
     if a.client_cmd == DEFAULT_CLIENT:
         default_binary(argv, "ws_autobahn_client")
     spec = make_spec("fuzzingserver.json", outdir, url, "-", cases, exclude)
@@ -335,13 +340,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["server", "client", "install"])
     ap.add_argument("--server-cmd", default=DEFAULT_SERVER, help="server mode: the server, {port} filled in")
-    ap.add_argument("--client-cmd", default=DEFAULT_CLIENT, help="client mode: the client, {url} (and {port}) filled in")
+    ap.add_argument("--client-cmd", default=DEFAULT_CLIENT,
+                    help="client mode: the client, {url}, {port} and {agent} filled in")
     ap.add_argument("--cases", nargs="+", default=None, help="wstest case patterns (default: *)")
     ap.add_argument("--ci", action="store_true", help="the CI preset: sections 1-10, one case of each 12.x/13.x group")
     ap.add_argument("--exclude", nargs="+", default=[], help="case patterns to leave out")
     ap.add_argument("--allow", nargs="+", default=[], help="case patterns allowed to be non-OK with --strict")
     ap.add_argument("--strict", action="store_true", help="fail on any non-OK case not matched by --allow")
-    ap.add_argument("--agent", default=None, help="the agent name in the reports")
+    ap.add_argument("--agent", default=None, help="the agent name in the reports (client mode: {agent} in the "
+                    "client command, which passes it on; default nodelike)")
     ap.add_argument("--outdir", default=None, help="reports folder (default target/autobahn/<mode>)")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds for the whole run (default 1800)")
     a = ap.parse_args()
