@@ -355,7 +355,7 @@ def main():
 
     py = ensure_wstest()
     if a.mode == "install":
-        print(f"wstest: {py} (Autobahn|Testsuite installed)")
+        print(f"wstest: {os.path.join(os.path.dirname(py), 'wstest')} (Autobahn|Testsuite, in {py})")
         return 0
     if a.ci and a.cases:
         ap.error("--ci and --cases are exclusive")
