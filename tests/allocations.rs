@@ -123,6 +123,95 @@ fn steady_state_keep_alive_serving_allocates_nothing_per_request() {
     server_thread.join().unwrap();
 }
 
+/// A WebSocket echo without compression: each 32-byte masked text
+/// message read, validated, delivered to `on_message` and echoed back
+/// must not allocate once the connection is warm (the receiver and the
+/// socket reuse their buffers).
+#[test]
+fn steady_state_websocket_echo_allocates_nothing_per_message() {
+    use nodelike::ws;
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (result_tx, result_rx) = mpsc::channel();
+    let server_thread = std::thread::spawn(move || {
+        let wss = ws::WebSocketServer::new(ws::ServerOptions {
+            port: Some(0),
+            host: Some("127.0.0.1".into()),
+            ..Default::default()
+        });
+        let result_tx = std::rc::Rc::new(result_tx);
+        wss.on_connection(move |ws, _req| {
+            let echoed = Cell::new(0u64);
+            let start = Cell::new(0u64);
+            let result_tx = result_tx.clone();
+            ws.on_message(move |data, is_binary| {
+                echoed.set(echoed.get() + 1);
+                if echoed.get() == WARM_UP {
+                    start.set(allocations());
+                    COUNTING.with(|c| c.set(true));
+                }
+                ws.send_with(
+                    data,
+                    ws::SendOptions {
+                        binary: Some(is_binary),
+                        ..Default::default()
+                    },
+                    None,
+                );
+                if echoed.get() == WARM_UP + MEASURED {
+                    let total = allocations() - start.get();
+                    COUNTING.with(|c| c.set(false));
+                    result_tx.send(total).unwrap();
+                }
+            });
+            ws.on_close(move |_, _| wss.close());
+        });
+        wss.on_listening(move || addr_tx.send(wss.address().unwrap()).unwrap());
+        nodelike::run();
+    });
+    let addr = addr_rx.recv().unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).unwrap();
+        head.push(b[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    // A masked 32-byte text frame (mask 1 2 3 4); the echo is unmasked.
+    let payload = [b'a'; 32];
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 32];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let mut echo = [0u8; 34];
+    for _ in 0..WARM_UP + MEASURED {
+        s.write_all(&frame).unwrap();
+        s.read_exact(&mut echo).unwrap();
+        assert_eq!(&echo[..2], [0x81, 32]);
+        assert_eq!(&echo[2..], payload);
+    }
+    let total = result_rx.recv().unwrap();
+    let per_message = total as f64 / MEASURED as f64;
+    println!("allocations: {total} in {MEASURED} messages = {per_message:.4} per message");
+    assert_eq!(
+        total, 0,
+        "{per_message} allocations per message in steady state"
+    );
+    // A close frame ends it.
+    s.write_all(&[0x88, 0x80, 0, 0, 0, 0]).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert_eq!(rest, [0x88, 0x00], "the close frame is answered");
+    drop(s);
+    server_thread.join().unwrap();
+}
+
 /// The same over HTTPS: the client is rustls itself, on the test thread, so
 /// only the server's allocations are counted. rustls's buffered connection
 /// (the API every rustls user on a readiness loop has, tokio-rustls

@@ -97,7 +97,10 @@ fn a_client_and_a_server_trade_messages_pings_and_the_close_codes() {
             ws.on_message(move |data, is_binary| {
                 push(
                     &l2,
-                    format!("server message {:?} {is_binary}", String::from_utf8_lossy(data)),
+                    format!(
+                        "server message {:?} {is_binary}",
+                        String::from_utf8_lossy(data)
+                    ),
                 );
                 ws.send_with(
                     data,
@@ -119,7 +122,10 @@ fn a_client_and_a_server_trade_messages_pings_and_the_close_codes() {
         let l = log.clone();
         wss.on_listening(move || {
             let port = wss.address().unwrap().port();
-            let ws = WebSocket::connect(&format!("ws://127.0.0.1:{port}/room?x=1"), ClientOptions::default());
+            let ws = WebSocket::connect(
+                &format!("ws://127.0.0.1:{port}/room?x=1"),
+                ClientOptions::default(),
+            );
             assert_eq!(ws.ready_state(), ReadyState::Connecting);
             let l2 = l.clone();
             ws.on_open(move || {
@@ -143,7 +149,10 @@ fn a_client_and_a_server_trade_messages_pings_and_the_close_codes() {
             ws.on_pong(move |p| push(&l2, format!("client pong {:?}", String::from_utf8_lossy(p))));
             let l2 = l.clone();
             ws.on_close(move |code, reason| {
-                push(&l2, format!("client close {code} {reason} {}", ws.ready_state()));
+                push(
+                    &l2,
+                    format!("client close {code} {reason} {}", ws.ready_state()),
+                );
             });
         });
     });
@@ -261,7 +270,10 @@ fn a_paused_connection_delivers_nothing_until_resumed_and_loses_nothing() {
             ws.on_close(move |_, _| wss.close());
         });
         wss.on_listening(move || {
-            let ws = WebSocket::connect(&url(wss.address().unwrap().port()), ClientOptions::default());
+            let ws = WebSocket::connect(
+                &url(wss.address().unwrap().port()),
+                ClientOptions::default(),
+            );
             ws.on_open(move || {
                 // All ten go out in one write, so they arrive together.
                 for i in 0..10 {
@@ -270,7 +282,11 @@ fn a_paused_connection_delivers_nothing_until_resumed_and_loses_nothing() {
             });
         });
     });
-    let mut expected = vec!["got 0 paused=false".to_string(), "pause".into(), "resume".into()];
+    let mut expected = vec![
+        "got 0 paused=false".to_string(),
+        "pause".into(),
+        "resume".into(),
+    ];
     expected.extend((1..10).map(|i| format!("got {i} paused=false")));
     assert_eq!(events, expected);
 }
@@ -278,9 +294,10 @@ fn a_paused_connection_delivers_nothing_until_resumed_and_loses_nothing() {
 #[test]
 fn subprotocols_are_chosen_by_handle_protocols_and_seen_by_the_client() {
     let events = in_loop(|log| {
-        let choose: ws::HandleProtocols = Rc::new(|offered: &[&str], _req: &http::IncomingMessage| {
-            offered.iter().find(|p| **p == "b").map(|p| p.to_string())
-        });
+        let choose: ws::HandleProtocols =
+            Rc::new(|offered: &[&str], _req: &http::IncomingMessage| {
+                offered.iter().find(|p| **p == "b").map(|p| p.to_string())
+            });
         echo_server(
             ServerOptions {
                 handle_protocols: Some(choose),
@@ -391,19 +408,24 @@ fn an_attached_server_answers_only_its_path_and_no_server_mode_hands_upgrades_ov
         let l = log.clone();
         server.listen(0, "127.0.0.1", move || {
             let port = server.address().unwrap().port();
-            let wrong = WebSocket::connect(&format!("ws://127.0.0.1:{port}/other"), Default::default());
+            let wrong =
+                WebSocket::connect(&format!("ws://127.0.0.1:{port}/other"), Default::default());
             let l2 = l.clone();
             wrong.on_error(move |e| push(&l2, format!("wrong path: {}", e.message())));
             let l2 = l.clone();
             wrong.on_close(move |_, _| {
-                let right = WebSocket::connect(&format!("ws://127.0.0.1:{port}/chat?a=b"), Default::default());
+                let right = WebSocket::connect(
+                    &format!("ws://127.0.0.1:{port}/chat?a=b"),
+                    Default::default(),
+                );
                 let l3 = l2.clone();
                 right.on_close(move |code, _| {
                     push(&l3, format!("right close {code}"));
                     server.close();
                     server.close_all_connections();
                     let port = plain.address().unwrap().port();
-                    let m = WebSocket::connect(&format!("ws://127.0.0.1:{port}/m"), Default::default());
+                    let m =
+                        WebSocket::connect(&format!("ws://127.0.0.1:{port}/m"), Default::default());
                     m.on_close(move |_, _| {
                         plain.close();
                         plain.close_all_connections();
@@ -436,12 +458,22 @@ fn raw_handshake(port: u16) -> TcpStream {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(s.read(&mut b).unwrap(), 1, "the server closed mid-handshake");
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            1,
+            "the server closed mid-handshake"
+        );
         head.push(b[0]);
     }
     let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
-    assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+        "{head}"
+    );
     s
 }
 
@@ -522,7 +554,10 @@ fn a_handshake_that_never_gets_an_answer_times_out() {
         ws.on_close(move |code, _| push(&log, format!("close {code}")));
     });
     drop(silent.join());
-    assert_eq!(events, ["error Opening handshake has timed out", "close 1006"]);
+    assert_eq!(
+        events,
+        ["error Opening handshake has timed out", "close 1006"]
+    );
 }
 
 #[test]
@@ -573,7 +608,10 @@ fn send_on_a_closed_connection_reports_ws_error_to_its_callback() {
             assert!(!ws.send_with(
                 "early",
                 SendOptions::default(),
-                Some(Box::new(move |e| push(&l, format!("early: {}", e.unwrap().message())))),
+                Some(Box::new(move |e| push(
+                    &l,
+                    format!("early: {}", e.unwrap().message())
+                ))),
             ));
             ws.on_open(move || ws.close(Some(1000), ""));
             let l = log.clone();
@@ -582,7 +620,9 @@ fn send_on_a_closed_connection_reports_ws_error_to_its_callback() {
                 ws.send_with(
                     "late",
                     SendOptions::default(),
-                    Some(Box::new(move |e| push(&l, format!("late: {}", e.unwrap().message())))),
+                    Some(Box::new(move |e| {
+                        push(&l, format!("late: {}", e.unwrap().message()))
+                    })),
                 );
                 wss.close();
             });

@@ -129,9 +129,12 @@ enum Life {
     Closed,
 }
 
+/// A `connection` listener.
+type ConnectionListener = dyn FnMut(WebSocket, &IncomingMessage);
+
 #[derive(Default)]
 struct ServerListeners {
-    connection: Listeners<dyn FnMut(WebSocket, &IncomingMessage)>,
+    connection: Listeners<ConnectionListener>,
     listening: Listeners<dyn FnMut()>,
     error: Listeners<dyn FnMut(&Error)>,
     close: Listeners<dyn FnMut()>,

@@ -132,21 +132,28 @@ enum Link {
     /// parses (so listeners can use the record), and is `None` then.
     Framed {
         socket: Socket,
-        receiver: Option<Receiver>,
-        sender: Sender,
+        receiver: Option<Box<Receiver>>,
+        sender: Box<Sender>,
     },
     /// The socket closed.
     Gone,
 }
 
+/// A `message` listener: `(data, is_binary)`.
+type MessageListener = dyn FnMut(&[u8], bool);
+/// A `close` listener: `(code, reason)`.
+type CloseListener = dyn FnMut(u16, &str);
+/// A `ping` or `pong` listener: the payload.
+type ControlListener = dyn FnMut(&[u8]);
+
 #[derive(Default)]
 struct WsListeners {
     open: Listeners<dyn FnMut()>,
-    message: Listeners<dyn FnMut(&[u8], bool)>,
-    close: Listeners<dyn FnMut(u16, &str)>,
+    message: Listeners<MessageListener>,
+    close: Listeners<CloseListener>,
     error: Listeners<dyn FnMut(&Error)>,
-    ping: Listeners<dyn FnMut(&[u8])>,
-    pong: Listeners<dyn FnMut(&[u8])>,
+    ping: Listeners<ControlListener>,
+    pong: Listeners<ControlListener>,
     drain: Listeners<dyn FnMut()>,
     unexpected_response: Listeners<dyn FnMut(&ClientResponse)>,
 }
@@ -323,8 +330,8 @@ impl WebSocket {
                 r.state = ReadyState::Open;
                 r.link = Link::Framed {
                     socket,
-                    receiver: Some(receiver),
-                    sender,
+                    receiver: Some(Box::new(receiver)),
+                    sender: Box::new(sender),
                 };
                 r.protocol = protocol;
                 r.extensions = extensions;
@@ -411,7 +418,7 @@ impl WebSocket {
 /// What to do with bytes the socket read.
 enum Feed {
     /// Parse them now with this receiver (taken out of the record).
-    Parse(Receiver),
+    Parse(Box<Receiver>),
     /// They were appended to `held`, which is parsed now.
     ParseHeld,
     /// Held (paused, or a parse is running) or dropped (closing).
@@ -500,7 +507,7 @@ fn process_held(ws: WebSocket) {
 
 /// Returns the receiver to the record, keeping `rest` (bytes it did not
 /// consume because a listener paused) for later.
-fn put_back(ws: WebSocket, receiver: Receiver, rest: &[u8]) {
+fn put_back(ws: WebSocket, receiver: Box<Receiver>, rest: &[u8]) {
     ws.with(|r| {
         if let Link::Framed { receiver: slot, .. } = &mut r.link {
             *slot = Some(receiver);
@@ -594,22 +601,27 @@ fn fail(ws: WebSocket, e: ProtocolError) {
     ws.emit_error(&error);
 }
 
-/// Ends the socket once everything queued (the close frame) has gone; the
-/// close timer is no longer needed.
+/// Ends the socket once everything queued (the close frame) has gone.
+/// The close timer stays: a peer that never closes its side is destroyed
+/// when it fires, as `ws` does.
 fn end_socket(ws: WebSocket) {
-    let socket = ws
-        .with(|r| {
-            if let Some(t) = r.close_timer.take() {
-                crate::clear_timeout(t);
-            }
-            match &r.link {
-                Link::Framed { socket, .. } => Some(*socket),
-                _ => None,
-            }
-        })
-        .flatten();
-    if let Some(socket) = socket {
+    arm_close_timer(ws);
+    if let Some(socket) = ws.socket() {
         socket.end(());
+    }
+}
+
+/// Destroys the socket [`CLOSE_TIMEOUT_MS`] from now unless it closed by
+/// then (`ws`'s `setCloseTimer`): the bound on every close handshake, so a
+/// peer that neither answers nor closes cannot hold a connection forever.
+fn arm_close_timer(ws: WebSocket) {
+    let armed = ws.with(|r| r.close_timer.is_some()).unwrap_or(true);
+    if armed {
+        return;
+    }
+    let timer = crate::set_timeout(move || ws.destroy_socket(), CLOSE_TIMEOUT_MS);
+    if ws.with(|r| r.close_timer = Some(timer)).is_none() {
+        crate::clear_timeout(timer);
     }
 }
 
@@ -1035,9 +1047,7 @@ impl WebSocket {
         if answered {
             end_socket(*self);
         } else {
-            let ws = *self;
-            let timer = crate::set_timeout(move || ws.destroy_socket(), CLOSE_TIMEOUT_MS);
-            self.with(|r| r.close_timer = Some(timer));
+            arm_close_timer(*self);
         }
     }
 

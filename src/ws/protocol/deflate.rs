@@ -243,7 +243,10 @@ pub(crate) fn accept_server_response(
     };
     let p = read_params(ext, false).map_err(|_| INVALID)?;
     // The server may not raise the limits we set (RFC 7692 §7.1.2).
-    let client_bits = match (p.client_max_window_bits.flatten(), opts.client_max_window_bits) {
+    let client_bits = match (
+        p.client_max_window_bits.flatten(),
+        opts.client_max_window_bits,
+    ) {
         (Some(theirs), Some(ours)) if theirs > ours => return Err(INVALID),
         (Some(theirs), _) => theirs,
         (None, ours) => ours.unwrap_or(15),
@@ -254,8 +257,7 @@ pub(crate) fn accept_server_response(
     };
     Ok(DeflateParams {
         server_no_context_takeover: p.server_no_context_takeover,
-        client_no_context_takeover: p.client_no_context_takeover
-            || opts.client_no_context_takeover,
+        client_no_context_takeover: p.client_no_context_takeover || opts.client_no_context_takeover,
         server_max_window_bits: server_bits,
         client_max_window_bits: client_bits,
     })
@@ -294,8 +296,14 @@ impl Inflater {
     pub(crate) fn new(params: &DeflateParams, role: Role) -> Inflater {
         // We decode what the other side compresses.
         let (bits, no_context_takeover) = match role {
-            Role::Server => (params.client_max_window_bits, params.client_no_context_takeover),
-            Role::Client => (params.server_max_window_bits, params.server_no_context_takeover),
+            Role::Server => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+            Role::Client => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
         };
         Inflater {
             zlib: Decompress::new_with_window_bits(false, zlib_window_bits(bits)),
@@ -320,7 +328,11 @@ impl Inflater {
             // bounded by the cap so one call cannot overshoot it by much.
             if out.capacity() - out.len() < 256 {
                 let want = (input.len() * 4).clamp(4096, 1 << 20);
-                let room = if cap > 0 { want.min(cap.saturating_sub(out.len()) + 1).max(256) } else { want };
+                let room = if cap > 0 {
+                    want.min(cap.saturating_sub(out.len()) + 1).max(256)
+                } else {
+                    want
+                };
                 out.reserve(room);
             }
             let before_in = self.zlib.total_in();
@@ -357,7 +369,11 @@ impl Inflater {
     /// The message's last frame has been inflated: puts back the stripped
     /// trailer (flushing the last bytes out) and resets for the next
     /// message when the peer does not take context over.
-    pub(crate) fn finish_message(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), ProtocolError> {
+    pub(crate) fn finish_message(
+        &mut self,
+        out: &mut Vec<u8>,
+        cap: usize,
+    ) -> Result<(), ProtocolError> {
         let result = self.inflate(&TRAILER, out, cap);
         if self.no_context_takeover || result.is_err() {
             self.zlib.reset(false);
@@ -381,10 +397,21 @@ pub(crate) struct Deflater {
 
 impl Deflater {
     /// A compressor for `role`'s messages at zlib `level` (0-9).
-    pub(crate) fn new(params: &DeflateParams, role: Role, level: u32, threshold: usize) -> Deflater {
+    pub(crate) fn new(
+        params: &DeflateParams,
+        role: Role,
+        level: u32,
+        threshold: usize,
+    ) -> Deflater {
         let (bits, no_context_takeover) = match role {
-            Role::Server => (params.server_max_window_bits, params.server_no_context_takeover),
-            Role::Client => (params.client_max_window_bits, params.client_no_context_takeover),
+            Role::Server => (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+            Role::Client => (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
         };
         Deflater {
             zlib: Compress::new_with_window_bits(
@@ -420,6 +447,14 @@ impl Deflater {
         if fin {
             if self.buf.ends_with(&TRAILER) {
                 self.buf.truncate(self.buf.len() - TRAILER.len());
+            } else if self.buf.is_empty() {
+                // zlib emits nothing for a flush with no new input (the
+                // last fragment ended on a flush already, or this message
+                // is empty and the previous one just ended). The receiver
+                // will append `00 00 ff ff`, so the message must end with
+                // the first byte of an empty stored block, the lone `00`
+                // RFC 7692 §7.2.3.6 shows for an empty message.
+                self.buf.push(0x00);
             }
             if self.no_context_takeover {
                 self.zlib.reset();
@@ -436,7 +471,11 @@ impl Deflater {
                 self.buf.reserve(input.len() / 2 + 64);
             }
             let before_in = self.zlib.total_in();
-            if self.zlib.compress_vec(input, &mut self.buf, FlushCompress::Sync).is_err() {
+            if self
+                .zlib
+                .compress_vec(input, &mut self.buf, FlushCompress::Sync)
+                .is_err()
+            {
                 return false;
             }
             let used = (self.zlib.total_in() - before_in) as usize;
@@ -471,4 +510,417 @@ fn write_stored(out: &mut Vec<u8>, data: &[u8]) {
         out.extend_from_slice(chunk);
     }
     out.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::protocol::receiver::tests::{check_all, masked, Ev};
+    use crate::ws::protocol::Sender;
+
+    fn params() -> DeflateParams {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+
+    fn hello() -> Ev {
+        Ev::Text("Hello".into())
+    }
+
+    #[test]
+    fn rfc7692_examples_received() {
+        let p = Some(params());
+        let c = Role::Client;
+        // §7.2.3.1: "Hello" compressed, whole and in two fragments.
+        let one = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(check_all(c, p, 0, &one), (vec![hello()], Ok(())));
+        let frag = [
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        assert_eq!(check_all(c, p, 0, &frag), (vec![hello()], Ok(())));
+        // §7.2.3.2: the second "Hello" uses the first one's window.
+        let mut two = one.to_vec();
+        two.extend([0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+        assert_eq!(check_all(c, p, 0, &two), (vec![hello(), hello()], Ok(())));
+        // §7.2.3.3: a stored (uncompressed) block.
+        let stored = [
+            0xc1, 0x0b, 0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        assert_eq!(check_all(c, p, 0, &stored), (vec![hello()], Ok(())));
+        // §7.2.3.4: a block with BFINAL set; the next message starts afresh.
+        let mut bfinal = vec![0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        bfinal.extend(one);
+        assert_eq!(
+            check_all(c, p, 0, &bfinal),
+            (vec![hello(), hello()], Ok(()))
+        );
+        // §7.2.3.5: two DEFLATE blocks in one message.
+        let blocks = [
+            0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07,
+            0x00,
+        ];
+        assert_eq!(check_all(c, p, 0, &blocks), (vec![hello()], Ok(())));
+        // An empty message compressed to a single 0x00 byte (§7.2.3.6).
+        assert_eq!(
+            check_all(c, p, 0, &[0xc2, 0x01, 0x00]),
+            (vec![Ev::Binary(vec![])], Ok(()))
+        );
+        // A ping between the fragments of a compressed message.
+        let mut with_ping = vec![0x41, 0x03, 0xf2, 0x48, 0xcd, 0x89, 0x01, b'p'];
+        with_ping.extend([0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(
+            check_all(c, p, 0, &with_ping),
+            (vec![Ev::Ping(b"p".to_vec()), hello()], Ok(()))
+        );
+    }
+
+    #[test]
+    fn rfc7692_examples_sent() {
+        let d = Deflater::new(&params(), Role::Server, 6, 0);
+        let mut s = Sender::new(Role::Server, Some(d));
+        let mut out = Vec::new();
+        s.message(&mut out, b"Hello", false, true);
+        assert_eq!(out, [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        out.clear();
+        s.message(&mut out, b"Hello", false, true);
+        assert_eq!(out, [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+        // Without context takeover every message is compressed afresh.
+        let mut p = params();
+        p.server_no_context_takeover = true;
+        let mut s = Sender::new(Role::Server, Some(Deflater::new(&p, Role::Server, 6, 0)));
+        for _ in 0..3 {
+            out.clear();
+            s.message(&mut out, b"Hello", false, true);
+            assert_eq!(out, [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        }
+        // Below the threshold, or without `compress`, nothing is compressed.
+        let mut s = Sender::new(
+            Role::Server,
+            Some(Deflater::new(&params(), Role::Server, 6, 1024)),
+        );
+        out.clear();
+        s.message(&mut out, b"Hello", false, true);
+        assert_eq!(out, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+        out.clear();
+        s.message(&mut out, &[b'a'; 2000], true, false);
+        assert_eq!(out[0], 0x82);
+    }
+
+    /// Messages sent by a client with `p` read back by a server with `p`.
+    fn round_trip(p: DeflateParams, messages: &[Vec<u8>]) {
+        let mut s = Sender::new(Role::Client, Some(Deflater::new(&p, Role::Client, 6, 0)));
+        let mut out = Vec::new();
+        let mut expected = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if i % 3 == 2 {
+                // Some as fragments, with a ping in between.
+                let half = m.len() / 2;
+                s.fragment(&mut out, &m[..half], true, false, true);
+                s.ping(&mut out, b"");
+                expected.push(Ev::Ping(vec![]));
+                s.fragment(&mut out, &m[half..], true, false, true);
+                s.fragment(&mut out, &[], true, true, true);
+            } else {
+                s.message(&mut out, m, true, true);
+            }
+            expected.push(Ev::Binary(m.clone()));
+        }
+        assert_eq!(
+            check_all(Role::Server, Some(p), 0, &out),
+            (expected, Ok(()))
+        );
+    }
+
+    #[test]
+    fn round_trips_with_every_parameter() {
+        let text: Vec<u8> = b"The quick brown fox jumps over the lazy dog. ".repeat(40);
+        let noise: Vec<u8> = (0..3000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let messages = vec![
+            text.clone(),
+            noise,
+            text[..100].to_vec(),
+            vec![],
+            text.clone(),
+            text,
+        ];
+        for bits in [8, 9, 12, 15] {
+            for no_takeover in [false, true] {
+                let p = DeflateParams {
+                    client_no_context_takeover: no_takeover,
+                    client_max_window_bits: bits,
+                    ..params()
+                };
+                round_trip(p, &messages);
+            }
+        }
+    }
+
+    #[test]
+    fn window_bits_8_stays_within_256_bytes() {
+        // A 9-bit zlib window stands in for 8. zlib (and zlib-rs, whose
+        // `max_dist` is the window minus 262) never refers further back
+        // than 250 bytes with it: repeats 200 bytes apart compress, repeats
+        // 300 bytes apart do not, so a 256-byte window decodes everything.
+        let mut p = params();
+        p.server_max_window_bits = 8;
+        let pattern = |n: u32| -> Vec<u8> {
+            let unit: Vec<u8> = (0..n)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+                .collect();
+            unit.repeat(6000 / n as usize)
+        };
+        let near = pattern(200);
+        let far = pattern(300);
+        let mut d = Deflater::new(&p, Role::Server, 9, 0);
+        assert!(d.compress(&near, true).len() < near.len() / 4);
+        let mut d = Deflater::new(&p, Role::Server, 9, 0);
+        assert!(d.compress(&far, true).len() > far.len() / 2);
+        // With 15 bits the far repeats compress too.
+        let mut d15 = Deflater::new(&params(), Role::Server, 9, 0);
+        assert!(d15.compress(&far, true).len() < far.len() / 4);
+    }
+
+    #[test]
+    fn empty_messages() {
+        // An empty compressed message is the single byte 00, also right
+        // after another message (zlib then emits nothing by itself).
+        let mut s = Sender::new(
+            Role::Server,
+            Some(Deflater::new(&params(), Role::Server, 6, 0)),
+        );
+        let mut out = Vec::new();
+        s.message(&mut out, b"", true, true);
+        s.message(&mut out, b"Hello", false, true);
+        s.message(&mut out, b"", true, true);
+        s.fragment(&mut out, b"Hel", false, false, true);
+        s.fragment(&mut out, b"lo", false, false, true);
+        s.fragment(&mut out, b"", false, true, true);
+        s.message(&mut out, b"Hello", false, true);
+        assert_eq!(&out[..3], &[0xc2, 0x01, 0x00]);
+        let empty = Ev::Binary(vec![]);
+        let events = vec![empty.clone(), hello(), empty, hello(), hello()];
+        assert_eq!(
+            check_all(Role::Client, Some(params()), 0, &out),
+            (events, Ok(()))
+        );
+        // A compressed frame with no payload at all reads as empty too,
+        // and leaves the stream intact.
+        let mut input = vec![0xc2, 0x00];
+        input.extend([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        assert_eq!(
+            check_all(Role::Client, Some(params()), 0, &input),
+            (vec![Ev::Binary(vec![]), hello()], Ok(()))
+        );
+    }
+
+    #[test]
+    fn deflate_bomb_is_capped() {
+        // 100 MiB of zeros compresses to about 100 KiB.
+        let zeros = vec![0u8; 100 << 20];
+        let mut d = Deflater::new(&params(), Role::Client, 6, 0);
+        let bomb = d.compress(&zeros, true).to_vec();
+        drop(zeros);
+        assert!(bomb.len() < 200_000);
+        let mut inflater = Inflater::new(&params(), Role::Server);
+        let mut out = Vec::new();
+        let cap = 1 << 20;
+        assert_eq!(inflater.inflate(&bomb, &mut out, cap), Err(MAX_PAYLOAD));
+        assert!(out.capacity() <= 3 * cap, "capacity {}", out.capacity());
+        // Through the receiver, as one masked frame.
+        let mut frame = masked(0xc2, &bomb);
+        frame.truncate(frame.len());
+        let mut r = crate::ws::protocol::Receiver::new(
+            Role::Server,
+            cap,
+            Some(Inflater::new(&params(), Role::Server)),
+        );
+        let err = r
+            .receive(&frame, &mut |_| crate::ws::protocol::Flow::Continue)
+            .unwrap_err();
+        assert_eq!(
+            (err.close_code, err.code),
+            (1009, "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH")
+        );
+    }
+
+    #[test]
+    fn bad_deflate_data_and_utf8_after_inflation() {
+        let p = Some(params());
+        // BTYPE 11 is invalid.
+        let (_, r) = check_all(Role::Client, p, 0, &[0xc2, 0x01, 0xff]);
+        assert_eq!(r.unwrap_err().close_code, 1007);
+        // Invalid UTF-8 inside compressed text.
+        let mut d = Deflater::new(&params(), Role::Server, 6, 0);
+        let c = d.compress(b"ok \xf4\x90 no", true).to_vec();
+        let mut frame = vec![0xc1, c.len() as u8];
+        frame.extend(c);
+        let (_, r) = check_all(Role::Client, p, 0, &frame);
+        assert_eq!(r.unwrap_err().code, "WS_ERR_INVALID_UTF8");
+        // RSV1 on a continuation frame.
+        let (_, r) = check_all(Role::Client, p, 0, &[0x41, 0x01, 0x00, 0xc0, 0x00]);
+        assert_eq!(r.unwrap_err().code, "WS_ERR_UNEXPECTED_RSV_1");
+        // RSV1 on a control frame.
+        let (_, r) = check_all(Role::Client, p, 0, &[0xc9, 0x00]);
+        assert_eq!(r.unwrap_err().code, "WS_ERR_UNEXPECTED_RSV_1");
+    }
+
+    fn server(
+        offer: &str,
+        opts: &PerMessageDeflate,
+    ) -> Result<Option<(DeflateParams, String)>, ()> {
+        negotiate_server(offer, opts)
+    }
+
+    #[test]
+    fn server_negotiation() {
+        let default = PerMessageDeflate::default();
+        let (p, resp) = server("permessage-deflate", &default).unwrap().unwrap();
+        assert_eq!(resp, "permessage-deflate");
+        assert_eq!(p, params());
+        let (p, resp) = server("permessage-deflate; client_max_window_bits", &default)
+            .unwrap()
+            .unwrap();
+        assert_eq!((p, resp.as_str()), (params(), "permessage-deflate"));
+        let (p, resp) = server(
+            "x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=10; server_max_window_bits=12; server_no_context_takeover",
+            &default,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            resp,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=10"
+        );
+        assert_eq!(
+            (p.client_max_window_bits, p.server_max_window_bits),
+            (10, 12)
+        );
+        assert!(p.server_no_context_takeover && !p.client_no_context_takeover);
+        // Our options: limits the client can honour.
+        let opts = PerMessageDeflate {
+            client_max_window_bits: Some(11),
+            server_max_window_bits: Some(10),
+            client_no_context_takeover: true,
+            ..Default::default()
+        };
+        // The first offer cannot take a client limit, the second can.
+        let (p, resp) = server(
+            "permessage-deflate, permessage-deflate; client_max_window_bits=9",
+            &opts,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            resp,
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9"
+        );
+        assert_eq!(
+            (p.client_max_window_bits, p.server_max_window_bits),
+            (9, 10)
+        );
+        // The client wants a smaller server window than ours: declined.
+        assert_eq!(
+            server(
+                "permessage-deflate; server_max_window_bits=9; client_max_window_bits",
+                &opts
+            ),
+            Ok(None)
+        );
+        // No permessage-deflate offer at all.
+        assert_eq!(server("x-foo; bar=1", &default), Ok(None));
+        // A client asking for window 8 gets it (we compress with 9).
+        let (p, resp) = server("permessage-deflate; server_max_window_bits=8", &default)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (p.server_max_window_bits, resp.as_str()),
+            (8, "permessage-deflate; server_max_window_bits=8")
+        );
+        // Malformed or bad parameters: 400.
+        for bad in [
+            "permessage-deflate; foo",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; client_max_window_bits=010",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; client_max_window_bits; client_max_window_bits=9",
+            "permessage-deflate, permessage-deflate; bad",
+            "permessage-deflate;",
+            "permessage-deflate,",
+        ] {
+            assert_eq!(server(bad, &default), Err(()), "{bad}");
+        }
+        // A quoted value is its token.
+        let (p, _) = server("permessage-deflate; client_max_window_bits=\"9\"", &default)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.client_max_window_bits, 9);
+    }
+
+    #[test]
+    fn client_negotiation() {
+        let default = PerMessageDeflate::default();
+        assert_eq!(
+            client_offer(&default),
+            "permessage-deflate; client_max_window_bits"
+        );
+        let opts = PerMessageDeflate {
+            server_no_context_takeover: true,
+            client_no_context_takeover: true,
+            server_max_window_bits: Some(10),
+            client_max_window_bits: Some(12),
+            ..Default::default()
+        };
+        assert_eq!(
+            client_offer(&opts),
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12"
+        );
+        assert_eq!(
+            accept_server_response("permessage-deflate", &default),
+            Ok(params())
+        );
+        let p = accept_server_response(
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=9; server_max_window_bits=10",
+            &default,
+        )
+        .unwrap();
+        assert!(p.server_no_context_takeover);
+        assert_eq!(
+            (p.client_max_window_bits, p.server_max_window_bits),
+            (9, 10)
+        );
+        // Our own limit applies when the server names none.
+        let p = accept_server_response("permessage-deflate", &opts).unwrap();
+        assert_eq!(
+            (p.client_max_window_bits, p.client_no_context_takeover),
+            (12, true)
+        );
+        const INVALID: &str = "Invalid Sec-WebSocket-Extensions header";
+        for (bad, why) in [
+            ("permessage-deflate; client_max_window_bits", INVALID),
+            ("permessage-deflate; client_max_window_bits=13", INVALID),
+            ("permessage-deflate; server_max_window_bits=11", INVALID),
+            ("permessage-deflate; foo", INVALID),
+            ("permessage-deflate, permessage-deflate", INVALID),
+            ("permessage-deflate;", INVALID),
+            (
+                "x-foo",
+                "Server indicated an extension that was not requested",
+            ),
+            (
+                "permessage-deflate, x-foo",
+                "Server indicated an extension that was not requested",
+            ),
+        ] {
+            assert_eq!(accept_server_response(bad, &opts), Err(why), "{bad}");
+        }
+    }
 }

@@ -26,7 +26,12 @@ pub(crate) struct ProtocolError {
 impl ProtocolError {
     /// An error whose text has no number in it.
     pub(crate) const fn new(close_code: u16, code: &'static str, message: &'static str) -> Self {
-        ProtocolError { close_code, code, message, detail: None }
+        ProtocolError {
+            close_code,
+            code,
+            message,
+            detail: None,
+        }
     }
 
     /// An error whose text ends in a number (`"invalid opcode 3"`).
@@ -36,7 +41,12 @@ impl ProtocolError {
         message: &'static str,
         detail: u64,
     ) -> Self {
-        ProtocolError { close_code, code, message, detail: Some(detail) }
+        ProtocolError {
+            close_code,
+            code,
+            message,
+            detail: Some(detail),
+        }
     }
 }
 
@@ -51,7 +61,11 @@ impl fmt::Display for ProtocolError {
 
 impl fmt::Debug for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ProtocolError({}, {}: {})", self.close_code, self.code, self)
+        write!(
+            f,
+            "ProtocolError({}, {}: {})",
+            self.close_code, self.code, self
+        )
     }
 }
 
@@ -71,11 +85,17 @@ pub(crate) const RSV_1: ProtocolError = ProtocolError::new(
     "Invalid WebSocket frame: RSV1 must be clear",
 );
 /// A fragmented control frame.
-pub(crate) const EXPECTED_FIN: ProtocolError =
-    ProtocolError::new(1002, "WS_ERR_EXPECTED_FIN", "Invalid WebSocket frame: FIN must be set");
+pub(crate) const EXPECTED_FIN: ProtocolError = ProtocolError::new(
+    1002,
+    "WS_ERR_EXPECTED_FIN",
+    "Invalid WebSocket frame: FIN must be set",
+);
 /// A server received an unmasked frame.
-pub(crate) const EXPECTED_MASK: ProtocolError =
-    ProtocolError::new(1002, "WS_ERR_EXPECTED_MASK", "Invalid WebSocket frame: MASK must be set");
+pub(crate) const EXPECTED_MASK: ProtocolError = ProtocolError::new(
+    1002,
+    "WS_ERR_EXPECTED_MASK",
+    "Invalid WebSocket frame: MASK must be set",
+);
 /// A client received a masked frame.
 pub(crate) const UNEXPECTED_MASK: ProtocolError = ProtocolError::new(
     1002,
@@ -90,8 +110,11 @@ pub(crate) const PAYLOAD_LENGTH_2_53: ProtocolError = ProtocolError::new(
     "Unsupported WebSocket frame: payload length > 2^53 - 1",
 );
 /// The message (all fragments, after inflation) is over `maxPayload`.
-pub(crate) const MAX_PAYLOAD: ProtocolError =
-    ProtocolError::new(1009, "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH", "Max payload size exceeded");
+pub(crate) const MAX_PAYLOAD: ProtocolError = ProtocolError::new(
+    1009,
+    "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH",
+    "Max payload size exceeded",
+);
 /// A text message or close reason that is not UTF-8.
 pub(crate) const INVALID_UTF8: ProtocolError = ProtocolError::new(
     1007,
@@ -140,7 +163,10 @@ mod tests {
 
     #[test]
     fn display_matches_ws() {
-        assert_eq!(invalid_opcode(3).to_string(), "Invalid WebSocket frame: invalid opcode 3");
+        assert_eq!(
+            invalid_opcode(3).to_string(),
+            "Invalid WebSocket frame: invalid opcode 3"
+        );
         assert_eq!(MAX_PAYLOAD.to_string(), "Max payload size exceeded");
         assert_eq!(
             invalid_close_code(1005).to_string(),

@@ -42,7 +42,10 @@ pub(crate) fn parse(header: &str) -> Result<Vec<Extension>, ()> {
             }
             params.push((key.to_string(), value));
         }
-        list.push(Extension { name: name.to_string(), params });
+        list.push(Extension {
+            name: name.to_string(),
+            params,
+        });
     }
     Ok(list)
 }
@@ -51,7 +54,11 @@ pub(crate) fn parse(header: &str) -> Result<Vec<Extension>, ()> {
 /// `\` escapes) is a token.
 fn parse_value(v: &str) -> Result<String, ()> {
     let Some(inner) = v.strip_prefix('"') else {
-        return if is_token(v) { Ok(v.to_string()) } else { Err(()) };
+        return if is_token(v) {
+            Ok(v.to_string())
+        } else {
+            Err(())
+        };
     };
     let inner = inner.strip_suffix('"').ok_or(())?;
     let mut out = String::with_capacity(inner.len());
@@ -92,7 +99,10 @@ mod tests {
     fn ext(name: &str, params: &[(&str, Option<&str>)]) -> Extension {
         Extension {
             name: name.into(),
-            params: params.iter().map(|(k, v)| (k.to_string(), v.map(String::from))).collect(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(String::from)))
+                .collect(),
         }
     }
 
@@ -101,7 +111,10 @@ mod tests {
         assert_eq!(parse("foo").unwrap(), vec![ext("foo", &[])]);
         assert_eq!(
             parse("permessage-deflate; client_max_window_bits").unwrap(),
-            vec![ext("permessage-deflate", &[("client_max_window_bits", None)])]
+            vec![ext(
+                "permessage-deflate",
+                &[("client_max_window_bits", None)]
+            )]
         );
         assert_eq!(
             parse("a;x=1;y, b ;\tz = \"10\" ,c").unwrap(),
@@ -111,7 +124,10 @@ mod tests {
                 ext("c", &[])
             ]
         );
-        assert_eq!(parse("a; b=\"\\1\\0\"").unwrap(), vec![ext("a", &[("b", Some("10"))])]);
+        assert_eq!(
+            parse("a; b=\"\\1\\0\"").unwrap(),
+            vec![ext("a", &[("b", Some("10"))])]
+        );
     }
 
     #[test]

@@ -54,7 +54,11 @@ pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for group in bytes.chunks(3) {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         for i in 0..4 {
             if i <= group.len() {
@@ -93,7 +97,11 @@ pub(crate) struct Refusal {
 
 /// A refusal with no extra headers.
 const fn refuse(status: u16, message: &'static str) -> Refusal {
-    Refusal { status, message, headers: &[] }
+    Refusal {
+        status,
+        message,
+        headers: &[],
+    }
 }
 
 /// Checks an upgrade request (`ws`'s websocket-server.js and RFC 6455
@@ -125,10 +133,15 @@ pub(crate) fn check_upgrade_request<'a>(
     }
     let protocols = match header("sec-websocket-protocol") {
         None => Vec::new(),
-        Some(v) => parse_protocols(v)
-            .ok_or(refuse(400, "Invalid Sec-WebSocket-Protocol header"))?,
+        Some(v) => {
+            parse_protocols(v).ok_or(refuse(400, "Invalid Sec-WebSocket-Protocol header"))?
+        }
     };
-    Ok(UpgradeRequest { key, protocols, extensions: header("sec-websocket-extensions") })
+    Ok(UpgradeRequest {
+        key,
+        protocols,
+        extensions: header("sec-websocket-extensions"),
+    })
 }
 
 /// Checks the server's answer to our upgrade request (`ws`'s websocket.js):
@@ -167,10 +180,14 @@ pub(crate) fn check_upgrade_response<'a>(
     let params = match (header("sec-websocket-extensions"), deflate) {
         (None, _) => None,
         (Some(_), None) => {
-            return Err("Server sent a Sec-WebSocket-Extensions header but no extension was requested"
-                .into())
+            return Err(
+                "Server sent a Sec-WebSocket-Extensions header but no extension was requested"
+                    .into(),
+            )
         }
-        (Some(value), Some(opts)) => Some(accept_server_response(value, opts).map_err(String::from)?),
+        (Some(value), Some(opts)) => {
+            Some(accept_server_response(value, opts).map_err(String::from)?)
+        }
     };
     Ok((protocol, params))
 }
@@ -180,12 +197,16 @@ fn is_valid_key(key: &str) -> bool {
     let b = key.as_bytes();
     b.len() == 24
         && b.ends_with(b"==")
-        && b[..22].iter().all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+        && b[..22]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
 }
 
 /// Whether a comma-separated header value has `token`, case-insensitively.
 fn has_token(value: &str, token: &str) -> bool {
-    value.split(',').any(|t| trim_ows(t).eq_ignore_ascii_case(token))
+    value
+        .split(',')
+        .any(|t| trim_ows(t).eq_ignore_ascii_case(token))
 }
 
 /// `Sec-WebSocket-Protocol`: comma-separated tokens with optional
@@ -214,6 +235,9 @@ mod tests {
         move |name: &str| list.iter().find(|(k, _)| *k == name).map(|(_, v)| *v)
     }
 
+    /// Headers to replace (`Some`) or remove (`None`).
+    type Changes<'a> = &'a [(&'static str, Option<&'static str>)];
+
     const GOOD: &[(&str, &str)] = &[
         ("upgrade", "websocket"),
         ("connection", "Upgrade"),
@@ -234,12 +258,23 @@ mod tests {
 
     #[test]
     fn rfc_accept_key_example() {
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
     fn base64_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
@@ -272,20 +307,60 @@ mod tests {
     fn refusals() {
         let r = check_upgrade_request("POST", &headers(GOOD)).unwrap_err();
         assert_eq!((r.status, r.message), (405, "Invalid HTTP method"));
-        let cases: &[(&[(&str, Option<&str>)], u16, &str)] = &[
+        let cases: &[(Changes<'_>, u16, &str)] = &[
             (&[("upgrade", None)], 400, "Invalid Upgrade header"),
             (&[("upgrade", Some("h2c"))], 400, "Invalid Upgrade header"),
             (&[("connection", None)], 400, "Invalid Connection header"),
-            (&[("connection", Some("keep-alive"))], 400, "Invalid Connection header"),
-            (&[("sec-websocket-key", None)], 400, "Missing or invalid Sec-WebSocket-Key header"),
-            (&[("sec-websocket-key", Some("dGhlIHNhbXBsZSBub25jZQ="))], 400, "Missing or invalid Sec-WebSocket-Key header"),
-            (&[("sec-websocket-key", Some("dGhlIHNhbXBsZSBub25jZ!=="))], 400, "Missing or invalid Sec-WebSocket-Key header"),
-            (&[("sec-websocket-version", None)], 426, "Missing or invalid Sec-WebSocket-Version header"),
-            (&[("sec-websocket-version", Some("8"))], 426, "Missing or invalid Sec-WebSocket-Version header"),
-            (&[("sec-websocket-protocol", Some(""))], 400, "Invalid Sec-WebSocket-Protocol header"),
-            (&[("sec-websocket-protocol", Some("a,,b"))], 400, "Invalid Sec-WebSocket-Protocol header"),
-            (&[("sec-websocket-protocol", Some("a, a"))], 400, "Invalid Sec-WebSocket-Protocol header"),
-            (&[("sec-websocket-protocol", Some("a b"))], 400, "Invalid Sec-WebSocket-Protocol header"),
+            (
+                &[("connection", Some("keep-alive"))],
+                400,
+                "Invalid Connection header",
+            ),
+            (
+                &[("sec-websocket-key", None)],
+                400,
+                "Missing or invalid Sec-WebSocket-Key header",
+            ),
+            (
+                &[("sec-websocket-key", Some("dGhlIHNhbXBsZSBub25jZQ="))],
+                400,
+                "Missing or invalid Sec-WebSocket-Key header",
+            ),
+            (
+                &[("sec-websocket-key", Some("dGhlIHNhbXBsZSBub25jZ!=="))],
+                400,
+                "Missing or invalid Sec-WebSocket-Key header",
+            ),
+            (
+                &[("sec-websocket-version", None)],
+                426,
+                "Missing or invalid Sec-WebSocket-Version header",
+            ),
+            (
+                &[("sec-websocket-version", Some("8"))],
+                426,
+                "Missing or invalid Sec-WebSocket-Version header",
+            ),
+            (
+                &[("sec-websocket-protocol", Some(""))],
+                400,
+                "Invalid Sec-WebSocket-Protocol header",
+            ),
+            (
+                &[("sec-websocket-protocol", Some("a,,b"))],
+                400,
+                "Invalid Sec-WebSocket-Protocol header",
+            ),
+            (
+                &[("sec-websocket-protocol", Some("a, a"))],
+                400,
+                "Invalid Sec-WebSocket-Protocol header",
+            ),
+            (
+                &[("sec-websocket-protocol", Some("a b"))],
+                400,
+                "Invalid Sec-WebSocket-Protocol header",
+            ),
         ];
         for (changes, status, message) in cases {
             let list = with(changes);
@@ -302,24 +377,54 @@ mod tests {
     #[test]
     fn response_checks() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
-        let good = [("upgrade", "websocket"), ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")];
-        let check = |status, list: &[(&str, &str)], protocols: &[&str], deflate: Option<&PerMessageDeflate>| {
+        let good = [
+            ("upgrade", "websocket"),
+            ("sec-websocket-accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ];
+        let check = |status,
+                     list: &[(&str, &str)],
+                     protocols: &[&str],
+                     deflate: Option<&PerMessageDeflate>| {
             let protocols: Vec<String> = protocols.iter().map(|s| s.to_string()).collect();
             check_upgrade_response(status, &headers(list), key, &protocols, deflate)
         };
         assert_eq!(check(101, &good, &[], None), Ok((String::new(), None)));
-        assert_eq!(check(200, &good, &[], None).unwrap_err(), "Unexpected server response: 200");
-        assert_eq!(check(101, &good[1..], &[], None).unwrap_err(), "Invalid Upgrade header");
+        assert_eq!(
+            check(200, &good, &[], None).unwrap_err(),
+            "Unexpected server response: 200"
+        );
+        assert_eq!(
+            check(101, &good[1..], &[], None).unwrap_err(),
+            "Invalid Upgrade header"
+        );
         let bad_accept = [("upgrade", "websocket"), ("sec-websocket-accept", "x")];
-        assert_eq!(check(101, &bad_accept, &[], None).unwrap_err(), "Invalid Sec-WebSocket-Accept header");
+        assert_eq!(
+            check(101, &bad_accept, &[], None).unwrap_err(),
+            "Invalid Sec-WebSocket-Accept header"
+        );
         let mut with_proto = good.to_vec();
         with_proto.push(("sec-websocket-protocol", "chat"));
-        assert_eq!(check(101, &with_proto, &["x", "chat"], None), Ok(("chat".into(), None)));
-        assert_eq!(check(101, &with_proto, &[], None).unwrap_err(), "Server sent a subprotocol but none was requested");
-        assert_eq!(check(101, &with_proto, &["x"], None).unwrap_err(), "Server sent an invalid subprotocol");
-        assert_eq!(check(101, &good, &["x"], None).unwrap_err(), "Server sent no subprotocol");
+        assert_eq!(
+            check(101, &with_proto, &["x", "chat"], None),
+            Ok(("chat".into(), None))
+        );
+        assert_eq!(
+            check(101, &with_proto, &[], None).unwrap_err(),
+            "Server sent a subprotocol but none was requested"
+        );
+        assert_eq!(
+            check(101, &with_proto, &["x"], None).unwrap_err(),
+            "Server sent an invalid subprotocol"
+        );
+        assert_eq!(
+            check(101, &good, &["x"], None).unwrap_err(),
+            "Server sent no subprotocol"
+        );
         let mut with_ext = good.to_vec();
-        with_ext.push(("sec-websocket-extensions", "permessage-deflate; server_no_context_takeover"));
+        with_ext.push((
+            "sec-websocket-extensions",
+            "permessage-deflate; server_no_context_takeover",
+        ));
         assert_eq!(
             check(101, &with_ext, &[], None).unwrap_err(),
             "Server sent a Sec-WebSocket-Extensions header but no extension was requested"
@@ -329,9 +434,15 @@ mod tests {
         assert!(params.unwrap().server_no_context_takeover);
         let mut other_ext = good.to_vec();
         other_ext.push(("sec-websocket-extensions", "x-foo"));
-        assert_eq!(check(101, &other_ext, &[], Some(&opts)).unwrap_err(), "Server indicated an extension that was not requested");
+        assert_eq!(
+            check(101, &other_ext, &[], Some(&opts)).unwrap_err(),
+            "Server indicated an extension that was not requested"
+        );
         let mut bad_ext = good.to_vec();
         bad_ext.push(("sec-websocket-extensions", "permessage-deflate; foo"));
-        assert_eq!(check(101, &bad_ext, &[], Some(&opts)).unwrap_err(), "Invalid Sec-WebSocket-Extensions header");
+        assert_eq!(
+            check(101, &bad_ext, &[], Some(&opts)).unwrap_err(),
+            "Invalid Sec-WebSocket-Extensions header"
+        );
     }
 }

@@ -11,11 +11,6 @@
 //! Errors and their texts are the `ws` npm package's (`WS_ERR_*` codes and
 //! messages), so logs read the same as a Node server's.
 
-// The I/O layer (written alongside this module) is the user of most of
-// these pub(crate) items; until every one is wired in, unused ones must not
-// fail `clippy -D warnings`.
-#![allow(dead_code, unused_imports)]
-
 pub(crate) mod close;
 pub(crate) mod deflate;
 mod error;
@@ -29,13 +24,10 @@ mod sha1;
 mod utf8;
 
 pub use deflate::PerMessageDeflate;
-pub(crate) use deflate::{
-    accept_server_response, client_offer, negotiate_server, DeflateParams, Deflater, Inflater,
-};
+pub(crate) use deflate::{client_offer, negotiate_server, Deflater, Inflater};
 pub(crate) use error::ProtocolError;
 pub(crate) use handshake::{
-    accept_key, check_upgrade_request, check_upgrade_response, new_client_key, Refusal,
-    UpgradeRequest,
+    accept_key, check_upgrade_request, check_upgrade_response, new_client_key,
 };
 pub(crate) use receiver::{Flow, Incoming, Receiver};
 pub(crate) use sender::Sender;

@@ -153,7 +153,14 @@ impl Receiver {
             state: State::Header,
             head: [0; MAX_HEADER_LEN],
             head_len: 0,
-            frame: Frame { fin: false, rsv1: false, opcode: 0, mask: None, remaining: 0, offset: 0 },
+            frame: Frame {
+                fin: false,
+                rsv1: false,
+                opcode: 0,
+                mask: None,
+                remaining: 0,
+                offset: 0,
+            },
             message: Message::Idle,
             wire_len: 0,
             data: Vec::new(),
@@ -163,7 +170,9 @@ impl Receiver {
         }
     }
 
-    /// Bytes held for a message or frame not yet complete.
+    /// Bytes held for a message or frame not yet complete (the tests'
+    /// view of memory held).
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.data.len() + self.control.len() + self.head_len
     }
@@ -205,7 +214,11 @@ impl Receiver {
                     match self.read_payload(chunk, on) {
                         Ok(Flow::Continue) => {}
                         Ok(Flow::Pause) => {
-                            return Ok(if self.state == State::Closed { input.len() } else { pos })
+                            return Ok(if self.state == State::Closed {
+                                input.len()
+                            } else {
+                                pos
+                            })
                         }
                         Err(e) => return Err(self.fail(e)),
                     }
@@ -318,7 +331,10 @@ impl Receiver {
                 }
                 self.end_frame();
                 self.message = Message::Idle;
-                return Ok(on(Incoming::Message { data: chunk, binary }));
+                return Ok(on(Incoming::Message {
+                    data: chunk,
+                    binary,
+                }));
             }
             let start = self.data.len();
             if compressed {
@@ -326,7 +342,12 @@ impl Receiver {
                 append_unmasked(&mut self.scratch, chunk, frame.mask, frame.offset);
                 if let Some(inflater) = self.inflater.as_mut() {
                     inflater.inflate(&self.scratch, &mut self.data, self.max_payload)?;
-                    if frame.fin && complete {
+                    // A compressed message with no payload bytes at all
+                    // (which a conforming sender does not produce: an empty
+                    // message compresses to `00`) is taken as empty rather
+                    // than feeding the trailer alone, which would leave the
+                    // inflater inside a stored block.
+                    if frame.fin && complete && self.wire_len > 0 {
                         inflater.finish_message(&mut self.data, self.max_payload)?;
                     }
                 }
@@ -371,7 +392,10 @@ impl Receiver {
             return Err(error::INVALID_UTF8);
         }
         self.message = Message::Idle;
-        let flow = on(Incoming::Message { data: &self.data, binary });
+        let flow = on(Incoming::Message {
+            data: &self.data,
+            binary,
+        });
         self.data.clear();
         if self.data.capacity() > KEEP_CAPACITY {
             // One huge message should not pin its memory for the
@@ -495,5 +519,449 @@ fn parse_header(buf: &[u8], ctx: Context) -> Result<Option<(Frame, usize)>, Prot
         let k = 2 + len_bytes;
         [buf[k], buf[k + 1], buf[k + 2], buf[k + 3]]
     });
-    Ok(Some((Frame { fin, rsv1, opcode, mask, remaining, offset: 0 }, header_len)))
+    Ok(Some((
+        Frame {
+            fin,
+            rsv1,
+            opcode,
+            mask,
+            remaining,
+            offset: 0,
+        },
+        header_len,
+    )))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::ws::protocol::deflate::DeflateParams;
+    use crate::ws::protocol::frame::write_header;
+
+    /// An owned copy of an event, for comparing.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) enum Ev {
+        Text(String),
+        Binary(Vec<u8>),
+        Ping(Vec<u8>),
+        Pong(Vec<u8>),
+        Close(Option<u16>, String),
+    }
+
+    fn own(e: Incoming<'_>) -> Ev {
+        match e {
+            Incoming::Message { data, binary: true } => Ev::Binary(data.to_vec()),
+            Incoming::Message {
+                data,
+                binary: false,
+            } => Ev::Text(String::from_utf8(data.to_vec()).expect("validated text")),
+            Incoming::Ping(p) => Ev::Ping(p.to_vec()),
+            Incoming::Pong(p) => Ev::Pong(p.to_vec()),
+            Incoming::Close { code, reason } => Ev::Close(code, reason.to_string()),
+        }
+    }
+
+    /// The receiver's verdict on some input: its events and how it ended.
+    type Outcome = (Vec<Ev>, Result<(), ProtocolError>);
+
+    /// Feeds `pieces` in turn to a fresh receiver.
+    fn feed(role: Role, deflate: Option<DeflateParams>, max: usize, pieces: &[&[u8]]) -> Outcome {
+        let inflater = deflate.map(|p| Inflater::new(&p, role));
+        let mut r = Receiver::new(role, max, inflater);
+        let mut events = Vec::new();
+        for piece in pieces {
+            let mut on = |e: Incoming<'_>| {
+                events.push(own(e));
+                Flow::Continue
+            };
+            match r.receive(piece, &mut on) {
+                Ok(n) => assert_eq!(n, piece.len(), "without Pause everything is consumed"),
+                Err(e) => return (events, Err(e)),
+            }
+        }
+        (events, Ok(()))
+    }
+
+    /// Feeds `input` whole, split at every point, and byte by byte; all
+    /// must give the same outcome, which is returned.
+    pub(crate) fn check_all(
+        role: Role,
+        deflate: Option<DeflateParams>,
+        max: usize,
+        input: &[u8],
+    ) -> Outcome {
+        let whole = feed(role, deflate, max, &[input]);
+        // Every split point (for long inputs, a sample of them).
+        let step = if input.len() > 2000 {
+            input.len() / 97
+        } else {
+            1
+        };
+        for split in (0..=input.len()).step_by(step) {
+            let (a, b) = input.split_at(split);
+            assert_eq!(feed(role, deflate, max, &[a, b]), whole, "split at {split}");
+        }
+        if input.len() <= 70_000 {
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(feed(role, deflate, max, &bytes), whole, "byte by byte");
+        }
+        whole
+    }
+
+    /// A frame as a client sends it (masked with a fixed key).
+    pub(crate) fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let mut out = Vec::new();
+        write_header(&mut out, first, payload.len(), Some(key));
+        let start = out.len();
+        out.extend_from_slice(payload);
+        apply_mask(&mut out[start..], key, 0);
+        out
+    }
+
+    /// A frame as a server sends it.
+    pub(crate) fn plain(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_header(&mut out, first, payload.len(), None);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn ok(events: Vec<Ev>) -> Outcome {
+        (events, Ok(()))
+    }
+
+    fn text(s: &str) -> Ev {
+        Ev::Text(s.into())
+    }
+
+    /// The error code (close code, `ws` code) an input fails with.
+    fn fails(role: Role, input: &[u8]) -> (u16, &'static str) {
+        let (_, r) = check_all(role, None, 0, input);
+        let e = r.expect_err("must fail");
+        (e.close_code, e.code)
+    }
+
+    #[test]
+    fn rfc6455_examples() {
+        // §5.7: a single-frame unmasked text message.
+        let hello = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        assert_eq!(
+            check_all(Role::Client, None, 0, &hello),
+            ok(vec![text("Hello")])
+        );
+        // A single-frame masked text message.
+        let masked_hello = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(
+            check_all(Role::Server, None, 0, &masked_hello),
+            ok(vec![text("Hello")])
+        );
+        // A fragmented unmasked text message.
+        let fragmented = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+        assert_eq!(
+            check_all(Role::Client, None, 0, &fragmented),
+            ok(vec![text("Hello")])
+        );
+        // Unmasked ping, masked pong.
+        let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        assert_eq!(
+            check_all(Role::Client, None, 0, &ping),
+            ok(vec![Ev::Ping(b"Hello".to_vec())])
+        );
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(
+            check_all(Role::Server, None, 0, &pong),
+            ok(vec![Ev::Pong(b"Hello".to_vec())])
+        );
+        // 256 bytes and 64 KiB binary messages in one unmasked frame.
+        let data: Vec<u8> = (0..65536u32).map(|i| (i * 7) as u8).collect();
+        let mut f256 = vec![0x82, 0x7e, 0x01, 0x00];
+        f256.extend_from_slice(&data[..256]);
+        assert_eq!(
+            check_all(Role::Client, None, 0, &f256),
+            ok(vec![Ev::Binary(data[..256].to_vec())])
+        );
+        let mut f64k = vec![0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00];
+        f64k.extend_from_slice(&data);
+        assert_eq!(
+            check_all(Role::Client, None, 0, &f64k),
+            ok(vec![Ev::Binary(data.clone())])
+        );
+        // The same masked, as a server receives them.
+        let m = masked(0x82, &data);
+        assert_eq!(&m[..10], &[0x82, 0xff, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
+        assert_eq!(
+            check_all(Role::Server, None, 0, &m),
+            ok(vec![Ev::Binary(data)])
+        );
+    }
+
+    #[test]
+    fn a_stream_of_mixed_frames() {
+        let mut input = Vec::new();
+        input.extend(masked(0x01, "κό".as_bytes()));
+        input.extend(masked(0x89, b"p1")); // a ping inside the fragmented message
+        input.extend(masked(0x00, "σμ".as_bytes()));
+        input.extend(masked(0x80, "ε".as_bytes()));
+        input.extend(masked(0x82, b""));
+        input.extend(masked(0x81, b""));
+        input.extend(masked(0x8a, b""));
+        input.extend(masked(0x88, &[0x03, 0xe8, b'b', b'y', b'e']));
+        input.extend(b"ignored after close");
+        assert_eq!(
+            check_all(Role::Server, None, 0, &input),
+            ok(vec![
+                Ev::Ping(b"p1".to_vec()),
+                text("κόσμε"),
+                Ev::Binary(vec![]),
+                text(""),
+                Ev::Pong(vec![]),
+                Ev::Close(Some(1000), "bye".into()),
+            ])
+        );
+        // A close with no body.
+        assert_eq!(
+            check_all(Role::Client, None, 0, &[0x88, 0x00]),
+            ok(vec![Ev::Close(None, String::new())])
+        );
+    }
+
+    #[test]
+    fn bad_frames_fail_with_ws_errors() {
+        let s = Role::Server;
+        let c = Role::Client;
+        assert_eq!(
+            fails(s, &[0x81, 0x05, b'H', b'e', b'l', b'l', b'o']),
+            (1002, "WS_ERR_EXPECTED_MASK")
+        );
+        assert_eq!(
+            fails(c, &masked(0x81, b"Hello")),
+            (1002, "WS_ERR_UNEXPECTED_MASK")
+        );
+        let huge = [0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+        assert_eq!(
+            fails(s, &huge),
+            (1009, "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH")
+        );
+        let past_2_53 = [0x82, 0x7f, 0x00, 0x20, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            fails(c, &past_2_53),
+            (1009, "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH")
+        );
+        assert_eq!(
+            fails(s, &masked(0x80, b"x")),
+            (1002, "WS_ERR_INVALID_OPCODE")
+        );
+        assert_eq!(fails(s, &masked(0x09, b"x")), (1002, "WS_ERR_EXPECTED_FIN"));
+        assert_eq!(
+            fails(s, &masked(0x89, &[0; 126])),
+            (1002, "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH")
+        );
+        assert_eq!(
+            fails(s, &masked(0x88, &[3])),
+            (1002, "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH")
+        );
+        assert_eq!(
+            fails(s, &masked(0xc1, b"x")),
+            (1002, "WS_ERR_UNEXPECTED_RSV_1")
+        );
+        assert_eq!(
+            fails(s, &masked(0xa1, b"x")),
+            (1002, "WS_ERR_UNEXPECTED_RSV_2_3")
+        );
+        assert_eq!(
+            fails(s, &masked(0x91, b"x")),
+            (1002, "WS_ERR_UNEXPECTED_RSV_2_3")
+        );
+        for op in [3u8, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf] {
+            assert_eq!(
+                fails(s, &masked(0x80 | op, b"")),
+                (1002, "WS_ERR_INVALID_OPCODE"),
+                "{op}"
+            );
+        }
+        // A new data frame while a fragmented message is open.
+        let mut two = masked(0x01, b"a");
+        two.extend(masked(0x81, b"b"));
+        assert_eq!(fails(s, &two), (1002, "WS_ERR_INVALID_OPCODE"));
+        for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            let body = code.to_be_bytes();
+            assert_eq!(
+                fails(s, &masked(0x88, &body)),
+                (1002, "WS_ERR_INVALID_CLOSE_CODE"),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            fails(s, &masked(0x88, &[0x03, 0xe8, 0xff])),
+            (1007, "WS_ERR_INVALID_UTF8")
+        );
+        assert_eq!(
+            fails(s, &masked(0x81, b"\xce\xba\xe1\xbd")),
+            (1007, "WS_ERR_INVALID_UTF8")
+        );
+        let e = check_all(s, None, 0, &masked(0x89, &[0; 126]))
+            .1
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Invalid WebSocket frame: invalid payload length 126"
+        );
+    }
+
+    #[test]
+    fn errors_come_at_the_first_bad_byte() {
+        // A 126-byte ping fails on its second byte.
+        let (_, r) = feed(Role::Server, None, 0, &[&[0x89, 0xfe]]);
+        assert_eq!(r.unwrap_err().code, "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH");
+        // Invalid UTF-8 split across fragments fails at the first
+        // impossible byte, before the frame holding it is complete.
+        let mut input = plain(0x01, b"ok \xf4");
+        input.extend(plain(0x80, b"\x90 and a lot more text after it"));
+        let bad_at = input.iter().position(|&b| b == 0x90).unwrap();
+        let (events, r) = feed(Role::Client, None, 0, &[&input[..=bad_at]]);
+        assert!(events.is_empty());
+        assert_eq!(r.unwrap_err().close_code, 1007);
+        let (_, r) = feed(Role::Client, None, 0, &[&input[..bad_at]]);
+        assert!(r.is_ok());
+        // The whole input fails the same way fed in any pieces.
+        assert_eq!(
+            check_all(Role::Client, None, 0, &input)
+                .1
+                .unwrap_err()
+                .close_code,
+            1007
+        );
+        // An error is final.
+        let mut r = Receiver::new(Role::Server, 0, None);
+        let mut on = |_: Incoming<'_>| Flow::Continue;
+        assert!(r.receive(&[0x81, 0x05], &mut on).is_err());
+        assert_eq!(
+            r.receive(&masked(0x81, b"x"), &mut on).unwrap_err().code,
+            "WS_ERR_EXPECTED_MASK"
+        );
+    }
+
+    #[test]
+    fn max_payload() {
+        let data = [b'x'; 100];
+        assert_eq!(
+            check_all(Role::Server, None, 100, &masked(0x82, &data)),
+            ok(vec![Ev::Binary(data.to_vec())])
+        );
+        let (_, r) = check_all(Role::Server, None, 99, &masked(0x82, &data));
+        assert_eq!(r.unwrap_err(), error::MAX_PAYLOAD);
+        // Across fragments.
+        let mut input = masked(0x02, &data[..60]);
+        input.extend(masked(0x80, &data[60..]));
+        let (_, r) = check_all(Role::Server, None, 99, &input);
+        assert_eq!(r.unwrap_err().close_code, 1009);
+        // Refused at the header, before any payload arrives.
+        let (_, r) = feed(Role::Client, None, 1000, &[&[0x82, 0x7e, 0x10, 0x00]]);
+        assert_eq!(r.unwrap_err().close_code, 1009);
+    }
+
+    #[test]
+    fn pause_stops_delivery_and_returns_bytes_consumed() {
+        let mut input = masked(0x81, b"one");
+        let first_len = input.len();
+        input.extend(masked(0x81, b"two"));
+        input.extend(masked(0x89, b""));
+        let mut r = Receiver::new(Role::Server, 0, None);
+        let mut got = Vec::new();
+        let n = r
+            .receive(&input, &mut |e| {
+                got.push(own(e));
+                Flow::Pause
+            })
+            .unwrap();
+        assert_eq!(n, first_len);
+        assert_eq!(got, vec![text("one")]);
+        let rest = &input[n..];
+        let m = r
+            .receive(rest, &mut |e| {
+                got.push(own(e));
+                Flow::Continue
+            })
+            .unwrap();
+        assert_eq!(m, rest.len());
+        assert_eq!(got, vec![text("one"), text("two"), Ev::Ping(vec![])]);
+    }
+
+    #[test]
+    fn buffers_are_reused_across_messages() {
+        let mut r = Receiver::new(Role::Server, 0, None);
+        let frame = masked(0x82, &[7; 32]);
+        let mut on = |_: Incoming<'_>| Flow::Continue;
+        r.receive(&frame, &mut on).unwrap();
+        let cap = r.data.capacity();
+        let ptr = r.data.as_ptr();
+        for _ in 0..100 {
+            r.receive(&frame, &mut on).unwrap();
+        }
+        assert_eq!((r.data.capacity(), r.data.as_ptr()), (cap, ptr));
+        assert_eq!(r.buffered(), 0);
+    }
+
+    #[test]
+    fn random_and_mutated_input_never_panics() {
+        // xorshift: a fixed, dependency-free stream of pseudo-random bytes.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let params = DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        };
+        // A valid stream to mutate: compressed and plain, fragmented,
+        // with control frames.
+        let mut valid = Vec::new();
+        valid.extend([0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        valid.extend([
+            0x41, 0x03, 0xf2, 0x48, 0xcd, 0x89, 0x01, b'p', 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+        ]);
+        valid.extend(plain(0x82, &[9; 300]));
+        valid.extend(plain(0x88, &[0x03, 0xe8, b'o', b'k']));
+        for round in 0..3000 {
+            let input: Vec<u8> = if round % 2 == 0 {
+                let len = (next() % 200) as usize;
+                (0..len).map(|_| next() as u8).collect()
+            } else {
+                let mut v = valid.clone();
+                for _ in 0..1 + next() % 4 {
+                    let i = (next() as usize) % v.len();
+                    v[i] = next() as u8;
+                }
+                v
+            };
+            for role in [Role::Server, Role::Client] {
+                for deflate in [None, Some(params)] {
+                    let mut r =
+                        Receiver::new(role, 1 << 16, deflate.map(|p| Inflater::new(&p, role)));
+                    let mut pos = 0;
+                    while pos < input.len() {
+                        let end = (pos + 1 + (next() % 40) as usize).min(input.len());
+                        match r.receive(&input[pos..end], &mut |_| Flow::Continue) {
+                            Ok(n) => assert_eq!(n, end - pos),
+                            Err(e) => {
+                                assert!(matches!(e.close_code, 1002 | 1007 | 1009));
+                                break;
+                            }
+                        }
+                        pos = end;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -3,7 +3,9 @@
 
 use super::close;
 use super::deflate::Deflater;
-use super::frame::{write_header, FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV1};
+use super::frame::{
+    write_header, FIN, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, RSV1,
+};
 use super::handshake::fill_random;
 use super::mask::apply_mask;
 use super::Role;
@@ -33,7 +35,10 @@ struct MaskKeys {
 impl MaskKeys {
     /// An empty pool (filled on first use: servers never need one).
     fn new() -> Self {
-        MaskKeys { pool: [0; 256], used: 256 }
+        MaskKeys {
+            pool: [0; 256],
+            used: 256,
+        }
     }
 
     /// The next key.
@@ -66,7 +71,12 @@ impl Sender {
     /// A sender for `role`, with a compressor when permessage-deflate was
     /// negotiated.
     pub(crate) fn new(role: Role, deflater: Option<Deflater>) -> Sender {
-        Sender { role, deflater, keys: MaskKeys::new(), outgoing: Outgoing::Idle }
+        Sender {
+            role,
+            deflater,
+            keys: MaskKeys::new(),
+            outgoing: Outgoing::Idle,
+        }
     }
 
     /// One whole message as one frame, compressed when `compress`, a
@@ -97,14 +107,21 @@ impl Sender {
         let (opcode, compressed, rsv1) = match self.outgoing {
             Outgoing::Idle => {
                 let compressed = compress
-                    && self.deflater.as_ref().is_some_and(|d| data.len() >= d.threshold());
+                    && self
+                        .deflater
+                        .as_ref()
+                        .is_some_and(|d| data.len() >= d.threshold());
                 let opcode = if binary { OP_BINARY } else { OP_TEXT };
                 (opcode, compressed, if compressed { RSV1 } else { 0 })
             }
             // RSV1 goes on a message's first frame only (RFC 7692 §6.1).
             Outgoing::Open { compressed } => (OP_CONTINUATION, compressed, 0),
         };
-        self.outgoing = if fin { Outgoing::Idle } else { Outgoing::Open { compressed } };
+        self.outgoing = if fin {
+            Outgoing::Idle
+        } else {
+            Outgoing::Open { compressed }
+        };
         let first = if fin { FIN } else { 0 } | rsv1 | opcode;
         let mask = self.mask();
         match self.deflater.as_mut() {
@@ -170,5 +187,153 @@ impl Sender {
         s.keys.pool = [key; 64].concat().try_into().unwrap_or([0; 256]);
         s.keys.used = 0;
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::protocol::receiver::tests::{check_all, Ev};
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn server() -> Sender {
+        Sender::new(Role::Server, None)
+    }
+
+    fn client() -> Sender {
+        Sender::with_fixed_mask(Role::Client, None, KEY)
+    }
+
+    #[test]
+    fn rfc6455_examples() {
+        let mut out = Vec::new();
+        server().message(&mut out, b"Hello", false, true);
+        assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        out.clear();
+        client().message(&mut out, b"Hello", false, false);
+        assert_eq!(
+            out,
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+        out.clear();
+        let mut s = server();
+        s.fragment(&mut out, b"Hel", false, false, false);
+        s.fragment(&mut out, b"lo", false, true, false);
+        assert_eq!(out, [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]);
+        out.clear();
+        server().ping(&mut out, b"Hello");
+        assert_eq!(out, [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        out.clear();
+        client().pong(&mut out, b"Hello");
+        assert_eq!(
+            out,
+            [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+        let data: Vec<u8> = (0..65536u32).map(|i| (i * 13) as u8).collect();
+        out.clear();
+        server().message(&mut out, &data[..256], true, false);
+        assert_eq!(&out[..4], &[0x82, 0x7e, 0x01, 0x00]);
+        assert_eq!(&out[4..], &data[..256]);
+        out.clear();
+        server().message(&mut out, &data, true, false);
+        assert_eq!(&out[..10], &[0x82, 0x7f, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00]);
+        assert_eq!(&out[10..], &data[..]);
+        // The client's masked frames read back in the server role.
+        out.clear();
+        client().message(&mut out, &data, true, false);
+        assert_eq!(
+            &out[..14],
+            &[0x82, 0xff, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d]
+        );
+        assert_eq!(
+            check_all(Role::Server, None, 0, &out),
+            (vec![Ev::Binary(data)], Ok(()))
+        );
+    }
+
+    #[test]
+    fn close_frames() {
+        let mut out = Vec::new();
+        server().close(&mut out, Some(1000), "bye");
+        assert_eq!(out, [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e']);
+        out.clear();
+        server().close(&mut out, None, "");
+        assert_eq!(out, [0x88, 0x00]);
+        out.clear();
+        client().close(&mut out, Some(4000), "é");
+        assert_eq!(
+            check_all(Role::Server, None, 0, &out),
+            (vec![Ev::Close(Some(4000), "é".into())], Ok(()))
+        );
+    }
+
+    #[test]
+    fn client_keys_change_per_frame() {
+        let mut c = Sender::new(Role::Client, None);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        c.message(&mut a, b"same", false, false);
+        c.message(&mut b, b"same", false, false);
+        assert_ne!(a[2..6], b[2..6]);
+        for _ in 0..200 {
+            a.clear();
+            c.message(&mut a, b"same", false, false);
+            assert_eq!(
+                check_all(Role::Server, None, 0, &a).0,
+                vec![Ev::Text("same".into())]
+            );
+        }
+    }
+
+    #[test]
+    fn no_allocation_when_out_has_room() {
+        let mut s = client();
+        let mut out = Vec::with_capacity(1024);
+        let ptr = out.as_ptr();
+        for _ in 0..10 {
+            out.clear();
+            s.message(&mut out, &[1; 32], true, false);
+        }
+        assert_eq!(out.as_ptr(), ptr);
+    }
+}
+
+/// A rough per-message cost, for a release build:
+/// `cargo test --release --lib ws::protocol::sender::speed -- --ignored --nocapture`.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::ws::protocol::{Flow, Incoming, Receiver};
+
+    #[test]
+    #[ignore = "a timing, meaningful in release builds only"]
+    fn echo_32_byte_messages() {
+        // A client's stream of 32-byte masked text frames, read by a
+        // server that echoes each one.
+        let mut client = Sender::new(Role::Client, None);
+        let mut wire = Vec::new();
+        let n = 100_000;
+        for _ in 0..n {
+            client.message(&mut wire, b"0123456789abcdef0123456789abcdef", false, false);
+        }
+        let mut server = Sender::new(Role::Server, None);
+        let mut receiver = Receiver::new(Role::Server, 100 << 20, None);
+        let mut out = Vec::with_capacity(64 << 10);
+        let start = std::time::Instant::now();
+        for chunk in wire.chunks(16 << 10) {
+            let used = receiver
+                .receive(chunk, &mut |e| {
+                    if let Incoming::Message { data, binary } = e {
+                        server.message(&mut out, data, binary, false);
+                    }
+                    Flow::Continue
+                })
+                .unwrap();
+            assert_eq!(used, chunk.len());
+            out.clear();
+        }
+        let per = start.elapsed() / n;
+        eprintln!("receive + echo of a 32-byte message: {per:?}");
     }
 }

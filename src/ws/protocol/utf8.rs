@@ -112,7 +112,9 @@ mod tests {
 
     #[test]
     fn invalid_text() {
-        assert!(!check(b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"));
+        assert!(!check(
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"
+        ));
         assert!(!check(b"\xf4\x90\x80\x80")); // above U+10FFFF
         assert!(!check(b"\xc0\xaf")); // overlong
         assert!(!check(b"\xed\xa0\x80")); // surrogate
