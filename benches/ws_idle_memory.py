@@ -145,7 +145,7 @@ def main():
         say("building examples/ws_echo (release)...")
         subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "ws_echo"], cwd=ROOT, check=True)
         servers["nodelike"] = os.path.join(ROOT, "target", "release", "examples", "ws_echo") + " {port}"
-        subprocess.run(["sh", os.path.join(HERE, "node-peers", "install.sh")], cwd=ROOT, check=True,
+        subprocess.run(["bash", os.path.join(HERE, "node-peers", "install.sh")], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         servers["node + ws"] = "node " + os.path.join(HERE, "node-ws-echo.js") + " {port}"
     kinds = [k for k in a.kinds.split(",") if k]
