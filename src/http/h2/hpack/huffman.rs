@@ -249,3 +249,133 @@ pub(super) fn decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), HpackError> {
         Err(HpackError::InvalidHuffman)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(src: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(src, &mut out);
+        out
+    }
+
+    fn decoded(src: &[u8]) -> Result<Vec<u8>, HpackError> {
+        let mut out = Vec::new();
+        decode(src, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn the_code_is_complete_and_prefix_free() {
+        // Kraft's equality: Σ 2^-len = 1 exactly, in units of 2^-30.
+        let sum: u64 = CODES.iter().map(|&(len, _)| 1u64 << (30 - len)).sum();
+        assert_eq!(sum, 1 << 30);
+        // Every code fits its length, and the tree built from them has
+        // two children at every one of its 256 inner nodes.
+        assert!(CODES
+            .iter()
+            .all(|&(len, code)| (5..=30).contains(&len) && code >> len == 0));
+        let tree = build_tree();
+        for (node, children) in tree.iter().enumerate() {
+            assert!(
+                children.iter().all(|&c| c != 0),
+                "node {node} is missing a child"
+            );
+        }
+        // EOS is thirty 1 bits (§5.2).
+        assert_eq!(CODES[256], (30, 0x3fff_ffff));
+    }
+
+    #[test]
+    fn every_byte_value_round_trips() {
+        for byte in 0..=255u8 {
+            let code = encoded(&[byte]);
+            assert_eq!(code.len(), encoded_len(&[byte]));
+            assert_eq!(decoded(&code), Ok(vec![byte]), "byte {byte}");
+        }
+        let all: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        let code = encoded(&all);
+        assert_eq!(code.len(), encoded_len(&all));
+        assert_eq!(decoded(&code), Ok(all));
+        assert_eq!(decoded(&[]), Ok(Vec::new()));
+        assert_eq!(encoded(&[]), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn rfc_7541_c4_strings() {
+        // C.4.1, C.4.2, C.4.3 and C.6.1's Huffman strings.
+        let cases: [(&[u8], &[u8]); 5] = [
+            (
+                b"www.example.com",
+                &[
+                    0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+                ],
+            ),
+            (b"no-cache", &[0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf]),
+            (
+                b"custom-key",
+                &[0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xa9, 0x7d, 0x7f],
+            ),
+            (
+                b"custom-value",
+                &[0x25, 0xa8, 0x49, 0xe9, 0x5b, 0xb8, 0xe8, 0xb4, 0xbf],
+            ),
+            (b"302", &[0x64, 0x02]),
+        ];
+        for (plain, code) in cases {
+            assert_eq!(encoded(plain), code);
+            assert_eq!(decoded(code).as_deref(), Ok(plain));
+        }
+    }
+
+    #[test]
+    fn eos_inside_a_string_is_an_error() {
+        // Thirty 1 bits are EOS, whatever follows.
+        assert_eq!(
+            decoded(&[0xff, 0xff, 0xff, 0xff]),
+            Err(HpackError::InvalidHuffman)
+        );
+        // After a symbol: 'a' (00011) then EOS.
+        assert_eq!(
+            decoded(&[0x1f, 0xff, 0xff, 0xff, 0xff]),
+            Err(HpackError::InvalidHuffman)
+        );
+    }
+
+    #[test]
+    fn padding_longer_than_seven_bits_is_an_error() {
+        assert_eq!(decoded(&[0xff]), Err(HpackError::InvalidHuffman));
+        // 'a' (00011) then eleven 1 bits.
+        assert_eq!(decoded(&[0x1f, 0xff]), Err(HpackError::InvalidHuffman));
+        // Up to seven are fine: 'a' (00011) then 111.
+        assert_eq!(decoded(&[0x1f]), Ok(b"a".to_vec()));
+    }
+
+    #[test]
+    fn padding_that_is_not_all_ones_is_an_error() {
+        // 'a' (00011) then 000.
+        assert_eq!(decoded(&[0x18]), Err(HpackError::InvalidHuffman));
+        // '0' (00000) then 000.
+        assert_eq!(decoded(&[0x00]), Err(HpackError::InvalidHuffman));
+        // 'a' then 101.
+        assert_eq!(decoded(&[0x1d]), Err(HpackError::InvalidHuffman));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut out = Vec::new();
+        for len in 0..2000 {
+            let bytes: Vec<u8> = (0..len % 40)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            out.clear();
+            let _ = decode(&bytes, &mut out);
+        }
+    }
+}

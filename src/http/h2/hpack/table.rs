@@ -380,3 +380,116 @@ impl DynamicTable {
         self.base = self.base.wrapping_add(dead);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(table: &DynamicTable) -> Vec<(Vec<u8>, Vec<u8>)> {
+        (0..table.len())
+            .map(|k| {
+                let (n, v) = table.get(k).unwrap();
+                (n.to_vec(), v.to_vec())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_static_name_match_agrees_with_the_table() {
+        for (i, &(name, value)) in STATIC_TABLE.iter().enumerate() {
+            let index = i + 1;
+            let (first, last) = static_name_range(name).unwrap();
+            assert!(first <= index && index <= last, "{index}");
+            for other in first..=last {
+                assert_eq!(static_entry(other).unwrap().0, name);
+            }
+            if first > 1 {
+                assert_ne!(static_entry(first - 1).unwrap().0, name);
+            }
+            // The first entry with this name and value is the full match.
+            let want = (1..=STATIC_LEN).find(|&j| static_entry(j) == Some((name, value)));
+            assert_eq!(find_static(name, value), Match::Full(want.unwrap()));
+        }
+        assert_eq!(find_static(b":status", b"201"), Match::Name(8));
+        assert_eq!(find_static(b"x-custom", b""), Match::None);
+        assert_eq!(static_entry(0), None);
+        assert_eq!(static_entry(62), None);
+        assert_eq!(static_entry(61), Some((&b"www-authenticate"[..], &b""[..])));
+    }
+
+    #[test]
+    fn entries_are_sized_and_evicted_oldest_first() {
+        // Each entry below is 1 + 1 + 32 = 34 bytes; three fit in 110.
+        let mut table = DynamicTable::new(110);
+        for name in [b"a", b"b", b"c", b"d"] {
+            table.insert(name, b"v");
+        }
+        assert_eq!(table.size(), 102);
+        let names: Vec<Vec<u8>> = entries(&table).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, [b"d".to_vec(), b"c".to_vec(), b"b".to_vec()]);
+        table.set_capacity(68);
+        assert_eq!(table.len(), 2);
+        assert_eq!(table.size(), 68);
+        table.set_capacity(0);
+        assert_eq!((table.len(), table.size()), (0, 0));
+    }
+
+    #[test]
+    fn an_entry_larger_than_the_table_empties_it() {
+        let mut table = DynamicTable::new(64);
+        table.insert(b"a", b"b");
+        table.insert(b"name", &[b'x'; 40]);
+        assert_eq!((table.len(), table.size()), (0, 0));
+        // Exactly the table's size fits.
+        table.insert(b"name", &[b'x'; 28]);
+        assert_eq!((table.len(), table.size()), (1, 64));
+    }
+
+    #[test]
+    fn a_name_from_an_entry_the_insertion_evicts_survives() {
+        // Room for one entry only: inserting evicts the entry it names.
+        let mut table = DynamicTable::new(50);
+        table.insert(b"custom-name", b"one");
+        table.insert_with_name_of(0, b"two").unwrap();
+        assert_eq!(
+            entries(&table),
+            [(b"custom-name".to_vec(), b"two".to_vec())]
+        );
+        assert_eq!(
+            table.insert_with_name_of(1, b"x"),
+            Err(HpackError::InvalidIndex(63))
+        );
+    }
+
+    #[test]
+    fn find_prefers_a_full_match_then_the_newest_name() {
+        let mut table = DynamicTable::new(4096);
+        table.insert(b"x", b"1");
+        table.insert(b"x", b"2");
+        table.insert(b"y", b"1");
+        assert_eq!(table.find(b"x", b"1"), Match::Full(2));
+        assert_eq!(table.find(b"x", b"3"), Match::Name(1));
+        assert_eq!(table.find(b"z", b"1"), Match::None);
+    }
+
+    #[test]
+    fn the_arena_stays_bounded_and_stops_allocating() {
+        let mut table = DynamicTable::new(4096);
+        let mut value = [b'a'; 100];
+        let mut capacity_after_warm_up = 0;
+        for i in 0..20_000usize {
+            value[i % 100] = b'a' + (i % 26) as u8;
+            table.insert(b"x-churn", &value[..i % 100]);
+            assert!(table.size() <= 4096);
+            assert!(table.arena.len() <= 3 * 4096);
+            if i == 1000 {
+                capacity_after_warm_up = table.arena.capacity();
+            }
+            if i > 1000 {
+                assert_eq!(table.arena.capacity(), capacity_after_warm_up);
+            }
+            let (n, v) = table.get(0).unwrap();
+            assert_eq!((n, v), (&b"x-churn"[..], &value[..i % 100]));
+        }
+    }
+}
