@@ -328,3 +328,250 @@ pub(super) fn encode_int(value: usize, prefix_bits: u8, flags: u8, out: &mut Vec
     }
     out.push(rest as u8);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Decoder;
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    fn encode(encoder: &mut Encoder, list: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encoder.encode(
+            list.iter()
+                .map(|&(n, v)| Field::new(n.as_bytes(), v.as_bytes())),
+            &mut out,
+        );
+        out
+    }
+
+    fn decode(decoder: &mut Decoder, block: &[u8]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        decoder
+            .decode(block, usize::MAX, &mut |n, v| {
+                out.push((
+                    String::from_utf8_lossy(n).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                ))
+            })
+            .unwrap();
+        out
+    }
+
+    fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|&(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn integers_rfc_7541_c1() {
+        let mut out = Vec::new();
+        encode_int(10, 5, 0xe0, &mut out);
+        assert_eq!(out, [0xea]);
+        out.clear();
+        encode_int(1337, 5, 0, &mut out);
+        assert_eq!(out, [0x1f, 0x9a, 0x0a]);
+        out.clear();
+        encode_int(31, 5, 0, &mut out);
+        assert_eq!(out, [0x1f, 0x00]);
+    }
+
+    #[test]
+    fn rfc_7541_c4_byte_for_byte() {
+        // The RFC's Huffman request examples are exactly what our policy
+        // produces: static indices, :authority, cache-control and a
+        // custom field indexed, Huffman where shorter.
+        let requests: [&[(&str, &str)]; 3] = [
+            &[
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+                (":authority", "www.example.com"),
+            ],
+            &[
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+                (":authority", "www.example.com"),
+                ("cache-control", "no-cache"),
+            ],
+            &[
+                (":method", "GET"),
+                (":scheme", "https"),
+                (":path", "/index.html"),
+                (":authority", "www.example.com"),
+                ("custom-key", "custom-value"),
+            ],
+        ];
+        let blocks = [
+            "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+            "8286 84be 5886 a8eb 1064 9cbf",
+            "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+        ];
+        let mut encoder = Encoder::new();
+        for (list, block) in requests.iter().zip(blocks) {
+            assert_eq!(encode(&mut encoder, list), hex(block));
+        }
+    }
+
+    #[test]
+    fn rfc_7541_c6_responses_round_trip_on_a_256_byte_table() {
+        let date_1 = "Mon, 21 Oct 2013 20:13:21 GMT";
+        let cookie = "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1";
+        let responses: [&[(&str, &str)]; 3] = [
+            &[
+                (":status", "302"),
+                ("cache-control", "private"),
+                ("date", date_1),
+                ("location", "https://www.example.com"),
+            ],
+            &[
+                (":status", "307"),
+                ("cache-control", "private"),
+                ("date", date_1),
+                ("location", "https://www.example.com"),
+            ],
+            &[
+                (":status", "200"),
+                ("cache-control", "private"),
+                ("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
+                ("location", "https://www.example.com"),
+                ("content-encoding", "gzip"),
+                ("set-cookie", cookie),
+            ],
+        ];
+        let mut encoder = Encoder::new();
+        encoder.set_max_table_size(256);
+        let mut decoder = Decoder::new(4096);
+        decoder.set_max_table_size(256);
+        for (i, list) in responses.iter().enumerate() {
+            let block = encode(&mut encoder, list);
+            if i == 0 {
+                assert_eq!(block[..3], [0x3f, 0xe1, 0x01], "a size update to 256 first");
+            }
+            assert_eq!(decode(&mut decoder, &block), owned(list));
+        }
+    }
+
+    #[test]
+    fn a_hello_response_is_a_few_bytes_once_warm() {
+        let head = [
+            (":status", "200"),
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-length", "12"),
+            ("date", "Thu, 03 Dec 2026 17:00:00 GMT"),
+        ];
+        let mut encoder = Encoder::new();
+        let mut decoder = Decoder::new(4096);
+        let first = encode(&mut encoder, &head);
+        assert_eq!(decode(&mut decoder, &first), owned(&head));
+        let again = encode(&mut encoder, &head);
+        // :status, content-type and date one byte each; content-length
+        // (not indexed: it churns) is 0f0d, a length and "12".
+        assert_eq!(again, [0x88, 0xbf, 0x0f, 0x0d, 0x02, b'1', b'2', 0xbe]);
+        assert_eq!(decode(&mut decoder, &again), owned(&head));
+    }
+
+    #[test]
+    fn sensitive_fields_are_never_indexed() {
+        let mut encoder = Encoder::new();
+        let mut decoder = Decoder::new(4096);
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            encoder.encode(
+                [
+                    Field::never_indexed(b"authorization", b"Bearer secret"),
+                    Field::never_indexed(b"x-token", b"t"),
+                ],
+                &mut out,
+            );
+            // 0001 + static name index 23 (15 + continuation 8).
+            assert_eq!(out[..2], [0x1f, 0x08]);
+            assert_eq!(decode(&mut decoder, &out).len(), 2);
+            assert_eq!(encoder.table.len(), 0);
+            assert_eq!(
+                decoder.decode(&[0xbe], 1024, &mut |_, _| {}),
+                Err(super::super::HpackError::InvalidIndex(62))
+            );
+        }
+        // A sensitive field with a name in the dynamic table names it by index.
+        encode(&mut encoder, &[("x-token", "public")]);
+        let mut out = Vec::new();
+        encoder.encode([Field::never_indexed(b"x-token", b"t")], &mut out);
+        assert_eq!(out, [0x1f, 0x2f, 0x01, b't']); // index 62
+    }
+
+    #[test]
+    fn the_policy_skips_churning_and_large_fields() {
+        let mut encoder = Encoder::new();
+        let churning = [
+            ("content-length", "1234"),
+            ("etag", "\"abc\""),
+            ("last-modified", "Thu, 03 Dec 2026 17:00:00 GMT"),
+            ("set-cookie", "a=b"),
+            ("location", "/elsewhere"),
+            (":path", "/a/rather/long/path/with/a/file/name.png"),
+        ];
+        encode(&mut encoder, &churning);
+        assert_eq!(encoder.table.len(), 0);
+        let large = "x".repeat(1024 - 32 - 5);
+        encode(&mut encoder, &[("x-big", &large)]);
+        assert_eq!(encoder.table.len(), 1, "exactly a quarter is indexed");
+        let larger = "x".repeat(1024 - 32 - 4);
+        encode(&mut encoder, &[("x-big", &larger)]);
+        assert_eq!(encoder.table.len(), 1, "over a quarter is not");
+        encode(&mut encoder, &[(":path", "/api/items"), ("x-custom", "1")]);
+        assert_eq!(encoder.table.len(), 3);
+        // A new value of an indexed name names the dynamic entry.
+        let block = encode(&mut encoder, &[("x-custom", "2")]);
+        assert_eq!(block, [0x40 | 62, 0x01, b'2']);
+    }
+
+    #[test]
+    fn table_size_changes_are_announced() {
+        let mut encoder = Encoder::new();
+        encode(&mut encoder, &[("x-a", "1")]);
+        // Larger than 4096, or unchanged: we keep 4096 and say nothing.
+        encoder.set_max_table_size(1 << 20);
+        encoder.set_max_table_size(4096);
+        assert_eq!(encode(&mut encoder, &[(":method", "GET")]), [0x82]);
+        assert_eq!(encoder.table.len(), 1);
+        // Down to 0 and back up before the next block: both are said.
+        encoder.set_max_table_size(0);
+        encoder.set_max_table_size(8192);
+        assert_eq!(encoder.table.len(), 0);
+        assert_eq!(
+            encode(&mut encoder, &[(":method", "GET")]),
+            [0x20, 0x3f, 0xe1, 0x1f, 0x82]
+        );
+        // Only once.
+        assert_eq!(encode(&mut encoder, &[(":method", "GET")]), [0x82]);
+        // Down to 100: one update.
+        encoder.set_max_table_size(100);
+        let block = encode(&mut encoder, &[("x-b", "2")]);
+        // x-b: 2 (36 bytes) is over a quarter of 100, so it is not indexed.
+        assert_eq!(block[..3], [0x3f, 0x45, 0x00]);
+        let mut decoder = Decoder::new(4096);
+        decoder.set_max_table_size(100);
+        assert_eq!(decode(&mut decoder, &block), owned(&[("x-b", "2")]));
+    }
+
+    #[test]
+    fn huffman_only_when_shorter() {
+        let mut out = Vec::new();
+        write_string(b"www.example.com", &mut out);
+        assert_eq!(out[0], 0x80 | 12);
+        out.clear();
+        // '&' is 8 bits, '{' 15: Huffman is longer, so raw.
+        write_string(b"&{", &mut out);
+        assert_eq!(out, [0x02, b'&', b'{']);
+    }
+}
