@@ -340,7 +340,7 @@ fn story_sizes(story: &Json) -> (usize, usize) {
     let cases = story.get("cases").unwrap().as_array();
     let raw = cases
         .iter()
-        .flat_map(|c| headers(c))
+        .flat_map(headers)
         .map(|(n, v)| n.len() + v.len())
         .sum();
     let wire = cases

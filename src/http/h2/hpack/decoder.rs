@@ -249,26 +249,27 @@ pub(super) fn decode_int(
 ) -> Result<(usize, usize), HpackError> {
     let mask = (1u8 << prefix_bits) - 1;
     let first = *block.get(pos).ok_or(HpackError::Truncated)?;
-    let mut pos = pos + 1;
     let mut value = u64::from(first & mask);
     if value < u64::from(mask) {
-        return Ok((value as usize, pos));
+        return Ok((value as usize, pos + 1));
     }
-    for shift in [0, 7, 14, 21, 28] {
-        let byte = *block.get(pos).ok_or(HpackError::Truncated)?;
-        pos += 1;
-        value += u64::from(byte & 0x7f) << shift;
+    let continuation = block.get(pos + 1..).unwrap_or_default();
+    for (i, &byte) in continuation.iter().take(5).enumerate() {
+        value += u64::from(byte & 0x7f) << (7 * i);
         if value > u64::from(u32::MAX) {
             return Err(HpackError::IntegerOverflow);
         }
         if byte & 0x80 == 0 {
-            // Fits: at most u32::MAX, and usize is at least 32 bits here.
-            return usize::try_from(value)
-                .map(|v| (v, pos))
-                .map_err(|_| HpackError::IntegerOverflow);
+            // At most u32::MAX, and usize is at least 32 bits here.
+            let value = usize::try_from(value).map_err(|_| HpackError::IntegerOverflow)?;
+            return Ok((value, pos + 2 + i));
         }
     }
-    Err(HpackError::IntegerOverflow)
+    if continuation.len() < 5 {
+        Err(HpackError::Truncated)
+    } else {
+        Err(HpackError::IntegerOverflow)
+    }
 }
 
 /// Reads a §5.2 string literal at `block[pos]`: a slice of the block when
@@ -701,7 +702,7 @@ mod tests {
         // of header list from 16 kB of block.
         let mut block = vec![0x40, 0x01, b'x'];
         super::super::encoder::encode_int(4000, 7, 0, &mut block);
-        block.extend(std::iter::repeat(b'v').take(4000));
+        block.extend_from_slice(&[b'v'; 4000]);
         decoder.decode(&block, usize::MAX, &mut |_, _| {}).unwrap();
         let bomb = vec![0xbe; 16_000];
         let mut emitted = 0usize;
