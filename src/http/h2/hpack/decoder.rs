@@ -75,8 +75,9 @@ impl Decoder {
     /// Changes our limit once the peer has acknowledged a new
     /// SETTINGS_HEADER_TABLE_SIZE. A smaller limit evicts at once (the
     /// peer's encoder must shrink its table too and say so with a size
-    /// update in its next block); a larger one only allows the peer to
-    /// grow its table with a size update.
+    /// update in its next block; that is not enforced, since the eviction
+    /// already keeps the table within our limit); a larger one only allows
+    /// the peer to grow its table with a size update.
     ///
     /// ```
     /// use nodelike::http::h2::hpack::{Decoder, HpackError};
