@@ -52,6 +52,7 @@ impl std::error::Error for HpackError {}
 /// let f = nodelike::http::h2::hpack::Field { name: b"a", value: b"b", sensitive: false };
 /// assert_eq!(f.name, b"a");
 /// ```
+#[derive(Debug, Clone, Copy)]
 pub struct Field<'a> {
     /// Lowercase name.
     pub name: &'a [u8],
@@ -67,6 +68,7 @@ pub struct Field<'a> {
 /// let mut d = nodelike::http::h2::hpack::Decoder::new(4096);
 /// d.decode(b"", 100, &mut |_, _| {}).unwrap();
 /// ```
+#[derive(Debug)]
 pub struct Decoder {
     max_table_size: usize,
 }
@@ -190,7 +192,7 @@ impl Decoder {
 ///     [nodelike::http::h2::hpack::Field { name: b"a", value: b"b", sensitive: false }], &mut out);
 /// assert_eq!(out, b"\x00\x01a\x01b");
 /// ```
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Encoder {
     _max_table_size: usize,
 }
