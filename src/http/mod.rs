@@ -14,6 +14,7 @@ mod body;
 mod client;
 mod compression;
 pub mod h1;
+pub mod h2;
 #[cfg(feature = "tls")]
 pub mod https;
 mod incoming;
