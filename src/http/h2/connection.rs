@@ -227,15 +227,38 @@ pub enum Event<'i, 'c> {
 /// An event found while reading, before header fields are attached: it
 /// borrows only the input, so the connection stays free until the end.
 enum Found<'i> {
-    Headers { stream: u32, end_stream: bool },
-    Trailers { stream: u32 },
-    Data { stream: u32, data: &'i [u8], end_stream: bool },
-    Reset { stream: u32, code: ErrorCode, by_peer: bool },
-    WindowOpened { stream: Option<u32> },
-    PingAck { payload: [u8; 8] },
+    Headers {
+        stream: u32,
+        end_stream: bool,
+    },
+    Trailers {
+        stream: u32,
+    },
+    Data {
+        stream: u32,
+        data: &'i [u8],
+        end_stream: bool,
+    },
+    Reset {
+        stream: u32,
+        code: ErrorCode,
+        by_peer: bool,
+    },
+    WindowOpened {
+        stream: Option<u32>,
+    },
+    PingAck {
+        payload: [u8; 8],
+    },
     SettingsChanged,
-    GoAway { last_stream_id: u32, code: ErrorCode, debug: &'i [u8] },
-    StreamClosed { stream: u32 },
+    GoAway {
+        last_stream_id: u32,
+        code: ErrorCode,
+        debug: &'i [u8],
+    },
+    StreamClosed {
+        stream: u32,
+    },
 }
 
 /// An event owed to the caller after the one a frame returned (a stream
@@ -321,7 +344,10 @@ impl RecentlyClosed {
 
     fn find(&self, id: u32) -> Option<Gone> {
         // Stream 0 never goes in, so the empty slots never match.
-        self.ids.iter().find(|(i, _)| *i == id && id != 0).map(|(_, g)| *g)
+        self.ids
+            .iter()
+            .find(|(i, _)| *i == id && id != 0)
+            .map(|(_, g)| *g)
     }
 }
 
@@ -557,7 +583,10 @@ impl Connection {
                 return Ok((pos, None));
             };
             if header.len > self.config.max_frame_size {
-                let e = conn(ErrorCode::FrameSizeError, "frame larger than SETTINGS_MAX_FRAME_SIZE");
+                let e = conn(
+                    ErrorCode::FrameSizeError,
+                    "frame larger than SETTINGS_MAX_FRAME_SIZE",
+                );
                 return Err(self.fail(e, out));
             }
             let end = HEADER_LEN + header.len as usize;
@@ -606,7 +635,11 @@ impl Connection {
     {
         let i = self.sendable(stream)?;
         if self.streams[i].send_phase != HeadPhase::AwaitingHead {
-            return Err(super::error::stream(stream, ErrorCode::ProtocolError, "head already sent"));
+            return Err(super::error::stream(
+                stream,
+                ErrorCode::ProtocolError,
+                "head already sent",
+            ));
         }
         let mut informational = false;
         let fields = fields.into_iter().map(ToField::to_field).inspect(|f| {
@@ -624,7 +657,13 @@ impl Connection {
                 "an informational head cannot end the stream",
             ));
         }
-        frame::write_header_block(out, stream, &self.encoded, end_stream, self.peer.max_frame_size);
+        frame::write_header_block(
+            out,
+            stream,
+            &self.encoded,
+            end_stream,
+            self.peer.max_frame_size,
+        );
         if !informational {
             self.streams[i].send_phase = HeadPhase::Body;
         }
@@ -672,7 +711,11 @@ impl Connection {
         if self.streams.len() >= limit {
             return refuse("the peer's SETTINGS_MAX_CONCURRENT_STREAMS is reached");
         }
-        let id = if self.last_local_stream == 0 { 1 } else { self.last_local_stream.saturating_add(2) };
+        let id = if self.last_local_stream == 0 {
+            1
+        } else {
+            self.last_local_stream.saturating_add(2)
+        };
         if id > MAX_ID {
             return refuse("stream ids are exhausted");
         }
@@ -686,7 +729,11 @@ impl Connection {
         self.encoder.encode(fields, &mut self.encoded);
         frame::write_header_block(out, id, &self.encoded, end_stream, self.peer.max_frame_size);
         self.last_local_stream = id;
-        let state = if end_stream { StreamState::HalfClosedLocal } else { StreamState::Open };
+        let state = if end_stream {
+            StreamState::HalfClosedLocal
+        } else {
+            StreamState::Open
+        };
         let mut s = Stream::new(id, state, self.peer.initial_window_size, self.recv_initial);
         s.send_phase = HeadPhase::Body;
         s.head_request = head_request;
@@ -720,7 +767,11 @@ impl Connection {
     ) -> Result<usize, H2Error> {
         let i = self.sendable(stream)?;
         if self.streams[i].send_phase != HeadPhase::Body {
-            return Err(super::error::stream(stream, ErrorCode::ProtocolError, "DATA before the head"));
+            return Err(super::error::stream(
+                stream,
+                ErrorCode::ProtocolError,
+                "DATA before the head",
+            ));
         }
         let mut sent = 0;
         loop {
@@ -762,17 +813,27 @@ impl Connection {
     /// client.send_trailers(id, &[(&b"x-sum"[..], &b"1"[..])], &mut out).unwrap();
     /// assert!(client.send_data(id, b"late", false, &mut out).is_err());
     /// ```
-    pub fn send_trailers<'a, I>(&mut self, stream: u32, fields: I, out: &mut Vec<u8>) -> Result<(), H2Error>
+    pub fn send_trailers<'a, I>(
+        &mut self,
+        stream: u32,
+        fields: I,
+        out: &mut Vec<u8>,
+    ) -> Result<(), H2Error>
     where
         I: IntoIterator,
         I::Item: ToField<'a>,
     {
         let i = self.sendable(stream)?;
         if self.streams[i].send_phase != HeadPhase::Body {
-            return Err(super::error::stream(stream, ErrorCode::ProtocolError, "trailers before the head"));
+            return Err(super::error::stream(
+                stream,
+                ErrorCode::ProtocolError,
+                "trailers before the head",
+            ));
         }
         self.encoded.clear();
-        self.encoder.encode(fields.into_iter().map(ToField::to_field), &mut self.encoded);
+        self.encoder
+            .encode(fields.into_iter().map(ToField::to_field), &mut self.encoded);
         frame::write_header_block(out, stream, &self.encoded, true, self.peer.max_frame_size);
         self.end_local(i, out);
         Ok(())
@@ -988,8 +1049,17 @@ impl Connection {
     /// Handles a stream error: RST_STREAM, and an event when the
     /// application knew the stream. Resets we send count as a flood too
     /// (a peer provoking them costs us work as its own resets do).
-    fn stream_error(&mut self, id: u32, code: ErrorCode, out: &mut Vec<u8>) -> Result<Option<Found<'static>>, H2Error> {
-        bump(&mut self.floods.resets, self.config.max_resets_per_tick, "too many stream errors")?;
+    fn stream_error(
+        &mut self,
+        id: u32,
+        code: ErrorCode,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Found<'static>>, H2Error> {
+        bump(
+            &mut self.floods.resets,
+            self.config.max_resets_per_tick,
+            "too many stream errors",
+        )?;
         frame::write_rst_stream(out, id, code);
         match self.find(id) {
             Some(i) => {
@@ -1007,7 +1077,12 @@ impl Connection {
         }
     }
 
-    fn on_frame<'i>(&mut self, h: &FrameHeader, payload: &'i [u8], out: &mut Vec<u8>) -> Result<Option<Found<'i>>, H2Error> {
+    fn on_frame<'i>(
+        &mut self,
+        h: &FrameHeader,
+        payload: &'i [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Found<'i>>, H2Error> {
         let parsed = frame::parse(h, payload);
         // §6.10: between HEADERS and its last CONTINUATION nothing else,
         // not even an unknown or malformed frame type, may come.
@@ -1019,7 +1094,10 @@ impl Connection {
         if self.reading == Reading::FirstSettings {
             if !matches!(parsed, Ok(Frame::Settings { ack: false, .. })) {
                 parsed?;
-                return Err(conn(ErrorCode::ProtocolError, "first frame is not SETTINGS"));
+                return Err(conn(
+                    ErrorCode::ProtocolError,
+                    "first frame is not SETTINGS",
+                ));
             }
             self.reading = Reading::Frames;
         }
@@ -1058,9 +1136,13 @@ impl Connection {
                 block, end_headers, ..
             } => {
                 let BlockState::Continuing(ctx) = self.block_state else {
-                    return Err(conn(ErrorCode::ProtocolError, "CONTINUATION without HEADERS"));
+                    return Err(conn(
+                        ErrorCode::ProtocolError,
+                        "CONTINUATION without HEADERS",
+                    ));
                 };
-                if self.block.len().saturating_add(block.len()) > self.config.max_header_block_bytes {
+                if self.block.len().saturating_add(block.len()) > self.config.max_header_block_bytes
+                {
                     return Err(conn(ErrorCode::EnhanceYourCalm, "header block too large"));
                 }
                 self.block.extend_from_slice(block);
@@ -1077,7 +1159,11 @@ impl Connection {
             }
             Frame::Priority { stream, priority } => {
                 if priority.dependency == stream {
-                    return Err(super::error::stream(stream, ErrorCode::ProtocolError, "stream depends on itself"));
+                    return Err(super::error::stream(
+                        stream,
+                        ErrorCode::ProtocolError,
+                        "stream depends on itself",
+                    ));
                 }
                 Ok(None)
             }
@@ -1091,8 +1177,15 @@ impl Connection {
                 },
             )),
             Frame::Ping { ack: true, payload } => Ok(Some(Found::PingAck { payload })),
-            Frame::Ping { ack: false, payload } => {
-                bump(&mut self.floods.pings, self.config.max_pings_per_tick, "PING flood")?;
+            Frame::Ping {
+                ack: false,
+                payload,
+            } => {
+                bump(
+                    &mut self.floods.pings,
+                    self.config.max_pings_per_tick,
+                    "PING flood",
+                )?;
                 frame::write_ping(out, true, payload);
                 Ok(None)
             }
@@ -1101,7 +1194,9 @@ impl Connection {
                 code,
                 debug,
             } => {
-                let last = self.goaway_received.map_or(last_stream_id, |l| l.min(last_stream_id));
+                let last = self
+                    .goaway_received
+                    .map_or(last_stream_id, |l| l.min(last_stream_id));
                 self.goaway_received = Some(last);
                 // Our streams above `last` were not processed: they are
                 // dropped and reported, so the caller may retry them.
@@ -1137,7 +1232,10 @@ impl Connection {
         // The connection window counts every DATA frame, whatever its
         // stream's fate (§6.9).
         if self.conn_recv.receive(flow_len).is_err() {
-            return Err(conn(ErrorCode::FlowControlError, "DATA past the connection window"));
+            return Err(conn(
+                ErrorCode::FlowControlError,
+                "DATA past the connection window",
+            ));
         }
         let i = match self.lookup(id) {
             Lookup::Active(i) => i,
@@ -1148,7 +1246,11 @@ impl Connection {
             }
             Lookup::Recent(Gone::Ended) | Lookup::Forgotten => {
                 self.release_connection(flow_len, out);
-                return Err(stream(id, ErrorCode::StreamClosed, "DATA on a closed stream"));
+                return Err(stream(
+                    id,
+                    ErrorCode::StreamClosed,
+                    "DATA on a closed stream",
+                ));
             }
         };
         let s = &mut self.streams[i];
@@ -1173,16 +1275,26 @@ impl Connection {
         }
         let s = &mut self.streams[i];
         if let BodyLength::Remaining(left) = s.body_length {
-            let left = left
-                .checked_sub(data.len() as u64)
-                .ok_or(stream(id, ErrorCode::ProtocolError, "body longer than content-length"))?;
+            let left = left.checked_sub(data.len() as u64).ok_or(stream(
+                id,
+                ErrorCode::ProtocolError,
+                "body longer than content-length",
+            ))?;
             if end_stream && left != 0 {
-                return Err(stream(id, ErrorCode::ProtocolError, "body shorter than content-length"));
+                return Err(stream(
+                    id,
+                    ErrorCode::ProtocolError,
+                    "body shorter than content-length",
+                ));
             }
             s.body_length = BodyLength::Remaining(left);
         }
         if data.is_empty() && !end_stream {
-            bump(&mut self.floods.empty_data, self.config.max_empty_data_per_tick, "empty DATA flood")?;
+            bump(
+                &mut self.floods.empty_data,
+                self.config.max_empty_data_per_tick,
+                "empty DATA flood",
+            )?;
             return Ok(None);
         }
         if end_stream {
@@ -1198,29 +1310,47 @@ impl Connection {
     /// Decodes a complete header block, then decides what it means for
     /// its stream. Decoding comes first whatever the stream's fate: the
     /// HPACK table must see every block (§4.3).
-    fn on_header_block(&mut self, ctx: BlockContext, block: &[u8], out: &mut Vec<u8>) -> Result<Option<Found<'static>>, H2Error> {
+    fn on_header_block(
+        &mut self,
+        ctx: BlockContext,
+        block: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Found<'static>>, H2Error> {
         self.fields.clear();
         let fields = &mut self.fields;
-        let decoded = self.decoder.decode(block, self.config.max_header_list_size as usize, &mut |name, value| {
-            fields.push(name, value)
-        });
+        let decoded = self.decoder.decode(
+            block,
+            self.config.max_header_list_size as usize,
+            &mut |name, value| fields.push(name, value),
+        );
         let too_large = match decoded {
             Ok(()) => false,
             Err(HpackError::ListTooLarge) => true,
-            Err(_) => return Err(conn(ErrorCode::CompressionError, "header block cannot be decoded")),
+            Err(_) => {
+                return Err(conn(
+                    ErrorCode::CompressionError,
+                    "header block cannot be decoded",
+                ))
+            }
         };
         let id = ctx.stream;
         let malformed = |reason| stream(id, ErrorCode::ProtocolError, reason);
         match self.lookup(id) {
             Lookup::Active(i) => {
                 if !self.streams[i].state.remote_open() {
-                    return Err(stream(id, ErrorCode::StreamClosed, "HEADERS after END_STREAM"));
+                    return Err(stream(
+                        id,
+                        ErrorCode::StreamClosed,
+                        "HEADERS after END_STREAM",
+                    ));
                 }
                 if ctx.self_dependent {
                     return Err(malformed("stream depends on itself"));
                 }
                 if too_large {
-                    return Err(malformed("header list larger than SETTINGS_MAX_HEADER_LIST_SIZE"));
+                    return Err(malformed(
+                        "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE",
+                    ));
                 }
                 match self.streams[i].recv_phase {
                     HeadPhase::AwaitingHead => self.on_response_head(i, ctx, out),
@@ -1229,7 +1359,8 @@ impl Connection {
                             return Err(malformed("trailers without END_STREAM"));
                         }
                         check(self.fields.view(), SectionKind::Trailers).map_err(malformed)?;
-                        if matches!(self.streams[i].body_length, BodyLength::Remaining(n) if n > 0) {
+                        if matches!(self.streams[i].body_length, BodyLength::Remaining(n) if n > 0)
+                        {
                             return Err(malformed("body shorter than content-length"));
                         }
                         self.end_remote(i, out);
@@ -1239,18 +1370,27 @@ impl Connection {
             }
             Lookup::Idle => {
                 if self.role == Role::Client || self.is_local(id) {
-                    return Err(conn(ErrorCode::ProtocolError, "HEADERS opening a stream the peer may not open"));
+                    return Err(conn(
+                        ErrorCode::ProtocolError,
+                        "HEADERS opening a stream the peer may not open",
+                    ));
                 }
                 self.on_request_head(ctx, too_large)
             }
             Lookup::Recent(Gone::ResetByUs) => Ok(None),
-            Lookup::Recent(Gone::Ended) => Err(conn(ErrorCode::StreamClosed, "HEADERS on a closed stream")),
+            Lookup::Recent(Gone::Ended) => {
+                Err(conn(ErrorCode::StreamClosed, "HEADERS on a closed stream"))
+            }
             Lookup::Forgotten => Err(conn(ErrorCode::ProtocolError, "stream id not increasing")),
         }
     }
 
     /// A new stream from a client (server side).
-    fn on_request_head(&mut self, ctx: BlockContext, too_large: bool) -> Result<Option<Found<'static>>, H2Error> {
+    fn on_request_head(
+        &mut self,
+        ctx: BlockContext,
+        too_large: bool,
+    ) -> Result<Option<Found<'static>>, H2Error> {
         let id = ctx.stream;
         self.last_peer_stream = id;
         if self.goaway_sent.is_some_and(|last| id > last) {
@@ -1263,18 +1403,30 @@ impl Connection {
             return Err(malformed("stream depends on itself"));
         }
         if too_large {
-            return Err(malformed("header list larger than SETTINGS_MAX_HEADER_LIST_SIZE"));
+            return Err(malformed(
+                "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE",
+            ));
         }
         let info = check(self.fields.view(), SectionKind::Request).map_err(malformed)?;
         let body_length = match info.content_length {
-            Some(n) if ctx.end_stream && n > 0 => return Err(malformed("body shorter than content-length")),
+            Some(n) if ctx.end_stream && n > 0 => {
+                return Err(malformed("body shorter than content-length"))
+            }
             Some(n) => BodyLength::Remaining(n),
             None => BodyLength::Unchecked,
         };
         if self.streams.len() >= self.config.max_concurrent_streams as usize {
-            return Err(stream(id, ErrorCode::RefusedStream, "SETTINGS_MAX_CONCURRENT_STREAMS reached"));
+            return Err(stream(
+                id,
+                ErrorCode::RefusedStream,
+                "SETTINGS_MAX_CONCURRENT_STREAMS reached",
+            ));
         }
-        let state = if ctx.end_stream { StreamState::HalfClosedRemote } else { StreamState::Open };
+        let state = if ctx.end_stream {
+            StreamState::HalfClosedRemote
+        } else {
+            StreamState::Open
+        };
         let mut s = Stream::new(id, state, self.peer.initial_window_size, self.recv_initial);
         s.recv_phase = HeadPhase::Body;
         s.body_length = body_length;
@@ -1286,7 +1438,12 @@ impl Connection {
     }
 
     /// A response head on one of our streams (client side).
-    fn on_response_head(&mut self, i: usize, ctx: BlockContext, out: &mut Vec<u8>) -> Result<Option<Found<'static>>, H2Error> {
+    fn on_response_head(
+        &mut self,
+        i: usize,
+        ctx: BlockContext,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Found<'static>>, H2Error> {
         let id = ctx.stream;
         let malformed = |reason| stream(id, ErrorCode::ProtocolError, reason);
         let info = check(self.fields.view(), SectionKind::Response).map_err(malformed)?;
@@ -1320,10 +1477,22 @@ impl Connection {
         }))
     }
 
-    fn on_rst_stream(&mut self, id: u32, code: ErrorCode, out: &mut Vec<u8>) -> Result<Option<Found<'static>>, H2Error> {
-        bump(&mut self.floods.resets, self.config.max_resets_per_tick, "RST_STREAM flood")?;
+    fn on_rst_stream(
+        &mut self,
+        id: u32,
+        code: ErrorCode,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Found<'static>>, H2Error> {
+        bump(
+            &mut self.floods.resets,
+            self.config.max_resets_per_tick,
+            "RST_STREAM flood",
+        )?;
         match self.lookup(id) {
-            Lookup::Idle => Err(conn(ErrorCode::ProtocolError, "RST_STREAM on an idle stream")),
+            Lookup::Idle => Err(conn(
+                ErrorCode::ProtocolError,
+                "RST_STREAM on an idle stream",
+            )),
             Lookup::Active(i) => {
                 self.remove(i, Gone::Ended, out);
                 Ok(Some(Found::Reset {
@@ -1337,7 +1506,12 @@ impl Connection {
         }
     }
 
-    fn on_settings(&mut self, ack: bool, payload: &[u8], out: &mut Vec<u8>) -> Result<Option<Found<'static>>, H2Error> {
+    fn on_settings(
+        &mut self,
+        ack: bool,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Found<'static>>, H2Error> {
         if ack {
             if self.our_settings == OurSettings::AwaitingAck {
                 self.our_settings = OurSettings::Acked;
@@ -1348,47 +1522,76 @@ impl Connection {
                     let _ = s.recv.window.adjust(delta);
                 }
                 self.recv_initial = self.ours.initial_window_size;
-                self.decoder.set_max_table_size(self.ours.header_table_size as usize);
+                self.decoder
+                    .set_max_table_size(self.ours.header_table_size as usize);
             }
             return Ok(None);
         }
-        bump(&mut self.floods.settings, self.config.max_settings_per_tick, "SETTINGS flood")?;
+        bump(
+            &mut self.floods.settings,
+            self.config.max_settings_per_tick,
+            "SETTINGS flood",
+        )?;
         if self.role == Role::Client && super::settings::turns_push_on(payload) {
-            return Err(conn(ErrorCode::ProtocolError, "server set ENABLE_PUSH to 1"));
+            return Err(conn(
+                ErrorCode::ProtocolError,
+                "server set ENABLE_PUSH to 1",
+            ));
         }
         let before = self.peer;
         self.peer.apply(payload)?;
-        let delta = i64::from(self.peer.initial_window_size) - i64::from(before.initial_window_size);
+        let delta =
+            i64::from(self.peer.initial_window_size) - i64::from(before.initial_window_size);
         if delta != 0 {
             for s in &mut self.streams {
                 if s.send.adjust(delta).is_err() {
-                    return Err(conn(ErrorCode::FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE overflows a window"));
+                    return Err(conn(
+                        ErrorCode::FlowControlError,
+                        "SETTINGS_INITIAL_WINDOW_SIZE overflows a window",
+                    ));
                 }
             }
         }
         if self.peer.header_table_size != before.header_table_size {
-            self.encoder.set_max_table_size(self.peer.header_table_size as usize);
+            self.encoder
+                .set_max_table_size(self.peer.header_table_size as usize);
         }
         frame::write_settings_ack(out);
         Ok(Some(Found::SettingsChanged))
     }
 
-    fn on_window_update(&mut self, id: u32, increment: u32) -> Result<Option<Found<'static>>, H2Error> {
+    fn on_window_update(
+        &mut self,
+        id: u32,
+        increment: u32,
+    ) -> Result<Option<Found<'static>>, H2Error> {
         if id == 0 {
             if self.conn_send.grow(increment).is_err() {
-                return Err(conn(ErrorCode::FlowControlError, "connection window over 2^31-1"));
+                return Err(conn(
+                    ErrorCode::FlowControlError,
+                    "connection window over 2^31-1",
+                ));
             }
             return Ok(Some(Found::WindowOpened { stream: None }));
         }
         match self.lookup(id) {
-            Lookup::Idle => Err(conn(ErrorCode::ProtocolError, "WINDOW_UPDATE on an idle stream")),
+            Lookup::Idle => Err(conn(
+                ErrorCode::ProtocolError,
+                "WINDOW_UPDATE on an idle stream",
+            )),
             Lookup::Active(i) => {
                 let s = &mut self.streams[i];
                 if s.send.grow(increment).is_err() {
-                    return Err(stream(id, ErrorCode::FlowControlError, "stream window over 2^31-1"));
+                    return Err(stream(
+                        id,
+                        ErrorCode::FlowControlError,
+                        "stream window over 2^31-1",
+                    ));
                 }
                 // Nothing to retry once our side is done.
-                Ok(s.state.local_open().then_some(Found::WindowOpened { stream: Some(id) }))
+                Ok(s.state
+                    .local_open()
+                    .then_some(Found::WindowOpened { stream: Some(id) }))
             }
             // §5.1: WINDOW_UPDATE may trail a stream's end; ignored.
             Lookup::Recent(_) | Lookup::Forgotten => Ok(None),
@@ -1411,11 +1614,17 @@ impl Connection {
         if let Some(i) = self.find(id) {
             return Lookup::Active(i);
         }
-        let highest = if self.is_local(id) { self.last_local_stream } else { self.last_peer_stream };
+        let highest = if self.is_local(id) {
+            self.last_local_stream
+        } else {
+            self.last_peer_stream
+        };
         if id > highest {
             return Lookup::Idle;
         }
-        self.recent.find(id).map_or(Lookup::Forgotten, Lookup::Recent)
+        self.recent
+            .find(id)
+            .map_or(Lookup::Forgotten, Lookup::Recent)
     }
 
     /// The stream's index, if we may still send on it.
@@ -1425,7 +1634,11 @@ impl Connection {
         }
         match self.find(id) {
             Some(i) if self.streams[i].state.local_open() => Ok(i),
-            _ => Err(stream(id, ErrorCode::StreamClosed, "stream not open for sending")),
+            _ => Err(stream(
+                id,
+                ErrorCode::StreamClosed,
+                "stream not open for sending",
+            )),
         }
     }
 
@@ -1468,10 +1681,26 @@ impl Connection {
     }
 
     fn release_connection(&mut self, n: u32, out: &mut Vec<u8>) {
-        let (_, increment) = self.conn_recv.release(n, self.config.connection_window_size);
+        let (_, increment) = self
+            .conn_recv
+            .release(n, self.config.connection_window_size);
         if let Some(inc) = increment {
             frame::write_window_update(out, 0, inc);
         }
+    }
+}
+
+#[cfg(test)]
+impl Connection {
+    /// The capacities of every growable buffer, for the steady-state test.
+    pub(crate) fn capacities(&self) -> [usize; 5] {
+        [
+            self.streams.capacity(),
+            self.block.capacity(),
+            self.fields.capacity(),
+            self.encoded.capacity(),
+            self.deferred.capacity(),
+        ]
     }
 }
 

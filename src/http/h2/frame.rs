@@ -152,13 +152,17 @@ fn unpad<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<&'a [u8], H2Error> {
     if !h.has(PADDED) {
         return Ok(payload);
     }
-    let (&pad, rest) = payload
-        .split_first()
-        .ok_or(conn(ErrorCode::FrameSizeError, "padded frame without a pad length"))?;
+    let (&pad, rest) = payload.split_first().ok_or(conn(
+        ErrorCode::FrameSizeError,
+        "padded frame without a pad length",
+    ))?;
     rest.len()
         .checked_sub(pad as usize)
         .map(|end| &rest[..end])
-        .ok_or(conn(ErrorCode::ProtocolError, "padding longer than the payload"))
+        .ok_or(conn(
+            ErrorCode::ProtocolError,
+            "padding longer than the payload",
+        ))
 }
 
 fn require_stream(h: &FrameHeader, what: &'static str) -> Result<(), H2Error> {
@@ -197,7 +201,10 @@ pub(crate) fn parse<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>,
             let mut priority = None;
             if h.has(PRIORITY) {
                 if block.len() < 5 {
-                    return Err(conn(ErrorCode::FrameSizeError, "HEADERS too short for priority"));
+                    return Err(conn(
+                        ErrorCode::FrameSizeError,
+                        "HEADERS too short for priority",
+                    ));
                 }
                 priority = Some(Priority {
                     dependency: be32(block) & MAX_ID,
@@ -216,7 +223,11 @@ pub(crate) fn parse<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>,
             require_stream(h, "PRIORITY on stream 0")?;
             if payload.len() != 5 {
                 // §6.3: a stream error, the only frame-size mistake that is.
-                return Err(stream(h.stream, ErrorCode::FrameSizeError, "PRIORITY length not 5"));
+                return Err(stream(
+                    h.stream,
+                    ErrorCode::FrameSizeError,
+                    "PRIORITY length not 5",
+                ));
             }
             Ok(Frame::Priority {
                 stream: h.stream,
@@ -239,10 +250,16 @@ pub(crate) fn parse<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>,
             require_stream_zero(h, "SETTINGS on a stream")?;
             let ack = h.has(ACK);
             if ack && !payload.is_empty() {
-                return Err(conn(ErrorCode::FrameSizeError, "SETTINGS ack with a payload"));
+                return Err(conn(
+                    ErrorCode::FrameSizeError,
+                    "SETTINGS ack with a payload",
+                ));
             }
             if payload.len() % 6 != 0 {
-                return Err(conn(ErrorCode::FrameSizeError, "SETTINGS length not a multiple of 6"));
+                return Err(conn(
+                    ErrorCode::FrameSizeError,
+                    "SETTINGS length not a multiple of 6",
+                ));
             }
             Ok(Frame::Settings { ack, payload })
         }
@@ -273,7 +290,10 @@ pub(crate) fn parse<'a>(h: &FrameHeader, payload: &'a [u8]) -> Result<Frame<'a>,
         }
         TYPE_WINDOW_UPDATE => {
             if payload.len() != 4 {
-                return Err(conn(ErrorCode::FrameSizeError, "WINDOW_UPDATE length not 4"));
+                return Err(conn(
+                    ErrorCode::FrameSizeError,
+                    "WINDOW_UPDATE length not 4",
+                ));
             }
             let increment = be32(payload) & MAX_ID;
             if increment == 0 {
@@ -327,7 +347,8 @@ pub(crate) fn write_header_block(
     end_stream: bool,
     max_frame_size: u32,
 ) {
-    let max = (max_frame_size.max(DEFAULT_MAX_FRAME_SIZE) as usize).min(MAX_MAX_FRAME_SIZE as usize);
+    let max =
+        (max_frame_size.max(DEFAULT_MAX_FRAME_SIZE) as usize).min(MAX_MAX_FRAME_SIZE as usize);
     let mut chunks = block.chunks(max);
     let first = chunks.next().unwrap_or(&[]);
     let mut kind = TYPE_HEADERS;
@@ -430,11 +451,19 @@ mod tests {
         let bytes = frame(TYPE_DATA, PADDED | END_STREAM, 1, b"\x02abcXX");
         assert_eq!(
             parse_bytes(&bytes).unwrap(),
-            Frame::Data { stream: 1, data: b"abc", flow_len: 6, end_stream: true }
+            Frame::Data {
+                stream: 1,
+                data: b"abc",
+                flow_len: 6,
+                end_stream: true
+            }
         );
         // Padding of the whole rest leaves empty data.
         let bytes = frame(TYPE_DATA, PADDED, 1, b"\x02XX");
-        assert!(matches!(parse_bytes(&bytes), Ok(Frame::Data { data: b"", .. })));
+        assert!(matches!(
+            parse_bytes(&bytes),
+            Ok(Frame::Data { data: b"", .. })
+        ));
     }
 
     #[test]
@@ -449,9 +478,20 @@ mod tests {
 
     #[test]
     fn stream_bound_frames_on_stream_zero_are_protocol_errors() {
-        for kind in [TYPE_DATA, TYPE_HEADERS, TYPE_PRIORITY, TYPE_RST_STREAM, TYPE_PUSH_PROMISE, TYPE_CONTINUATION] {
+        for kind in [
+            TYPE_DATA,
+            TYPE_HEADERS,
+            TYPE_PRIORITY,
+            TYPE_RST_STREAM,
+            TYPE_PUSH_PROMISE,
+            TYPE_CONTINUATION,
+        ] {
             let bytes = frame(kind, 0, 0, &[0; 5]);
-            assert_eq!(conn_code(parse_bytes(&bytes)), ErrorCode::ProtocolError, "type {kind}");
+            assert_eq!(
+                conn_code(parse_bytes(&bytes)),
+                ErrorCode::ProtocolError,
+                "type {kind}"
+            );
         }
     }
 
@@ -459,43 +499,87 @@ mod tests {
     fn connection_frames_on_a_stream_are_protocol_errors() {
         for (kind, len) in [(TYPE_SETTINGS, 0), (TYPE_PING, 8), (TYPE_GOAWAY, 8)] {
             let bytes = frame(kind, 0, 1, &vec![0; len]);
-            assert_eq!(conn_code(parse_bytes(&bytes)), ErrorCode::ProtocolError, "type {kind}");
+            assert_eq!(
+                conn_code(parse_bytes(&bytes)),
+                ErrorCode::ProtocolError,
+                "type {kind}"
+            );
         }
     }
 
     #[test]
     fn wrong_lengths_are_frame_size_errors() {
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_RST_STREAM, 0, 1, &[0; 3]))), ErrorCode::FrameSizeError);
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_PING, 0, 0, &[0; 7]))), ErrorCode::FrameSizeError);
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_PING, 0, 0, &[0; 9]))), ErrorCode::FrameSizeError);
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_GOAWAY, 0, 0, &[0; 7]))), ErrorCode::FrameSizeError);
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_WINDOW_UPDATE, 0, 0, &[0; 5]))), ErrorCode::FrameSizeError);
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_SETTINGS, 0, 0, &[0; 5]))), ErrorCode::FrameSizeError);
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_SETTINGS, ACK, 0, &[0; 6]))), ErrorCode::FrameSizeError);
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_RST_STREAM, 0, 1, &[0; 3]))),
+            ErrorCode::FrameSizeError
+        );
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_PING, 0, 0, &[0; 7]))),
+            ErrorCode::FrameSizeError
+        );
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_PING, 0, 0, &[0; 9]))),
+            ErrorCode::FrameSizeError
+        );
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_GOAWAY, 0, 0, &[0; 7]))),
+            ErrorCode::FrameSizeError
+        );
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_WINDOW_UPDATE, 0, 0, &[0; 5]))),
+            ErrorCode::FrameSizeError
+        );
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_SETTINGS, 0, 0, &[0; 5]))),
+            ErrorCode::FrameSizeError
+        );
+        assert_eq!(
+            conn_code(parse_bytes(&frame(TYPE_SETTINGS, ACK, 0, &[0; 6]))),
+            ErrorCode::FrameSizeError
+        );
         assert_eq!(
             conn_code(parse_bytes(&frame(TYPE_HEADERS, PRIORITY, 1, &[0; 4]))),
             ErrorCode::FrameSizeError
         );
         // PRIORITY of the wrong size is only the stream's problem.
-        assert_eq!(stream_code(parse_bytes(&frame(TYPE_PRIORITY, 0, 3, &[0; 4]))), (3, ErrorCode::FrameSizeError));
+        assert_eq!(
+            stream_code(parse_bytes(&frame(TYPE_PRIORITY, 0, 3, &[0; 4]))),
+            (3, ErrorCode::FrameSizeError)
+        );
     }
 
     #[test]
     fn window_update_of_zero_is_scoped_to_its_stream() {
-        assert_eq!(conn_code(parse_bytes(&frame(TYPE_WINDOW_UPDATE, 0, 0, &[0; 4]))), ErrorCode::ProtocolError);
         assert_eq!(
-            stream_code(parse_bytes(&frame(TYPE_WINDOW_UPDATE, 0, 5, &[0x80, 0, 0, 0]))),
+            conn_code(parse_bytes(&frame(TYPE_WINDOW_UPDATE, 0, 0, &[0; 4]))),
+            ErrorCode::ProtocolError
+        );
+        assert_eq!(
+            stream_code(parse_bytes(&frame(
+                TYPE_WINDOW_UPDATE,
+                0,
+                5,
+                &[0x80, 0, 0, 0]
+            ))),
             (5, ErrorCode::ProtocolError)
         );
         assert_eq!(
             parse_bytes(&frame(TYPE_WINDOW_UPDATE, 0, 5, &[0x80, 0, 0, 9])).unwrap(),
-            Frame::WindowUpdate { stream: 5, increment: 9 }
+            Frame::WindowUpdate {
+                stream: 5,
+                increment: 9
+            }
         );
     }
 
     #[test]
     fn headers_priority_and_goaway_fields() {
-        let bytes = frame(TYPE_HEADERS, PRIORITY | PADDED | END_HEADERS, 3, b"\x01\x80\x00\x00\x03\x10blkP");
+        let bytes = frame(
+            TYPE_HEADERS,
+            PRIORITY | PADDED | END_HEADERS,
+            3,
+            b"\x01\x80\x00\x00\x03\x10blkP",
+        );
         assert_eq!(
             parse_bytes(&bytes).unwrap(),
             Frame::Headers {
@@ -509,9 +593,16 @@ mod tests {
         let bytes = frame(TYPE_GOAWAY, 0, 0, b"\x80\x00\x00\x07\x00\x00\x00\x0bdebug");
         assert_eq!(
             parse_bytes(&bytes).unwrap(),
-            Frame::GoAway { last_stream_id: 7, code: ErrorCode::EnhanceYourCalm, debug: b"debug" }
+            Frame::GoAway {
+                last_stream_id: 7,
+                code: ErrorCode::EnhanceYourCalm,
+                debug: b"debug"
+            }
         );
-        assert_eq!(parse_bytes(&frame(0xfa, 0xff, 0, b"anything")).unwrap(), Frame::Unknown);
+        assert_eq!(
+            parse_bytes(&frame(0xfa, 0xff, 0, b"anything")).unwrap(),
+            Frame::Unknown
+        );
     }
 
     #[test]
@@ -530,7 +621,11 @@ mod tests {
         }
         assert_eq!(
             kinds,
-            [(TYPE_HEADERS, END_STREAM), (TYPE_CONTINUATION, 0), (TYPE_CONTINUATION, END_HEADERS)]
+            [
+                (TYPE_HEADERS, END_STREAM),
+                (TYPE_CONTINUATION, 0),
+                (TYPE_CONTINUATION, END_HEADERS)
+            ]
         );
         assert_eq!(joined, block);
         let mut out = Vec::new();

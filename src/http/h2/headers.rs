@@ -49,6 +49,12 @@ impl FieldBuf {
         });
     }
 
+    /// Bytes plus spans reserved (tests check they settle).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.bytes.capacity() + self.spans.capacity()
+    }
+
     pub(crate) fn view(&self) -> HeaderList<'_> {
         HeaderList {
             bytes: &self.bytes,
@@ -236,7 +242,9 @@ pub(crate) fn check(list: HeaderList<'_>, kind: SectionKind) -> Result<SectionIn
                 STATUS => {
                     let status = match value {
                         [a, b, c] if value.iter().all(u8::is_ascii_digit) => {
-                            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+                            u16::from(a - b'0') * 100
+                                + u16::from(b - b'0') * 10
+                                + u16::from(c - b'0')
                         }
                         _ => return Err("invalid :status"),
                     };
@@ -357,8 +365,15 @@ mod tests {
 
     #[test]
     fn a_plain_request_and_response_pass() {
-        assert_eq!(request_with(&[("accept", "*/*")]), Ok(SectionInfo::default()));
-        let info = section(&[(":status", "200"), ("content-length", "5")], SectionKind::Response).unwrap();
+        assert_eq!(
+            request_with(&[("accept", "*/*")]),
+            Ok(SectionInfo::default())
+        );
+        let info = section(
+            &[(":status", "200"), ("content-length", "5")],
+            SectionKind::Response,
+        )
+        .unwrap();
         assert_eq!((info.status, info.content_length), (200, Some(5)));
         assert!(section(&[("x-checksum", "abc")], SectionKind::Trailers).is_ok());
     }
@@ -366,21 +381,45 @@ mod tests {
     #[test]
     fn malformed_requests() {
         let cases: &[&[(&str, &str)]] = &[
-            &[(":method", "GET"), (":path", "/")],                     // no :scheme
-            &[(":method", "GET"), (":scheme", "https")],               // no :path
-            &[(":scheme", "https"), (":path", "/")],                   // no :method
-            &[(":method", "GET"), (":scheme", "h"), (":path", "")],    // empty path
+            &[(":method", "GET"), (":path", "/")],       // no :scheme
+            &[(":method", "GET"), (":scheme", "https")], // no :path
+            &[(":scheme", "https"), (":path", "/")],     // no :method
+            &[(":method", "GET"), (":scheme", "h"), (":path", "")], // empty path
             &[(":method", "CONNECT"), (":authority", "a"), (":path", "/")],
             &[(":method", "CONNECT")],
-            &[(":method", "GET"), (":method", "GET"), (":scheme", "h"), (":path", "/")],
-            &[(":method", "GET"), (":scheme", "h"), (":path", "/"), (":status", "200")],
-            &[(":method", "GET"), (":scheme", "h"), (":path", "/"), (":foo", "x")],
-            &[(":method", "GET"), (":scheme", "h"), ("a", "b"), (":path", "/")],
+            &[
+                (":method", "GET"),
+                (":method", "GET"),
+                (":scheme", "h"),
+                (":path", "/"),
+            ],
+            &[
+                (":method", "GET"),
+                (":scheme", "h"),
+                (":path", "/"),
+                (":status", "200"),
+            ],
+            &[
+                (":method", "GET"),
+                (":scheme", "h"),
+                (":path", "/"),
+                (":foo", "x"),
+            ],
+            &[
+                (":method", "GET"),
+                (":scheme", "h"),
+                ("a", "b"),
+                (":path", "/"),
+            ],
         ];
         for fields in cases {
             assert!(section(fields, SectionKind::Request).is_err(), "{fields:?}");
         }
-        assert!(section(&[(":method", "CONNECT"), (":authority", "a:443")], SectionKind::Request).is_ok());
+        assert!(section(
+            &[(":method", "CONNECT"), (":authority", "a:443")],
+            SectionKind::Request
+        )
+        .is_ok());
     }
 
     #[test]
@@ -411,7 +450,9 @@ mod tests {
         assert!(request_with(&[("x", "")]).is_ok());
         assert!(request_with(&[("content-length", "3"), ("content-length", "4")]).is_err());
         assert_eq!(
-            request_with(&[("content-length", "3"), ("content-length", "3")]).unwrap().content_length,
+            request_with(&[("content-length", "3"), ("content-length", "3")])
+                .unwrap()
+                .content_length,
             Some(3)
         );
     }
@@ -419,10 +460,17 @@ mod tests {
     #[test]
     fn malformed_responses_and_trailers() {
         for status in ["", "20", "2000", "abc", "101", "099"] {
-            assert!(section(&[(":status", status)], SectionKind::Response).is_err(), "{status}");
+            assert!(
+                section(&[(":status", status)], SectionKind::Response).is_err(),
+                "{status}"
+            );
         }
         assert!(section(&[("a", "b")], SectionKind::Response).is_err());
-        assert!(section(&[(":status", "200"), (":status", "200")], SectionKind::Response).is_err());
+        assert!(section(
+            &[(":status", "200"), (":status", "200")],
+            SectionKind::Response
+        )
+        .is_err());
         assert!(section(&[(":method", "GET")], SectionKind::Response).is_err());
         assert!(section(&[(":status", "200")], SectionKind::Trailers).is_err());
         assert!(section(&[("connection", "x")], SectionKind::Trailers).is_err());

@@ -61,6 +61,8 @@ mod headers;
 pub mod hpack;
 mod settings;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 pub use connection::{Config, ConnState, Connection, Event, Role};
 pub use error::{ErrorCode, H2Error};

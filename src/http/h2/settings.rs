@@ -95,7 +95,10 @@ impl Settings {
                 }
                 MAX_FRAME_SIZE => {
                     if !(DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&value) {
-                        return Err(conn(ErrorCode::ProtocolError, "MAX_FRAME_SIZE out of range"));
+                        return Err(conn(
+                            ErrorCode::ProtocolError,
+                            "MAX_FRAME_SIZE out of range",
+                        ));
                     }
                     self.max_frame_size = value;
                 }
@@ -118,14 +121,29 @@ impl Settings {
     pub fn encode(&self, out: &mut Vec<u8>) {
         let initial = Settings::default();
         let entries = [
-            (HEADER_TABLE_SIZE, Some(self.header_table_size), Some(initial.header_table_size)),
+            (
+                HEADER_TABLE_SIZE,
+                Some(self.header_table_size),
+                Some(initial.header_table_size),
+            ),
             (ENABLE_PUSH, Some(self.enable_push as u32), Some(1)),
             (MAX_CONCURRENT_STREAMS, self.max_concurrent_streams, None),
-            (INITIAL_WINDOW_SIZE, Some(self.initial_window_size), Some(initial.initial_window_size)),
-            (MAX_FRAME_SIZE, Some(self.max_frame_size), Some(initial.max_frame_size)),
+            (
+                INITIAL_WINDOW_SIZE,
+                Some(self.initial_window_size),
+                Some(initial.initial_window_size),
+            ),
+            (
+                MAX_FRAME_SIZE,
+                Some(self.max_frame_size),
+                Some(initial.max_frame_size),
+            ),
             (MAX_HEADER_LIST_SIZE, self.max_header_list_size, None),
         ];
-        let count = entries.iter().filter(|(_, v, d)| v.is_some() && v != d).count();
+        let count = entries
+            .iter()
+            .filter(|(_, v, d)| v.is_some() && v != d)
+            .count();
         frame::write_header(out, count * 6, TYPE_SETTINGS, 0, 0);
         for (id, value, default) in entries {
             if let Some(v) = value.filter(|_| value != default) {
@@ -183,10 +201,22 @@ mod tests {
     #[test]
     fn invalid_values_are_refused_with_the_rfc_codes() {
         let mut s = Settings::default();
-        assert_eq!(code(s.apply(&entry(ENABLE_PUSH, 2))), ErrorCode::ProtocolError);
-        assert_eq!(code(s.apply(&entry(INITIAL_WINDOW_SIZE, 1 << 31))), ErrorCode::FlowControlError);
-        assert_eq!(code(s.apply(&entry(MAX_FRAME_SIZE, 16_383))), ErrorCode::ProtocolError);
-        assert_eq!(code(s.apply(&entry(MAX_FRAME_SIZE, 1 << 24))), ErrorCode::ProtocolError);
+        assert_eq!(
+            code(s.apply(&entry(ENABLE_PUSH, 2))),
+            ErrorCode::ProtocolError
+        );
+        assert_eq!(
+            code(s.apply(&entry(INITIAL_WINDOW_SIZE, 1 << 31))),
+            ErrorCode::FlowControlError
+        );
+        assert_eq!(
+            code(s.apply(&entry(MAX_FRAME_SIZE, 16_383))),
+            ErrorCode::ProtocolError
+        );
+        assert_eq!(
+            code(s.apply(&entry(MAX_FRAME_SIZE, 1 << 24))),
+            ErrorCode::ProtocolError
+        );
         s.apply(&entry(INITIAL_WINDOW_SIZE, (1 << 31) - 1)).unwrap();
         s.apply(&entry(MAX_FRAME_SIZE, (1 << 24) - 1)).unwrap();
         s.apply(&entry(MAX_FRAME_SIZE, 16_384)).unwrap();
