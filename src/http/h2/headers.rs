@@ -276,20 +276,21 @@ pub(crate) fn check(list: HeaderList<'_>, kind: SectionKind) -> Result<SectionIn
             _ => {}
         }
     }
-    match kind {
-        SectionKind::Request if connect => {
-            // §8.5: CONNECT names only the authority.
-            if seen != METHOD | AUTHORITY {
-                return Err("CONNECT needs :authority and no :scheme or :path");
-            }
-        }
-        SectionKind::Request => {
-            if seen & (METHOD | SCHEME | PATH) != METHOD | SCHEME | PATH {
-                return Err("missing :method, :scheme or :path");
-            }
-        }
-        SectionKind::Response if seen & STATUS == 0 => return Err("missing :status"),
-        _ => {}
+    let required = match kind {
+        // §8.5: CONNECT names only the authority.
+        SectionKind::Request if connect => (METHOD | AUTHORITY, METHOD | AUTHORITY | SCHEME | PATH),
+        SectionKind::Request => (METHOD | SCHEME | PATH, METHOD | SCHEME | PATH),
+        SectionKind::Response => (STATUS, STATUS),
+        SectionKind::Trailers => (0, 0),
+    };
+    // (what must be there, out of which pseudo-headers checked)
+    let (must, among) = required;
+    if seen & among != must {
+        return Err(match kind {
+            SectionKind::Request if connect => "CONNECT needs :authority and no :scheme or :path",
+            SectionKind::Request => "missing :method, :scheme or :path",
+            _ => "missing :status",
+        });
     }
     Ok(info)
 }
