@@ -899,7 +899,9 @@ impl Connection {
     /// Sends GOAWAY naming the highest stream the peer opened as the last
     /// we process. With NO_ERROR it is graceful: open streams finish, new
     /// ones are ignored, and once [`is_idle`](Self::is_idle) the caller
-    /// closes. With any other code the connection is closed at once.
+    /// closes. With any other code, or before the handshake is done (there
+    /// is nothing to drain), the connection is closed at once: later calls
+    /// return an error with `code`.
     ///
     /// ```
     /// use nodelike::http::h2::{Config, ConnState, Connection, ErrorCode, Role};

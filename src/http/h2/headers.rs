@@ -103,19 +103,11 @@ impl<'c> HeaderList<'c> {
     /// The fields in order, as `(name, value)`.
     ///
     /// See [`HeaderList`] for an example.
-    pub fn iter(&self) -> impl Iterator<Item = (&'c [u8], &'c [u8])> + 'c {
-        let bytes = self.bytes;
-        self.spans.iter().map(move |s| {
-            let start = s.start as usize;
-            let mid = start + s.name_len as usize;
-            let end = mid + s.value_len as usize;
-            // Spans were recorded from this very buffer, so they are in
-            // bounds; `get` keeps even a bug from panicking.
-            (
-                bytes.get(start..mid).unwrap_or_default(),
-                bytes.get(mid..end).unwrap_or_default(),
-            )
-        })
+    pub fn iter(&self) -> HeaderIter<'c> {
+        HeaderIter {
+            bytes: self.bytes,
+            spans: self.spans.iter(),
+        }
     }
 
     /// The value of the first field named `name` (lowercase).
@@ -142,9 +134,56 @@ impl<'c> HeaderList<'c> {
 
 impl<'c> IntoIterator for HeaderList<'c> {
     type Item = (&'c [u8], &'c [u8]);
-    type IntoIter = Box<dyn Iterator<Item = (&'c [u8], &'c [u8])> + 'c>;
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+    type IntoIter = HeaderIter<'c>;
+    fn into_iter(self) -> HeaderIter<'c> {
+        self.iter()
+    }
+}
+
+/// The `(name, value)` pairs of a [`HeaderList`], in order (no
+/// allocation: it walks the connection's buffer).
+///
+/// ```
+/// # use nodelike::http::h2::{Config, Connection, Event, Role};
+/// # let (mut client, mut server) = (Connection::new(Role::Client, Config::default()),
+/// #                                 Connection::new(Role::Server, Config::default()));
+/// # let mut wire = Vec::new();
+/// # client.start(&mut wire);
+/// # client.open_stream(&[(&b":method"[..], &b"GET"[..]), (b":scheme", b"https"), (b":path", b"/")],
+/// #                    true, &mut wire).unwrap();
+/// # let (n, _) = server.poll(&wire, &mut Vec::new()).unwrap();
+/// # let (m, _) = server.poll(&wire[n..], &mut Vec::new()).unwrap();
+/// # let (_, event) = server.poll(&wire[n + m..], &mut Vec::new()).unwrap();
+/// if let Some(Event::Headers { fields, .. }) = event {
+///     let names: Vec<&[u8]> = fields.into_iter().map(|(name, _)| name).collect();
+///     assert_eq!(names, [&b":method"[..], b":scheme", b":path"]);
+/// }
+/// # else { panic!() }
+/// ```
+#[derive(Debug, Clone)]
+pub struct HeaderIter<'c> {
+    bytes: &'c [u8],
+    spans: std::slice::Iter<'c, Span>,
+}
+
+impl<'c> Iterator for HeaderIter<'c> {
+    type Item = (&'c [u8], &'c [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.spans.next()?;
+        let start = s.start as usize;
+        let mid = start + s.name_len as usize;
+        let end = mid + s.value_len as usize;
+        // Spans were recorded from this very buffer, so they are in
+        // bounds; `get` keeps even a bug from panicking.
+        Some((
+            self.bytes.get(start..mid).unwrap_or_default(),
+            self.bytes.get(mid..end).unwrap_or_default(),
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
     }
 }
 

@@ -66,6 +66,6 @@ mod tests;
 
 pub use connection::{Config, ConnState, Connection, Event, Role};
 pub use error::{ErrorCode, H2Error};
-pub use headers::{HeaderList, ToField};
+pub use headers::{HeaderIter, HeaderList, ToField};
 pub use settings::Settings;
 pub use stream::StreamState;
