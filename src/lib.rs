@@ -99,6 +99,7 @@ pub mod fs;
 pub mod guide;
 pub mod http;
 #[cfg(feature = "tls")]
+pub use http::http2;
 pub use http::https;
 pub mod net;
 pub mod querystring;

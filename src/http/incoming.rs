@@ -43,9 +43,18 @@ impl IncomingBody {
 
     /// Keeps the trailers a chunked body ended with.
     pub(crate) fn keep_trailers(&mut self, decoder: &Decoder) {
+        self.set_trailers(decoder.trailers());
+    }
+
+    /// Keeps trailer fields (a chunked body's, or an HTTP/2 stream's last
+    /// HEADERS).
+    pub(crate) fn set_trailers<'a>(
+        &mut self,
+        fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) {
         let mut trailers = None;
         self.raw_trailers.clear();
-        for (name, value) in decoder.trailers() {
+        for (name, value) in fields {
             trailers
                 .get_or_insert_with(Headers::new)
                 .append_raw(name, value);

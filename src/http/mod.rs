@@ -15,6 +15,7 @@ mod client;
 mod compression;
 pub mod h1;
 pub mod h2;
+pub mod http2;
 #[cfg(feature = "tls")]
 pub mod https;
 mod incoming;

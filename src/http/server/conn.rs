@@ -84,6 +84,19 @@ pub(crate) struct ServerConn {
     pub(crate) deadline_at: Option<Instant>,
     /// Waiting between requests on the shorter keep-alive timeout.
     pub(crate) keep_alive_idle: bool,
+    /// On an HTTP/2 cleartext server, whether the first bytes are still to
+    /// be checked for HTTP/2's preface.
+    pub(crate) preface: PrefaceCheck,
+}
+
+/// Whether a connection's first bytes may be HTTP/2's connection preface
+/// (an h2c server with prior knowledge, RFC 9113 §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PrefaceCheck {
+    /// Plain HTTP/1.1 (or already decided).
+    Http1Only,
+    /// The first bytes decide; HTTP/1.1 is answered only if allowed.
+    Pending { allow_http1: bool },
 }
 
 impl ServerConn {
@@ -102,6 +115,7 @@ impl ServerConn {
             request_started: None,
             deadline_at: None,
             keep_alive_idle: false,
+            preface: PrefaceCheck::Http1Only,
         }
     }
 
@@ -144,11 +158,15 @@ enum Step<'a> {
         len: usize,
     },
     Raw,
+    /// The connection opened with HTTP/2's preface: it switches.
+    Http2 {
+        server: (usize, u32),
+    },
     Error(Error),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Normal,
     Continue,
     Expect417,
@@ -211,6 +229,18 @@ fn process_input(id: SockId, data: &[u8]) -> usize {
                 net::emit_raw_data(id, &data[pos..]);
                 return data.len();
             }
+            Step::Http2 { server } => {
+                let switched = with_state(|st| {
+                    let config = st.servers.get(server.0)?.http2.as_ref()?.config;
+                    super::h2::start(st, id, server, config);
+                    Some(())
+                })
+                .flatten();
+                if switched.is_none() {
+                    return data.len();
+                }
+                return pos + super::h2::process_input(id, &data[pos..]);
+            }
             Step::Error(e) => {
                 client_error(id, e);
                 return data.len();
@@ -264,6 +294,26 @@ fn next_step<'a>(
                 // to the socket.
                 net::hold_input_until_released(id);
                 return Step::Stop;
+            }
+            if let PrefaceCheck::Pending { allow_http1 } = conn.preface {
+                match super::h2::sniff(input) {
+                    super::h2::Sniffed::Undecided => return Step::Stop,
+                    super::h2::Sniffed::Http2 => {
+                        conn.preface = PrefaceCheck::Http1Only;
+                        return Step::Http2 {
+                            server: conn.server,
+                        };
+                    }
+                    super::h2::Sniffed::Http1 => {
+                        conn.preface = PrefaceCheck::Http1Only;
+                        if !allow_http1 {
+                            return Step::Error(Error::parse(
+                                505,
+                                "this server speaks HTTP/2 only (h2c with prior knowledge)",
+                            ));
+                        }
+                    }
+                }
             }
             // Empty lines before a request line are ignored (RFC 9112
             // §2.2): consumed here, so they are never held as the start of
@@ -395,7 +445,7 @@ fn server_key(ex: ExId) -> Option<(usize, u32)> {
     .flatten()
 }
 
-fn dispatch_request(server: (usize, u32), ex: ExId, kind: Kind) {
+pub(super) fn dispatch_request(server: (usize, u32), ex: ExId, kind: Kind) {
     let (req, res) = (IncomingMessage::new(ex), ServerResponse::new(ex));
     match kind {
         Kind::Expect417 => {
@@ -468,7 +518,7 @@ pub(crate) fn emit_ex<F: ?Sized + 'static>(
     )
 }
 
-fn emit_data(ex: ExId, data: &[u8]) {
+pub(super) fn emit_data(ex: ExId, data: &[u8]) {
     // With an encoding set, decode (keeping a split character for later);
     // with nobody listening, do neither.
     let Some(text) = with_state(|st| {
@@ -483,7 +533,7 @@ fn emit_data(ex: ExId, data: &[u8]) {
     }
 }
 
-fn emit_end(ex: ExId) {
+pub(super) fn emit_end(ex: ExId) {
     // Flush a character the decoder still holds (Node's StringDecoder.end).
     let tail = with_state(|st| st.exchanges.get_mut(ex)?.incoming.finish_text()).flatten();
     if let Some(s) = tail {
@@ -520,7 +570,7 @@ fn emit_end(ex: ExId) {
 /// The request's `close` for a life that ended well: once both its `end`
 /// and its response's `finish` have been emitted (Node 20: `end`,
 /// `finish`, the response's `close`, then the request's `close`).
-fn close_request_after_response(ex: ExId) {
+pub(super) fn close_request_after_response(ex: ExId) {
     let fire = with_state(|st| match st.exchanges.get_mut(ex) {
         Some(e) if e.request.done() && e.response_body.finished() => e.request.close(),
         _ => false,
@@ -729,7 +779,7 @@ fn on_eof(id: SockId) {
 /// response's `close`, then the request's `close` with `aborted` (Node's
 /// order). The exchange lets go of the socket, so whatever the handler
 /// still writes goes nowhere.
-fn abort_exchange(ex: ExId) {
+pub(super) fn abort_exchange(ex: ExId) {
     let req_open = with_state(|st| {
         let e = st.exchanges.get_mut(ex)?;
         e.socket = None;
@@ -1005,7 +1055,7 @@ fn after_flush(id: SockId) {
     });
 }
 
-fn emit_res_close(ex: ExId) {
+pub(super) fn emit_res_close(ex: ExId) {
     let first = with_state(|st| match st.exchanges.get_mut(ex) {
         Some(e) if !e.res_closed => {
             e.res_closed = true;

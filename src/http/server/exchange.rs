@@ -227,9 +227,44 @@ pub(crate) struct HeadFlags {
     pub(crate) trailer: bool,
 }
 
+/// The protocol an exchange travels on: the connection's HTTP/1.1 byte
+/// stream, or one stream of an HTTP/2 connection (`h2.rs`). The handles
+/// (`IncomingMessage`, `ServerResponse`) are the same for both; only the
+/// bytes they turn into differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Wire {
+    /// Requests and responses in order on the connection (`conn.rs`).
+    #[default]
+    Http1,
+    /// One HTTP/2 stream: frames multiplexed with the connection's others.
+    Http2 { stream: u32 },
+}
+
+/// Whether an HTTP/2 request's body flows to its listeners. Over HTTP/1.1
+/// pausing a request pauses its connection; over HTTP/2 the connection
+/// carries other streams and the frames that unblock them (WINDOW_UPDATE),
+/// so only the stream pauses: its DATA is held, and its flow-control
+/// window is not given back, which stops the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum StreamReading {
+    /// `data` is emitted as it arrives.
+    #[default]
+    Flowing,
+    /// Held in `held_body` until `resume`; `ended`: the body's end
+    /// arrived too.
+    Paused { ended: bool },
+}
+
 #[derive(Default)]
 pub(crate) struct Exchange {
     pub(crate) socket: Option<SockId>,
+    /// HTTP/1.1 or an HTTP/2 stream.
+    pub(crate) wire: Wire,
+    /// An HTTP/2 request body's flow (HTTP/1.1 pauses the socket instead).
+    pub(crate) stream_reading: StreamReading,
+    /// An HTTP/2 request's body bytes that arrived while it was paused
+    /// (at most its stream window).
+    pub(crate) held_body: Vec<u8>,
     // ---- the request ----
     /// A copy of the request head; `parsed` holds ranges into it.
     pub(crate) head: Vec<u8>,
@@ -283,6 +318,9 @@ impl Exchange {
     pub(crate) fn reset(&mut self, socket: SockId) {
         debug_assert!(self.listeners.is_empty());
         self.socket = Some(socket);
+        self.wire = Wire::Http1;
+        self.stream_reading = StreamReading::Flowing;
+        self.held_body.clear();
         self.head.clear();
         self.request = RequestLife::Receiving;
         self.incoming.reset();

@@ -1,7 +1,7 @@
 //! Node's `http.IncomingMessage` on the server side (the v0.4
 //! `http.ServerRequest`).
 
-use super::exchange::{CloseReason, ExId, Exchange};
+use super::exchange::{CloseReason, ExId, Exchange, Wire};
 use super::with_state;
 use crate::chunk::Chunk;
 use crate::encoding::Encoding;
@@ -143,7 +143,8 @@ impl IncomingMessage {
         self.read(|e| e.incoming.raw_trailers())
     }
 
-    /// The HTTP version, `"1.1"` or `"1.0"` (Node's `request.httpVersion`).
+    /// The HTTP version, `"1.1"`, `"1.0"`, or `"2.0"` for a request that
+    /// came over HTTP/2 (Node's `request.httpVersion`).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
@@ -159,19 +160,22 @@ impl IncomingMessage {
         )
     }
 
-    /// The major version number (always 1).
+    /// The major version number (1, or 2 over HTTP/2).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
-    /// assert_eq!(req.http_version_major(), 1);
+    /// assert!(matches!(req.http_version_major(), 1 | 2));
     /// # }
     /// ```
     #[doc(alias = "httpVersionMajor")]
     pub fn http_version_major(&self) -> u8 {
-        1
+        self.read(|e| match e.wire {
+            Wire::Http1 => 1,
+            Wire::Http2 { .. } => 2,
+        })
     }
 
-    /// The minor version number (0 or 1).
+    /// The minor version number (0 or 1; 0 over HTTP/2).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
@@ -180,7 +184,10 @@ impl IncomingMessage {
     /// ```
     #[doc(alias = "httpVersionMinor")]
     pub fn http_version_minor(&self) -> u8 {
-        self.read(|e| e.parsed.version_minor)
+        self.read(|e| match e.wire {
+            Wire::Http1 => e.parsed.version_minor,
+            Wire::Http2 { .. } => 0,
+        })
     }
 
     /// Whether the whole body has arrived (Node's `message.complete`).
@@ -214,6 +221,9 @@ impl IncomingMessage {
 
     /// Stops reading the connection: no `data` until [`resume`](Self::resume)
     /// (Node pauses the socket the same way; the client is held back by TCP).
+    /// Over HTTP/2 only this request's stream pauses: its flow-control
+    /// window is not given back, which holds the client back, and the
+    /// connection's other streams go on.
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage, res: nodelike::http::ServerResponse) {
@@ -222,6 +232,10 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn pause(&self) {
+        if self.over_http2() {
+            super::h2::pause(self.ex);
+            return;
+        }
         if let Some(s) = self.socket() {
             s.pause();
         }
@@ -235,6 +249,10 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn resume(&self) {
+        if self.over_http2() {
+            super::h2::resume(self.ex);
+            return;
+        }
         if let Some(s) = self.socket() {
             s.resume();
         }
@@ -252,6 +270,9 @@ impl IncomingMessage {
     /// ```
     #[doc(alias = "isPaused")]
     pub fn is_paused(&self) -> bool {
+        if self.over_http2() {
+            return super::h2::is_paused(self.ex);
+        }
         self.socket()
             .and_then(|s| crate::net::read_state(s.id))
             .is_some_and(|state| state.paused)
@@ -273,6 +294,12 @@ impl IncomingMessage {
                 .is_none_or(|e| e.request.complete())
         })
         .unwrap_or(true)
+    }
+
+    /// Whether the request came on an HTTP/2 stream (which pauses alone,
+    /// not with its connection).
+    fn over_http2(&self) -> bool {
+        self.read(|e| matches!(e.wire, Wire::Http2 { .. }))
     }
 
     fn socket(&self) -> Option<Socket> {
@@ -305,6 +332,11 @@ impl IncomingMessage {
     /// # }
     /// ```
     pub fn destroy(&self) {
+        if self.over_http2() {
+            // Over HTTP/2 only this stream ends (RST_STREAM).
+            super::h2::reset_stream(self.ex);
+            return;
+        }
         let socket = self.connection();
         if socket.is_open() {
             socket.destroy();

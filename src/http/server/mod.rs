@@ -9,6 +9,7 @@
 
 mod conn;
 mod exchange;
+mod h2;
 mod incoming;
 mod response;
 mod send_file;
@@ -41,6 +42,9 @@ pub use send_file::SendFileOptions;
 struct ServerState {
     servers: Slab<ServerRec>,
     conns: PerSocket<ServerConn>,
+    /// Connections speaking HTTP/2 (moved here from `conns` when they
+    /// switch).
+    h2conns: PerSocket<h2::H2Conn>,
     exchanges: Arena<Exchange>,
     /// The `Date` header value, formatted once a second.
     date: DateCache,
@@ -50,6 +54,7 @@ thread_local! {
     static STATE: RefCell<ServerState> = RefCell::new(ServerState {
         servers: Slab::new(),
         conns: PerSocket::default(),
+        h2conns: PerSocket::default(),
         exchanges: Arena::new(),
         date: DateCache::new(),
     });
@@ -173,6 +178,9 @@ pub(crate) struct ServerRec {
     /// rather than an abort of what is unanswered (Node's default).
     pub(crate) allow_half_open: bool,
     pub(crate) limits: Limits,
+    /// An HTTP/2 server's mode (`None`: HTTP/1.1 only): see
+    /// [`http2`](crate::http2).
+    pub(crate) http2: Option<crate::http::http2::Http2Mode>,
     pub(crate) listeners: ServerListeners,
 }
 
@@ -257,6 +265,7 @@ impl Server {
                 close_grace: None,
                 allow_half_open: false,
                 limits: Limits::default(),
+                http2: None,
                 listeners: ServerListeners::default(),
             });
             Server::from_key(key, gen)
@@ -623,6 +632,17 @@ impl Server {
                         idle.push(id);
                     }
                 }
+            }
+            // HTTP/2 connections are told with GOAWAY: the streams in
+            // flight finish, and each closes once it has none.
+            let h2_ids: Vec<SockId> = st
+                .h2conns
+                .iter_mut()
+                .filter(|(_, c)| c.server() == me)
+                .map(|(id, _)| id)
+                .collect();
+            for id in h2_ids {
+                h2::go_away(st, id);
             }
             Some((listener, idle, no_connections, grace))
         })
@@ -1053,6 +1073,12 @@ impl Server {
         self
     }
 
+    /// Makes the server speak HTTP/2 (`http2::create_server` and
+    /// `create_secure_server`).
+    pub(crate) fn set_http2(&self, mode: crate::http::http2::Http2Mode) {
+        self.with(|s| s.http2 = Some(mode));
+    }
+
     /// Makes the server speak TLS on the connections it accepts from now on.
     #[cfg(feature = "tls")]
     pub(crate) fn set_tls(&self, tls: crate::net::tls::ServerTls) {
@@ -1158,8 +1184,30 @@ static ACCEPTOR: net::Acceptor = net::Acceptor {
 fn on_secured(id: SockId) {
     let server = with_state(|st| st.conns.get(id).map(|c| c.server)).flatten();
     if let Some(server) = server {
+        choose_protocol_by_alpn(id, server);
         let socket = Socket::from_id(id);
         emit_server(server, |l| &mut l.secure_connection, |f| f(socket));
+    }
+}
+
+/// An HTTP/2 server's TLS connection: ALPN decides between HTTP/2 and
+/// HTTP/1.1 (served only with `allow_http1`; otherwise the connection is
+/// closed, as Node's `unknownProtocol` default does).
+fn choose_protocol_by_alpn(id: SockId, server: (usize, u32)) {
+    let Some(Some(mode)) =
+        with_state(|st| st.servers.get(server.0).and_then(|srv| srv.http2.clone()))
+    else {
+        return;
+    };
+    let alpn = Socket::from_id(id).alpn_protocol();
+    if alpn.as_deref() == Some("h2") {
+        with_state(|st| h2::start(st, id, server, mode.config));
+    } else if !mode.allow_http1 {
+        log::debug!(
+            "socket {}: no HTTP/2 by ALPN ({alpn:?}) and HTTP/1.1 not allowed; closing",
+            id.key
+        );
+        net::destroy(id, net::Cause::Aborted);
     }
 }
 
@@ -1247,7 +1295,19 @@ fn adopt(
         // on the way. Only a connection idle after a finished response may
         // make room at the cap; otherwise newcomers are refused (Node's
         // `maxConnections`).
-        conns.insert(id, ServerConn::new(me));
+        let mut conn = ServerConn::new(me);
+        if let Some(mode) = srv.http2.as_ref() {
+            #[cfg(feature = "tls")]
+            let cleartext = srv.tls.is_none();
+            #[cfg(not(feature = "tls"))]
+            let cleartext = true;
+            if cleartext {
+                conn.preface = conn::PrefaceCheck::Pending {
+                    allow_http1: mode.allow_http1,
+                };
+            }
+        }
+        conns.insert(id, conn);
         // A new connection must deliver its first request in time too.
         conn::start_request_clock(st, id);
         Some(wants_event)

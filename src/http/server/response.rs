@@ -1,7 +1,7 @@
 //! Node's `http.ServerResponse`.
 
 use super::conn::{self, complete_front};
-use super::exchange::{ExId, Exchange};
+use super::exchange::{ExId, Exchange, Wire};
 use super::{with_state, ServerState};
 use crate::chunk::IntoChunk;
 use crate::http::h1::{DateCache, HeaderValue};
@@ -155,7 +155,8 @@ impl ServerResponse {
     #[doc(alias = "writeContinue")]
     pub fn write_continue(&self) {
         with_state(|st| {
-            if matches!(st.exchanges.get(self.ex), Some(e) if !e.response_head.is_written()) {
+            let e = st.exchanges.get(self.ex);
+            if matches!(e, Some(e) if !e.response_head.is_written() && e.wire == Wire::Http1) {
                 output(st, self.ex, |_, out, _| {
                     out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n")
                 });
@@ -610,6 +611,12 @@ impl ServerResponse {
     /// # }
     /// ```
     pub fn destroy(&self) {
+        if self.read(|e| matches!(e.wire, Wire::Http2 { .. })) {
+            // Over HTTP/2 only this stream ends (RST_STREAM), not the
+            // connection its neighbours share.
+            super::h2::reset_stream(self.ex);
+            return;
+        }
         let socket = self.connection();
         if socket.is_open() {
             socket.destroy();
@@ -805,6 +812,9 @@ pub(super) fn send(
     end: bool,
 ) -> Option<Result<bool, Error>> {
     let e = st.exchanges.get_mut(ex)?;
+    if let Wire::Http2 { .. } = e.wire {
+        return super::h2::send(st, ex, data, end);
+    }
     if e.response_body.ended() {
         return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
     }

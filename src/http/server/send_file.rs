@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
-use super::exchange::{ExId, Exchange};
+use super::exchange::{ExId, Exchange, Wire};
 use super::response::{send, ServerResponse};
 use super::{with_state, ServerState};
 use crate::http::compression::would_compress;
@@ -714,6 +714,39 @@ fn finish(
     let mut headers: Vec<(&str, &str)> = Vec::with_capacity(1);
     if let Some(len) = &length {
         headers.push(("Content-Length", len));
+    }
+    let over_http2 = with_state(|st| {
+        st.exchanges
+            .get(res.ex)
+            .map(|e| matches!(e.wire, Wire::Http2 { .. }) && !e.is_head_request())
+    })
+    .flatten()
+    .unwrap_or(false);
+    if let (true, Some((first, len @ 1..))) = (over_http2, part) {
+        // HTTP/2 frames the body itself (DATA as the windows allow), so
+        // the file cannot go to the socket whole: it is read on the pool
+        // and piped in, with the response's back-pressure.
+        let head = with_state(|st| {
+            let e = st.exchanges.get_mut(res.ex)?;
+            Some(e.commit_head(status, None, &headers))
+        })
+        .flatten();
+        if let Some(Err(e)) = head {
+            res.report(e);
+            return;
+        }
+        let range = fs::ReadStreamOptions {
+            start: Some(first),
+            end: Some(first + len - 1),
+            ..Default::default()
+        };
+        let file = fs::read_stream_from_file(opened.file, &opened.path, range);
+        stream::pipeline((file, res), |err| {
+            if let Some(e) = err {
+                log::debug!("send_file: HTTP/2 body cut short: {e}");
+            }
+        });
+        return;
     }
     let result = with_state(|st| write_response(st, res.ex, status, &headers, opened, part));
     if let Some(Err(e)) = result {

@@ -51,6 +51,13 @@ pub struct ServerOptions {
     /// a client asking for a name here gets its certificate; any other
     /// gets `cert`.
     pub sni: Vec<SniContext>,
+    /// The application protocols offered in ALPN, most preferred first
+    /// (Node's `ALPNProtocols`). Empty means `["http/1.1"]`; an HTTP/2
+    /// server ([`http2::create_secure_server`](crate::http2::create_secure_server))
+    /// sets `["h2"]`, with `"http/1.1"` after it when it also serves
+    /// HTTP/1.1 (`allow_http1`).
+    #[doc(alias = "ALPNProtocols")]
+    pub alpn_protocols: Vec<String>,
 }
 
 /// A certificate served for one server name.
@@ -275,7 +282,15 @@ pub(crate) fn server_tls(options: &ServerOptions) -> Result<ServerTls, Error> {
         builder.with_no_client_auth()
     };
     let mut config = builder.with_cert_resolver(Arc::new(SniResolver { default, by_name }));
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if options.alpn_protocols.is_empty() {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        options
+            .alpn_protocols
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect()
+    };
     Ok(ServerTls {
         config: Arc::new(config),
         client_certs,

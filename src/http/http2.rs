@@ -1,0 +1,124 @@
+//! Node's `http2` module, its compatibility API: one `(req, res)` handler
+//! serves HTTP/2, and HTTP/1.1 beside it when asked, with the same
+//! [`IncomingMessage`] and [`ServerResponse`] handles as [`http`](crate::http).
+//!
+//! | Node | nodelike |
+//! |---|---|
+//! | `http2.createServer(handler)` (h2c) | [`create_server`]`(ServerOptions::default(), handler)` |
+//! | `http2.createSecureServer({ cert, key, allowHTTP1 }, handler)` | [`create_secure_server`]`(tls, ServerOptions { allow_http1: true, .. }, handler)` |
+//! | `req.httpVersion` | [`IncomingMessage::http_version`] (`"2.0"`) |
+//! | `req.headers[':authority']` | `req.headers().get(":authority")` (and `host`) |
+//!
+//! The server is an ordinary [`http::Server`](crate::http::Server):
+//! `listen`, `close`, `address`, timeouts and one loop per core work as
+//! they do for HTTP/1.1. Which protocol a connection speaks is decided when
+//! it opens: under TLS by ALPN (`h2`, or `http/1.1` with `allow_http1`), on
+//! a cleartext port by the client's first bytes (HTTP/2's connection
+//! preface, "prior knowledge"; RFC 9113 §3.3). `server.close()` sends
+//! GOAWAY on HTTP/2 connections and lets the streams in flight finish.
+//!
+//! The protocol itself (frames, HPACK, flow control, the limits against
+//! known attacks) is the sans-IO core in [`h2`](crate::http::h2); the glue
+//! between it and the handles is `http/server/h2.rs`.
+
+use crate::http::h2::Config;
+use crate::http::{IncomingMessage, Server, ServerResponse};
+use crate::Error;
+
+/// How an HTTP/2 server serves: whether HTTP/1.1 is served beside it, and
+/// the protocol's settings and limits.
+///
+/// ```
+/// let options = nodelike::http2::ServerOptions { allow_http1: true, ..Default::default() };
+/// assert_eq!(options.settings.max_concurrent_streams, 100);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Serve HTTP/1.1 too (Node's `allowHTTP1`, off by default as in
+    /// Node): under TLS a client that does not choose `h2` by ALPN, on a
+    /// cleartext port a connection that does not open with the HTTP/2
+    /// preface. Without it such a connection is closed.
+    #[doc(alias = "allowHTTP1")]
+    pub allow_http1: bool,
+    /// The settings we advertise and the limits we hold the peer to (Node's
+    /// `settings` and `maxSessionMemory`-style limits).
+    pub settings: Config,
+}
+
+/// What an HTTP/2 server does with a connection: kept on the server's
+/// record (`http/server/mod.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct Http2Mode {
+    pub(crate) allow_http1: bool,
+    pub(crate) config: Config,
+}
+
+/// An HTTP/2 server without TLS ("h2c" with prior knowledge; Node's
+/// `http2.createServer`). Browsers speak HTTP/2 only over TLS; h2c is for
+/// servers behind a proxy, gRPC, and tools (`curl --http2-prior-knowledge`,
+/// `h2load`).
+///
+/// ```no_run
+/// use nodelike::http2;
+/// let server = http2::create_server(http2::ServerOptions::default(), |req, res| {
+///     res.set_header("Content-Type", "text/plain");
+///     res.end(format!("HTTP/{} {}\n", req.http_version(), req.url()));
+/// });
+/// server.listen(8080, "127.0.0.1", || {});
+/// nodelike::run();
+/// ```
+#[doc(alias = "createServer")]
+pub fn create_server(
+    options: ServerOptions,
+    request_listener: impl FnMut(IncomingMessage, ServerResponse) + 'static,
+) -> Server {
+    let server = crate::http::create_server(request_listener);
+    server.set_http2(Http2Mode {
+        allow_http1: options.allow_http1,
+        config: options.settings,
+    });
+    server
+}
+
+/// An HTTP/2 server over TLS (Node's `http2.createSecureServer`): ALPN
+/// offers `h2`, and `http/1.1` after it with `allow_http1`.
+///
+/// ```no_run
+/// use nodelike::{http2, https};
+/// let tls = https::ServerOptions {
+///     cert: std::fs::read("cert.pem").unwrap(),
+///     key: std::fs::read("key.pem").unwrap(),
+///     ..Default::default()
+/// };
+/// let options = http2::ServerOptions { allow_http1: true, ..Default::default() };
+/// let server = http2::create_secure_server(tls, options, |req, res| {
+///     res.end(format!("HTTP/{}\n", req.http_version()));
+/// })
+/// .unwrap();
+/// server.listen(8443, "127.0.0.1", || {});
+/// nodelike::run();
+/// ```
+///
+/// # Errors
+///
+/// The TLS options' errors, as [`https::create_server`](crate::https::create_server)
+/// reports them.
+#[cfg(feature = "tls")]
+#[doc(alias = "createSecureServer")]
+pub fn create_secure_server(
+    mut tls: crate::https::ServerOptions,
+    options: ServerOptions,
+    request_listener: impl FnMut(IncomingMessage, ServerResponse) + 'static,
+) -> Result<Server, Error> {
+    tls.alpn_protocols = if options.allow_http1 {
+        vec!["h2".into(), "http/1.1".into()]
+    } else {
+        vec!["h2".into()]
+    };
+    let server = crate::https::create_server(tls, request_listener)?;
+    server.set_http2(Http2Mode {
+        allow_http1: options.allow_http1,
+        config: options.settings,
+    });
+    Ok(server)
+}

@@ -1,0 +1,931 @@
+//! HTTP/2 on the server side of one connection: the sans-IO core
+//! ([`h2::Connection`](crate::http::h2::Connection)) driven by the socket,
+//! each stream an exchange behind the same `IncomingMessage` and
+//! `ServerResponse` handles as HTTP/1.1 (Node's compatibility API).
+//!
+//! The core decides what the bytes mean and writes the frames; this file
+//! only maps its events to exchanges and their listeners, and the
+//! handles' calls back to frames:
+//!
+//! - a request's HEADERS becomes an exchange whose head is rebuilt in the
+//!   form HTTP/1.1's parser leaves (`head` bytes and ranges), so every
+//!   request accessor works unchanged; pseudo-headers stay in `headers()`
+//!   as Node shows them, and `host` is added from `:authority`;
+//! - DATA is the request's `data`; its flow-control window is given back
+//!   once the listeners have it, and not while the request is paused (the
+//!   connection stops being read), so `pause` holds the peer back;
+//! - a response's head becomes HEADERS, its body DATA as far as the
+//!   windows allow; the rest waits in the exchange's `pending_out` (which
+//!   `write` → `false` and `drain` count) until WINDOW_UPDATE opens them;
+//! - `finish` fires once the last frame reached the OS, as for HTTP/1.1.
+//!
+//! As everywhere in the server, state is examined and changed inside
+//! `with_state`, and user callbacks run outside it.
+
+use std::collections::VecDeque;
+
+use super::conn::{self, Kind};
+use super::exchange::{ExId, Exchange, ResponseBody, StreamReading, Wire};
+use super::{with_state, ServerState};
+use crate::http::h1::{encode, DateCache};
+use crate::http::h2::hpack::Field;
+use crate::http::h2::{self, ErrorCode, Event};
+use crate::net::{self, Cause, SockId, HIGH_WATER_MARK};
+use crate::runtime;
+use crate::{Error, ErrorKind};
+
+/// HTTP/2's connection preface, the first bytes a client sends (RFC 9113
+/// §3.4): how a cleartext port tells HTTP/2 from HTTP/1.1.
+pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What the first bytes of a cleartext connection say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    /// The whole preface: HTTP/2.
+    Http2,
+    /// A prefix of the preface: wait for more.
+    Undecided,
+    /// Not the preface: HTTP/1.1.
+    Http1,
+}
+
+/// Classifies a cleartext connection's first bytes.
+pub(crate) fn sniff(input: &[u8]) -> Sniffed {
+    let n = input.len().min(PREFACE.len());
+    if input[..n] != PREFACE[..n] {
+        Sniffed::Http1
+    } else if n == PREFACE.len() {
+        Sniffed::Http2
+    } else {
+        Sniffed::Undecided
+    }
+}
+
+/// The HTTP/2 server protocol, as `net` calls it.
+pub(super) static PROTOCOL: net::Protocol = net::Protocol {
+    name: "http2-server",
+    input: process_input,
+    eof: on_eof,
+    flushed: after_flush,
+    drain: emit_drains,
+    connected: |_, _| {},
+    closed: on_socket_closed,
+    failed: super::on_failed,
+    // The handshake finished before the protocol was switched to this.
+    secured: |_| {},
+    timeout: on_timeout,
+};
+
+/// Where an HTTP/2 connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Serving streams.
+    Serving,
+    /// GOAWAY was sent (the server is closing): the streams in flight
+    /// finish, then the connection closes.
+    GoingAway,
+    /// A connection error: GOAWAY is queued; the socket closes once it is
+    /// written.
+    Failed,
+}
+
+/// One HTTP/2 connection's state on the server.
+pub(crate) struct H2Conn {
+    server: (usize, u32),
+    core: h2::Connection,
+    life: Life,
+    /// The streams that have an exchange.
+    streams: StreamMap,
+    /// Ended responses whose last frame waits to reach the OS: (exchange,
+    /// the socket's `written` mark it must pass).
+    finishing: VecDeque<(ExId, u64)>,
+    /// Response header fields being encoded: names lowercased and values,
+    /// back to back (reused; no allocation per response).
+    scratch: Vec<u8>,
+    /// (name, value) ranges into `scratch`.
+    ranges: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>,
+    /// When the core's flood counters were last reset: they count per
+    /// second, ticked lazily as input arrives (no timer per connection).
+    ticked: std::time::Instant,
+}
+
+impl H2Conn {
+    pub(crate) fn server(&self) -> (usize, u32) {
+        self.server
+    }
+}
+
+/// Stream id → exchange, for the streams that have one: at most the
+/// concurrency limit (100 by default), so a short list searched in order
+/// beats a hash map (no hashing, no allocation once grown).
+#[derive(Default)]
+struct StreamMap(Vec<(u32, ExId)>);
+
+impl StreamMap {
+    fn exchange_of(&self, stream: u32) -> Option<ExId> {
+        self.0.iter().find(|(s, _)| *s == stream).map(|&(_, ex)| ex)
+    }
+
+    fn insert(&mut self, stream: u32, ex: ExId) {
+        self.0.push((stream, ex));
+    }
+
+    fn forget(&mut self, stream: u32) {
+        self.0.retain(|(s, _)| *s != stream);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, ExId)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// Turns connection `id` over to HTTP/2 (ALPN chose `h2`, or a cleartext
+/// connection opened with the preface): the HTTP/1.1 record goes, the
+/// core's SETTINGS go out, and the socket's bytes come here from now on.
+pub(super) fn start(st: &mut ServerState, id: SockId, server: (usize, u32), config: h2::Config) {
+    st.conns.remove(id);
+    let mut core = h2::Connection::new(h2::Role::Server, config);
+    net::write_with(id, |out| core.start(out));
+    st.h2conns.insert(
+        id,
+        H2Conn {
+            server,
+            core,
+            life: Life::Serving,
+            streams: StreamMap::default(),
+            finishing: VecDeque::new(),
+            scratch: Vec::new(),
+            ranges: Vec::new(),
+            ticked: runtime::now(),
+        },
+    );
+    net::set_protocol(id, &PROTOCOL);
+    log::trace!("socket {}: HTTP/2", id.key);
+}
+
+/// What the core found next in the input, with the exchange it concerns.
+enum Step<'a> {
+    /// Nothing more until more bytes come; `n` of them were consumed.
+    Stop(usize),
+    /// Throw the rest away (the socket is gone).
+    DiscardAll,
+    /// Bytes consumed with nothing for anyone.
+    Skip(usize),
+    Request {
+        server: (usize, u32),
+        ex: ExId,
+        len: usize,
+        end_stream: bool,
+    },
+    Data {
+        stream: u32,
+        ex: Option<ExId>,
+        len: usize,
+        data: &'a [u8],
+        end_stream: bool,
+    },
+    /// The request's trailers arrived: its end.
+    End { ex: ExId, len: usize },
+    /// The peer reset a stream (or the core reset it for an error).
+    Reset { ex: ExId, len: usize },
+    /// A window opened: held response bodies may move.
+    WindowOpened(usize),
+    /// A connection error; GOAWAY is queued and the connection closes.
+    Fatal,
+}
+
+/// Feeds the core everything in `data` and dispatches its events; returns
+/// the bytes consumed (the rest is held by the socket until more come).
+pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        let Some(socket) = net::read_state(id) else {
+            return data.len();
+        };
+        if socket.destroyed {
+            return data.len();
+        }
+        if socket.paused {
+            // A request was paused: nothing more is read (and no window
+            // is given back) until it resumes.
+            return pos;
+        }
+        let step = with_state(|st| next_step(st, id, &data[pos..])).unwrap_or(Step::DiscardAll);
+        match step {
+            Step::Stop(n) => return pos + n,
+            Step::DiscardAll => return data.len(),
+            Step::Skip(n) => pos += n,
+            Step::Request {
+                server,
+                ex,
+                len,
+                end_stream,
+            } => {
+                pos += len;
+                conn::dispatch_request(server, ex, Kind::Normal);
+                if end_stream {
+                    conn::emit_end(ex);
+                }
+            }
+            Step::Data {
+                stream,
+                ex,
+                len,
+                data: chunk,
+                end_stream,
+            } => {
+                pos += len;
+                if let Some(ex) = ex {
+                    if hold_if_paused(ex, chunk, end_stream) {
+                        continue;
+                    }
+                    conn::emit_data(ex, chunk);
+                }
+                // The listeners have the bytes (or nobody wants them): the
+                // window they took is the peer's again.
+                release(id, stream, chunk.len());
+                if let (Some(ex), true) = (ex, end_stream) {
+                    conn::emit_end(ex);
+                }
+            }
+            Step::End { ex, len } => {
+                pos += len;
+                conn::emit_end(ex);
+            }
+            Step::Reset { ex, len } => {
+                pos += len;
+                conn::abort_exchange(ex);
+            }
+            Step::WindowOpened(len) => {
+                pos += len;
+                flush_blocked(id);
+                emit_drains(id);
+            }
+            Step::Fatal => return data.len(),
+        }
+    }
+}
+
+/// Gives `n` bytes of a stream's window back to the peer.
+fn release(id: SockId, stream: u32, n: usize) {
+    with_state(|st| {
+        if let Some(c) = st.h2conns.get_mut(id) {
+            let core = &mut c.core;
+            net::write_with(id, |out| core.release(stream, n, out));
+        }
+    });
+}
+
+/// Keeps a paused request's DATA (and whether its end came) for `resume`;
+/// whether it was paused.
+fn hold_if_paused(ex: ExId, data: &[u8], end_stream: bool) -> bool {
+    with_state(|st| {
+        let e = st.exchanges.get_mut(ex)?;
+        let StreamReading::Paused { ended } = &mut e.stream_reading else {
+            return Some(false);
+        };
+        *ended |= end_stream;
+        e.held_body.extend_from_slice(data);
+        Some(true)
+    })
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// `req.pause()` over HTTP/2: this stream's DATA is held from now on.
+pub(super) fn pause(ex: ExId) {
+    with_state(|st| {
+        if let Some(e) = st.exchanges.get_mut(ex) {
+            if e.stream_reading == StreamReading::Flowing {
+                e.stream_reading = StreamReading::Paused { ended: false };
+            }
+        }
+    });
+}
+
+/// Whether this stream's request is paused.
+pub(super) fn is_paused(ex: ExId) -> bool {
+    with_state(|st| {
+        st.exchanges
+            .get(ex)
+            .is_some_and(|e| matches!(e.stream_reading, StreamReading::Paused { .. }))
+    })
+    .unwrap_or(false)
+}
+
+/// `req.resume()` over HTTP/2: what was held is emitted (and its window
+/// given back), then the end if it came.
+pub(super) fn resume(ex: ExId) {
+    let held = with_state(|st| {
+        let e = st.exchanges.get_mut(ex)?;
+        let StreamReading::Paused { ended } = e.stream_reading else {
+            return None;
+        };
+        e.stream_reading = StreamReading::Flowing;
+        let Wire::Http2 { stream } = e.wire else {
+            return None;
+        };
+        Some((std::mem::take(&mut e.held_body), ended, stream, e.socket))
+    })
+    .flatten();
+    let Some((body, ended, stream, socket)) = held else {
+        return;
+    };
+    if !body.is_empty() {
+        conn::emit_data(ex, &body);
+        if let Some(id) = socket {
+            release(id, stream, body.len());
+        }
+    }
+    // The buffer goes back for the next pause (its capacity kept). A
+    // listener that paused again while given the held bytes keeps the end
+    // held too.
+    let end_now = with_state(|st| {
+        let e = st.exchanges.get_mut(ex)?;
+        if e.held_body.is_empty() {
+            let mut body = body;
+            body.clear();
+            e.held_body = body;
+        }
+        match &mut e.stream_reading {
+            StreamReading::Paused { ended: held_end } => {
+                *held_end |= ended;
+                Some(false)
+            }
+            StreamReading::Flowing => Some(ended),
+        }
+    })
+    .flatten()
+    .unwrap_or(false);
+    if end_now {
+        conn::emit_end(ex);
+    }
+}
+
+fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> {
+    let ServerState {
+        h2conns, exchanges, ..
+    } = st;
+    let Some(c) = h2conns.get_mut(id) else {
+        return Step::DiscardAll;
+    };
+    if c.life == Life::Failed {
+        return Step::DiscardAll;
+    }
+    let H2Conn {
+        core,
+        streams,
+        finishing,
+        life,
+        server,
+        ticked,
+        ..
+    } = c;
+    let now = runtime::now();
+    if now.duration_since(*ticked) >= std::time::Duration::from_secs(1) {
+        *ticked = now;
+        core.tick();
+    }
+    let mut polled = None;
+    let slot = &mut polled;
+    if net::write_with(id, move |out| *slot = Some(core.poll(input, out))).is_none() {
+        return Step::DiscardAll;
+    }
+    let Some(polled) = polled else {
+        return Step::DiscardAll;
+    };
+    let (len, event) = match polled {
+        Err(e) => {
+            log::debug!("socket {}: HTTP/2 connection error: {e}", id.key);
+            *life = Life::Failed;
+            net::flush_soon(id);
+            return Step::Fatal;
+        }
+        Ok((n, None)) => return Step::Stop(n),
+        Ok((n, Some(event))) => (n, event),
+    };
+    match event {
+        Event::Headers {
+            stream,
+            fields,
+            end_stream,
+        } => {
+            let (ex_id, ex) = exchanges.insert();
+            ex.reset(id);
+            ex.wire = Wire::Http2 { stream };
+            rebuild_request_head(ex, fields.iter());
+            streams.insert(stream, ex_id);
+            Step::Request {
+                server: *server,
+                ex: ex_id,
+                len,
+                end_stream,
+            }
+        }
+        Event::Data {
+            stream,
+            data,
+            end_stream,
+        } => Step::Data {
+            stream,
+            ex: streams.exchange_of(stream),
+            len,
+            data,
+            end_stream,
+        },
+        Event::Trailers { stream, fields } => match streams.exchange_of(stream) {
+            Some(ex) => {
+                if let Some(e) = exchanges.get_mut(ex) {
+                    e.incoming.set_trailers(fields.iter());
+                }
+                Step::End { ex, len }
+            }
+            None => Step::Skip(len),
+        },
+        Event::Reset { stream, .. } => {
+            let ex = streams.exchange_of(stream);
+            streams.forget(stream);
+            match ex {
+                Some(ex) => {
+                    finishing.retain(|&(f, _)| f != ex);
+                    Step::Reset { ex, len }
+                }
+                None => Step::Skip(len),
+            }
+        }
+        Event::WindowOpened { .. } | Event::SettingsChanged => Step::WindowOpened(len),
+        Event::GoAway { .. } => {
+            // The client will open no more streams; those in flight finish.
+            if *life == Life::Serving {
+                *life = Life::GoingAway;
+            }
+            Step::Skip(len)
+        }
+        Event::PingAck { .. } | Event::StreamClosed { .. } => Step::Skip(len),
+    }
+}
+
+/// Rebuilds a request head from HTTP/2 fields in the form the HTTP/1.1
+/// parser leaves: `head` holds the bytes and `parsed` ranges into it.
+/// Method and target come from `:method` and `:path` (`:authority` for a
+/// CONNECT); every field, pseudo-headers included, is a header as Node's
+/// `req.headers` shows them, and `host` is added from `:authority` when the
+/// client sent none.
+fn rebuild_request_head<'f>(ex: &mut Exchange, fields: impl Iterator<Item = (&'f [u8], &'f [u8])>) {
+    let head = &mut ex.head;
+    let parsed = &mut ex.parsed;
+    head.clear();
+    parsed.headers.clear();
+    parsed.version_minor = 0;
+    parsed.keep_alive = true;
+    parsed.upgrade = false;
+    parsed.expect_continue = false;
+    parsed.expect_other = false;
+    let mut authority = None;
+    let mut has_host = false;
+    let mut path = None;
+    let mut method = 0..0;
+    for (name, value) in fields {
+        let n = head.len()..head.len() + name.len();
+        head.extend_from_slice(name);
+        let v = head.len()..head.len() + value.len();
+        head.extend_from_slice(value);
+        match name {
+            b":method" => method = v.clone(),
+            b":path" => path = Some(v.clone()),
+            b":authority" => authority = Some(v.clone()),
+            b"host" => has_host = true,
+            _ => {}
+        }
+        parsed.headers.push((n, v));
+    }
+    if let (Some(a), false) = (authority.clone(), has_host) {
+        let n = head.len()..head.len() + 4;
+        head.extend_from_slice(b"host");
+        parsed.headers.push((n, a));
+    }
+    parsed.method = method;
+    parsed.target = path.or(authority).unwrap_or(0..0);
+}
+
+/// A response's `write`/`end` on an HTTP/2 stream: the head as HEADERS the
+/// first time, the body as DATA as far as the windows allow (the rest held
+/// in `pending_out`), trailers as a last HEADERS. Returns whether the
+/// caller may write more now (`false`: wait for `drain`).
+pub(super) fn send(
+    st: &mut ServerState,
+    ex: ExId,
+    data: &[u8],
+    end: bool,
+) -> Option<Result<bool, Error>> {
+    let ServerState {
+        h2conns,
+        exchanges,
+        date,
+        ..
+    } = st;
+    let e = exchanges.get_mut(ex)?;
+    if e.response_body.ended() {
+        return Some(Err(Error::new(ErrorKind::WriteAfterEnd, "write after end")));
+    }
+    if !e.response_head.is_fixed() {
+        let status = e.status;
+        if let Err(err) = e.commit_head(status, None, &[]) {
+            return Some(Err(err));
+        }
+    }
+    let Wire::Http2 { stream } = e.wire else {
+        return None;
+    };
+    if end {
+        e.response_body.reach(ResponseBody::Ended);
+    }
+    let Some(sock) = e.socket else {
+        // The stream was reset or its connection died: the bytes go
+        // nowhere, but `end` is still `end`.
+        return Some(Ok(false));
+    };
+    let Some(c) = h2conns.get_mut(sock) else {
+        return Some(Ok(false));
+    };
+    let bodiless = e.is_head_request() || matches!(e.status, 100..=199 | 204 | 304);
+    let data = if bodiless { &[][..] } else { data };
+    if !e.response_head.is_written() {
+        let end_len = (end && !bodiless).then_some(data.len());
+        let head_ends_stream = end && data.is_empty() && e.trailers_out.is_empty();
+        write_head(c, e, sock, stream, end_len, head_ends_stream, date);
+        if head_ends_stream {
+            return Some(Ok(finish_sending(c, e, sock, ex)));
+        }
+    }
+    e.pending_out.extend_from_slice(data);
+    let ok = push_body(c, e, sock, ex, stream);
+    Some(Ok(ok))
+}
+
+/// Sends what `pending_out` holds as far as the windows allow; once the
+/// response has ended and all of it went, the trailers and the end of the
+/// stream. Returns whether the response is under its high-water mark.
+fn push_body(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId, stream: u32) -> bool {
+    let ended = e.response_body.ended();
+    let trailers = !e.trailers_out.is_empty();
+    let core = &mut c.core;
+    let pending = &mut e.pending_out;
+    let mut result = Ok(0);
+    net::write_with(sock, |out| {
+        result = core.send_data(stream, pending, ended && !trailers, out);
+    });
+    match result {
+        Ok(n) => {
+            pending.drain(..n.min(pending.len()));
+        }
+        Err(err) => {
+            log::debug!("socket {}: stream {stream}: {err}", sock.key);
+            pending.clear();
+        }
+    }
+    if ended && e.pending_out.is_empty() {
+        if trailers {
+            write_trailers(c, e, sock, stream);
+        }
+        return finish_sending(c, e, sock, ex);
+    }
+    let ok = e.pending_out.len() < HIGH_WATER_MARK && net::backlog(sock) < HIGH_WATER_MARK;
+    if !ok {
+        e.need_drain = true;
+    }
+    ok
+}
+
+/// The response's last frame is queued: `finish` once it reaches the OS.
+fn finish_sending(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId) -> bool {
+    if !e.request.complete() {
+        // The response is whole before the request's body: the client
+        // may stop sending it (RFC 9113 §8.1).
+        if let Wire::Http2 { stream } = e.wire {
+            let core = &mut c.core;
+            net::write_with(sock, |out| core.reset(stream, ErrorCode::NoError, out));
+        }
+    }
+    c.finishing.push_back((ex, net::queued_mark(sock)));
+    net::flush_soon(sock);
+    false
+}
+
+/// Writes the response head as HEADERS: `:status`, the handler's headers
+/// with names lowercased (connection-specific ones dropped, as Node drops
+/// them: HTTP/2 forbids them), `date`, and a `content-length` when the
+/// whole body is known now.
+fn write_head(
+    c: &mut H2Conn,
+    e: &mut Exchange,
+    sock: SockId,
+    stream: u32,
+    end_len: Option<usize>,
+    end_stream: bool,
+    date: &mut DateCache,
+) {
+    let H2Conn {
+        core,
+        scratch,
+        ranges,
+        ..
+    } = c;
+    scratch.clear();
+    ranges.clear();
+    let mut push = |scratch: &mut Vec<u8>, name: &[u8], value: &[u8]| {
+        let n = scratch.len()..scratch.len() + name.len();
+        scratch.extend(name.iter().map(u8::to_ascii_lowercase));
+        let v = scratch.len()..scratch.len() + value.len();
+        scratch.extend_from_slice(value);
+        ranges.push((n, v));
+    };
+    let mut status = Vec::with_capacity(3);
+    encode::write_decimal(&mut status, u64::from(e.status));
+    push(scratch, b":status", &status);
+    for line in e.head_lines.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        if is_connection_specific(name) {
+            continue;
+        }
+        push(scratch, name, value);
+    }
+    if !e.flags.date && e.send_date {
+        push(scratch, b"date", date.get_at(runtime::now()).as_bytes());
+    }
+    if let (Some(n), None, false) = (end_len, e.flags.content_length, e.removed_content_length) {
+        let mut len = Vec::with_capacity(8);
+        encode::write_decimal(&mut len, n as u64);
+        push(scratch, b"content-length", &len);
+    }
+    let fields = ranges.iter().map(|(n, v)| Field {
+        name: &scratch[n.clone()],
+        value: &scratch[v.clone()],
+        sensitive: false,
+    });
+    let mut result = Ok(());
+    net::write_with(sock, |out| {
+        result = core.send_headers(stream, fields, end_stream, out);
+    });
+    if let Err(err) = result {
+        log::debug!("socket {}: stream {stream}: {err}", sock.key);
+    }
+    e.response_head = super::exchange::ResponseHead::Written;
+}
+
+/// The trailers (`add_trailers`) as the stream's last HEADERS.
+fn write_trailers(c: &mut H2Conn, e: &mut Exchange, sock: SockId, stream: u32) {
+    let H2Conn {
+        core,
+        scratch,
+        ranges,
+        ..
+    } = c;
+    scratch.clear();
+    ranges.clear();
+    for (name, value) in &e.trailers_out {
+        let n = scratch.len()..scratch.len() + name.len();
+        scratch.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+        let v = scratch.len()..scratch.len() + value.len();
+        scratch.extend_from_slice(value.as_bytes());
+        ranges.push((n, v));
+    }
+    let fields = ranges.iter().map(|(n, v)| Field {
+        name: &scratch[n.clone()],
+        value: &scratch[v.clone()],
+        sensitive: false,
+    });
+    net::write_with(sock, |out| {
+        if let Err(err) = core.send_trailers(stream, fields, out) {
+            log::debug!("socket {}: stream {stream}: {err}", sock.key);
+        }
+    });
+}
+
+/// Header fields HTTP/2 forbids (RFC 9113 §8.2.2): they describe one
+/// HTTP/1.1 hop.
+fn is_connection_specific(name: &[u8]) -> bool {
+    [
+        &b"connection"[..],
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+    ]
+    .iter()
+    .any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// Windows opened: every stream with a held body sends what it now may.
+fn flush_blocked(id: SockId) {
+    with_state(|st| {
+        let ServerState {
+            h2conns, exchanges, ..
+        } = st;
+        let Some(c) = h2conns.get_mut(id) else {
+            return;
+        };
+        let blocked: Vec<(u32, ExId)> = c
+            .streams
+            .iter()
+            .filter(|&(_, ex)| {
+                exchanges
+                    .get(ex)
+                    .is_some_and(|e| !e.pending_out.is_empty() && e.response_head.is_written())
+            })
+            .collect();
+        for (stream, ex) in blocked {
+            if let Some(e) = exchanges.get_mut(ex) {
+                push_body(c, e, id, ex, stream);
+            }
+        }
+    });
+}
+
+/// `drain` for every response that asked for it and is under its mark.
+fn emit_drains(id: SockId) {
+    let ready: Vec<ExId> = with_state(|st| {
+        let ServerState {
+            h2conns, exchanges, ..
+        } = st;
+        let c = h2conns.get(id)?;
+        if net::backlog(id) >= HIGH_WATER_MARK {
+            return None;
+        }
+        let mut ready = Vec::new();
+        for (_, ex) in c.streams.iter() {
+            if let Some(e) = exchanges.get_mut(ex) {
+                if e.need_drain && e.pending_out.len() < HIGH_WATER_MARK {
+                    e.need_drain = false;
+                    ready.push(ex);
+                }
+            }
+        }
+        Some(ready)
+    })
+    .flatten()
+    .unwrap_or_default();
+    for ex in ready {
+        conn::emit_ex(ex, |l| &mut l.drain, |f| f());
+    }
+}
+
+/// The socket's output went out: `finish` for responses whose last frame
+/// left; close a connection going away once its streams are done.
+fn after_flush(id: SockId) {
+    let written = net::written(id);
+    loop {
+        let next = with_state(|st| {
+            let c = st.h2conns.get_mut(id)?;
+            let &(ex, mark) = c.finishing.front()?;
+            if mark > written {
+                return None;
+            }
+            c.finishing.pop_front();
+            if let Some(Wire::Http2 { stream }) = st.exchanges.get(ex).map(|e| e.wire) {
+                c.streams.forget(stream);
+            }
+            let e = st.exchanges.get_mut(ex)?;
+            e.response_body.reach(ResponseBody::Finished);
+            if !e.request.complete() {
+                // The stream was reset: no more of its body will come.
+                e.request.end();
+            }
+            Some(ex)
+        })
+        .flatten();
+        let Some(ex) = next else { break };
+        conn::emit_ex(ex, |l| &mut l.finish, |f| f());
+        conn::emit_res_close(ex);
+        conn::close_request_after_response(ex);
+        with_state(|st| conn::free_if_done(st, ex));
+    }
+    let close = with_state(|st| {
+        let c = st.h2conns.get(id)?;
+        Some(c.life == Life::Failed || (c.life == Life::GoingAway && c.streams.is_empty()))
+    })
+    .flatten()
+    .unwrap_or(false);
+    if close {
+        net::shutdown_and_linger(id);
+    }
+}
+
+/// The server is closing: GOAWAY (the streams in flight finish), and the
+/// connection closes as soon as none is left.
+pub(super) fn go_away(st: &mut ServerState, id: SockId) -> bool {
+    let Some(c) = st.h2conns.get_mut(id) else {
+        return false;
+    };
+    if c.life != Life::Serving {
+        return false;
+    }
+    c.life = Life::GoingAway;
+    let core = &mut c.core;
+    net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
+    net::flush_soon(id);
+    true
+}
+
+/// Resets one stream (the handler's `destroy`): the stream ends with
+/// RST_STREAM CANCEL; the connection and its other streams go on.
+pub(super) fn reset_stream(ex: ExId) {
+    let found = with_state(|st| {
+        let ServerState {
+            h2conns, exchanges, ..
+        } = st;
+        let e = exchanges.get(ex)?;
+        let (Wire::Http2 { stream }, Some(sock)) = (e.wire, e.socket) else {
+            return None;
+        };
+        let c = h2conns.get_mut(sock)?;
+        let core = &mut c.core;
+        net::write_with(sock, |out| core.reset(stream, ErrorCode::Cancel, out));
+        c.streams.forget(stream);
+        c.finishing.retain(|&(f, _)| f != ex);
+        net::flush_soon(sock);
+        Some(())
+    })
+    .flatten();
+    if found.is_some() {
+        conn::abort_exchange(ex);
+    }
+}
+
+/// The peer closed its side: HTTP/2 has no half-closed connection, so the
+/// streams still open are cut short.
+fn on_eof(id: SockId) {
+    net::destroy(id, Cause::Aborted);
+}
+
+/// The idle timeout: the server's `timeout` listeners decide; without one
+/// the connection is closed.
+fn on_timeout(id: SockId) -> bool {
+    let Some(server) = with_state(|st| st.h2conns.get(id).map(H2Conn::server)).flatten() else {
+        return false;
+    };
+    let socket = net::Socket::from_id(id);
+    super::emit_server(server, |l| &mut l.timeout, |f| f(socket))
+}
+
+/// The socket is gone: every stream still open is aborted (`close` on
+/// both handles), then the server counts one connection fewer.
+fn on_socket_closed(id: SockId, cause: Cause) {
+    let Some(Some(mut c)) = with_state(|st| st.h2conns.remove(id)) else {
+        return;
+    };
+    let reason = if cause == Cause::Timeout {
+        super::CloseReason::Timeout
+    } else {
+        super::CloseReason::Aborted
+    };
+    let mut all: Vec<ExId> = c.finishing.drain(..).map(|(ex, _)| ex).collect();
+    all.extend(c.streams.iter().map(|(_, ex)| ex));
+    all.dedup();
+    for ex in all {
+        let req_open = with_state(|st| match st.exchanges.get_mut(ex) {
+            Some(e) if !(e.request.done() && e.response_body.finished()) => e.request.close(),
+            _ => false,
+        })
+        .unwrap_or(false);
+        if req_open {
+            conn::emit_ex(ex, |l| &mut l.req_close, |f| f(reason));
+        }
+        conn::emit_res_close(ex);
+        with_state(|st| {
+            if let Some(e) = st.exchanges.get_mut(ex) {
+                e.response_body.reach(ResponseBody::Abandoned);
+            }
+            conn::free_if_done(st, ex);
+        });
+    }
+    with_state(|st| super::connection_closed(st, c.server));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preface_is_told_from_http1_at_every_length() {
+        for n in 0..PREFACE.len() {
+            assert_eq!(sniff(&PREFACE[..n]), Sniffed::Undecided, "{n} bytes");
+        }
+        assert_eq!(sniff(PREFACE), Sniffed::Http2);
+        assert_eq!(
+            sniff(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0"),
+            Sniffed::Http2
+        );
+        assert_eq!(sniff(b"GET / HTTP/1.1\r\n"), Sniffed::Http1);
+        assert_eq!(sniff(b"PRI * HTTP/1.1\r\n"), Sniffed::Http1);
+    }
+}
