@@ -314,8 +314,12 @@ struct BlockContext {
 enum Gone {
     /// We reset it: the peer may not know yet, so its frames are ignored.
     ResetByUs,
-    /// It ended (both END_STREAMs, or the peer's RST_STREAM): the peer
-    /// knows, so its frames are errors (STREAM_CLOSED).
+    /// The peer reset it (or refused it with GOAWAY): its frames are a
+    /// stream error STREAM_CLOSED (§5.1, "closed").
+    ResetByPeer,
+    /// Both sides sent END_STREAM: frames after that are a connection
+    /// error STREAM_CLOSED (§5.1, "closed"), except the WINDOW_UPDATE and
+    /// RST_STREAM that may trail the end.
     Ended,
 }
 
@@ -1206,7 +1210,7 @@ impl Connection {
                 while i < self.streams.len() {
                     let id = self.streams[i].id;
                     if self.is_local(id) && id > last {
-                        self.remove(i, Gone::Ended, out);
+                        self.remove(i, Gone::ResetByPeer, out);
                         self.deferred.push_back(Deferred::Refused(id));
                     } else {
                         i += 1;
@@ -1246,7 +1250,12 @@ impl Connection {
                 self.release_connection(flow_len, out);
                 return Ok(None);
             }
-            Lookup::Recent(Gone::Ended) | Lookup::Forgotten => {
+            Lookup::Recent(Gone::Ended) => {
+                return Err(conn(ErrorCode::StreamClosed, "DATA on a closed stream"));
+            }
+            // A stream the peer reset, or one too old to remember how it
+            // ended: only that stream is in error.
+            Lookup::Recent(Gone::ResetByPeer) | Lookup::Forgotten => {
                 self.release_connection(flow_len, out);
                 return Err(stream(
                     id,
@@ -1380,6 +1389,11 @@ impl Connection {
                 self.on_request_head(ctx, too_large)
             }
             Lookup::Recent(Gone::ResetByUs) => Ok(None),
+            Lookup::Recent(Gone::ResetByPeer) => Err(stream(
+                id,
+                ErrorCode::StreamClosed,
+                "HEADERS on a stream the peer reset",
+            )),
             Lookup::Recent(Gone::Ended) => {
                 Err(conn(ErrorCode::StreamClosed, "HEADERS on a closed stream"))
             }
@@ -1496,7 +1510,7 @@ impl Connection {
                 "RST_STREAM on an idle stream",
             )),
             Lookup::Active(i) => {
-                self.remove(i, Gone::Ended, out);
+                self.remove(i, Gone::ResetByPeer, out);
                 Ok(Some(Found::Reset {
                     stream: id,
                     code,

@@ -789,7 +789,25 @@ fn frames_for_a_stream_we_reset_are_ignored() {
 }
 
 #[test]
-fn frames_for_a_stream_that_ended_are_stream_closed() {
+fn frames_after_both_ends_are_connection_errors() {
+    let mut s = server_after_stream_1_ended();
+    assert_eq!(s.stream_state(1), StreamState::Closed);
+    // WINDOW_UPDATE and RST_STREAM after the end are ignored (§5.1).
+    let (ev, _, err) = feed(&mut s, &cat(&[window_update(1, 1), rst(1, 0)]), Feed::Whole);
+    assert_eq!((ev, err), (vec![], None));
+    // DATA on it is a connection error.
+    let mut t = server_after_stream_1_ended();
+    let (_, out, err) = feed(&mut t, &data(1, b"x", false), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::StreamClosed));
+    assert_eq!(goaways(&out), [(1, ErrorCode::StreamClosed)]);
+    // HEADERS on it is a connection error.
+    let (_, out, err) = feed(&mut s, &headers(1, GET, true), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::StreamClosed));
+    assert_eq!(goaways(&out), [(1, ErrorCode::StreamClosed)]);
+}
+
+/// A server whose stream 1 ended both ways.
+fn server_after_stream_1_ended() -> Connection {
     let mut s = server();
     let (_, _, _) = feed(
         &mut s,
@@ -799,18 +817,35 @@ fn frames_for_a_stream_that_ended_are_stream_closed() {
     let mut out = Vec::new();
     s.send_headers(1, &[(&b":status"[..], &b"204"[..])], true, &mut out)
         .unwrap();
-    assert_eq!(s.stream_state(1), StreamState::Closed);
     // StreamClosed comes at the next poll.
-    let (ev, out, err) = feed(&mut s, &data(1, b"x", false), Feed::Whole);
-    assert_eq!((ev, err), (vec![Ev::StreamClosed(1)], None));
-    assert_eq!(resets(&out), [(1, ErrorCode::StreamClosed)]);
-    // WINDOW_UPDATE and RST_STREAM after the end are ignored (§5.1).
-    let (ev, _, err) = feed(&mut s, &cat(&[window_update(1, 1), rst(1, 0)]), Feed::Whole);
-    assert_eq!((ev, err), (vec![], None));
-    // HEADERS on it is a connection error.
-    let (_, out, err) = feed(&mut s, &headers(1, GET, true), Feed::Whole);
-    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::StreamClosed));
-    assert_eq!(goaways(&out), [(1, ErrorCode::StreamClosed)]);
+    let (ev, _, _) = feed(&mut s, b"", Feed::Whole);
+    assert_eq!(ev, [Ev::StreamClosed(1)]);
+    s
+}
+
+#[test]
+fn frames_after_the_peers_reset_are_stream_errors() {
+    let ev = expect_stream_error(
+        &cat(&[headers(1, POST, false), rst(1, 8), data(1, b"x", false)]),
+        1,
+        ErrorCode::StreamClosed,
+    );
+    assert_eq!(
+        ev,
+        [
+            Ev::Headers(1, fields(POST), false),
+            Ev::Reset(1, ErrorCode::Cancel, true)
+        ]
+    );
+    expect_stream_error(
+        &cat(&[
+            headers(1, POST, false),
+            rst(1, 8),
+            headers(1, &[("x", "y")], true),
+        ]),
+        1,
+        ErrorCode::StreamClosed,
+    );
 }
 
 #[test]
