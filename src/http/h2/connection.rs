@@ -1099,7 +1099,11 @@ impl Connection {
         }
         if self.reading == Reading::FirstSettings {
             if !matches!(parsed, Ok(Frame::Settings { ack: false, .. })) {
-                parsed?;
+                // A malformed SETTINGS keeps its own error; anything else
+                // (even a frame with only a stream error) breaks §3.4.
+                if let Err(e @ H2Error::Connection { .. }) = parsed {
+                    return Err(e);
+                }
                 return Err(conn(
                     ErrorCode::ProtocolError,
                     "first frame is not SETTINGS",

@@ -371,6 +371,11 @@ fn the_first_frame_must_be_settings() {
     let (_, out, err) = feed(&mut s, &cat(&[PREFACE.to_vec(), ping([0; 8])]), Feed::Whole);
     assert_eq!(err.map(|e| e.code()), Some(ErrorCode::ProtocolError));
     assert_eq!(goaways(&out), [(0, ErrorCode::ProtocolError)]);
+    // Even a frame whose own error would only cost a stream.
+    let mut s = server();
+    let prio = raw(frame::TYPE_PRIORITY, 0, 1, &[0; 4]);
+    let (_, _, err) = feed(&mut s, &cat(&[PREFACE.to_vec(), prio]), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::ProtocolError));
     // A client expects the server's SETTINGS first too.
     let mut c = Connection::new(Role::Client, Config::default());
     let (_, _, err) = feed(&mut c, &settings_ack(), Feed::Whole);
