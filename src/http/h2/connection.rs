@@ -323,18 +323,27 @@ enum Gone {
     Ended,
 }
 
-/// A short memory of streams that went away (a fixed ring: no
-/// allocation, and old entries fall out).
+/// A short memory of streams that went away: two fixed rings (no
+/// allocation; old entries fall out). Streams we reset have their own
+/// ring so that ordinary traffic, which closes streams all the time,
+/// does not push them out while the peer's in-flight frames for them are
+/// still arriving (those must be ignored, not treated as errors).
 #[derive(Debug, Clone)]
 struct RecentlyClosed {
-    ids: [(u32, Gone); 32],
+    reset_by_us: Ring,
+    others: Ring,
+}
+
+#[derive(Debug, Clone)]
+struct Ring {
+    ids: [(u32, Gone); 16],
     next: usize,
 }
 
-impl RecentlyClosed {
+impl Ring {
     fn new() -> Self {
-        RecentlyClosed {
-            ids: [(0, Gone::Ended); 32],
+        Ring {
+            ids: [(0, Gone::Ended); 16],
             next: 0,
         }
     }
@@ -352,6 +361,26 @@ impl RecentlyClosed {
             .iter()
             .find(|(i, _)| *i == id && id != 0)
             .map(|(_, g)| *g)
+    }
+}
+
+impl RecentlyClosed {
+    fn new() -> Self {
+        RecentlyClosed {
+            reset_by_us: Ring::new(),
+            others: Ring::new(),
+        }
+    }
+
+    fn remember(&mut self, id: u32, how: Gone) {
+        match how {
+            Gone::ResetByUs => self.reset_by_us.remember(id, how),
+            Gone::ResetByPeer | Gone::Ended => self.others.remember(id, how),
+        }
+    }
+
+    fn find(&self, id: u32) -> Option<Gone> {
+        self.reset_by_us.find(id).or_else(|| self.others.find(id))
     }
 }
 

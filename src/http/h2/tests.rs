@@ -794,6 +794,33 @@ fn frames_for_a_stream_we_reset_are_ignored() {
 }
 
 #[test]
+fn a_reset_stream_is_remembered_while_many_others_end() {
+    let mut s = server();
+    let (_, _, _) = feed(
+        &mut s,
+        &cat(&[opening(), headers(1, POST, false)]),
+        Feed::Whole,
+    );
+    s.reset(1, ErrorCode::Cancel, &mut Vec::new());
+    // Forty requests come and go.
+    for id in (3..83).step_by(2) {
+        let (ev, _, err) = feed(&mut s, &headers(id, GET, true), Feed::Whole);
+        assert_eq!(err, None);
+        assert!(ev.contains(&Ev::Headers(id, fields(GET), true)));
+        s.send_headers(id, &[(&b":status"[..], &b"204"[..])], true, &mut Vec::new())
+            .unwrap();
+    }
+    // The reset stream's late trailers are still ignored.
+    let (ev, out, err) = feed(&mut s, &headers(1, &[("x", "y")], true), Feed::Whole);
+    assert_eq!(err, None);
+    assert!(
+        ev.iter().all(|e| matches!(e, Ev::StreamClosed(_))),
+        "{ev:?}"
+    );
+    assert_eq!(resets(&out), []);
+}
+
+#[test]
 fn frames_after_both_ends_are_connection_errors() {
     let mut s = server_after_stream_1_ended();
     assert_eq!(s.stream_state(1), StreamState::Closed);
