@@ -1770,3 +1770,13 @@ fn steady_state_reuses_the_buffers() {
     }
     assert!(caps.windows(2).skip(1).all(|w| w[0] == w[1]), "{caps:?}");
 }
+
+#[test]
+fn records_are_small() {
+    // An idle connection allocates nothing of its own; these are its
+    // inline sizes (the HPACK tables aside).
+    let stream = std::mem::size_of::<super::stream::Stream>();
+    let connection = std::mem::size_of::<Connection>();
+    println!("Stream {stream} bytes, Connection {connection} bytes");
+    assert!(stream <= 48, "{stream}");
+}
