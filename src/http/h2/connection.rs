@@ -314,23 +314,36 @@ struct BlockContext {
 enum Gone {
     /// We reset it: the peer may not know yet, so its frames are ignored.
     ResetByUs,
-    /// It ended (both END_STREAMs, or the peer's RST_STREAM): the peer
-    /// knows, so its frames are errors (STREAM_CLOSED).
+    /// The peer reset it (or refused it with GOAWAY): its frames are a
+    /// stream error STREAM_CLOSED (§5.1, "closed").
+    ResetByPeer,
+    /// Both sides sent END_STREAM: frames after that are a connection
+    /// error STREAM_CLOSED (§5.1, "closed"), except the WINDOW_UPDATE and
+    /// RST_STREAM that may trail the end.
     Ended,
 }
 
-/// A short memory of streams that went away (a fixed ring: no
-/// allocation, and old entries fall out).
+/// A short memory of streams that went away: two fixed rings (no
+/// allocation; old entries fall out). Streams we reset have their own
+/// ring so that ordinary traffic, which closes streams all the time,
+/// does not push them out while the peer's in-flight frames for them are
+/// still arriving (those must be ignored, not treated as errors).
 #[derive(Debug, Clone)]
 struct RecentlyClosed {
-    ids: [(u32, Gone); 32],
+    reset_by_us: Ring,
+    others: Ring,
+}
+
+#[derive(Debug, Clone)]
+struct Ring {
+    ids: [(u32, Gone); 16],
     next: usize,
 }
 
-impl RecentlyClosed {
+impl Ring {
     fn new() -> Self {
-        RecentlyClosed {
-            ids: [(0, Gone::Ended); 32],
+        Ring {
+            ids: [(0, Gone::Ended); 16],
             next: 0,
         }
     }
@@ -348,6 +361,26 @@ impl RecentlyClosed {
             .iter()
             .find(|(i, _)| *i == id && id != 0)
             .map(|(_, g)| *g)
+    }
+}
+
+impl RecentlyClosed {
+    fn new() -> Self {
+        RecentlyClosed {
+            reset_by_us: Ring::new(),
+            others: Ring::new(),
+        }
+    }
+
+    fn remember(&mut self, id: u32, how: Gone) {
+        match how {
+            Gone::ResetByUs => self.reset_by_us.remember(id, how),
+            Gone::ResetByPeer | Gone::Ended => self.others.remember(id, how),
+        }
+    }
+
+    fn find(&self, id: u32) -> Option<Gone> {
+        self.reset_by_us.find(id).or_else(|| self.others.find(id))
     }
 }
 
@@ -1095,7 +1128,11 @@ impl Connection {
         }
         if self.reading == Reading::FirstSettings {
             if !matches!(parsed, Ok(Frame::Settings { ack: false, .. })) {
-                parsed?;
+                // A malformed SETTINGS keeps its own error; anything else
+                // (even a frame with only a stream error) breaks §3.4.
+                if let Err(e @ H2Error::Connection { .. }) = parsed {
+                    return Err(e);
+                }
                 return Err(conn(
                     ErrorCode::ProtocolError,
                     "first frame is not SETTINGS",
@@ -1206,7 +1243,7 @@ impl Connection {
                 while i < self.streams.len() {
                     let id = self.streams[i].id;
                     if self.is_local(id) && id > last {
-                        self.remove(i, Gone::Ended, out);
+                        self.remove(i, Gone::ResetByPeer, out);
                         self.deferred.push_back(Deferred::Refused(id));
                     } else {
                         i += 1;
@@ -1246,7 +1283,12 @@ impl Connection {
                 self.release_connection(flow_len, out);
                 return Ok(None);
             }
-            Lookup::Recent(Gone::Ended) | Lookup::Forgotten => {
+            Lookup::Recent(Gone::Ended) => {
+                return Err(conn(ErrorCode::StreamClosed, "DATA on a closed stream"));
+            }
+            // A stream the peer reset, or one too old to remember how it
+            // ended: only that stream is in error.
+            Lookup::Recent(Gone::ResetByPeer) | Lookup::Forgotten => {
                 self.release_connection(flow_len, out);
                 return Err(stream(
                     id,
@@ -1380,6 +1422,11 @@ impl Connection {
                 self.on_request_head(ctx, too_large)
             }
             Lookup::Recent(Gone::ResetByUs) => Ok(None),
+            Lookup::Recent(Gone::ResetByPeer) => Err(stream(
+                id,
+                ErrorCode::StreamClosed,
+                "HEADERS on a stream the peer reset",
+            )),
             Lookup::Recent(Gone::Ended) => {
                 Err(conn(ErrorCode::StreamClosed, "HEADERS on a closed stream"))
             }
@@ -1496,7 +1543,7 @@ impl Connection {
                 "RST_STREAM on an idle stream",
             )),
             Lookup::Active(i) => {
-                self.remove(i, Gone::Ended, out);
+                self.remove(i, Gone::ResetByPeer, out);
                 Ok(Some(Found::Reset {
                     stream: id,
                     code,

@@ -102,7 +102,7 @@ pub(crate) enum BodyLength {
 }
 
 /// What the connection keeps per open or half-closed stream: small
-/// (about 60 bytes), so a connection at its stream limit stays small.
+/// (40 bytes), so a connection at its stream limit stays small.
 #[derive(Debug, Clone)]
 pub(crate) struct Stream {
     pub(crate) id: u32,

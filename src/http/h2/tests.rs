@@ -371,6 +371,11 @@ fn the_first_frame_must_be_settings() {
     let (_, out, err) = feed(&mut s, &cat(&[PREFACE.to_vec(), ping([0; 8])]), Feed::Whole);
     assert_eq!(err.map(|e| e.code()), Some(ErrorCode::ProtocolError));
     assert_eq!(goaways(&out), [(0, ErrorCode::ProtocolError)]);
+    // Even a frame whose own error would only cost a stream.
+    let mut s = server();
+    let prio = raw(frame::TYPE_PRIORITY, 0, 1, &[0; 4]);
+    let (_, _, err) = feed(&mut s, &cat(&[PREFACE.to_vec(), prio]), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::ProtocolError));
     // A client expects the server's SETTINGS first too.
     let mut c = Connection::new(Role::Client, Config::default());
     let (_, _, err) = feed(&mut c, &settings_ack(), Feed::Whole);
@@ -789,7 +794,52 @@ fn frames_for_a_stream_we_reset_are_ignored() {
 }
 
 #[test]
-fn frames_for_a_stream_that_ended_are_stream_closed() {
+fn a_reset_stream_is_remembered_while_many_others_end() {
+    let mut s = server();
+    let (_, _, _) = feed(
+        &mut s,
+        &cat(&[opening(), headers(1, POST, false)]),
+        Feed::Whole,
+    );
+    s.reset(1, ErrorCode::Cancel, &mut Vec::new());
+    // Forty requests come and go.
+    for id in (3..83).step_by(2) {
+        let (ev, _, err) = feed(&mut s, &headers(id, GET, true), Feed::Whole);
+        assert_eq!(err, None);
+        assert!(ev.contains(&Ev::Headers(id, fields(GET), true)));
+        s.send_headers(id, &[(&b":status"[..], &b"204"[..])], true, &mut Vec::new())
+            .unwrap();
+    }
+    // The reset stream's late trailers are still ignored.
+    let (ev, out, err) = feed(&mut s, &headers(1, &[("x", "y")], true), Feed::Whole);
+    assert_eq!(err, None);
+    assert!(
+        ev.iter().all(|e| matches!(e, Ev::StreamClosed(_))),
+        "{ev:?}"
+    );
+    assert_eq!(resets(&out), []);
+}
+
+#[test]
+fn frames_after_both_ends_are_connection_errors() {
+    let mut s = server_after_stream_1_ended();
+    assert_eq!(s.stream_state(1), StreamState::Closed);
+    // WINDOW_UPDATE and RST_STREAM after the end are ignored (§5.1).
+    let (ev, _, err) = feed(&mut s, &cat(&[window_update(1, 1), rst(1, 0)]), Feed::Whole);
+    assert_eq!((ev, err), (vec![], None));
+    // DATA on it is a connection error.
+    let mut t = server_after_stream_1_ended();
+    let (_, out, err) = feed(&mut t, &data(1, b"x", false), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::StreamClosed));
+    assert_eq!(goaways(&out), [(1, ErrorCode::StreamClosed)]);
+    // HEADERS on it is a connection error.
+    let (_, out, err) = feed(&mut s, &headers(1, GET, true), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::StreamClosed));
+    assert_eq!(goaways(&out), [(1, ErrorCode::StreamClosed)]);
+}
+
+/// A server whose stream 1 ended both ways.
+fn server_after_stream_1_ended() -> Connection {
     let mut s = server();
     let (_, _, _) = feed(
         &mut s,
@@ -799,18 +849,35 @@ fn frames_for_a_stream_that_ended_are_stream_closed() {
     let mut out = Vec::new();
     s.send_headers(1, &[(&b":status"[..], &b"204"[..])], true, &mut out)
         .unwrap();
-    assert_eq!(s.stream_state(1), StreamState::Closed);
     // StreamClosed comes at the next poll.
-    let (ev, out, err) = feed(&mut s, &data(1, b"x", false), Feed::Whole);
-    assert_eq!((ev, err), (vec![Ev::StreamClosed(1)], None));
-    assert_eq!(resets(&out), [(1, ErrorCode::StreamClosed)]);
-    // WINDOW_UPDATE and RST_STREAM after the end are ignored (§5.1).
-    let (ev, _, err) = feed(&mut s, &cat(&[window_update(1, 1), rst(1, 0)]), Feed::Whole);
-    assert_eq!((ev, err), (vec![], None));
-    // HEADERS on it is a connection error.
-    let (_, out, err) = feed(&mut s, &headers(1, GET, true), Feed::Whole);
-    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::StreamClosed));
-    assert_eq!(goaways(&out), [(1, ErrorCode::StreamClosed)]);
+    let (ev, _, _) = feed(&mut s, b"", Feed::Whole);
+    assert_eq!(ev, [Ev::StreamClosed(1)]);
+    s
+}
+
+#[test]
+fn frames_after_the_peers_reset_are_stream_errors() {
+    let ev = expect_stream_error(
+        &cat(&[headers(1, POST, false), rst(1, 8), data(1, b"x", false)]),
+        1,
+        ErrorCode::StreamClosed,
+    );
+    assert_eq!(
+        ev,
+        [
+            Ev::Headers(1, fields(POST), false),
+            Ev::Reset(1, ErrorCode::Cancel, true)
+        ]
+    );
+    expect_stream_error(
+        &cat(&[
+            headers(1, POST, false),
+            rst(1, 8),
+            headers(1, &[("x", "y")], true),
+        ]),
+        1,
+        ErrorCode::StreamClosed,
+    );
 }
 
 #[test]
@@ -1702,4 +1769,14 @@ fn steady_state_reuses_the_buffers() {
         caps.push(s.capacities());
     }
     assert!(caps.windows(2).skip(1).all(|w| w[0] == w[1]), "{caps:?}");
+}
+
+#[test]
+fn records_are_small() {
+    // An idle connection allocates nothing of its own; these are its
+    // inline sizes (the HPACK tables aside).
+    let stream = std::mem::size_of::<super::stream::Stream>();
+    let connection = std::mem::size_of::<Connection>();
+    println!("Stream {stream} bytes, Connection {connection} bytes");
+    assert!(stream <= 48, "{stream}");
 }
