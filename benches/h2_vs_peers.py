@@ -36,7 +36,7 @@ TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 NODE_SERVER = r"""
 const http2 = require('http2'), fs = require('fs');
-const [port, cert, key] = process.argv.slice(1);
+const [port, cert, key] = process.argv.slice(2);
 const handler = (req, res) => {
   res.writeHead(200, { 'Content-Type': 'text/plain' });
   res.end('Hello, World!');
