@@ -4,7 +4,7 @@
 over cleartext (h2c with prior knowledge), one server after the other in
 one run, and a table.
 
-    python3 benches/h2_vs_peers.py [--duration 5] [--rounds 1]
+    python3 benches/h2_vs_peers.py [--requests 500000] [--rounds 1]
                                    [--clients 100] [--streams 100]
                                    [--transports tls,h2c] [--no-build]
 
@@ -103,26 +103,27 @@ class Server:
             self.proc.wait()
 
 
-def run_h2load(server, tls, secs, clients, streams):
-    """(requests/sec, server CPU µs per request)."""
+def run_h2load(server, tls, requests, clients, streams):
+    """(requests/sec, server CPU µs per request) for a fixed number of
+    requests (h2load -n: every request is counted, none is cut off by a
+    deadline, so CPU per request is exact)."""
     scheme = "https" if tls else "http"
-    argv = ["h2load", f"-c{clients}", f"-m{streams}", f"-D{secs}", "--warm-up-time=1",
+    argv = ["h2load", f"-c{clients}", f"-m{streams}", f"-n{requests}",
             f"{scheme}://127.0.0.1:{server.port}/"]
     cpu0 = cpu_secs(server.proc.pid)
-    out = subprocess.run(pinned(0, argv), capture_output=True, text=True, timeout=secs + 60).stdout
+    out = subprocess.run(pinned(0, argv), capture_output=True, text=True, timeout=900).stdout
     cpu = cpu_secs(server.proc.pid) - cpu0
     rps = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded", out)
-    if not rps or not done or int(done.group(2)) == 0:
-        raise RuntimeError(f"h2load printed no rate for {server.name}:\n{out}")
-    # The rate excludes the warm-up second; the server's CPU covers it.
-    total = float(rps.group(1)) * (secs + 1)
-    return float(rps.group(1)), cpu * 1e6 / max(1.0, total)
+    if not rps or not done or int(done.group(2)) != requests:
+        raise RuntimeError(f"h2load did not complete every request for {server.name}:\n{out}")
+    return float(rps.group(1)), cpu * 1e6 / requests
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--duration", type=int, default=5, help="seconds per h2load run")
+    ap.add_argument("--requests", type=int, default=500000,
+                    help="requests per run (Node gets a fifth: it is that much slower)")
     ap.add_argument("--rounds", type=int, default=1, help="runs per server (median)")
     ap.add_argument("--clients", type=int, default=100, help="h2load -c")
     ap.add_argument("--streams", type=int, default=100, help="h2load -m (streams in flight per client)")
@@ -159,7 +160,8 @@ def main():
             runs = []
             for _ in range(a.rounds):
                 with Server(name, argv) as server:
-                    runs.append(run_h2load(server, tls, a.duration, a.clients, a.streams))
+                    n = a.requests // 5 if name == "node" else a.requests
+                    runs.append(run_h2load(server, tls, n, a.clients, a.streams))
             rps = statistics.median(r[0] for r in runs)
             us = statistics.median(r[1] for r in runs)
             results[name] = (rps, us)
@@ -168,8 +170,8 @@ def main():
             rows.append((transport, name, rps, us, us / results["nodelike"][1]))
 
     print()
-    print(f"h2load -c{a.clients} -m{a.streams} -D{a.duration}, hello, one core each "
-          f"(median of {a.rounds})")
+    print(f"h2load -c{a.clients} -m{a.streams} -n{a.requests} (Node -n{a.requests // 5}), hello, "
+          f"one core each (median of {a.rounds})")
     print()
     print("| transport | server | req/s | CPU µs/request | CPU vs nodelike |")
     print("|---|---|---:|---:|---:|")

@@ -27,7 +27,7 @@ use std::collections::VecDeque;
 use super::conn::{self, Kind};
 use super::exchange::{ExId, Exchange, ResponseBody, StreamReading, Wire};
 use super::{with_state, ServerState};
-use crate::http::h1::{encode, DateCache};
+use crate::http::h1::DateCache;
 use crate::http::h2::hpack::Field;
 use crate::http::h2::{self, ErrorCode, Event};
 use crate::net::{self, Cause, SockId, HIGH_WATER_MARK};
@@ -562,9 +562,46 @@ pub(super) fn send(
             return Some(Ok(finish_sending(c, e, sock, ex)));
         }
     }
-    e.pending_out.extend_from_slice(data);
+    if data.is_empty() && !end {
+        // `flush_headers`, or an empty write: no DATA frame for nothing.
+    } else if e.pending_out.is_empty() {
+        // Nothing held before: straight to frames, and only what the
+        // windows refuse is kept.
+        let sent = send_data(c, sock, stream, data, end && e.trailers_out.is_empty());
+        if sent < data.len() {
+            hold(e, &data[sent..]);
+        }
+    } else {
+        hold(e, data);
+    }
     let ok = push_body(c, e, sock, ex, stream);
     Some(Ok(ok))
+}
+
+/// Keeps body bytes the windows did not take yet (a pooled buffer, so a
+/// tiny one never goes back to the pool to be grown by someone else).
+fn hold(e: &mut Exchange, data: &[u8]) {
+    if e.pending_out.capacity() == 0 {
+        e.pending_out = runtime::take_buf();
+    }
+    e.pending_out.extend_from_slice(data);
+}
+
+/// DATA frames for as much of `data` as the windows allow; how much went.
+fn send_data(c: &mut H2Conn, sock: SockId, stream: u32, data: &[u8], end: bool) -> usize {
+    let core = &mut c.core;
+    let mut result = Ok(0);
+    net::write_with(sock, |out| {
+        result = core.send_data(stream, data, end, out);
+    });
+    match result {
+        Ok(n) => n.min(data.len()),
+        Err(err) => {
+            // The stream is gone (reset): what is left goes nowhere.
+            log::debug!("socket {}: stream {stream}: {err}", sock.key);
+            data.len()
+        }
+    }
 }
 
 /// Sends what `pending_out` holds as far as the windows allow; once the
@@ -573,20 +610,9 @@ pub(super) fn send(
 fn push_body(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId, stream: u32) -> bool {
     let ended = e.response_body.ended();
     let trailers = !e.trailers_out.is_empty();
-    let core = &mut c.core;
-    let pending = &mut e.pending_out;
-    let mut result = Ok(0);
-    net::write_with(sock, |out| {
-        result = core.send_data(stream, pending, ended && !trailers, out);
-    });
-    match result {
-        Ok(n) => {
-            pending.drain(..n.min(pending.len()));
-        }
-        Err(err) => {
-            log::debug!("socket {}: stream {stream}: {err}", sock.key);
-            pending.clear();
-        }
+    if !e.pending_out.is_empty() {
+        let sent = send_data(c, sock, stream, &e.pending_out, ended && !trailers);
+        e.pending_out.drain(..sent);
     }
     if ended && e.pending_out.is_empty() {
         if trailers {
@@ -644,9 +670,12 @@ fn write_head(
         scratch.extend_from_slice(value);
         ranges.push((n, v));
     };
-    let mut status = Vec::with_capacity(3);
-    encode::write_decimal(&mut status, u64::from(e.status));
-    push(scratch, b":status", &status);
+    let mut digits = [0u8; 20];
+    push(
+        scratch,
+        b":status",
+        decimal(u64::from(e.status), &mut digits),
+    );
     for line in e.head_lines.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -663,9 +692,7 @@ fn write_head(
         push(scratch, b"date", date.get_at(runtime::now()).as_bytes());
     }
     if let (Some(n), None, false) = (end_len, e.flags.content_length, e.removed_content_length) {
-        let mut len = Vec::with_capacity(8);
-        encode::write_decimal(&mut len, n as u64);
-        push(scratch, b"content-length", &len);
+        push(scratch, b"content-length", decimal(n as u64, &mut digits));
     }
     let fields = ranges.iter().map(|(n, v)| Field {
         name: &scratch[n.clone()],
@@ -680,6 +707,19 @@ fn write_head(
         log::debug!("socket {}: stream {stream}: {err}", sock.key);
     }
     e.response_head = super::exchange::ResponseHead::Written;
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// The trailers (`add_trailers`) as the stream's last HEADERS.
@@ -914,6 +954,14 @@ fn on_socket_closed(id: SockId, cause: Cause) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_without_allocating() {
+        let mut buf = [0u8; 20];
+        assert_eq!(decimal(0, &mut buf), b"0");
+        assert_eq!(decimal(200, &mut buf), b"200");
+        assert_eq!(decimal(u64::MAX, &mut buf), b"18446744073709551615");
+    }
 
     #[test]
     fn the_preface_is_told_from_http1_at_every_length() {
