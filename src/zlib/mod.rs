@@ -329,7 +329,7 @@ impl ZlibLogic {
             deliver(outcome, done, chunk_size);
         } else {
             let slot = self.slot.clone();
-            runtime::pool::queue_work(
+            runtime::pool::queue_cpu_work(
                 move || {
                     let outcome = work(&mut codec);
                     (codec, outcome)
@@ -360,7 +360,7 @@ pub(crate) fn convert_whole(
     if inline {
         done(work());
     } else {
-        runtime::pool::queue_work(work, done);
+        runtime::pool::queue_cpu_work(work, done);
     }
 }
 
@@ -531,7 +531,7 @@ fn convert_on_pool(
     options: CodecOptions,
     callback: impl FnOnce(Result<Vec<u8>, Error>) + 'static,
 ) {
-    runtime::pool::queue_work(move || convert(&data, &options), callback);
+    runtime::pool::queue_cpu_work(move || convert(&data, &options), callback);
 }
 
 macro_rules! one_shot {
