@@ -45,8 +45,9 @@ fn main() {
             return res.end("hello\n");
         }
         res.set_header("Content-Type", "application/json");
-        // The document is one write above the inline limit: it is
-        // compressed on the worker pool, off the loop.
+        // Given whole to `end`, the document is compressed whole: one job
+        // on the worker pool (off the loop), then sent with its
+        // compressed Content-Length, head and body in one write.
         http::compression(&req, res, CompressionOptions::default()).end(&*doc);
     });
     server.on_error(|e| {

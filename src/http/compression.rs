@@ -12,6 +12,14 @@
 //! end, or at the first flush point, with the response's headers as they
 //! are then; compressing means `Content-Encoding` set, `Content-Length`
 //! removed (the body goes chunked).
+//!
+//! A body whose end came with it (`end(body)`, or writes already queued
+//! when `end` was called) is held to the end and compressed whole: one job
+//! on the worker pool (the gzip header, the deflate stream and the trailer
+//! in one pass), then sent with its compressed `Content-Length`, head and
+//! body in one write, as `res.end(body)` sends any body. A stream would
+//! take a job for the data and another for the end, wake the loop for
+//! each, and send the head, the body and the last chunk apart.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -265,9 +273,9 @@ impl Negotiate {
         }
     }
 
-    /// Applies a verdict to the response's headers; the logic to compress
+    /// Applies a verdict to the response's headers; the codec to compress
     /// with, if any.
-    fn commit(&mut self, verdict: &Verdict) -> Option<ZlibLogic> {
+    fn commit(&mut self, verdict: &Verdict) -> Option<zlib::CodecOptions> {
         let Verdict::Compress(coding) = *verdict else {
             return None;
         };
@@ -282,7 +290,12 @@ impl Negotiate {
             Coding::Gzip => zlib::http_codec(Kind::Gzip, self.options.level, usize::MAX),
             Coding::Deflate => zlib::http_codec(Kind::Deflate, self.options.level, usize::MAX),
         };
-        Some(ZlibLogic::new(options).flush_each(self.options.flush_each_write))
+        Some(options)
+    }
+
+    /// The streaming codec for a body decided on before its end.
+    fn streaming(&self, options: zlib::CodecOptions) -> ZlibLogic {
+        ZlibLogic::new(options).flush_each(self.options.flush_each_write)
     }
 }
 
@@ -323,7 +336,17 @@ impl TransformLogic for Negotiate {
                     }
                     Input::Flush => Moment::Flush,
                 };
-                let verdict = self.decide(moment);
+                // `end` was called: every byte still to come is queued
+                // already, so the body is held until the end and compressed
+                // whole (one job, sent with its length; see `flush`).
+                // Deciding now would compress it as a stream: a job for
+                // the data, another for the end, and a chunked body.
+                let ending = !flush && done.stream().writable_ended();
+                let verdict = if ending {
+                    Verdict::Wait
+                } else {
+                    self.decide(moment)
+                };
                 if let Verdict::Wait = verdict {
                     done.done(Ok(()));
                     return;
@@ -336,7 +359,8 @@ impl TransformLogic for Negotiate {
                         done.push(held);
                         done.done(Ok(()));
                     }
-                    Some(logic) => {
+                    Some(options) => {
+                        let logic = self.streaming(options);
                         let logic = self.mode_compress(logic);
                         // At a flush point the held bytes go out flushed.
                         logic.feed(held, flush, done);
@@ -356,9 +380,29 @@ impl TransformLogic for Negotiate {
             Mode::Deciding(held) => {
                 let verdict = self.decide(Moment::End(held.len()));
                 match self.commit(&verdict) {
-                    Some(logic) => {
-                        let logic = self.mode_compress(logic);
-                        logic.finish_with(held, done);
+                    Some(options) => {
+                        // The whole body is here: compressed in one step
+                        // (one job on the pool, the loop woken once), and
+                        // sent as `res.end(body)` would send it: with its
+                        // length, the head and the body in one write.
+                        let res = self.res;
+                        zlib::convert_whole(options, held, move |outcome| match outcome {
+                            Ok(body) => {
+                                if !res.headers_sent() && !res.writable_ended() && !res.destroyed()
+                                {
+                                    // Set, not left to `end`: the length the
+                                    // handler gave was removed (it was the
+                                    // uncompressed one), and a removed
+                                    // length means chunked to `end`.
+                                    res.set_header("Content-Length", body.len().to_string());
+                                    res.end(&body);
+                                } else {
+                                    done.push(body);
+                                }
+                                done.done(Ok(()));
+                            }
+                            Err(e) => done.done(Err(e)),
+                        });
                     }
                     None => {
                         // The whole body is here: sent with its length
@@ -412,8 +456,9 @@ pub struct Compressed {
 /// under `threshold`, a type not compressed already, no
 /// `Cache-Control: no-transform`, no `Content-Encoding` already, not HEAD,
 /// not 204 or 304. Compressing sets `Content-Encoding` and removes
-/// `Content-Length`; `Vary: Accept-Encoding` is added to every response
-/// whose type could be compressed.
+/// `Content-Length` (a body given whole to `end` is sent with its
+/// compressed length instead of chunked); `Vary: Accept-Encoding` is added
+/// to every response whose type could be compressed.
 ///
 /// Set the status and headers before the first write (they are read when
 /// the decision is taken: at the threshold, the end, or a flush); don't
@@ -519,7 +564,15 @@ impl Writable for Compressed {
     }
 
     fn end(&self, chunk: impl IntoChunk) {
-        self.t.end(chunk);
+        // Corked, the last chunk reaches the compressor only once `end`
+        // has marked the stream ending (`end` uncorks), so a body written
+        // whole with `end(body)` is compressed whole, in one job.
+        let bytes = chunk.chunk_bytes();
+        if !bytes.is_empty() {
+            self.t.cork();
+            self.t.write(bytes);
+        }
+        self.t.end(());
     }
 
     fn on_drain(&self, f: impl FnMut() + 'static) {
@@ -735,6 +788,78 @@ mod tests {
         assert_eq!(negotiate(Some("x-gzip")), Some(Coding::Gzip));
         assert_eq!(negotiate(Some("DEFLATE;Q=1")), Some(Coding::Deflate));
         assert_eq!(negotiate(Some("compress, zstd")), None);
+    }
+
+    /// The body of the in-memory answer `out`, after its head; and the head.
+    fn split(out: &[u8]) -> (String, &[u8]) {
+        let at = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head")
+            + 4;
+        (
+            String::from_utf8_lossy(&out[..at]).to_ascii_lowercase(),
+            &out[at..],
+        )
+    }
+
+    #[test]
+    fn a_body_given_whole_to_end_is_compressed_whole_and_sent_with_its_length() {
+        let doc: Vec<u8> = (0..2000u32)
+            .flat_map(|n| format!("{{\"id\":{n},\"name\":\"user {n}\"}},").into_bytes())
+            .collect();
+        let body = doc.clone();
+        let server = crate::http::create_server(move |req, res| {
+            res.set_header("Content-Type", "application/json");
+            // A length the handler knew: the uncompressed one, replaced.
+            res.set_header("Content-Length", body.len().to_string());
+            compression(&req, res, CompressionOptions::default()).end(&body);
+        });
+        for (accept, coding) in [("gzip", "gzip"), ("deflate", "deflate"), ("br", "br")] {
+            let conn = server.connect_in_memory();
+            conn.send(
+                format!("GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept}\r\n\r\n")
+                    .as_bytes(),
+            );
+            // The body is compressed on the pool; its completion comes
+            // back through the loop.
+            crate::run();
+            let out = conn.take_output();
+            let (head, packed) = split(&out);
+            assert!(
+                head.contains(&format!("content-encoding: {coding}\r\n")),
+                "{head}"
+            );
+            assert!(
+                head.contains(&format!("content-length: {}\r\n", packed.len())),
+                "{head}"
+            );
+            assert!(!head.contains("transfer-encoding"), "{head}");
+            let plain = match coding {
+                "gzip" => zlib::gunzip_sync(packed, Default::default()),
+                "deflate" => zlib::inflate_sync(packed, Default::default()),
+                _ => zlib::brotli_decompress_sync(packed, Default::default()),
+            };
+            assert_eq!(plain.expect("decodes"), doc, "{coding}");
+            assert!(!conn.is_closed(), "kept alive");
+        }
+    }
+
+    #[test]
+    fn a_body_written_before_its_end_still_streams() {
+        let server = crate::http::create_server(|req, res| {
+            res.set_header("Content-Type", "text/plain");
+            let body = compression(&req, res, CompressionOptions::default());
+            body.write(vec![b'a'; 4000]);
+            body.end(vec![b'b'; 4000]);
+        });
+        let conn = server.connect_in_memory();
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+        crate::run();
+        let out = conn.take_output();
+        let (head, _) = split(&out);
+        assert!(head.contains("content-encoding: gzip"), "{head}");
+        assert!(head.contains("transfer-encoding: chunked"), "{head}");
     }
 
     #[test]

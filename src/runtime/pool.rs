@@ -21,6 +21,11 @@
 //! alive. A job that panics resumes its panic on the loop's thread, where
 //! `run` reports it as it reports a callback's.
 //!
+//! Compression is CPU-bound where file system calls wait: at most all
+//! cores but one ([`cpu_limit_for`], at least one) run compression jobs at
+//! once, the rest queue (libuv caps its slow I/O jobs the same way), so a
+//! core is left for the loop whatever the pool's size.
+//!
 //! The pool starts its threads on first use. Its size is read once, from
 //! `UV_THREADPOOL_SIZE` as libuv reads it (1 to 1024; 4 when unset or not
 //! a number).
@@ -85,11 +90,34 @@ fn lower_own_priority(steps: i32) {
     }
 }
 
-/// The process's worker threads and their queue.
+/// The process's worker threads and their queues.
 struct Pool {
-    queue: Mutex<VecDeque<Job>>,
+    queues: Mutex<Queues>,
     /// Signalled once per queued job.
     ready: Condvar,
+    /// How many CPU-bound jobs may run at once (see [`cpu_limit_for`]).
+    cpu_limit: usize,
+}
+
+/// Blocking jobs (file system calls: they wait, they don't compute) and
+/// CPU-bound ones (compression), kept apart as libuv keeps its slow I/O
+/// apart: the CPU-bound ones are capped below the pool's size.
+#[derive(Default)]
+struct Queues {
+    io: VecDeque<Job>,
+    cpu: VecDeque<Job>,
+    cpu_running: usize,
+}
+
+/// How many CPU-bound jobs may run at once with `cores` cores to run on
+/// (the process's affinity and quota, as `available_parallelism` counts
+/// them): all but one, at least one. The one left is the loop's: with 2
+/// cores, two compressing workers took both (and with the process pinned
+/// to one core, four took turns on it, each evicting the others' deflate
+/// state), and a request waited behind them; measured with
+/// `benches/gzip_flood_p99.py` and `benches/gzip_vs_node.py`.
+pub(crate) fn cpu_limit_for(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
 }
 
 static POOL: OnceLock<Pool> = OnceLock::new();
@@ -122,9 +150,11 @@ fn pool() -> &'static Pool {
                 log::error!("pool: cannot start worker {n}: {e}");
             }
         }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Pool {
-            queue: Mutex::new(VecDeque::new()),
+            queues: Mutex::new(Queues::default()),
             ready: Condvar::new(),
+            cpu_limit: cpu_limit_for(cores),
         }
     })
 }
@@ -132,17 +162,30 @@ fn pool() -> &'static Pool {
 /// A worker thread's life: take the next job, run it, forever.
 fn work_forever() {
     let pool = pool();
+    let lock = || pool.queues.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        let job = {
-            let mut queue = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let (job, cpu) = {
+            let mut queues = lock();
             loop {
-                if let Some(job) = queue.pop_front() {
-                    break job;
+                // CPU-bound first (a response waits on it), within the cap;
+                // a job over the cap waits for a running one to end, whose
+                // worker takes it next (no wake-up is needed for it).
+                if queues.cpu_running < pool.cpu_limit {
+                    if let Some(job) = queues.cpu.pop_front() {
+                        queues.cpu_running += 1;
+                        break (job, true);
+                    }
                 }
-                queue = pool.ready.wait(queue).unwrap_or_else(|p| p.into_inner());
+                if let Some(job) = queues.io.pop_front() {
+                    break (job, false);
+                }
+                queues = pool.ready.wait(queues).unwrap_or_else(|p| p.into_inner());
             }
         };
         job();
+        if cpu {
+            lock().cpu_running -= 1;
+        }
     }
 }
 
@@ -160,6 +203,24 @@ pub(crate) fn queue_work<T: Send + 'static>(
     job: impl FnOnce() -> T + Send + 'static,
     done: impl FnOnce(T) + 'static,
 ) {
+    queue(false, job, done);
+}
+
+/// [`queue_work`] for a job that computes rather than waits (compression):
+/// at most [`cpu_limit_for`] of them run at once, so a core is left for
+/// the loop.
+pub(crate) fn queue_cpu_work<T: Send + 'static>(
+    job: impl FnOnce() -> T + Send + 'static,
+    done: impl FnOnce(T) + 'static,
+) {
+    queue(true, job, done);
+}
+
+fn queue<T: Send + 'static>(
+    cpu: bool,
+    job: impl FnOnce() -> T + Send + 'static,
+    done: impl FnOnce(T) + 'static,
+) {
     let loop_handle = super::remote();
     let done: Box<dyn FnOnce(T)> = Box::new(done);
     let Ok(id) = WAITING.try_with(|w| w.borrow_mut().insert(Box::new(done) as Box<dyn Any>)) else {
@@ -171,10 +232,14 @@ pub(crate) fn queue_work<T: Send + 'static>(
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         loop_handle.post(move || complete(id, outcome));
     });
-    pool.queue
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push_back(work);
+    {
+        let mut queues = pool.queues.lock().unwrap_or_else(|p| p.into_inner());
+        if cpu {
+            queues.cpu.push_back(work);
+        } else {
+            queues.io.push_back(work);
+        }
+    }
     pool.ready.notify_one();
 }
 
@@ -215,6 +280,30 @@ mod tests {
         assert_eq!(threads_for(Some("0")), 1);
         assert_eq!(threads_for(Some("5000")), 1024);
         assert_eq!(threads_for(Some("many")), 4);
+    }
+
+    #[test]
+    fn cpu_bound_jobs_leave_a_core_to_the_loop() {
+        assert_eq!(cpu_limit_for(1), 1);
+        assert_eq!(cpu_limit_for(2), 1);
+        assert_eq!(cpu_limit_for(8), 7);
+        assert_eq!(cpu_limit_for(0), 1);
+    }
+
+    #[test]
+    fn cpu_bound_and_blocking_jobs_all_complete() {
+        let seen = Rc::new(Cell::new(0));
+        for n in 0..16u64 {
+            let seen = seen.clone();
+            let done = move |n| seen.set(seen.get() + n);
+            if n % 2 == 0 {
+                queue_cpu_work(move || n, done);
+            } else {
+                queue_work(move || n, done);
+            }
+        }
+        crate::run();
+        assert_eq!(seen.get(), (0..16).sum::<u64>());
     }
 
     #[test]

@@ -72,8 +72,8 @@ use crate::runtime;
 use crate::stream::{Completion, Input, Transform, TransformLogic};
 use crate::Error;
 
-pub(crate) use codec::Kind;
-use codec::{Codec, CodecOptions, Outcome};
+use codec::{Codec, Outcome};
+pub(crate) use codec::{CodecOptions, Kind};
 
 /// Chunks up to this size are (de)compressed on the loop's thread, so long
 /// as no more than this much input was handled there since the stream's
@@ -283,12 +283,6 @@ impl ZlibLogic {
         self.run(Step::Feed(bytes, flush), done);
     }
 
-    /// The end of the stream, after `pending`: for a caller that held the
-    /// first bytes back before choosing to compress them.
-    pub(crate) fn finish_with(&mut self, pending: Vec<u8>, done: Completion) {
-        self.run(Step::Finish(pending), done);
-    }
-
     fn run(&mut self, step: Step, done: Completion) {
         let Some(mut codec) = self.slot.take() else {
             // The queue hands one input at a time; a second while the
@@ -335,7 +329,7 @@ impl ZlibLogic {
             deliver(outcome, done, chunk_size);
         } else {
             let slot = self.slot.clone();
-            runtime::pool::queue_work(
+            runtime::pool::queue_cpu_work(
                 move || {
                     let outcome = work(&mut codec);
                     (codec, outcome)
@@ -349,12 +343,37 @@ impl ZlibLogic {
     }
 }
 
+/// Compresses (or decompresses) `input` whole, start to end, and gives
+/// `done` the whole output on the loop's thread: the body of an
+/// `end(body)`, known whole before its first byte is compressed. It is ONE
+/// step, so it is one job on the pool (the codec made, fed, finished and
+/// its gzip trailer written there, in one pass), or none when `input` is
+/// at most [`INLINE_LIMIT`]: a stream would take a job for the data and
+/// another for the end, and wake the loop between them.
+pub(crate) fn convert_whole(
+    options: CodecOptions,
+    input: Vec<u8>,
+    done: impl FnOnce(Result<Vec<u8>, Error>) + 'static,
+) {
+    let inline = input.len() <= INLINE_LIMIT;
+    let work = move || Codec::new(&options).finish_after(input).map(|o| o.output);
+    if inline {
+        done(work());
+    } else {
+        runtime::pool::queue_cpu_work(work, done);
+    }
+}
+
 /// Pushes a step's output in `chunk_size` pieces, then completes it.
 fn deliver(outcome: Result<Outcome, Error>, done: Completion, chunk_size: usize) {
     match outcome {
         Err(e) => done.done(Err(e)),
         Ok(Outcome { output, rest }) => {
-            if output.len() <= chunk_size {
+            if output.is_empty() {
+                // Nothing to push: a deflate step that only filled the
+                // codec's block. Pushing an empty chunk would still make a
+                // piped response write (and send) its head early.
+            } else if output.len() <= chunk_size {
                 done.push(output);
             } else {
                 for piece in output.chunks(chunk_size) {
@@ -512,7 +531,7 @@ fn convert_on_pool(
     options: CodecOptions,
     callback: impl FnOnce(Result<Vec<u8>, Error>) + 'static,
 ) {
-    runtime::pool::queue_work(move || convert(&data, &options), callback);
+    runtime::pool::queue_cpu_work(move || convert(&data, &options), callback);
 }
 
 macro_rules! one_shot {
