@@ -12,87 +12,14 @@
 mod common;
 
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
-use common::{have, ChildGuard};
+use common::browser::{chromium, Browser};
 use nodelike::{http, ws};
 
 const PAGE: &str = include_str!("peers/browser/echo.html");
-
-/// `chromium` on the PATH, installed with apt-get if need be.
-fn chromium() -> &'static str {
-    if !have("chromium") {
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium")
-            .stdin(Stdio::null())
-            .status();
-        assert!(
-            matches!(status, Ok(s) if s.success()) && have("chromium"),
-            "this test needs Debian's `chromium`, and `apt-get install -y chromium` failed \
-             ({status:?}): run as root with Debian's package archive reachable"
-        );
-    }
-    "chromium"
-}
-
-/// A headless chromium in a process group of its own, the whole group
-/// killed (by its id) on drop: the browser's renderer and helper processes
-/// go with it.
-struct Browser {
-    child: ChildGuard,
-    profile: std::path::PathBuf,
-}
-
-impl Browser {
-    fn open(url: &str) -> Browser {
-        let profile = std::env::temp_dir().join(format!(
-            "nodelike-ws-browser-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&profile);
-        std::fs::create_dir_all(&profile).unwrap();
-        let child = ChildGuard::spawn(
-            Command::new(chromium())
-                .args([
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                ])
-                .arg(format!("--user-data-dir={}", profile.display()))
-                .arg(url)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                // Its stderr is chatty (no D-Bus here): kept out of the test's.
-                .stderr(Stdio::null())
-                .process_group(0),
-        )
-        .expect("start chromium");
-        Browser { child, profile }
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
-    }
-}
 
 fn parse(body: &str) -> HashMap<String, String> {
     body.lines()

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod browser;
 pub mod pki;
 
 use nodelike::http::Server;
