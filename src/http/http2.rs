@@ -32,7 +32,7 @@ use crate::Error;
 /// let options = nodelike::http2::ServerOptions { allow_http1: true, ..Default::default() };
 /// assert_eq!(options.settings.max_concurrent_streams, 100);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerOptions {
     /// Serve HTTP/1.1 too (Node's `allowHTTP1`, off by default as in
     /// Node): under TLS a client that does not choose `h2` by ALPN, on a
@@ -43,7 +43,25 @@ pub struct ServerOptions {
     /// The settings we advertise and the limits we hold the peer to (Node's
     /// `settings` and `maxSessionMemory`-style limits).
     pub settings: Config,
+    /// How long a response may wait on a flow-control window the client
+    /// keeps shut, with none of its body moving, before its stream is
+    /// reset (nginx's `send_timeout`; default 60 s; `None`: forever). A
+    /// client cannot hold a response's memory by never opening its window.
+    pub send_timeout: Option<std::time::Duration>,
 }
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            allow_http1: false,
+            settings: Config::default(),
+            send_timeout: Some(DEFAULT_SEND_TIMEOUT),
+        }
+    }
+}
+
+/// The default [`ServerOptions::send_timeout`]: 60 seconds, nginx's.
+pub const DEFAULT_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What an HTTP/2 server does with a connection: kept on the server's
 /// record (`http/server/mod.rs`).
@@ -51,6 +69,7 @@ pub struct ServerOptions {
 pub(crate) struct Http2Mode {
     pub(crate) allow_http1: bool,
     pub(crate) config: Config,
+    pub(crate) send_timeout: Option<std::time::Duration>,
 }
 
 /// An HTTP/2 server without TLS ("h2c" with prior knowledge; Node's
@@ -76,6 +95,7 @@ pub fn create_server(
     server.set_http2(Http2Mode {
         allow_http1: options.allow_http1,
         config: options.settings,
+        send_timeout: options.send_timeout,
     });
     server
 }
@@ -119,6 +139,7 @@ pub fn create_secure_server(
     server.set_http2(Http2Mode {
         allow_http1: options.allow_http1,
         config: options.settings,
+        send_timeout: options.send_timeout,
     });
     Ok(server)
 }

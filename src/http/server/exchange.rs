@@ -265,6 +265,10 @@ pub(crate) struct Exchange {
     /// An HTTP/2 request's body bytes that arrived while it was paused
     /// (at most its stream window).
     pub(crate) held_body: Vec<u8>,
+    /// Since when an HTTP/2 response's body has waited on a closed
+    /// flow-control window without any of it moving (`None`: not waiting).
+    /// Past the server's send timeout the stream is reset.
+    pub(crate) stalled_since: Option<std::time::Instant>,
     // ---- the request ----
     /// A copy of the request head; `parsed` holds ranges into it.
     pub(crate) head: Vec<u8>,
@@ -321,6 +325,7 @@ impl Exchange {
         self.wire = Wire::Http1;
         self.stream_reading = StreamReading::Flowing;
         self.held_body.clear();
+        self.stalled_since = None;
         self.head.clear();
         self.request = RequestLife::Receiving;
         self.incoming.reset();

@@ -368,7 +368,10 @@ pub(super) fn resume(ex: ExId) {
 
 fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> {
     let ServerState {
-        h2conns, exchanges, ..
+        h2conns,
+        exchanges,
+        servers,
+        ..
     } = st;
     let Some(c) = h2conns.get_mut(id) else {
         return Step::DiscardAll;
@@ -389,6 +392,28 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
     if now.duration_since(*ticked) >= std::time::Duration::from_secs(1) {
         *ticked = now;
         core.tick();
+        let send_timeout = servers
+            .get(server.0)
+            .and_then(|srv| srv.http2.as_ref())
+            .and_then(|mode| mode.send_timeout);
+        if let Some(limit) = send_timeout {
+            let stalled = streams.iter().find(|&(_, ex)| {
+                exchanges
+                    .get(ex)
+                    .and_then(|e| e.stalled_since)
+                    .is_some_and(|since| now.duration_since(since) >= limit)
+            });
+            if let Some((stream, ex)) = stalled {
+                log::debug!(
+                    "socket {}: stream {stream}: no window for {limit:?}; reset",
+                    id.key
+                );
+                net::write_with(id, |out| core.reset(stream, ErrorCode::Cancel, out));
+                streams.forget(stream);
+                finishing.retain(|&(f, _)| f != ex);
+                return Step::Reset { ex, len: 0 };
+            }
+        }
     }
     let mut polled = None;
     let slot = &mut polled;
@@ -613,6 +638,14 @@ fn push_body(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId, stream: u
     if !e.pending_out.is_empty() {
         let sent = send_data(c, sock, stream, &e.pending_out, ended && !trailers);
         e.pending_out.drain(..sent);
+        // The send timeout counts from the last progress (nginx's
+        // `send_timeout`): a peer that keeps a window shut holds a
+        // response only so long.
+        e.stalled_since = match (e.pending_out.is_empty(), sent > 0, e.stalled_since) {
+            (true, _, _) => None,
+            (false, true, _) | (false, false, None) => Some(runtime::now()),
+            (false, false, since) => since,
+        };
     }
     if ended && e.pending_out.is_empty() {
         if trailers {
