@@ -775,3 +775,142 @@ fn ch12_a_broadcast_drops_the_client_that_does_not_read() {
         "{log:?}"
     );
 }
+
+/// Chapter 13: on one h2c connection, an upload whose handler paused it
+/// does not hold up a second request; its client can send no more than the
+/// stream's window; once the handler resumes, the upload completes.
+#[test]
+fn ch13_a_paused_stream_does_not_hold_up_its_neighbour() {
+    use nodelike::http::h2::{Config, Connection, Event, Role};
+    use std::io::{Read, Write};
+
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let server_thread = std::thread::spawn(move || {
+        let parked: Rc<RefCell<Option<http::IncomingMessage>>> = Rc::default();
+        let server = nodelike::http2::create_server(Default::default(), move |req, res| {
+            match req.url().as_str() {
+                "/upload" => {
+                    // Paused from the start: nothing is read until /release.
+                    req.pause();
+                    let got = Rc::new(Cell::new(0usize));
+                    let g = got.clone();
+                    req.on_data(move |chunk| g.set(g.get() + chunk.len()));
+                    req.on_end(move || res.end(format!("got {}", got.get())));
+                    *parked.borrow_mut() = Some(req);
+                }
+                "/release" => {
+                    if let Some(upload) = parked.borrow_mut().take() {
+                        upload.resume();
+                    }
+                    res.end("released");
+                }
+                _ => res.end("hello"),
+            }
+        });
+        server.listen(0, "127.0.0.1", || {});
+        addr_tx.send(server.address().unwrap()).unwrap();
+        server.on_connection(move |sock| sock.on_close(move |_| server.close()));
+        nodelike::run();
+    });
+    let addr = addr_rx.recv().unwrap();
+    let mut socket = std::net::TcpStream::connect(addr).unwrap();
+    let mut client = Connection::new(Role::Client, Config::default());
+    let (mut out, mut input) = (Vec::new(), Vec::new());
+    client.start(&mut out);
+    let head =
+        |path: &'static [u8], method: &'static [u8]| -> [(&'static [u8], &'static [u8]); 4] {
+            [
+                (b":method", method),
+                (b":scheme", b"http"),
+                (b":path", path),
+                (b":authority", b"x"),
+            ]
+        };
+    // Sends what is queued, reads once, and returns every stream's body
+    // bytes that came with it (and which streams ended).
+    let mut pump = |client: &mut Connection, out: &mut Vec<u8>| -> Vec<(u32, Vec<u8>, bool)> {
+        socket.write_all(out).unwrap();
+        out.clear();
+        let mut buf = [0u8; 65536];
+        let n = socket.read(&mut buf).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        input.extend_from_slice(&buf[..n]);
+        let (mut used, mut got) = (0, Vec::new());
+        loop {
+            let (n, event) = client.poll(&input[used..], out).unwrap();
+            used += n;
+            match event {
+                Some(Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                }) => {
+                    got.push((stream, data.to_vec(), end_stream));
+                    let len = data.len();
+                    client.release(stream, len, out);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        input.drain(..used);
+        got
+    };
+    // The upload: a 1 MiB body offered; the windows take what they allow.
+    let body = vec![b'u'; 1 << 20];
+    let upload = client
+        .open_stream(&head(b"/upload", b"POST"), false, &mut out)
+        .unwrap();
+    let mut sent = 0;
+    let mut offer = |client: &mut Connection, out: &mut Vec<u8>, sent: &mut usize| {
+        let n = client.send_data(upload, &body[*sent..], true, out).unwrap();
+        *sent += n;
+    };
+    offer(&mut client, &mut out, &mut sent);
+    let first_offer = sent;
+    // The neighbour on the same connection is answered meanwhile.
+    let hello = client
+        .open_stream(&head(b"/", b"GET"), true, &mut out)
+        .unwrap();
+    let mut answered = Vec::new();
+    while !answered.iter().any(|(s, _, end)| *s == hello && *end) {
+        answered.extend(pump(&mut client, &mut out));
+        offer(&mut client, &mut out, &mut sent);
+    }
+    let hello_body: Vec<u8> = answered
+        .iter()
+        .filter(|(s, _, _)| *s == hello)
+        .flat_map(|(_, d, _)| d.clone())
+        .collect();
+    assert_eq!(hello_body, b"hello");
+    // The paused upload could send no more than the stream window the
+    // server advertised (the RFC's 64 KiB until its SETTINGS arrived, then
+    // 256 KiB): the server gave nothing back.
+    let window = Config::default().initial_window_size as usize;
+    assert!(first_offer <= window);
+    assert_eq!(sent, window, "the paused stream's window stayed shut");
+    // Release it; the rest of the body goes, and the answer counts it all.
+    client
+        .open_stream(&head(b"/release", b"GET"), true, &mut out)
+        .unwrap();
+    let mut upload_answer = Vec::new();
+    loop {
+        for (stream, data, end) in pump(&mut client, &mut out) {
+            if stream == upload {
+                upload_answer.extend_from_slice(&data);
+                if end {
+                    assert_eq!(
+                        String::from_utf8_lossy(&upload_answer),
+                        format!("got {}", 1 << 20)
+                    );
+                    drop(socket);
+                    server_thread.join().unwrap();
+                    return;
+                }
+            }
+        }
+        if sent < body.len() {
+            offer(&mut client, &mut out, &mut sent);
+        }
+    }
+}

@@ -35,6 +35,9 @@
 //! 12. [WebSocket](ch12_websocket): the handshake, frames and masking, a
 //!     strict receiver, back-pressure, the close handshake and the
 //!     heartbeat, compression.
+//! 13. [HTTP/2](ch13_http2): ALPN and the preface, the sans-IO core,
+//!     streams as exchanges behind the same handles, flow control as
+//!     back-pressure, and the limits one connection of many streams needs.
 //!
 //! By the end you can write, from the chapters alone, a streaming proxy like
 //! `examples/proxy.rs`: a server (chapter 3) whose handler is a client
@@ -80,3 +83,7 @@ pub mod ch11_streams {}
 
 #[doc = include_str!("ch12_websocket.md")]
 pub mod ch12_websocket {}
+
+#[cfg(feature = "tls")]
+#[doc = include_str!("ch13_http2.md")]
+pub mod ch13_http2 {}
