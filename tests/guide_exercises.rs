@@ -862,7 +862,7 @@ fn ch13_a_paused_stream_does_not_hold_up_its_neighbour() {
         .open_stream(&head(b"/upload", b"POST"), false, &mut out)
         .unwrap();
     let mut sent = 0;
-    let mut offer = |client: &mut Connection, out: &mut Vec<u8>, sent: &mut usize| {
+    let offer = |client: &mut Connection, out: &mut Vec<u8>, sent: &mut usize| {
         let n = client.send_data(upload, &body[*sent..], true, out).unwrap();
         *sent += n;
     };
