@@ -47,6 +47,7 @@
 //! | `res.write(chunk)`, `res.end()`, `res.end(data)` | `res.write(chunk)`, `res.end(())`, `res.end(data)` |
 //! | `setTimeout(f, ms)`, `setInterval`, `clearTimeout`, `process.nextTick` | [`set_timeout`], [`set_interval`], [`clear_timeout`], [`next_tick`] |
 //! | `url.parse(s, true)`, `querystring.parse(s)` | [`url::parse`], [`querystring::parse`] |
+//! | `http2.createSecureServer(options, cb)`, `http2.createServer(cb)` | `http2::create_secure_server`, [`http2::create_server`] (the same `req`/`res` handles) |
 //!
 //! ## The rules of the loop
 //!
