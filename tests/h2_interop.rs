@@ -346,3 +346,36 @@ fn an_http2_only_cleartext_server_refuses_http1_with_505() {
     );
     server.stop();
 }
+
+#[test]
+fn the_core_api_serves_node_client_streams_with_respond_and_end() {
+    // Node's core API on our side: `on_stream` with `respond`/`end`, no
+    // request handler at work; `on_session` sees the one connection.
+    let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = sessions.clone();
+    let server = TestServer::start(move || -> Server {
+        let server = http2::create_server(http2::ServerOptions::default(), |_req, _res| {});
+        server.on_session(move |_session| {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        server.on_stream(|stream, headers| {
+            let path = headers.get(":path").unwrap_or("/").to_owned();
+            let n = path.strip_prefix("/hello/").unwrap_or("?").to_owned();
+            assert_eq!(stream.id() % 2, 1, "client streams are odd");
+            stream.respond(&[(":status", "200"), ("content-type", "text/plain")]);
+            stream.end(format!("hello {n}"));
+        });
+        server
+    });
+    let lines = node(&server.url("/"), "parallel", None);
+    let responses: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("response "))
+        .collect();
+    assert_eq!(responses.len(), 50, "{lines:?}");
+    for (i, line) in responses.iter().enumerate() {
+        assert_eq!(**line, format!("response {i} 200 hello {i}"));
+    }
+    assert_eq!(sessions.load(std::sync::atomic::Ordering::SeqCst), 1);
+    server.stop();
+}

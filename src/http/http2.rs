@@ -8,6 +8,10 @@
 //! | `http2.createSecureServer({ cert, key, allowHTTP1 }, handler)` | [`create_secure_server`]`(tls, ServerOptions { allow_http1: true, .. }, handler)` |
 //! | `req.httpVersion` | [`IncomingMessage::http_version`] (`"2.0"`) |
 //! | `req.headers[':authority']` | `req.headers().get(":authority")` (and `host`) |
+//! | `server.on('stream', (stream, headers) => ..)` | [`Server::on_stream`]`(\|stream, headers\| ..)` |
+//! | `stream.respond({ ':status': 200, .. }, { endStream })` | [`ServerHttp2Stream::respond`], [`respond_with`](ServerHttp2Stream::respond_with) |
+//! | `stream.write`, `stream.end`, `stream.close(code)` | [`ServerHttp2Stream::write`], [`end`](ServerHttp2Stream::end), [`close`](ServerHttp2Stream::close) |
+//! | `server.on('session', f)`, `session.close()` | [`Server::on_session`], [`Http2Session::close`] |
 //!
 //! The server is an ordinary [`http::Server`](crate::http::Server):
 //! `listen`, `close`, `address`, timeouts and one loop per core work as
@@ -23,6 +27,8 @@
 
 use crate::http::h2::Config;
 use crate::http::{IncomingMessage, Server, ServerResponse};
+
+pub use crate::http::{Http2Session, RespondOptions, ServerHttp2Stream};
 use crate::Error;
 
 /// How an HTTP/2 server serves: whether HTTP/1.1 is served beside it, and

@@ -239,6 +239,7 @@ fn process_input(id: SockId, data: &[u8]) -> usize {
                 if switched.is_none() {
                     return data.len();
                 }
+                super::h2::emit_session(server, id);
                 return pos + super::h2::process_input(id, &data[pos..]);
             }
             Step::Error(e) => {

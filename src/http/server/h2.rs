@@ -226,6 +226,7 @@ pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
                 end_stream,
             } => {
                 pos += len;
+                emit_stream(server, ex);
                 conn::dispatch_request(server, ex, Kind::Normal);
                 if end_stream {
                     conn::emit_end(ex);
@@ -909,9 +910,42 @@ pub(super) fn go_away(st: &mut ServerState, id: SockId) -> bool {
     true
 }
 
+/// The core API's `stream` event, when anyone listens.
+fn emit_stream(server: (usize, u32), ex: ExId) {
+    let listens = with_state(|st| {
+        st.servers
+            .get(server.0)
+            .is_some_and(|srv| !srv.listeners.stream.is_empty())
+    })
+    .unwrap_or(false);
+    if listens {
+        let headers = super::h2_stream::stream_headers(ex);
+        let stream = super::ServerHttp2Stream::new(ex);
+        super::emit_server(server, |l| &mut l.stream, |f| f(stream, headers.clone()));
+    }
+}
+
+/// The `session` event of a connection that just switched to HTTP/2.
+pub(super) fn emit_session(server: (usize, u32), id: SockId) {
+    let session = super::Http2Session::new(id);
+    super::emit_server(server, |l| &mut l.session, |f| f(session));
+}
+
+impl H2Conn {
+    /// The settings the peer sent.
+    pub(crate) fn peer_settings(&self) -> crate::http::h2::Settings {
+        *self.core.peer_settings()
+    }
+}
+
 /// Resets one stream (the handler's `destroy`): the stream ends with
 /// RST_STREAM CANCEL; the connection and its other streams go on.
 pub(super) fn reset_stream(ex: ExId) {
+    reset_stream_with(ex, ErrorCode::Cancel);
+}
+
+/// Resets one stream with `code` (the core API's `stream.close(code)`).
+pub(super) fn reset_stream_with(ex: ExId, code: ErrorCode) {
     let found = with_state(|st| {
         let ServerState {
             h2conns, exchanges, ..
@@ -922,7 +956,7 @@ pub(super) fn reset_stream(ex: ExId) {
         };
         let c = h2conns.get_mut(sock)?;
         let core = &mut c.core;
-        net::write_with(sock, |out| core.reset(stream, ErrorCode::Cancel, out));
+        net::write_with(sock, |out| core.reset(stream, code, out));
         c.streams.forget(stream);
         c.finishing.retain(|&(f, _)| f != ex);
         net::flush_soon(sock);

@@ -10,6 +10,7 @@
 mod conn;
 mod exchange;
 mod h2;
+mod h2_stream;
 mod incoming;
 mod response;
 mod send_file;
@@ -33,6 +34,7 @@ use conn::ServerConn;
 use exchange::Exchange;
 
 pub use exchange::CloseReason;
+pub use h2_stream::{Http2Session, RespondOptions, ServerHttp2Stream};
 pub use incoming::IncomingMessage;
 pub use response::{IntoHeaderValues, ServerResponse};
 pub use send_file::SendFileOptions;
@@ -146,6 +148,10 @@ pub(crate) struct ServerListeners {
     pub(crate) error: Listeners<dyn FnMut(&Error)>,
     pub(crate) timeout: Listeners<dyn FnMut(Socket)>,
     pub(crate) secure_connection: Listeners<dyn FnMut(Socket)>,
+    /// HTTP/2's core API: each stream with its request headers.
+    pub(crate) stream: Listeners<dyn FnMut(ServerHttp2Stream, crate::http::Headers)>,
+    /// HTTP/2: each connection that switched to it.
+    pub(crate) session: Listeners<dyn FnMut(Http2Session)>,
     pub(crate) tls_client_error: Listeners<ClientErrorListener>,
 }
 
@@ -1046,6 +1052,42 @@ impl Server {
         self
     }
 
+    /// Adds a `stream` listener (HTTP/2's core API, Node's
+    /// `server.on('stream', (stream, headers) => ..)`): every HTTP/2
+    /// stream, with its request headers (pseudo-headers included), before
+    /// the compatibility API's `request` listeners see it as a
+    /// `(req, res)` pair. Never called for HTTP/1.1.
+    ///
+    /// ```
+    /// let server = nodelike::http2::create_server(Default::default(), |_req, _res| {});
+    /// server.on_stream(|stream, headers| {
+    ///     let path = headers.get(":path").unwrap_or("/").to_owned();
+    ///     stream.respond(&[(":status", "200")]);
+    ///     stream.end(path);
+    /// });
+    /// ```
+    #[doc(alias = "stream")]
+    pub fn on_stream(
+        &self,
+        f: impl FnMut(ServerHttp2Stream, crate::http::Headers) + 'static,
+    ) -> &Server {
+        self.with(|s| s.listeners.stream.push(Box::new(f)));
+        self
+    }
+
+    /// Adds a `session` listener (HTTP/2, Node's `server.on('session')`):
+    /// a connection switched to HTTP/2 (by ALPN, or by its preface).
+    ///
+    /// ```
+    /// let server = nodelike::http2::create_server(Default::default(), |_req, res| res.end(()));
+    /// server.on_session(|session| println!("HTTP/2 from {:?}", session.socket().remote_address()));
+    /// ```
+    #[doc(alias = "session")]
+    pub fn on_session(&self, f: impl FnMut(Http2Session) + 'static) -> &Server {
+        self.with(|s| s.listeners.session.push(Box::new(f)));
+        self
+    }
+
     /// Adds a `secureConnection` listener (HTTPS): a connection's TLS
     /// handshake finished.
     ///
@@ -1202,6 +1244,7 @@ fn choose_protocol_by_alpn(id: SockId, server: (usize, u32)) {
     let alpn = Socket::from_id(id).alpn_protocol();
     if alpn.as_deref() == Some("h2") {
         with_state(|st| h2::start(st, id, server, mode.config));
+        h2::emit_session(server, id);
     } else if !mode.allow_http1 {
         log::debug!(
             "socket {}: no HTTP/2 by ALPN ({alpn:?}) and HTTP/1.1 not allowed; closing",
