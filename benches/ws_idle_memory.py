@@ -144,7 +144,8 @@ def main():
     if not servers:
         say("building examples/ws_echo (release)...")
         subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "ws_echo"], cwd=ROOT, check=True)
-        servers["nodelike"] = os.path.join(ROOT, "target", "release", "examples", "ws_echo") + " {port}"
+        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+        servers["nodelike"] = os.path.join(target, "release", "examples", "ws_echo") + " {port}"
         subprocess.run(["bash", os.path.join(HERE, "node-peers", "install.sh")], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         servers["node + ws"] = "node " + os.path.join(HERE, "node-ws-echo.js") + " {port}"

@@ -33,6 +33,7 @@ pub use compression::{
 };
 pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::headers_public::{HeaderValue, Headers};
+pub(crate) use server::release_upgraded;
 pub use server::{
     create_server, CloseReason, IncomingMessage, IntoHeaderValues, ListenOptions, SendFileOptions,
     Server, ServerResponse, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS,

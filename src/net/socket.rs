@@ -435,19 +435,21 @@ pub(crate) fn flush_soon(id: SockId) {
 }
 
 /// Hands the socket to another protocol (an upgrade leaves HTTP for
-/// [`RAW`](super::RAW)); input held so far goes to the new one.
-pub(crate) fn set_protocol(id: SockId, protocol: &'static Protocol) {
+/// [`RAW`](super::RAW), or for a layer above such as WebSocket); input held
+/// so far goes to the new one. Returns the protocol it replaced (`None`
+/// when the socket is gone), so the new one can chain to its hooks.
+pub(crate) fn set_protocol(id: SockId, protocol: &'static Protocol) -> Option<&'static Protocol> {
     with_net(|net| {
-        if let Some(s) = net.socket(id) {
-            log::trace!(
-                "socket {}: protocol {} -> {}",
-                id.key,
-                s.protocol.name,
-                protocol.name
-            );
-            s.protocol = protocol;
-        }
-    });
+        let s = net.socket(id)?;
+        log::trace!(
+            "socket {}: protocol {} -> {}",
+            id.key,
+            s.protocol.name,
+            protocol.name
+        );
+        Some(std::mem::replace(&mut s.protocol, protocol))
+    })
+    .flatten()
 }
 
 /// Bytes queued on a socket and not yet written.

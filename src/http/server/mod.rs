@@ -31,6 +31,7 @@ use crate::{Error, ErrorKind};
 use conn::ServerConn;
 use exchange::Exchange;
 
+pub(crate) use conn::release_upgraded;
 pub use exchange::CloseReason;
 pub use incoming::IncomingMessage;
 pub use response::{IntoHeaderValues, ServerResponse};
@@ -1340,4 +1341,13 @@ fn emit_server<F: ?Sized + 'static>(
         },
         call,
     )
+}
+
+#[cfg(test)]
+mod tmp_sizes {
+    #[test]
+    fn tmp_print_sizes_http() {
+        eprintln!("ServerConn {}", std::mem::size_of::<super::conn::ServerConn>());
+        eprintln!("Exchange {}", std::mem::size_of::<super::exchange::Exchange>());
+    }
 }

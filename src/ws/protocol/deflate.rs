@@ -273,8 +273,9 @@ fn zlib_window_bits(bits: u8) -> u8 {
 pub(crate) struct Inflater {
     /// Raw inflate state (the window, with context takeover), made by the
     /// first compressed message: an idle connection holds none (as `ws`,
-    /// which makes its zlib streams lazily too).
-    zlib: Option<Decompress>,
+    /// which makes its zlib streams lazily too). Boxed: flate2 keeps a
+    /// 150-byte `z_stream` inline.
+    zlib: Option<Box<Decompress>>,
     /// The window the state is made with.
     window_bits: u8,
     /// The peer resets its compressor after each message, so we reset ours.
@@ -321,7 +322,7 @@ impl Inflater {
     fn zlib(&mut self) -> &mut Decompress {
         let bits = self.window_bits;
         self.zlib
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits))
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)))
     }
 
     /// Inflates part of a compressed message (a frame's payload, unmasked),
@@ -400,8 +401,8 @@ impl Inflater {
 /// Compresses our messages.
 pub(crate) struct Deflater {
     /// Raw deflate state, made by the first message compressed (an idle
-    /// connection holds none).
-    zlib: Option<Compress>,
+    /// connection holds none). Boxed, as the inflater's.
+    zlib: Option<Box<Compress>>,
     /// The level and window the state is made with.
     level: u32,
     window_bits: u8,
@@ -445,7 +446,11 @@ impl Deflater {
     fn zlib(&mut self) -> &mut Compress {
         let (level, bits) = (self.level, self.window_bits);
         self.zlib.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, bits)
+            Box::new(Compress::new_with_window_bits(
+                Compression::new(level),
+                false,
+                bits,
+            ))
         })
     }
 
