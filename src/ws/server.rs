@@ -524,7 +524,7 @@ impl WebSocketServer {
         let level_and_threshold = options
             .per_message_deflate
             .as_ref()
-            .map(|o| (o.level, o.threshold));
+            .map(|o| (o.level, o.threshold, o.server_max_window_bits));
         let receiver = Receiver::new(
             Role::Server,
             options.max_payload,
@@ -535,7 +535,13 @@ impl WebSocketServer {
             params
                 .as_ref()
                 .zip(level_and_threshold)
-                .map(|(p, (level, threshold))| Deflater::new(p, Role::Server, level, threshold)),
+                .map(|(p, (level, threshold, bits))| {
+                    Deflater::new(p, Role::Server, level, threshold).configured(
+                        p,
+                        Role::Server,
+                        bits,
+                    )
+                }),
         );
         let ws = WebSocket::create(String::new());
         ws.open(

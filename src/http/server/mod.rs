@@ -1347,7 +1347,13 @@ fn emit_server<F: ?Sized + 'static>(
 mod tmp_sizes {
     #[test]
     fn tmp_print_sizes_http() {
-        eprintln!("ServerConn {}", std::mem::size_of::<super::conn::ServerConn>());
-        eprintln!("Exchange {}", std::mem::size_of::<super::exchange::Exchange>());
+        eprintln!(
+            "ServerConn {}",
+            std::mem::size_of::<super::conn::ServerConn>()
+        );
+        eprintln!(
+            "Exchange {}",
+            std::mem::size_of::<super::exchange::Exchange>()
+        );
     }
 }

@@ -435,11 +435,30 @@ impl Deflater {
         Deflater {
             zlib: None,
             level: level.min(9),
-            window_bits: zlib_window_bits(bits),
+            window_bits: zlib_window_bits(bits.min(DEFAULT_COMPRESS_WINDOW_BITS)),
             no_context_takeover,
             threshold,
             buf: Vec::new(),
         }
+    }
+
+    /// When the user set our side's `*_max_window_bits`, we compress with
+    /// the whole window negotiated, as asked, rather than
+    /// [`DEFAULT_COMPRESS_WINDOW_BITS`].
+    pub(crate) fn configured(
+        mut self,
+        params: &DeflateParams,
+        role: Role,
+        ours: Option<u8>,
+    ) -> Deflater {
+        if ours.is_some() {
+            let bits = match role {
+                Role::Server => params.server_max_window_bits,
+                Role::Client => params.client_max_window_bits,
+            };
+            self.window_bits = zlib_window_bits(bits);
+        }
+        self
     }
 
     /// The deflate state, made on first use.
@@ -526,6 +545,18 @@ impl Deflater {
         }
     }
 }
+
+/// The window we compress with when the user left our side's
+/// `*_max_window_bits` unset: 4 KiB rather than the 32 KiB negotiated.
+/// A sender may always use a smaller window than the limit (the peer's
+/// decompressor, with the full window, reads it all the same), and zlib-rs
+/// zeroes its window and chain table (four bytes a window byte) when the
+/// state is made: 32 KiB costs 256 KiB a compressing connection, 4 KiB
+/// 144 KiB (the hash table's 128 KiB is fixed). Node's `ws` with C zlib
+/// holds about 250 KiB a connection after one compressed message; we hold
+/// less. Messages up to a few KiB, and repeats within 4 KiB across
+/// messages, compress as well.
+pub(crate) const DEFAULT_COMPRESS_WINDOW_BITS: u8 = 12;
 
 /// Buffers larger than this are freed after their message rather than kept
 /// for the next one.

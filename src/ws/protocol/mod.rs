@@ -56,6 +56,9 @@ mod tmp_sizes {
         eprintln!("Compress {}", size_of::<flate2::Compress>());
         eprintln!("Decompress {}", size_of::<flate2::Decompress>());
         eprintln!("SocketRec {}", size_of::<crate::net::SocketRec>());
-        eprintln!("SocketListeners {}", size_of::<crate::net::SocketListeners>());
+        eprintln!(
+            "SocketListeners {}",
+            size_of::<crate::net::SocketListeners>()
+        );
     }
 }
