@@ -1343,12 +1343,3 @@ impl WebSocket {
         .flatten()
     }
 }
-
-#[cfg(test)]
-mod tmp_sizes {
-    #[test]
-    fn tmp_print_sizes_ws() {
-        eprintln!("WsRec {}", std::mem::size_of::<super::WsRec>());
-        eprintln!("WsListeners {}", std::mem::size_of::<super::WsListeners>());
-    }
-}

@@ -1342,18 +1342,3 @@ fn emit_server<F: ?Sized + 'static>(
         call,
     )
 }
-
-#[cfg(test)]
-mod tmp_sizes {
-    #[test]
-    fn tmp_print_sizes_http() {
-        eprintln!(
-            "ServerConn {}",
-            std::mem::size_of::<super::conn::ServerConn>()
-        );
-        eprintln!(
-            "Exchange {}",
-            std::mem::size_of::<super::exchange::Exchange>()
-        );
-    }
-}

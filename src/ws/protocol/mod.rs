@@ -43,22 +43,3 @@ pub(crate) enum Role {
     /// ours are.
     Client,
 }
-
-#[cfg(test)]
-mod tmp_sizes {
-    #[test]
-    fn tmp_print_sizes() {
-        use std::mem::size_of;
-        eprintln!("Receiver {}", size_of::<super::Receiver>());
-        eprintln!("Sender {}", size_of::<super::Sender>());
-        eprintln!("Inflater {}", size_of::<super::Inflater>());
-        eprintln!("Deflater {}", size_of::<super::Deflater>());
-        eprintln!("Compress {}", size_of::<flate2::Compress>());
-        eprintln!("Decompress {}", size_of::<flate2::Decompress>());
-        eprintln!("SocketRec {}", size_of::<crate::net::SocketRec>());
-        eprintln!(
-            "SocketListeners {}",
-            size_of::<crate::net::SocketListeners>()
-        );
-    }
-}
