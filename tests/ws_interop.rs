@@ -150,12 +150,7 @@ fn node_client(url: &str, options: &str, plan: &str) -> Vec<String> {
 }
 
 /// [`node_client`] with environment variables for node (a CA to trust).
-fn node_client_with_env(
-    url: &str,
-    options: &str,
-    plan: &str,
-    env: &[(&str, &str)],
-) -> Vec<String> {
+fn node_client_with_env(url: &str, options: &str, plan: &str, env: &[(&str, &str)]) -> Vec<String> {
     let mut cmd = peer_command();
     cmd.args(["client", url, options, plan]);
     for (k, v) in env {
