@@ -13,8 +13,9 @@ client (a raw handshake, masked frames by hand):
 - deflate-used: permessage-deflate negotiated, then one 4 KiB compressed
                 message echoed (so both ends' zlib states exist).
 
-Without --server it measures `examples/ws_echo` (built in release mode)
-and Node + `ws` (benches/node-ws-echo.js, permessage-deflate on). A
+Without --server it measures `examples/ws_echo` (built in release mode,
+under $CARGO_TARGET_DIR when set) and Node + `ws` (benches/node-ws-echo.js,
+permessage-deflate on). A
 connection is opened first and not counted, so lazily built state is not
 counted per connection. The file-descriptor limit is raised to fit.
 """
