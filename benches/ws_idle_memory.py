@@ -13,8 +13,9 @@ client (a raw handshake, masked frames by hand):
 - deflate-used: permessage-deflate negotiated, then one 4 KiB compressed
                 message echoed (so both ends' zlib states exist).
 
-Without --server it measures `examples/ws_echo` (built in release mode)
-and Node + `ws` (benches/node-ws-echo.js, permessage-deflate on). A
+Without --server it measures `examples/ws_echo` (built in release mode,
+under $CARGO_TARGET_DIR when set) and Node + `ws` (benches/node-ws-echo.js,
+permessage-deflate on). A
 connection is opened first and not counted, so lazily built state is not
 counted per connection. The file-descriptor limit is raised to fit.
 """
@@ -144,7 +145,8 @@ def main():
     if not servers:
         say("building examples/ws_echo (release)...")
         subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "ws_echo"], cwd=ROOT, check=True)
-        servers["nodelike"] = os.path.join(ROOT, "target", "release", "examples", "ws_echo") + " {port}"
+        target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+        servers["nodelike"] = os.path.join(target, "release", "examples", "ws_echo") + " {port}"
         subprocess.run(["bash", os.path.join(HERE, "node-peers", "install.sh")], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         servers["node + ws"] = "node " + os.path.join(HERE, "node-ws-echo.js") + " {port}"

@@ -146,8 +146,17 @@ impl Lines {
 
 /// Runs `peer.js client URL OPTIONS PLAN` to its end; its lines.
 fn node_client(url: &str, options: &str, plan: &str) -> Vec<String> {
-    let mut child =
-        ChildGuard::spawn(peer_command().args(["client", url, options, plan])).expect("node");
+    node_client_with_env(url, options, plan, &[])
+}
+
+/// [`node_client`] with environment variables for node (a CA to trust).
+fn node_client_with_env(url: &str, options: &str, plan: &str, env: &[(&str, &str)]) -> Vec<String> {
+    let mut cmd = peer_command();
+    cmd.args(["client", url, options, plan]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = ChildGuard::spawn(&mut cmd).expect("node");
     let lines = Lines::of(&mut child).rest();
     let status = child.wait().unwrap();
     assert!(
@@ -351,16 +360,40 @@ fn on_connection(ws: ws::WebSocket, path: String, events: Shared) {
 
 impl OurServer {
     fn start(options: impl FnOnce() -> ws::ServerOptions + Send + 'static) -> OurServer {
+        OurServer::start_with(None, options)
+    }
+
+    /// With `tls` (certificate and key, PEM), attached to an HTTPS server:
+    /// its URLs are then `wss://localhost:PORT/...`.
+    fn start_with(
+        tls: Option<(Vec<u8>, Vec<u8>)>,
+        options: impl FnOnce() -> ws::ServerOptions + Send + 'static,
+    ) -> OurServer {
         let _ = env_logger::builder().is_test(true).try_init();
         let events: Shared = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let (ev, flag) = (events.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
-            let server = http::create_server(|_req, res| {
+            let not_found = |_req: http::IncomingMessage, res: http::ServerResponse| {
                 res.write_head(404, &[("Content-Type", "text/plain")]);
                 res.end("not a websocket\n");
-            });
+            };
+            let server = match tls {
+                #[cfg(feature = "tls")]
+                Some((cert, key)) => nodelike::https::create_server(
+                    nodelike::https::ServerOptions {
+                        cert,
+                        key,
+                        ..Default::default()
+                    },
+                    not_found,
+                )
+                .expect("an HTTPS server"),
+                #[cfg(not(feature = "tls"))]
+                Some(_) => panic!("TLS needs the `tls` feature"),
+                None => http::create_server(not_found),
+            };
             let mut opts = options();
             opts.server = Some(server);
             let wss = ws::WebSocketServer::new(opts);
@@ -398,6 +431,10 @@ impl OurServer {
 
     fn url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn secure_url(&self, path: &str) -> String {
+        format!("wss://localhost:{}{path}", self.port)
     }
 
     /// The events of the connection to `path`, once it has closed.
@@ -552,6 +589,52 @@ fn a_node_client_is_echoed_by_our_server() {
 #[test]
 fn a_node_client_is_echoed_by_our_server_with_permessage_deflate() {
     node_client_echo(true);
+}
+
+/// `wss://`: a Node `ws` client over TLS (trusting the test CA through
+/// `NODE_EXTRA_CA_CERTS`) is echoed by our server attached to an HTTPS
+/// server, compressed, with fragments, a ping and the close handshake.
+#[cfg(feature = "tls")]
+#[test]
+fn a_node_client_is_echoed_by_our_server_over_tls() {
+    let pki = common::pki::pki();
+    let tls = (
+        pki.server_cert.clone().into_bytes(),
+        pki.server_key.clone().into_bytes(),
+    );
+    let server = OurServer::start_with(Some(tls), || deflate_options(true));
+    let big = MIB;
+    let plan = format!(
+        r#"[{{"send":"hello"}},{{"send":{{"hex":"00ff10"}}}},{{"send":{{"text":{big}}}}},
+            {{"send":"frag1 ","fin":false}},{{"send":"frag2"}},
+            {{"wait":"message","count":4}},
+            {{"ping":"c0ffee"}},{{"wait":"pong","count":1}},
+            {{"close":[1000,"secure"]}}]"#
+    );
+    let ca = pki.path("ca.pem");
+    let client = node_client_with_env(
+        &server.secure_url("/tls"),
+        r#"{"perMessageDeflate":true}"#,
+        &plan,
+        &[("NODE_EXTRA_CA_CERTS", &ca)],
+    );
+    let (open, client) = split_open(&client);
+    assert_deflate(&open, true);
+    let echoed = [
+        "message text 5 \"hello\"".to_owned(),
+        "message binary 3 00ff10".to_owned(),
+        format!("message text {big} pattern"),
+        "message text 11 \"frag1 frag2\"".to_owned(),
+    ];
+    let mut want = echoed.to_vec();
+    want.extend(["pong c0ffee", "close 1000 secure"].map(String::from));
+    assert_eq!(client, want);
+    let (connection, ours) = split_open(&server.events_until_close("/tls"));
+    assert_deflate(&connection, true);
+    let mut want = echoed.to_vec();
+    want.extend(["ping c0ffee", "close 1000 secure"].map(String::from));
+    assert_eq!(ours, want);
+    server.stop();
 }
 
 const CODES: [u16; 8] = [1000, 1001, 1003, 1007, 1008, 1011, 3000, 4999];

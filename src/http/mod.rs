@@ -35,11 +35,12 @@ pub use compression::{
 };
 pub use h1::encode::{METHODS, STATUS_CODES};
 pub use h1::headers_public::{HeaderValue, Headers};
-// HTTP/2's core-API handles: their one documented path is `nodelike::http2`.
+pub(crate) use server::release_upgraded;
 pub use server::{
     create_server, CloseReason, IncomingMessage, IntoHeaderValues, ListenOptions, SendFileOptions,
     Server, ServerResponse, DEFAULT_HEADERS_TIMEOUT_MS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TIMEOUT_MS,
 };
+// HTTP/2's core-API handles: their one documented path is `nodelike::http2`.
 #[doc(hidden)]
 pub use server::{Http2Session, RespondOptions, ServerHttp2Stream};

@@ -514,9 +514,10 @@ pub(super) fn finish_close(ctx: u64) {
     (rec.protocol.closed)(id, cause);
     let error = rec.node.error.take();
     let had_error = cause == Cause::Error || error.is_some();
+    let mut listeners = rec.listeners.take();
     if let Some(e) = error {
         // Node's order: `error`, then `close(true)`, on the same turn.
-        if rec.listeners.error.is_empty() {
+        if listeners.as_ref().is_none_or(|l| l.error.is_empty()) {
             if std::ptr::eq(rec.protocol, &super::RAW) {
                 // Never silent; but not a panic either (see `Socket::on_error`).
                 e.report_unhandled("Socket", "Socket::on_error");
@@ -524,14 +525,15 @@ pub(super) fn finish_close(ctx: u64) {
                 log::debug!("socket {}: {e}", id.key);
             }
         }
-        for f in rec.listeners.error.iter_mut() {
+        for f in listeners.iter_mut().flat_map(|l| l.error.iter_mut()) {
             f(&e);
         }
     }
-    for f in rec.listeners.close.iter_mut() {
+    for f in listeners.iter_mut().flat_map(|l| l.close.iter_mut()) {
         f(had_error);
     }
     drop(rec);
+    drop(listeners);
 }
 
 /// A socket's idle-timeout check came due. Lazy: an entry the socket no
@@ -556,7 +558,7 @@ pub(super) fn check_idle(ctx: u64) {
         // Idle for the whole period. Start a new one, so a socket whose
         // `timeout` listener keeps it open is told again later.
         s.last_active = now;
-        let has_listeners = !s.listeners.timeout.is_empty();
+        let has_listeners = s.listeners.as_ref().is_some_and(|l| !l.timeout.is_empty());
         let protocol = s.protocol;
         arm_idle(net, id);
         Some((has_listeners, protocol))

@@ -104,7 +104,9 @@ pub(crate) struct SocketRec {
     pub(super) last_active: Instant,
     /// The deadline of the idle check queued in the timer heap, if any.
     pub(super) timer_at: Option<Instant>,
-    pub(super) listeners: SocketListeners,
+    /// Made by the first listener added: a socket only a protocol reads
+    /// (an HTTP connection, a WebSocket) holds none, 200 bytes less each.
+    pub(super) listeners: Option<Box<SocketListeners>>,
     /// Does not keep the loop alive (an idle pooled client socket, an
     /// in-memory connection).
     pub(super) unref: bool,
@@ -327,7 +329,7 @@ impl SocketRec {
             idle_timeout: how.idle_timeout,
             last_active: now,
             timer_at: None,
-            listeners: SocketListeners::default(),
+            listeners: None,
             unref: how.unref,
             node: NodeSide::default(),
         }
@@ -435,19 +437,21 @@ pub(crate) fn flush_soon(id: SockId) {
 }
 
 /// Hands the socket to another protocol (an upgrade leaves HTTP for
-/// [`RAW`](super::RAW)); input held so far goes to the new one.
-pub(crate) fn set_protocol(id: SockId, protocol: &'static Protocol) {
+/// [`RAW`](super::RAW), or for a layer above such as WebSocket); input held
+/// so far goes to the new one. Returns the protocol it replaced (`None`
+/// when the socket is gone), so the new one can chain to its hooks.
+pub(crate) fn set_protocol(id: SockId, protocol: &'static Protocol) -> Option<&'static Protocol> {
     with_net(|net| {
-        if let Some(s) = net.socket(id) {
-            log::trace!(
-                "socket {}: protocol {} -> {}",
-                id.key,
-                s.protocol.name,
-                protocol.name
-            );
-            s.protocol = protocol;
-        }
-    });
+        let s = net.socket(id)?;
+        log::trace!(
+            "socket {}: protocol {} -> {}",
+            id.key,
+            s.protocol.name,
+            protocol.name
+        );
+        Some(std::mem::replace(&mut s.protocol, protocol))
+    })
+    .flatten()
 }
 
 /// Bytes queued on a socket and not yet written.
@@ -717,8 +721,15 @@ pub(super) fn emit_socket<F: ?Sized + 'static>(
 ) -> bool {
     runtime::listeners::emit(
         |f| {
-            with_net(|net| net.socket(id).map(|s| f(field(&mut s.listeners))).is_some())
-                .unwrap_or(false)
+            with_net(|net| {
+                let s = net.socket(id)?;
+                if let Some(l) = s.listeners.as_deref_mut() {
+                    f(field(l));
+                }
+                Some(())
+            })
+            .flatten()
+            .is_some()
         },
         call,
     )
@@ -1213,7 +1224,7 @@ impl Socket {
     fn add(&self, f: impl FnOnce(&mut SocketListeners)) {
         with_net(|net| {
             if let Some(s) = net.socket(self.id) {
-                f(&mut s.listeners);
+                f(s.listeners.get_or_insert_with(Box::default));
             }
         });
     }

@@ -199,7 +199,9 @@ fn start(ws: WebSocket, mut request: http::RequestOptions, options: ClientOption
         } else {
             String::new()
         };
-        let level_and_threshold = offered.as_ref().map(|o| (o.level, o.threshold));
+        let level_and_threshold = offered
+            .as_ref()
+            .map(|o| (o.level, o.threshold, o.client_max_window_bits));
         let receiver = Receiver::new(
             Role::Client,
             max_payload,
@@ -210,7 +212,13 @@ fn start(ws: WebSocket, mut request: http::RequestOptions, options: ClientOption
             params
                 .as_ref()
                 .zip(level_and_threshold)
-                .map(|(p, (level, threshold))| Deflater::new(p, Role::Client, level, threshold)),
+                .map(|(p, (level, threshold, bits))| {
+                    Deflater::new(p, Role::Client, level, threshold).configured(
+                        p,
+                        Role::Client,
+                        bits,
+                    )
+                }),
         );
         ws.open(socket, head, receiver, sender, chosen, extensions);
         ws.emit_open();

@@ -5,7 +5,9 @@
 //! crate, and is borrowed only to read or change fields, never while user
 //! code runs. Reading works in three steps:
 //!
-//! 1. the socket's `data` listener hands the bytes to [`feed`];
+//! 1. the socket's protocol (`PROTOCOL` here: the socket is handed from
+//!    HTTP to this layer, no closures hang on it) hands the bytes to
+//!    [`feed`];
 //! 2. `feed` takes the [`Receiver`] out of the record (so the record is
 //!    free while listeners run) and lets it parse;
 //! 3. each complete event goes to [`dispatch`], which runs the user's
@@ -22,7 +24,7 @@ use slab::Slab;
 use super::data::Data;
 use super::protocol::{self, Flow, Incoming, ProtocolError, Receiver, Sender};
 use crate::http::{ClientRequest, ClientResponse};
-use crate::net::{self, Socket};
+use crate::net::{self, Cause, PerSocket, SockId, Socket};
 use crate::runtime::listeners::{self, Listeners};
 use crate::runtime::{self, LoopBound, Timer};
 use crate::{Error, ErrorKind};
@@ -347,28 +349,20 @@ impl WebSocket {
         // to find dead peers), and no Nagle delay on small frames.
         socket.set_timeout(0);
         socket.set_no_delay(true);
+        // The socket leaves the protocol it had (HTTP's server connection,
+        // or `RAW` on a client) for this layer's: its events come straight
+        // here, with no per-connection closures (five of them cost about
+        // 500 bytes an idle connection). The old protocol is kept to chain
+        // its bookkeeping (HTTP counts and frees its connection on close).
         let ws = *self;
-        socket.on_data(move |chunk| feed(ws, chunk.as_bytes()));
-        socket.on_end(move || {
-            // The peer's FIN: no more frames. Our side ends too (a
-            // WebSocket is never half-open).
-            ws.with(|r| {
-                if r.state == ReadyState::Open {
-                    r.state = ReadyState::Closing;
-                }
-            });
-            socket.end(());
-        });
-        socket.on_error(move |e| {
-            // `ws` does not re-emit socket errors (a reset peer is a
-            // `close` with 1006); the socket is destroyed by `net`.
-            log::debug!("websocket {}: socket error: {e}", ws.key);
-            ws.with(|r| r.state = ReadyState::Closing);
-        });
-        socket.on_drain(move || {
-            ws.emit(|l| &mut l.drain, |f| f());
-        });
-        socket.on_close(move |_had_error| closed(ws));
+        match net::set_protocol(socket.id, &PROTOCOL) {
+            Some(below) => {
+                with_carriers(|c| c.insert(socket.id, Carrier { ws, below }));
+            }
+            // The socket's record is gone already: no close will come
+            // from it, so the connection closes now.
+            None => return crate::next_tick(move || closed(ws)),
+        }
         if !head.is_empty() {
             crate::next_tick(move || process_held(ws));
         }
@@ -411,6 +405,114 @@ impl WebSocket {
             log::debug!("websocket {}: unhandled error: {error}", self.key);
         }
     }
+}
+
+// ------------------------------------------------------------ the socket
+
+/// A socket carrying a WebSocket: its connection, and the protocol the
+/// socket had before the upgrade, whose hooks other than input still run.
+struct Carrier {
+    ws: WebSocket,
+    below: &'static net::Protocol,
+}
+
+thread_local! {
+    static CARRIERS: RefCell<PerSocket<Carrier>> = RefCell::new(PerSocket::default());
+}
+
+/// Runs `f` with the socket table borrowed; `f` never calls user code.
+fn with_carriers<R>(f: impl FnOnce(&mut PerSocket<Carrier>) -> R) -> Option<R> {
+    CARRIERS
+        .try_with(|cell| {
+            let mut table = cell
+                .try_borrow_mut()
+                .expect("nodelike: WebSocket sockets entered re-entrantly (a bug in nodelike)");
+            f(&mut table)
+        })
+        .ok()
+}
+
+/// The connection `id` carries, and the protocol below it.
+fn carrier(id: SockId) -> Option<(WebSocket, &'static net::Protocol)> {
+    with_carriers(|c| c.get(id).map(|c| (c.ws, c.below))).flatten()
+}
+
+/// An open WebSocket's socket protocol: frames in, the peer's FIN, drain
+/// and close go to the connection; the rest is chained to the protocol
+/// below (HTTP's bookkeeping for an upgraded server connection, `net`'s
+/// own for a client's socket).
+static PROTOCOL: net::Protocol = net::Protocol {
+    name: "websocket",
+    input: on_input,
+    eof: on_eof,
+    flushed: |id| {
+        if let Some((_, below)) = carrier(id) {
+            (below.flushed)(id);
+        }
+    },
+    drain: on_drain,
+    connected: |id, result| {
+        if let Some((_, below)) = carrier(id) {
+            (below.connected)(id, result);
+        }
+    },
+    closed: on_closed,
+    failed: |id, e| {
+        if let Some((ws, below)) = carrier(id) {
+            // `ws` does not re-emit socket errors (a reset peer is a
+            // `close` with 1006); the socket is destroyed by `net`.
+            log::debug!("websocket {}: socket error: {e}", ws.key);
+            ws.with(|r| r.state = ReadyState::Closing);
+            (below.failed)(id, e);
+        }
+    },
+    secured: |id| {
+        if let Some((_, below)) = carrier(id) {
+            (below.secured)(id);
+        }
+    },
+    timeout: |id| carrier(id).is_none_or(|(_, below)| (below.timeout)(id)),
+};
+
+/// Bytes from the socket: all are taken (what a paused connection cannot
+/// parse yet waits in the record's `held`).
+fn on_input(id: SockId, data: &[u8]) -> usize {
+    if let Some((ws, _)) = carrier(id) {
+        feed(ws, data);
+    }
+    data.len()
+}
+
+/// The peer's FIN: no more frames. Our side ends too (a WebSocket is never
+/// half-open); the socket's own `end` listeners still hear it.
+fn on_eof(id: SockId) {
+    if let Some((ws, _)) = carrier(id) {
+        ws.with(|r| {
+            if r.state == ReadyState::Open {
+                r.state = ReadyState::Closing;
+            }
+        });
+    }
+    net::raw_eof(id);
+    Socket::from_id(id).end(());
+}
+
+/// The socket's output emptied after a send over the high-water mark.
+fn on_drain(id: SockId) {
+    if let Some((ws, below)) = carrier(id) {
+        (below.drain)(id);
+        ws.emit(|l| &mut l.drain, |f| f());
+    }
+}
+
+/// The socket closed: the protocol below does its bookkeeping first (as it
+/// did when it was the socket's), then the connection's `close`.
+fn on_closed(id: SockId, cause: Cause) {
+    let Some(Some(Carrier { ws, below })) = with_carriers(|c| c.remove(id)) else {
+        return;
+    };
+    (below.closed)(id, cause);
+    closed(ws);
 }
 
 // ------------------------------------------------------------- reading

@@ -73,8 +73,16 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                 let socket = Socket::from_id(sock);
                 // The socket leaves the agent before the `upgrade` (or
                 // `connect`) event: it no longer counts as in use (Node
-                // counts 0), and it never goes back to the pool.
-                with_state(|c| detach_from_agent(c, sock));
+                // counts 0), and it never goes back to the pool. It leaves
+                // HTTP before the event too: from now on its bytes are
+                // plain `data` events, unless a listener hands the socket
+                // to another protocol (WebSocket does), which must not be
+                // undone after the listener returns.
+                with_state(|c| {
+                    detach_from_agent(c, sock);
+                    c.conns.remove(sock);
+                    net::set_protocol(sock, &net::RAW);
+                });
                 let handled = if connect {
                     emit(ex, |l| &mut l.connect, |f| f(res, socket, head))
                 } else {
@@ -85,10 +93,6 @@ pub(super) fn process_input(sock: SockId, data: &[u8]) -> usize {
                     if let Some(e) = c.clients.get_mut(ex) {
                         e.response.end_early();
                     }
-                    // The socket has left HTTP: from now on its bytes are
-                    // plain `data` events.
-                    c.conns.remove(sock);
-                    net::set_protocol(sock, &net::RAW);
                     if !handled {
                         net::destroy(sock, Cause::Aborted);
                     }

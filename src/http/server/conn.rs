@@ -490,6 +490,14 @@ fn dispatch_upgrade(id: SockId, ex: ExId, kind: Kind, head: &[u8]) {
     if fire && handled {
         emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Finished));
     }
+    // A listener's new owner let the request go (`release_upgraded`):
+    // free it now that no listener can read it any more.
+    with_state(|st| {
+        let released = st.conns.get(id).is_some_and(|c| c.upgraded != Some(ex));
+        if released {
+            free_if_done(st, ex);
+        }
+    });
     if !handled {
         log::debug!(
             "socket {}: CONNECT and no `connect` listener; destroying",
@@ -497,6 +505,31 @@ fn dispatch_upgrade(id: SockId, ex: ExId, kind: Kind, head: &[u8]) {
         );
         net::destroy(id, Cause::Aborted);
     }
+}
+
+/// The layer an upgrade handed the socket to (WebSocket) keeps nothing of
+/// the request: its record (about 1 KiB with the head) is freed once the
+/// `upgrade` listeners have returned (at once if they already have),
+/// rather than when the socket closes, so an idle upgraded connection
+/// holds no HTTP exchange. The request's handle reads as empty from then
+/// on. Added for WebSocket's idle memory (issue 21).
+pub(crate) fn release_upgraded(req: IncomingMessage) {
+    with_state(|st| {
+        let ex = req.ex;
+        let (id, dispatched) = match st.exchanges.get(ex) {
+            Some(e) => (e.socket?, e.request.closed()),
+            None => return None,
+        };
+        let conn = st.conns.get_mut(id)?;
+        if conn.upgraded != Some(ex) {
+            return None;
+        }
+        conn.upgraded = None;
+        if dispatched {
+            free_if_done(st, ex);
+        }
+        Some(())
+    });
 }
 
 /// Emits an exchange event; returns whether anyone listened.

@@ -33,6 +33,7 @@ use crate::{Error, ErrorKind};
 use conn::ServerConn;
 use exchange::Exchange;
 
+pub(crate) use conn::release_upgraded;
 pub use exchange::CloseReason;
 pub use h2_stream::{Http2Session, RespondOptions, ServerHttp2Stream};
 pub use incoming::IncomingMessage;

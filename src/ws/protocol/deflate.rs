@@ -273,8 +273,9 @@ fn zlib_window_bits(bits: u8) -> u8 {
 pub(crate) struct Inflater {
     /// Raw inflate state (the window, with context takeover), made by the
     /// first compressed message: an idle connection holds none (as `ws`,
-    /// which makes its zlib streams lazily too).
-    zlib: Option<Decompress>,
+    /// which makes its zlib streams lazily too). Boxed: flate2 keeps a
+    /// 150-byte `z_stream` inline.
+    zlib: Option<Box<Decompress>>,
     /// The window the state is made with.
     window_bits: u8,
     /// The peer resets its compressor after each message, so we reset ours.
@@ -321,7 +322,7 @@ impl Inflater {
     fn zlib(&mut self) -> &mut Decompress {
         let bits = self.window_bits;
         self.zlib
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, bits))
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, bits)))
     }
 
     /// Inflates part of a compressed message (a frame's payload, unmasked),
@@ -400,8 +401,8 @@ impl Inflater {
 /// Compresses our messages.
 pub(crate) struct Deflater {
     /// Raw deflate state, made by the first message compressed (an idle
-    /// connection holds none).
-    zlib: Option<Compress>,
+    /// connection holds none). Boxed, as the inflater's.
+    zlib: Option<Box<Compress>>,
     /// The level and window the state is made with.
     level: u32,
     window_bits: u8,
@@ -434,18 +435,41 @@ impl Deflater {
         Deflater {
             zlib: None,
             level: level.min(9),
-            window_bits: zlib_window_bits(bits),
+            window_bits: zlib_window_bits(bits.min(DEFAULT_COMPRESS_WINDOW_BITS)),
             no_context_takeover,
             threshold,
             buf: Vec::new(),
         }
     }
 
+    /// When the user set our side's `*_max_window_bits`, we compress with
+    /// the whole window negotiated, as asked, rather than
+    /// [`DEFAULT_COMPRESS_WINDOW_BITS`].
+    pub(crate) fn configured(
+        mut self,
+        params: &DeflateParams,
+        role: Role,
+        ours: Option<u8>,
+    ) -> Deflater {
+        if ours.is_some() {
+            let bits = match role {
+                Role::Server => params.server_max_window_bits,
+                Role::Client => params.client_max_window_bits,
+            };
+            self.window_bits = zlib_window_bits(bits);
+        }
+        self
+    }
+
     /// The deflate state, made on first use.
     fn zlib(&mut self) -> &mut Compress {
         let (level, bits) = (self.level, self.window_bits);
         self.zlib.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, bits)
+            Box::new(Compress::new_with_window_bits(
+                Compression::new(level),
+                false,
+                bits,
+            ))
         })
     }
 
@@ -521,6 +545,18 @@ impl Deflater {
         }
     }
 }
+
+/// The window we compress with when the user left our side's
+/// `*_max_window_bits` unset: 4 KiB rather than the 32 KiB negotiated.
+/// A sender may always use a smaller window than the limit (the peer's
+/// decompressor, with the full window, reads it all the same), and zlib-rs
+/// zeroes its window and chain table (four bytes a window byte) when the
+/// state is made: 32 KiB costs 256 KiB a compressing connection, 4 KiB
+/// 144 KiB (the hash table's 128 KiB is fixed). Node's `ws` with C zlib
+/// holds about 250 KiB a connection after one compressed message; we hold
+/// less. Messages up to a few KiB, and repeats within 4 KiB across
+/// messages, compress as well.
+pub(crate) const DEFAULT_COMPRESS_WINDOW_BITS: u8 = 12;
 
 /// Buffers larger than this are freed after their message rather than kept
 /// for the next one.

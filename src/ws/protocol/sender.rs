@@ -69,8 +69,9 @@ pub(crate) struct Sender {
     /// How our frames are masked: a client masks every frame, a server
     /// none (and so holds no key pool: 256 bytes less per connection).
     masking: Masking,
-    /// The compressor, when permessage-deflate was negotiated.
-    deflater: Option<Deflater>,
+    /// The compressor, when permessage-deflate was negotiated (boxed: a
+    /// connection without it keeps 180 bytes less).
+    deflater: Option<Box<Deflater>>,
     /// The fragmented message being sent, if any.
     outgoing: Outgoing,
 }
@@ -85,7 +86,7 @@ impl Sender {
         };
         Sender {
             masking,
-            deflater,
+            deflater: deflater.map(Box::new),
             outgoing: Outgoing::Idle,
         }
     }
