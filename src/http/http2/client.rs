@@ -167,6 +167,10 @@ static PROTOCOL: net::Protocol = net::Protocol {
     timeout: |_| false,
 };
 
+/// Streams opened before the server's SETTINGS say how many it takes
+/// (Node's `peerMaxConcurrentStreams` default).
+const PEER_STREAMS_ASSUMED: usize = 100;
+
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -206,6 +210,10 @@ struct SessionRec {
     goaway_received: bool,
     /// `destroy()` was called: streams close without an error.
     destroyed_by_user: bool,
+    /// The server's first SETTINGS came: until then at most
+    /// [`PEER_STREAMS_ASSUMED`] streams are opened (Node's
+    /// `peerMaxConcurrentStreams`).
+    settings_seen: bool,
     /// Close the socket once its output is flushed.
     close_after_flush: bool,
     /// Streams with an id.
@@ -236,8 +244,12 @@ struct StreamRec {
     session: Id,
     /// 0 until the HEADERS went out.
     sid: u32,
-    /// The request head (names lowercased) until it is sent.
+    /// The request head (names lowercased), kept until the response
+    /// comes: a stream the server refuses (REFUSED_STREAM, which promises
+    /// it did nothing with it) is opened again.
     head: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Body bytes went out (a refused stream is retried only if not).
+    body_sent: bool,
     /// Bytes written and not yet sent (windows closed, or not open yet).
     pending_out: Vec<u8>,
     /// `end()` (or `send_trailers`) was called.
@@ -287,6 +299,7 @@ fn open_session(
             closing: false,
             goaway_received: false,
             destroyed_by_user: false,
+            settings_seen: false,
             close_after_flush: false,
             open: Vec::new(),
             waiting: VecDeque::new(),
@@ -566,6 +579,9 @@ fn open_waiting(st: &mut State, id: Id) {
         return;
     }
     while let Some(&sid) = s.waiting.front() {
+        if !s.settings_seen && s.open.len() >= PEER_STREAMS_ASSUMED {
+            return;
+        }
         let Some(r) = streams.get_mut(sid).and_then(Option::as_mut) else {
             s.waiting.pop_front();
             continue;
@@ -585,7 +601,6 @@ fn open_waiting(st: &mut State, id: Id) {
             Some(Ok(stream)) => {
                 s.waiting.pop_front();
                 r.sid = stream;
-                r.head = Vec::new();
                 r.local_done = end_now;
                 s.open.push((stream, sid));
                 if !r.pending_out.is_empty() || (r.ended && !r.local_done) {
@@ -624,6 +639,7 @@ fn push_body(s: &mut SessionRec, r: &mut StreamRec, sock: SockId) {
     });
     match result {
         Ok(n) => {
+            r.body_sent |= n > 0;
             pending.drain(..n.min(pending.len()));
         }
         Err(e) => {
@@ -704,6 +720,8 @@ enum Step<'a> {
         len: usize,
     },
     WindowOpened(usize),
+    /// A refused stream went back to the waiting queue.
+    Requeued(usize),
     Settings(usize, Settings),
     Ping(usize, Option<PingCallback>, Duration),
     GoAway {
@@ -801,6 +819,14 @@ fn process_input(sock: SockId, data: &[u8]) -> usize {
                 flush_blocked(sock);
                 emit_drains_of_socket(sock);
             }
+            Step::Requeued(len) => {
+                pos += len;
+                with_state(|st| {
+                    if let Some(id) = session_of(st, sock) {
+                        open_waiting(st, id);
+                    }
+                });
+            }
             Step::Settings(len, settings) => {
                 pos += len;
                 let id = with_state(|st| {
@@ -873,11 +899,13 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
         core,
         open,
         pings,
+        waiting,
         error,
         phase,
         close_after_flush,
         closing,
         goaway_received,
+        settings_seen,
         ..
     } = s;
     let mut polled = None;
@@ -903,6 +931,14 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
         Ok((n, None)) => return Step::Stop(n),
         Ok((n, Some(event))) => (n, event),
     };
+    if let Event::Reset {
+        stream,
+        code,
+        by_peer,
+    } = &event
+    {
+        log::trace!("http2 client: stream {stream} reset ({code}, by peer: {by_peer})");
+    }
     let find = |sid: u32| open.iter().find(|(s, _)| *s == sid).map(|&(_, id)| id);
     match event {
         Event::Headers {
@@ -923,6 +959,9 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             let mut headers = Headers::new();
             for (n, v) in fields.iter() {
                 headers.append_raw(n, v);
+            }
+            if let Some(r) = streams.get_mut(h).and_then(Option::as_mut) {
+                r.head = Vec::new();
             }
             Step::Response {
                 stream: h,
@@ -966,6 +1005,22 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             match h {
                 Some(h) => {
                     if let Some(r) = streams.get_mut(h).and_then(Option::as_mut) {
+                        let retry = code == ErrorCode::RefusedStream
+                            && by_peer
+                            && !*goaway_received
+                            && !r.head.is_empty()
+                            && !r.body_sent
+                            && r.rst_code.is_none();
+                        if retry {
+                            // Refused before any processing (at the
+                            // server's limit, before its SETTINGS came):
+                            // it waits for a slot and goes again.
+                            log::debug!("http2 client: stream {stream} refused; retried");
+                            r.sid = 0;
+                            r.local_done = false;
+                            waiting.push_back(h);
+                            return Step::Requeued(len);
+                        }
                         r.rst_code = Some(code);
                         r.local_done = true;
                         r.pending_out.clear();
@@ -994,7 +1049,10 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             }
         }
         Event::WindowOpened { .. } => Step::WindowOpened(len),
-        Event::SettingsChanged => Step::Settings(len, *core.peer_settings()),
+        Event::SettingsChanged => {
+            *settings_seen = true;
+            Step::Settings(len, *core.peer_settings())
+        }
         Event::PingAck { payload } => match pings.iter().position(|(p, _, _)| *p == payload) {
             Some(i) => {
                 let (_, at, cb) = pings.remove(i).unwrap_or((payload, now, None));
@@ -1068,48 +1126,37 @@ fn remote_end(id: Id) {
     }
 }
 
-/// A stream was reset: an error unless it was a clean NO_ERROR after the
-/// response (the server needs no more of the request), then `close`.
+/// A stream was reset: with an error code, the stream's `error`; with
+/// NO_ERROR, the end of the response as Node takes it (a server may reset
+/// with NO_ERROR once its side is done, even before its END_STREAM went
+/// out: Node's server does), after what is held if paused. Then `close`.
 fn on_reset(id: Id, code: ErrorCode, by_peer: bool) {
-    let remote_done = with_state(|st| {
+    if code != ErrorCode::NoError {
+        let who = if by_peer { "" } else { " (by us)" };
+        let e = Error::new(
+            ErrorKind::ConnectionReset,
+            format!("Stream closed with error code {}{who}", node_code(code)),
+        )
+        .with_code("ERR_HTTP2_STREAM_ERROR");
+        emit_stream(id, |l| &mut l.error, |f| f(&e));
+        close_stream(id);
+        return;
+    }
+    let paused = with_state(|st| {
         let r = st.stream(id)?;
-        Some(r.remote_done || r.held_end)
+        if r.paused || !r.held.is_empty() {
+            r.held_end = !r.remote_done;
+            r.close_after_end = true;
+            return Some(true);
+        }
+        Some(false)
     })
     .flatten()
-    .unwrap_or(true);
-    if code != ErrorCode::NoError || !remote_done {
-        let who = if by_peer { "" } else { " (by us)" };
-        let e = if code == ErrorCode::RefusedStream && by_peer {
-            Error::new(
-                ErrorKind::ConnectionReset,
-                "Stream closed with error code NGHTTP2_REFUSED_STREAM",
-            )
-            .with_code("ERR_HTTP2_STREAM_ERROR")
-        } else {
-            Error::new(
-                ErrorKind::ConnectionReset,
-                format!("Stream closed with error code {}{who}", node_code(code)),
-            )
-            .with_code("ERR_HTTP2_STREAM_ERROR")
-        };
-        emit_stream(id, |l| &mut l.error, |f| f(&e));
-    } else {
-        // A clean end: deliver what was held first.
-        let held = with_state(|st| {
-            let r = st.stream(id)?;
-            Some(r.held_end || !r.held.is_empty())
-        })
-        .flatten()
-        .unwrap_or(false);
-        if held {
-            with_state(|st| {
-                if let Some(r) = st.stream(id) {
-                    r.close_after_end = true;
-                }
-            });
-            return;
-        }
+    .unwrap_or(false);
+    if paused {
+        return;
     }
+    remote_end(id);
     close_stream(id);
 }
 
@@ -1462,6 +1509,7 @@ impl ClientHttp2Session {
                 session: self.id,
                 sid: 0,
                 head,
+                body_sent: false,
                 pending_out: Vec::new(),
                 ended: bodiless,
                 trailers_out: None,
