@@ -159,13 +159,19 @@ fn collect(
     stream.on_response(move |h| {
         let mut s = s.borrow_mut();
         s.status = h.get(":status").unwrap_or("-").to_owned();
-        s.headers = h.iter().map(|(n, v)| (n.to_owned(), v.to_string())).collect();
+        s.headers = h
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_string()))
+            .collect();
     });
     let s = seen.clone();
     stream.on_data(move |c| s.borrow_mut().body.extend_from_slice(&c));
     let s = seen.clone();
     stream.on_trailers(move |t| {
-        s.borrow_mut().trailers = t.iter().map(|(n, v)| (n.to_owned(), v.to_string())).collect();
+        s.borrow_mut().trailers = t
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_string()))
+            .collect();
     });
     let s = seen.clone();
     stream.on_end(move || s.borrow_mut().ended = true);
@@ -182,7 +188,11 @@ fn collect(
 
 /// Writes `data` with back-pressure: until `write` says `false`, then on
 /// at `drain`; `end` after the last byte (with trailers if given).
-fn upload(stream: ClientHttp2Stream, data: Vec<u8>, trailers: Option<(&'static str, &'static str)>) {
+fn upload(
+    stream: ClientHttp2Stream,
+    data: Vec<u8>,
+    trailers: Option<(&'static str, &'static str)>,
+) {
     let at = Rc::new(RefCell::new(0usize));
     let pump: Rc<dyn Fn()> = Rc::new(move || loop {
         let mut pos = at.borrow_mut();
@@ -242,7 +252,13 @@ fn eighty_parallel_streams_queue_behind_nodes_limit_of_fifty() {
         let lines = with_session(authority, options, |session, log| {
             let l = log.clone();
             session.on_remote_settings(move |s| {
-                say(&l, format!("remote max_concurrent_streams {:?}", s.max_concurrent_streams));
+                say(
+                    &l,
+                    format!(
+                        "remote max_concurrent_streams {:?}",
+                        s.max_concurrent_streams
+                    ),
+                );
             });
             let l = log.clone();
             session.on_connect(move || say(&l, "connect"));
@@ -269,12 +285,19 @@ fn eighty_parallel_streams_queue_behind_nodes_limit_of_fifty() {
                 });
             }
         });
-        assert_eq!(lines.first().map(String::as_str), Some("connect"), "{how}: {lines:?}");
+        assert_eq!(
+            lines.first().map(String::as_str),
+            Some("connect"),
+            "{how}: {lines:?}"
+        );
         assert!(
             lines.contains(&"remote max_concurrent_streams Some(50)".to_string()),
             "{how}: {lines:?}"
         );
-        let mut responses: Vec<&String> = lines.iter().filter(|l| l.starts_with("response ")).collect();
+        let mut responses: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.starts_with("response "))
+            .collect();
         responses.sort_by_key(|l| l.split(' ').nth(1).and_then(|n| n.parse::<u32>().ok()));
         assert_eq!(responses.len(), 80, "{how}: {lines:?}");
         for (i, line) in responses.iter().enumerate() {
@@ -284,7 +307,11 @@ fn eighty_parallel_streams_queue_behind_nodes_limit_of_fifty() {
                 "{how}"
             );
         }
-        assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{how}: {lines:?}");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("session closed"),
+            "{how}: {lines:?}"
+        );
     });
 }
 
@@ -307,55 +334,82 @@ fn four_mib_go_up_and_come_down_through_flow_control_with_trailers() {
             let (l, f) = (log.clone(), finish.clone());
             let stream = session.request(&[(":method", "POST"), (":path", "/upload")]);
             collect(stream, move |seen, _| {
-                say(&l, format!("upload {} {}", seen.status, String::from_utf8_lossy(&seen.body)));
+                say(
+                    &l,
+                    format!(
+                        "upload {} {}",
+                        seen.status,
+                        String::from_utf8_lossy(&seen.body)
+                    ),
+                );
                 f();
             });
             upload(stream, up, Some(("x-checksum", "abc123")));
             // Download.
             let (l, f) = (log.clone(), finish.clone());
-            collect(session.request(&[(":path", "/big/4194304")]), move |seen, _| {
-                let header = seen
-                    .headers
-                    .iter()
-                    .find(|(n, _)| n == "x-fnv")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                say(
-                    &l,
-                    format!(
-                        "download {} {} {}",
-                        seen.status,
-                        seen.body.len(),
-                        if fnv(&seen.body) == header { "same" } else { "different" }
-                    ),
-                );
-                f();
-            });
+            collect(
+                session.request(&[(":path", "/big/4194304")]),
+                move |seen, _| {
+                    let header = seen
+                        .headers
+                        .iter()
+                        .find(|(n, _)| n == "x-fnv")
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default();
+                    say(
+                        &l,
+                        format!(
+                            "download {} {} {}",
+                            seen.status,
+                            seen.body.len(),
+                            if fnv(&seen.body) == header {
+                                "same"
+                            } else {
+                                "different"
+                            }
+                        ),
+                    );
+                    f();
+                },
+            );
             // Trailers from the server.
             let (l, f) = (log.clone(), finish.clone());
-            collect(session.request(&[(":path", "/trailers")]), move |seen, _| {
-                say(
-                    &l,
-                    format!(
-                        "trailers {} {} {:?} ended={}",
-                        seen.status,
-                        String::from_utf8_lossy(&seen.body),
-                        seen.trailers,
-                        seen.ended
-                    ),
-                );
-                f();
-            });
+            collect(
+                session.request(&[(":path", "/trailers")]),
+                move |seen, _| {
+                    say(
+                        &l,
+                        format!(
+                            "trailers {} {} {:?} ended={}",
+                            seen.status,
+                            String::from_utf8_lossy(&seen.body),
+                            seen.trailers,
+                            seen.ended
+                        ),
+                    );
+                    f();
+                },
+            );
         });
-        assert!(lines.contains(&format!("upload 200 {expected_up}")), "{how}: {lines:?}");
-        assert!(lines.contains(&format!("download 200 {} same", 4 * MIB)), "{how}: {lines:?}");
+        assert!(
+            lines.contains(&format!("upload 200 {expected_up}")),
+            "{how}: {lines:?}"
+        );
+        assert!(
+            lines.contains(&format!("download 200 {} same", 4 * MIB)),
+            "{how}: {lines:?}"
+        );
         assert!(
             lines.contains(
                 &"trailers 200 abc [(\"x-checksum\", \"900150983cd24fb0\")] ended=true".to_string()
             ),
             "{how}: {lines:?}"
         );
-        assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{how}: {lines:?}");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("session closed"),
+            "{how}: {lines:?}"
+        );
     });
 }
 
@@ -366,15 +420,31 @@ fn a_server_reset_fails_only_its_stream_and_ping_answers() {
             let l = log.clone();
             let stream = session.request(&[(":path", "/rst")]);
             collect(stream, move |seen, rst| {
-                say(&l, format!("rst {} {:?} {:?}", seen.status, seen.error, rst));
+                say(
+                    &l,
+                    format!("rst {} {:?} {:?}", seen.status, seen.error, rst),
+                );
                 let l2 = l.clone();
                 session.ping(move |rtt| {
-                    say(&l2, format!("ping {}", if rtt.is_ok() { "ok" } else { "failed" }));
+                    say(
+                        &l2,
+                        format!("ping {}", if rtt.is_ok() { "ok" } else { "failed" }),
+                    );
                     let l3 = l2.clone();
-                    collect(session.request(&[(":path", "/hello/after")]), move |seen, _| {
-                        say(&l3, format!("after {} {}", seen.status, String::from_utf8_lossy(&seen.body)));
-                        session.close();
-                    });
+                    collect(
+                        session.request(&[(":path", "/hello/after")]),
+                        move |seen, _| {
+                            say(
+                                &l3,
+                                format!(
+                                    "after {} {}",
+                                    seen.status,
+                                    String::from_utf8_lossy(&seen.body)
+                                ),
+                            );
+                            session.close();
+                        },
+                    );
                 });
             });
         });
@@ -390,8 +460,15 @@ fn a_server_reset_fails_only_its_stream_and_ping_answers() {
         );
         assert!(rst.ends_with("Some(EnhanceYourCalm)"), "{how}: {rst}");
         assert!(lines.contains(&"ping ok".to_string()), "{how}: {lines:?}");
-        assert!(lines.contains(&"after 200 hello after".to_string()), "{how}: {lines:?}");
-        assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{how}: {lines:?}");
+        assert!(
+            lines.contains(&"after 200 hello after".to_string()),
+            "{how}: {lines:?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("session closed"),
+            "{how}: {lines:?}"
+        );
     });
 }
 
@@ -401,26 +478,59 @@ fn a_server_goaway_refuses_later_streams_and_ends_the_session() {
         let lines = with_session(authority, options, |session, log| {
             let l = log.clone();
             session.on_goaway(move |code, last, debug| {
-                say(&l, format!("goaway {code} {last} {}", String::from_utf8_lossy(debug)));
+                say(
+                    &l,
+                    format!("goaway {code} {last} {}", String::from_utf8_lossy(debug)),
+                );
                 // Too late for new streams.
                 let l2 = l.clone();
-                collect(session.request(&[(":path", "/hello/late")]), move |seen, _| {
-                    say(&l2, format!("late {:?}", seen.error.map(|e| e.split(' ').next().unwrap_or("").to_owned())));
-                });
+                collect(
+                    session.request(&[(":path", "/hello/late")]),
+                    move |seen, _| {
+                        say(
+                            &l2,
+                            format!(
+                                "late {:?}",
+                                seen.error
+                                    .map(|e| e.split(' ').next().unwrap_or("").to_owned())
+                            ),
+                        );
+                    },
+                );
             });
             let l = log.clone();
             collect(session.request(&[(":path", "/goaway")]), move |seen, _| {
-                say(&l, format!("goaway-stream {} {}", seen.status, String::from_utf8_lossy(&seen.body)));
+                say(
+                    &l,
+                    format!(
+                        "goaway-stream {} {}",
+                        seen.status,
+                        String::from_utf8_lossy(&seen.body)
+                    ),
+                );
             });
         });
-        assert!(lines.contains(&"goaway-stream 200 bye".to_string()), "{how}: {lines:?}");
-        assert!(lines.contains(&"goaway NO_ERROR 1 maintenance".to_string()), "{how}: {lines:?}");
+        assert!(
+            lines.contains(&"goaway-stream 200 bye".to_string()),
+            "{how}: {lines:?}"
+        );
+        assert!(
+            lines.contains(&"goaway NO_ERROR 1 maintenance".to_string()),
+            "{how}: {lines:?}"
+        );
         assert!(
             lines.contains(&"late Some(\"ERR_HTTP2_GOAWAY_SESSION\")".to_string()),
             "{how}: {lines:?}"
         );
-        assert!(!lines.iter().any(|l| l.starts_with("session error")), "{how}: {lines:?}");
-        assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{how}: {lines:?}");
+        assert!(
+            !lines.iter().any(|l| l.starts_with("session error")),
+            "{how}: {lines:?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("session closed"),
+            "{how}: {lines:?}"
+        );
     });
 }
 
@@ -440,11 +550,17 @@ fn a_paused_stream_holds_the_server_back_until_resumed() {
                 // the server is still writing), then ask how far it got.
                 session.ping(move |_| {
                     let l = l.clone();
-                    collect(session.request(&[(":path", "/stall-progress")]), move |seen, _| {
-                        say(&l, format!("progress {}", String::from_utf8_lossy(&seen.body)));
-                        say(&l, format!("paused {}", stall.is_paused()));
-                        stall.resume();
-                    });
+                    collect(
+                        session.request(&[(":path", "/stall-progress")]),
+                        move |seen, _| {
+                            say(
+                                &l,
+                                format!("progress {}", String::from_utf8_lossy(&seen.body)),
+                            );
+                            say(&l, format!("paused {}", stall.is_paused()));
+                            stall.resume();
+                        },
+                    );
                 });
             });
             let l = log.clone();
@@ -460,10 +576,23 @@ fn a_paused_stream_holds_the_server_back_until_resumed() {
             .unwrap_or_else(|| panic!("{how}: {lines:?}"));
         // The stream window is 256 KiB and nothing of it came back while
         // paused: the server cannot have handed over much more than that.
-        assert!(progress < MIB, "{how}: the server wrote {progress} bytes to a paused stream");
-        assert!(lines.contains(&"paused true".to_string()), "{how}: {lines:?}");
-        assert!(lines.contains(&format!("stall total {}", 4 * MIB)), "{how}: {lines:?}");
-        assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{how}: {lines:?}");
+        assert!(
+            progress < MIB,
+            "{how}: the server wrote {progress} bytes to a paused stream"
+        );
+        assert!(
+            lines.contains(&"paused true".to_string()),
+            "{how}: {lines:?}"
+        );
+        assert!(
+            lines.contains(&format!("stall total {}", 4 * MIB)),
+            "{how}: {lines:?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("session closed"),
+            "{how}: {lines:?}"
+        );
     });
 }
 
@@ -473,15 +602,26 @@ fn request_headers_get_nodes_defaults() {
         let lines = with_session(authority, options, |session, log| {
             let l = log.clone();
             collect(
-                session.request(&[(":path", "/inspect"), ("X-Custom", "yes"), ("Connection", "close")]),
+                session.request(&[
+                    (":path", "/inspect"),
+                    ("X-Custom", "yes"),
+                    ("Connection", "close"),
+                ]),
                 move |seen, _| {
-                    say(&l, format!("inspect {}", String::from_utf8_lossy(&seen.body)));
+                    say(
+                        &l,
+                        format!("inspect {}", String::from_utf8_lossy(&seen.body)),
+                    );
                     session.close();
                 },
             );
             assert!(session.connecting());
         });
-        let (scheme, host) = if how == "tls" { ("https", "localhost") } else { ("http", "127.0.0.1") };
+        let (scheme, host) = if how == "tls" {
+            ("https", "localhost")
+        } else {
+            ("http", "127.0.0.1")
+        };
         assert!(
             lines.contains(&format!("inspect GET {scheme} {host}:{} yes", node.port)),
             "{how}: {lines:?}"
@@ -492,18 +632,38 @@ fn request_headers_get_nodes_defaults() {
 #[test]
 fn a_refused_connect_is_the_sessions_error_then_close() {
     let port = common::free_port();
-    let lines = with_session(&format!("http://127.0.0.1:{port}"), Default::default(), |session, log| {
-        let l = log.clone();
-        collect(session.request(&[(":path", "/")]), move |seen, _| {
-            say(&l, format!("stream {:?}", seen.error.map(|e| e.split(' ').next().unwrap_or("").to_owned())));
-        });
-    });
+    let lines = with_session(
+        &format!("http://127.0.0.1:{port}"),
+        Default::default(),
+        |session, log| {
+            let l = log.clone();
+            collect(session.request(&[(":path", "/")]), move |seen, _| {
+                say(
+                    &l,
+                    format!(
+                        "stream {:?}",
+                        seen.error
+                            .map(|e| e.split(' ').next().unwrap_or("").to_owned())
+                    ),
+                );
+            });
+        },
+    );
     assert!(
-        lines.iter().any(|l| l.starts_with("session error ECONNREFUSED")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("session error ECONNREFUSED")),
         "{lines:?}"
     );
-    assert!(lines.contains(&"stream Some(\"ECONNREFUSED\")".to_string()), "{lines:?}");
-    assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{lines:?}");
+    assert!(
+        lines.contains(&"stream Some(\"ECONNREFUSED\")".to_string()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("session closed"),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -525,15 +685,25 @@ fn a_tls_server_that_does_not_choose_h2_fails_the_session() {
         },
         ..Default::default()
     };
-    let lines = with_session(&format!("https://localhost:{}", server.port()), options, |_, _| {});
+    let lines = with_session(
+        &format!("https://localhost:{}", server.port()),
+        options,
+        |_, _| {},
+    );
     assert!(
-        lines.iter().any(|l| l.starts_with("session error ERR_HTTP2_ERROR")
-            || l.starts_with("session error ERR_SSL")
-            || l.contains("no_application_protocol")
-            || l.contains("NoApplicationProtocol")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("session error ERR_HTTP2_ERROR")
+                || l.starts_with("session error ERR_SSL")
+                || l.contains("no_application_protocol")
+                || l.contains("NoApplicationProtocol")),
         "{lines:?}"
     );
-    assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("session closed"),
+        "{lines:?}"
+    );
     server.stop();
 }
 
@@ -580,8 +750,16 @@ fn our_client_talks_to_our_server_over_h2c_and_tls() {
         ..Default::default()
     };
     for (how, authority, options) in [
-        ("h2c", format!("http://127.0.0.1:{}", clear.port()), ClientSessionOptions::default()),
-        ("tls", format!("https://localhost:{}", secure.port()), secure_options),
+        (
+            "h2c",
+            format!("http://127.0.0.1:{}", clear.port()),
+            ClientSessionOptions::default(),
+        ),
+        (
+            "tls",
+            format!("https://localhost:{}", secure.port()),
+            secure_options,
+        ),
     ] {
         let up = pattern(4 * MIB + 3);
         let up_fnv = fnv(&up);
@@ -595,39 +773,86 @@ fn our_client_talks_to_our_server_over_h2c_and_tls() {
             });
             for i in 0..20 {
                 let (l, f) = (log.clone(), finish.clone());
-                collect(session.request(&[(":path", format!("/hello/{i}").as_str())]), move |seen, _| {
-                    say(&l, format!("hello {} {}", seen.status, String::from_utf8_lossy(&seen.body)));
-                    f();
-                });
+                collect(
+                    session.request(&[(":path", format!("/hello/{i}").as_str())]),
+                    move |seen, _| {
+                        say(
+                            &l,
+                            format!(
+                                "hello {} {}",
+                                seen.status,
+                                String::from_utf8_lossy(&seen.body)
+                            ),
+                        );
+                        f();
+                    },
+                );
             }
             let (l, f) = (log.clone(), finish.clone());
             let echo = session.request(&[(":method", "PUT"), (":path", "/echo")]);
             collect(echo, move |seen, _| {
-                say(&l, format!("echo {} {} {}", seen.status, seen.body.len(), fnv(&seen.body)));
+                say(
+                    &l,
+                    format!(
+                        "echo {} {} {}",
+                        seen.status,
+                        seen.body.len(),
+                        fnv(&seen.body)
+                    ),
+                );
                 f();
             });
             upload(echo, up, None);
             let (l, f) = (log.clone(), finish.clone());
-            collect(session.request(&[(":path", "/trailers")]), move |seen, _| {
-                say(&l, format!("trailers {} {:?}", String::from_utf8_lossy(&seen.body), seen.trailers));
-                f();
-            });
+            collect(
+                session.request(&[(":path", "/trailers")]),
+                move |seen, _| {
+                    say(
+                        &l,
+                        format!(
+                            "trailers {} {:?}",
+                            String::from_utf8_lossy(&seen.body),
+                            seen.trailers
+                        ),
+                    );
+                    f();
+                },
+            );
             let (l, f) = (log.clone(), finish.clone());
-            collect(session.request(&[(":path", "/destroy")]), move |seen, rst| {
-                say(&l, format!("destroy {:?} {rst:?}", seen.error.is_some()));
-                f();
-            });
+            collect(
+                session.request(&[(":path", "/destroy")]),
+                move |seen, rst| {
+                    say(&l, format!("destroy {:?} {rst:?}", seen.error.is_some()));
+                    f();
+                },
+            );
         });
-        let hellos = lines.iter().filter(|l| l.starts_with("hello 200 hello ")).count();
+        let hellos = lines
+            .iter()
+            .filter(|l| l.starts_with("hello 200 hello "))
+            .count();
         assert_eq!(hellos, 20, "{how}: {lines:?}");
-        assert!(lines.contains(&"hello 200 hello 7 over 2.0".to_string()), "{how}: {lines:?}");
-        assert!(lines.contains(&format!("echo 200 {} {up_fnv}", 4 * MIB + 3)), "{how}: {lines:?}");
+        assert!(
+            lines.contains(&"hello 200 hello 7 over 2.0".to_string()),
+            "{how}: {lines:?}"
+        );
+        assert!(
+            lines.contains(&format!("echo 200 {} {up_fnv}", 4 * MIB + 3)),
+            "{how}: {lines:?}"
+        );
         assert!(
             lines.contains(&"trailers abc [(\"x-checksum\", \"900150983cd24fb0\")]".to_string()),
             "{how}: {lines:?}"
         );
-        assert!(lines.contains(&"destroy true Some(Cancel)".to_string()), "{how}: {lines:?}");
-        assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{how}: {lines:?}");
+        assert!(
+            lines.contains(&"destroy true Some(Cancel)".to_string()),
+            "{how}: {lines:?}"
+        );
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("session closed"),
+            "{how}: {lines:?}"
+        );
     }
     clear.stop();
     secure.stop();
@@ -636,25 +861,36 @@ fn our_client_talks_to_our_server_over_h2c_and_tls() {
 #[test]
 fn destroy_closes_every_stream_without_an_error() {
     let clear = NodeServer::start(None);
-    let lines = with_session(&format!("http://127.0.0.1:{}", clear.port), Default::default(), |session, log| {
-        let l = log.clone();
-        session.on_connect(move || {
-            say(&l, "connect");
-        });
-        let l = log.clone();
-        let hang = session.request(&[(":path", "/hang")]);
-        collect(hang, move |seen, rst| {
-            say(&l, format!("hang closed {:?} {rst:?}", seen.error));
-        });
-        let l = log.clone();
-        session.ping(move |r| {
-            say(&l, format!("ping {}", r.is_ok()));
-            session.destroy();
-            say(&l, format!("destroyed {}", session.destroyed()));
-        });
-    });
+    let lines = with_session(
+        &format!("http://127.0.0.1:{}", clear.port),
+        Default::default(),
+        |session, log| {
+            let l = log.clone();
+            session.on_connect(move || {
+                say(&l, "connect");
+            });
+            let l = log.clone();
+            let hang = session.request(&[(":path", "/hang")]);
+            collect(hang, move |seen, rst| {
+                say(&l, format!("hang closed {:?} {rst:?}", seen.error));
+            });
+            let l = log.clone();
+            session.ping(move |r| {
+                say(&l, format!("ping {}", r.is_ok()));
+                session.destroy();
+                say(&l, format!("destroyed {}", session.destroyed()));
+            });
+        },
+    );
     assert!(lines.contains(&"ping true".to_string()), "{lines:?}");
     assert!(lines.contains(&"destroyed true".to_string()), "{lines:?}");
-    assert!(lines.contains(&"hang closed None Some(Cancel)".to_string()), "{lines:?}");
-    assert_eq!(lines.last().map(String::as_str), Some("session closed"), "{lines:?}");
+    assert!(
+        lines.contains(&"hang closed None Some(Cancel)".to_string()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("session closed"),
+        "{lines:?}"
+    );
 }

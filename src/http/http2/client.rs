@@ -185,12 +185,15 @@ enum Phase {
 
 type PingCallback = Box<dyn FnOnce(Result<Duration, Error>)>;
 
+/// A `goaway` listener: the code, the last stream id, the debug data.
+type GoawayListener = dyn FnMut(ErrorCode, u32, &[u8]);
+
 #[derive(Default)]
 struct SessionListeners {
     connect: Listeners<dyn FnMut()>,
     error: Listeners<dyn FnMut(&Error)>,
     close: Listeners<dyn FnMut()>,
-    goaway: Listeners<dyn FnMut(ErrorCode, u32, &[u8])>,
+    goaway: Listeners<GoawayListener>,
     remote_settings: Listeners<dyn FnMut(&Settings)>,
 }
 
@@ -276,10 +279,7 @@ struct StreamRec {
 
 /// Parses `authority` and starts the connection; returns the session and
 /// the socket (or why there is none).
-fn open_session(
-    authority: &str,
-    options: ClientSessionOptions,
-) -> (Id, Result<SockId, Error>) {
+fn open_session(authority: &str, options: ClientSessionOptions) -> (Id, Result<SockId, Error>) {
     let parsed = parse_authority(authority);
     let (tls, host, port) = match &parsed {
         Ok(p) => p.clone(),
@@ -327,7 +327,10 @@ fn open_session(
             s.sock = Some(sock);
         }
     });
-    let bare = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let bare = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let literal = if bare.eq_ignore_ascii_case("localhost") {
         Some(IpAddr::from([127, 0, 0, 1]))
     } else {
@@ -350,7 +353,11 @@ fn open_session(
             runtime::pool::queue_work(
                 {
                     let bare = bare.clone();
-                    move || (bare.as_str(), port).to_socket_addrs().map(|mut a| a.next())
+                    move || {
+                        (bare.as_str(), port)
+                            .to_socket_addrs()
+                            .map(|mut a| a.next())
+                    }
                 },
                 move |found| {
                     if !net::is_open(sock) {
@@ -386,9 +393,12 @@ fn attach(sock: SockId, addr: SocketAddr, host: &str, tls: TlsChoice) {
                 .clone()
                 .unwrap_or_else(|| host.to_owned());
             net::tls::client_tls_for(&options, net::tls::ClientAlpn::H2).and_then(|config| {
-                let server_name = rustls::pki_types::ServerName::try_from(server_name)
-                    .map_err(|e| {
-                        Error::new(ErrorKind::InvalidHeader, format!("invalid server name: {e}"))
+                let server_name =
+                    rustls::pki_types::ServerName::try_from(server_name).map_err(|e| {
+                        Error::new(
+                            ErrorKind::InvalidHeader,
+                            format!("invalid server name: {e}"),
+                        )
                     })?;
                 net::connect_tls(addr, config, server_name)
                     .map_err(|e| Error::syscall("connect", e, &name))
@@ -414,7 +424,7 @@ fn attach(sock: SockId, addr: SocketAddr, host: &str, tls: TlsChoice) {
 /// `http://host:port` or `https://host:port` → (tls, host, port).
 fn parse_authority(authority: &str) -> Result<(bool, String, u16), Error> {
     let invalid = || {
-        Error::new(ErrorKind::InvalidHeader, format!("Invalid URL: {authority}"))
+        Error::new(ErrorKind::Parse, format!("Invalid URL: {authority}"))
             .with_code("ERR_INVALID_URL")
     };
     let (tls, rest) = if let Some(rest) = authority.strip_prefix("https://") {
@@ -591,11 +601,8 @@ fn open_waiting(st: &mut State, id: Id) {
         let head = &r.head;
         let mut result = None;
         net::write_with(sock, |out| {
-            result = Some(core.open_stream(
-                head.iter().map(|(n, v)| (&n[..], &v[..])),
-                end_now,
-                out,
-            ));
+            result =
+                Some(core.open_stream(head.iter().map(|(n, v)| (&n[..], &v[..])), end_now, out));
         });
         match result {
             Some(Ok(stream)) => {
@@ -1483,16 +1490,21 @@ impl ClientHttp2Session {
         let (id, refused) = with_state(|st| {
             let (id, slot) = st.streams.insert();
             let mut head = Vec::with_capacity(fields.len() + 4);
-            let get = |name: &[u8]| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-            let method = get(b":method").unwrap_or_else(|| b"GET".to_vec());
-            let (scheme, authority, refused) = match st.sessions.get(self.id).and_then(Option::as_ref)
-            {
-                Some(s) if s.phase != Phase::Done && !s.closing => {
-                    (s.scheme, s.authority.clone(), None)
-                }
-                Some(s) if s.goaway_received => ("http", String::new(), Some(true)),
-                _ => ("http", String::new(), Some(false)),
+            let get = |name: &[u8]| {
+                fields
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
             };
+            let method = get(b":method").unwrap_or_else(|| b"GET".to_vec());
+            let (scheme, authority, refused) =
+                match st.sessions.get(self.id).and_then(Option::as_ref) {
+                    Some(s) if s.phase != Phase::Done && !s.closing => {
+                        (s.scheme, s.authority.clone(), None)
+                    }
+                    Some(s) if s.goaway_received => ("http", String::new(), Some(true)),
+                    _ => ("http", String::new(), Some(false)),
+                };
             let bodiless = matches!(&method[..], b"GET" | b"HEAD" | b"DELETE");
             head.push((b":method".to_vec(), method));
             head.push((
@@ -1503,7 +1515,10 @@ impl ClientHttp2Session {
                 b":authority".to_vec(),
                 get(b":authority").unwrap_or_else(|| authority.into_bytes()),
             ));
-            head.push((b":path".to_vec(), get(b":path").unwrap_or_else(|| b"/".to_vec())));
+            head.push((
+                b":path".to_vec(),
+                get(b":path").unwrap_or_else(|| b"/".to_vec()),
+            ));
             head.extend(fields.iter().filter(|(n, _)| !n.starts_with(b":")).cloned());
             *slot = Some(StreamRec {
                 session: self.id,
@@ -1779,8 +1794,7 @@ impl ClientHttp2Session {
     /// assert!(session.connecting());
     /// ```
     pub fn connecting(&self) -> bool {
-        self.with(|s| s.phase == Phase::Connecting)
-            .unwrap_or(false)
+        self.with(|s| s.phase == Phase::Connecting).unwrap_or(false)
     }
 }
 
@@ -1939,10 +1953,10 @@ impl ClientHttp2Stream {
                 sessions, streams, ..
             } = st;
             let r = streams.get_mut(self.id).and_then(Option::as_mut)?;
-            if r.closed || r.local_done || (r.ended && !end) || (r.ended && r.sid != 0) {
-                if !(end && r.ended && data.is_empty()) {
-                    return Some(None);
-                }
+            if r.closed || r.local_done || r.ended {
+                // After `end` (or on a GET, which ends at once): nothing
+                // more goes out.
+                return Some(None);
             }
             r.pending_out.extend_from_slice(data);
             r.ended |= end;

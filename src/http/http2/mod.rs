@@ -36,8 +36,8 @@
 
 mod client;
 
-pub use client::{connect, ClientHttp2Session, ClientHttp2Stream, ClientSessionOptions};
 pub use crate::http::h2::{ErrorCode, Settings};
+pub use client::{connect, ClientHttp2Session, ClientHttp2Stream, ClientSessionOptions};
 
 use crate::http::h2::Config;
 use crate::http::{IncomingMessage, Server, ServerResponse};
