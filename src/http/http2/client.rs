@@ -526,24 +526,42 @@ fn on_secured(sock: SockId) {
     if alpn.as_deref() == Some("h2") {
         ready(sock);
     } else {
-        fail_socket(
-            sock,
-            Error::new(
-                ErrorKind::Parse,
-                format!(
-                    "Protocol error: the server chose {} by ALPN, not h2",
-                    alpn.as_deref().unwrap_or("no protocol")
-                ),
-            )
-            .with_code("ERR_HTTP2_ERROR"),
-        );
+        fail_socket(sock, not_h2(alpn.as_deref()));
     }
+}
+
+/// The session's error when the server does not choose `h2` by ALPN.
+fn not_h2(chosen: Option<&str>) -> Error {
+    Error::new(
+        ErrorKind::Parse,
+        format!(
+            "Protocol error: the server does not speak HTTP/2 (ALPN chose {})",
+            chosen.unwrap_or("nothing")
+        ),
+    )
+    .with_code("ERR_HTTP2_ERROR")
 }
 
 /// Reading failed: a TLS refusal gets Node's code and words.
 fn on_failed(sock: SockId, e: &std::io::Error) {
     #[cfg(feature = "tls")]
     if let Some(err) = net::tls::handshake_error(e, net::tls::Role::Client) {
+        // A server that refuses our ALPN offer (`h2` only) with an alert,
+        // as rustls does, is one that does not speak HTTP/2.
+        let refused_alpn = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<net::tls::TlsFailure>())
+            .map(|f| f.0.clone())
+            .filter(|r| {
+                matches!(
+                    r,
+                    rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+                )
+            });
+        if let Some(cause) = refused_alpn {
+            fail_socket(sock, not_h2(None).with_cause(cause));
+            return;
+        }
         fail_socket(sock, err);
         return;
     }
@@ -2184,6 +2202,17 @@ mod tests {
         assert_eq!(authority_field("example.com", 443, true), "example.com");
         assert_eq!(authority_field("example.com", 80, true), "example.com:80");
         assert_eq!(authority_field("h", 8080, false), "h:8080");
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn sessions_offer_h2_by_alpn_and_the_http1_client_still_offers_http11() {
+        use crate::net::tls::{client_tls, client_tls_for, ClientAlpn, ClientTlsOptions};
+        let options = ClientTlsOptions::default();
+        let h2 = client_tls_for(&options, ClientAlpn::H2).unwrap();
+        assert_eq!(h2.config.alpn_protocols, vec![b"h2".to_vec()]);
+        let h1 = client_tls(&options).unwrap();
+        assert_eq!(h1.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
     }
 
     #[test]

@@ -9,9 +9,13 @@ const fs = require('fs');
 
 const [mode, certFile, keyFile] = process.argv.slice(2);
 const settings = { maxConcurrentStreams: 50 };
+// `h1tls`: an HTTPS server speaking only HTTP/1.1 (ALPN offers no h2).
 const server = mode === 'tls'
   ? http2.createSecureServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile), settings })
-  : http2.createServer({ settings });
+  : mode === 'h1tls'
+    ? require('https').createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) },
+      (req, res) => res.end('http/1.1 only'))
+    : http2.createServer({ settings });
 
 const MIB = 1 << 20;
 // FNV-1a, 32 bits, as hex: the test computes the same on its side.
