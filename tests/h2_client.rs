@@ -946,3 +946,54 @@ fn destroy_closes_every_stream_without_an_error() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn closing_a_stream_resets_only_it_and_unref_lets_the_loop_end() {
+    let node = NodeServer::start(None);
+    let authority = format!("http://127.0.0.1:{}", node.port);
+    let lines = with_session(&authority, Default::default(), |session, log| {
+        let l = log.clone();
+        let big = session.request(&[(":path", "/stall")]);
+        big.on_response(move |_| big.close(ErrorCode::Cancel));
+        collect(big, move |seen, rst| {
+            say(&l, format!("cancelled {:?} {rst:?}", seen.error));
+            let l2 = l.clone();
+            let post = session.request(&[(":method", "POST"), (":path", "/upload")]);
+            collect(post, move |seen, _| {
+                say(
+                    &l2,
+                    format!("after {}", String::from_utf8_lossy(&seen.body)),
+                );
+                session.close();
+            });
+            post.end("abc");
+            say(&l, format!("write after end {}", post.write("more")));
+        });
+    });
+    assert!(
+        lines.contains(&"cancelled None Some(Cancel)".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"write after end false".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("after 3 {} -", fnv(b"abc"))),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("session closed"),
+        "{lines:?}"
+    );
+    // An unref'd session does not hold the loop once it is idle.
+    let lines = with_session(&authority, Default::default(), |session, log| {
+        let l = log.clone();
+        session.on_connect(move || {
+            say(&l, "connect");
+            session.unref();
+        });
+    });
+    assert_eq!(lines, ["connect"]);
+}

@@ -91,7 +91,9 @@ pub struct ClientHttp2Stream {
 /// TLS with ALPN `h2` (a server that does not choose `h2` fails the
 /// session with `ERR_HTTP2_ERROR`). Requests may be made at once; they go
 /// out when the connection is up. A failure (a refused connect, a bad
-/// authority, a TLS refusal) is the session's `error`, then `close`.
+/// authority, a TLS refusal) is the session's `error`, then `close`. The
+/// session keeps the loop alive until it is closed (as in Node; see
+/// [`ClientHttp2Session::unref`]).
 ///
 /// ```no_run
 /// use nodelike::{http2, https};
@@ -105,6 +107,7 @@ pub struct ClientHttp2Stream {
 /// req.on_end(move || session.close());
 /// nodelike::run();
 /// ```
+#[doc(alias = "http2.connect")]
 pub fn connect(authority: &str, options: ClientSessionOptions) -> ClientHttp2Session {
     let (id, sock) = open_session(authority, options);
     if let Err(e) = sock {
@@ -1804,6 +1807,36 @@ impl ClientHttp2Session {
             .unwrap_or(true)
     }
 
+    /// Lets the loop end while the session is open and idle (Node's
+    /// `session.unref()`); [`ref_`](Self::ref_) undoes it. A session keeps
+    /// the loop alive by default, as in Node, until it is closed.
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// session.unref();
+    /// nodelike::run(); // returns once nothing else is pending
+    /// ```
+    pub fn unref(&self) {
+        if let Some(sock) = self.with(|s| s.sock).flatten() {
+            net::set_ref(sock, false);
+        }
+    }
+
+    /// Makes the session keep the loop alive again (Node's
+    /// `session.ref()`).
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// session.unref();
+    /// session.ref_();
+    /// ```
+    #[doc(alias = "ref")]
+    pub fn ref_(&self) {
+        if let Some(sock) = self.with(|s| s.sock).flatten() {
+            net::set_ref(sock, true);
+        }
+    }
+
     /// Whether the connection is being set up (Node's
     /// `session.connecting`).
     ///
@@ -2009,7 +2042,6 @@ impl ClientHttp2Stream {
     /// let req = session.request(&[(":path", "/huge")]);
     /// req.on_data(move |_| req.close(ErrorCode::Cancel));
     /// ```
-    #[doc(alias = "rstCode")]
     pub fn close(&self, code: ErrorCode) {
         let found = with_state(|st| {
             let State {
