@@ -997,3 +997,54 @@ fn closing_a_stream_resets_only_it_and_unref_lets_the_loop_end() {
     });
     assert_eq!(lines, ["connect"]);
 }
+
+#[test]
+fn a_paused_stream_keeps_body_trailers_and_end_in_order() {
+    let node = NodeServer::start(None);
+    let lines = with_session(
+        &format!("http://127.0.0.1:{}", node.port),
+        Default::default(),
+        |session, log| {
+            let stream = session.request(&[(":path", "/trailers")]);
+            let l = log.clone();
+            stream.on_response(move |_| {
+                stream.pause();
+                say(&l, "response, paused");
+                let l = l.clone();
+                // A round trip: the body, trailers and end are here by then.
+                session.ping(move |_| {
+                    say(&l, "resume");
+                    stream.resume();
+                });
+            });
+            let l = log.clone();
+            stream.on_data(move |c| say(&l, format!("data {c}")));
+            let l = log.clone();
+            stream.on_trailers(move |t| {
+                say(
+                    &l,
+                    format!("trailers {}", t.get("x-checksum").unwrap_or("-")),
+                )
+            });
+            let l = log.clone();
+            stream.on_end(move || say(&l, "end"));
+            let l = log.clone();
+            stream.on_close(move || {
+                say(&l, "close");
+                session.close();
+            });
+        },
+    );
+    assert_eq!(
+        lines,
+        [
+            "response, paused",
+            "resume",
+            "data abc",
+            "trailers 900150983cd24fb0",
+            "end",
+            "close",
+            "session closed"
+        ]
+    );
+}

@@ -269,6 +269,8 @@ struct StreamRec {
     held: Vec<u8>,
     /// The end came while paused.
     held_end: bool,
+    /// Trailers that came while paused (emitted before the end).
+    held_trailers: Option<Headers>,
     /// The stream closed cleanly while its end was held.
     close_after_end: bool,
     /// `on_end` was emitted.
@@ -815,8 +817,20 @@ fn process_input(sock: SockId, data: &[u8]) -> usize {
                 len,
             } => {
                 pos += len;
-                emit_stream(stream, |l| &mut l.trailers, |f| f(&headers));
-                remote_end(stream);
+                // Paused: they wait behind the held body.
+                let headers = with_state(|st| match st.stream(stream) {
+                    Some(r) if r.paused => {
+                        r.held_trailers = Some(headers);
+                        r.held_end = true;
+                        None
+                    }
+                    _ => Some(headers),
+                })
+                .flatten();
+                if let Some(headers) = headers {
+                    emit_stream(stream, |l| &mut l.trailers, |f| f(&headers));
+                    remote_end(stream);
+                }
             }
             Step::Reset {
                 stream,
@@ -1554,6 +1568,7 @@ impl ClientHttp2Session {
                 paused: false,
                 held: Vec::new(),
                 held_end: false,
+                held_trailers: None,
                 close_after_end: false,
                 remote_done: false,
                 rst_code: None,
@@ -2123,13 +2138,16 @@ impl ClientHttp2Stream {
             let r = st.stream(id)?;
             if r.paused {
                 // Paused again by a listener: the rest stays held.
-                return Some((false, false));
+                return Some((None, false, false));
             }
             let end = std::mem::take(&mut r.held_end) && !r.remote_done;
-            Some((end, r.close_after_end))
+            Some((r.held_trailers.take(), end, r.close_after_end))
         })
         .flatten();
-        if let Some((end, close)) = next {
+        if let Some((trailers, end, close)) = next {
+            if let Some(headers) = trailers {
+                emit_stream(id, |l| &mut l.trailers, |f| f(&headers));
+            }
             if end {
                 remote_end(id);
             }
