@@ -637,8 +637,9 @@ fn open_waiting(st: &mut State, id: Id) {
                     push_body(s, r, sock);
                 }
             }
-            // At the server's limit: wait for a stream to close.
-            Some(Err(e)) if e.code() == ErrorCode::RefusedStream && !s.closing => return,
+            // At the server's limit: wait for one of ours to close (with
+            // none open, the refusal is for good: ids ran out).
+            Some(Err(e)) if e.code() == ErrorCode::RefusedStream && !s.open.is_empty() => return,
             Some(Err(e)) => {
                 log::debug!("http2 client: cannot open a stream: {e}");
                 s.waiting.pop_front();
