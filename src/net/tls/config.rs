@@ -316,9 +316,29 @@ impl ResolvesServerCert for SniResolver {
 /// A client configuration per distinct TLS options on this thread, kept so
 /// that connections made with the same options share rustls's session
 /// cache (TLS session resumption).
+/// The HTTP/1.1 client's: ALPN offers `http/1.1` only.
 pub(crate) fn client_tls(options: &ClientTlsOptions) -> Result<ClientTls, Error> {
+    client_tls_for(options, ClientAlpn::Http1)
+}
+
+/// What a client offers in ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientAlpn {
+    /// `http/1.1` (the HTTP/1.1 client, `https.request`).
+    Http1,
+    /// `h2` alone (an HTTP/2 session, `http2.connect`): a server that
+    /// does not choose it fails the session.
+    H2,
+}
+
+/// [`client_tls`] for a given ALPN offer; each offer has its own cached
+/// configurations (and so its own session cache).
+pub(crate) fn client_tls_for(
+    options: &ClientTlsOptions,
+    alpn: ClientAlpn,
+) -> Result<ClientTls, Error> {
     thread_local! {
-        static CONFIGS: std::cell::RefCell<Vec<(ClientTlsOptions, ClientTls)>> =
+        static CONFIGS: std::cell::RefCell<Vec<((ClientTlsOptions, ClientAlpn), ClientTls)>> =
             const { std::cell::RefCell::new(Vec::new()) };
     }
     let key = ClientTlsOptions {
@@ -328,17 +348,17 @@ pub(crate) fn client_tls(options: &ClientTlsOptions) -> Result<ClientTls, Error>
     if let Some(found) = CONFIGS.with(|c| {
         c.borrow()
             .iter()
-            .find(|(k, _)| *k == key)
+            .find(|((k, a), _)| *k == key && *a == alpn)
             .map(|(_, tls)| tls.clone())
     }) {
         return Ok(found);
     }
-    let tls = build_client_tls(&key)?;
-    CONFIGS.with(|c| c.borrow_mut().push((key, tls.clone())));
+    let tls = build_client_tls(&key, alpn)?;
+    CONFIGS.with(|c| c.borrow_mut().push(((key, alpn), tls.clone())));
     Ok(tls)
 }
 
-fn build_client_tls(options: &ClientTlsOptions) -> Result<ClientTls, Error> {
+fn build_client_tls(options: &ClientTlsOptions, alpn: ClientAlpn) -> Result<ClientTls, Error> {
     let provider = provider();
     let (roots, given) = trust_roots(options.ca.as_deref())?;
     let trust = Arc::new(ServerTrust::new(roots, given, &provider));
@@ -363,7 +383,10 @@ fn build_client_tls(options: &ClientTlsOptions) -> Result<ClientTls, Error> {
         }
         _ => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = match alpn {
+        ClientAlpn::Http1 => vec![b"http/1.1".to_vec()],
+        ClientAlpn::H2 => vec![b"h2".to_vec()],
+    };
     Ok(ClientTls {
         config: Arc::new(config),
         judge_after: (!options.reject_unauthorized).then_some(trust),

@@ -36,7 +36,8 @@ mod trust;
 
 pub use certificate::{DistinguishedName, PeerCertificate};
 pub(crate) use config::{
-    client_tls, handshake_error, server_tls, ClientCerts, ClientTls, Role, ServerTls,
+    client_tls, client_tls_for, handshake_error, server_tls, ClientAlpn, ClientCerts, ClientTls,
+    Role, ServerTls,
 };
 pub use config::{ClientTlsOptions, ServerOptions, SniContext};
 use trust::ClientTrust;

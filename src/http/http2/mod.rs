@@ -1,9 +1,21 @@
-//! Node's `http2` module, its compatibility API: one `(req, res)` handler
-//! serves HTTP/2, and HTTP/1.1 beside it when asked, with the same
-//! [`IncomingMessage`] and [`ServerResponse`] handles as [`http`](crate::http).
+//! Node's `http2` module. On the server, its compatibility API: one
+//! `(req, res)` handler serves HTTP/2, and HTTP/1.1 beside it when asked,
+//! with the same [`IncomingMessage`] and [`ServerResponse`] handles as
+//! [`http`](crate::http). On the client, its core API: [`connect`] opens a
+//! [`ClientHttp2Session`], whose [`request`](ClientHttp2Session::request)
+//! opens a [`ClientHttp2Stream`].
 //!
 //! | Node | nodelike |
 //! |---|---|
+//! | `http2.connect(authority, options)` | [`connect`]`(authority, ClientSessionOptions)` |
+//! | `session.request(headers)` | [`ClientHttp2Session::request`] |
+//! | `stream.on('response', (headers) => ..)` | [`ClientHttp2Stream::on_response`] |
+//! | `stream.on('data' / 'end' / 'trailers' / 'error' / 'close' / 'drain')` | `on_data`, `on_end`, `on_trailers`, `on_error`, `on_close`, `on_drain` |
+//! | `stream.write(chunk)` → bool, `stream.end(chunk)`, `stream.sendTrailers(h)` | [`ClientHttp2Stream::write`], [`end`](ClientHttp2Stream::end), [`send_trailers`](ClientHttp2Stream::send_trailers) |
+//! | `stream.close(code)`, `stream.rstCode`, `pause()`/`resume()` | [`ClientHttp2Stream::close`], [`rst_code`](ClientHttp2Stream::rst_code), [`pause`](ClientHttp2Stream::pause)/[`resume`](ClientHttp2Stream::resume) |
+//! | `session.on('connect' / 'error' / 'close' / 'goaway' / 'remoteSettings')` | `on_connect`, `on_error`, `on_close`, `on_goaway`, `on_remote_settings` |
+//! | `session.close()`, `session.destroy()`, `session.ping(cb)` | [`ClientHttp2Session::close`], [`destroy`](ClientHttp2Session::destroy), [`ping`](ClientHttp2Session::ping) |
+//! | `session.localSettings`, `session.remoteSettings` | [`ClientHttp2Session::settings`], [`remote_settings`](ClientHttp2Session::remote_settings) |
 //! | `http2.createServer(handler)` (h2c) | [`create_server`]`(ServerOptions::default(), handler)` |
 //! | `http2.createSecureServer({ cert, key, allowHTTP1 }, handler)` | [`create_secure_server`]`(tls, ServerOptions { allow_http1: true, .. }, handler)` |
 //! | `req.httpVersion` | [`IncomingMessage::http_version`] (`"2.0"`) |
@@ -23,7 +35,13 @@
 //!
 //! The protocol itself (frames, HPACK, flow control, the limits against
 //! known attacks) is the sans-IO core in [`h2`](crate::http::h2); the glue
-//! between it and the handles is `http/server/h2.rs`.
+//! between it and the handles is `http/server/h2.rs` (server) and
+//! `http/http2/client.rs` (client).
+
+mod client;
+
+pub use crate::http::h2::{ErrorCode, Settings};
+pub use client::{connect, ClientHttp2Session, ClientHttp2Stream, ClientSessionOptions};
 
 use crate::http::h2::Config;
 use crate::http::{IncomingMessage, Server, ServerResponse};
