@@ -992,6 +992,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_body_after_an_early_response_is_drained_up_to_the_budget() {
+        let mut d = Draining::default();
+        // Streams not being drained are none of its business.
+        assert!(!d.account(1, DRAIN_BUDGET + 1, false));
+        d.0.push((1, 0));
+        d.0.push((3, 0));
+        assert!(!d.account(1, DRAIN_BUDGET, false));
+        // One byte past the budget: reset it, and forget it.
+        assert!(d.account(1, 1, false));
+        assert!(!d.account(1, 1, false));
+        // A body that ends within the budget leaves quietly, as does
+        // one that ends on the very frame that passes it (nothing to stop).
+        assert!(!d.account(3, 10, true));
+        assert!(d.0.is_empty());
+        d.0.push((5, 0));
+        assert!(!d.account(5, DRAIN_BUDGET + 1, true));
+        d.0.push((7, 0));
+        d.forget(7);
+        assert!(d.0.is_empty());
+    }
+
+    #[test]
     fn the_preface_is_told_from_http1_at_every_length() {
         for n in 0..PREFACE.len() {
             assert_eq!(sniff(&PREFACE[..n]), Sniffed::Undecided, "{n} bytes");
