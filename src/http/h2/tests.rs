@@ -776,7 +776,11 @@ fn the_rest_of_a_request_answered_early_is_still_checked() {
     let cases: &[(&[(&str, &str)], Vec<u8>, ErrorCode)] = &[
         (
             &[("content-length", "10")],
-            cat(&[data(1, b"te", false), data(1, b"st", false), data(1, b"ing", true)]),
+            cat(&[
+                data(1, b"te", false),
+                data(1, b"st", false),
+                data(1, b"ing", true),
+            ]),
             ErrorCode::ProtocolError,
         ),
         (
@@ -786,12 +790,18 @@ fn the_rest_of_a_request_answered_early_is_still_checked() {
         ),
         (
             &[],
-            cat(&[data(1, b"test", false), headers(1, &[(":method", "POST")], true)]),
+            cat(&[
+                data(1, b"test", false),
+                headers(1, &[(":method", "POST")], true),
+            ]),
             ErrorCode::ProtocolError,
         ),
         (
             &[],
-            cat(&[data(1, b"test", false), headers(1, &[("x-test", "ok")], false)]),
+            cat(&[
+                data(1, b"test", false),
+                headers(1, &[("x-test", "ok")], false),
+            ]),
             ErrorCode::ProtocolError,
         ),
         (
