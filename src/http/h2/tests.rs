@@ -773,7 +773,9 @@ fn the_rest_of_a_request_answered_early_is_still_checked() {
     // stream, what the client still sends is held to the same rules
     // (httpwg's content-length, trailer and flow-control cases against a
     // handler that answers at once).
-    let cases: &[(&[(&str, &str)], Vec<u8>, ErrorCode)] = &[
+    // (extra request fields, what the client sends next, the reset expected)
+    type Case = (&'static [(&'static str, &'static str)], Vec<u8>, ErrorCode);
+    let cases: &[Case] = &[
         (
             &[("content-length", "10")],
             cat(&[
