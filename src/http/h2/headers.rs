@@ -229,6 +229,39 @@ fn valid_value(value: &[u8]) -> bool {
         && !edge(value.last())
 }
 
+/// Whether two authorities (`host[:port]`) name the same entity after
+/// the scheme-based normalization RFC 9113 §8.3.1 asks of every server
+/// (RFC 3986 §6.2.3): the host compared case-insensitively, and an empty
+/// port or the scheme's default port the same as none.
+fn same_authority(a: &[u8], b: &[u8], scheme: &[u8]) -> bool {
+    let default_port: &[u8] = match scheme {
+        b"http" => b"80",
+        b"https" => b"443",
+        _ => b"",
+    };
+    let normalize = |v| split_authority(v, default_port);
+    let ((ha, pa), (hb, pb)) = (normalize(a), normalize(b));
+    ha.eq_ignore_ascii_case(hb) && pa == pb
+}
+
+/// `host[:port]` as (host, port), the port empty when absent or the
+/// scheme's default. The port follows the last colon unless that colon is
+/// inside an IPv6 literal (`[::1]`).
+fn split_authority<'v>(v: &'v [u8], default_port: &[u8]) -> (&'v [u8], &'v [u8]) {
+    let colon = v
+        .iter()
+        .rposition(|&c| c == b':')
+        .filter(|&i| !v.get(i..).unwrap_or_default().contains(&b']'));
+    let (host, port) = match colon {
+        Some(i) => (
+            v.get(..i).unwrap_or_default(),
+            v.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (v, &b""[..]),
+    };
+    (host, if port == default_port { &b""[..] } else { port })
+}
+
 fn parse_decimal(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         return None;
@@ -248,6 +281,7 @@ pub(crate) fn check(list: HeaderList<'_>, kind: SectionKind) -> Result<SectionIn
     let mut seen = 0u8;
     let mut regular_seen = false;
     let mut connect = false;
+    let (mut scheme, mut authority, mut host) = (None, None, None);
     for (name, value) in list.iter() {
         if !valid_value(value) {
             return Err("invalid field value");
@@ -278,6 +312,8 @@ pub(crate) fn check(list: HeaderList<'_>, kind: SectionKind) -> Result<SectionIn
                     }
                 }
                 PATH if value.is_empty() => return Err("empty :path"),
+                SCHEME => scheme = Some(value),
+                AUTHORITY => authority = Some(value),
                 STATUS => {
                     let status = match value {
                         [a, b, c] if value.iter().all(u8::is_ascii_digit) => {
@@ -305,6 +341,7 @@ pub(crate) fn check(list: HeaderList<'_>, kind: SectionKind) -> Result<SectionIn
             b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding"
             | b"upgrade" => return Err("connection-specific field"),
             b"te" if value != b"trailers" => return Err("te other than trailers"),
+            b"host" if kind == SectionKind::Request && host.is_none() => host = Some(value),
             b"content-length" if kind != SectionKind::Trailers => {
                 let n = parse_decimal(value).ok_or("invalid content-length")?;
                 if info.content_length.is_some_and(|m| m != n) {
@@ -330,6 +367,15 @@ pub(crate) fn check(list: HeaderList<'_>, kind: SectionKind) -> Result<SectionIn
             SectionKind::Request => "missing :method, :scheme or :path",
             _ => "missing :status",
         });
+    }
+    // §8.3.1: a Host naming another entity than :authority is malformed
+    // (a SHOULD): a router or a log that reads one and an origin check that
+    // reads the other would otherwise disagree about where the request
+    // goes.
+    if let (Some(authority), Some(host)) = (authority, host) {
+        if !same_authority(authority, host, scheme.unwrap_or_default()) {
+            return Err("host differs from :authority");
+        }
     }
     Ok(info)
 }
@@ -416,6 +462,50 @@ mod tests {
         .unwrap();
         assert_eq!((info.status, info.content_length), (200, Some(5)));
         assert!(section(&[("x-checksum", "abc")], SectionKind::Trailers).is_ok());
+    }
+
+    #[test]
+    fn a_host_naming_another_entity_than_the_authority_is_malformed() {
+        // RFC 9113 §8.3.1, with the scheme-based normalization it asks for.
+        let same = [
+            "example.com",
+            "EXAMPLE.com",
+            "example.com:443",
+            "example.com:",
+        ];
+        for host in same {
+            assert!(request_with(&[("host", host)]).is_ok(), "{host}");
+        }
+        let differ = ["example.com.different", "example.com:8443", "other"];
+        for host in differ {
+            assert_eq!(
+                request_with(&[("host", host)]),
+                Err("host differs from :authority"),
+                "{host}"
+            );
+        }
+        // http's default port is 80, not 443.
+        let http = |authority: &str, host: &str| {
+            section(
+                &[
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":path", "/"),
+                    (":authority", authority),
+                    ("host", host),
+                ],
+                SectionKind::Request,
+            )
+        };
+        assert!(http("a:80", "a").is_ok());
+        assert!(http("a:443", "a").is_err());
+        assert!(http("[::1]:80", "[::1]").is_ok());
+        assert!(http("[::1]", "[::2]").is_err());
+        // Host alone, or :authority alone, is fine.
+        let mut no_authority = GET.to_vec();
+        no_authority.pop();
+        no_authority.push(("host", "anything"));
+        assert!(section(&no_authority, SectionKind::Request).is_ok());
     }
 
     #[test]

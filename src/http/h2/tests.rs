@@ -731,6 +731,125 @@ fn trailers_end_the_stream_and_carry_no_pseudo_headers() {
     );
 }
 
+#[test]
+fn a_host_naming_another_entity_than_the_authority_resets_the_stream() {
+    // §8.3.1 (httpwg: "sends headers frame with mismatched host authority").
+    let mut list = POST.to_vec();
+    list.push(("host", "x.different"));
+    let ev = expect_stream_error(&headers(1, &list, true), 1, ErrorCode::ProtocolError);
+    assert!(ev.is_empty(), "{ev:?}");
+    // The same authority, written differently, is fine.
+    let mut list = POST.to_vec();
+    list.push(("host", "X:443"));
+    let (ev, out, err) = serve(&headers(1, &list, true));
+    assert_eq!((err, resets(&out)), (None, vec![]));
+    assert_eq!(ev, [Ev::Headers(1, fields(&list), true)]);
+}
+
+/// A server that got stream 1's head (POST with `extra` fields, no
+/// END_STREAM) and already sent a whole response: the stream is
+/// half-closed (local), the request body still to come.
+fn server_after_early_response(extra: &[(&str, &str)]) -> Connection {
+    let mut s = server();
+    let mut list = POST.to_vec();
+    list.extend_from_slice(extra);
+    let (ev, _, err) = feed(
+        &mut s,
+        &cat(&[opening(), headers(1, &list, false)]),
+        Feed::Whole,
+    );
+    assert_eq!((err, ev.len()), (None, 2), "{ev:?}");
+    let mut out = Vec::new();
+    s.send_headers(1, &[(&b":status"[..], &b"200"[..])], false, &mut out)
+        .unwrap();
+    s.send_data(1, b"hi", true, &mut out).unwrap();
+    assert_eq!(s.stream_state(1), StreamState::HalfClosedLocal);
+    s
+}
+
+#[test]
+fn the_rest_of_a_request_answered_early_is_still_checked() {
+    // §8.1 lets the server answer before the body; until it resets the
+    // stream, what the client still sends is held to the same rules
+    // (httpwg's content-length, trailer and flow-control cases against a
+    // handler that answers at once).
+    // (extra request fields, what the client sends next, the reset expected)
+    type Case = (&'static [(&'static str, &'static str)], Vec<u8>, ErrorCode);
+    let cases: &[Case] = &[
+        (
+            &[("content-length", "10")],
+            cat(&[
+                data(1, b"te", false),
+                data(1, b"st", false),
+                data(1, b"ing", true),
+            ]),
+            ErrorCode::ProtocolError,
+        ),
+        (
+            &[("content-length", "10")],
+            data(1, b"test", true),
+            ErrorCode::ProtocolError,
+        ),
+        (
+            &[],
+            cat(&[
+                data(1, b"test", false),
+                headers(1, &[(":method", "POST")], true),
+            ]),
+            ErrorCode::ProtocolError,
+        ),
+        (
+            &[],
+            cat(&[
+                data(1, b"test", false),
+                headers(1, &[("x-test", "ok")], false),
+            ]),
+            ErrorCode::ProtocolError,
+        ),
+        (
+            &[],
+            cat(&[window_update(1, 0x7fff_ffff), window_update(1, 0x7fff_ffff)]),
+            ErrorCode::FlowControlError,
+        ),
+    ];
+    for (extra, rest, code) in cases {
+        for how in [Feed::Whole, Feed::ByteByByte] {
+            let mut s = server_after_early_response(extra);
+            let (_, out, err) = feed(&mut s, rest, how);
+            assert_eq!(err, None, "{extra:?}");
+            assert_eq!(resets(&out), [(1, *code)], "{extra:?}");
+        }
+    }
+    // A well-formed rest closes the stream normally.
+    let mut s = server_after_early_response(&[("content-length", "4")]);
+    let (ev, out, err) = feed(&mut s, &data(1, b"test", true), Feed::Whole);
+    assert_eq!((err, resets(&out)), (None, vec![]));
+    assert_eq!(
+        ev,
+        [Ev::Data(1, b"test".to_vec(), true), Ev::StreamClosed(1)]
+    );
+}
+
+#[test]
+fn after_the_peers_goaway_the_connection_still_answers() {
+    // §6.8: GOAWAY stops new streams from the receiver, it does not end
+    // the connection; an unknown error code is no error (§7) (httpwg:
+    // "sends goaway frame with unknown error code").
+    let mut payload = 0u32.to_be_bytes().to_vec();
+    payload.extend_from_slice(&0xffu32.to_be_bytes());
+    let (ev, out, err) = serve(&cat(&[
+        raw(frame::TYPE_GOAWAY, 0, 0, &payload),
+        ping(*b"pingpong"),
+    ]));
+    assert_eq!(err, None);
+    assert_eq!(ev, [Ev::GoAway(0, ErrorCode::Unknown(0xff), vec![])]);
+    let acks: Vec<_> = frames(&out)
+        .into_iter()
+        .filter(|(h, p)| h.kind == frame::TYPE_PING && h.flags == frame::ACK && p == b"pingpong")
+        .collect();
+    assert_eq!(acks.len(), 1);
+}
+
 // ---- stream states (§5.1) ----
 
 #[test]

@@ -99,6 +99,9 @@ pub(crate) struct H2Conn {
     /// Ended responses whose last frame waits to reach the OS: (exchange,
     /// the socket's `written` mark it must pass).
     finishing: VecDeque<(ExId, u64)>,
+    /// Streams whose response is complete while their request's body is
+    /// still coming.
+    draining: Draining,
     /// Response header fields being encoded: names lowercased and values,
     /// back to back (reused; no allocation per response).
     scratch: Vec<u8>,
@@ -143,6 +146,51 @@ impl StreamMap {
     }
 }
 
+/// How much of a request body that arrives after its response is complete
+/// is read (and thrown away) before the stream is reset with NO_ERROR.
+///
+/// RFC 9113 §8.1 lets a server that answered early ask the client to stop
+/// sending with RST_STREAM NO_ERROR, and after sending RST_STREAM it must
+/// ignore the stream's frames (§5.1). Resetting at once would also ignore
+/// a malformed rest of the request (a body longer or shorter than its
+/// content-length, trailers without END_STREAM, pseudo-headers in
+/// trailers), which the core reports as stream errors while the stream
+/// lives. So the rest is read and checked, up to the RFC's default stream
+/// window (64 KiB); a bigger upload is cut short, so a client uploading a
+/// large body to a handler that did not want it stops soon.
+const DRAIN_BUDGET: usize = 65_535;
+
+/// The streams being drained (see [`DRAIN_BUDGET`]) and the body bytes
+/// thrown away on each: a short list, at most one entry per stream the
+/// core still has open.
+#[derive(Default)]
+struct Draining(Vec<(u32, usize)>);
+
+impl Draining {
+    /// What to do with `n` more bytes thrown away on `stream`: whether its
+    /// budget is spent (reset it now). An entry leaves at the body's end.
+    fn account(&mut self, stream: u32, n: usize, end_stream: bool) -> bool {
+        let Some(i) = self.0.iter().position(|&(s, _)| s == stream) else {
+            return false;
+        };
+        let spent = match self.0.get_mut(i) {
+            Some((_, taken)) => {
+                *taken = taken.saturating_add(n);
+                *taken > DRAIN_BUDGET
+            }
+            None => false,
+        };
+        if end_stream || spent {
+            self.0.swap_remove(i);
+        }
+        spent && !end_stream
+    }
+
+    fn forget(&mut self, stream: u32) {
+        self.0.retain(|&(s, _)| s != stream);
+    }
+}
+
 /// Turns connection `id` over to HTTP/2 (ALPN chose `h2`, or a cleartext
 /// connection opened with the preface): the HTTP/1.1 record goes, the
 /// core's SETTINGS go out, and the socket's bytes come here from now on.
@@ -158,6 +206,7 @@ pub(super) fn start(st: &mut ServerState, id: SockId, server: (usize, u32), conf
             life: Life::Serving,
             streams: StreamMap::default(),
             finishing: VecDeque::new(),
+            draining: Draining::default(),
             scratch: Vec::new(),
             ranges: Vec::new(),
             ticked: runtime::now(),
@@ -249,6 +298,7 @@ pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
                 // The listeners have the bytes (or nobody wants them): the
                 // window they took is the peer's again.
                 release(id, stream, chunk.len());
+                drain(id, stream, chunk.len(), end_stream);
                 if let (Some(ex), true) = (ex, end_stream) {
                     conn::emit_end(ex);
                 }
@@ -278,6 +328,20 @@ fn release(id: SockId, stream: u32, n: usize) {
             let core = &mut c.core;
             net::write_with(id, |out| core.release(stream, n, out));
         }
+    });
+}
+
+/// Counts body bytes that arrived after the response was complete; resets
+/// the stream with NO_ERROR once they pass [`DRAIN_BUDGET`].
+fn drain(id: SockId, stream: u32, n: usize, end_stream: bool) {
+    with_state(|st| {
+        let c = st.h2conns.get_mut(id)?;
+        if c.draining.account(stream, n, end_stream) {
+            let core = &mut c.core;
+            net::write_with(id, |out| core.reset(stream, ErrorCode::NoError, out));
+            net::flush_soon(id);
+        }
+        Some(())
     });
 }
 
@@ -384,6 +448,7 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
         core,
         streams,
         finishing,
+        draining,
         life,
         server,
         ticked,
@@ -463,16 +528,20 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             data,
             end_stream,
         },
-        Event::Trailers { stream, fields } => match streams.exchange_of(stream) {
-            Some(ex) => {
-                if let Some(e) = exchanges.get_mut(ex) {
-                    e.incoming.set_trailers(fields.iter());
+        Event::Trailers { stream, fields } => {
+            draining.forget(stream);
+            match streams.exchange_of(stream) {
+                Some(ex) => {
+                    if let Some(e) = exchanges.get_mut(ex) {
+                        e.incoming.set_trailers(fields.iter());
+                    }
+                    Step::End { ex, len }
                 }
-                Step::End { ex, len }
+                None => Step::Skip(len),
             }
-            None => Step::Skip(len),
-        },
+        }
         Event::Reset { stream, .. } => {
+            draining.forget(stream);
             let ex = streams.exchange_of(stream);
             streams.forget(stream);
             match ex {
@@ -484,14 +553,16 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             }
         }
         Event::WindowOpened { .. } | Event::SettingsChanged => Step::WindowOpened(len),
-        Event::GoAway { .. } => {
-            // The client will open no more streams; those in flight finish.
-            if *life == Life::Serving {
-                *life = Life::GoingAway;
-            }
+        // The client is shutting down: it opens no more streams, and it
+        // closes the connection once its streams are done. Until then the
+        // connection is still answered (PING, SETTINGS, the streams in
+        // flight, §6.8), so it is not closed from here; a client that never
+        // closes meets the idle timeout like any other.
+        Event::GoAway { .. } | Event::PingAck { .. } => Step::Skip(len),
+        Event::StreamClosed { stream } => {
+            draining.forget(stream);
             Step::Skip(len)
         }
-        Event::PingAck { .. } | Event::StreamClosed { .. } => Step::Skip(len),
     }
 }
 
@@ -664,11 +735,16 @@ fn push_body(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId, stream: u
 /// The response's last frame is queued: `finish` once it reaches the OS.
 fn finish_sending(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId) -> bool {
     if !e.request.complete() {
-        // The response is whole before the request's body: the client
-        // may stop sending it (RFC 9113 §8.1).
+        // The response is whole before the request's body: the rest of the
+        // body is read, checked and thrown away, up to DRAIN_BUDGET, then
+        // the client is told to stop (RFC 9113 §8.1).
         if let Wire::Http2 { stream } = e.wire {
-            let core = &mut c.core;
-            net::write_with(sock, |out| core.reset(stream, ErrorCode::NoError, out));
+            if matches!(
+                c.core.stream_state(stream),
+                h2::StreamState::Open | h2::StreamState::HalfClosedLocal
+            ) {
+                c.draining.0.push((stream, 0));
+            }
         }
     }
     c.finishing.push_back((ex, net::queued_mark(sock)));
@@ -1028,6 +1104,28 @@ mod tests {
         assert_eq!(decimal(0, &mut buf), b"0");
         assert_eq!(decimal(200, &mut buf), b"200");
         assert_eq!(decimal(u64::MAX, &mut buf), b"18446744073709551615");
+    }
+
+    #[test]
+    fn a_body_after_an_early_response_is_drained_up_to_the_budget() {
+        let mut d = Draining::default();
+        // Streams not being drained are none of its business.
+        assert!(!d.account(1, DRAIN_BUDGET + 1, false));
+        d.0.push((1, 0));
+        d.0.push((3, 0));
+        assert!(!d.account(1, DRAIN_BUDGET, false));
+        // One byte past the budget: reset it, and forget it.
+        assert!(d.account(1, 1, false));
+        assert!(!d.account(1, 1, false));
+        // A body that ends within the budget leaves quietly, as does
+        // one that ends on the very frame that passes it (nothing to stop).
+        assert!(!d.account(3, 10, true));
+        assert!(d.0.is_empty());
+        d.0.push((5, 0));
+        assert!(!d.account(5, DRAIN_BUDGET + 1, true));
+        d.0.push((7, 0));
+        d.forget(7);
+        assert!(d.0.is_empty());
     }
 
     #[test]
