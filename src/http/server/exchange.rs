@@ -373,12 +373,7 @@ impl Exchange {
                 "Cannot write headers after they are sent to the client",
             ));
         }
-        if !(100..=999).contains(&status) {
-            return Err(Error::new(
-                ErrorKind::InvalidHeader,
-                format!("Invalid status code: {status}"),
-            ));
-        }
+        self.check_status(status)?;
         for (name, value) in headers {
             check_header(name, value)?;
         }
@@ -411,6 +406,30 @@ impl Exchange {
         }
         self.response_head = ResponseHead::Fixed;
         Ok(())
+    }
+
+    /// Whether `status` can be this response's status: 100 to 999 over
+    /// HTTP/1.1 (Node's `ERR_HTTP_INVALID_STATUS_CODE` range); over HTTP/2
+    /// a final status, 200 to 599, since a 1xx cannot end a stream and
+    /// HTTP/2 carries no other (Node's `ERR_HTTP2_INFO_STATUS_NOT_ALLOWED`
+    /// and `ERR_HTTP2_STATUS_INVALID`).
+    pub(crate) fn check_status(&self, status: u16) -> Result<(), Error> {
+        let (range, what) = match self.wire {
+            Wire::Http2 { .. } if (100..200).contains(&status) => (
+                200..=599,
+                "Informational status codes cannot be used as the response's status",
+            ),
+            Wire::Http2 { .. } => (200..=599, "Invalid status code"),
+            _ => (100..=999, "Invalid status code"),
+        };
+        if range.contains(&status) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::InvalidHeader,
+                format!("{what}: {status}"),
+            ))
+        }
     }
 
     fn add_line(&mut self, name: &str, value: &str) {

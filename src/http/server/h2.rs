@@ -793,7 +793,7 @@ fn write_head(
         };
         let (name, value) = (&line[..colon], &line[colon + 1..]);
         let value = value.strip_prefix(b" ").unwrap_or(value);
-        if is_connection_specific(name) {
+        if is_connection_specific(name, value) {
             continue;
         }
         push(scratch, name, value);
@@ -862,14 +862,19 @@ fn write_trailers(c: &mut H2Conn, e: &mut Exchange, sock: SockId, stream: u32) {
 }
 
 /// Header fields HTTP/2 forbids (RFC 9113 §8.2.2): they describe one
-/// HTTP/1.1 hop.
-fn is_connection_specific(name: &[u8]) -> bool {
+/// HTTP/1.1 hop. `te` is allowed only as `trailers`; `http2-settings`
+/// belongs to the HTTP/1.1 upgrade (the fields Node refuses).
+fn is_connection_specific(name: &[u8], value: &[u8]) -> bool {
+    if name.eq_ignore_ascii_case(b"te") {
+        return !value.eq_ignore_ascii_case(b"trailers");
+    }
     [
         &b"connection"[..],
         b"keep-alive",
         b"proxy-connection",
         b"transfer-encoding",
         b"upgrade",
+        b"http2-settings",
     ]
     .iter()
     .any(|n| n.eq_ignore_ascii_case(name))

@@ -245,7 +245,9 @@ impl ServerResponse {
     }
 
     /// Sets the status code for implicit headers (Node's
-    /// `response.statusCode = 404`).
+    /// `response.statusCode = 404`). Over HTTP/2 only a final status
+    /// (200 to 599) is accepted; any other is reported to `on_error` and
+    /// the status stays as it was (Node throws).
     ///
     /// ```no_run
     /// # fn f(res: nodelike::http::ServerResponse) {
@@ -261,6 +263,11 @@ impl ServerResponse {
                     ErrorKind::HeadersSent,
                     "Cannot set the status after headers are sent",
                 ));
+            }
+            // Over HTTP/2 a status that cannot be sent is refused here,
+            // as Node's setter does; HTTP/1.1 checks it with the head.
+            if matches!(e.wire, Wire::Http2 { .. }) {
+                e.check_status(status)?;
             }
             e.status = status;
             Ok(())
