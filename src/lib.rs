@@ -99,8 +99,8 @@ mod error;
 pub mod fs;
 pub mod guide;
 pub mod http;
-#[cfg(feature = "tls")]
 pub use http::http2;
+#[cfg(feature = "tls")]
 pub use http::https;
 pub mod net;
 pub mod querystring;

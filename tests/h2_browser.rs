@@ -8,6 +8,7 @@
 //! The certificate is the test PKI's; chromium is told to accept it
 //! (`--ignore-certificate-errors`), as it cannot be taught a CA from the
 //! command line.
+#![cfg(feature = "tls")]
 
 mod common;
 

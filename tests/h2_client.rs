@@ -4,6 +4,7 @@
 //! thread's loop and logs what it observes, one event a line; the asserts
 //! read the log. No assertion is about timing: a deadline only turns a
 //! hang into a failure.
+#![cfg(feature = "tls")]
 
 mod common;
 

@@ -773,17 +773,15 @@ fn serverresponse_destroy() {
 /// Ports `test-http2-compat-serverresponse-close.js`: the client resets
 /// the stream after the first DATA of a response that has not ended; the
 /// server's request and response each get `close` (the request's as
-/// `Aborted`), and no error. Not asserted: Node's `res.writableFinished`
-/// is `false` in that `close`; nodelike says `true` over HTTP/2 (the
-/// response is marked abandoned before its `close`, in
-/// `conn::abort_exchange`; HTTP/1.1 says `false`).
+/// `Aborted`), and no error; inside that `close`, `writable_finished()`
+/// is `false`, as Node's `res.writableFinished`.
 #[test]
 fn serverresponse_close_when_client_resets() {
     let (server, log) = serve(|req, res, log| {
         let l = log.clone();
         req.on_close(move |why| note(&l, format!("req close {why:?}")));
         let l = log.clone();
-        res.on_close(move || note(&l, "res close"));
+        res.on_close(move || note(&l, format!("res close {}", res.writable_finished())));
         let l = log.clone();
         res.on_error(move |e| note(&l, format!("res error {e}")));
         res.write_head(200, &[]);
@@ -794,14 +792,14 @@ fn serverresponse_close_when_client_resets() {
     let seen = fetch(server.port(), vec![r]);
     assert_eq!(seen[0].body, b"a");
     assert_eq!(seen[0].rst, Some(ErrorCode::Cancel));
-    let mut got = wait_for(&log, "res close");
+    let mut got = wait_for(&log, "res close false");
     let deadline = Instant::now() + Duration::from_secs(20);
     while got.len() < 2 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
         got = lines(&log);
     }
     got.sort();
-    assert_eq!(got, ["req close Aborted", "res close"]);
+    assert_eq!(got, ["req close Aborted", "res close false"]);
     server.stop();
 }
 

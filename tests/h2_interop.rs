@@ -5,6 +5,7 @@
 //! scenario runs over TLS (ALPN `h2`) and over cleartext (h2c with prior
 //! knowledge). No assertion is about timing; deadlines only turn a hang
 //! into a failure.
+#![cfg(feature = "tls")]
 
 mod common;
 

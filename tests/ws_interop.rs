@@ -433,6 +433,7 @@ impl OurServer {
         format!("ws://127.0.0.1:{}{path}", self.port)
     }
 
+    #[cfg(feature = "tls")]
     fn secure_url(&self, path: &str) -> String {
         format!("wss://localhost:{}{path}", self.port)
     }

@@ -35,7 +35,8 @@
 //! 12. [WebSocket](ch12_websocket): the handshake, frames and masking, a
 //!     strict receiver, back-pressure, the close handshake and the
 //!     heartbeat, compression.
-//! 13. [HTTP/2](ch13_http2): ALPN and the preface, the sans-IO core,
+//! 13. HTTP/2: `ch13_http2` (with the `tls` feature, the default): ALPN
+//!     and the preface, the sans-IO core,
 //!     streams as exchanges behind the same handles, flow control as
 //!     back-pressure, and the limits one connection of many streams needs.
 //!

@@ -527,7 +527,11 @@ fn on_connected(sock: SockId, result: std::io::Result<()>) {
 
 /// The TLS handshake finished: the session is up if the server chose `h2`.
 fn on_secured(sock: SockId) {
+    #[cfg(feature = "tls")]
     let alpn = net::Socket::from_id(sock).alpn_protocol();
+    // Without TLS support no session is ever secured; kept for the table.
+    #[cfg(not(feature = "tls"))]
+    let alpn: Option<String> = None;
     if alpn.as_deref() == Some("h2") {
         ready(sock);
     } else {

@@ -17,7 +17,7 @@
 //! | `session.close()`, `session.destroy()`, `session.ping(cb)` | [`ClientHttp2Session::close`], [`destroy`](ClientHttp2Session::destroy), [`ping`](ClientHttp2Session::ping) |
 //! | `session.localSettings`, `session.remoteSettings` | [`ClientHttp2Session::settings`], [`remote_settings`](ClientHttp2Session::remote_settings) |
 //! | `http2.createServer(handler)` (h2c) | [`create_server`]`(ServerOptions::default(), handler)` |
-//! | `http2.createSecureServer({ cert, key, allowHTTP1 }, handler)` | [`create_secure_server`]`(tls, ServerOptions { allow_http1: true, .. }, handler)` |
+//! | `http2.createSecureServer({ cert, key, allowHTTP1 }, handler)` | `create_secure_server(tls, ServerOptions { allow_http1: true, .. }, handler)` (the `tls` feature) |
 //! | `req.httpVersion` | [`IncomingMessage::http_version`] (`"2.0"`) |
 //! | `req.headers[':authority']` | `req.headers().get(":authority")` (and `host`) |
 //! | `server.on('stream', (stream, headers) => ..)` | [`Server::on_stream`]`(\|stream, headers\| ..)` |
@@ -47,6 +47,7 @@ use crate::http::h2::Config;
 use crate::http::{IncomingMessage, Server, ServerResponse};
 
 pub use crate::http::{Http2Session, RespondOptions, ServerHttp2Stream};
+#[cfg(feature = "tls")]
 use crate::Error;
 
 /// How an HTTP/2 server serves: whether HTTP/1.1 is served beside it, and

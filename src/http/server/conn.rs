@@ -817,7 +817,6 @@ pub(super) fn abort_exchange(ex: ExId) {
     let req_open = with_state(|st| {
         let e = st.exchanges.get_mut(ex)?;
         e.socket = None;
-        e.response_body.reach(ResponseBody::Abandoned);
         Some(e.request.close())
     })
     .flatten()
@@ -826,7 +825,15 @@ pub(super) fn abort_exchange(ex: ExId) {
     if req_open {
         emit_ex(ex, |l| &mut l.req_close, |f| f(CloseReason::Aborted));
     }
-    with_state(|st| free_if_done(st, ex));
+    // Abandoned only now: inside `close` the response was not finished
+    // (Node's `writableFinished` is false there), as on the socket-close
+    // path.
+    with_state(|st| {
+        if let Some(e) = st.exchanges.get_mut(ex) {
+            e.response_body.reach(ResponseBody::Abandoned);
+        }
+        free_if_done(st, ex)
+    });
 }
 
 /// Moves finished responses off the front of the queue, hands the next

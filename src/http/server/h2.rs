@@ -643,8 +643,16 @@ pub(super) fn send(
     }
     let Some(sock) = e.socket else {
         // The stream was reset or its connection died: the bytes go
-        // nowhere, but `end` is still `end`.
-        return Some(Ok(false));
+        // nowhere (`end` is still `end`), and a write is misuse, as Node's
+        // `ERR_HTTP2_INVALID_STREAM` says.
+        if end && data.is_empty() {
+            return Some(Ok(false));
+        }
+        return Some(Err(Error::new(
+            ErrorKind::WriteAfterEnd,
+            "The stream has been destroyed",
+        )
+        .with_code("ERR_HTTP2_INVALID_STREAM")));
     };
     let Some(c) = h2conns.get_mut(sock) else {
         return Some(Ok(false));

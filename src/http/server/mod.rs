@@ -1227,6 +1227,7 @@ static ACCEPTOR: net::Acceptor = net::Acceptor {
 fn on_secured(id: SockId) {
     let server = with_state(|st| st.conns.get(id).map(|c| c.server)).flatten();
     if let Some(server) = server {
+        #[cfg(feature = "tls")]
         choose_protocol_by_alpn(id, server);
         let socket = Socket::from_id(id);
         emit_server(server, |l| &mut l.secure_connection, |f| f(socket));
@@ -1236,6 +1237,7 @@ fn on_secured(id: SockId) {
 /// An HTTP/2 server's TLS connection: ALPN decides between HTTP/2 and
 /// HTTP/1.1 (served only with `allow_http1`; otherwise the connection is
 /// closed, as Node's `unknownProtocol` default does).
+#[cfg(feature = "tls")]
 fn choose_protocol_by_alpn(id: SockId, server: (usize, u32)) {
     let Some(Some(mode)) =
         with_state(|st| st.servers.get(server.0).and_then(|srv| srv.http2.clone()))
