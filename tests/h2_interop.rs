@@ -293,6 +293,71 @@ fn a_cancelled_upload_closes_its_request_as_aborted() {
 }
 
 #[test]
+fn server_close_sends_goaway_and_the_stream_in_flight_finishes() {
+    // The handler closes the server while its own response is half sent:
+    // GOAWAY goes out (last stream 1), the response still completes, then
+    // the connection closes (and with it the server's loop).
+    let server = TestServer::start(|| -> Server {
+        let me: std::rc::Rc<std::cell::Cell<Option<Server>>> = Default::default();
+        let handle = me.clone();
+        let server = http2::create_server(http2::ServerOptions::default(), move |_req, res| {
+            res.write_head(200, &[("Content-Type", "text/plain")]);
+            res.write("first-");
+            if let Some(server) = handle.get() {
+                server.close();
+            }
+            nodelike::set_timeout(move || res.end("second"), 50);
+        });
+        me.set(Some(server));
+        server
+    });
+    let lines = node(&server.url("/"), "graceful", None);
+    let goaway = lines.iter().position(|l| l == "goaway 0 1");
+    let answer = lines.iter().position(|l| l == "answer 200 first-second");
+    assert!(goaway.is_some() && answer.is_some(), "{lines:?}");
+    assert_eq!(lines.last().map(String::as_str), Some("closed"), "{lines:?}");
+    server.stop();
+}
+
+#[test]
+fn nghttp_fetches_over_tls_and_h2c() {
+    // nghttp (nghttp2's client), installed with apt-get when missing.
+    if !have("nghttp") {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client")
+            .stdin(Stdio::null())
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()) && have("nghttp"),
+            "this test needs `nghttp` (Debian's nghttp2-client), and apt-get failed ({status:?})"
+        );
+    }
+    let p = pki();
+    let (tx, _rx) = mpsc::channel();
+    let nghttp = |url: &str| -> String {
+        let out = common::output_within(
+            Command::new("nghttp").args(["-v", "-n", url]).stdin(Stdio::null()),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "nghttp {url}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let clear = h2c_server(tx.clone());
+    let log = nghttp(&clear.url("/hello/1"));
+    assert!(log.contains(":status: 200"), "{log}");
+    assert!(log.contains("recv DATA frame"), "{log}");
+    assert!(log.contains("recv SETTINGS frame"), "{log}");
+    clear.stop();
+    let secure = tls_server(&p, tx);
+    // nghttp checks no certificate: the TLS part is ALPN and the frames.
+    let log = nghttp(&format!("https://localhost:{}/hello/2", secure.port()));
+    assert!(log.contains("The negotiated protocol: h2"), "{log}");
+    assert!(log.contains(":status: 200"), "{log}");
+    secure.stop();
+}
+
+#[test]
 fn curl_speaks_http2_by_alpn_and_with_prior_knowledge_and_http1_still_works() {
     assert!(have("curl"), "this test needs `curl` on the PATH");
     let p = pki();

@@ -104,6 +104,13 @@ const scenarios = {
     setTimeout(() => { req.close(http2.constants.NGHTTP2_CANCEL); say('cancelled'); 
       setTimeout(() => { request({ ':path': '/hello/after' }, undefined, (e, h, b) => { say('after', h[':status']); session.close(); }); }, 50); }, 100);
   },
+  // The server closes (GOAWAY) while this stream is in flight: the stream
+  // still completes, then the connection closes.
+  graceful() {
+    request({ ':path': '/close-then-answer' }, undefined, (err, h, body) => {
+      say('answer', err ? err.code : h[':status'], body.toString());
+    });
+  },
   // HEAD and 304/204: no body.
   head() {
     request({ ':path': '/hello/h', ':method': 'HEAD' }, undefined, (err, h, body) => {
