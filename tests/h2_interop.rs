@@ -263,6 +263,22 @@ fn destroying_a_response_resets_only_its_stream() {
 }
 
 #[test]
+fn expect_100_continue_gets_an_informational_head_first() {
+    each_transport("continue", |lines, how| {
+        let order: Vec<&str> = lines
+            .iter()
+            .map(String::as_str)
+            .filter(|l| *l == "continue" || l.starts_with("status") || l.starts_with("echo"))
+            .collect();
+        assert_eq!(
+            order,
+            ["continue", "status 200", "echo the body"],
+            "{how}: {lines:?}"
+        );
+    });
+}
+
+#[test]
 fn head_and_no_content_answers_have_no_body() {
     each_transport("head", |lines, how| {
         // As Node's HTTP/1.1 does for HEAD: no body, and no length made up
@@ -315,7 +331,11 @@ fn server_close_sends_goaway_and_the_stream_in_flight_finishes() {
     let goaway = lines.iter().position(|l| l == "goaway 0 1");
     let answer = lines.iter().position(|l| l == "answer 200 first-second");
     assert!(goaway.is_some() && answer.is_some(), "{lines:?}");
-    assert_eq!(lines.last().map(String::as_str), Some("closed"), "{lines:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("closed"),
+        "{lines:?}"
+    );
     server.stop();
 }
 
@@ -337,10 +357,16 @@ fn nghttp_fetches_over_tls_and_h2c() {
     let (tx, _rx) = mpsc::channel();
     let nghttp = |url: &str| -> String {
         let out = common::output_within(
-            Command::new("nghttp").args(["-v", "-n", url]).stdin(Stdio::null()),
+            Command::new("nghttp")
+                .args(["-v", "-n", url])
+                .stdin(Stdio::null()),
             Duration::from_secs(60),
         );
-        assert!(out.status.success(), "nghttp {url}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "nghttp {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let clear = h2c_server(tx.clone());

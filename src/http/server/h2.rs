@@ -229,6 +229,9 @@ enum Step<'a> {
         ex: ExId,
         len: usize,
         end_stream: bool,
+        /// `expect: 100-continue`: `check_continue` listeners decide, else
+        /// a 100 goes out before `request` (Node's compatibility API).
+        expects_continue: bool,
     },
     Data {
         stream: u32,
@@ -273,10 +276,16 @@ pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
                 ex,
                 len,
                 end_stream,
+                expects_continue,
             } => {
                 pos += len;
                 emit_stream(server, ex);
-                conn::dispatch_request(server, ex, Kind::Normal);
+                let kind = if expects_continue && !end_stream {
+                    Kind::Continue
+                } else {
+                    Kind::Normal
+                };
+                conn::dispatch_request(server, ex, kind);
                 if end_stream {
                     conn::emit_end(ex);
                 }
@@ -510,11 +519,15 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             ex.wire = Wire::Http2 { stream };
             rebuild_request_head(ex, fields.iter());
             streams.insert(stream, ex_id);
+            let expects_continue = fields
+                .iter()
+                .any(|(n, v)| n == b"expect" && v.eq_ignore_ascii_case(b"100-continue"));
             Step::Request {
                 server: *server,
                 ex: ex_id,
                 len,
                 end_stream,
+                expects_continue,
             }
         }
         Event::Data {
@@ -997,6 +1010,31 @@ pub(super) fn go_away(st: &mut ServerState, id: SockId) -> bool {
     net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
     net::flush_soon(id);
     true
+}
+
+/// `res.write_continue()` over HTTP/2: an informational HEADERS with
+/// `:status 100`, before the final head.
+pub(super) fn write_continue(ex: ExId) {
+    with_state(|st| {
+        let ServerState {
+            h2conns, exchanges, ..
+        } = st;
+        let e = exchanges.get(ex)?;
+        let (Wire::Http2 { stream }, Some(sock)) = (e.wire, e.socket) else {
+            return None;
+        };
+        if e.response_head.is_written() {
+            return None;
+        }
+        let core = &mut h2conns.get_mut(sock)?.core;
+        let status: [(&[u8], &[u8]); 1] = [(b":status", b"100")];
+        net::write_with(sock, |out| {
+            if let Err(err) = core.send_headers(stream, &status, false, out) {
+                log::debug!("socket {}: stream {stream}: 100: {err}", sock.key);
+            }
+        });
+        Some(())
+    });
 }
 
 /// The core API's `stream` event, when anyone listens.

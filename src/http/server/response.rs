@@ -154,6 +154,10 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "writeContinue")]
     pub fn write_continue(&self) {
+        if self.read(|e| matches!(e.wire, Wire::Http2 { .. })) {
+            super::h2::write_continue(self.ex);
+            return;
+        }
         with_state(|st| {
             let e = st.exchanges.get(self.ex);
             if matches!(e, Some(e) if !e.response_head.is_written() && e.wire == Wire::Http1) {

@@ -111,6 +111,16 @@ const scenarios = {
       say('answer', err ? err.code : h[':status'], body.toString());
     });
   },
+  // Expect: 100-continue: the body goes only after the server's 100.
+  continue() {
+    const req = session.request({ ':path': '/echo', ':method': 'POST', expect: '100-continue' });
+    const chunks = [];
+    req.on('continue', () => { say('continue'); req.end('the body'); });
+    req.on('response', (h) => say('status', h[':status']));
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => { say('echo', Buffer.concat(chunks).toString()); session.close(); });
+    req.on('error', (e) => { say('stream-error', e.code); process.exit(4); });
+  },
   // HEAD and 304/204: no body.
   head() {
     request({ ':path': '/hello/h', ':method': 'HEAD' }, undefined, (err, h, body) => {
