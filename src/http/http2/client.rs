@@ -96,12 +96,10 @@ pub struct ClientHttp2Stream {
 /// [`ClientHttp2Session::unref`]).
 ///
 /// ```no_run
-/// use nodelike::{http2, https};
-/// let options = http2::ClientSessionOptions {
-///     tls: https::ClientTlsOptions { ca: Some(std::fs::read("ca.pem").unwrap()), ..Default::default() },
-///     ..Default::default()
-/// };
-/// let session = http2::connect("https://localhost:8443", options);
+/// use nodelike::http2;
+/// // Over TLS: `connect("https://localhost:8443", ClientSessionOptions {
+/// // tls: https::ClientTlsOptions { ca: Some(..), .. }, .. })`.
+/// let session = http2::connect("http://localhost:8080", Default::default());
 /// session.on_connect(|| println!("connected"));
 /// let req = session.request(&[(":path", "/")]);
 /// req.on_end(move || session.close());
