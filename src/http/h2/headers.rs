@@ -424,9 +424,47 @@ impl<'a> ToField<'a> for &(&'a [u8], &'a [u8]) {
     }
 }
 
+/// Whether a field is one HTTP/2 forbids (RFC 9113 §8.2.2): it describes
+/// one HTTP/1.1 hop (`connection`, `keep-alive`, `proxy-connection`,
+/// `transfer-encoding`, `upgrade`, `http2-settings`), or is `te` with any
+/// value but `trailers`. Names compare case-insensitively, so the server
+/// and the client can drop such fields a handler set before lowercasing.
+pub(crate) fn is_connection_specific(name: &[u8], value: &[u8]) -> bool {
+    if name.eq_ignore_ascii_case(b"te") {
+        return !value.eq_ignore_ascii_case(b"trailers");
+    }
+    [
+        &b"connection"[..],
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+        b"http2-settings",
+    ]
+    .iter()
+    .any(|n| n.eq_ignore_ascii_case(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_fields_are_told_apart_whatever_their_case() {
+        for name in [
+            "Connection",
+            "keep-alive",
+            "Proxy-Connection",
+            "Transfer-Encoding",
+            "upgrade",
+            "HTTP2-Settings",
+        ] {
+            assert!(is_connection_specific(name.as_bytes(), b"x"), "{name}");
+        }
+        assert!(is_connection_specific(b"TE", b"gzip"));
+        assert!(!is_connection_specific(b"te", b"Trailers"));
+        assert!(!is_connection_specific(b"content-type", b"text/plain"));
+    }
 
     fn section(fields: &[(&str, &str)], kind: SectionKind) -> Result<SectionInfo, &'static str> {
         let mut buf = FieldBuf::default();

@@ -66,6 +66,7 @@ mod tests;
 
 pub use connection::{Config, ConnState, Connection, Event, Role};
 pub use error::{ErrorCode, H2Error};
+pub(crate) use headers::is_connection_specific;
 pub use headers::{HeaderIter, HeaderList, ToField};
 pub use settings::Settings;
 pub use stream::StreamState;

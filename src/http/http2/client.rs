@@ -18,6 +18,7 @@
 //! [`write`](ClientHttp2Stream::write) says `false` (then `drain`) when that
 //! queue is past the high-water mark.
 
+use crate::http::h2::is_connection_specific;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -1474,25 +1475,12 @@ fn emit_stream<F: ?Sized + 'static>(
     )
 }
 
-/// Header fields HTTP/2 forbids (RFC 9113 §8.2.2).
-fn is_connection_specific(name: &str) -> bool {
-    [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-    ]
-    .iter()
-    .any(|n| n.eq_ignore_ascii_case(name))
-}
-
 /// Header pairs as HTTP/2 fields: names lowercased, connection-specific
 /// ones dropped.
 fn lowercase_fields(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
     pairs
         .iter()
-        .filter(|(n, _)| !is_connection_specific(n))
+        .filter(|(n, v)| !is_connection_specific(n.as_bytes(), v.as_bytes()))
         .map(|(n, v)| (n.to_ascii_lowercase().into_bytes(), v.as_bytes().to_vec()))
         .collect()
 }

@@ -29,6 +29,7 @@ use super::exchange::{ExId, Exchange, ResponseBody, StreamReading, Wire};
 use super::{with_state, ServerState};
 use crate::http::h1::DateCache;
 use crate::http::h2::hpack::Field;
+use crate::http::h2::is_connection_specific;
 use crate::http::h2::{self, ErrorCode, Event};
 use crate::net::{self, Cause, SockId, HIGH_WATER_MARK};
 use crate::runtime;
@@ -880,25 +881,6 @@ fn write_trailers(c: &mut H2Conn, e: &mut Exchange, sock: SockId, stream: u32) {
             log::debug!("socket {}: stream {stream}: {err}", sock.key);
         }
     });
-}
-
-/// Header fields HTTP/2 forbids (RFC 9113 §8.2.2): they describe one
-/// HTTP/1.1 hop. `te` is allowed only as `trailers`; `http2-settings`
-/// belongs to the HTTP/1.1 upgrade (the fields Node refuses).
-fn is_connection_specific(name: &[u8], value: &[u8]) -> bool {
-    if name.eq_ignore_ascii_case(b"te") {
-        return !value.eq_ignore_ascii_case(b"trailers");
-    }
-    [
-        &b"connection"[..],
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"upgrade",
-        b"http2-settings",
-    ]
-    .iter()
-    .any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Windows opened: every stream with a held body sends what it now may.
