@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import free_port, rss_kib, say, wait_listening
+from benchlib import free_port, rss_kib, say, stop, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -57,8 +57,7 @@ def main():
         time.sleep(1.0)
         after = rss_kib(proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc, grace=10)
     print(f"{a.example}: {a.conns} connections, each a {len(head)}-byte head and no body")
     print(f"  RSS {before} KiB before, {during} KiB with them open "
           f"({(during - before) / a.conns:.1f} KiB per connection), {after} KiB after they closed")

@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 
-from benchlib import ensure_wrk, free_port, say, wait_listening
+from benchlib import ensure_wrk, free_port, say, stop, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -55,8 +55,7 @@ def one_round(binary, secs, flood_connections):
         flood_out = flood.communicate()[0]
         rps = re.search(r"Requests/sec:\s+([\d.]+)", flood_out)
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
     return idle, busy, float(rps.group(1)) if rps else 0.0
 
 

@@ -15,13 +15,12 @@ and the compressed size. A report, not a test: nothing is asserted.
 import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import cpu_secs, ensure_wrk, free_port, say, wait_listening  # noqa: E402
+from benchlib import cpu_secs, ensure_wrk, free_port, pinned, say, stop, wait_listening  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,12 +44,6 @@ http.createServer((req, res) => {
 """
 
 
-def pinned(cpu, argv):
-    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
-
-
 def run_one(name, argv, port, secs, conns):
     proc = subprocess.Popen(pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -67,11 +60,7 @@ def run_one(name, argv, port, secs, conns):
         requests = int(m.group(1)) if m else 0
         return requests / secs, (cpu / requests * 1e3) if requests else float("nan"), size
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def main():

@@ -16,15 +16,13 @@ an empty SETTINGS, a SETTINGS ack once the server's arrives, and one GET.
 """
 import argparse
 import os
-import shlex
 import socket
 import ssl
 import statistics
 import subprocess
 import tempfile
-import time
 
-from benchlib import free_port, make_cert, rss_kib, say, wait_listening
+from benchlib import free_port, make_cert, rss_per_connection, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -81,32 +79,7 @@ def read_answer(s, h2):
 def measure(argv, opener, h2, conns):
     port = free_port()
     argv = [a.replace("{port}", str(port)) for a in argv]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socks = []
-    try:
-        wait_listening(proc, port, argv[0])
-        warm = opener(port)
-        read_answer(warm, h2)
-        time.sleep(0.3)
-        before = rss_kib(proc.pid)
-        for i in range(conns):
-            socks.append(opener(port))
-            if (i + 1) % 500 == 0:
-                say(f"  {i + 1}/{conns} connections")
-        for s in socks:
-            read_answer(s, h2)
-        time.sleep(0.5)
-        after = rss_kib(proc.pid)
-        warm.close()
-    finally:
-        for s in socks:
-            s.close()
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return (after - before) / conns
+    return rss_per_connection(argv, port, opener, conns, lambda s: read_answer(s, h2))
 
 
 def main():

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_secs, free_port, make_cert, say, wait_listening
+from benchlib import PinnedServer as Server, cpu_secs, ensure, make_cert, pinned, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -44,20 +44,6 @@ const handler = (req, res) => {
 (cert ? http2.createSecureServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, handler)
       : http2.createServer(handler)).listen(+port, '127.0.0.1');
 """
-
-
-def pinned(cpu, argv):
-    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
-
-
-def ensure(program, package):
-    if shutil.which(program):
-        return
-    say(f"{program} is missing: installing {package} (apt-get)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=True)
 
 
 def nginx_argv(port, scratch, cert, key, tls):
@@ -79,28 +65,6 @@ http {{
 }}
 """)
     return ["nginx", "-p", scratch, "-c", conf]
-
-
-class Server:
-    """A server process on a free port, pinned to CPU 1."""
-
-    def __init__(self, name, make_argv):
-        self.name, self.make_argv = name, make_argv
-
-    def __enter__(self):
-        self.port = free_port()
-        self.proc = subprocess.Popen(pinned(1, self.make_argv(self.port)),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_listening(self.proc, self.port, self.name)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def run_h2load(server, tls, requests, clients, streams):

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_secs, ensure_wrk, free_port, say, wait_listening
+from benchlib import cpu_secs, ensure_wrk, free_port, say, stop, wait_listening
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,8 +74,7 @@ def main():
                 results[path].append((rps, used * 1e6 / max(total, 1)))
                 say(f"round {r + 1} {path}: {rps:,.0f} req/s, {used * 1e6 / max(total, 1):.1f} us CPU/req")
     finally:
-        server.terminate()
-        server.wait()
+        stop(server)
         os.unlink(body.name)
     print()
     print(f"echo of a {a.body}-byte POST, wrk -c{a.connections}, {a.rounds} x {a.secs} s (medians)")

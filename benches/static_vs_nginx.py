@@ -30,27 +30,13 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_secs, ensure_wrk, free_port, say, wait_listening
+from benchlib import PinnedServer as Server, cpu_secs, ensure, ensure_wrk, pinned, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 SIZES = {"1k": 1024, "1m": 1 << 20, "100m": 100 << 20}
-
-
-def pinned(cpu, argv):
-    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
-
-
-def ensure_nginx():
-    if shutil.which("nginx"):
-        return
-    say("nginx is missing: installing it (apt-get update && apt-get install -y nginx-light)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "nginx-light"], check=True)
 
 
 def nginx_argv(www, port, scratch):
@@ -71,28 +57,6 @@ http {{
 }}
 """)
     return ["nginx", "-p", scratch, "-c", conf]
-
-
-class Server:
-    """A server process on a free port, pinned to CPU 1."""
-
-    def __init__(self, name, make_argv):
-        self.name, self.make_argv = name, make_argv
-
-    def __enter__(self):
-        self.port = free_port()
-        self.proc = subprocess.Popen(pinned(1, self.make_argv(self.port)),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_listening(self.proc, self.port, self.name)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
@@ -134,7 +98,7 @@ def main():
             sys.exit(f"unknown size {s!r}: use {', '.join(SIZES)}")
 
     ensure_wrk()
-    ensure_nginx()
+    ensure("nginx", "nginx-light")
     if not a.no_build:
         say("building examples/file_server (release)")
         subprocess.run(["cargo", "build", "--release", "--example", "file_server"],

@@ -19,9 +19,8 @@ import ssl
 import statistics
 import subprocess
 import tempfile
-import time
 
-from benchlib import free_port, make_cert, rss_kib, say, wait_listening
+from benchlib import free_port, make_cert, rss_per_connection, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
@@ -29,47 +28,26 @@ HERE = os.path.join(ROOT, "benches")
 
 def measure(cmd, conns, cert, key):
     port = free_port()
-    argv = shlex.split(cmd.format(port=port, cert=cert, key=key))
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    socks = []
-    try:
-        wait_listening(proc, port, argv[0])
-        # One connection first, so lazily built state (config, caches) is
-        # not counted per connection.
-        warm = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
-        warm.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        warm.recv(4096)
-        time.sleep(0.3)
-        before = rss_kib(proc.pid)
-        for i in range(conns):
-            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
-            s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            socks.append(s)
-            if (i + 1) % 500 == 0:
-                say(f"  {i + 1}/{conns} connections")
-        for s in socks:
-            s.settimeout(10)
-            got = b""
-            while b"\r\n\r\n" not in got:
-                chunk = s.recv(4096)
-                if not chunk:
-                    raise RuntimeError("the server closed an idle connection")
-                got += chunk
-        time.sleep(0.5)
-        after = rss_kib(proc.pid)
-        warm.close()
-    finally:
-        for s in socks:
-            s.close()
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return (after - before) / conns
+
+    def open_one(port):
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        return s
+
+    def answered(s):
+        s.settimeout(10)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("the server closed an idle connection")
+            got += chunk
+
+    argv = shlex.split(cmd.format(port=port, cert=cert, key=key))
+    return rss_per_connection(argv, port, open_one, conns, answered)
 
 
 def main():

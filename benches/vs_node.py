@@ -22,38 +22,10 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import cpu_secs, ensure_wrk, free_port, make_cert, say, wait_listening
+from benchlib import PinnedServer as Server, ensure_wrk, make_cert, pinned, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
-
-
-def pinned(cpu, argv):
-    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
-
-
-class Server:
-    def __init__(self, name, argv):
-        self.name, self.argv = name, argv
-
-    def __enter__(self):
-        self.port = free_port()
-        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
-        self.proc = subprocess.Popen(pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_listening(self.proc, self.port, self.name)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def cpu_secs(self):
-        return cpu_secs(self.proc.pid)
 
 
 def wrk(server, secs, conns, pipelined, scheme="http", close=False):

@@ -28,10 +28,9 @@ import socket
 import statistics
 import struct
 import subprocess
-import time
 import zlib
 
-from benchlib import free_port, rss_kib, say, wait_listening
+from benchlib import free_port, rss_per_connection, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
@@ -103,29 +102,7 @@ def open_connection(port, kind):
 def measure(cmd, conns, kind):
     port = free_port()
     argv = shlex.split(cmd.format(port=port))
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    socks = []
-    try:
-        wait_listening(proc, port, argv[0])
-        warm = open_connection(port, kind)
-        time.sleep(0.3)
-        before = rss_kib(proc.pid)
-        for i in range(conns):
-            socks.append(open_connection(port, kind))
-            if (i + 1) % 1000 == 0:
-                say(f"  {i + 1}/{conns} connections")
-        time.sleep(0.5)
-        after = rss_kib(proc.pid)
-        warm.close()
-    finally:
-        for s in socks:
-            s.close()
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return (after - before) / conns
+    return rss_per_connection(argv, port, lambda port: open_connection(port, kind), conns)
 
 
 def main():

@@ -26,40 +26,11 @@ import statistics
 import subprocess
 import sys
 
-from benchlib import cpu_secs, free_port, say, wait_listening
+from benchlib import PinnedServer, pinned, say
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "benches")
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-
-
-def pinned(cpu, argv):
-    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
-        return ["taskset", "-c", str(cpu)] + argv
-    return argv
-
-
-class Server:
-    def __init__(self, name, argv):
-        self.name, self.argv = name, argv
-
-    def __enter__(self):
-        self.port = free_port()
-        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
-        self.proc = subprocess.Popen(pinned(1, argv), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_listening(self.proc, self.port, self.name)
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def cpu_secs(self):
-        return cpu_secs(self.proc.pid)
 
 
 def build_load():
@@ -122,7 +93,7 @@ def main():
         for r in range(a.rounds):
             for name, argv in servers.items():
                 say(f"[{depth} in flight] round {r + 1}/{a.rounds}: {name} ({a.secs:g}s)...")
-                with Server(name, argv) as s:
+                with PinnedServer(name, argv, cwd=ROOT) as s:
                     got[name].append(load(exe, s, a, depth))
         med = {n: tuple(statistics.median(x[i] for x in runs) for i in range(5)) for n, runs in got.items()}
         rows.append((depth, med))

@@ -60,7 +60,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from benchlib import free_port, say  # noqa: E402
+from benchlib import Proc, free_port, say, wait_listening  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 REQUIREMENTS = os.path.join(HERE, "requirements-py27.txt")
@@ -121,50 +121,6 @@ def ensure_wstest():
 
 
 # ---------------------------------------------------------------- processes
-
-class Proc:
-    """A child in its own process group; stop() kills the whole group."""
-
-    def __init__(self, argv, log_path, what):
-        self.what = what
-        self.log = open(log_path, "wb")
-        self.p = subprocess.Popen(argv, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def stop(self):
-        if self.p.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.p.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.p.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-        else:
-            # The leader is gone; anything it left in its group goes too.
-            try:
-                os.killpg(self.p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.log.close()
-
-
-def wait_accepting(proc, port, secs=30):
-    import socket
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        if proc.p.poll() is not None:
-            raise RuntimeError(f"{proc.what} exited early (exit {proc.p.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{proc.what} never listened on 127.0.0.1:{port}")
-
 
 def command(template, **fields):
     argv = shlex.split(template)
@@ -285,11 +241,11 @@ def run_server_mode(a, py, outdir, cases, exclude):
     say(f"autobahn: server {' '.join(argv)} ({url}), wstest -m fuzzingclient -s {os.path.relpath(spec, ROOT)}")
     started = []
     try:
-        server = Proc(argv, os.path.join(outdir, "server.log"), "the server")
+        server = Proc(argv, os.path.join(outdir, "server.log"), "the server", cwd=ROOT)
         started.append(server)
-        wait_accepting(server, port)
+        wait_listening(server, port, server.what, secs=30)
         wstest = Proc([py, os.path.join(HERE, "wstest_loopback.py"), "-m", "fuzzingclient", "-s", spec],
-                      os.path.join(outdir, "wstest.log"), "wstest")
+                      os.path.join(outdir, "wstest.log"), "wstest", cwd=ROOT)
         started.append(wstest)
         deadline = time.time() + a.timeout
         while wstest.p.poll() is None:
@@ -317,10 +273,10 @@ def run_client_mode(a, py, outdir, cases, exclude):
     started = []
     try:
         wstest = Proc([py, os.path.join(HERE, "wstest_loopback.py"), "-m", "fuzzingserver", "-s", spec,
-                       "--webport", "0"], os.path.join(outdir, "wstest.log"), "wstest")
+                       "--webport", "0"], os.path.join(outdir, "wstest.log"), "wstest", cwd=ROOT)
         started.append(wstest)
-        wait_accepting(wstest, port)
-        client = Proc(argv, os.path.join(outdir, "client.log"), "the client")
+        wait_listening(wstest, port, wstest.what, secs=30)
+        client = Proc(argv, os.path.join(outdir, "client.log"), "the client", cwd=ROOT)
         started.append(client)
         try:
             client.p.wait(a.timeout)

@@ -43,16 +43,14 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from benchlib import free_port, say  # noqa: E402
+from benchlib import Proc, free_port, say, wait_listening  # noqa: E402
 
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 HTTPWG_VERSION = "0.2.5"
@@ -122,49 +120,6 @@ def ensure_httpwg():
 
 # ---------------------------------------------------------------- processes
 
-class Proc:
-    """A child in its own process group; stop() kills the whole group."""
-
-    def __init__(self, argv, log_path, what, cwd=ROOT):
-        self.what = what
-        self.log = open(log_path, "wb")
-        self.p = subprocess.Popen(argv, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def stop(self):
-        if self.p.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 3), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.p.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.p.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    pass
-        else:
-            try:
-                os.killpg(self.p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.log.close()
-
-
-def wait_accepting(proc, port, secs=30):
-    import socket
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        if proc.p.poll() is not None:
-            raise RuntimeError(f"{proc.what} exited early (exit {proc.p.returncode})")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{proc.what} never listened on 127.0.0.1:{port}")
-
-
 def our_argv(template, port):
     argv = [a.format(port=port) for a in shlex.split(template)]
     if template == DEFAULT_SERVER:
@@ -220,7 +175,7 @@ def run_httpwg(httpwg, port, args, log_path):
 def against(what, argv, port, httpwg, args, cwd=ROOT):
     server = Proc(argv, os.path.join(args.outdir, f"{what}-server.log"), what, cwd=cwd)
     try:
-        wait_accepting(server, port)
+        wait_listening(server, port, server.what, secs=30)
         say(f"httpwg: {what} on 127.0.0.1:{port}")
         verdicts = run_httpwg(httpwg, port, args, os.path.join(args.outdir, f"{what}-httpwg.log"))
         if server.p.poll() is not None:
