@@ -939,7 +939,10 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
     let now = runtime::now();
     if now.duration_since(s.ticked) >= Duration::from_secs(1) {
         s.ticked = now;
-        s.core.tick();
+        let core = &mut s.core;
+        net::write_with(sock, |out| {
+            let _ = core.tick(out);
+        });
     }
     let SessionRec {
         core,
@@ -1095,6 +1098,7 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             }
         }
         Event::WindowOpened { .. } => Step::WindowOpened(len),
+        Event::SettingsAcked => Step::Skip(len),
         Event::SettingsChanged => {
             *settings_seen = true;
             Step::Settings(len, *core.peer_settings())
