@@ -999,6 +999,48 @@ impl Connection {
         }
     }
 
+    /// Sends GOAWAY naming `last_stream_id` as the last of the peer's
+    /// streams we process, without closing the connection whatever `code`
+    /// says (Node's `session.goaway(code, lastStreamID, opaqueData)`):
+    /// streams in flight go on, no new ones open (ours are refused, the
+    /// peer's above the id ignored). The id is capped at the highest stream
+    /// the peer opened and at the id of an earlier GOAWAY (§6.8: it never
+    /// grows). Refused, with nothing written, on a failed connection or
+    /// when the id names one of our own streams.
+    ///
+    /// ```
+    /// use nodelike::http::h2::{Config, ConnState, Connection, ErrorCode, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// let mut out = Vec::new();
+    /// client.start(&mut out);
+    /// assert!(client.send_goaway(ErrorCode::NoError, 1, b"", &mut out).is_err()); // ours
+    /// client.send_goaway(ErrorCode::EnhanceYourCalm, 0, b"slow down", &mut out).unwrap();
+    /// assert!(matches!(client.state(), ConnState::Handshaking | ConnState::GoingAway { .. }));
+    /// ```
+    pub fn send_goaway(
+        &mut self,
+        code: ErrorCode,
+        last_stream_id: u32,
+        debug: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), H2Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if last_stream_id != 0 && self.is_local(last_stream_id) {
+            return Err(conn(
+                ErrorCode::ProtocolError,
+                "GOAWAY names the last of the peer's streams, not ours",
+            ));
+        }
+        let last = last_stream_id
+            .min(self.last_peer_stream)
+            .min(self.goaway_sent.unwrap_or(MAX_ID));
+        frame::write_goaway(out, last, code, debug);
+        self.goaway_sent = Some(last);
+        Ok(())
+    }
+
     /// Starts a new flood-counting period and counts time for our
     /// unacknowledged SETTINGS: the I/O layer calls it once a second. When
     /// our oldest SETTINGS has waited `settings_timeout_ticks` ticks, GOAWAY
