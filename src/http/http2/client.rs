@@ -2029,8 +2029,9 @@ impl ClientHttp2Session {
             match result {
                 None => Err(invalid_session()),
                 Some(Err(e)) => {
-                    let too_many = s.core.settings_unacked() >= 10;
-                    let code = if too_many && settings.validate().is_ok() {
+                    // The core says INTERNAL_ERROR for "too many awaiting
+                    // acknowledgment", the RFC's codes for bad values.
+                    let code = if e.code() == ErrorCode::InternalError {
                         "ERR_HTTP2_MAX_PENDING_SETTINGS_ACK"
                     } else {
                         "ERR_HTTP2_INVALID_SETTING_VALUE"
