@@ -1295,3 +1295,42 @@ fn an_idle_session_emits_timeout_and_its_listener_decides() {
         );
     });
 }
+
+#[test]
+fn settings_changes_queue_up_to_ten_unacknowledged_then_cancel_at_close() {
+    use nodelike::http::h2::Settings;
+    node_peers(|how, authority, options, _| {
+        let lines = with_session(authority, options, |session, log| {
+            let l = log.clone();
+            session.on_connect(move || {
+                // Our first SETTINGS is in flight: nine more fit.
+                for n in 1..=10 {
+                    let update = Settings {
+                        max_concurrent_streams: Some(n),
+                        ..session.local_settings()
+                    };
+                    let l2 = l.clone();
+                    let sent = session.update_settings(update, move |acked| {
+                        say(
+                            &l2,
+                            match acked {
+                                Ok((s, _)) => format!("acked {:?}", s.max_concurrent_streams),
+                                Err(e) => format!("cancelled {}", e.code()),
+                            },
+                        );
+                    });
+                    if let Err(e) = sent {
+                        say(&l, format!("refused {n} {}", e.code()));
+                    }
+                }
+                // Closed before the server can answer: every one waiting
+                // hears so.
+                session.destroy();
+            });
+        });
+        let mut expected = vec!["refused 10 ERR_HTTP2_MAX_PENDING_SETTINGS_ACK".to_owned()];
+        expected.extend((1..=9).map(|_| "cancelled ERR_HTTP2_SETTINGS_CANCEL".to_owned()));
+        expected.push("session closed".to_owned());
+        assert_eq!(lines, expected, "{how}");
+    });
+}
