@@ -1069,23 +1069,23 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             for (n, v) in fields.iter() {
                 headers.append_raw(n, v);
             }
+            // An informational head (100, 103) is not the response (the
+            // core never lets one end the stream).
+            let informational = fields
+                .get(b":status")
+                .is_some_and(|v| v.first() == Some(&b'1'));
             if let Some(r) = streams.get_mut(h).and_then(Option::as_mut) {
                 r.active_at = now;
+                if !informational {
+                    r.head = Vec::new();
+                }
             }
-            if fields
-                .get(b":status")
-                .is_some_and(|v| v.first() == Some(&b'1'))
-            {
-                // An informational head (100, 103): not the response (the
-                // core never lets one end the stream).
+            if informational {
                 return Step::Informational {
                     stream: h,
                     headers,
                     len,
                 };
-            }
-            if let Some(r) = streams.get_mut(h).and_then(Option::as_mut) {
-                r.head = Vec::new();
             }
             Step::Response {
                 stream: h,
