@@ -2215,3 +2215,83 @@ fn a_smaller_hpack_table_applies_only_once_acknowledged() {
     let (_, _, err) = feed(&mut c, &head(three), Feed::Whole);
     assert_eq!(err.map(|e| e.code()), Some(ErrorCode::CompressionError));
 }
+
+#[test]
+fn a_goaway_of_our_choosing_keeps_the_connection_and_never_promises_more() {
+    let mut s = server();
+    let mut start = Vec::new();
+    s.start(&mut start);
+    let (_, _, err) = feed(
+        &mut s,
+        &cat(&[opening(), headers(3, POST, false)]),
+        Feed::Whole,
+    );
+    assert_eq!(err, None);
+    let mut out = Vec::new();
+    // An error code does not close it (Node's session.goaway); the id is
+    // capped at the highest stream the peer opened, then never grows.
+    s.send_goaway(ErrorCode::EnhanceYourCalm, 99, b"x", &mut out)
+        .unwrap();
+    s.send_goaway(ErrorCode::NoError, 5, b"", &mut out).unwrap();
+    assert!(s.send_goaway(ErrorCode::NoError, 2, b"", &mut out).is_err()); // even: ours
+    assert_eq!(
+        goaways(&out),
+        [(3, ErrorCode::EnhanceYourCalm), (3, ErrorCode::NoError)]
+    );
+    assert_eq!(
+        s.state(),
+        ConnState::GoingAway {
+            sent: Some(3),
+            received: None
+        }
+    );
+    // Stream 3 goes on; a new one is ignored.
+    let (ev, out, err) = feed(
+        &mut s,
+        &cat(&[data(3, b"on", true), headers(5, GET, true)]),
+        Feed::Whole,
+    );
+    assert_eq!((ev, err), (vec![Ev::Data(3, b"on".to_vec(), true)], None));
+    assert!(resets(&out).is_empty());
+}
+
+#[test]
+fn a_larger_frame_size_is_accepted_as_soon_as_it_is_sent() {
+    // The peer may use our larger MAX_FRAME_SIZE once it reads it, before
+    // its ACK reaches us; a smaller one holds only after the ACK.
+    let big = vec![1u8; 20_000];
+    let input = cat(&[
+        opening(),
+        settings_ack(),
+        headers(1, POST, false),
+        data(1, &big, false),
+    ]);
+    let mut s = server();
+    s.start(&mut Vec::new());
+    let update = Settings {
+        max_frame_size: 32_768,
+        ..*s.local_settings()
+    };
+    s.send_settings(update, &mut Vec::new()).unwrap();
+    let (ev, _, err) = feed(&mut s, &input, Feed::Whole);
+    assert_eq!(err, None);
+    assert_eq!(ev.last(), Some(&Ev::Data(1, big.clone(), false)));
+    // Back down to 16 384: still 32 768 until acknowledged.
+    s.send_settings(
+        Settings {
+            max_frame_size: 16_384,
+            ..update
+        },
+        &mut Vec::new(),
+    )
+    .unwrap();
+    let (_, _, err) = feed(&mut s, &data(1, &big, false), Feed::Whole);
+    assert_eq!(err, None);
+    let (ev, _, err) = feed(
+        &mut s,
+        &cat(&[settings_ack(), settings_ack(), data(1, &big, false)]),
+        Feed::Whole,
+    );
+    assert_eq!(ev, [Ev::SettingsAcked, Ev::SettingsAcked]);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::FrameSizeError));
+}
