@@ -269,7 +269,7 @@ fn eighty_parallel_streams_queue_behind_nodes_limit_of_fifty() {
             });
             let l = log.clone();
             session.on_connect(move || say(&l, "connect"));
-            let ours = session.settings();
+            let ours = session.local_settings();
             say(
                 &log,
                 format!(
@@ -1051,4 +1051,286 @@ fn a_paused_stream_keeps_body_trailers_and_end_in_order() {
             "session closed"
         ]
     );
+}
+
+/// The body of `path` on a fresh session to `authority`, logged as
+/// `"{label} {body}"`; the session closes after.
+fn fetch_into(
+    authority: &str,
+    options: ClientSessionOptions,
+    path: &str,
+    label: &'static str,
+    log: &Log,
+) {
+    let session = http2::connect(authority, options);
+    let l = log.clone();
+    collect(session.request(&[(":path", path)]), move |seen, _| {
+        say(
+            &l,
+            format!("{label} {}", String::from_utf8_lossy(&seen.body)),
+        );
+        session.close();
+    });
+}
+
+#[test]
+fn changed_settings_apply_once_node_acknowledges_them() {
+    use nodelike::http::h2::Settings;
+    node_peers(|how, authority, options, _| {
+        let lines = with_session(authority, options, |session, log| {
+            let l = log.clone();
+            session.on_local_settings(move |s| {
+                say(&l, format!("local-settings {}", s.initial_window_size));
+            });
+            let l = log.clone();
+            session.on_connect(move || {
+                let bad = Settings {
+                    max_frame_size: 1,
+                    ..session.local_settings()
+                };
+                let refused = session.update_settings(bad, |_| panic!("refused: never called"));
+                say(
+                    &l,
+                    format!("bad {:?}", refused.map_err(|e| e.code().to_owned())),
+                );
+                let update = Settings {
+                    initial_window_size: 1 << 20,
+                    max_concurrent_streams: Some(7),
+                    ..session.local_settings()
+                };
+                let l2 = l.clone();
+                let sent = session.update_settings(update, move |acked| {
+                    let (settings, _rtt) = acked.expect("acknowledged");
+                    say(
+                        &l2,
+                        format!(
+                            "acked {} {:?} in effect {} pending {}",
+                            settings.initial_window_size,
+                            settings.max_concurrent_streams,
+                            session.local_settings().initial_window_size,
+                            session.pending_settings_ack()
+                        ),
+                    );
+                    // What Node has now, on the same session.
+                    let l3 = l2.clone();
+                    collect(
+                        session.request(&[(":path", "/remote-settings")]),
+                        move |seen, _| {
+                            say(&l3, format!("node {}", String::from_utf8_lossy(&seen.body)));
+                            session.close();
+                        },
+                    );
+                });
+                say(
+                    &l,
+                    format!(
+                        "sent {:?} pending {}",
+                        sent.is_ok(),
+                        session.pending_settings_ack()
+                    ),
+                );
+            });
+        });
+        assert_eq!(
+            lines,
+            [
+                "bad Err(\"ERR_HTTP2_INVALID_SETTING_VALUE\")",
+                "sent true pending true",
+                "local-settings 262144",
+                "local-settings 1048576",
+                "acked 1048576 Some(7) in effect 1048576 pending false",
+                "node 1048576 7 seen=262144,1048576",
+                "session closed",
+            ],
+            "{how}"
+        );
+    });
+}
+
+#[test]
+fn a_clients_goaway_reaches_node_without_closing_the_session_itself() {
+    node_peers(|how, authority, options, _| {
+        let auth = authority.to_owned();
+        let opts = options.clone();
+        let lines = with_session(authority, options, |session, log| {
+            let l = log.clone();
+            collect(session.request(&[(":path", "/hello/x")]), move |seen, _| {
+                say(&l, format!("hello {}", String::from_utf8_lossy(&seen.body)));
+                // The last stream id names the server's streams: ours is refused.
+                say(
+                    &l,
+                    format!("own id {}", session.goaway(ErrorCode::NoError, 1, b"")),
+                );
+                say(
+                    &l,
+                    format!(
+                        "goaway {}",
+                        session.goaway(ErrorCode::NoError, 0, b"client done")
+                    ),
+                );
+                // Still open on our side: Node is the one to close it.
+                say(&l, format!("closed {}", session.closed()));
+            });
+            let l = log.clone();
+            session.on_close(move || fetch_into(&auth, opts.clone(), "/goaways", "node saw", &l));
+        });
+        assert_eq!(
+            lines,
+            [
+                "hello hello x",
+                "own id false",
+                "goaway true",
+                "closed false",
+                "session closed",
+                "node saw 0 0 client done",
+            ],
+            "{how}"
+        );
+    });
+}
+
+#[test]
+fn a_103_early_hint_comes_to_on_headers_before_the_response() {
+    node_peers(|how, authority, options, _| {
+        let lines = with_session(authority, options, |session, log| {
+            let req = session.request(&[(":path", "/early-hints")]);
+            let l = log.clone();
+            req.on_headers(move |h| {
+                say(
+                    &l,
+                    format!(
+                        "headers {} {}",
+                        h.get(":status").unwrap_or("-"),
+                        h.get("link").unwrap_or("-")
+                    ),
+                );
+            });
+            let l = log.clone();
+            collect(req, move |seen, _| {
+                say(
+                    &l,
+                    format!(
+                        "response {} {}",
+                        seen.status,
+                        String::from_utf8_lossy(&seen.body)
+                    ),
+                );
+                session.close();
+            });
+        });
+        assert_eq!(
+            lines,
+            [
+                "headers 103 </style.css>; rel=preload",
+                "response 200 hinted",
+                "session closed",
+            ],
+            "{how}"
+        );
+    });
+}
+
+#[test]
+fn an_idle_stream_times_out_and_a_busy_neighbour_does_not() {
+    node_peers(|how, authority, options, _| {
+        let lines = with_session(authority, options, |session, log| {
+            let idle = session.request(&[(":path", "/hang")]);
+            idle.set_timeout(200);
+            let l = log.clone();
+            idle.on_timeout(move || {
+                say(&l, "idle timeout");
+                idle.close(ErrorCode::Cancel);
+            });
+            let l = log.clone();
+            collect(idle, move |seen, code| {
+                say(&l, format!("idle closed {:?} {:?}", code, seen.error));
+            });
+            // 60 bytes 50 ms apart: busy for about 3 s, never idle for 1 s.
+            let busy = session.request(&[(":path", "/drip/60")]);
+            busy.set_timeout(1_000);
+            let l = log.clone();
+            busy.on_timeout(move || say(&l, "busy timeout"));
+            let l = log.clone();
+            collect(busy, move |seen, _| {
+                say(&l, format!("busy done {}", seen.body.len()));
+                session.close();
+            });
+        });
+        assert_eq!(
+            lines,
+            [
+                "idle timeout",
+                "idle closed Some(Cancel) None",
+                "busy done 60",
+                "session closed",
+            ],
+            "{how}"
+        );
+    });
+}
+
+#[test]
+fn an_idle_session_emits_timeout_and_its_listener_decides() {
+    node_peers(|how, authority, options, _| {
+        let lines = with_session(authority, options, |session, log| {
+            session.set_timeout(200);
+            let l = log.clone();
+            session.on_timeout(move || {
+                say(&l, "session timeout");
+                session.destroy();
+            });
+            let l = log.clone();
+            collect(session.request(&[(":path", "/hang")]), move |seen, code| {
+                say(&l, format!("hang closed {:?} {:?}", code, seen.error));
+            });
+        });
+        assert_eq!(
+            lines,
+            [
+                "session timeout",
+                "hang closed Some(Cancel) None",
+                "session closed",
+            ],
+            "{how}"
+        );
+    });
+}
+
+#[test]
+fn settings_changes_queue_up_to_ten_unacknowledged_then_cancel_at_close() {
+    use nodelike::http::h2::Settings;
+    node_peers(|how, authority, options, _| {
+        let lines = with_session(authority, options, |session, log| {
+            let l = log.clone();
+            session.on_connect(move || {
+                // Our first SETTINGS is in flight: nine more fit.
+                for n in 1..=10 {
+                    let update = Settings {
+                        max_concurrent_streams: Some(n),
+                        ..session.local_settings()
+                    };
+                    let l2 = l.clone();
+                    let sent = session.update_settings(update, move |acked| {
+                        say(
+                            &l2,
+                            match acked {
+                                Ok((s, _)) => format!("acked {:?}", s.max_concurrent_streams),
+                                Err(e) => format!("cancelled {}", e.code()),
+                            },
+                        );
+                    });
+                    if let Err(e) = sent {
+                        say(&l, format!("refused {n} {}", e.code()));
+                    }
+                }
+                // Closed before the server can answer: every one waiting
+                // hears so.
+                session.destroy();
+            });
+        });
+        let mut expected = vec!["refused 10 ERR_HTTP2_MAX_PENDING_SETTINGS_ACK".to_owned()];
+        expected.extend((1..=9).map(|_| "cancelled ERR_HTTP2_SETTINGS_CANCEL".to_owned()));
+        expected.push("session closed".to_owned());
+        assert_eq!(lines, expected, "{how}");
+    });
 }

@@ -91,6 +91,13 @@ pub struct Config {
     /// Empty DATA frames without END_STREAM per tick (they cost work and
     /// carry nothing). Default 64.
     pub max_empty_data_per_tick: u32,
+    /// Ticks a SETTINGS frame of ours may wait for its acknowledgment;
+    /// then GOAWAY SETTINGS_TIMEOUT and the connection fails (RFC 9113
+    /// §6.5.3 allows it). A peer that never acknowledges would otherwise
+    /// hold us to the old values for ever. Default 10 (about ten seconds
+    /// at one tick a second; the first tick may come at once after the
+    /// frame, so at least nine); 0: wait for ever.
+    pub settings_timeout_ticks: u32,
 }
 
 impl Default for Config {
@@ -107,6 +114,7 @@ impl Default for Config {
             max_settings_per_tick: 32,
             max_pings_per_tick: 32,
             max_empty_data_per_tick: 64,
+            settings_timeout_ticks: 10,
         }
     }
 }
@@ -207,6 +215,12 @@ pub enum Event<'i, 'c> {
     /// The peer's settings were applied and acknowledged. Send windows
     /// may have grown: retry pending sends.
     SettingsChanged,
+    /// The peer acknowledged our oldest unacknowledged SETTINGS (the one
+    /// [`Connection::start`] sent, or one of
+    /// [`Connection::send_settings`]; acknowledgments come in order,
+    /// §6.5.3): its values are now in effect, as
+    /// [`Connection::local_settings`] says.
+    SettingsAcked,
     /// The peer is going away: streams above `last_stream_id` it did not
     /// process (they come next as [`Event::Reset`]); open no new ones.
     GoAway {
@@ -251,6 +265,7 @@ enum Found<'i> {
         payload: [u8; 8],
     },
     SettingsChanged,
+    SettingsAcked,
     GoAway {
         last_stream_id: u32,
         code: ErrorCode,
@@ -280,14 +295,26 @@ enum Reading {
     Frames,
 }
 
-/// Whether the SETTINGS we sent has been acknowledged: until it is, the
-/// peer may still act on the initial values (§6.5.3).
+/// Whether our first SETTINGS went out ([`Connection::start`]). Until
+/// then a change of settings only edits what `start` will send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OurSettings {
     NotSent,
-    AwaitingAck,
-    Acked,
+    Sent,
 }
+
+/// A SETTINGS frame of ours the peer has not acknowledged yet: until it
+/// does, the peer may still act on the values before it (§6.5.3).
+#[derive(Debug, Clone, Copy)]
+struct Unacked {
+    settings: Settings,
+    /// Ticks seen while it waited (for `settings_timeout_ticks`).
+    ticks: u32,
+}
+
+/// Our SETTINGS frames awaiting acknowledgment at once: more is refused to
+/// the caller (Node's `maxOutstandingSettings` default is 10).
+const MAX_UNACKED_SETTINGS: usize = 10;
 
 /// A header block whose CONTINUATIONs are still coming (§6.10: nothing
 /// else may come in between).
@@ -428,9 +455,16 @@ pub struct Connection {
     role: Role,
     config: Config,
     reading: Reading,
-    /// What we advertise.
+    /// What we advertised last (acknowledged or not).
     ours: Settings,
     our_settings: OurSettings,
+    /// Our settings in effect: the last acknowledged, or before any
+    /// acknowledgment the ones `start` announced (the limits we hold the
+    /// peer to apply from the start, stricter than §6.5.3 requires; the
+    /// receive window and the HPACK table wait for the acknowledgment).
+    applied: Settings,
+    /// Our SETTINGS frames not yet acknowledged, oldest first.
+    unacked: VecDeque<Unacked>,
     /// What the peer advertised.
     peer: Settings,
     /// The stream window in effect for what the peer sends: the RFC's
@@ -438,6 +472,9 @@ pub struct Connection {
     recv_initial: u32,
     encoder: Encoder,
     decoder: Decoder,
+    /// The decoder's table size limit (kept here: the decoder does not
+    /// say it).
+    decoder_limit: u32,
     /// Open and half-closed streams. A Vec searched linearly: at most
     /// max_concurrent_streams entries, and no hashing per frame.
     streams: Vec<Stream>,
@@ -501,12 +538,15 @@ impl Connection {
             },
             ours,
             our_settings: OurSettings::NotSent,
+            applied: ours,
+            unacked: VecDeque::new(),
             peer: initial,
             recv_initial: initial.initial_window_size,
             encoder: Encoder::new(),
             // Until our SETTINGS is acknowledged the peer may use the
             // default table size, so accept at least that.
             decoder: Decoder::new(config.header_table_size.max(initial.header_table_size) as usize),
+            decoder_limit: config.header_table_size.max(initial.header_table_size),
             streams: Vec::new(),
             conn_send: Window::new(initial.initial_window_size),
             conn_recv: RecvWindow::new(config.connection_window_size),
@@ -543,7 +583,11 @@ impl Connection {
             out.extend_from_slice(PREFACE);
         }
         self.ours.encode(out);
-        self.our_settings = OurSettings::AwaitingAck;
+        self.our_settings = OurSettings::Sent;
+        self.unacked.push_back(Unacked {
+            settings: self.ours,
+            ticks: 0,
+        });
         let extra = self.config.connection_window_size.saturating_sub(65_535);
         if extra > 0 {
             frame::write_window_update(out, 0, extra);
@@ -615,7 +659,7 @@ impl Connection {
             let Some(header) = FrameHeader::parse(rest) else {
                 return Ok((pos, None));
             };
-            if header.len > self.config.max_frame_size {
+            if header.len > self.accepted(|s| s.max_frame_size) {
                 let e = conn(
                     ErrorCode::FrameSizeError,
                     "frame larger than SETTINGS_MAX_FRAME_SIZE",
@@ -955,15 +999,193 @@ impl Connection {
         }
     }
 
-    /// Starts a new flood-counting period: the I/O layer calls it once a
-    /// second.
+    /// Sends GOAWAY naming `last_stream_id` as the last of the peer's
+    /// streams we process, without closing the connection whatever `code`
+    /// says (Node's `session.goaway(code, lastStreamID, opaqueData)`):
+    /// streams in flight go on, no new ones open (ours are refused, the
+    /// peer's above the id ignored). The id is capped at the highest stream
+    /// the peer opened and at the id of an earlier GOAWAY (§6.8: it never
+    /// grows). Refused, with nothing written, on a failed connection or
+    /// when the id names one of our own streams.
+    ///
+    /// ```
+    /// use nodelike::http::h2::{Config, ConnState, Connection, ErrorCode, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// let mut out = Vec::new();
+    /// client.start(&mut out);
+    /// assert!(client.send_goaway(ErrorCode::NoError, 1, b"", &mut out).is_err()); // ours
+    /// client.send_goaway(ErrorCode::EnhanceYourCalm, 0, b"slow down", &mut out).unwrap();
+    /// assert!(matches!(client.state(), ConnState::Handshaking | ConnState::GoingAway { .. }));
+    /// ```
+    pub fn send_goaway(
+        &mut self,
+        code: ErrorCode,
+        last_stream_id: u32,
+        debug: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), H2Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if last_stream_id != 0 && self.is_local(last_stream_id) {
+            return Err(conn(
+                ErrorCode::ProtocolError,
+                "GOAWAY names the last of the peer's streams, not ours",
+            ));
+        }
+        let last = last_stream_id
+            .min(self.last_peer_stream)
+            .min(self.goaway_sent.unwrap_or(MAX_ID));
+        frame::write_goaway(out, last, code, debug);
+        self.goaway_sent = Some(last);
+        Ok(())
+    }
+
+    /// Starts a new flood-counting period and counts time for our
+    /// unacknowledged SETTINGS: the I/O layer calls it once a second. When
+    /// our oldest SETTINGS has waited `settings_timeout_ticks` ticks, GOAWAY
+    /// SETTINGS_TIMEOUT goes to `out` and the connection fails (`Err`, now
+    /// and from every later call): flush `out`, then close.
+    ///
+    /// ```
+    /// use nodelike::http::h2::{Config, Connection, ErrorCode, Role};
+    /// let mut c = Connection::new(Role::Server, Config { settings_timeout_ticks: 2, ..Config::default() });
+    /// let mut out = Vec::new();
+    /// c.start(&mut out); // our SETTINGS, never acknowledged
+    /// assert!(c.tick(&mut out).is_ok());
+    /// assert_eq!(c.tick(&mut out).unwrap_err().code(), ErrorCode::SettingsTimeout);
+    /// ```
+    pub fn tick(&mut self, out: &mut Vec<u8>) -> Result<(), H2Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        self.floods = Floods::default();
+        let limit = self.config.settings_timeout_ticks;
+        if let Some(oldest) = self.unacked.front_mut() {
+            oldest.ticks = oldest.ticks.saturating_add(1);
+            if limit != 0 && oldest.ticks >= limit {
+                let e = conn(
+                    ErrorCode::SettingsTimeout,
+                    "SETTINGS not acknowledged in time",
+                );
+                return Err(self.fail(e, out));
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes our settings mid-session: writes a SETTINGS frame with the
+    /// values of `update` that differ from what we last announced, and
+    /// awaits its acknowledgment. When it comes ([`Event::SettingsAcked`])
+    /// the values apply: the receive windows of open streams move by the
+    /// change of INITIAL_WINDOW_SIZE, and the stream, frame and header-list
+    /// limits we enforce become the new ones. Until then the peer may still
+    /// act on the old values, so the larger of old and new is accepted (for
+    /// the HPACK table too, RFC 7541 §4.2). Before [`start`](Self::start)
+    /// it only changes what `start` sends.
+    ///
+    /// Refused, with nothing written: values the peer would refuse (as
+    /// [`Settings::validate`] says), ENABLE_PUSH on a client (we never
+    /// take pushes), 10 SETTINGS already awaiting acknowledgment, or a
+    /// failed connection.
+    ///
+    /// ```
+    /// use nodelike::http::h2::{Config, Connection, Event, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let (mut to_server, mut to_client) = (Vec::new(), Vec::new());
+    /// client.start(&mut to_server);
+    /// server.start(&mut to_client);
+    /// let update = nodelike::http::h2::Settings { max_concurrent_streams: Some(5), ..*client.local_settings() };
+    /// client.send_settings(update, &mut to_server).unwrap();
+    /// let mut pos = 0;
+    /// while let (n, Some(_)) = server.poll(&to_server[pos..], &mut to_client).unwrap() {
+    ///     pos += n;
+    /// }
+    /// // Two acknowledgments: the first SETTINGS, then the update.
+    /// let (mut pos, mut acks) = (0, 0);
+    /// while let (n, Some(event)) = client.poll(&to_client[pos..], &mut to_server).unwrap() {
+    ///     pos += n;
+    ///     if matches!(event, Event::SettingsAcked) {
+    ///         acks += 1;
+    ///     }
+    /// }
+    /// assert_eq!((acks, client.local_settings().max_concurrent_streams), (2, Some(5)));
+    /// ```
+    pub fn send_settings(&mut self, update: Settings, out: &mut Vec<u8>) -> Result<(), H2Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        update.validate()?;
+        if self.role == Role::Client && update.enable_push {
+            return Err(conn(
+                ErrorCode::ProtocolError,
+                "a client does not take server push",
+            ));
+        }
+        if self.our_settings == OurSettings::NotSent {
+            self.ours = update;
+            self.applied = update;
+            self.decoder_limit = update
+                .header_table_size
+                .max(Settings::default().header_table_size);
+            self.decoder.set_max_table_size(self.decoder_limit as usize);
+            return Ok(());
+        }
+        if self.unacked.len() >= MAX_UNACKED_SETTINGS {
+            return Err(conn(
+                ErrorCode::InternalError,
+                "too many SETTINGS awaiting acknowledgment",
+            ));
+        }
+        update.encode_changes(&self.ours, out);
+        self.ours = update;
+        self.unacked.push_back(Unacked {
+            settings: update,
+            ticks: 0,
+        });
+        // A larger table may be used as soon as the peer reads the frame;
+        // a smaller one only after its acknowledgment.
+        if update.header_table_size > self.decoder_limit {
+            self.decoder_limit = update.header_table_size;
+            self.decoder.set_max_table_size(self.decoder_limit as usize);
+        }
+        Ok(())
+    }
+
+    /// Our settings in effect: the last acknowledged, or before the first
+    /// acknowledgment those [`start`](Self::start) sends (from the
+    /// [`Config`]).
     ///
     /// ```
     /// use nodelike::http::h2::{Config, Connection, Role};
-    /// Connection::new(Role::Server, Config::default()).tick();
+    /// let c = Connection::new(Role::Client, Config { max_concurrent_streams: 7, ..Config::default() });
+    /// assert_eq!(c.local_settings().max_concurrent_streams, Some(7));
+    /// assert!(!c.local_settings().enable_push);
     /// ```
-    pub fn tick(&mut self) {
-        self.floods = Floods::default();
+    pub fn local_settings(&self) -> &Settings {
+        &self.applied
+    }
+
+    /// How many of our SETTINGS frames await acknowledgment.
+    ///
+    /// ```
+    /// use nodelike::http::h2::{Config, Connection, Role};
+    /// let mut c = Connection::new(Role::Client, Config::default());
+    /// c.start(&mut Vec::new());
+    /// assert_eq!(c.settings_unacked(), 1);
+    /// ```
+    pub fn settings_unacked(&self) -> usize {
+        self.unacked.len()
+    }
+
+    /// The most permissive value of one of our settings that the peer may
+    /// be acting on: the one in effect or any not yet acknowledged.
+    fn accepted(&self, value: impl Fn(&Settings) -> u32) -> u32 {
+        self.unacked
+            .iter()
+            .map(|u| value(&u.settings))
+            .fold(value(&self.applied), u32::max)
     }
 
     /// Whether no stream is open (after a graceful GOAWAY: time to close).
@@ -1060,6 +1282,7 @@ impl Connection {
             Found::WindowOpened { stream } => Event::WindowOpened { stream },
             Found::PingAck { payload } => Event::PingAck { payload },
             Found::SettingsChanged => Event::SettingsChanged,
+            Found::SettingsAcked => Event::SettingsAcked,
             Found::GoAway {
                 last_stream_id,
                 code,
@@ -1361,12 +1584,13 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<Option<Found<'static>>, H2Error> {
         self.fields.clear();
+        let list_limit = self.accepted(|s| s.max_header_list_size.unwrap_or(u32::MAX));
         let fields = &mut self.fields;
-        let decoded = self.decoder.decode(
-            block,
-            self.config.max_header_list_size as usize,
-            &mut |name, value| fields.push(name, value),
-        );
+        let decoded = self
+            .decoder
+            .decode(block, list_limit as usize, &mut |name, value| {
+                fields.push(name, value)
+            });
         let too_large = match decoded {
             Ok(()) => false,
             Err(HpackError::ListTooLarge) => true,
@@ -1464,7 +1688,8 @@ impl Connection {
             Some(n) => BodyLength::Remaining(n),
             None => BodyLength::Unchecked,
         };
-        if self.streams.len() >= self.config.max_concurrent_streams as usize {
+        let limit = self.accepted(|s| s.max_concurrent_streams.unwrap_or(u32::MAX));
+        if self.streams.len() >= limit as usize {
             return Err(stream(
                 id,
                 ErrorCode::RefusedStream,
@@ -1562,19 +1787,26 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Result<Option<Found<'static>>, H2Error> {
         if ack {
-            if self.our_settings == OurSettings::AwaitingAck {
-                self.our_settings = OurSettings::Acked;
-                // Our stream window now applies: open streams move by the
-                // difference, as the peer's view of them does (§6.9.2).
-                let delta = i64::from(self.ours.initial_window_size) - i64::from(self.recv_initial);
-                for s in &mut self.streams {
-                    let _ = s.recv.window.adjust(delta);
-                }
-                self.recv_initial = self.ours.initial_window_size;
-                self.decoder
-                    .set_max_table_size(self.ours.header_table_size as usize);
+            // §6.5.3: acknowledgments come in the order of our frames; one
+            // we did not ask for is ignored (an old peer bug, harmless).
+            let Some(acked) = self.unacked.pop_front() else {
+                return Ok(None);
+            };
+            let acked = acked.settings;
+            self.applied = acked;
+            // Our stream window now applies: open streams move by the
+            // difference, as the peer's view of them does (§6.9.2).
+            let delta = i64::from(acked.initial_window_size) - i64::from(self.recv_initial);
+            for s in &mut self.streams {
+                let _ = s.recv.window.adjust(delta);
             }
-            return Ok(None);
+            self.recv_initial = acked.initial_window_size;
+            // RFC 7541 §4.2: the peer may use any size up to one it has
+            // not yet acknowledged, so a smaller size waits for its own
+            // acknowledgment.
+            self.decoder_limit = self.accepted(|s| s.header_table_size);
+            self.decoder.set_max_table_size(self.decoder_limit as usize);
+            return Ok(Some(Found::SettingsAcked));
         }
         bump(
             &mut self.floods.settings,

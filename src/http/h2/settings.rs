@@ -119,26 +119,58 @@ impl Settings {
     /// assert_eq!(out, [0, 0, 6, 4, 0, 0, 0, 0, 0, /* entry: */ 0, 3, 0, 0, 0, 100]);
     /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let initial = Settings::default();
+        self.encode_changes(&Settings::default(), out);
+    }
+
+    /// Appends a SETTINGS frame carrying every value that differs from
+    /// `from` (what the peer was last told): a change of settings
+    /// mid-session. A limit going back to "unlimited" (`None`) is sent as
+    /// 2^32 - 1, as no SETTINGS entry can say "unlimited".
+    ///
+    /// ```
+    /// use nodelike::http::h2::Settings;
+    /// let before = Settings { max_concurrent_streams: Some(100), ..Settings::default() };
+    /// let after = Settings { header_table_size: 4096, ..before }; // unchanged
+    /// let mut out = Vec::new();
+    /// after.encode_changes(&before, &mut out);
+    /// assert_eq!(out, [0, 0, 0, 4, 0, 0, 0, 0, 0]); // an empty SETTINGS
+    /// ```
+    pub fn encode_changes(&self, from: &Settings, out: &mut Vec<u8>) {
+        let unlimited = |v: Option<u32>, was: Option<u32>| match (v, was) {
+            (None, Some(_)) => Some(u32::MAX),
+            (v, _) => v,
+        };
         let entries = [
             (
                 HEADER_TABLE_SIZE,
                 Some(self.header_table_size),
-                Some(initial.header_table_size),
+                Some(from.header_table_size),
             ),
-            (ENABLE_PUSH, Some(self.enable_push as u32), Some(1)),
-            (MAX_CONCURRENT_STREAMS, self.max_concurrent_streams, None),
+            (
+                ENABLE_PUSH,
+                Some(self.enable_push as u32),
+                Some(from.enable_push as u32),
+            ),
+            (
+                MAX_CONCURRENT_STREAMS,
+                unlimited(self.max_concurrent_streams, from.max_concurrent_streams),
+                from.max_concurrent_streams,
+            ),
             (
                 INITIAL_WINDOW_SIZE,
                 Some(self.initial_window_size),
-                Some(initial.initial_window_size),
+                Some(from.initial_window_size),
             ),
             (
                 MAX_FRAME_SIZE,
                 Some(self.max_frame_size),
-                Some(initial.max_frame_size),
+                Some(from.max_frame_size),
             ),
-            (MAX_HEADER_LIST_SIZE, self.max_header_list_size, None),
+            (
+                MAX_HEADER_LIST_SIZE,
+                unlimited(self.max_header_list_size, from.max_header_list_size),
+                from.max_header_list_size,
+            ),
         ];
         let count = entries
             .iter()
@@ -151,6 +183,31 @@ impl Settings {
                 out.extend_from_slice(&v.to_be_bytes());
             }
         }
+    }
+
+    /// Checks values we are about to send by the rules [`apply`](Self::apply)
+    /// holds the peer to (§6.5.2), with the same error codes: a value the
+    /// peer would refuse is never sent.
+    ///
+    /// ```
+    /// use nodelike::http::h2::Settings;
+    /// assert!(Settings::default().validate().is_ok());
+    /// assert!(Settings { max_frame_size: 100, ..Settings::default() }.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), H2Error> {
+        if self.initial_window_size > MAX_ID {
+            return Err(conn(
+                ErrorCode::FlowControlError,
+                "INITIAL_WINDOW_SIZE over 2^31-1",
+            ));
+        }
+        if !(DEFAULT_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&self.max_frame_size) {
+            return Err(conn(
+                ErrorCode::ProtocolError,
+                "MAX_FRAME_SIZE out of range",
+            ));
+        }
+        Ok(())
     }
 }
 

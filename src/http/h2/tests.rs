@@ -122,6 +122,7 @@ enum Ev {
     WindowOpened(Option<u32>),
     PingAck([u8; 8]),
     SettingsChanged,
+    SettingsAcked,
     GoAway(u32, ErrorCode, Vec<u8>),
     StreamClosed(u32),
 }
@@ -158,6 +159,7 @@ fn own(e: Event<'_, '_>) -> Ev {
         Event::WindowOpened { stream } => Ev::WindowOpened(stream),
         Event::PingAck { payload } => Ev::PingAck(payload),
         Event::SettingsChanged => Ev::SettingsChanged,
+        Event::SettingsAcked => Ev::SettingsAcked,
         Event::GoAway {
             last_stream_id,
             code,
@@ -1195,10 +1197,10 @@ fn padding_is_given_back_and_data_when_released() {
     }
     let (ev, out, err) = serve_with(config, &input);
     assert_eq!(err, None);
-    assert_eq!(ev.len(), 4);
-    // 3 × 16 201 bytes counted (padding given back by the connection,
-    // data by the test's release); past half the window (32 767), one
-    // update each.
+    assert_eq!(ev.len(), 5, "{ev:?}"); // our SETTINGS acked, HEADERS, 3 DATA
+                                       // 3 × 16 201 bytes counted (padding given back by the connection,
+                                       // data by the test's release); past half the window (32 767), one
+                                       // update each.
     let updates = window_updates(&out);
     assert_eq!(updates, [(1, 48_603), (0, 48_603)]);
 }
@@ -1288,7 +1290,7 @@ fn floods_end_in_enhance_your_calm_and_tick_resets_the_count() {
             Feed::Whole,
         );
         assert_eq!(err, None);
-        s.tick();
+        s.tick(&mut Vec::new()).unwrap();
     }
 }
 
@@ -1898,4 +1900,398 @@ fn records_are_small() {
     let connection = std::mem::size_of::<Connection>();
     println!("Stream {stream} bytes, Connection {connection} bytes");
     assert!(stream <= 48, "{stream}");
+}
+
+// ---- our SETTINGS mid-session ----
+
+/// As [`feed`], without releasing DATA: windows stay spent.
+fn feed_unreleased(c: &mut Connection, input: &[u8], how: Feed) -> (Vec<Ev>, Option<H2Error>) {
+    let pieces: Vec<&[u8]> = match how {
+        Feed::Whole => vec![input],
+        Feed::SplitAt(k) => vec![&input[..k], &input[k..]],
+        Feed::ByteByByte => input.chunks(1).collect(),
+    };
+    let (mut held, mut events, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for piece in pieces {
+        held.extend_from_slice(piece);
+        let mut pos = 0;
+        loop {
+            match c.poll(&held[pos..], &mut out) {
+                Ok((n, Some(e))) => {
+                    pos += n;
+                    events.push(own(e));
+                }
+                Ok((n, None)) => {
+                    pos += n;
+                    break;
+                }
+                Err(e) => return (events, Some(e)),
+            }
+        }
+        held.drain(..pos);
+    }
+    (events, None)
+}
+
+/// The entries of the SETTINGS frames (not ACKs) in `bytes`.
+fn settings_sent(bytes: &[u8]) -> Vec<Vec<(u16, u32)>> {
+    frames(skip_preface(bytes))
+        .into_iter()
+        .filter(|(h, _)| h.kind == frame::TYPE_SETTINGS && h.flags & frame::ACK == 0)
+        .map(|(_, p)| {
+            p.chunks_exact(6)
+                .map(|e| {
+                    (
+                        u16::from_be_bytes([e[0], e[1]]),
+                        u32::from_be_bytes([e[2], e[3], e[4], e[5]]),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn status(s: &str) -> [(&str, &str); 1] {
+    [(":status", s)]
+}
+
+#[test]
+fn an_acked_window_change_moves_the_windows_of_open_streams() {
+    // Our first SETTINGS (256 KiB) and a change to 100 000 both await
+    // their ACKs while a stream is open at the RFC's 65 535: after both,
+    // exactly 100 000 bytes fit and one more is a FLOW_CONTROL_ERROR.
+    let body = vec![9u8; 100_000];
+    let mut input = cat(&[
+        settings_ack(),
+        settings_ack(),
+        headers(1, &status("200"), false),
+    ]);
+    for piece in body.chunks(16_384) {
+        input.extend_from_slice(&data(1, piece, false));
+    }
+    input.extend_from_slice(&data(1, b"!", false));
+    let mut expected = vec![
+        Ev::SettingsAcked,
+        Ev::SettingsAcked,
+        Ev::Headers(1, fields(&status("200")), false),
+    ];
+    expected.extend(body.chunks(16_384).map(|p| Ev::Data(1, p.to_vec(), false)));
+    expected.push(Ev::Reset(1, ErrorCode::FlowControlError, false));
+    let mut modes = vec![Feed::Whole, Feed::ByteByByte];
+    modes.extend((0..=120).map(Feed::SplitAt));
+    modes.extend((1..=7).map(|k| Feed::SplitAt(input.len() - k * 9_000)));
+    for how in modes {
+        let (mut c, _) = client_with_server_settings(&[]);
+        let mut out = Vec::new();
+        assert_eq!(c.open_stream(&req(b"GET"), true, &mut out).unwrap(), 1);
+        let update = Settings {
+            initial_window_size: 100_000,
+            ..*c.local_settings()
+        };
+        let mut sent = Vec::new();
+        c.send_settings(update, &mut sent).unwrap();
+        assert_eq!(
+            settings_sent(&sent),
+            [vec![(4, 100_000)]],
+            "only the change"
+        );
+        assert_eq!(c.settings_unacked(), 2);
+        let (ev, err) = feed_unreleased(&mut c, &input, how);
+        assert_eq!((ev, err), (expected.clone(), None), "{how:?}");
+        assert_eq!(c.local_settings().initial_window_size, 100_000);
+        assert_eq!(c.settings_unacked(), 0);
+    }
+}
+
+#[test]
+fn acks_apply_our_settings_in_the_order_they_were_sent() {
+    let first = Settings {
+        max_concurrent_streams: Some(1),
+        max_header_list_size: Some(8_000),
+        ..Settings::default()
+    };
+    let second = Settings {
+        max_concurrent_streams: Some(2),
+        ..first
+    };
+    let input = cat(&[opening(), settings_ack(), settings_ack()]);
+    let mut modes = vec![Feed::Whole, Feed::ByteByByte];
+    modes.extend((0..=input.len()).map(Feed::SplitAt));
+    for how in modes {
+        let mut s = server();
+        let mut out = Vec::new();
+        s.start(&mut out);
+        s.send_settings(first, &mut out).unwrap();
+        s.send_settings(second, &mut out).unwrap();
+        assert_eq!(s.settings_unacked(), 3);
+        // Two ACKs: ours from `start`, then `first`.
+        let (ev, out, err) = feed(&mut s, &input, how);
+        assert_eq!(err, None);
+        assert_eq!(
+            ev,
+            [Ev::SettingsChanged, Ev::SettingsAcked, Ev::SettingsAcked],
+            "{how:?}"
+        );
+        assert_eq!(*s.local_settings(), first, "{how:?}");
+        // Until `second` is acked the peer may act on it: two streams.
+        let (ev, _, err) = feed(
+            &mut s,
+            &cat(&[headers(1, GET, false), headers(3, GET, false)]),
+            Feed::Whole,
+        );
+        assert_eq!(err, None);
+        assert!(matches!(ev[..], [Ev::Headers(1, ..), Ev::Headers(3, ..)]));
+        // Its ACK; an ACK nobody asked for is ignored; then a third
+        // stream is refused.
+        let (ev, out2, err) = feed(
+            &mut s,
+            &cat(&[settings_ack(), settings_ack(), headers(5, GET, false)]),
+            Feed::Whole,
+        );
+        assert_eq!((ev, err), (vec![Ev::SettingsAcked], None));
+        assert_eq!(*s.local_settings(), second);
+        assert_eq!(resets(&out2), [(5, ErrorCode::RefusedStream)]);
+        assert!(resets(&out).is_empty());
+    }
+}
+
+#[test]
+fn a_settings_ack_timeout_fires_after_n_ticks_and_not_before() {
+    let config = Config {
+        settings_timeout_ticks: 3,
+        ..Config::default()
+    };
+    // Our first SETTINGS, never acknowledged: two ticks are fine, the
+    // third fails the connection with GOAWAY SETTINGS_TIMEOUT.
+    let mut c = Connection::new(Role::Client, config);
+    let mut out = Vec::new();
+    c.start(&mut out);
+    out.clear();
+    for _ in 0..2 {
+        c.tick(&mut out).unwrap();
+    }
+    assert!(out.is_empty());
+    let e = c.tick(&mut out).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SettingsTimeout);
+    assert_eq!(goaways(&out), [(0, ErrorCode::SettingsTimeout)]);
+    assert_eq!(c.state(), ConnState::Closed);
+    assert!(c.poll(&[], &mut out).is_err());
+    assert!(c.tick(&mut out).is_err());
+
+    // An ACK in time stops the clock; a later change starts its own.
+    let mut c = Connection::new(Role::Client, config);
+    c.start(&mut Vec::new());
+    feed(&mut c, &settings(&[]), Feed::Whole);
+    c.tick(&mut out).unwrap();
+    c.tick(&mut out).unwrap();
+    let (ev, _, _) = feed(&mut c, &settings_ack(), Feed::Whole);
+    assert_eq!(ev, [Ev::SettingsAcked]);
+    for _ in 0..10 {
+        c.tick(&mut out).unwrap();
+    }
+    let update = Settings {
+        max_concurrent_streams: Some(9),
+        ..*c.local_settings()
+    };
+    c.send_settings(update, &mut Vec::new()).unwrap();
+    c.tick(&mut out).unwrap();
+    c.tick(&mut out).unwrap();
+    assert_eq!(
+        c.tick(&mut out).unwrap_err().code(),
+        ErrorCode::SettingsTimeout
+    );
+
+    // 0: no timeout.
+    let mut c = Connection::new(
+        Role::Server,
+        Config {
+            settings_timeout_ticks: 0,
+            ..Config::default()
+        },
+    );
+    c.start(&mut Vec::new());
+    for _ in 0..1000 {
+        c.tick(&mut out).unwrap();
+    }
+}
+
+#[test]
+fn our_invalid_settings_are_refused_before_anything_is_sent() {
+    let (mut c, _) = client_with_server_settings(&[]);
+    let base = *c.local_settings();
+    let mut out = Vec::new();
+    let bad = [
+        (
+            Settings {
+                initial_window_size: 1 << 31,
+                ..base
+            },
+            ErrorCode::FlowControlError,
+        ),
+        (
+            Settings {
+                max_frame_size: 1 << 24,
+                ..base
+            },
+            ErrorCode::ProtocolError,
+        ),
+        (
+            Settings {
+                enable_push: true,
+                ..base
+            },
+            ErrorCode::ProtocolError,
+        ),
+    ];
+    for (settings, code) in bad {
+        assert_eq!(
+            c.send_settings(settings, &mut out).unwrap_err().code(),
+            code
+        );
+    }
+    assert!(out.is_empty());
+    // Ten awaiting acknowledgment (ours from `start` and nine more), then
+    // no more.
+    for n in 0..9 {
+        let s = Settings {
+            max_concurrent_streams: Some(n),
+            ..base
+        };
+        c.send_settings(s, &mut out).unwrap();
+    }
+    assert_eq!(c.settings_unacked(), 10);
+    out.clear();
+    assert!(c.send_settings(base, &mut out).is_err());
+    assert!(out.is_empty());
+    // Before `start`, a change only edits what `start` sends.
+    let mut c = Connection::new(Role::Client, Config::default());
+    let s = Settings {
+        initial_window_size: 70_000,
+        ..*c.local_settings()
+    };
+    c.send_settings(s, &mut out).unwrap();
+    assert!(out.is_empty());
+    c.start(&mut out);
+    assert!(settings_sent(&out)[0].contains(&(4, 70_000)));
+    assert_eq!(c.settings_unacked(), 1);
+}
+
+#[test]
+fn a_smaller_hpack_table_applies_only_once_acknowledged() {
+    // RFC 7541 §4.2: until the peer acknowledges our smaller
+    // HEADER_TABLE_SIZE it may still use the old one.
+    let size_update_4096 = [0x3f, 0xe1, 0x1f];
+    let head = |stream| {
+        let mut b = size_update_4096.to_vec();
+        lit(&mut b, b":status", b"200");
+        raw(
+            frame::TYPE_HEADERS,
+            frame::END_HEADERS | frame::END_STREAM,
+            stream,
+            &b,
+        )
+    };
+    let (mut c, _) = client_with_server_settings(&[]);
+    let mut out = Vec::new();
+    let (ev, _, _) = feed(&mut c, &settings_ack(), Feed::Whole);
+    assert_eq!(ev, [Ev::SettingsAcked]);
+    let one = c.open_stream(&req(b"GET"), true, &mut out).unwrap();
+    let three = c.open_stream(&req(b"GET"), true, &mut out).unwrap();
+    let update = Settings {
+        header_table_size: 0,
+        ..*c.local_settings()
+    };
+    c.send_settings(update, &mut out).unwrap();
+    let (ev, _, err) = feed(&mut c, &cat(&[head(one), settings_ack()]), Feed::Whole);
+    assert_eq!(err, None);
+    assert_eq!(
+        ev,
+        [
+            Ev::Headers(one, fields(&status("200")), true),
+            Ev::StreamClosed(one),
+            Ev::SettingsAcked
+        ]
+    );
+    let (_, _, err) = feed(&mut c, &head(three), Feed::Whole);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::CompressionError));
+}
+
+#[test]
+fn a_goaway_of_our_choosing_keeps_the_connection_and_never_promises_more() {
+    let mut s = server();
+    let mut start = Vec::new();
+    s.start(&mut start);
+    let (_, _, err) = feed(
+        &mut s,
+        &cat(&[opening(), headers(3, POST, false)]),
+        Feed::Whole,
+    );
+    assert_eq!(err, None);
+    let mut out = Vec::new();
+    // An error code does not close it (Node's session.goaway); the id is
+    // capped at the highest stream the peer opened, then never grows.
+    s.send_goaway(ErrorCode::EnhanceYourCalm, 99, b"x", &mut out)
+        .unwrap();
+    s.send_goaway(ErrorCode::NoError, 5, b"", &mut out).unwrap();
+    assert!(s.send_goaway(ErrorCode::NoError, 2, b"", &mut out).is_err()); // even: ours
+    assert_eq!(
+        goaways(&out),
+        [(3, ErrorCode::EnhanceYourCalm), (3, ErrorCode::NoError)]
+    );
+    assert_eq!(
+        s.state(),
+        ConnState::GoingAway {
+            sent: Some(3),
+            received: None
+        }
+    );
+    // Stream 3 goes on; a new one is ignored.
+    let (ev, out, err) = feed(
+        &mut s,
+        &cat(&[data(3, b"on", true), headers(5, GET, true)]),
+        Feed::Whole,
+    );
+    assert_eq!((ev, err), (vec![Ev::Data(3, b"on".to_vec(), true)], None));
+    assert!(resets(&out).is_empty());
+}
+
+#[test]
+fn a_larger_frame_size_is_accepted_as_soon_as_it_is_sent() {
+    // The peer may use our larger MAX_FRAME_SIZE once it reads it, before
+    // its ACK reaches us; a smaller one holds only after the ACK.
+    let big = vec![1u8; 20_000];
+    let input = cat(&[
+        opening(),
+        settings_ack(),
+        headers(1, POST, false),
+        data(1, &big, false),
+    ]);
+    let mut s = server();
+    s.start(&mut Vec::new());
+    let update = Settings {
+        max_frame_size: 32_768,
+        ..*s.local_settings()
+    };
+    s.send_settings(update, &mut Vec::new()).unwrap();
+    let (ev, _, err) = feed(&mut s, &input, Feed::Whole);
+    assert_eq!(err, None);
+    assert_eq!(ev.last(), Some(&Ev::Data(1, big.clone(), false)));
+    // Back down to 16 384: still 32 768 until acknowledged.
+    s.send_settings(
+        Settings {
+            max_frame_size: 16_384,
+            ..update
+        },
+        &mut Vec::new(),
+    )
+    .unwrap();
+    let (_, _, err) = feed(&mut s, &data(1, &big, false), Feed::Whole);
+    assert_eq!(err, None);
+    let (ev, _, err) = feed(
+        &mut s,
+        &cat(&[settings_ack(), settings_ack(), data(1, &big, false)]),
+        Feed::Whole,
+    );
+    assert_eq!(ev, [Ev::SettingsAcked, Ev::SettingsAcked]);
+    assert_eq!(err.map(|e| e.code()), Some(ErrorCode::FrameSizeError));
 }

@@ -166,7 +166,7 @@ static PROTOCOL: net::Protocol = net::Protocol {
     closed: on_socket_closed,
     failed: on_failed,
     secured: on_secured,
-    timeout: |_| false,
+    timeout: on_socket_idle,
 };
 
 /// Streams opened before the server's SETTINGS say how many it takes
@@ -187,6 +187,17 @@ enum Phase {
 
 type PingCallback = Box<dyn FnOnce(Result<Duration, Error>)>;
 
+/// A callback of [`ClientHttp2Session::update_settings`].
+type SettingsCallback = Box<dyn FnOnce(Result<(Settings, Duration), Error>)>;
+
+/// One SETTINGS frame of ours awaiting the server's ACK, and who waits
+/// for it. The first is the one the connection opens with; changes asked
+/// for before it went out ride on it.
+struct SettingsWaiter {
+    sent: Instant,
+    callbacks: Vec<SettingsCallback>,
+}
+
 /// A `goaway` listener: the code, the last stream id, the debug data.
 type GoawayListener = dyn FnMut(ErrorCode, u32, &[u8]);
 
@@ -197,12 +208,13 @@ struct SessionListeners {
     close: Listeners<dyn FnMut()>,
     goaway: Listeners<GoawayListener>,
     remote_settings: Listeners<dyn FnMut(&Settings)>,
+    local_settings: Listeners<dyn FnMut(&Settings)>,
+    timeout: Listeners<dyn FnMut()>,
 }
 
 struct SessionRec {
     sock: Option<SockId>,
     core: h2::Connection,
-    config: Config,
     phase: Phase,
     tls: bool,
     /// `:scheme` and `:authority` of requests that do not set them.
@@ -228,9 +240,14 @@ struct SessionRec {
     waiting: VecDeque<Id>,
     pings: VecDeque<([u8; 8], Instant, Option<PingCallback>)>,
     ping_seq: u64,
+    /// Our SETTINGS frames awaiting the server's ACK, oldest first (ACKs
+    /// come in order, RFC 9113 §6.5.3).
+    settings_waiters: VecDeque<SettingsWaiter>,
     /// The first error, reported at close.
     error: Option<Error>,
-    ticked: Instant,
+    /// Ticks the core once a second while the connection is up (flood
+    /// counters, the SETTINGS-ack timeout); unref'd, cleared at close.
+    ticker: Option<runtime::Timer>,
     listeners: SessionListeners,
 }
 
@@ -243,6 +260,8 @@ struct StreamListeners {
     error: Listeners<dyn FnMut(&Error)>,
     close: Listeners<dyn FnMut()>,
     drain: Listeners<dyn FnMut()>,
+    headers: Listeners<dyn FnMut(&Headers)>,
+    timeout: Listeners<dyn FnMut()>,
 }
 
 struct StreamRec {
@@ -276,6 +295,12 @@ struct StreamRec {
     remote_done: bool,
     rst_code: Option<ErrorCode>,
     closed: bool,
+    /// [`ClientHttp2Stream::set_timeout`]: the idle time, when a frame of
+    /// the stream last went or came, and the timer that checks (lazily:
+    /// activity only moves `active_at`, the timer re-arms itself).
+    timeout: Option<Duration>,
+    active_at: Instant,
+    timer: Option<runtime::Timer>,
     listeners: StreamListeners,
 }
 
@@ -295,7 +320,6 @@ fn open_session(authority: &str, options: ClientSessionOptions) -> (Id, Result<S
         *slot = Some(SessionRec {
             sock: None,
             core: h2::Connection::new(h2::Role::Client, options.settings),
-            config: options.settings,
             phase: Phase::Connecting,
             tls,
             scheme: if tls { "https" } else { "http" },
@@ -309,8 +333,12 @@ fn open_session(authority: &str, options: ClientSessionOptions) -> (Id, Result<S
             waiting: VecDeque::new(),
             pings: VecDeque::new(),
             ping_seq: 0,
+            settings_waiters: VecDeque::from([SettingsWaiter {
+                sent: now,
+                callbacks: Vec::new(),
+            }]),
             error: None,
-            ticked: now,
+            ticker: None,
             listeners: SessionListeners::default(),
         });
         id
@@ -589,6 +617,10 @@ fn ready(sock: SockId) {
         s.phase = Phase::Ready;
         let core = &mut s.core;
         net::write_with(sock, |out| core.start(out));
+        if let Some(first) = s.settings_waiters.front_mut() {
+            first.sent = runtime::now();
+        }
+        s.ticker = Some(runtime::set_interval(move || tick_session(id), 1000).unref());
         send_pings(s, sock);
         open_waiting(st, id);
         Some(id)
@@ -633,6 +665,7 @@ fn open_waiting(st: &mut State, id: Id) {
         match result {
             Some(Ok(stream)) => {
                 s.waiting.pop_front();
+                r.active_at = runtime::now();
                 r.sid = stream;
                 r.local_done = end_now;
                 s.open.push((stream, sid));
@@ -674,6 +707,9 @@ fn push_body(s: &mut SessionRec, r: &mut StreamRec, sock: SockId) {
     match result {
         Ok(n) => {
             r.body_sent |= n > 0;
+            if n > 0 || (ended && !trailers) {
+                r.active_at = runtime::now();
+            }
             pending.drain(..n.min(pending.len()));
         }
         Err(e) => {
@@ -685,6 +721,7 @@ fn push_body(s: &mut SessionRec, r: &mut StreamRec, sock: SockId) {
     }
     if ended && r.pending_out.is_empty() {
         if let Some(fields) = r.trailers_out.take() {
+            r.active_at = runtime::now();
             net::write_with(sock, |out| {
                 if let Err(e) =
                     core.send_trailers(stream, fields.iter().map(|(n, v)| (&n[..], &v[..])), out)
@@ -731,6 +768,12 @@ enum Step<'a> {
         end_stream: bool,
         len: usize,
     },
+    /// A 1xx head (100 Continue, 103 Early Hints).
+    Informational {
+        stream: Id,
+        headers: Headers,
+        len: usize,
+    },
     Data {
         sid: u32,
         stream: Option<Id>,
@@ -757,6 +800,13 @@ enum Step<'a> {
     /// A refused stream went back to the waiting queue.
     Requeued(usize),
     Settings(usize, Settings),
+    /// The server acknowledged a SETTINGS of ours.
+    LocalSettings {
+        len: usize,
+        settings: Settings,
+        callbacks: Vec<SettingsCallback>,
+        rtt: Duration,
+    },
     Ping(usize, Option<PingCallback>, Duration),
     GoAway {
         session: Id,
@@ -793,6 +843,14 @@ fn process_input(sock: SockId, data: &[u8]) -> usize {
                 if end_stream {
                     remote_end(stream);
                 }
+            }
+            Step::Informational {
+                stream,
+                headers,
+                len,
+            } => {
+                pos += len;
+                emit_stream(stream, |l| &mut l.headers, |f| f(&headers));
             }
             Step::Data {
                 sid,
@@ -887,6 +945,21 @@ fn process_input(sock: SockId, data: &[u8]) -> usize {
                 }
                 emit_drains_of_socket(sock);
             }
+            Step::LocalSettings {
+                len,
+                settings,
+                callbacks,
+                rtt,
+            } => {
+                pos += len;
+                let id = with_state(|st| session_of(st, sock)).flatten();
+                if let Some(id) = id {
+                    emit_session(id, |l| &mut l.local_settings, |f| f(&settings));
+                }
+                for cb in callbacks {
+                    cb(Ok((settings, rtt)));
+                }
+            }
             Step::Ping(len, cb, rtt) => {
                 pos += len;
                 if let Some(cb) = cb {
@@ -937,10 +1010,6 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
         return Step::DiscardAll;
     }
     let now = runtime::now();
-    if now.duration_since(s.ticked) >= Duration::from_secs(1) {
-        s.ticked = now;
-        s.core.tick();
-    }
     let SessionRec {
         core,
         open,
@@ -952,6 +1021,7 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
         closing,
         goaway_received,
         settings_seen,
+        settings_waiters,
         ..
     } = s;
     let mut polled = None;
@@ -995,19 +1065,27 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             let Some(h) = find(stream) else {
                 return Step::Skip(len);
             };
-            if fields
-                .get(b":status")
-                .is_some_and(|v| v.first() == Some(&b'1'))
-            {
-                // An informational head (100, 103): not the response.
-                return Step::Skip(len);
-            }
             let mut headers = Headers::new();
             for (n, v) in fields.iter() {
                 headers.append_raw(n, v);
             }
+            // An informational head (100, 103) is not the response (the
+            // core never lets one end the stream).
+            let informational = fields
+                .get(b":status")
+                .is_some_and(|v| v.first() == Some(&b'1'));
             if let Some(r) = streams.get_mut(h).and_then(Option::as_mut) {
-                r.head = Vec::new();
+                r.active_at = now;
+                if !informational {
+                    r.head = Vec::new();
+                }
+            }
+            if informational {
+                return Step::Informational {
+                    stream: h,
+                    headers,
+                    len,
+                };
             }
             Step::Response {
                 stream: h,
@@ -1020,15 +1098,24 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             stream,
             data,
             end_stream,
-        } => Step::Data {
-            sid: stream,
-            stream: find(stream),
-            data,
-            end_stream,
-            len,
-        },
+        } => {
+            let h = find(stream);
+            if let Some(r) = h.and_then(|h| streams.get_mut(h)).and_then(Option::as_mut) {
+                r.active_at = now;
+            }
+            Step::Data {
+                sid: stream,
+                stream: h,
+                data,
+                end_stream,
+                len,
+            }
+        }
         Event::Trailers { stream, fields } => match find(stream) {
             Some(h) => {
+                if let Some(r) = streams.get_mut(h).and_then(Option::as_mut) {
+                    r.active_at = now;
+                }
                 let mut headers = Headers::new();
                 for (n, v) in fields.iter() {
                     headers.append_raw(n, v);
@@ -1095,6 +1182,15 @@ fn next_step<'a>(st: &mut State, sock: SockId, input: &'a [u8]) -> Step<'a> {
             }
         }
         Event::WindowOpened { .. } => Step::WindowOpened(len),
+        Event::SettingsAcked => match settings_waiters.pop_front() {
+            Some(w) => Step::LocalSettings {
+                len,
+                settings: *core.local_settings(),
+                callbacks: w.callbacks,
+                rtt: now.saturating_duration_since(w.sent),
+            },
+            None => Step::Skip(len),
+        },
         Event::SettingsChanged => {
             *settings_seen = true;
             Step::Settings(len, *core.peer_settings())
@@ -1223,6 +1319,9 @@ fn close_stream(id: Id) {
             return None;
         }
         r.closed = true;
+        if let Some(t) = r.timer.take() {
+            runtime::clear_timeout(t);
+        }
         let session = r.session;
         let sid = r.sid;
         if let Some(s) = st.session(session) {
@@ -1385,10 +1484,18 @@ fn close_session(id: Id) {
         let mut all: Vec<Id> = s.open.drain(..).map(|(_, h)| h).collect();
         all.extend(s.waiting.drain(..));
         let pings: Vec<PingCallback> = s.pings.drain(..).filter_map(|(_, _, cb)| cb).collect();
-        Some((all, pings, s.destroyed_by_user, s.error.take()))
+        let settings: Vec<SettingsCallback> = s
+            .settings_waiters
+            .drain(..)
+            .flat_map(|w| w.callbacks)
+            .collect();
+        if let Some(t) = s.ticker.take() {
+            runtime::clear_interval(t);
+        }
+        Some((all, pings, settings, s.destroyed_by_user, s.error.take()))
     })
     .flatten();
-    let Some((all, pings, by_user, error)) = taken else {
+    let Some((all, pings, settings, by_user, error)) = taken else {
         return;
     };
     for h in all {
@@ -1421,6 +1528,13 @@ fn close_session(id: Id) {
         )
         .with_code("ERR_HTTP2_PING_CANCEL")));
     }
+    for cb in settings {
+        cb(Err(Error::new(
+            ErrorKind::Aborted,
+            "The session was closed before the SETTINGS were acknowledged",
+        )
+        .with_code("ERR_HTTP2_SETTINGS_CANCEL")));
+    }
     if let Some(e) = &error {
         emit_session(id, |l| &mut l.error, |f| f(e));
     }
@@ -1432,6 +1546,89 @@ fn close_session(id: Id) {
             runtime::bury(rec);
         }
     });
+}
+
+/// Once a second while the connection is up: the core's tick (flood
+/// counters, the SETTINGS-ack timeout). A SETTINGS the server never
+/// acknowledges fails the session (GOAWAY SETTINGS_TIMEOUT goes out);
+/// a timer, not input, drives it, since a silent server sends none.
+fn tick_session(id: Id) {
+    with_state(|st| {
+        let s = st.session(id)?;
+        let sock = s.sock?;
+        if s.phase != Phase::Ready {
+            return None;
+        }
+        let core = &mut s.core;
+        let mut result = Ok(());
+        net::write_with(sock, |out| result = core.tick(out));
+        if let Err(e) = result {
+            log::debug!("http2 client: socket {}: {e}", sock.key);
+            s.error.get_or_insert(
+                Error::new(ErrorKind::Timeout, format!("Protocol error: {e}"))
+                    .with_code("ERR_HTTP2_ERROR"),
+            );
+            s.phase = Phase::Done;
+            s.close_after_flush = true;
+            net::flush_soon(sock);
+        }
+        Some(())
+    });
+}
+
+/// The socket was idle for [`ClientHttp2Session::set_timeout`]'s time:
+/// the session's `timeout`, and nothing more (as in Node: the listener
+/// decides); the socket stays.
+fn on_socket_idle(sock: SockId) -> bool {
+    if let Some(id) = with_state(|st| session_of(st, sock)).flatten() {
+        emit_session(id, |l| &mut l.timeout, |f| f());
+    }
+    true
+}
+
+/// Checks a stream's idle time: `timeout` if nothing went or came for
+/// the whole of it, then checks again one period on.
+fn stream_timer_fired(id: Id) {
+    let now = runtime::now();
+    let due = with_state(|st| {
+        let r = st.stream(id)?;
+        r.timer = None;
+        if r.closed {
+            return None;
+        }
+        let period = r.timeout?;
+        let at = r.active_at + period;
+        if at > now {
+            return Some((false, at - now));
+        }
+        r.active_at = now;
+        Some((true, period))
+    })
+    .flatten();
+    let Some((fire, next)) = due else { return };
+    // Armed before the listeners run: one may change or clear it.
+    arm_stream_timer(id, next);
+    if fire {
+        emit_stream(id, |l| &mut l.timeout, |f| f());
+    }
+}
+
+/// Schedules a stream's idle check in `after` (unref'd, as Node's stream
+/// timers are: they do not keep the loop alive).
+fn arm_stream_timer(id: Id, after: Duration) {
+    let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX).max(1);
+    let timer = runtime::set_timeout(move || stream_timer_fired(id), ms).unref();
+    let kept = with_state(|st| {
+        let r = st.stream(id).filter(|r| !r.closed)?;
+        if let Some(old) = r.timer.replace(timer) {
+            runtime::clear_timeout(old);
+        }
+        Some(())
+    })
+    .flatten();
+    if kept.is_none() {
+        runtime::clear_timeout(timer);
+    }
 }
 
 /// Writes the PINGs asked for before the connection was up.
@@ -1564,6 +1761,9 @@ impl ClientHttp2Session {
                 remote_done: false,
                 rst_code: None,
                 closed: false,
+                timeout: None,
+                active_at: runtime::now(),
+                timer: None,
                 listeners: StreamListeners::default(),
             });
             if refused.is_none() {
@@ -1758,23 +1958,200 @@ impl ClientHttp2Session {
         .unwrap_or(false)
     }
 
-    /// The settings we advertise (Node's `session.localSettings`).
+    /// Our settings in effect (Node's `session.localSettings`): those of
+    /// [`ClientSessionOptions::settings`] until a change made with
+    /// [`update_settings`](Self::update_settings) is acknowledged by the
+    /// server.
     ///
     /// ```no_run
     /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
-    /// assert_eq!(session.settings().enable_push, false);
+    /// assert_eq!(session.local_settings().enable_push, false);
     /// ```
     #[doc(alias = "localSettings")]
-    pub fn settings(&self) -> Settings {
-        let config = self.with(|s| s.config).unwrap_or_default();
-        Settings {
-            header_table_size: config.header_table_size,
-            enable_push: false,
-            max_concurrent_streams: Some(config.max_concurrent_streams),
-            initial_window_size: config.initial_window_size,
-            max_frame_size: config.max_frame_size,
-            max_header_list_size: Some(config.max_header_list_size),
+    pub fn local_settings(&self) -> Settings {
+        match self.with(|s| *s.core.local_settings()) {
+            Some(settings) => settings,
+            None => *h2::Connection::new(h2::Role::Client, Config::default()).local_settings(),
         }
+    }
+
+    /// Changes our settings (Node's `session.settings(settings,
+    /// callback)`): a SETTINGS frame goes to the server (with the first
+    /// one if the connection is not up yet). They apply once the server
+    /// acknowledges them: then [`on_local_settings`](Self::on_local_settings)
+    /// listeners run, then `callback` with the settings now in effect and
+    /// the time the acknowledgment took. A session that closes first calls
+    /// it with `ERR_HTTP2_SETTINGS_CANCEL`. Start from
+    /// [`local_settings`](Self::local_settings) and change what you need.
+    ///
+    /// Refused: a value the server would refuse (an initial window over
+    /// 2^31 - 1, a frame size outside 16 384..=16 777 215) or push turned
+    /// on (`ERR_HTTP2_INVALID_SETTING_VALUE`), 10 changes already awaiting
+    /// acknowledgment (`ERR_HTTP2_MAX_PENDING_SETTINGS_ACK`), a closed
+    /// session (`ERR_HTTP2_INVALID_SESSION`). The callback is then not
+    /// called.
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// use nodelike::http::h2::Settings;
+    /// let bigger = Settings { initial_window_size: 1 << 20, ..session.local_settings() };
+    /// session
+    ///     .update_settings(bigger, |acked| match acked {
+    ///         Ok((settings, rtt)) => println!("window {} after {rtt:?}", settings.initial_window_size),
+    ///         Err(e) => eprintln!("{e}"),
+    ///     })
+    ///     .unwrap();
+    /// ```
+    #[doc(alias = "settings")]
+    pub fn update_settings(
+        &self,
+        settings: Settings,
+        callback: impl FnOnce(Result<(Settings, Duration), Error>) + 'static,
+    ) -> Result<(), Error> {
+        let invalid_session = || {
+            Error::new(ErrorKind::Aborted, "The session has been destroyed")
+                .with_code("ERR_HTTP2_INVALID_SESSION")
+        };
+        let sent = self.with(|s| {
+            if s.phase == Phase::Done {
+                return Err(invalid_session());
+            }
+            let core = &mut s.core;
+            let ready = s.phase == Phase::Ready;
+            let mut result = None;
+            match (ready, s.sock) {
+                (true, Some(sock)) => {
+                    net::write_with(sock, |out| result = Some(core.send_settings(settings, out)));
+                }
+                // Not connected yet: it changes the first SETTINGS.
+                _ => result = Some(core.send_settings(settings, &mut Vec::new())),
+            }
+            match result {
+                None => Err(invalid_session()),
+                Some(Err(e)) => {
+                    // The core says INTERNAL_ERROR for "too many awaiting
+                    // acknowledgment", the RFC's codes for bad values.
+                    let code = if e.code() == ErrorCode::InternalError {
+                        "ERR_HTTP2_MAX_PENDING_SETTINGS_ACK"
+                    } else {
+                        "ERR_HTTP2_INVALID_SETTING_VALUE"
+                    };
+                    Err(
+                        Error::new(ErrorKind::Parse, format!("Invalid settings: {e}"))
+                            .with_code(code),
+                    )
+                }
+                Some(Ok(())) => {
+                    let callback: SettingsCallback = Box::new(callback);
+                    if ready {
+                        s.settings_waiters.push_back(SettingsWaiter {
+                            sent: runtime::now(),
+                            callbacks: vec![callback],
+                        });
+                    } else if let Some(first) = s.settings_waiters.back_mut() {
+                        first.callbacks.push(callback);
+                    }
+                    Ok(())
+                }
+            }
+        });
+        sent.unwrap_or_else(|| Err(invalid_session()))
+    }
+
+    /// Whether a SETTINGS of ours awaits the server's acknowledgment
+    /// (Node's `session.pendingSettingsAck`).
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// session.on_connect(move || assert!(session.pending_settings_ack()));
+    /// ```
+    #[doc(alias = "pendingSettingsAck")]
+    pub fn pending_settings_ack(&self) -> bool {
+        self.with(|s| s.core.settings_unacked() > 0)
+            .unwrap_or(false)
+    }
+
+    /// Listens for the server's acknowledgment of our SETTINGS (Node's
+    /// `localSettings` event), the first one included: the settings now
+    /// in effect.
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// session.on_local_settings(|s| println!("in effect: {s:?}"));
+    /// ```
+    #[doc(alias = "localSettings")]
+    pub fn on_local_settings(&self, f: impl FnMut(&Settings) + 'static) -> &Self {
+        self.listen(|l| l.local_settings.push(Box::new(f)))
+    }
+
+    /// Sends GOAWAY to the server without closing the session (Node's
+    /// `session.goaway(code, lastStreamID, opaqueData)`): streams in
+    /// flight go on, but no new one opens on this session (requests made
+    /// after it fail). `last_stream_id` names the last of the *server's*
+    /// streams we process: a client takes no pushed streams, so 0 (Node's
+    /// default). The server usually answers by closing the connection.
+    /// Returns `false`, sending nothing, when the connection is not up,
+    /// or `last_stream_id` names one of our own (odd) streams.
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// use nodelike::http::h2::ErrorCode;
+    /// session.on_connect(move || {
+    ///     session.goaway(ErrorCode::NoError, 0, b"moving on");
+    /// });
+    /// ```
+    #[doc(alias = "http2session.goaway")]
+    pub fn goaway(&self, code: ErrorCode, last_stream_id: u32, opaque_data: &[u8]) -> bool {
+        let sock = self
+            .with(|s| {
+                let sock = s.sock.filter(|_| s.phase == Phase::Ready)?;
+                let core = &mut s.core;
+                let mut result = Err(());
+                net::write_with(sock, |out| {
+                    result = core
+                        .send_goaway(code, last_stream_id, opaque_data, out)
+                        .map_err(|_| ());
+                });
+                result.ok().map(|()| sock)
+            })
+            .flatten();
+        if let Some(sock) = sock {
+            kick(sock);
+        }
+        sock.is_some()
+    }
+
+    /// Emits `timeout` ([`on_timeout`](Self::on_timeout)) each time the
+    /// session's connection has been idle (nothing read or written) for
+    /// `ms` milliseconds (Node's `session.setTimeout(msecs)`). That is all
+    /// it does, as in Node: the listener decides, usually with
+    /// [`close`](Self::close) or [`destroy`](Self::destroy). `0` turns it
+    /// off.
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// session.set_timeout(30_000);
+    /// session.on_timeout(move || session.close());
+    /// ```
+    #[doc(alias = "setTimeout")]
+    pub fn set_timeout(&self, ms: u64) {
+        let timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        // The socket exists from `connect` on (connecting or not), and
+        // its idle clock counts both directions.
+        if let Some(sock) = self.with(|s| s.sock).flatten() {
+            net::set_idle_timeout(sock, timeout);
+        }
+    }
+
+    /// Listens for the session's idle time passing (Node's `timeout`); see
+    /// [`set_timeout`](Self::set_timeout).
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// session.on_timeout(|| eprintln!("idle"));
+    /// ```
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) -> &Self {
+        self.listen(|l| l.timeout.push(Box::new(f)))
     }
 
     /// The server's settings as last received (Node's
@@ -1877,6 +2254,72 @@ impl ClientHttp2Stream {
     /// ```
     pub fn on_response(&self, f: impl FnMut(&Headers) + 'static) -> &Self {
         self.listen(|l| l.response.push(Box::new(f)))
+    }
+
+    /// Listens for informational (1xx) heads before the response (Node's
+    /// `headers` event): 100 Continue, 103 Early Hints, each with its
+    /// `:status`. The final head comes to
+    /// [`on_response`](Self::on_response).
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// # let req = session.request(&[(":path", "/")]);
+    /// req.on_headers(|h| {
+    ///     if h.get(":status") == Some("103") {
+    ///         println!("preload {:?}", h.get("link"));
+    ///     }
+    /// });
+    /// ```
+    #[doc(alias = "headers")]
+    pub fn on_headers(&self, f: impl FnMut(&Headers) + 'static) -> &Self {
+        self.listen(|l| l.headers.push(Box::new(f)))
+    }
+
+    /// Emits `timeout` ([`on_timeout`](Self::on_timeout)) each time no
+    /// frame of this stream went out or came in for `ms` milliseconds
+    /// (Node's `stream.setTimeout(msecs)`); other streams' traffic does not
+    /// count. As in Node that is all it does: the listener decides, e.g.
+    /// with [`close`](Self::close). `0` turns it off. The timer does not
+    /// keep the loop alive.
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// use nodelike::http::h2::ErrorCode;
+    /// let req = session.request(&[(":path", "/slow")]);
+    /// req.set_timeout(5_000);
+    /// req.on_timeout(move || req.close(ErrorCode::Cancel));
+    /// ```
+    #[doc(alias = "setTimeout")]
+    pub fn set_timeout(&self, ms: u64) {
+        let timeout = (ms > 0).then(|| Duration::from_millis(ms));
+        let old = self
+            .with(|r| {
+                if r.closed {
+                    return None;
+                }
+                r.timeout = timeout;
+                r.active_at = runtime::now();
+                r.timer.take()
+            })
+            .flatten();
+        if let Some(t) = old {
+            runtime::clear_timeout(t);
+        }
+        if let Some(t) = timeout {
+            arm_stream_timer(self.id, t);
+        }
+    }
+
+    /// Listens for the stream's idle time passing (Node's `timeout`); see
+    /// [`set_timeout`](Self::set_timeout).
+    ///
+    /// ```no_run
+    /// # let session = nodelike::http2::connect("http://127.0.0.1:8080", Default::default());
+    /// # let req = session.request(&[(":path", "/")]);
+    /// req.on_timeout(|| eprintln!("stream idle"));
+    /// ```
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) -> &Self {
+        self.listen(|l| l.timeout.push(Box::new(f)))
     }
 
     /// Listens for the response body, chunk by chunk (Node's `data`).

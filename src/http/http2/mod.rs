@@ -15,7 +15,11 @@
 //! | `stream.close(code)`, `stream.rstCode`, `pause()`/`resume()` | [`ClientHttp2Stream::close`], [`rst_code`](ClientHttp2Stream::rst_code), [`pause`](ClientHttp2Stream::pause)/[`resume`](ClientHttp2Stream::resume) |
 //! | `session.on('connect' / 'error' / 'close' / 'goaway' / 'remoteSettings')` | `on_connect`, `on_error`, `on_close`, `on_goaway`, `on_remote_settings` |
 //! | `session.close()`, `session.destroy()`, `session.ping(cb)` | [`ClientHttp2Session::close`], [`destroy`](ClientHttp2Session::destroy), [`ping`](ClientHttp2Session::ping) |
-//! | `session.localSettings`, `session.remoteSettings` | [`ClientHttp2Session::settings`], [`remote_settings`](ClientHttp2Session::remote_settings) |
+//! | `session.localSettings`, `session.remoteSettings`, `session.pendingSettingsAck` | [`ClientHttp2Session::local_settings`], [`remote_settings`](ClientHttp2Session::remote_settings), [`pending_settings_ack`](ClientHttp2Session::pending_settings_ack) |
+//! | `session.settings(settings, cb)`, `session.on('localSettings')` | [`ClientHttp2Session::update_settings`], [`on_local_settings`](ClientHttp2Session::on_local_settings) |
+//! | `session.goaway(code, lastStreamID, opaqueData)` | [`ClientHttp2Session::goaway`] |
+//! | `session.setTimeout(ms)` / `stream.setTimeout(ms)`, `on('timeout')` | [`ClientHttp2Session::set_timeout`] / [`ClientHttp2Stream::set_timeout`], `on_timeout` |
+//! | `stream.on('headers')` (1xx: 100, 103) | [`ClientHttp2Stream::on_headers`] |
 //! | `http2.createServer(handler)` (h2c) | [`create_server`]`(ServerOptions::default(), handler)` |
 //! | `http2.createSecureServer({ cert, key, allowHTTP1 }, handler)` | `create_secure_server(tls, ServerOptions { allow_http1: true, .. }, handler)` (the `tls` feature) |
 //! | `req.httpVersion` | [`IncomingMessage::http_version`] (`"2.0"`) |

@@ -467,7 +467,10 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
     let now = runtime::now();
     if now.duration_since(*ticked) >= std::time::Duration::from_secs(1) {
         *ticked = now;
-        core.tick();
+        // A SETTINGS timeout fails the core; the poll below reports it.
+        net::write_with(id, |out| {
+            let _ = core.tick(out);
+        });
         let send_timeout = servers
             .get(server.0)
             .and_then(|srv| srv.http2.as_ref())
@@ -572,7 +575,7 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
         // connection is still answered (PING, SETTINGS, the streams in
         // flight, §6.8), so it is not closed from here; a client that never
         // closes meets the idle timeout like any other.
-        Event::GoAway { .. } | Event::PingAck { .. } => Step::Skip(len),
+        Event::GoAway { .. } | Event::PingAck { .. } | Event::SettingsAcked => Step::Skip(len),
         Event::StreamClosed { stream } => {
             draining.forget(stream);
             Step::Skip(len)

@@ -26,6 +26,20 @@ const fnv = (b) => {
 };
 // Bytes /stall has handed to its stream so far (with back-pressure).
 let stallWritten = 0;
+// The first GOAWAY each session received from the client, as
+// "code last-stream-id opaque-data", in order (served by /goaways).
+const goaways = [];
+
+server.on('session', (session) => {
+  // Every SETTINGS the client sent, as its initial window size (served by
+  // /remote-settings).
+  session.seenWindows = [];
+  session.on('remoteSettings', (s) => session.seenWindows.push(s.initialWindowSize));
+  session.once('goaway', (code, last, data) => {
+    goaways.push(`${code} ${last} ${data ? data.toString() : ''}`);
+  });
+  session.on('error', () => {});
+});
 
 // The body /big/N and /stall send: byte i is (i * 7 + 3) % 251.
 const pattern = (n) => {
@@ -98,6 +112,29 @@ server.on('stream', (stream, headers) => {
   } else if (path === '/goaway') {
     stream.respond({ ':status': 200 });
     stream.end('bye', () => stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id, Buffer.from('maintenance')));
+  } else if (path === '/remote-settings') {
+    // The client's settings as Node has them now, and each SETTINGS seen.
+    const rs = stream.session.remoteSettings;
+    stream.respond({ ':status': 200 });
+    stream.end(`${rs.initialWindowSize} ${rs.maxConcurrentStreams} seen=${stream.session.seenWindows.join(',')}`);
+  } else if (path === '/goaways') {
+    stream.respond({ ':status': 200 });
+    stream.end(goaways.join(';'));
+  } else if (path === '/early-hints') {
+    // A 103 informational head, then the response.
+    stream.additionalHeaders({ ':status': 103, link: '</style.css>; rel=preload' });
+    stream.respond({ ':status': 200 });
+    stream.end('hinted');
+  } else if (path.startsWith('/drip/')) {
+    // N one-byte DATA frames, 50 ms apart: a stream that is never idle
+    // for long.
+    let left = Number(path.slice(6));
+    stream.respond({ ':status': 200 });
+    const timer = setInterval(() => {
+      if (stream.destroyed) { clearInterval(timer); return; }
+      left -= 1;
+      if (left > 0) { stream.write('.'); } else { clearInterval(timer); stream.end('.'); }
+    }, 50);
   } else if (path === '/hang') {
     // Never answered: only a GOAWAY, a reset or the client ends it.
   } else {
