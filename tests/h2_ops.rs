@@ -557,3 +557,114 @@ fn a_cluster_serves_tls_h2_from_both_loops_and_restarts_without_losing_a_stream(
         Some((p.server_cert.clone(), p.server_key.clone())),
     );
 }
+
+/// A connection accepted before `close` that speaks HTTP/2 only during
+/// the grace (its preface came late) is told with GOAWAY too: its first
+/// stream is answered, then it closes, and so does the server.
+#[test]
+fn a_connection_that_turns_http2_during_the_close_grace_gets_goaway_and_closes() {
+    use nodelike::http::h2::{Config, Connection, Event, Role};
+    use std::io::{Read, Write};
+    let (tx, rx) = mpsc::channel();
+    let server = TestServer::start(move || -> Server {
+        let me: Rc<Cell<Option<Server>>> = Rc::default();
+        let handle = me.clone();
+        let server = http2::create_server(
+            http2::ServerOptions {
+                allow_http1: true,
+                ..Default::default()
+            },
+            move |req, res| {
+                if req.url() == "/close" {
+                    if let Some(server) = handle.get() {
+                        server.close();
+                    }
+                }
+                res.end(format!("answer {}", req.url()));
+            },
+        );
+        // Far longer than the test: the late connection must close because
+        // of its GOAWAY, not because the grace ran out.
+        server.set_close_grace(600_000);
+        server.on_close(move || {
+            let _ = tx.send("server closed");
+        });
+        me.set(Some(server));
+        server
+    });
+    // Accepted, silent for now.
+    let mut late = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // Another connection (HTTP/1.1) closes the server.
+    let mut closer = common::Reader::new(server.port());
+    closer.send(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(closer.response(false).unwrap().body, b"answer /close");
+    assert!(closer.closed_by_server());
+    // Now the preface and a first stream.
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut out = Vec::new();
+    client.start(&mut out);
+    let head: [(&[u8], &[u8]); 4] = [
+        (b":method", b"GET"),
+        (b":scheme", b"http"),
+        (b":path", b"/late"),
+        (b":authority", b"x"),
+    ];
+    let id = client.open_stream(&head, true, &mut out).unwrap();
+    let mut seen = Vec::new();
+    let mut input = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if !out.is_empty() {
+            // The server may be gone already: it only matters what came.
+            let _ = late.write_all(&out);
+            out.clear();
+        }
+        let n = late
+            .read(&mut buf)
+            .expect("the server closes, not the deadline");
+        if n == 0 {
+            seen.push("eof".to_owned());
+            break;
+        }
+        input.extend_from_slice(&buf[..n]);
+        let mut used = 0;
+        loop {
+            let Ok((n, event)) = client.poll(&input[used..], &mut out) else {
+                seen.push("connection error".into());
+                break;
+            };
+            used += n;
+            match event {
+                Some(Event::Headers { stream, fields, .. }) if stream == id => {
+                    let status = fields
+                        .iter()
+                        .find(|(n, _)| *n == b":status")
+                        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+                    seen.push(format!("status {}", status.unwrap_or_default()));
+                }
+                Some(Event::Data { stream, data, .. }) if stream == id => {
+                    seen.push(format!("data {}", String::from_utf8_lossy(data)));
+                }
+                Some(Event::GoAway {
+                    last_stream_id,
+                    code,
+                    ..
+                }) => seen.push(format!("goaway {code:?} {last_stream_id}")),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        input.drain(..used);
+    }
+    assert!(seen.contains(&"goaway NoError 1".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"status 200".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"data answer /late".to_owned()), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("eof"), "{seen:?}");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(30)).unwrap(),
+        "server closed"
+    );
+    server.stop();
+}

@@ -503,7 +503,9 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
     }
     let mut polled = None;
     let slot = &mut polled;
-    if net::write_with(id, move |out| *slot = Some(core.poll(input, out))).is_none() {
+    // A reborrow: `core` is still needed once nothing came of the input.
+    let polling = &mut *core;
+    if net::write_with(id, move |out| *slot = Some(polling.poll(input, out))).is_none() {
         return Step::DiscardAll;
     }
     let Some(polled) = polled else {
@@ -516,7 +518,31 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             net::flush_soon(id);
             return Step::Fatal;
         }
-        Ok((n, None)) => return Step::Stop(n),
+        Ok((n, None)) => {
+            // The connection became HTTP/2 (its preface, or its TLS
+            // handshake, came) after `server.close()`, during the grace:
+            // it is told too, once its preface and first streams are in
+            // (a GOAWAY before the preface would be a connection error).
+            let closing = servers
+                .get(server.0)
+                .filter(|srv| srv.closing)
+                .map(|srv| srv.close_grace);
+            if let (Some(grace), Life::Serving, h2::ConnState::Open) =
+                (closing, *life, core.state())
+            {
+                log::trace!("socket {}: HTTP/2 on a closing server: GOAWAY", id.key);
+                *life = Life::GoingAway;
+                net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
+                net::flush_soon(id);
+                if let Some(grace) = grace {
+                    runtime::schedule(
+                        runtime::now() + grace,
+                        Work::new(destroy_after_grace, id.ctx()).while_alive(net::socket_alive),
+                    );
+                }
+            }
+            return Step::Stop(n);
+        }
         Ok((n, Some(event))) => (n, event),
     };
     match event {
