@@ -563,6 +563,18 @@ fn a_cluster_serves_tls_h2_from_both_loops_and_restarts_without_losing_a_stream(
 /// stream is answered, then it closes, and so does the server.
 #[test]
 fn a_connection_that_turns_http2_during_the_close_grace_gets_goaway_and_closes() {
+    late_http2(false);
+}
+
+/// The same for one that had sent its preface but not its SETTINGS when
+/// the server closed: GOAWAY then would be a connection error, so it waits
+/// for them.
+#[test]
+fn a_connection_between_preface_and_settings_at_close_gets_goaway_once_they_come() {
+    late_http2(true);
+}
+
+fn late_http2(preface_first: bool) {
     use nodelike::http::h2::{Config, Connection, Event, Role};
     use std::io::{Read, Write};
     let (tx, rx) = mpsc::channel();
@@ -592,10 +604,20 @@ fn a_connection_that_turns_http2_during_the_close_grace_gets_goaway_and_closes()
         me.set(Some(server));
         server
     });
-    // Accepted, silent for now.
+    // Accepted, silent for now (or with its preface alone, which makes
+    // it HTTP/2: the server's SETTINGS come back).
     let mut late = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     late.set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let mut input = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    if preface_first {
+        late.write_all(PREFACE).unwrap();
+        let n = late.read(&mut buf).unwrap();
+        assert!(n > 0, "the server's SETTINGS");
+        input.extend_from_slice(&buf[..n]);
+    }
     // Another connection (HTTP/1.1) closes the server.
     let mut closer = common::Reader::new(server.port());
     closer.send(b"GET /close HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -605,6 +627,9 @@ fn a_connection_that_turns_http2_during_the_close_grace_gets_goaway_and_closes()
     let mut client = Connection::new(Role::Client, Config::default());
     let mut out = Vec::new();
     client.start(&mut out);
+    if preface_first {
+        out.drain(..PREFACE.len());
+    }
     let head: [(&[u8], &[u8]); 4] = [
         (b":method", b"GET"),
         (b":scheme", b"http"),
@@ -613,8 +638,6 @@ fn a_connection_that_turns_http2_during_the_close_grace_gets_goaway_and_closes()
     ];
     let id = client.open_stream(&head, true, &mut out).unwrap();
     let mut seen = Vec::new();
-    let mut input = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
     loop {
         if !out.is_empty() {
             // The server may be gone already: it only matters what came.

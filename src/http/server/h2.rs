@@ -83,6 +83,10 @@ pub(super) static PROTOCOL: net::Protocol = net::Protocol {
 enum Life {
     /// Serving streams.
     Serving,
+    /// Asked to go away (`server.close()`, `session.close()`) before the
+    /// client's preface was in: GOAWAY goes once it is (before, it would
+    /// be a connection error).
+    GoAwayOwed,
     /// GOAWAY was sent (the server is closing): the streams in flight
     /// finish, then the connection closes.
     GoingAway,
@@ -519,17 +523,20 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             return Step::Fatal;
         }
         Ok((n, None)) => {
-            // The connection became HTTP/2 (its preface, or its TLS
-            // handshake, came) after `server.close()`, during the grace:
-            // it is told too, once its preface and first streams are in
-            // (a GOAWAY before the preface would be a connection error).
-            let closing = servers
+            // GOAWAY owed since before the preface, or the connection
+            // became HTTP/2 (its preface, or its TLS handshake, came)
+            // after `server.close()`, during the grace: it is told now
+            // that its preface and first streams are in.
+            let server_closing = servers
                 .get(server.0)
                 .filter(|srv| srv.closing)
                 .map(|srv| srv.close_grace);
-            if let (Some(grace), Life::Serving, h2::ConnState::Open) =
-                (closing, *life, core.state())
-            {
+            let owed = match *life {
+                Life::GoAwayOwed => Some(server_closing.flatten()),
+                Life::Serving => server_closing,
+                Life::GoingAway | Life::Failed => None,
+            };
+            if let (Some(grace), h2::ConnState::Open) = (owed, core.state()) {
                 log::trace!("socket {}: HTTP/2 on a closing server: GOAWAY", id.key);
                 *life = Life::GoingAway;
                 net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
@@ -1143,16 +1150,11 @@ fn close_if_done(id: SockId) {
 }
 
 /// The server's close grace ended (see `Server::set_close_grace`): a
-/// connection that went away but still has streams in flight is destroyed,
-/// and they are aborted.
+/// connection still there is destroyed, and its streams in flight are
+/// aborted (as is one whose client never finished its preface).
 pub(super) fn destroy_after_grace(ctx: u64) {
     let id = SockId::from_ctx(ctx);
-    let busy = with_state(|st| {
-        st.h2conns
-            .get(id)
-            .is_some_and(|c| c.life == Life::GoingAway && !c.streams.is_empty())
-    })
-    .unwrap_or(false);
+    let busy = with_state(|st| st.h2conns.get(id).is_some()).unwrap_or(false);
     if busy && net::is_open(id) {
         log::debug!("socket {}: close grace over with streams in flight", id.key);
         net::destroy(id, Cause::Aborted);
@@ -1168,11 +1170,23 @@ pub(super) fn go_away(st: &mut ServerState, id: SockId) -> bool {
     if c.life != Life::Serving {
         return false;
     }
+    if c.core.state() == h2::ConnState::Handshaking {
+        c.life = Life::GoAwayOwed;
+        return true;
+    }
     c.life = Life::GoingAway;
     let core = &mut c.core;
     net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
     net::flush_soon(id);
     true
+}
+
+/// Whether connection `id` was asked to go away before its client's
+/// preface came (so its GOAWAY has not gone yet).
+pub(super) fn owes_goaway(st: &ServerState, id: SockId) -> bool {
+    st.h2conns
+        .get(id)
+        .is_some_and(|c| c.life == Life::GoAwayOwed)
 }
 
 /// `res.write_continue()` over HTTP/2: an informational HEADERS with

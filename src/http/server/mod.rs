@@ -648,15 +648,25 @@ impl Server {
                 .filter(|(_, c)| c.server() == me)
                 .map(|(id, _)| id)
                 .collect();
+            // One whose client has not sent its preface yet is idle: like
+            // an idle HTTP/1.1 connection, it closes now without a grace
+            // (with one, its GOAWAY waits for the preface).
+            let mut unstarted = Vec::new();
             for &id in &h2_ids {
                 h2::go_away(st, id);
+                if grace.is_none() && h2::owes_goaway(st, id) {
+                    unstarted.push(id);
+                }
             }
-            Some((listener, idle, h2_ids, no_connections, grace))
+            Some((listener, idle, h2_ids, unstarted, no_connections, grace))
         })
         .flatten();
-        let Some((listener, idle, h2_ids, no_connections, grace)) = closed else {
+        let Some((listener, idle, h2_ids, unstarted, no_connections, grace)) = closed else {
             return;
         };
+        for id in unstarted {
+            net::destroy(id, net::Cause::Aborted);
+        }
         if let Some(grace) = grace {
             // HTTP/2 needs no grace for the idle-connection race: GOAWAY
             // tells the client which streams were taken, and it retries
