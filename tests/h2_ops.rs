@@ -691,3 +691,27 @@ fn late_http2(preface_first: bool) {
     );
     server.stop();
 }
+
+/// Over HTTP/1.1 (here on the same server, which allows it beside h2c)
+/// the same call is still the connection's idle timeout, heard by the
+/// response in progress.
+#[test]
+fn over_http1_the_same_set_timeout_is_the_connections() {
+    let server = TestServer::start(|| -> Server {
+        http2::create_server(
+            http2::ServerOptions {
+                allow_http1: true,
+                ..Default::default()
+            },
+            |_req, res| {
+                res.set_timeout(100);
+                res.on_timeout(move || res.end("the connection was idle"));
+            },
+        )
+    });
+    let mut r = common::Reader::new(server.port());
+    r.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let answer = r.response(false).expect("an answer");
+    assert_eq!(answer.body, b"the connection was idle");
+    server.stop();
+}
