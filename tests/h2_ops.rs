@@ -689,6 +689,7 @@ fn late_http2(preface_first: bool) {
         rx.recv_timeout(Duration::from_secs(30)).unwrap(),
         "server closed"
     );
+    drop(late);
     server.stop();
 }
 
@@ -713,5 +714,74 @@ fn over_http1_the_same_set_timeout_is_the_connections() {
     r.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     let answer = r.response(false).expect("an answer");
     assert_eq!(answer.body, b"the connection was idle");
+    server.stop();
+}
+
+/// A closing server's connection whose last stream the client resets
+/// closes then: the client need not close it.
+#[test]
+fn a_going_away_connection_closes_when_the_client_resets_its_last_stream() {
+    use nodelike::http::h2::{Config, Connection, Event, Role};
+    use std::io::{Read, Write};
+    let server = TestServer::start(move || -> Server {
+        let me: Rc<Cell<Option<Server>>> = Rc::default();
+        let handle = me.clone();
+        // Never answers; closes the server.
+        let server = http2::create_server(http2::ServerOptions::default(), move |_req, _res| {
+            if let Some(server) = handle.get() {
+                server.close();
+            }
+        });
+        me.set(Some(server));
+        server
+    });
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut out = Vec::new();
+    client.start(&mut out);
+    let head: [(&[u8], &[u8]); 4] = [
+        (b":method", b"GET"),
+        (b":scheme", b"http"),
+        (b":path", b"/"),
+        (b":authority", b"x"),
+    ];
+    let id = client.open_stream(&head, true, &mut out).unwrap();
+    let (mut input, mut buf, mut seen) = (Vec::new(), vec![0u8; 16 * 1024], Vec::new());
+    loop {
+        if !out.is_empty() {
+            let _ = sock.write_all(&out);
+            out.clear();
+        }
+        let n = sock
+            .read(&mut buf)
+            .expect("the server closes, not the deadline");
+        if n == 0 {
+            seen.push("eof".to_owned());
+            break;
+        }
+        input.extend_from_slice(&buf[..n]);
+        let mut used = 0;
+        while let Ok((n, event)) = client.poll(&input[used..], &mut out) {
+            used += n;
+            match event {
+                Some(Event::GoAway {
+                    last_stream_id,
+                    code,
+                    ..
+                }) => {
+                    seen.push(format!("goaway {code:?} {last_stream_id}"));
+                    // Give up on the stream the server will not answer.
+                    client.reset(id, ErrorCode::Cancel, &mut out);
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        input.drain(..used);
+    }
+    assert_eq!(seen, ["goaway NoError 1", "eof"]);
+    drop(sock);
     server.stop();
 }
