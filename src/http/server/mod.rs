@@ -608,7 +608,9 @@ impl Server {
     /// Stops accepting connections. Idle keep-alive connections are closed
     /// now (or, with [`set_close_grace`](Self::set_close_grace), once the
     /// grace has passed without a request); busy ones finish their current
-    /// response (sent with `Connection: close`) and then close. `close`
+    /// response (sent with `Connection: close`) and then close. HTTP/2
+    /// connections get GOAWAY: their streams in flight finish (within the
+    /// grace, when one is set) and each closes once it has none. `close`
     /// fires once the last connection is gone.
     ///
     /// ```
