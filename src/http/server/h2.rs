@@ -330,8 +330,8 @@ pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
             Step::Reset { ex, len } => {
                 pos += len;
                 conn::abort_exchange(ex);
-                // A reset may take a going-away connection's last stream
-                // with nothing written, so no flush would close it.
+                // A reset may take a going-away connection's last stream:
+                // close it now rather than count on a later flush.
                 close_if_done(id);
             }
             Step::WindowOpened(len) => {
