@@ -255,6 +255,53 @@ pub(crate) enum StreamReading {
     Paused { ended: bool },
 }
 
+/// An HTTP/2 stream's inactivity timer (Node's `stream.setTimeout`, which
+/// the compatibility API's `req.setTimeout`/`res.setTimeout` call): per
+/// stream, where HTTP/1.1's is the connection's. Checked by one timer per
+/// connection (`h2.rs`), so a stream costs no timer entry of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum StreamTimer {
+    /// No timeout set (or set to 0).
+    #[default]
+    Off,
+    /// `timeout` fires once nothing was sent or received on the stream
+    /// for `limit` after `since`.
+    Armed {
+        limit: std::time::Duration,
+        since: std::time::Instant,
+    },
+    /// `timeout` fired for this quiet spell; the next frame either way
+    /// arms it again (as Node's timer is refreshed by activity).
+    Fired { limit: std::time::Duration },
+}
+
+impl StreamTimer {
+    /// A frame went or came on the stream: the quiet spell starts over.
+    /// Whether the timer was re-armed from `Fired` (so the connection's
+    /// check must be queued again).
+    pub(crate) fn touch(&mut self, now: std::time::Instant) -> bool {
+        match *self {
+            StreamTimer::Off => false,
+            StreamTimer::Armed { limit, .. } => {
+                *self = StreamTimer::Armed { limit, since: now };
+                false
+            }
+            StreamTimer::Fired { limit } => {
+                *self = StreamTimer::Armed { limit, since: now };
+                true
+            }
+        }
+    }
+
+    /// When `timeout` is due, if armed.
+    pub(crate) fn due(self) -> Option<std::time::Instant> {
+        match self {
+            StreamTimer::Armed { limit, since } => since.checked_add(limit),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Exchange {
     pub(crate) socket: Option<SockId>,
@@ -269,6 +316,8 @@ pub(crate) struct Exchange {
     /// flow-control window without any of it moving (`None`: not waiting).
     /// Past the server's send timeout the stream is reset.
     pub(crate) stalled_since: Option<std::time::Instant>,
+    /// An HTTP/2 stream's own inactivity timeout (`set_timeout`).
+    pub(crate) stream_timer: StreamTimer,
     // ---- the request ----
     /// A copy of the request head; `parsed` holds ranges into it.
     pub(crate) head: Vec<u8>,
@@ -326,6 +375,7 @@ impl Exchange {
         self.stream_reading = StreamReading::Flowing;
         self.held_body.clear();
         self.stalled_since = None;
+        self.stream_timer = StreamTimer::Off;
         self.head.clear();
         self.request = RequestLife::Receiving;
         self.incoming.reset();

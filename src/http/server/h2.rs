@@ -23,16 +23,17 @@
 //! `with_state`, and user callbacks run outside it.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use super::conn::{self, Kind};
-use super::exchange::{ExId, Exchange, ResponseBody, StreamReading, Wire};
+use super::exchange::{ExId, Exchange, ResponseBody, StreamReading, StreamTimer, Wire};
 use super::{with_state, ServerState};
 use crate::http::h1::DateCache;
 use crate::http::h2::hpack::Field;
 use crate::http::h2::is_connection_specific;
 use crate::http::h2::{self, ErrorCode, Event};
 use crate::net::{self, Cause, SockId, HIGH_WATER_MARK};
-use crate::runtime;
+use crate::runtime::{self, Work};
 use crate::{Error, ErrorKind};
 
 /// HTTP/2's connection preface, the first bytes a client sends (RFC 9113
@@ -82,6 +83,10 @@ pub(super) static PROTOCOL: net::Protocol = net::Protocol {
 enum Life {
     /// Serving streams.
     Serving,
+    /// Asked to go away (`server.close()`, `session.close()`) before the
+    /// client's preface was in: GOAWAY goes once it is (before, it would
+    /// be a connection error).
+    GoAwayOwed,
     /// GOAWAY was sent (the server is closing): the streams in flight
     /// finish, then the connection closes.
     GoingAway,
@@ -111,6 +116,10 @@ pub(crate) struct H2Conn {
     /// When the core's flood counters were last reset: they count per
     /// second, ticked lazily as input arrives (no timer per connection).
     ticked: std::time::Instant,
+    /// When the streams' inactivity timeouts (`set_timeout`) are next
+    /// checked: one timer per connection, queued for the earliest due
+    /// stream, rather than one per stream (`None`: none queued).
+    stream_check_at: Option<Instant>,
 }
 
 impl H2Conn {
@@ -211,6 +220,7 @@ pub(super) fn start(st: &mut ServerState, id: SockId, server: (usize, u32), conf
             scratch: Vec::new(),
             ranges: Vec::new(),
             ticked: runtime::now(),
+            stream_check_at: None,
         },
     );
     net::set_protocol(id, &PROTOCOL);
@@ -320,6 +330,9 @@ pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
             Step::Reset { ex, len } => {
                 pos += len;
                 conn::abort_exchange(ex);
+                // A reset may take a going-away connection's last stream:
+                // close it now rather than count on a later flush.
+                close_if_done(id);
             }
             Step::WindowOpened(len) => {
                 pos += len;
@@ -462,6 +475,7 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
         life,
         server,
         ticked,
+        stream_check_at,
         ..
     } = c;
     let now = runtime::now();
@@ -496,7 +510,9 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
     }
     let mut polled = None;
     let slot = &mut polled;
-    if net::write_with(id, move |out| *slot = Some(core.poll(input, out))).is_none() {
+    // A reborrow: `core` is still needed once nothing came of the input.
+    let polling = &mut *core;
+    if net::write_with(id, move |out| *slot = Some(polling.poll(input, out))).is_none() {
         return Step::DiscardAll;
     }
     let Some(polled) = polled else {
@@ -509,7 +525,34 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             net::flush_soon(id);
             return Step::Fatal;
         }
-        Ok((n, None)) => return Step::Stop(n),
+        Ok((n, None)) => {
+            // GOAWAY owed since before the preface, or the connection
+            // became HTTP/2 (its preface, or its TLS handshake, came)
+            // after `server.close()`, during the grace: it is told now
+            // that its preface and first streams are in.
+            let server_closing = servers
+                .get(server.0)
+                .filter(|srv| srv.closing)
+                .map(|srv| srv.close_grace);
+            let owed = match *life {
+                Life::GoAwayOwed => Some(server_closing.flatten()),
+                Life::Serving => server_closing,
+                Life::GoingAway | Life::Failed => None,
+            };
+            if let (Some(grace), h2::ConnState::Open) = (owed, core.state()) {
+                log::trace!("socket {}: HTTP/2 on a closing server: GOAWAY", id.key);
+                *life = Life::GoingAway;
+                net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
+                net::flush_soon(id);
+                if let Some(grace) = grace {
+                    runtime::schedule(
+                        runtime::now() + grace,
+                        Work::new(destroy_after_grace, id.ctx()).while_alive(net::socket_alive),
+                    );
+                }
+            }
+            return Step::Stop(n);
+        }
         Ok((n, Some(event))) => (n, event),
     };
     match event {
@@ -538,19 +581,26 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
             stream,
             data,
             end_stream,
-        } => Step::Data {
-            stream,
-            ex: streams.exchange_of(stream),
-            len,
-            data,
-            end_stream,
-        },
+        } => {
+            let ex = streams.exchange_of(stream);
+            if let Some(e) = ex.and_then(|ex| exchanges.get_mut(ex)) {
+                touch(stream_check_at, e, id);
+            }
+            Step::Data {
+                stream,
+                ex,
+                len,
+                data,
+                end_stream,
+            }
+        }
         Event::Trailers { stream, fields } => {
             draining.forget(stream);
             match streams.exchange_of(stream) {
                 Some(ex) => {
                     if let Some(e) = exchanges.get_mut(ex) {
                         e.incoming.set_trailers(fields.iter());
+                        touch(stream_check_at, e, id);
                     }
                     Step::End { ex, len }
                 }
@@ -674,6 +724,7 @@ pub(super) fn send(
     let Some(c) = h2conns.get_mut(sock) else {
         return Some(Ok(false));
     };
+    touch(&mut c.stream_check_at, e, sock);
     let bodiless = e.is_head_request() || matches!(e.status, 100..=199 | 204 | 304);
     let data = if bodiless { &[][..] } else { data };
     if !e.response_head.is_written() {
@@ -735,6 +786,9 @@ fn push_body(c: &mut H2Conn, e: &mut Exchange, sock: SockId, ex: ExId, stream: u
     if !e.pending_out.is_empty() {
         let sent = send_data(c, sock, stream, &e.pending_out, ended && !trailers);
         e.pending_out.drain(..sent);
+        if sent > 0 {
+            touch(&mut c.stream_check_at, e, sock);
+        }
         // The send timeout counts from the last progress (nginx's
         // `send_timeout`): a peer that keeps a window shut holds a
         // response only so long.
@@ -940,6 +994,117 @@ fn emit_drains(id: SockId) {
     }
 }
 
+/// A frame went or came on `e`'s stream: its quiet spell starts over (and
+/// a timer that had fired is armed again, with the connection's check).
+fn touch(check_at: &mut Option<Instant>, e: &mut Exchange, sock: SockId) {
+    if e.stream_timer.touch(runtime::now()) {
+        if let Some(at) = e.stream_timer.due() {
+            arm_stream_check(check_at, sock, at);
+        }
+    }
+}
+
+/// Queues the connection's stream-timeout check for `at`, unless one at or
+/// before it is queued already (that one re-arms for the rest).
+fn arm_stream_check(check_at: &mut Option<Instant>, id: SockId, at: Instant) {
+    if check_at.is_some_and(|queued| queued <= at) {
+        return;
+    }
+    *check_at = Some(at);
+    runtime::schedule(
+        at,
+        Work::owned(stream_timeouts_due, id.ctx(), net::destroy_ctx).while_alive(net::socket_alive),
+    );
+}
+
+/// `set_timeout(ms)` on an HTTP/2 exchange's handles (Node's
+/// `stream.setTimeout`, which the compatibility API's `req.setTimeout` and
+/// `res.setTimeout` call): the stream's own inactivity timeout, not the
+/// connection's (its other streams may be busy). `0` turns it off.
+/// `None`: not an HTTP/2 exchange (HTTP/1.1 sets the connection's).
+pub(super) fn set_stream_timeout(ex: ExId, ms: u64) -> Option<()> {
+    with_state(|st| {
+        let ServerState {
+            h2conns, exchanges, ..
+        } = st;
+        let e = exchanges.get_mut(ex)?;
+        let Wire::Http2 { .. } = e.wire else {
+            return None;
+        };
+        if ms == 0 {
+            e.stream_timer = StreamTimer::Off;
+            return Some(());
+        }
+        let now = runtime::now();
+        e.stream_timer = StreamTimer::Armed {
+            limit: Duration::from_millis(ms),
+            since: now,
+        };
+        // A stream already over (reset, or its connection gone) keeps the
+        // setting and never times out.
+        let at = e.stream_timer.due();
+        if let (Some(sock), Some(at)) = (e.socket, at) {
+            if let Some(c) = h2conns.get_mut(sock) {
+                arm_stream_check(&mut c.stream_check_at, sock, at);
+            }
+        }
+        Some(())
+    })
+    .flatten()
+}
+
+/// The connection's stream-timeout check: every stream quiet for its
+/// timeout gets `timeout` (once per quiet spell), and the check is queued
+/// again for the next stream due.
+///
+/// Node's compatibility API forwards a stream's `timeout` to its request
+/// and its response; with no listener anywhere nothing happens: Node
+/// neither resets the stream nor closes the connection (whatever its docs
+/// say, `res.setTimeout(ms)` alone leaves the response to finish, as
+/// `node` 20 shows), so neither does this.
+fn stream_timeouts_due(ctx: u64) {
+    let id = SockId::from_ctx(ctx);
+    let now = runtime::now();
+    let due = with_state(|st| {
+        let ServerState {
+            h2conns, exchanges, ..
+        } = st;
+        let c = h2conns.get_mut(id)?;
+        if c.stream_check_at.is_none_or(|queued| queued > now) {
+            return None; // stale: a later check replaced this one
+        }
+        c.stream_check_at = None;
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (_, ex) in c.streams.iter() {
+            let Some(e) = exchanges.get_mut(ex) else {
+                continue;
+            };
+            let (StreamTimer::Armed { limit, .. }, Some(at)) =
+                (e.stream_timer, e.stream_timer.due())
+            else {
+                continue;
+            };
+            if at <= now {
+                e.stream_timer = StreamTimer::Fired { limit };
+                due.push(ex);
+            } else {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        if let Some(at) = next {
+            arm_stream_check(&mut c.stream_check_at, id, at);
+        }
+        Some(due)
+    })
+    .flatten()
+    .unwrap_or_default();
+    for ex in due {
+        conn::emit_ex(ex, |l| &mut l.req_timeout, |f| f());
+        conn::emit_ex(ex, |l| &mut l.res_timeout, |f| f());
+    }
+}
+
 /// The socket's output went out: `finish` for responses whose last frame
 /// left; close a connection going away once its streams are done.
 fn after_flush(id: SockId) {
@@ -970,6 +1135,12 @@ fn after_flush(id: SockId) {
         conn::close_request_after_response(ex);
         with_state(|st| conn::free_if_done(st, ex));
     }
+    close_if_done(id);
+}
+
+/// Closes a connection that failed, or that is going away and has no
+/// stream left.
+fn close_if_done(id: SockId) {
     let close = with_state(|st| {
         let c = st.h2conns.get(id)?;
         Some(c.life == Life::Failed || (c.life == Life::GoingAway && c.streams.is_empty()))
@@ -978,6 +1149,18 @@ fn after_flush(id: SockId) {
     .unwrap_or(false);
     if close {
         net::shutdown_and_linger(id);
+    }
+}
+
+/// The server's close grace ended (see `Server::set_close_grace`): a
+/// connection still there is destroyed, and its streams in flight are
+/// aborted (as is one whose client never finished its preface).
+pub(super) fn destroy_after_grace(ctx: u64) {
+    let id = SockId::from_ctx(ctx);
+    let busy = with_state(|st| st.h2conns.get(id).is_some()).unwrap_or(false);
+    if busy && net::is_open(id) {
+        log::debug!("socket {}: close grace over with streams in flight", id.key);
+        net::destroy(id, Cause::Aborted);
     }
 }
 
@@ -990,11 +1173,23 @@ pub(super) fn go_away(st: &mut ServerState, id: SockId) -> bool {
     if c.life != Life::Serving {
         return false;
     }
+    if c.core.state() == h2::ConnState::Handshaking {
+        c.life = Life::GoAwayOwed;
+        return true;
+    }
     c.life = Life::GoingAway;
     let core = &mut c.core;
     net::write_with(id, |out| core.goaway(ErrorCode::NoError, b"", out));
     net::flush_soon(id);
     true
+}
+
+/// Whether connection `id` was asked to go away before its client's
+/// preface came (so its GOAWAY has not gone yet).
+pub(super) fn owes_goaway(st: &ServerState, id: SockId) -> bool {
+    st.h2conns
+        .get(id)
+        .is_some_and(|c| c.life == Life::GoAwayOwed)
 }
 
 /// `res.write_continue()` over HTTP/2: an informational HEADERS with

@@ -273,6 +273,44 @@ impl ServerHttp2Stream {
         self.req().resume()
     }
 
+    /// Sets the stream's inactivity timeout, in milliseconds (Node's
+    /// `stream.setTimeout`; `0` turns it off): once no frame of this stream
+    /// was sent or received for `ms`, [`on_timeout`](Self::on_timeout)'s
+    /// listeners run (once per quiet spell; the next frame either way
+    /// starts a new one). The connection's other streams are not
+    /// concerned. Nothing else happens, as in Node: a listener decides.
+    ///
+    /// ```no_run
+    /// # fn f(stream: nodelike::http2::ServerHttp2Stream) {
+    /// use nodelike::http::h2::ErrorCode;
+    /// stream.set_timeout(5_000);
+    /// stream.on_timeout(move || stream.close(ErrorCode::Cancel));
+    /// # }
+    /// ```
+    #[doc(alias = "setTimeout")]
+    pub fn set_timeout(&self, ms: u64) {
+        super::h2::set_stream_timeout(self.ex, ms);
+    }
+
+    /// Adds a `timeout` listener (see [`set_timeout`](Self::set_timeout)).
+    /// It is the same event the request's and the response's `timeout`
+    /// listeners hear (Node's compatibility API forwards the stream's to
+    /// both): it runs after the request's, among the response's in the
+    /// order they were added.
+    ///
+    /// ```no_run
+    /// # fn f(stream: nodelike::http2::ServerHttp2Stream) {
+    /// stream.on_timeout(|| eprintln!("stream quiet too long"));
+    /// # }
+    /// ```
+    #[doc(alias = "timeout")]
+    pub fn on_timeout(&self, f: impl FnMut() + 'static) {
+        // The response's list: one event, heard in the order Node's
+        // listeners would hear it (the compatibility layer's forwarding
+        // listeners were added first).
+        self.res().on_timeout(f)
+    }
+
     /// The connection's session (Node's `stream.session`).
     ///
     /// ```no_run

@@ -415,8 +415,11 @@ impl IncomingMessage {
         self.add(|e| e.listeners.req_close.push(Box::new(f)));
     }
 
-    /// Sets the connection's idle timeout (Node's `request.setTimeout`);
-    /// see [`on_timeout`](Self::on_timeout).
+    /// Sets the idle timeout, in milliseconds (`0` turns it off; Node's
+    /// `request.setTimeout`); see [`on_timeout`](Self::on_timeout). Over
+    /// HTTP/1.1 it is the connection's; over HTTP/2 it is this stream's
+    /// alone (Node's `stream.setTimeout`), as for
+    /// [`ServerResponse::set_timeout`](crate::http::ServerResponse::set_timeout).
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {
@@ -426,6 +429,9 @@ impl IncomingMessage {
     /// ```
     #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) {
+        if super::h2::set_stream_timeout(self.ex, ms).is_some() {
+            return;
+        }
         if let Some(s) = self.socket() {
             s.set_timeout(ms);
         }
@@ -433,7 +439,11 @@ impl IncomingMessage {
 
     /// Adds a `timeout` listener: the connection was idle too long while
     /// this request's body was still arriving. With a listener the
-    /// connection is not destroyed for it: that is up to you.
+    /// connection is not destroyed for it: that is up to you. Over HTTP/2
+    /// it is the stream's timeout (see [`set_timeout`](Self::set_timeout)),
+    /// heard by the request and the response alike, body complete or not,
+    /// as Node's compatibility API forwards it; nothing is done for it
+    /// without a listener either.
     ///
     /// ```no_run
     /// # fn f(req: nodelike::http::IncomingMessage) {

@@ -608,7 +608,9 @@ impl Server {
     /// Stops accepting connections. Idle keep-alive connections are closed
     /// now (or, with [`set_close_grace`](Self::set_close_grace), once the
     /// grace has passed without a request); busy ones finish their current
-    /// response (sent with `Connection: close`) and then close. `close`
+    /// response (sent with `Connection: close`) and then close. HTTP/2
+    /// connections get GOAWAY: their streams in flight finish (within the
+    /// grace, when one is set) and each closes once it has none. `close`
     /// fires once the last connection is gone.
     ///
     /// ```
@@ -648,15 +650,39 @@ impl Server {
                 .filter(|(_, c)| c.server() == me)
                 .map(|(id, _)| id)
                 .collect();
-            for id in h2_ids {
+            // One whose client has not sent its preface yet is idle: like
+            // an idle HTTP/1.1 connection, it closes now without a grace
+            // (with one, its GOAWAY waits for the preface).
+            let mut unstarted = Vec::new();
+            for &id in &h2_ids {
                 h2::go_away(st, id);
+                if grace.is_none() && h2::owes_goaway(st, id) {
+                    unstarted.push(id);
+                }
             }
-            Some((listener, idle, no_connections, grace))
+            Some((listener, idle, h2_ids, unstarted, no_connections, grace))
         })
         .flatten();
-        let Some((listener, idle, no_connections, grace)) = closed else {
+        let Some((listener, idle, h2_ids, unstarted, no_connections, grace)) = closed else {
             return;
         };
+        for id in unstarted {
+            net::destroy(id, net::Cause::Aborted);
+        }
+        if let Some(grace) = grace {
+            // HTTP/2 needs no grace for the idle-connection race: GOAWAY
+            // tells the client which streams were taken, and it retries
+            // the others elsewhere. The grace bounds the streams in
+            // flight instead: a connection still open when it ends is
+            // destroyed, so a stream that never finishes cannot hold the
+            // close forever.
+            for id in h2_ids {
+                runtime::schedule(
+                    runtime::now() + grace,
+                    Work::new(h2::destroy_after_grace, id.ctx()).while_alive(net::socket_alive),
+                );
+            }
+        }
         if let Some(l) = listener {
             net::close_listener(l);
         }
@@ -747,6 +773,14 @@ impl Server {
     /// always closes an unused connection first, so no request can be
     /// lost. New connections are refused from the moment `close` is called.
     /// See `docs/deploy.md`.
+    ///
+    /// HTTP/2 connections are not concerned by that race (`close` sends
+    /// them GOAWAY at once, which tells the client the last stream taken;
+    /// it retries later ones elsewhere, and idle ones close at once). For
+    /// them the grace bounds the streams in flight instead: a connection
+    /// whose streams have not all finished when it ends is destroyed (the
+    /// streams get `close` as aborted). Without a grace they may take as
+    /// long as they need, as in Node.
     ///
     /// ```
     /// let server = nodelike::http::create_server(|_req, res| res.end(()));

@@ -724,8 +724,12 @@ impl ServerResponse {
         self.add(|e| e.listeners.error.push(Box::new(f)));
     }
 
-    /// Sets the connection's idle timeout (Node's `response.setTimeout`);
-    /// see [`on_timeout`](Self::on_timeout).
+    /// Sets the idle timeout, in milliseconds (`0` turns it off; Node's
+    /// `response.setTimeout`); see [`on_timeout`](Self::on_timeout).
+    /// Over HTTP/1.1 it is the connection's. Over HTTP/2 it is this
+    /// stream's alone (Node's `stream.setTimeout`): `timeout` fires when no
+    /// frame of this stream was sent or received for `ms`, while the
+    /// connection's other streams go on.
     ///
     /// ```no_run
     /// # fn f(res: nodelike::http::ServerResponse) {
@@ -734,12 +738,17 @@ impl ServerResponse {
     /// ```
     #[doc(alias = "setTimeout")]
     pub fn set_timeout(&self, ms: u64) {
-        self.connection().set_timeout(ms);
+        if super::h2::set_stream_timeout(self.ex, ms).is_none() {
+            self.connection().set_timeout(ms);
+        }
     }
 
-    /// Adds a `timeout` listener: the connection was idle too long while
-    /// this response was in progress (a client not reading, say). With a
-    /// listener the connection is not destroyed for it: that is up to you.
+    /// Adds a `timeout` listener: the connection (over HTTP/2, this
+    /// stream: see [`set_timeout`](Self::set_timeout)) was idle too long
+    /// while this response was in progress (a client not reading, say).
+    /// Over HTTP/1.1, with a listener the connection is not destroyed for
+    /// it: that is up to you. Over HTTP/2 nothing is done for it either
+    /// way, as in Node: reset the stream yourself (`res.destroy()`).
     ///
     /// ```no_run
     /// # fn f(res: nodelike::http::ServerResponse) {
