@@ -50,10 +50,11 @@ fn httpwg_passes_every_case_against_h2_hello() {
          `cargo install --locked httpwg-cli --version 0.2.5` (without --locked it does not build)"
     );
     let bin = example_bin("h2_hello");
-    if !bin.exists() {
+    if !bin.exists() || older_than_sources(&bin) {
         // `cargo test` builds the examples; `cargo test --test
-        // h2_conformance` does not: build it (in this profile, the
-        // dependencies are already built for this test).
+        // h2_conformance` does not, and may find one built from older
+        // sources: build it (in this profile, the dependencies are
+        // already built for this test).
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--example", "h2_hello"])
@@ -89,4 +90,29 @@ fn httpwg_passes_every_case_against_h2_hello() {
         outdir.display()
     );
     assert!(stdout.contains("nodelike passed 107/107"), "{stdout}");
+}
+
+/// Whether `bin` was built before the last change to the crate's sources
+/// or the example's (a stale binary would be judged, not this code).
+fn older_than_sources(bin: &Path) -> bool {
+    fn newest(dir: &Path, newest_seen: &mut std::time::SystemTime) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                newest(&path, newest_seen);
+            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                *newest_seen = (*newest_seen).max(modified);
+            }
+        }
+    }
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return true;
+    };
+    let mut sources = std::time::SystemTime::UNIX_EPOCH;
+    newest(&root().join("src"), &mut sources);
+    newest(&root().join("examples"), &mut sources);
+    built < sources
 }

@@ -785,3 +785,110 @@ fn a_going_away_connection_closes_when_the_client_resets_its_last_stream() {
     drop(sock);
     server.stop();
 }
+
+/// A server whose `/settings` handler lowers the session's concurrent
+/// streams to 7 and answers once the client acknowledged it, and whose
+/// `/goaway` handler sends a GOAWAY of its choosing (last stream 3, the
+/// one in flight) and answers after it.
+fn session_server() -> TestServer {
+    TestServer::start(move || -> Server {
+        let session: Rc<Cell<Option<http2::Http2Session>>> = Rc::default();
+        let current = session.clone();
+        let server = http2::create_server(http2::ServerOptions::default(), move |req, res| {
+            let Some(session) = current.get() else {
+                return res.end("no session");
+            };
+            match req.url().as_str() {
+                "/settings" => {
+                    let fewer = nodelike::http::h2::Settings {
+                        max_concurrent_streams: Some(7),
+                        ..session.local_settings()
+                    };
+                    let sent = session.update_settings(fewer, move |acked| match acked {
+                        Ok((settings, _rtt)) => res.end(format!(
+                            "acked {:?} pending {}",
+                            settings.max_concurrent_streams,
+                            session.pending_settings_ack()
+                        )),
+                        Err(e) => res.end(format!("error {e}")),
+                    });
+                    assert!(sent.is_ok(), "{sent:?}");
+                    assert!(session.pending_settings_ack());
+                }
+                "/goaway" => {
+                    let sent = session.goaway(ErrorCode::NoError, 3, b"calm");
+                    res.end(format!("goaway sent {sent}"));
+                }
+                _ => res.end("?"),
+            }
+        });
+        server.on_session(move |s| session.set(Some(s)));
+        server
+    })
+}
+
+#[test]
+fn a_session_changes_its_settings_on_the_clients_ack_and_sends_a_goaway_of_its_choosing() {
+    let server = session_server();
+    let Some(lines) = node_ops(server.port(), "session") else {
+        return;
+    };
+    // Node saw our first SETTINGS, then the change; our callback ran once
+    // Node acknowledged it (its answer comes after Node applied it).
+    let first = position(&lines, "remote-settings 100 262144");
+    let changed = position(&lines, "remote-settings 7 262144");
+    let acked = position(&lines, "settings body acked Some(7) pending false");
+    assert!(first < changed && changed < acked, "{lines:?}");
+    // The GOAWAY reached Node with our code, last stream and data, and the
+    // stream it spared (3) was answered whole after it.
+    let goaway = position(&lines, "goaway 0 3 calm");
+    let answered = position(&lines, "goaway-stream body goaway sent true");
+    assert!(acked < goaway && goaway < answered, "{lines:?}");
+    position(&lines, "closed");
+    server.stop();
+}
+
+/// Reads HTTP/2 frames from `sock` until a GOAWAY: its error code, or
+/// `None` if the connection ended first.
+fn goaway_code(sock: &mut std::net::TcpStream) -> Option<u32> {
+    use std::io::Read;
+    let mut header = [0u8; 9];
+    loop {
+        sock.read_exact(&mut header).ok()?;
+        let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        sock.read_exact(&mut payload).ok()?;
+        if header[3] == 7 && len >= 8 {
+            return Some(u32::from_be_bytes([
+                payload[4], payload[5], payload[6], payload[7],
+            ]));
+        }
+    }
+}
+
+#[test]
+fn a_client_that_never_acknowledges_our_settings_gets_goaway_settings_timeout() {
+    use std::io::{Read, Write};
+    let server = TestServer::start(|| -> Server {
+        let options = http2::ServerOptions {
+            settings: nodelike::http::h2::Config {
+                settings_timeout_ticks: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        http2::create_server(options, |_req, res| res.end("hi"))
+    });
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    // The preface and an empty SETTINGS; then silence: ours is never
+    // acknowledged, and nothing we send would tick the server's core.
+    sock.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    sock.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+    assert_eq!(goaway_code(&mut sock), Some(0x4), "GOAWAY SETTINGS_TIMEOUT");
+    // Then the server closes the connection.
+    let mut rest = Vec::new();
+    let _ = sock.read_to_end(&mut rest);
+    server.stop();
+}

@@ -120,6 +120,21 @@ pub(crate) struct H2Conn {
     /// checked: one timer per connection, queued for the earliest due
     /// stream, rather than one per stream (`None`: none queued).
     stream_check_at: Option<Instant>,
+    /// Who waits for the client's ACK of our SETTINGS changes
+    /// ([`Http2Session::update_settings`](super::Http2Session::update_settings)),
+    /// oldest first: the newest of the core's unacknowledged SETTINGS are
+    /// theirs (the first, sent by `start`, has nobody waiting), so an ACK
+    /// is theirs once the core has fewer unacknowledged than they are.
+    settings_waiters: VecDeque<SettingsWaiter>,
+}
+
+/// A callback of [`Http2Session::update_settings`](super::Http2Session::update_settings).
+pub(super) type SettingsCallback = Box<dyn FnOnce(Result<(h2::Settings, Duration), Error>)>;
+
+/// A SETTINGS change of ours awaiting the client's ACK, and its callback.
+struct SettingsWaiter {
+    sent: Instant,
+    callback: SettingsCallback,
 }
 
 impl H2Conn {
@@ -221,8 +236,10 @@ pub(super) fn start(st: &mut ServerState, id: SockId, server: (usize, u32), conf
             ranges: Vec::new(),
             ticked: runtime::now(),
             stream_check_at: None,
+            settings_waiters: VecDeque::new(),
         },
     );
+    arm_settings_check(id);
     net::set_protocol(id, &PROTOCOL);
     log::trace!("socket {}: HTTP/2", id.key);
 }
@@ -257,6 +274,13 @@ enum Step<'a> {
     Reset { ex: ExId, len: usize },
     /// A window opened: held response bodies may move.
     WindowOpened(usize),
+    /// The client acknowledged a SETTINGS change somebody waits for.
+    LocalSettings {
+        len: usize,
+        callback: SettingsCallback,
+        settings: h2::Settings,
+        rtt: Duration,
+    },
     /// A connection error; GOAWAY is queued and the connection closes.
     Fatal,
 }
@@ -338,6 +362,15 @@ pub(super) fn process_input(id: SockId, data: &[u8]) -> usize {
                 pos += len;
                 flush_blocked(id);
                 emit_drains(id);
+            }
+            Step::LocalSettings {
+                len,
+                callback,
+                settings,
+                rtt,
+            } => {
+                pos += len;
+                callback(Ok((settings, rtt)));
             }
             Step::Fatal => return data.len(),
         }
@@ -476,6 +509,7 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
         server,
         ticked,
         stream_check_at,
+        settings_waiters,
         ..
     } = c;
     let now = runtime::now();
@@ -625,7 +659,22 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
         // connection is still answered (PING, SETTINGS, the streams in
         // flight, §6.8), so it is not closed from here; a client that never
         // closes meets the idle timeout like any other.
-        Event::GoAway { .. } | Event::PingAck { .. } | Event::SettingsAcked => Step::Skip(len),
+        Event::GoAway { .. } | Event::PingAck { .. } => Step::Skip(len),
+        Event::SettingsAcked => {
+            if settings_waiters.len() > core.settings_unacked() {
+                match settings_waiters.pop_front() {
+                    Some(w) => Step::LocalSettings {
+                        len,
+                        callback: w.callback,
+                        settings: *core.local_settings(),
+                        rtt: now.saturating_duration_since(w.sent),
+                    },
+                    None => Step::Skip(len),
+                }
+            } else {
+                Step::Skip(len)
+            }
+        }
         Event::StreamClosed { stream } => {
             draining.forget(stream);
             Step::Skip(len)
@@ -1138,6 +1187,146 @@ fn after_flush(id: SockId) {
     close_if_done(id);
 }
 
+/// Queues a look at connection `id`'s SETTINGS in a second: input ticks
+/// the core as it comes, but a client that sends nothing more would never
+/// be timed out for leaving our SETTINGS unacknowledged
+/// (`Config::settings_timeout_ticks`). Armed when SETTINGS go out; it
+/// lapses once none awaits its ACK, so an ordinary connection costs one
+/// timer, at its start.
+fn arm_settings_check(id: SockId) {
+    runtime::schedule(
+        runtime::now() + Duration::from_secs(1),
+        Work::new(settings_check, id.ctx()).while_alive(net::socket_alive),
+    );
+}
+
+/// The timer of [`arm_settings_check`]: ticks the core if input has not
+/// this past second, and fails the connection when the SETTINGS timeout
+/// has run out.
+fn settings_check(ctx: u64) {
+    let id = SockId::from_ctx(ctx);
+    let again = with_state(|st| {
+        let c = st.h2conns.get_mut(id)?;
+        if c.life == Life::Failed || c.core.settings_unacked() == 0 {
+            return Some(false);
+        }
+        let now = runtime::now();
+        if now.duration_since(c.ticked) >= Duration::from_secs(1) {
+            c.ticked = now;
+            let core = &mut c.core;
+            let mut failed = false;
+            net::write_with(id, |out| failed = core.tick(out).is_err());
+            if failed {
+                log::debug!("socket {}: SETTINGS not acknowledged in time", id.key);
+                c.life = Life::Failed;
+                net::flush_soon(id);
+                return Some(false);
+            }
+        }
+        Some(true)
+    })
+    .flatten();
+    // A failed connection closes once its GOAWAY has gone out (the flush
+    // ends in `after_flush`, which closes it).
+    if again == Some(true) {
+        arm_settings_check(id);
+    }
+}
+
+/// The error a SETTINGS callback gets when its connection closes first.
+fn settings_cancelled() -> Error {
+    Error::new(
+        ErrorKind::Aborted,
+        "The pending settings acknowledgment was cancelled",
+    )
+    .with_code("ERR_HTTP2_SETTINGS_CANCEL")
+}
+
+/// `Http2Session::update_settings`: our SETTINGS changed mid-session.
+pub(super) fn update_settings(
+    id: SockId,
+    settings: h2::Settings,
+    callback: SettingsCallback,
+) -> Result<(), Error> {
+    let invalid_session = || {
+        Error::new(ErrorKind::Aborted, "The session has been destroyed")
+            .with_code("ERR_HTTP2_INVALID_SESSION")
+    };
+    let sent = with_state(|st| {
+        let c = st.h2conns.get_mut(id).filter(|c| c.life != Life::Failed)?;
+        let core = &mut c.core;
+        let mut result = None;
+        net::write_with(id, |out| result = Some(core.send_settings(settings, out)));
+        match result? {
+            Err(e) => {
+                // The core says INTERNAL_ERROR for "too many awaiting
+                // acknowledgment", the RFC's codes for bad values.
+                let code = if e.code() == ErrorCode::InternalError {
+                    "ERR_HTTP2_MAX_PENDING_SETTINGS_ACK"
+                } else {
+                    "ERR_HTTP2_INVALID_SETTING_VALUE"
+                };
+                Some(Err(Error::new(
+                    ErrorKind::Parse,
+                    format!("Invalid settings: {e}"),
+                )
+                .with_code(code)))
+            }
+            Ok(()) => {
+                c.settings_waiters.push_back(SettingsWaiter {
+                    sent: runtime::now(),
+                    callback,
+                });
+                Some(Ok(()))
+            }
+        }
+    })
+    .flatten();
+    match sent {
+        Some(Ok(())) => {
+            net::flush_soon(id);
+            arm_settings_check(id);
+            Ok(())
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(invalid_session()),
+    }
+}
+
+/// `Http2Session::goaway`: a GOAWAY of the application's choosing. As in
+/// Node it closes nothing by itself.
+pub(super) fn send_goaway(id: SockId, code: ErrorCode, last_stream_id: u32, debug: &[u8]) -> bool {
+    let sent = with_state(|st| {
+        let c = st.h2conns.get_mut(id).filter(|c| c.life != Life::Failed)?;
+        if c.core.state() == h2::ConnState::Handshaking {
+            return None;
+        }
+        let core = &mut c.core;
+        let mut result = None;
+        net::write_with(id, |out| {
+            result = Some(core.send_goaway(code, last_stream_id, debug, out).is_ok());
+        });
+        result
+    })
+    .flatten()
+    .unwrap_or(false);
+    if sent {
+        net::flush_soon(id);
+    }
+    sent
+}
+
+/// Our settings in effect on connection `id`, and whether a change of
+/// them awaits the client's ACK.
+pub(super) fn local_settings(id: SockId) -> Option<(h2::Settings, bool)> {
+    with_state(|st| {
+        st.h2conns
+            .get(id)
+            .map(|c| (*c.core.local_settings(), c.core.settings_unacked() > 0))
+    })
+    .flatten()
+}
+
 /// Closes a connection that failed, or that is going away and has no
 /// stream left.
 fn close_if_done(id: SockId) {
@@ -1297,6 +1486,9 @@ fn on_socket_closed(id: SockId, cause: Cause) {
     let Some(Some(mut c)) = with_state(|st| st.h2conns.remove(id)) else {
         return;
     };
+    for w in c.settings_waiters.drain(..) {
+        (w.callback)(Err(settings_cancelled()));
+    }
     let reason = if cause == Cause::Timeout {
         super::CloseReason::Timeout
     } else {

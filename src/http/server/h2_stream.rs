@@ -387,6 +387,92 @@ impl Http2Session {
         Socket::from_id(self.id)
     }
 
+    /// Our settings in effect on this connection (Node's
+    /// `session.localSettings`): the server's [`Config`](crate::http::h2::Config)
+    /// once the client acknowledged them, then each change it acknowledged;
+    /// the protocol's defaults before that, or once the session is gone.
+    ///
+    /// ```no_run
+    /// # fn f(session: nodelike::http2::Http2Session) {
+    /// println!("streams allowed: {:?}", session.local_settings().max_concurrent_streams);
+    /// # }
+    /// ```
+    #[doc(alias = "localSettings")]
+    pub fn local_settings(&self) -> Settings {
+        super::h2::local_settings(self.id)
+            .map(|(settings, _)| settings)
+            .unwrap_or_default()
+    }
+
+    /// Whether a SETTINGS of ours awaits the client's acknowledgment
+    /// (Node's `session.pendingSettingsAck`).
+    ///
+    /// ```no_run
+    /// # fn f(session: nodelike::http2::Http2Session) {
+    /// if session.pending_settings_ack() { println!("the client has not acknowledged yet"); }
+    /// # }
+    /// ```
+    #[doc(alias = "pendingSettingsAck")]
+    pub fn pending_settings_ack(&self) -> bool {
+        super::h2::local_settings(self.id).is_some_and(|(_, pending)| pending)
+    }
+
+    /// Changes our settings on this connection (Node's
+    /// `session.settings(settings, callback)`): a SETTINGS frame with what
+    /// differs from the last one sent. The changes apply once the client
+    /// acknowledges them; then `callback` runs with the settings now in
+    /// effect and the time the acknowledgment took. A connection that
+    /// closes first calls it with `ERR_HTTP2_SETTINGS_CANCEL`; one that
+    /// leaves it unacknowledged for `Config::settings_timeout_ticks`
+    /// seconds is closed (GOAWAY SETTINGS_TIMEOUT). Start from
+    /// [`local_settings`](Self::local_settings) and change what you need.
+    ///
+    /// Refused (the callback is then not called): a value the client would
+    /// refuse, or push turned on (`ERR_HTTP2_INVALID_SETTING_VALUE`), 10
+    /// changes already awaiting acknowledgment
+    /// (`ERR_HTTP2_MAX_PENDING_SETTINGS_ACK`), a closed session
+    /// (`ERR_HTTP2_INVALID_SESSION`).
+    ///
+    /// ```no_run
+    /// # fn f(session: nodelike::http2::Http2Session) {
+    /// use nodelike::http::h2::Settings;
+    /// let fewer = Settings { max_concurrent_streams: Some(10), ..session.local_settings() };
+    /// session
+    ///     .update_settings(fewer, |acked| match acked {
+    ///         Ok((settings, rtt)) => println!("{:?} after {rtt:?}", settings.max_concurrent_streams),
+    ///         Err(e) => eprintln!("{e}"),
+    ///     })
+    ///     .unwrap();
+    /// # }
+    /// ```
+    #[doc(alias = "settings")]
+    pub fn update_settings(
+        &self,
+        settings: Settings,
+        callback: impl FnOnce(Result<(Settings, std::time::Duration), Error>) + 'static,
+    ) -> Result<(), Error> {
+        super::h2::update_settings(self.id, settings, Box::new(callback))
+    }
+
+    /// Sends GOAWAY with `code`, the last stream id we will answer, and
+    /// `opaque_data` (Node's `session.goaway(code, lastStreamID,
+    /// opaqueData)`). As in Node it closes nothing by itself (use
+    /// [`close`](Self::close) for the graceful end, [`destroy`](Self::destroy)
+    /// for the abrupt one); the id is capped at the highest stream the
+    /// client opened and never grows. `false`: not sent (the session is
+    /// gone, still in its handshake, or the id names none of the client's
+    /// streams).
+    ///
+    /// ```no_run
+    /// # fn f(session: nodelike::http2::Http2Session) {
+    /// use nodelike::http::h2::ErrorCode;
+    /// session.goaway(ErrorCode::EnhanceYourCalm, 0, b"slow down");
+    /// # }
+    /// ```
+    pub fn goaway(&self, code: ErrorCode, last_stream_id: u32, opaque_data: &[u8]) -> bool {
+        super::h2::send_goaway(self.id, code, last_stream_id, opaque_data)
+    }
+
     /// The settings the client sent (Node's `session.remoteSettings`);
     /// the protocol's defaults until its SETTINGS arrived, or once the
     /// session is gone.

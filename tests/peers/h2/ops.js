@@ -1,6 +1,6 @@
 // Node's http2 client observing nodelike's server being closed, and
 // talking to a cluster of its loops (tests/h2_ops.rs).
-// Usage: node ops.js URL inflight|stuck
+// Usage: node ops.js URL inflight|stuck|session
 //        node ops.js URL many SESSIONS STREAMS [CA_PEM_FILE]
 // Prints what it observes, one event per line; the Rust test asserts them.
 'use strict';
@@ -47,6 +47,19 @@ function stream(session, path, tag) {
 
 const session = http2.connect(url);
 session.on('error', (e) => say('session-error', e.code || e.message));
+if (scenario === 'session') {
+  // The server changes its settings (Node acknowledges them), then sends
+  // a GOAWAY of its choosing while a stream is in flight.
+  session.on('remoteSettings', (s) => say('remote-settings', s.maxConcurrentStreams, s.initialWindowSize));
+  session.on('goaway', (code, last, data) => say('goaway', code, last, data.toString()));
+  session.on('close', () => say('closed'));
+  session.on('connect', () => {
+    stream(session, '/settings', 'settings').on('end', () => {
+      stream(session, '/goaway', 'goaway-stream').on('end', () => session.close());
+    });
+  });
+  return;
+}
 session.on('goaway', (code, last) => {
   say('goaway', code, last);
   // The listener is closed by now: a new connection is refused.
