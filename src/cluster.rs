@@ -8,7 +8,7 @@
 //! [`Worker`] can post closures to the other loops (Node's `worker.send`),
 //! for example to tell them all to close.
 
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Barrier};
 
 use crate::runtime::Remote;
 
@@ -124,6 +124,11 @@ pub struct ClusterExit {
 /// on a loop of the cluster share their port with the other loops'
 /// (`SO_REUSEPORT`; see [`ListenOptions`](crate::http::ListenOptions)).
 ///
+/// Every worker's `setup` has returned before any loop starts turning, so
+/// what one worker's setup registers (a signal listener, say) is in place
+/// before another's loop runs a callback (a `listen` callback announcing
+/// the port, say): a signal sent on that announcement reaches every worker.
+///
 /// A panic in one worker ends that worker only: it is printed (by the
 /// default panic hook), the others go on, and it is reported in the
 /// returned [`ClusterExit`].
@@ -143,6 +148,7 @@ pub fn cluster(workers: usize, setup: impl Fn(Worker) + Send + Sync + 'static) -
         workers
     };
     let setup = Arc::new(setup);
+    let set_up = Arc::new(Barrier::new(workers));
     let (remote_tx, remote_rx) = mpsc::channel();
     let mut starts = Vec::new();
     let mut threads = Vec::new();
@@ -151,6 +157,7 @@ pub fn cluster(workers: usize, setup: impl Fn(Worker) + Send + Sync + 'static) -
         starts.push(start_tx);
         let remote_tx = remote_tx.clone();
         let setup = setup.clone();
+        let set_up = set_up.clone();
         let thread = std::thread::Builder::new()
             .name(format!("nodelike-worker-{id}"))
             .spawn(move || {
@@ -158,7 +165,16 @@ pub fn cluster(workers: usize, setup: impl Fn(Worker) + Send + Sync + 'static) -
                 let _ = remote_tx.send((id, crate::runtime::remote()));
                 // Every loop's handle is known before any setup runs.
                 let Ok(loops) = start_rx.recv() else { return };
-                setup(Worker { id, loops });
+                // A setup that panics still reaches the barrier (the
+                // others would wait for it forever), then goes on
+                // unwinding.
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    setup(Worker { id, loops })
+                }));
+                set_up.wait();
+                if let Err(panic) = done {
+                    std::panic::resume_unwind(panic);
+                }
                 crate::run();
             })
             .expect("nodelike: cannot start a worker thread");

@@ -343,3 +343,45 @@ fn the_examples_stop_gracefully_on_sigterm_and_exit_0() {
         );
     }
 }
+
+#[test]
+fn every_workers_setup_is_done_before_any_loop_runs_so_an_early_signal_reaches_all() {
+    // Worker 0's loop raises SIGUSR1 as soon as it turns; worker 1's setup
+    // is slow to register its listener. Were worker 0's loop to start
+    // before worker 1's setup returned, worker 1 would miss the signal and
+    // run forever (as `hello --workers 2` once did when signalled on its
+    // announcement).
+    let heard = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+    let (done_tx, done_rx) = mpsc::channel();
+    {
+        let heard = heard.clone();
+        std::thread::spawn(move || {
+            let exit = nodelike::cluster(2, move |worker| {
+                let id = worker.id();
+                if id == 1 {
+                    std::thread::sleep(Duration::from_millis(300));
+                }
+                // Something to keep the loop alive until the signal comes.
+                let keep_alive = nodelike::set_interval(|| {}, 60_000);
+                let h = heard.clone();
+                let _ = nodelike::process::on_signal(nodelike::process::Signal::Usr1, move |_| {
+                    h[id].store(true, Ordering::SeqCst);
+                    // A signal listener does not keep the loop alive: it
+                    // ends now.
+                    nodelike::clear_interval(keep_alive);
+                });
+                if id == 0 {
+                    nodelike::next_tick(|| {
+                        signal_hook::low_level::raise(signal_hook::consts::SIGUSR1).unwrap()
+                    });
+                }
+            });
+            let _ = done_tx.send(exit);
+        });
+    }
+    let exit = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("a worker never heard the signal: its loop still runs");
+    assert!(exit.panicked.is_empty(), "{:?}", exit.panicked);
+    assert!(heard[0].load(Ordering::SeqCst) && heard[1].load(Ordering::SeqCst));
+}
