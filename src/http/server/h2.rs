@@ -126,6 +126,8 @@ pub(crate) struct H2Conn {
     /// theirs (the first, sent by `start`, has nobody waiting), so an ACK
     /// is theirs once the core has fewer unacknowledged than they are.
     settings_waiters: VecDeque<SettingsWaiter>,
+    /// The responses `drain` is emitted to, reused (see `emit_drains`).
+    drain_list: Vec<ExId>,
 }
 
 /// A callback of [`Http2Session::update_settings`](super::Http2Session::update_settings).
@@ -168,6 +170,11 @@ impl StreamMap {
 
     fn iter(&self) -> impl Iterator<Item = (u32, ExId)> + '_ {
         self.0.iter().copied()
+    }
+
+    /// The `i`th entry (for walks that change the connection as they go).
+    fn nth(&self, i: usize) -> Option<(u32, ExId)> {
+        self.0.get(i).copied()
     }
 }
 
@@ -237,6 +244,7 @@ pub(super) fn start(st: &mut ServerState, id: SockId, server: (usize, u32), conf
             ticked: runtime::now(),
             stream_check_at: None,
             settings_waiters: VecDeque::new(),
+            drain_list: Vec::new(),
         },
     );
     arm_settings_check(id);
@@ -998,18 +1006,15 @@ fn flush_blocked(id: SockId) {
         let Some(c) = h2conns.get_mut(id) else {
             return;
         };
-        let blocked: Vec<(u32, ExId)> = c
-            .streams
-            .iter()
-            .filter(|&(_, ex)| {
-                exchanges
-                    .get(ex)
-                    .is_some_and(|e| !e.pending_out.is_empty() && e.response_head.is_written())
-            })
-            .collect();
-        for (stream, ex) in blocked {
+        // By index, not through a collected list (no allocation per
+        // window opened): sending changes `c` but never the stream list.
+        let mut i = 0;
+        while let Some((stream, ex)) = c.streams.nth(i) {
+            i += 1;
             if let Some(e) = exchanges.get_mut(ex) {
-                push_body(c, e, id, ex, stream);
+                if !e.pending_out.is_empty() && e.response_head.is_written() {
+                    push_body(c, e, id, ex, stream);
+                }
             }
         }
     });
@@ -1017,15 +1022,17 @@ fn flush_blocked(id: SockId) {
 
 /// `drain` for every response that asked for it and is under its mark.
 fn emit_drains(id: SockId) {
-    let ready: Vec<ExId> = with_state(|st| {
+    // The list is the connection's own, lent out while the listeners run
+    // (they may write, and so come back here): no allocation once grown.
+    let mut ready = with_state(|st| {
         let ServerState {
             h2conns, exchanges, ..
         } = st;
-        let c = h2conns.get(id)?;
+        let c = h2conns.get_mut(id)?;
         if net::backlog(id) >= HIGH_WATER_MARK {
             return None;
         }
-        let mut ready = Vec::new();
+        let mut ready = std::mem::take(&mut c.drain_list);
         for (_, ex) in c.streams.iter() {
             if let Some(e) = exchanges.get_mut(ex) {
                 if e.need_drain && e.pending_out.len() < HIGH_WATER_MARK {
@@ -1038,9 +1045,17 @@ fn emit_drains(id: SockId) {
     })
     .flatten()
     .unwrap_or_default();
-    for ex in ready {
+    for &ex in &ready {
         conn::emit_ex(ex, |l| &mut l.drain, |f| f());
     }
+    ready.clear();
+    with_state(|st| {
+        if let Some(c) = st.h2conns.get_mut(id) {
+            if c.drain_list.capacity() < ready.capacity() {
+                c.drain_list = ready;
+            }
+        }
+    });
 }
 
 /// A frame went or came on `e`'s stream: its quiet spell starts over (and
