@@ -1170,10 +1170,21 @@ fn a_clients_goaway_reaches_node_without_closing_the_session_itself() {
                 );
                 // Still open on our side: Node is the one to close it.
                 say(&l, format!("closed {}", session.closed()));
+                // But it opens no stream again, and says why.
+                let l2 = l.clone();
+                session
+                    .request(&[(":path", "/hello/late")])
+                    .on_error(move |e| say(&l2, format!("after goaway {}", e.code())));
             });
             let l = log.clone();
             session.on_close(move || fetch_into(&auth, opts.clone(), "/goaways", "node saw", &l));
         });
+        // The late request's error comes in a later turn, before or after
+        // Node closes the session.
+        let (late, lines): (Vec<String>, Vec<String>) = lines
+            .into_iter()
+            .partition(|l| l.starts_with("after goaway"));
+        assert_eq!(late, ["after goaway ERR_HTTP2_GOAWAY_SESSION"], "{how}");
         assert_eq!(
             lines,
             [

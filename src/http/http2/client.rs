@@ -674,19 +674,40 @@ fn open_waiting(st: &mut State, id: Id) {
                 }
             }
             // At the server's limit: wait for one of ours to close (with
-            // none open, the refusal is for good: ids ran out).
-            Some(Err(e)) if e.code() == ErrorCode::RefusedStream && !s.open.is_empty() => return,
+            // none open, the refusal is for good: ids ran out). After a
+            // GOAWAY of ours no stream will ever open: fail at once.
+            Some(Err(e))
+                if e.code() == ErrorCode::RefusedStream
+                    && !s.open.is_empty()
+                    && !going_away(&s.core) =>
+            {
+                return
+            }
             Some(Err(e)) => {
                 log::debug!("http2 client: cannot open a stream: {e}");
                 s.waiting.pop_front();
                 r.rst_code = Some(e.code());
-                let err = Error::new(ErrorKind::Aborted, format!("the stream cannot open: {e}"))
-                    .with_code("ERR_HTTP2_STREAM_CANCEL");
+                let err = if going_away(&s.core) {
+                    Error::new(
+                        ErrorKind::Aborted,
+                        "New streams cannot be created after a GOAWAY",
+                    )
+                    .with_code("ERR_HTTP2_GOAWAY_SESSION")
+                } else {
+                    Error::new(ErrorKind::Aborted, format!("the stream cannot open: {e}"))
+                        .with_code("ERR_HTTP2_STREAM_CANCEL")
+                };
                 fail_stream_soon(sid, err);
             }
             None => return,
         }
     }
+}
+
+/// Whether a GOAWAY went either way on this connection: it opens no
+/// stream again.
+fn going_away(core: &h2::Connection) -> bool {
+    matches!(core.state(), h2::ConnState::GoingAway { .. })
 }
 
 /// Sends what `pending_out` holds as far as the windows allow; once the
