@@ -524,9 +524,7 @@ fn next_step<'a>(st: &mut ServerState, id: SockId, input: &'a [u8]) -> Step<'a> 
     if now.duration_since(*ticked) >= std::time::Duration::from_secs(1) {
         *ticked = now;
         // A SETTINGS timeout fails the core; the poll below reports it.
-        net::write_with(id, |out| {
-            let _ = core.tick(out);
-        });
+        let _ = tick(core, id);
         let send_timeout = servers
             .get(server.0)
             .and_then(|srv| srv.http2.as_ref())
@@ -1228,10 +1226,7 @@ fn settings_check(ctx: u64) {
         let now = runtime::now();
         if now.duration_since(c.ticked) >= Duration::from_secs(1) {
             c.ticked = now;
-            let core = &mut c.core;
-            let mut failed = false;
-            net::write_with(id, |out| failed = core.tick(out).is_err());
-            if failed {
+            if tick(&mut c.core, id).is_err() {
                 log::debug!("socket {}: SETTINGS not acknowledged in time", id.key);
                 c.life = Life::Failed;
                 net::flush_soon(id);
@@ -1246,6 +1241,19 @@ fn settings_check(ctx: u64) {
     if again == Some(true) {
         arm_settings_check(id);
     }
+}
+
+/// Ticks the core (the flood counters' second, the SETTINGS timeout). Its
+/// output, a GOAWAY when the timeout ran out, goes through a local buffer:
+/// asking the socket for its own every second could take a buffer from the
+/// pool (and so allocate) for nothing.
+fn tick(core: &mut h2::Connection, id: SockId) -> Result<(), h2::H2Error> {
+    let mut goaway = Vec::new();
+    let ticked = core.tick(&mut goaway);
+    if !goaway.is_empty() {
+        net::write_owned(id, &mut goaway);
+    }
+    ticked
 }
 
 /// The error a SETTINGS callback gets when its connection closes first.
